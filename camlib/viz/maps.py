@@ -1,3 +1,623 @@
-"""Figures of feature maps and class activation maps (lessons 01–05)."""
+"""Figures of images, feature maps and class activation maps (lessons 00–05).
 
-__all__: list[str] = []
+Every function draws one complete figure and returns it, so a widget callback is just
+``plot_something(...); plt.show()`` and a test can inspect the figure without a screen.
+Conventions shared by all of them:
+
+- arrays may be NumPy arrays or Torch tensors (on any device); images are (3, H, W)
+  uint8 or float in [0, 1], maps are (H, W);
+- axes are labelled x (column) and y (row), the paper's f_k(x, y) indexing
+  ``map[y, x]``;
+- a signed map (M_c, a contribution w_k^c f_k) uses a diverging colour map centred at 0
+  (red positive, blue negative, white zero) with a colour bar, so the sign is visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from camlib import reference
+
+__all__ = [
+    "DIVERGING_CMAP",
+    "SEQUENTIAL_CMAP",
+    "as_display_image",
+    "signed_norm",
+    "draw_box",
+    "plot_images",
+    "plot_feature_maps",
+    "plot_channel",
+    "plot_maps",
+    "plot_bars",
+    "plot_scores",
+    "plot_worked_example",
+    "plot_class_map",
+    "plot_contribution_split",
+    "plot_cam_overlay",
+    "plot_top_k",
+]
+
+DIVERGING_CMAP = "RdBu_r"
+"""Colour map for signed values: red > 0, white = 0, blue < 0."""
+SEQUENTIAL_CMAP = "viridis"
+"""Colour map for non-negative values (activations after a ReLU)."""
+OVERLAY_CMAP = "jet"
+"""Colour map of a CAM laid over an image (the paper's figures use jet)."""
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _to_numpy(x) -> np.ndarray:
+    """A NumPy copy of an array or a Torch tensor (detached, on the CPU)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().float().numpy() if x.is_floating_point() else x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _map2d(x, name: str) -> np.ndarray:
+    array = _to_numpy(x)
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D map (H, W), got shape {array.shape}")
+    return array.astype(np.float64)
+
+
+def as_display_image(image) -> np.ndarray:
+    """An image ready for ``imshow``: (3, H, W) uint8 or float -> (H, W, 3) float in [0, 1].
+
+    Parameters
+    ----------
+    image : (3, H, W) or (H, W, 3) array or tensor, uint8 (0..255) or float (0..1)
+
+    Returns
+    -------
+    (H, W, 3) float array clipped to [0, 1].
+
+    Example
+    -------
+    >>> as_display_image(np.full((3, 2, 2), 255, np.uint8)).shape
+    (2, 2, 3)
+    """
+    array = _to_numpy(image)
+    if array.ndim != 3 or 3 not in (array.shape[0], array.shape[-1]):
+        raise ValueError(f"image must be (3, H, W) or (H, W, 3), got shape {array.shape}")
+    if array.shape[0] == 3:  # channels first, as torch stores images (also for a 3×3 image)
+        array = array.transpose(1, 2, 0)
+    scale = 255.0 if array.dtype == np.uint8 else 1.0
+    array = array.astype(np.float64) / scale
+    return np.clip(array, 0.0, 1.0)
+
+
+def signed_norm(values, vmax: float | None = None) -> TwoSlopeNorm:
+    """A colour norm centred at 0 with symmetric limits ±max|values|.
+
+    Symmetric limits keep equal magnitudes equally saturated in red and in blue, so a
+    map's positive and negative parts can be compared by eye.
+
+    >>> norm = signed_norm(np.array([-1.0, 3.0]))
+    >>> norm.vmin, norm.vcenter, norm.vmax
+    (-3.0, 0.0, 3.0)
+    """
+    if vmax is None:
+        vmax = float(np.max(np.abs(_to_numpy(values)))) if np.size(_to_numpy(values)) else 1.0
+    vmax = vmax if vmax > 0 else 1.0  # an all-zero map still gets a valid norm
+    return TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+
+
+def _label_axes(ax, xlabel: str = "x (column)", ylabel: str = "y (row)") -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+
+
+def _bare(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def draw_box(ax, box, color: str = "lime", label: str | None = None, linewidth: float = 2.0):
+    """Draw a half-open box (x0, y0, x1, y1) on an ``imshow`` axis; returns the Rectangle.
+
+    Pixel (x, y) covers [x - 0.5, x + 0.5) in imshow's coordinates, so the box covering
+    columns x0..x1-1 starts at x0 - 0.5 and is x1 - x0 wide.
+    """
+    x0, y0, x1, y1 = (float(v) for v in _to_numpy(box).ravel()[:4])
+    patch = Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
+                      linewidth=linewidth, label=label)
+    ax.add_patch(patch)
+    return patch
+
+
+def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}") -> None:
+    """Write each cell's value on the map, in black or white for contrast."""
+    for (y, x), value in np.ndenumerate(values):
+        if isinstance(norm, TwoSlopeNorm):
+            strong = abs(norm(value) - 0.5) > 0.3  # deep red or deep blue
+        else:
+            strong = norm(value) < 0.4  # the dark end of viridis
+        ax.text(x, y, fmt.format(value), ha="center", va="center", fontsize=9,
+                color="white" if strong else "black")
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def plot_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: int = 8,
+                size: float = 1.6) -> Figure:
+    """A grid of images, optionally with their boxes (half-open (x0, y0, x1, y1)).
+
+    Parameters
+    ----------
+    images : (N, 3, H, W) array or tensor (uint8 or float in [0, 1])
+    titles : N strings, optional
+    boxes : (N, 4) boxes, optional, drawn in green
+    ncols : images per row
+    size : inches per image
+
+    Returns
+    -------
+    matplotlib Figure with one axis per image.
+    """
+    images = _to_numpy(images)
+    n = len(images)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(as_display_image(images[i]))
+        if boxes is not None:
+            draw_box(ax, _to_numpy(boxes)[i])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        _bare(ax)
+    fig.tight_layout()
+    return fig
+
+
+# --- feature maps (lesson 01) -------------------------------------------------------------
+
+
+def plot_feature_maps(features, channels: Sequence[int] | None = None, ncols: int = 8,
+                      title: str | None = None, size: float = 1.3) -> Figure:
+    """The channels f_k(x, y) of one image's last conv layer, one small map each.
+
+    All maps share one colour scale (0 to the largest activation shown), so a bright
+    channel really is more active than a dark one.
+
+    Parameters
+    ----------
+    features : (K, H, W) array or tensor, one image's f_k
+    channels : which k to show (default: all)
+    ncols : maps per row
+    title : figure title
+
+    Returns
+    -------
+    matplotlib Figure: one axis per channel plus a shared colour bar.
+    """
+    features = _to_numpy(features)
+    if features.ndim != 3:
+        raise ValueError(f"features must be (K, H, W) for one image, got shape {features.shape}")
+    channels = list(range(len(features))) if channels is None else [int(k) for k in channels]
+    shown = features[channels].astype(np.float64)
+    norm = Normalize(vmin=min(0.0, float(shown.min())), vmax=max(float(shown.max()), 1e-12))
+    ncols = max(1, min(ncols, len(channels)))
+    nrows = -(-len(channels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.8, size * nrows + 0.5),
+                             squeeze=False)
+    image = None
+    for i, ax in enumerate(axes.flat):
+        if i >= len(channels):
+            ax.axis("off")
+            continue
+        image = ax.imshow(shown[i], cmap=SEQUENTIAL_CMAP, norm=norm)
+        ax.set_title(f"k = {channels[i]}", fontsize=8)
+        _bare(ax)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="f_k(x, y)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_channel(image, feature_map, channel: int | None = None, box=None) -> Figure:
+    """One image, one channel f_k (H×W) and that channel upsampled over the image.
+
+    Parameters
+    ----------
+    image : (3, S, S) image
+    feature_map : (H, W) map f_k of the same image
+    channel : k, for the titles
+    box : the object's ground-truth box (x0, y0, x1, y1), drawn on the image panels
+
+    Returns
+    -------
+    matplotlib Figure with three axes (image, f_k, overlay) and a colour bar.
+    """
+    picture = as_display_image(image)
+    fmap = _map2d(feature_map, "feature_map")
+    name = "f_k" if channel is None else f"f_{channel}"
+    fig, (ax_img, ax_map, ax_over) = plt.subplots(1, 3, figsize=(10, 3.4))
+    ax_img.imshow(picture)
+    ax_img.set_title("input image")
+    mapped = ax_map.imshow(fmap, cmap=SEQUENTIAL_CMAP, vmin=min(0.0, fmap.min()),
+                           vmax=max(fmap.max(), 1e-12))
+    ax_map.set_title(f"{name}(x, y), {fmap.shape[0]}×{fmap.shape[1]}")
+    fig.colorbar(mapped, ax=ax_map, label=f"{name}(x, y)")
+    big = reference.upsample(fmap, picture.shape[:2])
+    ax_over.imshow(picture)
+    ax_over.imshow(big, cmap=SEQUENTIAL_CMAP, alpha=0.6)
+    ax_over.set_title(f"{name} upsampled over the image")
+    for ax in (ax_img, ax_over):
+        if box is not None:
+            draw_box(ax, box)
+    for ax in (ax_img, ax_map, ax_over):
+        _label_axes(ax)
+    fig.tight_layout()
+    return fig
+
+
+# --- signed maps and bars (lessons 02–05) -------------------------------------------------
+
+
+def plot_maps(maps, titles: Sequence[str] | None = None, signed: bool = True,
+              annotate: bool = False, shared: bool = True, suptitle: str | None = None,
+              fmt: str = "{:.2g}", size: float = 3.0) -> Figure:
+    """A row of 2-D maps; signed ones on a diverging scale centred at 0.
+
+    Parameters
+    ----------
+    maps : sequence of (H, W) maps (arrays or tensors; sizes may differ)
+    titles : one title per map
+    signed : diverging colours centred at 0 (True) or a sequential scale (False)
+    annotate : write every value in its cell (for small maps, e.g. 3×3)
+    shared : one colour scale for all maps (True) or one per map
+    suptitle : figure title
+    fmt : format of annotated values
+
+    Returns
+    -------
+    matplotlib Figure with one axis (and one colour bar) per map.
+    """
+    arrays = [_map2d(m, f"maps[{i}]") for i, m in enumerate(maps)]
+    if not arrays:
+        raise ValueError("maps must hold at least one map")
+    peak = max(float(np.abs(a).max()) for a in arrays)
+    low = min(float(a.min()) for a in arrays)
+    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays) + 0.5, size),
+                             squeeze=False)
+    for i, (ax, values) in enumerate(zip(axes[0], arrays, strict=True)):
+        if signed:
+            norm = signed_norm(values, peak if shared else None)
+            cmap = DIVERGING_CMAP
+        else:
+            lo = low if shared else float(values.min())
+            hi = peak if shared else float(values.max())
+            norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+            cmap = SEQUENTIAL_CMAP
+        image = ax.imshow(values, cmap=cmap, norm=norm)
+        fig.colorbar(image, ax=ax, shrink=0.85)
+        if annotate:
+            _annotate_cells(ax, values, norm, fmt)
+            ax.set_xticks(range(values.shape[1]))
+            ax.set_yticks(range(values.shape[0]))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=10)
+        _label_axes(ax)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
+              ylabel: str = "value", title: str | None = None,
+              ticks: Sequence[str] | None = None) -> Figure:
+    """Grouped bars: one series per entry of ``values`` (e.g. GAP and GMP features F_k).
+
+    Parameters
+    ----------
+    values : mapping name -> 1-D values of equal length
+    xlabel, ylabel, title : labels
+    ticks : names of the positions (default 0, 1, ...)
+
+    Returns
+    -------
+    matplotlib Figure with one axis and a legend.
+    """
+    series = {name: _to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
+    if not series:
+        raise ValueError("values must hold at least one series")
+    length = len(next(iter(series.values())))
+    if any(len(v) != length for v in series.values()):
+        raise ValueError("every series in values must have the same length")
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.25 * length * len(series) + 2), 3.2))
+    width = 0.8 / len(series)
+    positions = np.arange(length)
+    for i, (name, v) in enumerate(series.items()):
+        ax.bar(positions + (i - (len(series) - 1) / 2) * width, v, width, label=name)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(positions)
+    ax.set_xticklabels(list(ticks) if ticks is not None else [str(i) for i in positions],
+                       fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
+                title: str | None = None) -> Figure:
+    """Class scores S_c (signed bars) beside the probabilities P_c = softmax(S)_c.
+
+    Parameters
+    ----------
+    scores : (C,) logits of one image
+    probabilities : (C,) their softmax
+    class_names : C names (default "0".."C-1")
+    title : figure title
+
+    Returns
+    -------
+    matplotlib Figure with two axes; the top class is drawn darker in both.
+    """
+    s = _to_numpy(scores).astype(np.float64).ravel()
+    p = _to_numpy(probabilities).astype(np.float64).ravel()
+    if s.shape != p.shape:
+        raise ValueError(f"scores and probabilities must have the same length, got "
+                         f"{s.shape} and {p.shape}")
+    names = list(class_names) if class_names is not None else [str(c) for c in range(len(s))]
+    top = int(np.argmax(s))
+    colours = ["tab:orange" if c == top else "tab:blue" for c in range(len(s))]
+    fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(10, 3.2))
+    ax_s.bar(names, s, color=colours)
+    ax_s.axhline(0.0, color="black", linewidth=0.8)
+    ax_s.set_xlabel("class c")
+    ax_s.set_ylabel("score (logit) S_c")
+    ax_s.set_title("class scores S_c")
+    ax_p.bar(names, p, color=colours)
+    ax_p.set_ylim(0.0, 1.0)
+    ax_p.set_xlabel("class c")
+    ax_p.set_ylabel("probability P_c")
+    ax_p.set_title("P_c = softmax(S)_c")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- lesson 04: M_c and S_c ----------------------------------------------------------------
+
+
+def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.0) -> Figure:
+    """The swap of the sums on a tiny example, every number on screen.
+
+    Top row: the channels f_k(x, y). Bottom row: the weighted channels w_k^c f_k(x, y)
+    and their sum over k, the map M_c(x, y). Each title gives the panel's sum over (x, y),
+    so the learner sees Σ_k w_k^c Σ_{x,y} f_k = Σ_{x,y} M_c.
+
+    Parameters
+    ----------
+    features : (K, H, W) one image's f_k (small: every value is written)
+    weight : (C, K) weights w_k^c
+    class_index : c
+    bias : b_c, added in the last title
+
+    Returns
+    -------
+    matplotlib Figure with 2 × (K + 1) axes (the top-right one is blank).
+    """
+    f = _to_numpy(features).astype(np.float64)
+    w = _to_numpy(weight).astype(np.float64)
+    if f.ndim != 3 or w.ndim != 2 or w.shape[1] != f.shape[0]:
+        raise ValueError(f"features must be (K, H, W) and weight (C, K); got {f.shape} and "
+                         f"{w.shape}")
+    k_count = f.shape[0]
+    weighted = w[class_index][:, None, None] * f
+    cam = weighted.sum(axis=0)
+    peak = max(float(np.abs(f).max()), float(np.abs(weighted).max()), float(np.abs(cam).max()))
+    norm = signed_norm(f, peak)
+    fig, axes = plt.subplots(2, k_count + 1, figsize=(2.9 * (k_count + 1) + 0.6, 5.6),
+                             squeeze=False)
+    panels = [(axes[0, k], f[k], f"f_{k + 1}(x, y); Σ = {f[k].sum():.3g}") for k in range(k_count)]
+    panels += [(axes[1, k], weighted[k],
+                f"w_{k + 1}^c f_{k + 1} (w = {w[class_index, k]:.3g}); Σ = {weighted[k].sum():.3g}")
+               for k in range(k_count)]
+    panels.append((axes[1, k_count], cam, f"M_c = Σ_k w_k^c f_k; Σ = {cam.sum():.3g}"))
+    image = None
+    for ax, values, title in panels:
+        image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=norm)
+        _annotate_cells(ax, values, norm)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(values.shape[1]))
+        ax.set_yticks(range(values.shape[0]))
+        _label_axes(ax)
+    axes[0, k_count].axis("off")
+    score = float(w[class_index] @ f.sum(axis=(1, 2))) + bias
+    axes[0, k_count].text(0.0, 0.5, f"S_c = Σ_k w_k^c F_k + b_c\n     = {score:.4g}\n\n"
+                          f"Σ_(x,y) M_c + b_c\n     = {cam.sum() + bias:.4g}",
+                          fontsize=11, va="center", family="monospace")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.7, label="value")
+    return fig
+
+
+def plot_class_map(image, cam, class_name: str = "c", score: float | None = None,
+                   bias: float | None = None, box=None, reduce: str = "mean") -> Figure:
+    """An image beside its class activation map M_c on a diverging scale.
+
+    The title checks the lesson's identity on screen: for a mean-pooled net,
+    (1/Z) Σ_{x,y} M_c(x, y) + b_c equals the logit S_c.
+
+    Parameters
+    ----------
+    image : (3, S, S) image
+    cam : (H, W) map M_c (not upsampled, not normalized)
+    class_name : name of class c, for the titles
+    score : the model's logit S_c, shown for comparison
+    bias : b_c (None: no bias)
+    box : ground-truth box to draw on the image
+    reduce : "mean" (Z = H·W) or "sum" (the paper's form)
+
+    Returns
+    -------
+    matplotlib Figure with three axes: the image, M_c, M_c upsampled over the image.
+    """
+    picture = as_display_image(image)
+    m = _map2d(cam, "cam")
+    pooled = m.mean() if reduce == "mean" else m.sum()
+    total = pooled + (bias or 0.0)
+    fig, (ax_img, ax_map, ax_over) = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    ax_img.imshow(picture)
+    ax_img.set_title("input image")
+    norm = signed_norm(m)
+    mapped = ax_map.imshow(m, cmap=DIVERGING_CMAP, norm=norm)
+    fig.colorbar(mapped, ax=ax_map, label="M_c(x, y)")
+    ax_map.set_title(f"M_c for class {class_name} ({m.shape[0]}×{m.shape[1]})")
+    ax_over.imshow(picture)
+    big = reference.upsample(m, picture.shape[:2])
+    ax_over.imshow(big, cmap=DIVERGING_CMAP, norm=norm, alpha=0.6)
+    ax_over.set_title("M_c upsampled over the image")
+    for ax in (ax_img, ax_over):
+        if box is not None:
+            draw_box(ax, box, color="black")
+    for ax in (ax_img, ax_map, ax_over):
+        _label_axes(ax)
+    pooled_text = "mean M_c" if reduce == "mean" else "Σ M_c"
+    text = f"{pooled_text} = {pooled:.4f}"
+    if bias is not None:
+        text += f",  + b_c = {total:.4f}"
+    if score is not None:
+        text += f",  model's logit S_c = {float(score):.4f}"
+    fig.suptitle(text)
+    fig.tight_layout()
+    return fig
+
+
+def plot_contribution_split(cam, class_name: str = "c") -> Figure:
+    """M_c split into where it pushes the score up (M_c > 0) and down (M_c < 0).
+
+    Returns
+    -------
+    matplotlib Figure with three signed maps on one scale: M_c, max(M_c, 0), min(M_c, 0);
+    each title gives the panel's mean, so mean M_c = mean M_c⁺ + mean M_c⁻ is on screen.
+    """
+    m = _map2d(cam, "cam")
+    positive, negative = np.maximum(m, 0.0), np.minimum(m, 0.0)
+    return plot_maps(
+        [m, positive, negative],
+        titles=[f"M_c, mean {m.mean():.3f}", f"positive part, mean {positive.mean():.3f}",
+                f"negative part, mean {negative.mean():.3f}"],
+        signed=True, suptitle=f"where the evidence for class {class_name} is, and against it",
+    )
+
+
+# --- lesson 05: upsampled, normalized, overlaid --------------------------------------------
+
+
+def _display_cam(cam: np.ndarray, size: tuple[int, int], normalization: str) -> np.ndarray:
+    big = reference.upsample(cam, size)  # upsample first: normalization does not commute
+    if normalization == "none":
+        return big
+    return reference.normalize(big, normalization)
+
+
+def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minmax",
+                     class_name: str = "c", box=None) -> Figure:
+    """The lesson-05 pipeline: upsample M_c to the image, normalize, lay it over the image.
+
+    Parameters
+    ----------
+    image : (3, S, S) image
+    cam : (H, W) map M_c at the network's resolution
+    alpha : opacity of the map in the overlay, 0 (image only) to 1 (map only)
+    normalization : "minmax" ([0, 1]), "max" (divide by the max; negatives stay < 0),
+        or "none" (raw values, diverging colours centred at 0)
+    class_name : for the titles
+    box : ground-truth box drawn on the overlay
+
+    Returns
+    -------
+    matplotlib Figure with three axes (coarse M_c, upsampled map, overlay), colour bars.
+    """
+    if normalization not in ("minmax", "max", "none"):
+        raise ValueError(f'normalization must be "minmax", "max" or "none", got {normalization!r}')
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    picture = as_display_image(image)
+    m = _map2d(cam, "cam")
+    shown = _display_cam(m, picture.shape[:2], normalization)
+    fig, (ax_raw, ax_big, ax_over) = plt.subplots(1, 3, figsize=(11.5, 3.6))
+    raw = ax_raw.imshow(m, cmap=DIVERGING_CMAP, norm=signed_norm(m))
+    fig.colorbar(raw, ax=ax_raw, label="M_c(x, y)")
+    ax_raw.set_title(f"M_c, class {class_name} ({m.shape[0]}×{m.shape[1]})")
+    if normalization == "none":
+        norm, cmap = signed_norm(shown), DIVERGING_CMAP
+    elif normalization == "max":
+        norm, cmap = Normalize(vmin=min(0.0, float(shown.min())), vmax=1.0), OVERLAY_CMAP
+    else:
+        norm, cmap = Normalize(vmin=0.0, vmax=1.0), OVERLAY_CMAP
+    big = ax_big.imshow(shown, cmap=cmap, norm=norm)
+    fig.colorbar(big, ax=ax_big, label=f"upsampled, {normalization}")
+    ax_big.set_title(f"upsampled to {shown.shape[0]}×{shown.shape[1]}, {normalization}")
+    ax_over.imshow(picture)
+    ax_over.imshow(shown, cmap=cmap, norm=norm, alpha=float(alpha))
+    ax_over.set_title(f"overlay, opacity {float(alpha):.2f}")
+    if box is not None:
+        draw_box(ax_over, box, color="white")
+    for ax in (ax_raw, ax_big, ax_over):
+        _label_axes(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_top_k(image, cams, classes: Sequence[int], probabilities: Sequence[float],
+               class_names: Sequence[str] | None = None, alpha: float = 0.5,
+               normalization: str = "minmax") -> Figure:
+    """The CAMs of the k most probable classes of one image, side by side.
+
+    Parameters
+    ----------
+    image : (3, S, S) image
+    cams : (k, H, W) maps M_c of the classes in ``classes``
+    classes : the k class indices, most probable first
+    probabilities : their P_c
+    class_names : names of all classes (default: the indices)
+    alpha : opacity of the overlays
+    normalization : "minmax" or "max", applied to each upsampled map
+
+    Returns
+    -------
+    matplotlib Figure with 1 + k axes: the image, then one overlay per class.
+    """
+    picture = as_display_image(image)
+    maps = _to_numpy(cams).astype(np.float64)
+    if maps.ndim != 3 or len(maps) != len(classes) or len(classes) != len(probabilities):
+        raise ValueError(f"cams must be (k, H, W) with k = len(classes) = len(probabilities); "
+                         f"got {maps.shape}, {len(classes)} classes, "
+                         f"{len(probabilities)} probabilities")
+    names = class_names if class_names is not None else [str(c) for c in range(max(classes) + 1)]
+    fig, axes = plt.subplots(1, len(classes) + 1, figsize=(2.8 * (len(classes) + 1) + 0.6, 3.2),
+                             squeeze=False)
+    axes[0, 0].imshow(picture)
+    axes[0, 0].set_title("input image")
+    mapped = None
+    for ax, m, c, p in zip(axes[0, 1:], maps, classes, probabilities, strict=True):
+        ax.imshow(picture)
+        mapped = ax.imshow(_display_cam(m, picture.shape[:2], normalization), cmap=OVERLAY_CMAP,
+                           vmin=0.0, vmax=1.0, alpha=alpha)
+        ax.set_title(f"class {names[int(c)]}: P = {float(p):.3f}", fontsize=10)
+    for ax in axes[0]:
+        _label_axes(ax)
+    fig.colorbar(mapped, ax=axes[0].tolist(), shrink=0.8, label=f"CAM ({normalization})")
+    return fig
