@@ -1,3 +1,449 @@
-"""Figures of boxes, thresholds and localization results (lessons 06–10)."""
+"""Figures of boxes, thresholds and localization results (lessons 06–10).
 
-__all__: list[str] = []
+Every function draws one figure and returns it, so a widget callback is one call followed
+by ``plt.show()``. Images may be uint8 or float, (3, H, W), (H, W, 3) or (H, W); class
+activation maps are (h, w) arrays or tensors at any resolution and are upsampled
+bilinearly to the image (the weighting commutes with upsampling, thresholding does not,
+so boxes are always taken from the upsampled map).
+
+Boxes follow the project's convention: (x0, y0, x1, y1), half-open, the object covers
+columns x0 <= x < x1 and rows y0 <= y < y1. On screen a box is drawn around those pixels,
+from x0 - 0.5 to x1 - 0.5 (pixel centres sit at integer coordinates in ``imshow``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from camlib import reference
+
+__all__ = [
+    "as_display_image",
+    "draw_box",
+    "plot_accuracy_vs_threshold",
+    "plot_box_from_cam",
+    "plot_box_gallery",
+    "plot_maps_side_by_side",
+    "plot_metric_bars",
+    "plot_top_predictions",
+    "plot_training_curves",
+]
+
+GT_COLOUR = "#2ca02c"  # ground truth: green
+PRED_COLOUR = "#d62728"  # predicted box: red
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _to_numpy(value) -> np.ndarray:
+    """A NumPy copy of an array or a (possibly CUDA, possibly requires-grad) tensor."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def as_display_image(image) -> np.ndarray:
+    """An image ready for ``imshow``: (H, W, 3) float in [0, 1], or (H, W) for grey.
+
+    Parameters
+    ----------
+    image : array or tensor, (3, H, W), (H, W, 3) or (H, W); uint8 (0–255) or float
+        Floats outside [0, 1] (for example a normalized network input) are min–max scaled.
+
+    Returns
+    -------
+    (H, W, 3) or (H, W) float array in [0, 1].
+
+    Example
+    -------
+    >>> as_display_image(np.zeros((3, 4, 5), np.uint8)).shape
+    (4, 5, 3)
+    """
+    array = _to_numpy(image)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
+        raise ValueError(
+            f"image must be (3, H, W), (H, W, 3) or (H, W), got shape {array.shape}"
+        )
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255.0
+    array = array.astype(np.float64)
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+    return array
+
+
+def _image_size(image: np.ndarray) -> tuple[int, int]:
+    return image.shape[0], image.shape[1]
+
+
+def _map_at(cam, size: tuple[int, int]) -> np.ndarray:
+    """The map as a float (H, W) array at ``size``, upsampled bilinearly if needed."""
+    cam = _to_numpy(cam).astype(np.float64)
+    if cam.ndim != 2:
+        raise ValueError(f"cam must be a 2-D map (h, w), got shape {cam.shape}")
+    if cam.shape != tuple(size):
+        cam = reference.upsample(cam, size)
+    return cam
+
+
+def _check_box(box, name: str) -> tuple[float, float, float, float]:
+    values = tuple(float(v) for v in _to_numpy(box).ravel())
+    if len(values) != 4:
+        raise ValueError(f"{name} must be 4 numbers (x0, y0, x1, y1), got {len(values)}")
+    return values  # type: ignore[return-value]
+
+
+def draw_box(ax, box, colour: str = PRED_COLOUR, label: str | None = None,
+             linewidth: float = 2.0, linestyle: str = "-") -> Rectangle:
+    """Draw a half-open box (x0, y0, x1, y1) around the pixels it covers on ``ax``.
+
+    >>> fig, ax = plt.subplots(); ax.imshow(np.zeros((4, 4)))  # doctest: +ELLIPSIS
+    <...>
+    >>> draw_box(ax, (1, 1, 3, 2)).get_width()
+    2.0
+    >>> plt.close(fig)
+    """
+    x0, y0, x1, y1 = _check_box(box, "box")
+    patch = Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=colour,
+                      linewidth=linewidth, linestyle=linestyle, label=label)
+    ax.add_patch(patch)
+    return patch
+
+
+def _clean(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+# --- lesson 06 -------------------------------------------------------------------------------
+
+
+def plot_training_curves(losses: Sequence[float], accuracies: Sequence[float] | None = None, *,
+                         reference_accuracy: float | None = None,
+                         title: str = "Training the GAP network") -> Figure:
+    """Training loss per step, and optionally training accuracy, side by side.
+
+    Parameters
+    ----------
+    losses : sequence of float
+        Cross-entropy of each optimisation step.
+    accuracies : sequence of float in [0, 1], optional
+        Accuracy of each step's batch (or of each evaluation), same length or shorter.
+    reference_accuracy : float, optional
+        A horizontal line, e.g. the shipped checkpoint's test accuracy.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or losses.size == 0:
+        raise ValueError(f"losses must be a non-empty 1-D sequence, got shape {losses.shape}")
+    panels = 1 if accuracies is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels, 3.4), squeeze=False)
+    ax = axes[0, 0]
+    steps = np.arange(1, losses.size + 1)
+    ax.plot(steps, losses, color="0.7", linewidth=1, label="each step")
+    if losses.size >= 10:
+        window = max(losses.size // 20, 5)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, color="C0", label=f"mean of {window} steps")
+    ax.set_xlabel("optimisation step")
+    ax.set_ylabel("cross-entropy loss")
+    ax.set_title("loss")
+    ax.legend(loc="upper right")
+    if accuracies is not None:
+        acc = np.asarray(accuracies, dtype=np.float64)
+        ax = axes[0, 1]
+        ax.plot(np.linspace(1, losses.size, acc.size), 100 * acc, color="C1", label="training")
+        if reference_accuracy is not None:
+            ax.axhline(100 * reference_accuracy, color="k", linestyle="--",
+                       label="shipped checkpoint (test)")
+        ax.set_ylim(0, 100)
+        ax.set_xlabel("optimisation step")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title("accuracy")
+        ax.legend(loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_bars(metrics: Mapping[str, Mapping[str, float]], *, ylabel: str = "%",
+                     title: str = "", percent: bool = True,
+                     reference: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
+    """Grouped bars: one group per metric, one bar per model.
+
+    Parameters
+    ----------
+    metrics : {model name: {metric name: value}}
+        Values in [0, 1] when ``percent`` (drawn as percentages).
+    reference : {model name: {metric name: value}}, optional
+        Drawn as hollow bars beside the measured ones (for example the paper's numbers).
+
+    Example
+    -------
+    >>> fig = plot_metric_bars({"16×16": {"accuracy": 0.95, "Top-1 Loc": 0.78},
+    ...                         "8×8": {"accuracy": 0.94, "Top-1 Loc": 0.36}})
+    >>> plt.close(fig)
+    """
+    models = list(metrics)
+    if not models:
+        raise ValueError("metrics must name at least one model")
+    names = list(dict.fromkeys(m for values in metrics.values() for m in values))
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(names) * max(len(models), 1) / 2, 3.6))
+    width = 0.8 / len(models)
+    x = np.arange(len(names))
+    for i, model in enumerate(models):
+        values = [scale * metrics[model].get(n, np.nan) for n in names]
+        bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, values, width, label=model,
+                      color=f"C{i}")
+        for bar, value in zip(bars, values, strict=True):
+            if np.isfinite(value):
+                ax.annotate(f"{value:.1f}" if percent else f"{value:.3g}",
+                            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=8)
+        if reference and model in reference:
+            ref = [scale * reference[model].get(n, np.nan) for n in names]
+            ax.bar(x + (i - (len(models) - 1) / 2) * width, ref, width, fill=False,
+                   edgecolor=f"C{i}", linestyle="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names)
+    ax.set_ylabel(ylabel)
+    if percent:
+        ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- lesson 07 -------------------------------------------------------------------------------
+
+
+def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
+                      connectivity: int = 8, title: str | None = None) -> Figure:
+    """The paper's box, step by step: CAM, mask {M ≥ t·max M} with its largest component,
+    and the image with the predicted box (red), the ground truth (green) and their IoU.
+
+    Parameters
+    ----------
+    image : (3, H, W), (H, W, 3) or (H, W) array or tensor
+    cam : (h, w) map; upsampled to (H, W) before thresholding
+    gt_box : (x0, y0, x1, y1) half-open, optional
+    threshold : fraction of the map's max in (0, 1]
+
+    Returns
+    -------
+    matplotlib Figure; ``fig.box`` holds the predicted box and ``fig.iou`` the IoU (or None).
+    """
+    picture = as_display_image(image)
+    size = _image_size(picture)
+    cam_up = _map_at(cam, size)
+    box = reference.bounding_box(cam_up, threshold, connectivity)
+    peak = cam_up.max()
+    mask = cam_up >= (threshold * peak if peak > 0 else peak)
+    labels, count = reference.connected_components(mask, connectivity)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    largest = int(np.argmax(sizes)) + 1 if count else 0
+
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.7))
+    limit = float(np.abs(cam_up).max()) or 1.0
+    shown = axes[0].imshow(cam_up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
+    axes[0].contour(cam_up, levels=[threshold * peak if peak > 0 else peak], colors="k",
+                    linewidths=1)
+    axes[0].set_title(f"CAM (contour at {threshold:.0%} of max)")
+    fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.04, label="M_c(x, y)")
+
+    regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
+    axes[1].imshow(regions, cmap="Greys", vmin=0, vmax=2)
+    axes[1].set_title(f"mask: {count} component{'s' if count != 1 else ''}, largest black")
+    draw_box(axes[1], box)
+
+    axes[2].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    draw_box(axes[2], box, PRED_COLOUR, "CAM box")
+    overlap = None
+    if gt_box is not None:
+        draw_box(axes[2], gt_box, GT_COLOUR, "ground truth", linestyle="--")
+        overlap = reference.iou(box, _check_box(gt_box, "gt_box"))
+        verdict = "correct" if overlap >= 0.5 else "wrong"
+        axes[2].set_title(f"IoU = {overlap:.2f} ({verdict} at IoU ≥ 0.5)")
+    else:
+        axes[2].set_title("CAM box")
+    axes[2].legend(loc="lower right", fontsize=7, framealpha=0.7)
+    for ax in axes:
+        _clean(ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.box = box  # type: ignore[attr-defined]
+    fig.iou = overlap  # type: ignore[attr-defined]
+    return fig
+
+
+def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | None = None,
+                     columns: int = 6) -> Figure:
+    """A grid of images with their predicted (red) and ground-truth (green) boxes and IoU.
+
+    Parameters
+    ----------
+    images : sequence of images (N items, any layout accepted by :func:`as_display_image`)
+    pred_boxes, gt_boxes : (N, 4) boxes, half-open
+    titles : N strings, optional (default: the IoU)
+    """
+    images = list(images)
+    pred = _to_numpy(pred_boxes).reshape(-1, 4)
+    gt = _to_numpy(gt_boxes).reshape(-1, 4)
+    if not len(images) == len(pred) == len(gt):
+        raise ValueError(f"images, pred_boxes and gt_boxes must have the same length, got "
+                         f"{len(images)}, {len(pred)} and {len(gt)}")
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        _clean(ax)
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        picture = as_display_image(images[i])
+        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+        draw_box(ax, gt[i], GT_COLOUR, linestyle="--")
+        draw_box(ax, pred[i], PRED_COLOUR)
+        overlap = reference.iou(pred[i], gt[i])
+        text = titles[i] if titles is not None else f"IoU {overlap:.2f}"
+        ax.set_title(text, fontsize=8, color="k" if overlap >= 0.5 else PRED_COLOUR)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]], *,
+                               paper_threshold: float = 0.2,
+                               ylabel: str = "localization accuracy (%)",
+                               title: str = "Accuracy versus CAM threshold") -> Figure:
+    """Localization accuracy as a function of the CAM threshold, one line per method.
+
+    The paper's 20% is marked by a dotted line and each curve's best threshold (the one
+    MaxBoxAcc picks for the whole dataset) by a dot.
+
+    Parameters
+    ----------
+    thresholds : (T,) fractions of the max
+    curves : {name: (T,) accuracies in [0, 1]}
+    """
+    thresholds = np.asarray(_to_numpy(thresholds), dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    for i, (name, values) in enumerate(curves.items()):
+        values = 100 * np.asarray(_to_numpy(values), dtype=np.float64)
+        if values.shape != thresholds.shape:
+            raise ValueError(f"curve {name!r} has shape {values.shape}, expected "
+                             f"{thresholds.shape} (one value per threshold)")
+        ax.plot(thresholds, values, color=f"C{i}", label=name)
+        best = int(np.argmax(values))
+        ax.plot(thresholds[best], values[best], "o", color=f"C{i}")
+        ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
+                    (thresholds[best], values[best]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8, color=f"C{i}")
+    ax.axvline(paper_threshold, color="k", linestyle=":",
+               label=f"the paper's {paper_threshold:.0%}")
+    ax.set_xlabel("threshold (fraction of the map's max)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 100)
+    ax.set_xlim(float(thresholds.min()), float(thresholds.max()))
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- lessons 08–10 -----------------------------------------------------------------------------
+
+
+def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
+                           signed: Sequence[str] = (), title: str | None = None) -> Figure:
+    """The image and several maps of it (CAM, Grad-CAM, saliency, ...) in one row.
+
+    Maps named in ``signed`` are drawn on a diverging colour map centred at 0 with a
+    colour bar; the others on "jet" over the image (min–max normalized for display).
+
+    Parameters
+    ----------
+    image : image in any layout accepted by :func:`as_display_image`
+    maps : {panel title: (h, w) map}; each upsampled to the image
+    gt_box : optional half-open box drawn on every panel
+    signed : titles of maps whose sign matters
+    """
+    picture = as_display_image(image)
+    size = _image_size(picture)
+    panels = 1 + len(maps)
+    fig, axes = plt.subplots(1, panels, figsize=(2.9 * panels, 3.1), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    axes[0].set_title("image")
+    for ax, (name, cam) in zip(axes[1:], maps.items(), strict=True):
+        up = _map_at(cam, size)
+        if name in signed:
+            limit = float(np.abs(up).max()) or 1.0
+            shown = ax.imshow(up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        else:
+            ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+            shown = ax.imshow(reference.normalize(up), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+    for ax in axes:
+        if gt_box is not None:
+            draw_box(ax, gt_box, GT_COLOUR, linestyle="--")
+        _clean(ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_top_predictions(image, maps, class_names: Sequence[str], probabilities, *,
+                         alpha: float = 0.5, title: str | None = None) -> Figure:
+    """The image and the CAM of each of its top classes, titled with name and probability.
+
+    Parameters
+    ----------
+    image : the photograph (any layout accepted by :func:`as_display_image`)
+    maps : (k, h, w) CAMs of the top-k classes, in the order of ``class_names``
+    class_names : k names
+    probabilities : k probabilities P_c in [0, 1]
+    alpha : opacity of the heat map over the image
+    """
+    picture = as_display_image(image)
+    maps = _to_numpy(maps)
+    probabilities = _to_numpy(probabilities).ravel()
+    if maps.ndim != 3 or not len(maps) == len(class_names) == len(probabilities):
+        raise ValueError(f"maps must be (k, h, w) with k = len(class_names) = "
+                         f"len(probabilities); got maps {maps.shape}, {len(class_names)} names "
+                         f"and {len(probabilities)} probabilities")
+    size = _image_size(picture)
+    panels = 1 + len(maps)
+    fig, axes = plt.subplots(1, panels, figsize=(2.8 * panels, 3.1), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(picture)
+    axes[0].set_title("image")
+    for ax, cam, name, p in zip(axes[1:], maps, class_names, probabilities, strict=True):
+        ax.imshow(picture)
+        ax.imshow(reference.normalize(_map_at(cam, size)), cmap="jet", alpha=alpha,
+                  vmin=0, vmax=1)
+        ax.set_title(f"{name}\nP = {float(p):.3f}", fontsize=9)
+    for ax in axes:
+        _clean(ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,128 @@
+"""Checks for lesson 08, Grad-CAM: the weights α_k^c, the map, and the gradient itself.
+
+Grad-CAM (Selvaraju et al., 2017):
+    α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y),   Grad-CAM_c = ReLU(Σ_k α_k^c f_k(x, y)).
+On a GAP network α_k^c = w_k^c / Z, so Grad-CAM is CAM up to the scale 1/Z and a ReLU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from camlib.checks._core import Context, exercise_check, factor_Z
+
+__all__ = ["exercise_8_1", "exercise_8_2", "exercise_8_3"]
+
+
+def _as_tensor(value) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(value, dtype=np.float32))
+
+
+@exercise_check("8.1", function="gradcam_weights")
+def exercise_8_1(ctx: Context, fn) -> str:
+    """Check ``gradcam_weights(gradients)``: (N, K, H, W) -> α (N, K), the spatial mean."""
+    for n, k, h, w in [(2, 3, 4, 5), (1, 6, 7, 7)]:
+        gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w)))
+        expected = gradients.double().mean(dim=(2, 3)).numpy()
+        got = ctx.call(fn, gradients.clone())
+        ctx.compare(got, expected, axes=("N", "K"), factors=[factor_Z(h * w)],
+                    mistakes={
+                        "you took the absolute value of the gradients first; Grad-CAM averages "
+                        "the signed gradients": gradients.double().abs().mean(dim=(2, 3)).numpy(),
+                        "you applied a ReLU to the gradients first; Grad-CAM averages the "
+                        "signed gradients (the ReLU comes after the weighted sum)":
+                            gradients.double().clamp(min=0).mean(dim=(2, 3)).numpy(),
+                    })
+    return "α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y) on two random batches"
+
+
+@exercise_check("8.2", function="grad_cam")
+def exercise_8_2(ctx: Context, fn) -> str:
+    """Check ``grad_cam(features, gradients)`` -> ReLU(Σ_k α_k f_k), shape (N, H, W)."""
+    for n, k, h, w in [(2, 4, 5, 5), (3, 8, 6, 4)]:
+        features = _as_tensor(ctx.rng.gamma(1.0, size=(n, k, h, w)))
+        gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w)))
+        f, g = features.double(), gradients.double()
+        alpha = g.mean(dim=(2, 3))
+        raw = torch.einsum("nk,nkhw->nhw", alpha, f)
+        expected = raw.clamp(min=0).numpy()
+        got = ctx.call(fn, features.clone(), gradients.clone())
+        ctx.compare(got, expected, axes=("N", "H", "W"), factors=[factor_Z(h * w)],
+                    mistakes={
+                        "you left out the ReLU: Grad-CAM keeps only the positive evidence, "
+                        "ReLU(Σ_k α_k f_k); negative values must become 0": raw.numpy(),
+                        "you multiplied features and gradients pixel by pixel (Σ_k f·∂S/∂f) "
+                        "instead of weighting each channel by its averaged gradient α_k":
+                            (f * g).sum(dim=1).clamp(min=0).numpy(),
+                        "you applied the ReLU to α_k (or to the gradients) before the sum; it "
+                        "belongs after the weighted sum":
+                            torch.einsum("nk,nkhw->nhw", alpha.clamp(min=0), f).numpy(),
+                        "you min–max normalized the map; return the raw ReLU(Σ_k α_k f_k) (the "
+                        "lesson normalizes only to display it)":
+                            _minmax(raw.clamp(min=0)).numpy(),
+                    })
+    return "Grad-CAM = ReLU(Σ_k α_k^c f_k) on two random batches"
+
+
+def _minmax(maps: torch.Tensor) -> torch.Tensor:
+    low = maps.amin(dim=(1, 2), keepdim=True)
+    high = maps.amax(dim=(1, 2), keepdim=True)
+    return (maps - low) / (high - low).clamp(min=1e-12)
+
+
+class _TwoLayerHead(torch.nn.Module):
+    """GAP, then two linear layers with a ReLU: ∂S_c/∂f depends on f (as in a real net)."""
+
+    def __init__(self, k: int, hidden: int, c: int, generator: torch.Generator):
+        super().__init__()
+        self.first = torch.nn.Linear(k, hidden)
+        self.second = torch.nn.Linear(hidden, c)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        pooled = features.mean(dim=(2, 3))
+        return self.second(torch.relu(self.first(pooled)))
+
+
+@exercise_check("8.3", function="score_gradients")
+def exercise_8_3(ctx: Context, fn) -> str:
+    """Check ``score_gradients(head, features, classes)`` -> ∂S_c/∂f, (N, K, H, W)."""
+    generator = torch.Generator().manual_seed(ctx.seed % (2**31))
+    n, k, h, w, c = 3, 5, 4, 4, 6
+    head = _TwoLayerHead(k, 7, c, generator).double()
+    features = torch.randn(n, k, h, w, generator=generator, dtype=torch.float64).abs()
+    classes = torch.tensor([1, 4, 1])
+
+    def gradient_of(select) -> np.ndarray:
+        f = features.clone().requires_grad_(True)
+        logits = head(f)
+        select(logits).backward()
+        return f.grad.numpy()
+
+    rows = torch.arange(n)
+    expected = gradient_of(lambda s: s[rows, classes].sum())
+    given = features.clone()
+    got = ctx.call(fn, head, given, classes.clone())
+    if torch.is_tensor(got) and got.requires_grad:
+        got = got.detach()
+    ctx.compare(got, expected, axes=("N", "K", "H", "W"), factors=[factor_Z(h * w)], mistakes={
+        "this is the gradient of the probability P_c = softmax(S)_c; Grad-CAM differentiates "
+        "the score (logit) S_c, before the softmax":
+            gradient_of(lambda s: torch.softmax(s, dim=1)[rows, classes].sum()),
+        "this is the gradient of log P_c (log-softmax, or minus the cross-entropy); Grad-CAM "
+        "differentiates the score S_c itself":
+            gradient_of(lambda s: torch.log_softmax(s, dim=1)[rows, classes].sum()),
+        "you differentiated the sum of all class scores; select each sample's own class "
+        "S[n, classes[n]] before calling backward":
+            gradient_of(lambda s: s.sum()),
+        "every sample used the class of the first sample; pick S[n, classes[n]] per sample "
+        "(logits[torch.arange(N), classes])":
+            gradient_of(lambda s: s[:, int(classes[0])].sum()),
+    })
+    if given.grad is not None or given.requires_grad:
+        ctx.fail("score_gradients changed the caller's tensor (it now requires grad or holds "
+                 ".grad); work on features.detach().clone().requires_grad_(True)")
+    return "∂S_c/∂f_k(x, y) of each sample's class, through a two-layer head"

@@ -1,0 +1,100 @@
+"""Checks for lesson 10, generic localizable features: a linear classifier's CAM, GT-known Loc.
+
+A binary linear classifier on GAP features scores s = Σ_k w_k F_k + b for its positive
+class (scikit-learn's ``coef_`` has one row, for ``classes_[1]``); the score of the other
+class is -s. Its class activation map is M(x, y) = Σ_k w_k f_k(x, y), or -M for the
+negative class. GT-known Loc is the fraction of images whose CAM box has IoU ≥ 0.5 with
+the ground truth, the class being given (here: the one map each image has).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from camlib import reference
+from camlib.checks._core import Context, exercise_check, factor_Z
+
+__all__ = ["exercise_10_1", "exercise_10_2"]
+
+
+@exercise_check("10.1", function="linear_classifier_cam")
+def exercise_10_1(ctx: Context, fn) -> str:
+    """Check ``linear_classifier_cam(features, coef, positive=True)`` -> (N, H, W)."""
+    for n, k, h, w, as_row in [(2, 5, 4, 4, True), (3, 8, 6, 5, False)]:
+        features = np.abs(ctx.rng.normal(size=(n, k, h, w)))
+        coef = ctx.rng.normal(size=(1, k) if as_row else (k,))
+        weights = coef.reshape(-1)
+        for positive in (True, False):
+            expected = np.einsum("k,nkhw->nhw", weights, features) * (1 if positive else -1)
+            got = ctx.call(fn, features.copy(), coef.copy(), positive=positive)
+            what = (f"linear_classifier_cam(features {features.shape}, coef {coef.shape}, "
+                    f"positive={positive})")
+            mistakes = {
+                "you min–max normalized the map; return the raw Σ_k w_k f_k(x, y) (its sign "
+                "and scale carry the classifier's score)": reference.normalize(expected),
+            }
+            if not positive:
+                ctx.compare(got, expected, what=what, axes=("N", "H", "W"),
+                            factors=[factor_Z(h * w)], mistakes={
+                                **mistakes,
+                                "with positive=False the map is of the negative class, "
+                                "whose score is -s: return -Σ_k w_k f_k(x, y)": -expected,
+                            })
+            else:
+                ctx.compare(got, expected, what=what, axes=("N", "H", "W"),
+                            factors=[factor_Z(h * w)], mistakes=mistakes)
+    return "M = ±Σ_k w_k f_k(x, y) from a binary classifier's weights, coef as (1, K) or (K,)"
+
+
+def _smooth_cams(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Blob-shaped maps and boxes around (or near) each blob, so IoUs spread over [0, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    cams = np.zeros((n, size, size))
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    for i in range(n):
+        cy, cx = rng.uniform(6, size - 6, size=2)
+        sy, sx = rng.uniform(1.5, 4.0, size=2)
+        cams[i] = np.exp(-((yy - cy) ** 2 / (2 * sy**2) + (xx - cx) ** 2 / (2 * sx**2)))
+        cams[i] += rng.normal(0, 0.01, size=(size, size))
+        shift = rng.integers(-4, 5, size=2)
+        half = rng.integers(2, 7, size=2)
+        x0 = int(np.clip(cx + shift[0] - half[0], 0, size - 2))
+        y0 = int(np.clip(cy + shift[1] - half[1], 0, size - 2))
+        boxes[i] = x0, y0, min(size, x0 + 2 * half[0]), min(size, y0 + 2 * half[1])
+    return cams, boxes
+
+
+@exercise_check("10.2", function="gt_known_loc")
+def exercise_10_2(ctx: Context, fn) -> str:
+    """Check ``gt_known_loc(cams, boxes, threshold=0.2)`` -> fraction with IoU ≥ 0.5."""
+    for n, size, threshold in [(12, 24, 0.2), (20, 20, 0.5)]:
+        cams, boxes = _smooth_cams(ctx.rng, n, size)
+        ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
+                         for c, b in zip(cams, boxes, strict=True)])
+        expected = float((ious >= 0.5).mean())
+        got = ctx.call(fn, cams.copy(), boxes.copy(), threshold=threshold)
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            ctx.fail(f"gt_known_loc should return one number (a fraction), got {got!r:.80}")
+        if abs(value - expected) < 1e-9:
+            continue
+        where = f"for {n} maps of {size}×{size} with threshold={threshold}"
+        at_02 = np.array([reference.iou(reference.bounding_box(c, 0.2), b)
+                          for c, b in zip(cams, boxes, strict=True)])
+        wrong = {
+            100 * expected: "you returned a percentage; return a fraction in [0, 1]",
+            float(ious.mean()): "you returned the mean IoU; GT-known Loc is the fraction of "
+                                "images whose IoU is at least 0.5",
+            float((at_02 >= 0.5).mean()): "you ignored the threshold argument (0.2 is only "
+                                          "its default)",
+            float((ious >= 0.5).sum()): "you returned the count of correct images; divide by "
+                                        "the number of images",
+        }
+        for candidate, message in wrong.items():
+            if abs(value - candidate) < 1e-9 and abs(candidate - expected) > 1e-9:
+                ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: {message}")
+        ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g} (the fraction of "
+                 f"maps whose box, bounding_box(cam, threshold), has IoU ≥ 0.5 with its "
+                 f"ground-truth box)")
+    return "the fraction of boxes with IoU ≥ 0.5 at the given threshold, on two sets"
