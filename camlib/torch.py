@@ -48,12 +48,18 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 def _check_tensor(
-    x: object, name: str, shape: str, ndim: int | tuple[int, ...], finite: bool = True
+    x: object,
+    name: str,
+    shape: str,
+    ndim: int | tuple[int, ...],
+    finite: bool = True,
+    like: tuple[torch.Tensor, str] | None = None,
 ) -> torch.Tensor:
     """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
 
     Integer tensors become the default float dtype (as the reference turns integer arrays
-    into floats); bool and complex tensors are refused.
+    into floats); bool and complex tensors are refused. ``like`` = (tensor, its name):
+    ``x`` must be on that tensor's device.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
@@ -70,6 +76,8 @@ def _check_tensor(
             f"{name} must have shape {shape} ({' or '.join(map(str, allowed))} dimensions), "
             f"got shape {tuple(x.shape)}"
         )
+    if like is not None:
+        _check_same_device(like[0], like[1], x, name)
     # One scalar copied to the host: a NaN would otherwise spread silently into every map.
     if finite and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
@@ -92,8 +100,7 @@ def _common_dtype(*tensors: torch.Tensor) -> torch.dtype:
 
 
 def _check_weight(features_k: int, weight: object, features: torch.Tensor) -> torch.Tensor:
-    weight = _check_tensor(weight, "weight", "(C, K)", 2)
-    _check_same_device(features, "features", weight, "weight")
+    weight = _check_tensor(weight, "weight", "(C, K)", 2, like=(features, "features"))
     if weight.shape[1] != features_k:
         raise ValueError(
             f"weight must have K={features_k} columns (one per feature channel), "
@@ -254,8 +261,7 @@ def class_scores(
     tensor([[-0.5000]])
     """
     pooled = _check_tensor(pooled, "pooled", "(N, K)", 2)
-    weight = _check_tensor(weight, "weight", "(C, K)", 2)
-    _check_same_device(pooled, "pooled", weight, "weight")
+    weight = _check_tensor(weight, "weight", "(C, K)", 2, like=(pooled, "pooled"))
     if weight.shape[1] != pooled.shape[1]:
         raise ValueError(
             f"weight must have K={pooled.shape[1]} columns (one per pooled feature), "
@@ -265,8 +271,7 @@ def class_scores(
     scores = pooled.to(dtype) @ weight.to(dtype).T
     if bias is None:
         return scores
-    bias = _check_tensor(bias, "bias", "(C,)", 1)
-    _check_same_device(pooled, "pooled", bias, "bias")
+    bias = _check_tensor(bias, "bias", "(C,)", 1, like=(pooled, "pooled"))
     if bias.shape[0] != weight.shape[0]:
         raise ValueError(
             f"bias must have C={weight.shape[0]} entries (one per class), "

@@ -1,0 +1,424 @@
+"""Getting f_k, w_k^c and b_c out of a real network: CAM and Grad-CAM extractors.
+
+A CAM network ends with  features -> global pooling -> one linear layer::
+
+    f_k(x, y)  the output of the feature layer, (N, K, H, W)
+    F_k        = (1/Z) Σ_{x,y} f_k(x, y)          (a pooling module, or functional)
+    S_c        = Σ_k w_k^c F_k + b_c               (nn.Linear: weight (C, K), bias (C,))
+    M_c(x, y)  = Σ_k w_k^c f_k(x, y),   so   S_c = (1/Z) Σ_{x,y} M_c(x, y) + b_c
+
+:class:`CAMExtractor` hooks the feature layer to keep the latest f_k and reads w and b
+from the linear layer. :class:`GradCAMExtractor` needs no particular head: it weights
+the channels by the mean gradient of the logit, α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y).
+
+Both find their layers by looking at the model's structure (no dummy forward pass) for
+torchvision's ResNet, DenseNet, MobileNet v2/v3, EfficientNet and for any network whose
+children read ``features ... -> nn.AdaptiveAvgPool2d(1) (or Max) -> [nn.Flatten] ->
+nn.Linear`` (the course's own networks); otherwise pass the layers by name or as modules.
+
+Example
+-------
+>>> from torchvision.models import resnet18
+>>> model = resnet18(weights=None).eval()
+>>> x = torch.randn(1, 3, 64, 64)
+>>> with CAMExtractor(model) as cam:
+...     logits = model(x)
+...     maps = cam.maps(logits.argmax(1))          # (1, 2, 2): M_c at the layer4 resolution
+>>> scores = maps.mean(dim=(1, 2)) + cam.bias[logits.argmax(1)]
+>>> torch.allclose(scores, logits.max(1).values, rtol=1e-4, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import DenseNet, MobileNetV2
+
+from camlib import torch as cam_torch
+
+__all__ = ["CAMExtractor", "GradCAMExtractor"]
+
+Classes = int | Sequence[int] | torch.Tensor | None
+
+# Layers that may sit between global pooling and the classifier without changing S_c.
+_TRANSPARENT = (nn.Flatten, nn.Dropout, nn.Identity)
+
+
+@dataclass
+class _Layout:
+    """What the model's structure says: where f_k comes from and what follows it."""
+
+    feature_layer: str
+    pool: str  # "avg" or "max"
+    head: list[tuple[str, nn.Module]]  # the modules after global pooling, in order
+    relu_features: bool = False  # the model applies F.relu to the feature layer's output
+
+
+def _is_global_pool(module: nn.Module) -> bool:
+    if not isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return False
+    size = module.output_size
+    return size == 1 or (isinstance(size, (tuple, list)) and tuple(size) == (1, 1))
+
+
+def _leaves(prefix: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The modules a head applies in order; only nn.Sequential is opened up."""
+    if isinstance(module, nn.Sequential):
+        out = []
+        for name, child in module.named_children():
+            out += _leaves(f"{prefix}.{name}", child)
+        return out
+    return [(prefix, module)]
+
+
+def _locate(model: nn.Module) -> _Layout | None:
+    """Find the feature layer and the head from the model's children, without running it."""
+    # DenseNet and MobileNet v2 pool functionally in forward(); DenseNet also applies
+    # F.relu to the output of `features`, so that ReLU belongs to f_k.
+    if isinstance(model, DenseNet):
+        return _Layout("features", "avg", _leaves("classifier", model.classifier), True)
+    if isinstance(model, MobileNetV2):
+        return _Layout("features", "avg", _leaves("classifier", model.classifier))
+    children = list(model.named_children())
+    for i, (_, module) in enumerate(children):
+        if _is_global_pool(module):
+            # Auxiliary classifiers (GoogLeNet, Inception) are children but not on the path.
+            before = [n for n, _ in children[:i] if not n.lower().startswith("aux")]
+            if not before:
+                return None
+            head = [leaf for n, m in children[i + 1 :] for leaf in _leaves(n, m)]
+            pool = "avg" if isinstance(module, nn.AdaptiveAvgPool2d) else "max"
+            return _Layout(before[-1], pool, head)
+    return None
+
+
+def _resolve(model: nn.Module, layer: str | nn.Module, argument: str) -> tuple[str, nn.Module]:
+    """A layer given by name or as a module -> (name, module), checked to be in ``model``."""
+    modules = dict(model.named_modules())
+    if isinstance(layer, str):
+        if layer not in modules:
+            close = difflib.get_close_matches(layer, [n for n in modules if n], n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"{argument} must name a submodule of the model, got {layer!r}, "
+                f"which {type(model).__name__} does not have{hint}"
+            )
+        return layer, modules[layer]
+    if isinstance(layer, nn.Module):
+        for name, module in modules.items():
+            if module is layer:
+                return name, module
+        raise ValueError(
+            f"{argument} must be a submodule of the model, got a {type(layer).__name__} "
+            f"that {type(model).__name__} does not contain"
+        )
+    raise TypeError(
+        f"{argument} must be a module name (str) or an nn.Module, got {type(layer).__name__}"
+    )
+
+
+def _not_found(model: nn.Module, argument: str) -> ValueError:
+    names = [n for n, _ in model.named_children()]
+    return ValueError(
+        f"could not find the {argument} of {type(model).__name__}: none of its children "
+        f"{names} is a global pooling layer (nn.AdaptiveAvgPool2d(1) or "
+        f"nn.AdaptiveMaxPool2d(1)); pass {argument}= as a module name or an nn.Module. "
+        "CAM needs a network that ends with global pooling and one linear layer; "
+        "GradCAMExtractor works for any convolutional network"
+    )
+
+
+class _Hooked:
+    """Registers one forward hook on the feature layer while the ``with`` block runs."""
+
+    def __init__(self, model: nn.Module, feature_layer: str | nn.Module | None = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self._layout = _locate(model)
+        if feature_layer is None:
+            feature_layer = self._default_feature_layer()
+        self.feature_name, self.feature_layer = _resolve(model, feature_layer, "feature_layer")
+        layout = self._layout
+        self.relu_features = bool(
+            layout and layout.relu_features and self.feature_name == layout.feature_layer
+        )
+        self._activation: torch.Tensor | None = None
+        self._handle: torch.utils.hooks.RemovableHandle | None = None
+
+    def _default_feature_layer(self) -> str:
+        if self._layout is None:
+            raise _not_found(self.model, "feature_layer")
+        return self._layout.feature_layer
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(
+                f"feature_layer {self.feature_name!r} must output a tensor (N, K, H, W), "
+                f"got {type(output).__name__}"
+            )
+        self._activation = output  # only the latest activation is kept
+
+    def __enter__(self):
+        if self._handle is not None:
+            raise RuntimeError(
+                f"this {type(self).__name__} is already active; create a second extractor "
+                "for the same model instead of entering this one twice"
+            )
+        self._activation = None
+        self._handle = self.feature_layer.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Runs whether or not an exception passes through: no hook is ever left behind.
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def _latest(self) -> torch.Tensor:
+        if self._activation is None:
+            raise RuntimeError(
+                f"no activation recorded yet: run the model inside `with {type(self).__name__}"
+                "(model) as ...:` before asking for maps"
+            )
+        f = self._activation
+        return F.relu(f) if self.relu_features else f
+
+
+class CAMExtractor(_Hooked):
+    """Class activation maps of a network that ends with global pooling and one linear layer.
+
+    M_c(x, y) = Σ_k w_k^c f_k(x, y), where f_k is the latest output of ``feature_layer`` and
+    w the weight of ``classifier``. For a mean-pooled network the maps give back the
+    logits: S_c = (1/Z) Σ_{x,y} M_c(x, y) + b_c (Z = H·W).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Never run nor switched between train and eval by the extractor.
+    feature_layer : str, nn.Module or None
+        The layer whose output is f_k; None finds it (see the module docstring).
+    classifier : str, nn.Module or None
+        The nn.Linear after pooling; None finds it. A head with anything but one linear
+        layer (and Flatten/Dropout/Identity) is refused: use :class:`GradCAMExtractor`.
+
+    Attributes
+    ----------
+    features : tensor (N, K, H, W), f_k of the latest forward pass (detached)
+    weight : tensor (C, K), w_k^c
+    bias : tensor (C,) or None, b_c
+    pool : "avg", "max" or None (unknown, when the layers were given by hand)
+
+    Example
+    -------
+    >>> with CAMExtractor(model) as cam:          # doctest: +SKIP
+    ...     logits = model(x)
+    ...     maps = cam.maps(logits.argmax(1))     # (N, H, W); cam.maps() gives (N, C, H, W)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        feature_layer: str | nn.Module | None = None,
+        classifier: str | nn.Module | None = None,
+    ) -> None:
+        super().__init__(model, feature_layer)
+        layout = self._layout
+        if classifier is None:
+            if layout is None:
+                raise _not_found(model, "classifier")
+            classifier = self._single_linear(layout)
+        self.classifier_name, self.classifier = _resolve(model, classifier, "classifier")
+        if not isinstance(self.classifier, nn.Linear):
+            raise TypeError(
+                f"classifier must be an nn.Linear (weight (C, K)), got "
+                f"{type(self.classifier).__name__} {self.classifier_name!r}"
+            )
+        found = layout is not None and self.feature_name == layout.feature_layer
+        self.pool: str | None = layout.pool if found else None
+
+    def _single_linear(self, layout: _Layout) -> str:
+        model = type(self.model).__name__
+        linear = [name for name, m in layout.head if isinstance(m, nn.Linear)]
+        other = [
+            f"{name} ({type(m).__name__})"
+            for name, m in layout.head
+            if not isinstance(m, (nn.Linear, *_TRANSPARENT))
+        ]
+        if len(linear) == 1 and not other:
+            return linear[0]
+        if len(linear) > 1:
+            why = f"{len(linear)} linear layers ({', '.join(linear)})"
+        elif other:
+            why = f"a non-linear step between pooling and the classifier: {', '.join(other)}"
+        else:
+            why = "no linear layer"
+        raise ValueError(
+            f"CAM needs global pooling followed by exactly one linear layer, so that "
+            f"S_c = Σ_k w_k^c F_k + b_c; the head of {model} has {why}. "
+            "Use GradCAMExtractor(model) instead, which works for any head."
+        )
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        super()._hook(module, inputs, output)
+        self._activation = self._activation.detach()  # CAM needs no graph
+
+    @property
+    def features(self) -> torch.Tensor:
+        """f_k(x, y) of the latest forward pass, (N, K, H, W)."""
+        return self._latest()
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """w_k^c, the classifier's weight, (C, K)."""
+        return self.classifier.weight.detach()
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """b_c, the classifier's bias, (C,), or None."""
+        bias = self.classifier.bias
+        return None if bias is None else bias.detach()
+
+    def maps(self, classes: Classes = None) -> torch.Tensor:
+        """M_c(x, y) = Σ_k w_k^c f_k(x, y) for the latest forward pass.
+
+        Parameters
+        ----------
+        classes : None, int, or N ints (e.g. ``logits.argmax(1)``)
+            None: every class, (N, C, H, W). Otherwise one map per image, (N, H, W).
+
+        Returns
+        -------
+        tensor on the features' device; not upsampled, not normalized, no ReLU.
+        """
+        return cam_torch.class_activation_maps(self.features, self.weight, classes)
+
+
+class GradCAMExtractor(_Hooked):
+    """Grad-CAM (Selvaraju et al., 2017): CAM for any convolutional network.
+
+    α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y)     (S_c the logit, not the probability)
+    L_c(x, y) = ReLU(Σ_k α_k^c f_k(x, y))
+
+    On a network with global average pooling and one linear layer, ∂S_c/∂f_k(x, y) =
+    w_k^c / Z at every position, so α_k^c = w_k^c / Z and, without the ReLU,
+    L_c = M_c / Z: Grad-CAM is CAM up to a positive factor.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Never switched between train and eval; parameter gradients (``.grad``) are not
+        touched (the gradient is taken with ``torch.autograd.grad``).
+    feature_layer : str, nn.Module or None
+        None finds the layer before global pooling as :class:`CAMExtractor` does, else
+        the child called ``features``, else the last nn.Conv2d.
+
+    The forward pass must run with gradients enabled (not under ``torch.no_grad()``).
+
+    Example
+    -------
+    >>> with GradCAMExtractor(model) as gradcam:       # doctest: +SKIP
+    ...     logits = model(x)
+    ...     maps = gradcam.maps(logits, logits.argmax(1))   # (N, H, W)
+    """
+
+    def _default_feature_layer(self) -> str:
+        if self._layout is not None:
+            return self._layout.feature_layer
+        children = list(self.model.named_children())
+        for i, (_, module) in enumerate(children):
+            if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and i > 0:
+                return children[i - 1][0]
+        if "features" in dict(children):
+            return "features"
+        convs = [n for n, m in self.model.named_modules() if isinstance(m, nn.Conv2d)]
+        if not convs:
+            raise ValueError(
+                f"could not find a convolutional layer in {type(self.model).__name__}; "
+                "pass feature_layer= as a module name or an nn.Module"
+            )
+        return convs[-1]
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
+        super()._hook(module, inputs, output)
+        if torch.is_grad_enabled() and not output.requires_grad:
+            # A frozen model (no parameter needs a gradient) builds no graph up to here.
+            # Nothing upstream needs one, so start the graph at f_k; the clone keeps
+            # in-place operations after this layer (DenseNet's ReLU) legal.
+            output = output.detach().requires_grad_().clone()
+            self._activation = output
+            return output
+        return None
+
+    def _gradient(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """∂(Σ_n S_{c_n}(image n))/∂f, which is ∂S_{c_n}/∂f_n for each image n."""
+        f = self._activation
+        selected = logits.gather(1, index[:, None]).sum()
+        (grad,) = torch.autograd.grad(selected, f, retain_graph=True, allow_unused=True)
+        if grad is None:
+            raise RuntimeError(
+                "logits must come from the latest forward pass run inside this "
+                f"{type(self).__name__}; the recorded f_k is not in their graph"
+            )
+        return grad
+
+    def alphas(self, logits: torch.Tensor, classes: Classes = None) -> torch.Tensor:
+        """α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y), (N, K), or (N, C, K) when classes is None."""
+        f = self._latest()
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
+            raise ValueError(f"logits must be a tensor (N, C), got {shape}")
+        if logits.shape[0] != f.shape[0]:
+            raise ValueError(
+                f"logits must have one row per image of the latest forward pass "
+                f"(N={f.shape[0]}), got shape {tuple(logits.shape)}"
+            )
+        if logits.grad_fn is None or self._activation.grad_fn is None:
+            raise RuntimeError(
+                "Grad-CAM needs the gradient of the logits: run the forward pass with "
+                "gradients enabled (not under torch.no_grad() or torch.inference_mode())"
+            )
+        n, c = logits.shape
+        if classes is None:
+            every = [torch.full((n,), k, dtype=torch.long, device=logits.device) for k in range(c)]
+            return torch.stack([self._gradient(logits, i).mean(dim=(2, 3)) for i in every], 1)
+        index = cam_torch._class_indices(classes, n, c, logits.device)
+        return self._gradient(logits, index).mean(dim=(2, 3))
+
+    def maps(
+        self, logits: torch.Tensor, classes: Classes = None, relu: bool = True
+    ) -> torch.Tensor:
+        """Grad-CAM maps L_c(x, y) = ReLU(Σ_k α_k^c f_k(x, y)) for the latest forward pass.
+
+        Parameters
+        ----------
+        logits : tensor (N, C), the model's output for that pass (with its graph)
+        classes : None, int, or N ints
+            None: every class, (N, C, H, W) (one backward pass per class); otherwise
+            (N, H, W).
+        relu : bool
+            False keeps the negative part: on a GAP network this is exactly M_c / Z.
+
+        Returns
+        -------
+        tensor, detached, on the features' device, at the feature layer's resolution.
+        """
+        alpha = self.alphas(logits, classes).detach()
+        f = self._latest().detach()
+        if classes is None:
+            out = torch.einsum("nck,nkhw->nchw", alpha.to(f.dtype), f)
+        else:
+            out = torch.einsum("nk,nkhw->nhw", alpha.to(f.dtype), f)
+        return F.relu(out) if relu else out
