@@ -24,14 +24,11 @@ from matplotlib.patches import Rectangle
 from camlib import reference
 
 __all__ = [
-    "as_display_image",
-    "draw_box",
     "plot_accuracy_vs_threshold",
     "plot_box_from_cam",
     "plot_box_gallery",
     "plot_maps_side_by_side",
     "plot_metric_bars",
-    "plot_top_predictions",
     "plot_training_curves",
 ]
 
@@ -49,7 +46,7 @@ def _to_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def as_display_image(image) -> np.ndarray:
+def display_image(image) -> np.ndarray:
     """An image ready for ``imshow``: (H, W, 3) float in [0, 1], or (H, W) for grey.
 
     Parameters
@@ -63,7 +60,7 @@ def as_display_image(image) -> np.ndarray:
 
     Example
     -------
-    >>> as_display_image(np.zeros((3, 4, 5), np.uint8)).shape
+    >>> display_image(np.zeros((3, 4, 5), np.uint8)).shape
     (4, 5, 3)
     """
     array = _to_numpy(image)
@@ -105,13 +102,13 @@ def _check_box(box, name: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def draw_box(ax, box, colour: str = PRED_COLOUR, label: str | None = None,
+def outline_box(ax, box, colour: str = PRED_COLOUR, label: str | None = None,
              linewidth: float = 2.0, linestyle: str = "-") -> Rectangle:
     """Draw a half-open box (x0, y0, x1, y1) around the pixels it covers on ``ax``.
 
     >>> fig, ax = plt.subplots(); ax.imshow(np.zeros((4, 4)))  # doctest: +ELLIPSIS
     <...>
-    >>> draw_box(ax, (1, 1, 3, 2)).get_width()
+    >>> outline_box(ax, (1, 1, 3, 2)).get_width()
     2.0
     >>> plt.close(fig)
     """
@@ -250,7 +247,7 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     -------
     matplotlib Figure; ``fig.box`` holds the predicted box and ``fig.iou`` the IoU (or None).
     """
-    picture = as_display_image(image)
+    picture = display_image(image)
     size = _image_size(picture)
     cam_up = _map_at(cam, size)
     box = reference.bounding_box(cam_up, threshold, connectivity)
@@ -271,13 +268,13 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
     axes[1].imshow(regions, cmap="Greys", vmin=0, vmax=2)
     axes[1].set_title(f"mask: {count} component{'s' if count != 1 else ''}, largest black")
-    draw_box(axes[1], box)
+    outline_box(axes[1], box)
 
     axes[2].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-    draw_box(axes[2], box, PRED_COLOUR, "CAM box")
+    outline_box(axes[2], box, PRED_COLOUR, "CAM box")
     overlap = None
     if gt_box is not None:
-        draw_box(axes[2], gt_box, GT_COLOUR, "ground truth", linestyle="--")
+        outline_box(axes[2], gt_box, GT_COLOUR, "ground truth", linestyle="--")
         overlap = reference.iou(box, _check_box(gt_box, "gt_box"))
         verdict = "correct" if overlap >= 0.5 else "wrong"
         axes[2].set_title(f"IoU = {overlap:.2f} ({verdict} at IoU ≥ 0.5)")
@@ -300,7 +297,7 @@ def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | No
 
     Parameters
     ----------
-    images : sequence of images (N items, any layout accepted by :func:`as_display_image`)
+    images : sequence of images (N items, any layout accepted by :func:`display_image`)
     pred_boxes, gt_boxes : (N, 4) boxes, half-open
     titles : N strings, optional (default: the IoU)
     """
@@ -317,10 +314,10 @@ def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | No
         if i >= len(images):
             ax.axis("off")
             continue
-        picture = as_display_image(images[i])
+        picture = display_image(images[i])
         ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-        draw_box(ax, gt[i], GT_COLOUR, linestyle="--")
-        draw_box(ax, pred[i], PRED_COLOUR)
+        outline_box(ax, gt[i], GT_COLOUR, linestyle="--")
+        outline_box(ax, pred[i], PRED_COLOUR)
         overlap = reference.iou(pred[i], gt[i])
         text = titles[i] if titles is not None else f"IoU {overlap:.2f}"
         ax.set_title(text, fontsize=8, color="k" if overlap >= 0.5 else PRED_COLOUR)
@@ -379,12 +376,12 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
 
     Parameters
     ----------
-    image : image in any layout accepted by :func:`as_display_image`
+    image : image in any layout accepted by :func:`display_image`
     maps : {panel title: (h, w) map}; each upsampled to the image
     gt_box : optional half-open box drawn on every panel
     signed : titles of maps whose sign matters
     """
-    picture = as_display_image(image)
+    picture = display_image(image)
     size = _image_size(picture)
     panels = 1 + len(maps)
     fig, axes = plt.subplots(1, panels, figsize=(2.9 * panels, 3.1), squeeze=False)
@@ -403,45 +400,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
         ax.set_title(name, fontsize=9)
     for ax in axes:
         if gt_box is not None:
-            draw_box(ax, gt_box, GT_COLOUR, linestyle="--")
-        _clean(ax)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_top_predictions(image, maps, class_names: Sequence[str], probabilities, *,
-                         alpha: float = 0.5, title: str | None = None) -> Figure:
-    """The image and the CAM of each of its top classes, titled with name and probability.
-
-    Parameters
-    ----------
-    image : the photograph (any layout accepted by :func:`as_display_image`)
-    maps : (k, h, w) CAMs of the top-k classes, in the order of ``class_names``
-    class_names : k names
-    probabilities : k probabilities P_c in [0, 1]
-    alpha : opacity of the heat map over the image
-    """
-    picture = as_display_image(image)
-    maps = _to_numpy(maps)
-    probabilities = _to_numpy(probabilities).ravel()
-    if maps.ndim != 3 or not len(maps) == len(class_names) == len(probabilities):
-        raise ValueError(f"maps must be (k, h, w) with k = len(class_names) = "
-                         f"len(probabilities); got maps {maps.shape}, {len(class_names)} names "
-                         f"and {len(probabilities)} probabilities")
-    size = _image_size(picture)
-    panels = 1 + len(maps)
-    fig, axes = plt.subplots(1, panels, figsize=(2.8 * panels, 3.1), squeeze=False)
-    axes = axes[0]
-    axes[0].imshow(picture)
-    axes[0].set_title("image")
-    for ax, cam, name, p in zip(axes[1:], maps, class_names, probabilities, strict=True):
-        ax.imshow(picture)
-        ax.imshow(reference.normalize(_map_at(cam, size)), cmap="jet", alpha=alpha,
-                  vmin=0, vmax=1)
-        ax.set_title(f"{name}\nP = {float(p):.3f}", fontsize=9)
-    for ax in axes:
+            outline_box(ax, gt_box, GT_COLOUR, linestyle="--")
         _clean(ax)
     if title:
         fig.suptitle(title)

@@ -1,0 +1,139 @@
+"""camlib.viz.localization: every figure of lessons 06–10 draws what it says, quickly."""
+
+import statistics
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from camlib import reference  # noqa: E402
+from camlib.viz import localization as viz  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_everything_in_all_exists_and_is_reexported_by_camlib_viz():
+    import camlib.viz
+
+    for name in viz.__all__:
+        assert getattr(camlib.viz, name) is getattr(viz, name)
+
+
+def test_as_display_image_handles_layouts_and_dtypes():
+    chw = np.zeros((3, 2, 4), np.uint8)
+    chw[0, 1, 3] = 255
+    out = viz.display_image(chw)
+    assert out.shape == (2, 4, 3) and out[1, 3, 0] == 1.0 and out.sum() == 1.0
+    # Floats outside [0, 1] (a normalized input) are min–max scaled; inside, kept.
+    np.testing.assert_allclose(viz.display_image(np.array([[-2.0, 2.0]])), [[0.0, 1.0]])
+    np.testing.assert_allclose(viz.display_image(np.array([[0.25, 0.5]])), [[0.25, 0.5]])
+    assert viz.display_image(torch.ones(3, 5, 5, requires_grad=True)).shape == (5, 5, 3)
+    with pytest.raises(ValueError, match=r"image must be .* got shape \(2, 5, 5\)"):
+        viz.display_image(np.zeros((2, 5, 5)))
+
+
+def test_draw_box_surrounds_exactly_the_half_open_pixels():
+    fig, ax = plt.subplots()
+    ax.imshow(np.zeros((6, 6)))
+    patch = viz.outline_box(ax, (1, 2, 4, 3))
+    # Pixel centres are integers: columns 1..3 span [0.5, 3.5], row 2 spans [1.5, 2.5].
+    assert patch.get_xy() == (0.5, 1.5)
+    assert (patch.get_width(), patch.get_height()) == (3.0, 1.0)
+    with pytest.raises(ValueError, match="box must be 4 numbers"):
+        viz.outline_box(ax, (1, 2, 3))
+
+
+def test_plot_box_from_cam_thresholds_the_upsampled_map():
+    cam = np.zeros((4, 4))
+    cam[1, 1] = 1.0  # one hot cell: its box at 16 px comes from the bilinear bump
+    image = np.zeros((3, 16, 16), np.uint8)
+    fig = viz.plot_box_from_cam(image, cam, gt_box=(2, 2, 8, 8), threshold=0.2)
+    expected = reference.bounding_box(reference.upsample(cam, 16), 0.2)
+    assert fig.box == expected
+    assert fig.iou == pytest.approx(reference.iou(expected, (2, 2, 8, 8)))
+    # Thresholding the coarse 4×4 map and scaling the box by 4 gives another box.
+    assert tuple(4 * v for v in reference.bounding_box(cam, 0.2)) != expected
+    assert "IoU" in fig.axes[2].get_title()
+
+
+def test_plot_box_from_cam_golden_box_on_a_hand_made_map():
+    cam = np.zeros((8, 8))
+    cam[2:5, 1:3] = 1.0  # the larger component: columns 1-2, rows 2-4
+    cam[6, 6] = 0.9  # a second, single-pixel component
+    fig = viz.plot_box_from_cam(np.zeros((8, 8)), cam, gt_box=(1, 2, 3, 5))
+    assert fig.box == (1, 2, 3, 5)
+    assert fig.iou == 1.0
+    assert fig.axes[2].get_title().startswith("IoU = 1.00 (correct")
+
+
+def test_widget_redraw_is_fast():
+    """The lesson-07 widget callback: image × threshold at 64 px from a 16×16 map."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (3, 64, 64), dtype=np.uint8)
+    cam = rng.normal(size=(16, 16))
+    times = []
+    for threshold in (0.1, 0.2, 0.3, 0.5, 0.7):
+        start = time.perf_counter()
+        fig = viz.plot_box_from_cam(image, cam, (10, 10, 40, 40), threshold)
+        fig.canvas.draw()
+        times.append(time.perf_counter() - start)
+        plt.close(fig)
+    # 100 ms on a laptop; a loose bound here, because CI machines are shared.
+    assert statistics.median(times) < 0.4
+
+
+def test_plot_accuracy_vs_threshold_marks_each_best_threshold():
+    thresholds = np.array([0.1, 0.2, 0.3, 0.4])
+    fig = viz.plot_accuracy_vs_threshold(thresholds, {"CAM": [0.5, 0.8, 0.6, 0.2],
+                                                      "box": [0.3, 0.3, 0.3, 0.3]})
+    ax = fig.axes[0]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [(float(d.get_xdata()[0]), float(d.get_ydata()[0])) for d in dots] == [
+        (0.2, 80.0), (0.1, 30.0)]
+    with pytest.raises(ValueError, match="one value per threshold"):
+        viz.plot_accuracy_vs_threshold(thresholds, {"bad": [0.1, 0.2]})
+
+
+def test_plot_box_gallery_colours_wrong_boxes():
+    images = [np.zeros((8, 8))] * 3
+    pred = np.array([[0, 0, 4, 4], [0, 0, 4, 4], [4, 4, 8, 8]])
+    gt = np.array([[0, 0, 4, 4], [0, 0, 2, 2], [4, 4, 8, 8]])
+    fig = viz.plot_box_gallery(images, pred, gt, columns=3)
+    titles = [ax.get_title() for ax in fig.axes[:3]]
+    assert titles == ["IoU 1.00", "IoU 0.25", "IoU 1.00"]
+    assert fig.axes[1].title.get_color() == viz.PRED_COLOUR
+    with pytest.raises(ValueError, match="same length"):
+        viz.plot_box_gallery(images, pred[:2], gt)
+
+
+def test_plot_maps_side_by_side_centres_signed_maps_at_zero():
+    cam = np.array([[-1.0, 3.0], [0.0, 1.0]])
+    fig = viz.plot_maps_side_by_side(np.zeros((4, 4)), {"CAM": cam, "Grad-CAM": np.abs(cam)},
+                                     signed=["CAM"])
+    signed_image = fig.axes[1].images[0]
+    norm = signed_image.norm
+    assert (norm.vmin, norm.vcenter, norm.vmax) == (-3.0, 0.0, 3.0)
+    assert signed_image.get_array().shape == (4, 4)  # upsampled to the image
+
+
+def test_plot_training_curves_and_metric_bars():
+    fig = viz.plot_training_curves(np.linspace(2, 0.5, 40), [0.1, 0.5, 0.9],
+                                   reference_accuracy=0.95)
+    assert len(fig.axes) == 2
+    assert fig.axes[1].lines[0].get_ydata()[-1] == pytest.approx(90.0)
+    with pytest.raises(ValueError, match="losses"):
+        viz.plot_training_curves([])
+    fig = viz.plot_metric_bars({"16×16": {"acc": 0.9, "loc": 0.8}, "8×8": {"acc": 0.9,
+                                                                           "loc": 0.4}})
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx([90.0, 80.0, 90.0, 40.0])
