@@ -1,0 +1,232 @@
+"""camlib.torch: golden values worked by hand, batching, dtypes, and agreement with NumPy.
+
+The hand-worked example has K=2 channels on a 3×3 grid:
+
+    f_0 = [[1, 0, 2],     f_1 = [[0,  1, 0],     w = [[ 1, 2],    b = [0.5, -0.5]
+           [0, 1, 0],            [1, -1, 1],          [-1, 1]]
+           [3, 0, 1]]            [0,  1, 0]]
+
+    Σ f_0 = 8, Σ f_1 = 3, max f_0 = 3, max f_1 = 1
+    M_0 = f_0 + 2 f_1 = [[1, 2, 2], [2, -1, 2], [3, 2, 1]]        Σ M_0 = 14 = 1·8 + 2·3
+    M_1 = f_1 - f_0   = [[-1, 1, -2], [1, -2, 1], [-3, 1, -1]]    Σ M_1 = -5 = -8 + 3
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import camlib.reference as ref
+import camlib.torch as ct
+
+F0 = [[1.0, 0.0, 2.0], [0.0, 1.0, 0.0], [3.0, 0.0, 1.0]]
+F1 = [[0.0, 1.0, 0.0], [1.0, -1.0, 1.0], [0.0, 1.0, 0.0]]
+FEATURES = torch.tensor([[F0, F1]], dtype=torch.float64)  # (1, 2, 3, 3)
+WEIGHT = torch.tensor([[1.0, 2.0], [-1.0, 1.0]], dtype=torch.float64)
+BIAS = torch.tensor([0.5, -0.5], dtype=torch.float64)
+M0 = torch.tensor([[1.0, 2.0, 2.0], [2.0, -1.0, 2.0], [3.0, 2.0, 1.0]], dtype=torch.float64)
+M1 = torch.tensor([[-1.0, 1.0, -2.0], [1.0, -2.0, 1.0], [-3.0, 1.0, -1.0]], dtype=torch.float64)
+
+
+def exact(actual: torch.Tensor, expected) -> None:
+    expected = torch.as_tensor(expected, dtype=actual.dtype)
+    torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+# --- golden values -----------------------------------------------------------------------
+
+
+def test_pooling_golden():
+    exact(ct.global_average_pool(FEATURES, reduce="sum"), [[8.0, 3.0]])
+    exact(ct.global_average_pool(FEATURES), [[8.0 / 9.0, 3.0 / 9.0]])
+    exact(ct.global_max_pool(FEATURES), [[3.0, 1.0]])
+
+
+def test_class_scores_golden():
+    exact(ct.class_scores(torch.tensor([[8.0, 3.0]], dtype=torch.float64), WEIGHT), [[14.0, -5.0]])
+    pooled = ct.global_average_pool(FEATURES)
+    exact(ct.class_scores(pooled, WEIGHT, BIAS), [[14.0 / 9.0 + 0.5, -5.0 / 9.0 - 0.5]])
+
+
+def test_softmax_golden():
+    scores = torch.tensor([[0.0, np.log(3.0)], [1000.0, 1000.0]], dtype=torch.float64)
+    exact(ct.softmax(scores), [[0.25, 0.75], [0.5, 0.5]])
+
+
+def test_class_activation_maps_golden():
+    exact(ct.class_activation_maps(FEATURES, WEIGHT), torch.stack([M0, M1])[None])
+    exact(ct.class_activation_maps(FEATURES, WEIGHT, classes=1), M1[None])
+    two = torch.cat([FEATURES, FEATURES])
+    exact(ct.class_activation_maps(two, WEIGHT, classes=[1, 0]), torch.stack([M1, M0]))
+    exact(ct.class_activation_maps(two, WEIGHT, torch.tensor([0, 1])), torch.stack([M0, M1]))
+    # The identity the course is built on, on the hand-worked numbers.
+    assert ct.class_activation_maps(FEATURES, WEIGHT).sum(dim=(2, 3)).tolist() == [[14.0, -5.0]]
+
+
+def test_upsample_golden():
+    row = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    exact(ct.upsample(row, (1, 4)), [[0, 0.25, 0.75, 1]])
+    # 2×2 -> 4×4: output i samples the input at (i + 0.5)/2 - 0.5, clamped: t = 0, .25, .75, 1.
+    t = torch.tensor([0.0, 0.25, 0.75, 1.0], dtype=torch.float64)
+    square = torch.tensor([[0.0, 1.0], [2.0, 3.0]], dtype=torch.float64)
+    exact(ct.upsample(square, 4), 2 * t[:, None] + t[None, :])
+    assert ct.upsample(torch.zeros(2, 3, 5, 7), (10, 1)).shape == (2, 3, 10, 1)
+
+
+def test_normalize_golden():
+    exact(ct.normalize(M0), (M0 + 1) / 4)
+    exact(ct.normalize(M0, mode="max"), M0 / 3)
+    exact(ct.normalize(torch.full((2, 3, 3), 7.0)), torch.zeros(2, 3, 3))
+    exact(ct.normalize(M1 - 5, mode="max"), torch.zeros(3, 3))  # max <= 0 -> zeros
+    # Each map on its own: the batch axis does not mix maps.
+    exact(ct.normalize(torch.stack([M0, 2 * M0])), torch.stack([(M0 + 1) / 4] * 2))
+
+
+def test_connected_components_golden():
+    mask = M0 >= 1.5  # [[0,1,1],[1,0,1],[1,1,0]]
+    labels, count = ct.connected_components(mask, connectivity=8)
+    assert labels.tolist() == [[0, 1, 1], [1, 0, 1], [1, 1, 0]] and int(count) == 1
+    labels, count = ct.connected_components(mask, connectivity=4)
+    assert labels.tolist() == [[0, 1, 1], [2, 0, 1], [2, 2, 0]] and int(count) == 2
+    assert labels.dtype == torch.long
+    # A batch: each mask is numbered on its own; an empty mask has no component.
+    batch = torch.stack([mask, ~mask, torch.zeros_like(mask)])
+    labels, counts = ct.connected_components(batch, connectivity=4)
+    assert counts.tolist() == [2, 3, 0]
+    assert labels[1].tolist() == [[1, 0, 0], [0, 2, 0], [0, 0, 3]]
+    assert labels[2].sum() == 0
+
+
+def test_component_boxes_golden():
+    labels = torch.tensor([[0, 1, 1], [2, 0, 1], [2, 2, 0]])
+    assert ct.component_boxes(labels, 2).tolist() == [[1, 0, 3, 2], [0, 1, 2, 3]]
+    batch = torch.stack([labels, (labels > 0).long()])
+    assert ct.component_boxes(batch, torch.tensor([2, 1])).tolist() == [
+        [[1, 0, 3, 2], [0, 1, 2, 3]],
+        [[0, 0, 3, 3], [0, 0, 0, 0]],  # the second image has one component: zero box
+    ]
+
+
+def test_bounding_box_golden():
+    assert ct.bounding_box(M0, 0.2).tolist() == [0, 0, 3, 3]  # all but the centre
+    assert ct.bounding_box(M0, 0.9).tolist() == [0, 2, 1, 3]  # only the 3 at row 2
+    # At 50%: two 3-pixel components with 4-connectivity; the tie goes to the first.
+    assert ct.bounding_box(M0, 0.5, connectivity=4).tolist() == [1, 0, 3, 2]
+    assert ct.bounding_box(M0, 0.5, connectivity=8).tolist() == [0, 0, 3, 3]
+    # max <= 0: the mask is {M = max}. M1 - 1 is 0 on the four edge midpoints: four
+    # one-pixel components with 4-connectivity (the first wins), one ring with 8.
+    assert ct.bounding_box(M1 - 1, 0.2, connectivity=4).tolist() == [1, 0, 2, 1]
+    assert ct.bounding_box(M1 - 1, 0.2, connectivity=8).tolist() == [0, 0, 3, 3]
+    batch = ct.bounding_box(torch.stack([M0, M1]), 0.9)
+    assert batch.tolist() == [[0, 2, 1, 3], [0, 0, 3, 3]] and batch.dtype == torch.long
+
+
+def test_iou_golden():
+    a = torch.tensor([[0, 0, 2, 2], [0, 0, 2, 2], [0, 0, 1, 1], [0, 0, 0, 0]])
+    b = torch.tensor([[1, 0, 3, 2], [0, 0, 2, 2], [5, 5, 6, 6], [0, 0, 0, 0]])
+    out = ct.iou(a, b)
+    torch.testing.assert_close(out, torch.tensor([1 / 3, 1.0, 0.0, 0.0]))
+    assert ct.iou(a[0].double(), b[0].double()).item() == pytest.approx(1 / 3, abs=1e-15)
+
+
+# --- batching, dtypes, devices -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_low_precision_dtypes(dtype):
+    gen = torch.Generator().manual_seed(0)
+    f = torch.rand(2, 4, 5, 5, generator=gen)
+    w = torch.randn(3, 4, generator=gen)
+    expected = ct.class_activation_maps(f.double(), w.double())
+    maps = ct.class_activation_maps(f.to(dtype), w.to(dtype))
+    assert maps.dtype == dtype
+    tol = {torch.float16: 1e-2, torch.bfloat16: 5e-2, torch.float32: 1e-6}[dtype]
+    torch.testing.assert_close(maps.double(), expected, rtol=tol, atol=tol)
+    up = ct.upsample(maps, 11)
+    assert up.dtype == dtype and up.shape == (2, 3, 11, 11)
+    assert ct.normalize(up).dtype == dtype
+    assert ct.bounding_box(up[:, 0]).shape == (2, 4)
+
+
+def test_mixed_dtypes_promote():
+    f = torch.rand(1, 2, 3, 3, dtype=torch.float16)
+    assert ct.class_activation_maps(f, torch.ones(4, 2)).dtype == torch.float32
+
+
+def test_upsample_matches_interpolate():
+    x = torch.randn(3, 5, 7, 9, dtype=torch.float64)
+    for size in [(14, 18), (3, 4), (7, 9), (20, 5)]:
+        exact(ct.upsample(x, size), F.interpolate(x, size=size, mode="bilinear"))
+
+
+def test_components_of_a_winding_path():
+    # One 1-pixel-wide serpentine of ~300 pixels (the slowest case for plain min-label
+    # propagation) plus a separate dot: exactly two components with either connectivity.
+    mask = torch.zeros(23, 25, dtype=torch.bool)
+    mask[0:21:2, :22] = True
+    for row in range(1, 21, 2):
+        mask[row, 21 if row % 4 == 1 else 0] = True
+    mask[22, 24] = True
+    for connectivity in (4, 8):
+        labels, count = ct.connected_components(mask, connectivity)
+        assert int(count) == 2
+        assert int(labels[20, 0]) == 1 and int(labels[22, 24]) == 2
+        expected, _ = ref.connected_components(mask.numpy(), connectivity)
+        assert np.array_equal(labels.numpy(), expected)
+
+
+# --- reference vs camlib.torch: the number quoted in the docs --------------------------------
+
+
+def _relative(actual: torch.Tensor, expected: np.ndarray) -> float:
+    """max |a - e| / max |e|: the deviation relative to the size of the values."""
+    actual = actual.double().numpy()
+    return float(np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def deviations(seed: int = 0) -> dict[str, float]:
+    """Max relative deviation of every float32 camlib.torch function from the reference.
+
+    The reference runs in float64 on the same float32 inputs.
+    """
+    rng = np.random.default_rng(seed)
+    f = rng.standard_normal((8, 64, 7, 7)).astype(np.float32)
+    f = np.maximum(f, 0)  # post-ReLU features, as a real network's
+    w = (rng.standard_normal((10, 64)) / 8).astype(np.float32)
+    b = rng.standard_normal(10).astype(np.float32)
+    t = {name: torch.from_numpy(a) for name, a in (("f", f), ("w", w), ("b", b))}
+    f64, w64, b64 = f.astype(np.float64), w.astype(np.float64), b.astype(np.float64)
+    maps = ref.class_activation_maps(f64, w64)
+    pooled = ref.global_average_pool(f64)
+    return {
+        "global_average_pool": _relative(ct.global_average_pool(t["f"]), pooled),
+        "global_max_pool": _relative(ct.global_max_pool(t["f"]), ref.global_max_pool(f64)),
+        "class_scores": _relative(
+            ct.class_scores(ct.global_average_pool(t["f"]), t["w"], t["b"]),
+            ref.class_scores(pooled, w64, b64),
+        ),
+        "softmax": _relative(
+            ct.softmax(ct.class_scores(ct.global_average_pool(t["f"]), t["w"], t["b"])),
+            ref.softmax(ref.class_scores(pooled, w64, b64)),
+        ),
+        "class_activation_maps": _relative(ct.class_activation_maps(t["f"], t["w"]), maps),
+        "upsample": _relative(
+            ct.upsample(ct.class_activation_maps(t["f"], t["w"]), 224), ref.upsample(maps, 224)
+        ),
+        "normalize": _relative(
+            ct.normalize(ct.class_activation_maps(t["f"], t["w"])), ref.normalize(maps)
+        ),
+    }
+
+
+def test_deviation_reference_vs_torch_float32():
+    """Run with ``-s -k deviation`` to print the numbers."""
+    worst = {}
+    for seed in range(3):
+        for name, value in deviations(seed).items():
+            worst[name] = max(worst.get(name, 0.0), value)
+    print("\nmax relative deviation, camlib.torch float32 vs camlib.reference float64:")
+    for name, value in worst.items():
+        print(f"  {name:24s} {value:.2e}")
+    print(f"  {'overall':24s} {max(worst.values()):.2e}")
+    assert max(worst.values()) <= 1e-5
