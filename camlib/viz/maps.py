@@ -133,6 +133,11 @@ def draw_box(ax, box, color: str = "lime", label: str | None = None, linewidth: 
     return patch
 
 
+def _number(value: float) -> str:
+    """A short number for titles: no "-0", at most 4 significant digits."""
+    return f"{float(value) + 0.0:.4g}"
+
+
 def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}") -> None:
     """Write each cell's value on the map, in black or white for contrast."""
     for (y, x), value in np.ndenumerate(values):
@@ -140,7 +145,7 @@ def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}"
             strong = abs(norm(value) - 0.5) > 0.3  # deep red or deep blue
         else:
             strong = norm(value) < 0.4  # the dark end of viridis
-        ax.text(x, y, fmt.format(value), ha="center", va="center", fontsize=9,
+        ax.text(x, y, fmt.format(float(value) + 0.0), ha="center", va="center", fontsize=9,
                 color="white" if strong else "black")
 
 
@@ -428,27 +433,35 @@ def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.
     cam = weighted.sum(axis=0)
     peak = max(float(np.abs(f).max()), float(np.abs(weighted).max()), float(np.abs(cam).max()))
     norm = signed_norm(f, peak)
-    fig, axes = plt.subplots(2, k_count + 1, figsize=(2.9 * (k_count + 1) + 0.6, 5.6),
-                             squeeze=False)
-    panels = [(axes[0, k], f[k], f"f_{k + 1}(x, y); Σ = {f[k].sum():.3g}") for k in range(k_count)]
+    fig, axes = plt.subplots(2, k_count + 1, figsize=(3.0 * (k_count + 1) + 1.0, 6.2),
+                             squeeze=False, layout="constrained")
+    panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}(x,y)$;  $\\Sigma$ = {_number(f[k].sum())}")
+              for k in range(k_count)]
     panels += [(axes[1, k], weighted[k],
-                f"w_{k + 1}^c f_{k + 1} (w = {w[class_index, k]:.3g}); Σ = {weighted[k].sum():.3g}")
+                f"$w_{{{k + 1}}}^c f_{{{k + 1}}}$, $w_{{{k + 1}}}^c$ = "
+                f"{_number(w[class_index, k])};  $\\Sigma$ = {_number(weighted[k].sum())}")
                for k in range(k_count)]
-    panels.append((axes[1, k_count], cam, f"M_c = Σ_k w_k^c f_k; Σ = {cam.sum():.3g}"))
+    panels.append((axes[1, k_count], cam,
+                   f"$M_c = \\sum_k w_k^c f_k$;  $\\Sigma$ = {_number(cam.sum())}"))
     image = None
     for ax, values, title in panels:
         image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=norm)
         _annotate_cells(ax, values, norm)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=10)
         ax.set_xticks(range(values.shape[1]))
         ax.set_yticks(range(values.shape[0]))
         _label_axes(ax)
     axes[0, k_count].axis("off")
-    score = float(w[class_index] @ f.sum(axis=(1, 2))) + bias
-    axes[0, k_count].text(0.0, 0.5, f"S_c = Σ_k w_k^c F_k + b_c\n     = {score:.4g}\n\n"
-                          f"Σ_(x,y) M_c + b_c\n     = {cam.sum() + bias:.4g}",
-                          fontsize=11, va="center", family="monospace")
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.7, label="value")
+    pooled = f.sum(axis=(1, 2))
+    terms = " + ".join(f"({_number(w[class_index, k])})({_number(pooled[k])})"
+                       for k in range(k_count))
+    score = float(w[class_index] @ pooled) + bias
+    lines = [r"$S_c = \sum_k w_k^c F_k + b_c$", f"$= {terms} + {_number(bias)}$",
+             f"$= {_number(score)}$", "", r"$\sum_{x,y} M_c(x,y) + b_c$",
+             f"$= {_number(cam.sum())} + {_number(bias)} = {_number(cam.sum() + bias)}$"]
+    axes[0, k_count].text(0.0, 0.5, "\n".join(lines), fontsize=11, va="center",
+                          transform=axes[0, k_count].transAxes)
+    fig.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="value")
     return fig
 
 
@@ -493,12 +506,12 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
             draw_box(ax, box, color="black")
     for ax in (ax_img, ax_map, ax_over):
         _label_axes(ax)
-    pooled_text = "mean M_c" if reduce == "mean" else "Σ M_c"
+    pooled_text = r"$\frac{1}{Z}\sum_{x,y} M_c$" if reduce == "mean" else r"$\sum_{x,y} M_c$"
     text = f"{pooled_text} = {pooled:.4f}"
     if bias is not None:
-        text += f",  + b_c = {total:.4f}"
+        text = f"{pooled_text} + $b_c$ = {pooled:.4f} + {bias:.4f} = {total:.4f}"
     if score is not None:
-        text += f",  model's logit S_c = {float(score):.4f}"
+        text += f";   the model's logit $S_c$ = {float(score):.4f}"
     fig.suptitle(text)
     fig.tight_layout()
     return fig
