@@ -630,7 +630,8 @@ def plot_top_k(image, cams, classes: Sequence[int], probabilities: Sequence[floa
         mapped = ax.imshow(_display_cam(m, picture.shape[:2], normalization), cmap=OVERLAY_CMAP,
                            vmin=0.0, vmax=1.0, alpha=alpha)
         ax.set_title(f"class {names[int(c)]}: P = {float(p):.3f}", fontsize=10)
-    for ax in axes[0]:
-        _label_axes(ax)
+    _label_axes(axes[0, 0])
+    for ax in axes[0, 1:]:
+        ax.set_xlabel("x (column)")
     fig.colorbar(mapped, ax=axes[0].tolist(), shrink=0.8, label=f"CAM ({normalization})")
     return fig
