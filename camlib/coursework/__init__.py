@@ -1,0 +1,27 @@
+"""Coursework: student copies of the lessons and an autograder.
+
+Commands (from the repository root)::
+
+    python -m camlib.coursework release            # notebooks/NN_*.ipynb -> notebooks/student/
+    python -m camlib.coursework release --check    # exit 1 if the student copies are stale
+    python -m camlib.coursework grade SUBMISSIONS... --out grades.csv
+
+docs/teaching.md explains how to assign, collect and grade a lesson.
+"""
+
+from camlib.coursework.grade import Grade, grade, grade_notebook, summary, write_csv
+from camlib.coursework.notebooks import Exercise, find_exercises, read_notebook
+from camlib.coursework.release import release, student_notebook
+
+__all__ = [
+    "Exercise",
+    "Grade",
+    "find_exercises",
+    "grade",
+    "grade_notebook",
+    "read_notebook",
+    "release",
+    "student_notebook",
+    "summary",
+    "write_csv",
+]

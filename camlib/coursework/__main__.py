@@ -1,0 +1,70 @@
+"""``python -m camlib.coursework {release,grade}``: see ``camlib.coursework``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m camlib.coursework",
+                                     description="Student copies of the lessons, and grading.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="write the student copies of the lessons")
+    rel.add_argument("--source", type=Path, default=NOTEBOOKS_DIR,
+                     help="folder of the lessons NN_*.ipynb (default: %(default)s)")
+    rel.add_argument("--dest", type=Path, default=None,
+                     help="folder of the student copies (default: SOURCE/student)")
+    rel.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 if a student copy is missing or stale")
+
+    grd = commands.add_parser("grade", help="grade submitted notebooks with the course's checks")
+    grd.add_argument("submissions", nargs="+", type=Path,
+                     help="submitted .ipynb files, or folders holding them")
+    grd.add_argument("--out", type=Path, default=None, help="CSV file to write")
+    grd.add_argument("--lessons", type=Path, default=NOTEBOOKS_DIR,
+                     help="folder of the lessons that define exercises and points "
+                          "(default: %(default)s)")
+    grd.add_argument("--timeout", type=float, default=10.0,
+                     help="seconds allowed to run each exercise cell (default: %(default)s)")
+    grd.add_argument("--check-time-limit", type=float, default=10.0,
+                     help="seconds of learner code per check (default: %(default)s)")
+    grd.add_argument("--checks", action="append", default=[], metavar="MODULE",
+                     help="extra module or .py file defining checks (repeatable)")
+
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        from camlib.coursework.release import release
+
+        dest = args.dest if args.dest is not None else args.source / "student"
+        try:
+            report = release(args.source, dest, check=args.check, repo_root=REPO_ROOT)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for line in report:
+            print(line)
+        if args.check:
+            if report:
+                print("student copies are out of step: run `python -m camlib.coursework "
+                      "release`", file=sys.stderr)
+                return 1
+            print("student copies are in step with the lessons")
+        elif not report:
+            print("student copies already up to date")
+        return 0
+
+    from camlib.coursework.grade import grade
+
+    lessons = args.lessons if args.lessons is not None and args.lessons.is_dir() else None
+    grade(args.submissions, out=args.out, lessons_dir=lessons, cell_timeout=args.timeout,
+          check_time_limit=args.check_time_limit, check_modules=args.checks)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""Reading the course's exercise format out of a notebook's JSON.
+
+The format (docs/teaching.md, COURSE.md): a markdown cell with a heading
+``### Exercise N.M: title``, then a code cell tagged ``exercise`` whose solution sits
+between nbgrader's markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``, then a code
+cell tagged ``check`` that calls ``camlib.checks.exercise_N_M(function)``.
+Notebooks are handled as plain JSON (nbformat 4), so nothing here needs Jupyter.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXERCISE_TAG = "exercise"
+CHECK_TAG = "check"
+RAISES_TAG = "raises-exception"
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+
+HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d+)\.(\d+)[ \t]*[:.—–-]?[ \t]*(.*?)[ \t]*$",
+                     re.MULTILINE)
+CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a notebook.
+
+    Attributes
+    ----------
+    number : str
+        ``"N.M"`` from the heading (``None`` when the exercise cell has no heading).
+    title : str
+        The heading's text after the number.
+    cell : int
+        Index of the ``exercise`` code cell in ``notebook["cells"]``.
+    check_cell : int or None
+        Index of the ``check`` cell that follows it, if any.
+    points : float
+        Cell metadata ``points`` (or nbgrader's ``nbgrader.points``); default 1.
+    function : str or None
+        The learner's function: the one the check cell passes, else the cell's only
+        public top-level ``def``/``class``.
+    """
+
+    number: str | None
+    title: str
+    cell: int
+    check_cell: int | None
+    points: float
+    function: str | None
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """Load a notebook's JSON; raises ``ValueError`` naming the file if it is not a notebook."""
+    path = Path(path)
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"{path}: valid JSON but not a notebook (no list of cells)")
+    for i, cell in enumerate(notebook["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise ValueError(f"{path}: cell {i} is not a notebook cell")
+    return notebook
+
+
+def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
+    """Write a notebook the way ``camlib.course`` does (indent 1, UTF-8, final newline)."""
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def source(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat stores a string or a list of lines)."""
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def set_source(cell: dict[str, Any], text: str) -> None:
+    """Set a cell's source, keeping the list-of-lines form if the cell used it."""
+    cell["source"] = text.splitlines(keepends=True) if isinstance(cell.get("source"), list) \
+        else text
+
+
+def tags(cell: dict[str, Any]) -> list[str]:
+    """The cell's tags (metadata.tags), or an empty list."""
+    found = cell.get("metadata", {}).get("tags", [])
+    return list(found) if isinstance(found, list) else []
+
+
+def defined_names(code: str) -> list[str]:
+    """Names of the top-level functions and classes that ``code`` defines, in order.
+
+    Falls back to a line scan when the code does not parse (a learner's syntax error).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", code, re.MULTILINE)
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return [node.name for node in tree.body if isinstance(node, kinds)]
+
+
+def _points(cell: dict[str, Any]) -> float:
+    metadata = cell.get("metadata", {})
+    value = metadata.get("points", metadata.get("nbgrader", {}).get("points", 1))
+    try:
+        points = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return points if points >= 0 else 1.0
+
+
+def find_exercises(notebook: dict[str, Any]) -> list[Exercise]:
+    """Every ``exercise`` cell of a notebook with its number, check cell, points, function.
+
+    The number comes from the last ``Exercise N.M`` heading in the nearest markdown
+    cell above the exercise cell (and below the previous exercise cell).
+    """
+    cells = notebook["cells"]
+    found = []
+    previous = -1
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code" or EXERCISE_TAG not in tags(cell):
+            continue
+        number, title = None, ""
+        for j in range(i - 1, previous, -1):
+            if cells[j].get("cell_type") == "markdown":
+                matches = list(HEADING.finditer(source(cells[j])))
+                if matches:
+                    last = matches[-1]
+                    number, title = f"{int(last.group(1))}.{int(last.group(2))}", last.group(3)
+                    break
+        check_cell = None
+        for j in range(i + 1, len(cells)):
+            if EXERCISE_TAG in tags(cells[j]):
+                break
+            if cells[j].get("cell_type") == "code" and CHECK_TAG in tags(cells[j]):
+                check_cell = j
+                break
+        found.append(Exercise(number, title, i, check_cell, _points(cell),
+                              _function(source(cell), cells, check_cell)))
+        previous = i
+    return found
+
+
+def _function(code: str, cells: list[dict[str, Any]], check_cell: int | None) -> str | None:
+    names = defined_names(code)
+    if check_cell is not None:
+        call = CHECK_CALL.search(source(cells[check_cell]))
+        if call and call.group(3) in names:
+            return call.group(3)
+    public = [n for n in names if not n.startswith("_")]
+    if len(public) == 1:
+        return public[0]
+    return public[-1] if public else None
+
+
+def solution_regions(code: str) -> list[tuple[int, int, str]]:
+    """(begin line, end line, indentation) of each solution region; lines are 0-based.
+
+    Raises ``ValueError`` on a marker without its partner or nested markers.
+    """
+    regions = []
+    begin = None
+    indent = ""
+    for n, line in enumerate(code.splitlines()):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if begin is not None:
+                raise ValueError(f"line {n + 1}: {BEGIN} inside another solution region")
+            begin, indent = n, line[: len(line) - len(line.lstrip())]
+        elif stripped == END:
+            if begin is None:
+                raise ValueError(f"line {n + 1}: {END} without {BEGIN}")
+            regions.append((begin, n, indent))
+            begin = None
+    if begin is not None:
+        raise ValueError(f"line {begin + 1}: {BEGIN} without {END}")
+    return regions
+
+
+def solution_lines(code: str) -> list[str]:
+    """The lines strictly between the markers (what a student copy must not contain)."""
+    lines = code.splitlines()
+    return [line for b, e, _ in solution_regions(code) for line in lines[b + 1 : e]]
+
+
+def strip_solutions(code: str, number: str) -> str:
+    """Replace each solution region, markers included, by the student placeholder.
+
+    >>> strip_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n"
+    ...                 "    ### END SOLUTION\\n", "4.1")
+    'def f(x):\\n    # YOUR CODE HERE\\n    raise NotImplementedError("Exercise 4.1")\\n'
+    """
+    lines = code.splitlines()
+    out: list[str] = []
+    start = 0
+    for begin, end, indent in solution_regions(code):
+        out += lines[start:begin]
+        out += [f"{indent}# YOUR CODE HERE",
+                f'{indent}raise NotImplementedError("Exercise {number}")']
+        start = end + 1
+    out += lines[start:]
+    text = "\n".join(out)
+    return text + "\n" if code.endswith("\n") else text
+
+
+def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> int | None:
+    """The lesson a notebook belongs to: its exercises' N, else a ``NN_`` file-name prefix."""
+    if notebook is not None:
+        numbers = [int(e.number.split(".")[0]) for e in find_exercises(notebook) if e.number]
+        if numbers:
+            return max(set(numbers), key=numbers.count)
+    match = re.match(r"^(\d{2})_", Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def import_statements(notebook: dict[str, Any]) -> list[str]:
+    """Top-level ``import`` / ``from ... import`` statements of the non-exercise code cells.
+
+    These are what an exercise function may rely on (``np``, ``torch``, ``F``...).
+    Magics and shell lines are ignored; cells that do not parse are skipped.
+    """
+    statements: list[str] = []
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") != "code" or EXERCISE_TAG in tags(cell):
+            continue
+        code = without_magics(source(cell))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                statement = ast.get_source_segment(code, node)
+                if statement and statement not in statements:
+                    statements.append(statement)
+    return statements
+
+
+def without_magics(code: str) -> str:
+    """Comment out IPython magics and shell escapes (``%...``, ``!...``) line by line."""
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in code.splitlines())
