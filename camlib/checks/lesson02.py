@@ -1,9 +1,9 @@
 """Checks for lesson 02 (pooling): F_k as a sum or a mean, max pooling, head sizes.
 
 - Exercise 2.1 ``global_average_pool(features, reduce)``: F_k = Σ f_k or (1/Z) Σ f_k.
-- Exercise 2.2 ``global_max_pool(features)``: F_k = max_{x,y} f_k(x, y).
-- Exercise 2.3 ``head_parameter_counts(channels, height, width, classes)``: the weights
+- Exercise 2.2 ``head_parameter_counts(channels, height, width, classes)``: the weights
   and biases of a flatten + linear head and of a GAP + linear head.
+- Exercise 2.3 ``global_max_pool(features)``: F_k = max_{x,y} f_k(x, y).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def exercise_2_1(ctx: Context, fn) -> str:
     return "F_k = Σ_{x,y} f_k (sum) and (1/Z) Σ_{x,y} f_k (mean)"
 
 
-@exercise_check("2.2", function="global_max_pool")
-def exercise_2_2(ctx: Context, fn) -> str:
+@exercise_check("2.3", function="global_max_pool")
+def exercise_2_3(ctx: Context, fn) -> str:
     """Check ``global_max_pool(features)`` against the reference."""
     for shape in [(2, 3, 4, 5), (1, 4, 6, 6)]:
         features = ctx.rng.normal(size=shape)
@@ -44,8 +44,8 @@ def exercise_2_2(ctx: Context, fn) -> str:
     return "F_k = max_{x,y} f_k(x, y)"
 
 
-@exercise_check("2.3", function="head_parameter_counts")
-def exercise_2_3(ctx: Context, fn) -> str:
+@exercise_check("2.2", function="head_parameter_counts")
+def exercise_2_2(ctx: Context, fn) -> str:
     """Check ``head_parameter_counts(K, H, W, C)`` -> (flatten + linear, GAP + linear)."""
     for k, h, w, c in [(64, 16, 16, 10), (512, 7, 7, 1000), (3, 2, 5, 4)]:
         flat = k * h * w * c + c
