@@ -109,12 +109,16 @@ def test_layers_found_without_a_forward_pass(build, feature_name, classifier_nam
 
 
 def test_densenet_features_are_relu_applied():
-    # DenseNet applies F.relu to `features` in forward(): f_k must include it, or the
-    # identity above fails. Without the in-place ReLU the recorded output has negatives.
+    # DenseNet's forward() applies F.relu to the output of `features` before pooling:
+    # that ReLU is part of f_k (the raw output has negative values).
     model = tiny_densenet()
-    with CAMExtractor(model) as cam:
-        model(image())
-    assert cam.relu_features and cam.features.min() >= 0
+    x = image()
+    with torch.no_grad():
+        raw = model.features(x)
+        with CAMExtractor(model) as cam:
+            model(x)
+    assert cam.relu_features and raw.min() < 0
+    torch.testing.assert_close(cam.features, raw.clamp(min=0))
 
 
 def test_max_pooled_course_net():
