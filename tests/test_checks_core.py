@@ -6,6 +6,8 @@ course), so the tests do not depend on any lesson.
 
 from __future__ import annotations
 
+import importlib
+import re
 import time
 
 import numpy as np
@@ -315,3 +317,17 @@ def test_diagnose_tolerates_float32_rounding():
     rng = np.random.default_rng(0)
     f = rng.normal(size=(2, 8, 16, 16))
     assert diagnose(f.astype(np.float32).mean(axis=(2, 3)), f.mean(axis=(2, 3))) is None
+
+
+def test_lesson_checks_are_discovered_and_exported_lazily():
+    import camlib.checks
+
+    names = camlib.checks.load_all()
+    for module_name in camlib.checks.lesson_modules():
+        module = importlib.import_module(f"camlib.checks.{module_name}")
+        for attr in vars(module):
+            if re.fullmatch(r"exercise_\d+_\d+", attr):
+                assert getattr(camlib.checks, attr) is getattr(module, attr)
+                assert attr in names and attr in dir(camlib.checks)
+    with pytest.raises(AttributeError):
+        camlib.checks.exercise_96_1  # noqa: B018 - no lesson 96

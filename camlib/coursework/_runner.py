@@ -119,7 +119,7 @@ def main(job_path: str, events_path: str) -> int:
             status, value = _core.run_with_time_limit(
                 check, (fn,), {"raise_on_fail": False, "verbose": False,
                                "time_limit": check_limit},
-                seconds=2 * check_limit + 10)
+                seconds=2 * check_limit + 5)
         if status == "ok" and isinstance(value, _core.CheckResult):
             result(value.passed, value.message)
         elif status == "timeout":

@@ -33,6 +33,7 @@ from camlib.coursework.notebooks import (
     find_exercises,
     import_statements,
     lesson_number,
+    names_used,
     read_notebook,
     source,
 )
@@ -185,10 +186,11 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
                                       f"submission (deleted, or its heading or tag changed?)")
 
     job = {"check_modules": [str(m) for m in check_modules],
-           "prelude": import_statements(notebook),
+           "prelude": import_statements(notebook, used=set().union(
+               *(names_used(c["source"]) for c in cells))),
            "cell_timeout": cell_timeout, "check_time_limit": check_time_limit}
     broken: set[int] = set()  # cells that killed a worker: not run again
-    step_timeout = cell_timeout + 2 * check_time_limit + 10 + hang_grace
+    step_timeout = cell_timeout + 2 * check_time_limit + hang_grace
     with tempfile.TemporaryDirectory(prefix="camlib-grade-") as tmp:
         while any(c["grade"] and c["number"] not in results for c in cells):
             job["cells"] = [dict(c, grade=c["grade"] and c["number"] not in results)
@@ -269,16 +271,18 @@ def summary(grades: Sequence[Grade], seconds: float | None = None) -> str:
 def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
           lessons_dir: str | Path | None = None, cell_timeout: float = 10.0,
           check_time_limit: float = 10.0, check_modules: Sequence[str] = (),
-          verbose: bool = True) -> list[Grade]:
+          hang_grace: float = 30.0, verbose: bool = True) -> list[Grade]:
     """Grade every submission (files, or folders searched for ``*.ipynb``) in turn.
 
-    Writes ``out`` as CSV when given and prints the summary when ``verbose``.
+    Writes ``out`` as CSV when given and prints the summary when ``verbose``; the other
+    parameters are those of :func:`grade_notebook`.
     """
     start = time.monotonic()
     grades: list[Grade] = []
     for path in expand_submissions(submissions):
         grades += grade_notebook(path, lessons_dir=lessons_dir, cell_timeout=cell_timeout,
-                                 check_time_limit=check_time_limit, check_modules=check_modules)
+                                 check_time_limit=check_time_limit, check_modules=check_modules,
+                                 hang_grace=hang_grace)
     elapsed = time.monotonic() - start
     if out is not None:
         write_csv(grades, out)

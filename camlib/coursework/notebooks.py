@@ -227,11 +227,28 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
     return int(match.group(1)) if match else None
 
 
-def import_statements(notebook: dict[str, Any]) -> list[str]:
+def names_used(code: str) -> set[str]:
+    """Every identifier ``code`` mentions (a superset of the free names it needs)."""
+    try:
+        tree = ast.parse(without_magics(code))
+    except SyntaxError:
+        return set(re.findall(r"[A-Za-z_]\w*", code))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {a.asname or a.name.split(".")[0] for a in node.names}
+    return {a.asname or a.name for a in node.names}
+
+
+def import_statements(notebook: dict[str, Any], used: set[str] | None = None) -> list[str]:
     """Top-level ``import`` / ``from ... import`` statements of the non-exercise code cells.
 
-    These are what an exercise function may rely on (``np``, ``torch``, ``F``...).
-    Magics and shell lines are ignored; cells that do not parse are skipped.
+    These are what an exercise function may rely on (``np``, ``torch``, ``F``...). With
+    ``used``, only statements binding one of those names (or ``*``) are kept, so grading
+    does not import what the exercises never touch. Magics and shell lines are ignored;
+    cells that do not parse are skipped.
     """
     statements: list[str] = []
     for cell in notebook["cells"]:
@@ -244,6 +261,9 @@ def import_statements(notebook: dict[str, Any]) -> list[str]:
             continue
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound = _bound_names(node)
+                if used is not None and "*" not in bound and not bound & used:
+                    continue
                 statement = ast.get_source_segment(code, node)
                 if statement and statement not in statements:
                     statements.append(statement)
