@@ -234,7 +234,9 @@ def resnet18_deviations() -> dict[str, float]:
     tmaps = ct.class_activation_maps(cam.features, cam.weight)
     return {
         "resnet18 class_activation_maps": _relative(tmaps, maps),
-        "resnet18 upsample": _relative(ct.upsample(tmaps, 128), ref.upsample(maps, 128)),
+        "resnet18 upsample": _relative(
+            ct.upsample(tmaps[:, :20], 128), ref.upsample(maps[:, :20], 128)
+        ),
     }
 
 
