@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -39,7 +40,6 @@ from types import TracebackType
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import DenseNet, MobileNetV2
 
 from camlib import torch as cam_torch
 
@@ -59,6 +59,13 @@ class _Layout:
     pool: str  # "avg" or "max"
     head: list[tuple[str, nn.Module]]  # the modules after global pooling, in order
     relu_features: bool = False  # the model applies F.relu to the feature layer's output
+
+
+def _is_torchvision(model: nn.Module, module: str, name: str) -> bool:
+    """isinstance(model, torchvision.models.<module>.<name>), without importing torchvision
+    (a model of that class can only exist if its module was imported)."""
+    loaded = sys.modules.get(f"torchvision.models.{module}")
+    return loaded is not None and isinstance(model, getattr(loaded, name))
 
 
 def _is_global_pool(module: nn.Module) -> bool:
@@ -82,9 +89,9 @@ def _locate(model: nn.Module) -> _Layout | None:
     """Find the feature layer and the head from the model's children, without running it."""
     # DenseNet and MobileNet v2 pool functionally in forward(); DenseNet also applies
     # F.relu to the output of `features`, so that ReLU belongs to f_k.
-    if isinstance(model, DenseNet):
+    if _is_torchvision(model, "densenet", "DenseNet"):
         return _Layout("features", "avg", _leaves("classifier", model.classifier), True)
-    if isinstance(model, MobileNetV2):
+    if _is_torchvision(model, "mobilenetv2", "MobileNetV2"):
         return _Layout("features", "avg", _leaves("classifier", model.classifier))
     children = list(model.named_children())
     for i, (_, module) in enumerate(children):
