@@ -83,13 +83,13 @@ def test_widget_redraw_is_fast():
     cam = rng.normal(size=(16, 16))
     times = []
     for threshold in (0.1, 0.2, 0.3, 0.5, 0.7):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: other processes on a shared machine don't count
         fig = viz.plot_box_from_cam(image, cam, (10, 10, 40, 40), threshold)
         fig.canvas.draw()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
         plt.close(fig)
-    # 100 ms on a laptop; a loose bound here, because CI machines are shared.
-    assert statistics.median(times) < 0.4
+    # About 100 ms on a laptop; a looser bound for slow CI machines.
+    assert statistics.median(times) < 0.25
 
 
 def test_plot_accuracy_vs_threshold_marks_each_best_threshold():
@@ -137,3 +137,18 @@ def test_plot_training_curves_and_metric_bars():
                                                                            "loc": 0.4}})
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([90.0, 80.0, 90.0, 40.0])
+
+
+def test_plot_cam_gallery_upsamples_each_map_to_its_image():
+    maps = np.zeros((2, 2, 2))
+    maps[0, 0, 0] = 1.0
+    maps[1] = [[0.0, 1.0], [2.0, 3.0]]
+    fig = viz.plot_cam_gallery([np.zeros((3, 4, 4), np.uint8)] * 2, maps, titles=["a", "b"],
+                               boxes=np.array([[0, 0, 2, 2], [1, 1, 3, 3]]), columns=3)
+    overlay = fig.axes[1].images[1].get_array()
+    expected = reference.normalize(reference.upsample(maps[1], 4))
+    np.testing.assert_allclose(overlay, expected)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"]
+    assert not fig.axes[2].axison  # the empty third cell is hidden
+    with pytest.raises(ValueError, match="maps must be"):
+        viz.plot_cam_gallery([np.zeros((4, 4))], maps)

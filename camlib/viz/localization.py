@@ -27,6 +27,7 @@ __all__ = [
     "plot_accuracy_vs_threshold",
     "plot_box_from_cam",
     "plot_box_gallery",
+    "plot_cam_gallery",
     "plot_maps_side_by_side",
     "plot_metric_bars",
     "plot_training_curves",
@@ -404,5 +405,40 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
         _clean(ax)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes=None,
+                     columns: int = 6, alpha: float = 0.45) -> Figure:
+    """A grid of images with their CAMs laid over them (min–max normalized, "jet").
+
+    Parameters
+    ----------
+    images : N images in any layout accepted by :func:`display_image`
+    maps : (N, h, w) maps; each upsampled to its image
+    titles : N strings, optional
+    boxes : (N, 4) half-open ground-truth boxes, optional (dashed green)
+    """
+    images = list(images)
+    maps = _to_numpy(maps)
+    if maps.ndim != 3 or len(maps) != len(images):
+        raise ValueError(f"maps must be (N, h, w) with N = {len(images)} images, got shape "
+                         f"{maps.shape}")
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        _clean(ax)
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        picture = display_image(images[i])
+        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+        ax.imshow(reference.normalize(_map_at(maps[i], _image_size(picture))), cmap="jet",
+                  alpha=alpha, vmin=0, vmax=1)
+        if boxes is not None:
+            outline_box(ax, _to_numpy(boxes)[i], GT_COLOUR, linestyle="--")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
