@@ -17,6 +17,8 @@ import pytest
 
 from camlib.coursework import find_exercises, grade, read_notebook, release, student_notebook
 from camlib.coursework.__main__ import main as coursework_main
+from camlib.coursework.catalogue import estimated_minutes, update_docs
+from camlib.coursework.nbgrader import nbgrader_notebook
 from camlib.coursework.notebooks import (
     import_statements,
     names_used,
@@ -210,6 +212,25 @@ def test_release_then_check_detects_stale_missing_and_leftover_copies(tmp_path, 
     assert coursework_main(argv) == 0
 
 
+def test_nbgrader_metadata_marks_answers_and_locked_tests():
+    cells = nbgrader_notebook(lesson())["cells"]
+    assert cells[4]["metadata"]["nbgrader"] == {
+        "grade": False, "grade_id": "exercise_90_1", "locked": False, "schema_version": 3,
+        "solution": True, "task": False}
+    assert cells[9]["metadata"]["nbgrader"] == {
+        "grade": True, "grade_id": "check_90_2", "locked": True, "points": 2.0,
+        "schema_version": 3, "solution": False, "task": False}
+    assert "nbgrader" not in cells[6]["metadata"]
+    assert "### BEGIN SOLUTION" in source(cells[4])  # nbgrader strips it, not us
+    assert cells[4]["outputs"] == []
+
+
+def test_learner_time_estimate_follows_its_formula():
+    notebook = {"cells": [md(" ".join(["word"] * 600)), code("x = 1"), code("y = 2")]}
+    assert estimated_minutes(notebook) == 10  # 600/120 + 2 * 0.5 = 6 -> rounded up to 10
+    assert estimated_minutes(lesson()) == 25  # 2 exercises: 20 + 6 cells * 0.5 + words
+
+
 # ---------------------------------------------------------------------------
 # The course's own lessons and their committed student copies
 # ---------------------------------------------------------------------------
@@ -221,6 +242,11 @@ def test_committed_student_copies_are_in_step_with_the_lessons():
     problems = release(NOTEBOOKS_DIR, NOTEBOOKS_DIR / "student", check=True, repo_root=REPO_ROOT)
     assert problems == [], ("student copies out of step; run `python -m camlib.coursework "
                             "release`:\n" + "\n".join(problems))
+
+
+def test_teaching_guide_tables_are_in_step_with_the_lessons():
+    changed = update_docs(REPO_ROOT / "docs" / "teaching.md", NOTEBOOKS_DIR, check=True)
+    assert not changed, "docs/teaching.md is stale; run `python -m camlib.coursework docs`"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)

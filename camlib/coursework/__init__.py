@@ -5,6 +5,8 @@ Commands (from the repository root)::
     python -m camlib.coursework release            # notebooks/NN_*.ipynb -> notebooks/student/
     python -m camlib.coursework release --check    # exit 1 if the student copies are stale
     python -m camlib.coursework grade SUBMISSIONS... --out grades.csv
+    python -m camlib.coursework nbgrader SOURCE_DIR   # the lessons as nbgrader sources
+    python -m camlib.coursework docs [--check]     # the tables of docs/teaching.md
 
 docs/teaching.md explains how to assign, collect and grade a lesson.
 """

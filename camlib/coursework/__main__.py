@@ -36,7 +36,33 @@ def main(argv: list[str] | None = None) -> int:
     grd.add_argument("--checks", action="append", default=[], metavar="MODULE",
                      help="extra module or .py file defining checks (repeatable)")
 
+    nbg = commands.add_parser("nbgrader", help="write the lessons as nbgrader source notebooks")
+    nbg.add_argument("dest", type=Path, help="nbgrader's source/ folder")
+    nbg.add_argument("--source", type=Path, default=NOTEBOOKS_DIR,
+                     help="folder of the lessons NN_*.ipynb (default: %(default)s)")
+
+    doc = commands.add_parser("docs", help="regenerate the tables of docs/teaching.md")
+    doc.add_argument("--check", action="store_true", help="exit 1 if the tables are stale")
+    doc.add_argument("--doc", type=Path, default=REPO_ROOT / "docs" / "teaching.md")
+    doc.add_argument("--source", type=Path, default=NOTEBOOKS_DIR)
+
     args = parser.parse_args(argv)
+    if args.command == "nbgrader":
+        from camlib.coursework.nbgrader import export
+
+        for path in export(args.source, args.dest):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "docs":
+        from camlib.coursework.catalogue import update_docs
+
+        changed = update_docs(args.doc, args.source, check=args.check)
+        if args.check and changed:
+            print(f"{args.doc} is out of step with the lessons: run `python -m "
+                  f"camlib.coursework docs`", file=sys.stderr)
+            return 1
+        print(f"{args.doc}: {'updated' if changed else 'up to date'}")
+        return 0
     if args.command == "release":
         from camlib.coursework.release import release
 

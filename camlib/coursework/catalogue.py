@@ -1,0 +1,108 @@
+"""The generated tables of docs/teaching.md: the lessons and their exercises.
+
+``python -m camlib.coursework docs`` rewrites the blocks between
+``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` from the lessons
+themselves; ``--check`` reports a stale block, so the guide never lists an exercise the
+course does not have.
+
+A lesson's time for a learner is an estimate, stated with its formula: reading the
+markdown at 120 words a minute (mathematical text), half a minute per code cell to run
+and look at, and 10 minutes per exercise; rounded up to 5 minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from camlib.coursework.notebooks import find_exercises, read_notebook, source
+from camlib.coursework.release import lessons
+
+WORDS_PER_MINUTE = 120
+MINUTES_PER_CODE_CELL = 0.5
+MINUTES_PER_EXERCISE = 10
+BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n)(.*?)(<!-- END GENERATED: \2 -->)",
+                   re.DOTALL)
+
+
+def _title(notebook: dict) -> str:
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "markdown":
+            match = re.search(r"^#\s+(.+)$", source(cell), re.MULTILINE)
+            if match:
+                return match.group(1).strip()
+    return ""
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def estimated_minutes(notebook: dict) -> int:
+    """The learner-time estimate of the module docstring, in minutes."""
+    words = sum(len(source(c).split()) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    code = sum(1 for c in notebook["cells"] if c["cell_type"] == "code")
+    minutes = (words / WORDS_PER_MINUTE + code * MINUTES_PER_CODE_CELL
+               + len(find_exercises(notebook)) * MINUTES_PER_EXERCISE)
+    return 5 * max(1, math.ceil(minutes / 5))
+
+
+def _student_link(name: str) -> str:
+    try:
+        from camlib.course import colab_url
+    except ImportError:
+        return f"[student copy](../notebooks/student/{name})"
+    return f"[Colab]({colab_url(f'notebooks/student/{name}')})"
+
+
+def lessons_table(lessons_dir: str | Path) -> str:
+    """Markdown table: lesson, student copy on Colab, exercises, points, estimated time."""
+    rows = ["| Lesson | Student copy | Exercises | Points | Learner time (est.) |",
+            "|---|---|---|---|---|"]
+    for path in lessons(lessons_dir):
+        notebook = read_notebook(path)
+        exercises = [e for e in find_exercises(notebook) if e.number]
+        points = sum(e.points for e in exercises)
+        rows.append(f"| {_cell(_title(notebook) or path.stem)} | {_student_link(path.name)} | "
+                    f"{', '.join(e.number for e in exercises) or '—'} | {points:g} | "
+                    f"~{estimated_minutes(notebook)} min |")
+    return "\n".join(rows)
+
+
+def exercises_table(lessons_dir: str | Path) -> str:
+    """Markdown table: each exercise, the function a learner writes, what its check tests."""
+    from camlib.checks import get_check
+
+    rows = ["| Exercise | Title | The learner writes | The check | Points |",
+            "|---|---|---|---|---|"]
+    for path in lessons(lessons_dir):
+        for e in find_exercises(read_notebook(path)):
+            if not e.number:
+                continue
+            try:
+                doc = (get_check(e.number).__doc__ or "").strip().splitlines()
+                tested = doc[0].replace("``", "`") if doc else ""
+            except KeyError:
+                tested = "**no check yet**"
+            rows.append(f"| {e.number} | {_cell(e.title)} | `{e.function}` | {_cell(tested)} | "
+                        f"{e.points:g} |")
+    return "\n".join(rows)
+
+
+def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = False) -> bool:
+    """Rewrite (or with ``check`` only compare) the generated blocks; True if they changed."""
+    doc_path = Path(doc_path)
+    text = doc_path.read_text(encoding="utf-8")
+    makers = {"lessons": lessons_table, "exercises": exercises_table}
+
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in makers:
+            return match.group(0)
+        return f"{match.group(1)}{makers[name](lessons_dir)}\n{match.group(4)}"
+
+    new = BLOCK.sub(fill, text)
+    if new != text and not check:
+        doc_path.write_text(new, encoding="utf-8")
+    return new != text
