@@ -244,6 +244,21 @@ def test_committed_student_copies_are_in_step_with_the_lessons():
                             "release`:\n" + "\n".join(problems))
 
 
+@pytest.mark.slow
+def test_course_lessons_get_full_marks_and_their_student_copies_zero():
+    students = [NOTEBOOKS_DIR / "student" / p.name for p in LESSONS]
+    rows = grade(LESSONS + students, lessons_dir=NOTEBOOKS_DIR, verbose=False)
+    for row in rows:
+        solution = Path(row.submission).parent == NOTEBOOKS_DIR
+        assert row.max_points > 0
+        if solution:
+            assert row.points == row.max_points, row
+        else:
+            assert row.points == 0 and "not attempted yet" in row.message, row
+    expected = {e.number for p in LESSONS for e in find_exercises(read_notebook(p))}
+    assert {r.exercise for r in rows} == expected
+
+
 def test_teaching_guide_tables_are_in_step_with_the_lessons():
     changed = update_docs(REPO_ROOT / "docs" / "teaching.md", NOTEBOOKS_DIR, check=True)
     assert not changed, "docs/teaching.md is stale; run `python -m camlib.coursework docs`"
