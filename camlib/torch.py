@@ -16,6 +16,13 @@ The equations (f_k(x, y) is channel k of the last convolutional layer, Z = H·W)
     M_c(x, y) = Σ_k w_k^c f_k(x, y)        class_activation_maps
     S_c = (1/Z) Σ_{x,y} M_c(x, y) + b_c    (swap the two sums)
 
+Boxes are half-open (x0, y0, x1, y1): columns x0 <= x < x1, rows y0 <= y < y1.
+
+Where the batch makes a difference: masks, label images and maps may be (N, H, W) or a
+single (H, W); ``connected_components`` returns one count per image; ``component_boxes``
+gives (N, count, 4) with (0, 0, 0, 0) for the components an image does not have; class
+indices may also be a tensor such as ``logits.argmax(1)``.
+
 Note: inside this module ``import torch`` is PyTorch itself (imports are absolute).
 """
 
@@ -52,7 +59,6 @@ def _check_tensor(
     name: str,
     shape: str,
     ndim: int | tuple[int, ...],
-    finite: bool = True,
     like: tuple[torch.Tensor, str] | None = None,
 ) -> torch.Tensor:
     """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
@@ -79,7 +85,7 @@ def _check_tensor(
     if like is not None:
         _check_same_device(like[0], like[1], x, name)
     # One scalar copied to the host: a NaN would otherwise spread silently into every map.
-    if finite and not bool(torch.isfinite(x).all()):
+    if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
     return x
 
