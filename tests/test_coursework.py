@@ -349,6 +349,10 @@ def graded(tmp_path_factory):
         "crash": write(with_exercise(lesson(), 4, CRASH), subs / "crash.ipynb"),
         "deaf_to_alarms": write(with_exercise(lesson(), 4, DEAF), subs / "deaf_to_alarms.ipynb"),
     }
+    untagged = copy.deepcopy(lesson())
+    for cell in untagged["cells"]:
+        cell["metadata"] = {"colab": {"id": "x"}}  # an editor that drops tags
+    paths["untagged"] = write(untagged, subs / "Copy of 90_fixture.ipynb")
     broken = subs / "90_not_json.ipynb"
     broken.write_text(json.dumps(lesson())[:500], encoding="utf-8")
     paths["not_json"] = broken
@@ -411,6 +415,10 @@ def test_a_hung_process_is_killed_and_the_rest_is_graded(graded):
     assert "stopped responding and was killed" in rows[0].message
 
 
+def test_exercise_cells_whose_tags_were_lost_are_found_by_their_function(graded):
+    assert scores(graded[0]["untagged"]) == [("90.1", 1, 1), ("90.2", 2, 2)]
+
+
 def test_a_file_that_is_not_json_gets_zero_for_its_lesson(graded):
     rows = graded[0]["not_json"]
     assert scores(rows) == [("90.1", 0, 1), ("90.2", 0, 2)]
@@ -429,5 +437,5 @@ def test_csv_has_one_row_per_submission_and_exercise(graded):
 
 
 def test_grading_time_stays_within_the_limits(graded):
-    # 9 submissions; two workers are killed on purpose (crash, 5 s hang): ~2-4 s each otherwise.
+    # 10 submissions; two workers are killed on purpose (crash, 5 s hang): ~2-4 s each otherwise.
     assert graded[1] < 80

@@ -57,6 +57,10 @@ What the check body can use:
   axis that are right or wrong, and otherwise the worst entry and how many are wrong.
 - ``ctx.fail(message)`` and ``ctx.require(condition, message)`` for anything else.
 - ``diagnose(answer, expected, ...)``: the diagnosis alone, ``None`` when equal.
+- Helpers kept stable for check modules: ``_to_array(answer)`` (NumPy array from an
+  array, tensor, number or sequence; ``None`` if not array-like), ``describe(value)``
+  (a short description for messages), ``run_with_time_limit(fn, args, kwargs, seconds)``
+  (``("ok", value)``, ``("raised", exc)`` or ``("timeout", None)``), ``Factor``.
 
 ``function=`` in :func:`exercise_check` names the learner's function in the exercise
 cell, so the autograder knows what to pass; without it, the autograder takes the

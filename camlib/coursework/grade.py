@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from camlib.coursework.notebooks import (
     names_used,
     read_notebook,
     source,
+    untagged_exercise_cell,
 )
 
 CSV_FIELDS = ("submission", "exercise", "points", "max_points", "message")
@@ -167,6 +168,16 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
 
     submitted = find_exercises(notebook)
     reference = reference_exercises(lessons_dir, lesson_number(path, notebook))
+    if reference is not None:  # exercise cells whose tag was lost, found by their function
+        present = {e.number for e in submitted}
+        taken = {e.cell for e in submitted}
+        for e in reference:
+            cell = (None if e.number in present
+                    else untagged_exercise_cell(notebook, e.number, e.function, taken))
+            if cell is not None:
+                submitted.append(replace(e, cell=cell, check_cell=None))
+                taken.add(cell)
+        submitted.sort(key=lambda e: e.cell)
     graded = reference if reference is not None else [e for e in submitted if e.number]
     max_points = {e.number: e.points for e in graded}
     ref_function = {e.number: e.function for e in graded}

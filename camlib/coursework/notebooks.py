@@ -221,10 +221,37 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
     """The lesson a notebook belongs to: its exercises' N, else a ``NN_`` file-name prefix."""
     if notebook is not None:
         numbers = [int(e.number.split(".")[0]) for e in find_exercises(notebook) if e.number]
+        if not numbers:  # tags lost (some editors drop them): the headings still say
+            numbers = [int(m.group(1)) for c in notebook["cells"]
+                       if c.get("cell_type") == "markdown" for m in HEADING.finditer(source(c))]
         if numbers:
             return max(set(numbers), key=numbers.count)
-    match = re.match(r"^(\d{2})_", Path(path).name)
+    match = re.search(r"(?:^|\D)(\d{2})_", Path(path).name)  # also "Copy of 04_name.ipynb"
     return int(match.group(1)) if match else None
+
+
+def untagged_exercise_cell(notebook: dict[str, Any], number: str, function: str | None,
+                           taken: set[int]) -> int | None:
+    """The code cell holding exercise ``number`` when its ``exercise`` tag was lost.
+
+    The first code cell after the exercise's heading that defines ``function``; else the
+    last code cell anywhere that defines it. Cells in ``taken`` are skipped.
+    """
+    if not function:
+        return None
+    cells = notebook["cells"]
+    heading = None
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") == "markdown" and any(
+                f"{int(m.group(1))}.{int(m.group(2))}" == number
+                for m in HEADING.finditer(source(cell))):
+            heading = i
+    candidates = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"
+                  and i not in taken and function in defined_names(source(c))]
+    after = [i for i in candidates if heading is not None and i > heading]
+    if after:
+        return after[0]
+    return candidates[-1] if candidates else None
 
 
 def names_used(code: str) -> set[str]:
