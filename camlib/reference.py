@@ -79,6 +79,8 @@ def _check_classes(classes, batch: int, num_classes: int) -> np.ndarray:
     """One class index per sample, from an int or a sequence of N ints."""
     if isinstance(classes, (bool, np.bool_)):
         raise TypeError(f"classes must be an int or a sequence of ints, got {classes!r}")
+    if isinstance(classes, (float, np.floating)):
+        raise TypeError(f"classes must be an int or a sequence of ints, got float {classes!r}")
     if isinstance(classes, (int, np.integer)):
         indices = np.full(batch, int(classes))
     else:
@@ -284,7 +286,12 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     array([[0.  , 0.25, 0.75, 1.  ]])
     """
     maps = _check_maps(maps)
-    height, width = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+    if isinstance(size, (int, np.integer)):
+        height, width = size, size
+    elif isinstance(size, (tuple, list)) and len(size) == 2:
+        height, width = size
+    else:
+        raise TypeError(f"size must be an int or a pair (height, width), got {size!r}")
     for name, value in (("height", height), ("width", width)):
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"size must be positive integers, got {name}={value!r}")
