@@ -507,7 +507,7 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
     ax_img.set_title("input image")
     norm = signed_norm(m)
     mapped = ax_map.imshow(m, cmap=DIVERGING_CMAP, norm=norm)
-    fig.colorbar(mapped, ax=ax_map, label="M_c(x, y)")
+    fig.colorbar(mapped, ax=ax_map, label="$M_c(x,y)$")
     ax_map.set_title(f"$M_c$ for class {class_name} ({m.shape[0]}×{m.shape[1]})")
     ax_over.imshow(picture)
     big = reference.upsample(m, picture.shape[:2])
@@ -521,7 +521,8 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
     pooled_text = r"$\frac{1}{Z}\sum_{x,y} M_c$" if reduce == "mean" else r"$\sum_{x,y} M_c$"
     text = f"{pooled_text} = {pooled:.4f}"
     if bias is not None:
-        text = f"{pooled_text} + $b_c$ = {pooled:.4f} + {bias:.4f} = {total:.4f}"
+        sign = "+" if bias >= 0 else "−"
+        text = f"{pooled_text} + $b_c$ = {pooled:.4f} {sign} {abs(bias):.4f} = {total:.4f}"
     if score is not None:
         text += f";   the model's logit $S_c$ = {float(score):.4f}"
     fig.suptitle(text)
@@ -584,7 +585,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
     shown = _display_cam(m, picture.shape[:2], normalization)
     fig, (ax_raw, ax_big, ax_over) = plt.subplots(1, 3, figsize=(11.5, 3.6))
     raw = ax_raw.imshow(m, cmap=DIVERGING_CMAP, norm=signed_norm(m))
-    fig.colorbar(raw, ax=ax_raw, label="M_c(x, y)")
+    fig.colorbar(raw, ax=ax_raw, label="$M_c(x,y)$")
     ax_raw.set_title(f"$M_c$, class {class_name} ({m.shape[0]}×{m.shape[1]})")
     if normalization == "none":
         norm, cmap = signed_norm(shown), DIVERGING_CMAP
