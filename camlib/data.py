@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 # Bump when the drawing changes, so old caches are never mistaken for new data.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLITS = ("train", "test")
 _TRAIN_FRACTION = 0.7
 _SPLIT_SEED = 20160627  # fixed: the split must not depend on the generation seed
@@ -238,7 +238,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
         windows[inside] = digits[picks][inside]
         centres, sizes, angles = _random_placements(rng, count, size, scale, margin=False)
         ink = _warp(windows, _placement_thetas(centres, sizes, angles, size), size)
-        opacity = tensor(rng.uniform(0.5, 1.0, (count, 1, 1)))
+        opacity = tensor(rng.uniform(0.3, 0.7, (count, 1, 1)))
         alpha = ((ink - _INK) / 0.5).clamp_(0, 1).mul_(opacity).view(n, clutter, 1, size, size)
         colours = tensor(_random_colours(rng, count, np.repeat(level, clutter)))
         colours = colours.view(n, clutter, 3, 1, 1)
@@ -277,8 +277,8 @@ def make_cluttered_digits(
     image_size: int = 64,
     seed: int = 0,
     scale: tuple[float, float] = (0.35, 0.6),
-    clutter: int = 6,
-    noise: float = 0.06,
+    clutter: int = 4,
+    noise: float = 0.05,
     cache: bool = True,
 ) -> ClutteredDigits:
     """Generate (or load from the cache) ``n`` cluttered-digit images.

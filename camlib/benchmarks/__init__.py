@@ -1,0 +1,1 @@
+"""Scripts that produce the numbers the course reports (run them with ``python -m``)."""
