@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="seconds allowed to run each exercise cell (default: %(default)s)")
     grd.add_argument("--check-time-limit", type=float, default=10.0,
                      help="seconds of learner code per check (default: %(default)s)")
+    grd.add_argument("--jobs", type=int, default=1,
+                     help="submissions graded at once, one process each (default: %(default)s)")
     grd.add_argument("--checks", action="append", default=[], metavar="MODULE",
                      help="extra module or .py file defining checks (repeatable)")
 
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lessons = args.lessons if args.lessons is not None and args.lessons.is_dir() else None
     grade(args.submissions, out=args.out, lessons_dir=lessons, cell_timeout=args.timeout,
-          check_time_limit=args.check_time_limit, check_modules=args.checks)
+          check_time_limit=args.check_time_limit, check_modules=args.checks, jobs=args.jobs)
     return 0
 
 

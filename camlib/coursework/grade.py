@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -282,18 +283,23 @@ def summary(grades: Sequence[Grade], seconds: float | None = None) -> str:
 def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
           lessons_dir: str | Path | None = None, cell_timeout: float = 10.0,
           check_time_limit: float = 10.0, check_modules: Sequence[str] = (),
-          hang_grace: float = 30.0, verbose: bool = True) -> list[Grade]:
-    """Grade every submission (files, or folders searched for ``*.ipynb``) in turn.
+          hang_grace: float = 30.0, jobs: int = 1, verbose: bool = True) -> list[Grade]:
+    """Grade every submission (files, or folders searched for ``*.ipynb``).
 
-    Writes ``out`` as CSV when given and prints the summary when ``verbose``; the other
-    parameters are those of :func:`grade_notebook`.
+    ``jobs`` submissions are graded at once (each in its own process); rows keep the
+    order of the submissions. Writes ``out`` as CSV when given and prints the summary
+    when ``verbose``; the other parameters are those of :func:`grade_notebook`.
     """
     start = time.monotonic()
-    grades: list[Grade] = []
-    for path in expand_submissions(submissions):
-        grades += grade_notebook(path, lessons_dir=lessons_dir, cell_timeout=cell_timeout,
-                                 check_time_limit=check_time_limit, check_modules=check_modules,
-                                 hang_grace=hang_grace)
+    paths = expand_submissions(submissions)
+
+    def one(path: Path) -> list[Grade]:
+        return grade_notebook(path, lessons_dir=lessons_dir, cell_timeout=cell_timeout,
+                              check_time_limit=check_time_limit, check_modules=check_modules,
+                              hang_grace=hang_grace)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        grades = [row for rows in pool.map(one, paths) for row in rows]
     elapsed = time.monotonic() - start
     if out is not None:
         write_csv(grades, out)
