@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 # Bump when the drawing changes, so old caches are never mistaken for new data.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SPLITS = ("train", "test")
 _TRAIN_FRACTION = 0.7
 _SPLIT_SEED = 20160627  # fixed: the split must not depend on the generation seed
@@ -155,8 +155,10 @@ def _warp(sources: np.ndarray, thetas: torch.Tensor, image_size: int) -> torch.T
 def _random_placements(rng, n: int, image_size: int, scale: tuple[float, float], margin: bool):
     """Centres, sizes (w, h) in pixels and angles for n digits.
 
-    With ``margin`` the whole rotated source frame, plus one source pixel on every side
-    (bicubic ink can spill that far), stays inside the image, so no digit is cut.
+    With ``margin`` the rotated source frame, plus one source pixel on every side
+    (bicubic ink can spill that far), fits inside the image (a large tilted digit is
+    shrunk until it does), so a digit drawn in the middle is never cut. The digits are
+    then moved by `_shift_anywhere`; fragments (no margin) may be cut by the border.
     """
     height = rng.uniform(*scale, n) * image_size
     width = height * rng.uniform(0.8, 1.15, n)
@@ -182,6 +184,26 @@ def _random_colours(rng, n: int, background_level: np.ndarray) -> np.ndarray:
     sign = np.where(background_level < 0.5, 1.0, -1.0)
     level = background_level + sign * rng.uniform(0.4, 0.6, n)
     return np.clip(level[:, None] + rng.uniform(-0.15, 0.15, (n, 3)), 0.0, 1.0)
+
+
+def _shift_anywhere(ink: torch.Tensor, masks: torch.Tensor, rng) -> torch.Tensor:
+    """Move each digit by a whole number of pixels to a uniformly random place where its
+    ink box stays at least one pixel from every border.
+
+    Whole-pixel moves keep the drawn pixels (and so the box) exactly as drawn; placing
+    the ink box, not the 8×8 frame (whose empty margins vary from digit to digit), spreads
+    the digits evenly over the image.
+    """
+    n, h, w = ink.shape
+    x0, y0, x1, y1 = _boxes_from_masks(masks.numpy()).T
+    dx = np.floor(rng.uniform(1 - x0, w - x1)).astype(np.int64)  # new x0 in [1, w - x1 + x0 - 1]
+    dy = np.floor(rng.uniform(1 - y0, h - y1)).astype(np.int64)
+    rows = torch.arange(h)[None, :] - torch.from_numpy(dy)[:, None]  # (n, h) source rows
+    cols = torch.arange(w)[None, :] - torch.from_numpy(dx)[:, None]
+    valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+    batch = torch.arange(n)[:, None, None]
+    moved = ink[batch, rows.clamp(0, h - 1)[:, :, None], cols.clamp(0, w - 1)[:, None, :]]
+    return torch.where(valid, moved, 0.0)
 
 
 def _boxes_from_masks(masks: np.ndarray) -> np.ndarray:
@@ -250,7 +272,9 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
     # visibly different from the background, and the box is exactly their bounding box.
     picks = rng.integers(0, len(digits), n)
     centres, sizes, angles = _random_placements(rng, n, size, scale, margin=True)
+    centres[:] = size / 2  # drawn in the middle first, then moved by whole pixels
     ink = _warp(digits[picks], _placement_thetas(centres, sizes, angles, size), size)
+    ink = _shift_anywhere(ink, ink > _INK, rng)
     masks = ink > _INK
     alpha = torch.where(masks, 0.35 + 0.65 * ((ink - _INK) / 0.5).clamp(0, 1), 0.0)[:, None]
     texture = 1.0 + 0.15 * tensor(rng.standard_normal((n, 1, size, size), np.float32))
@@ -276,7 +300,7 @@ def make_cluttered_digits(
     split: str = "train",
     image_size: int = 64,
     seed: int = 0,
-    scale: tuple[float, float] = (0.35, 0.6),
+    scale: tuple[float, float] = (0.4, 0.65),
     clutter: int = 4,
     noise: float = 0.05,
     cache: bool = True,

@@ -154,30 +154,41 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
 def _label(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """8-connected components of masks (N, H, W): (labels (N, H, W), counts (N,)).
 
+    Labels are per image, 1..count_i, numbered in raster order (as scipy.ndimage.label).
+    """
+    labels, total = _label_batch(masks)
+    n = len(masks)
+    flat = labels.reshape(n, -1)
+    counts = torch.zeros(n, dtype=torch.long, device=masks.device)
+    if total:
+        first = torch.cummax(flat.amax(1), 0).values  # last global label of images 0..i
+        offsets = torch.cat([first.new_zeros(1), first[:-1]])
+        counts = first - offsets
+        labels = torch.where(labels > 0, labels - offsets[:, None, None], 0)
+    return labels, counts
+
+
+def _label_batch(masks: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Label every 8-connected component of a batch of masks (N, H, W) with one number
+    1..total across the whole batch, image after image, raster order within an image.
+
     On the CPU scipy's single-pass labeling of the whole stack is much faster than the
-    iterative device algorithm, and numbers components identically (raster order), so
-    both give the same labels. Labels are per image: 1..count_i.
+    iterative device algorithm of `camlib.torch`, and numbers components identically.
     """
     if masks.device.type == "cpu":
         try:
             from scipy import ndimage
-        except ImportError:  # scipy comes with scikit-image, but stay correct without it
-            return ct.connected_components(masks, 8)
-        structure = np.zeros((3, 3, 3), dtype=bool)
-        structure[1] = True  # 8-connected within an image, never across images
-        labels, _ = ndimage.label(masks.numpy(), structure=structure)
-        labels = torch.from_numpy(labels.astype(np.int64))
-        flat = labels.flatten(1)
-        # Global labels are consecutive in image order: subtract each image's offset.
-        counts = torch.zeros(len(masks), dtype=torch.long)
-        if flat.numel():
-            top = flat.amax(1)
-            first = torch.cummax(top, 0).values
-            offsets = torch.cat([torch.zeros(1, dtype=torch.long), first[:-1]])
-            counts = first - offsets
-            labels = torch.where(labels > 0, labels - offsets[:, None, None], 0)
-        return labels, counts
-    return ct.connected_components(masks, 8)
+        except ImportError:  # scipy comes with scikit-image; stay correct without it
+            ndimage = None
+        if ndimage is not None:
+            structure = np.zeros((3, 3, 3), dtype=bool)
+            structure[1] = True  # 8-connected within an image, never across images
+            labels, total = ndimage.label(masks.numpy(), structure=structure)
+            return torch.from_numpy(labels.astype(np.int64, copy=False)), int(total)
+    labels, counts = ct.connected_components(masks, 8)
+    offsets = torch.cumsum(counts, 0) - counts
+    labels = torch.where(labels > 0, labels + offsets[:, None, None], 0)
+    return labels, int(counts.sum())
 
 
 def _component_ious(maps: torch.Tensor, gt_boxes: torch.Tensor, threshold: float
@@ -185,37 +196,35 @@ def _component_ious(maps: torch.Tensor, gt_boxes: torch.Tensor, threshold: float
     """For each image, the IoU with the ground truth of (a) its largest component's box and
     (b) its best component's box, at ``threshold``·max of each map. Two tensors (N,)."""
     n, h, w = maps.shape
+    device = maps.device
     peak = maps.amax(dim=(1, 2), keepdim=True)
     masks = maps >= torch.where(peak > 0, peak * threshold, peak)
-    labels, counts = _label(masks)
-    # Number the components of the whole batch 0..total-1; image i's come after image i-1's.
-    offsets = torch.cumsum(counts, 0) - counts
-    flat = labels.reshape(n, h * w)
-    foreground = flat > 0
-    component = (flat + offsets[:, None] - 1)[foreground]
-    position = torch.arange(h * w, device=maps.device).expand(n, -1)[foreground]
+    labels, total = _label_batch(masks)
+    flat = labels.reshape(-1)
+    pixel = torch.nonzero(flat).squeeze(1)  # foreground pixels of the whole batch
+    component = flat[pixel] - 1  # 0..total-1
+    image, position = pixel // (h * w), pixel % (h * w)
     xs, ys = position % w, position // w
-    total = int(counts.sum())
-    image_of_component = torch.repeat_interleave(torch.arange(n, device=maps.device), counts)
 
     def reduce(values: torch.Tensor, how: str, start: int) -> torch.Tensor:
-        out = torch.full((total,), start, dtype=values.dtype, device=maps.device)
+        out = torch.full((total,), start, dtype=values.dtype, device=device)
         return out.scatter_reduce(0, component, values, how)
 
+    image_of_component = reduce(image, "amax", 0)
     boxes = torch.stack([reduce(xs, "amin", w), reduce(ys, "amin", h),
                          reduce(xs, "amax", -1) + 1, reduce(ys, "amax", -1) + 1], dim=1)
     sizes = torch.bincount(component, minlength=total)
-    ious = ct.iou(boxes, gt_boxes.to(maps.device)[image_of_component]).float()
+    ious = ct.iou(boxes, gt_boxes.to(device)[image_of_component]).float()
 
     def per_image(values: torch.Tensor, how: str, start: float) -> torch.Tensor:
-        out = torch.full((n,), start, dtype=values.dtype, device=maps.device)
+        out = torch.full((n,), start, dtype=values.dtype, device=device)
         return out.scatter_reduce(0, image_of_component, values, how)
 
     # Largest component; on equal sizes the first in raster order (the lowest number).
     biggest = per_image(sizes, "amax", 0)
-    is_biggest = sizes == biggest[image_of_component]
-    ids = torch.arange(total, device=maps.device)
-    chosen = per_image(torch.where(is_biggest, ids, total), "amin", total)
+    ids = torch.arange(total, device=device)
+    chosen = per_image(torch.where(sizes == biggest[image_of_component], ids, total), "amin",
+                       total)
     largest_iou = torch.cat([ious, ious.new_zeros(1)])[chosen]
     best_iou = per_image(ious, "amax", 0.0)
     return largest_iou, best_iou

@@ -113,7 +113,7 @@ def test_pretrained_resnet_loads_from_the_torch_cache_without_network(tmp_path, 
     def no_network(*args, **kwargs):
         raise AssertionError("the network must not be used when the file is cached")
 
-    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    monkeypatch.setattr("torch.hub.urlopen", no_network)
     model, message = models.load_pretrained_resnet("resnet18")
     assert model is not None and "Loaded resnet18" in message and not model.training
     x = torch.rand(1, 3, 64, 64)
@@ -126,9 +126,26 @@ def test_pretrained_resnet_without_network_returns_a_message(tmp_path, monkeypat
     def offline(*args, **kwargs):
         raise URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr("urllib.request.urlopen", offline)
+    monkeypatch.setattr("torch.hub.urlopen", offline)
     model, message = models.load_pretrained_resnet("resnet18", timeout=1.0)
     assert model is None
     assert "network" in message and "load_checkpoint" in message
     with pytest.raises(ValueError, match="resnet18"):
         models.load_pretrained_resnet("alexnet")
+
+
+def test_pretrained_resnet_gives_up_on_a_silent_network(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    seen = []
+
+    def silent(*args, **kwargs):
+        seen.append(socket.getdefaulttimeout())  # the timeout the download runs under
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr("torch.hub.urlopen", silent)
+    before = socket.getdefaulttimeout()
+    model, message = models.load_pretrained_resnet("resnet50", timeout=0.5)
+    assert model is None and "timed out" in message
+    assert seen == [0.5] and socket.getdefaulttimeout() == before
