@@ -327,18 +327,21 @@ def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | No
 
 
 def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]], *,
-                               paper_threshold: float = 0.2,
+                               marker: float | None = 0.2, marker_label: str | None = None,
+                               xlabel: str = "threshold τ",
                                ylabel: str = "localization accuracy (%)",
                                title: str = "Accuracy versus CAM threshold") -> Figure:
     """Localization accuracy as a function of the CAM threshold, one line per method.
 
-    The paper's 20% is marked by a dotted line and each curve's best threshold (the one
-    MaxBoxAcc picks for the whole dataset) by a dot.
+    Each curve's best threshold (the one MaxBoxAcc picks for the whole dataset) is marked
+    by a dot, and one threshold of interest (default 0.2) by a dotted line.
 
     Parameters
     ----------
-    thresholds : (T,) fractions of the max
+    thresholds : (T,) thresholds τ
     curves : {name: (T,) accuracies in [0, 1]}
+    marker : threshold drawn as a dotted vertical line, or None
+    marker_label : its legend entry (default "τ = 0.2")
     """
     thresholds = np.asarray(_to_numpy(thresholds), dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
@@ -353,9 +356,10 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
         ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
                     (thresholds[best], values[best]), textcoords="offset points",
                     xytext=(4, 4), fontsize=8, color=f"C{i}")
-    ax.axvline(paper_threshold, color="k", linestyle=":",
-               label=f"the paper's {paper_threshold:.0%}")
-    ax.set_xlabel("threshold (fraction of the map's max)")
+    if marker is not None:
+        ax.axvline(marker, color="k", linestyle=":",
+                   label=marker_label if marker_label is not None else f"τ = {marker:g}")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
     ax.set_xlim(float(thresholds.min()), float(thresholds.max()))
@@ -426,7 +430,10 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
         raise ValueError(f"maps must be (N, h, w) with N = {len(images)} images, got shape "
                          f"{maps.shape}")
     rows = max(1, int(np.ceil(len(images) / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows), squeeze=False)
+    height, width = _image_size(display_image(images[0])) if images else (1, 1)
+    side = 2.0 if width <= height else 3.0  # wide images get wider panels
+    fig, axes = plt.subplots(rows, columns, squeeze=False,
+                             figsize=(side * columns, (side * height / width + 0.35) * rows))
     for i, ax in enumerate(axes.ravel()):
         _clean(ax)
         if i >= len(images):
