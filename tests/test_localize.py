@@ -171,3 +171,15 @@ def test_cam_maps_are_upsampled_to_the_image():
 def test_bad_method():
     with pytest.raises(ValueError, match="method"):
         loc.evaluate_localization(_Peak(), _square_data(), "gradcam++")
+
+
+def test_cpu_boxes_equal_the_device_algorithm():
+    from camlib import torch as ct
+
+    rng = np.random.default_rng(1)
+    maps = torch.from_numpy(rng.standard_normal((8, 20, 20)).astype(np.float32))
+    maps[3] = -maps[3].abs() - 0.1  # no positive value: the mask is {M >= max M}
+    maps[5] = 0.0  # constant: the whole image
+    for threshold in (0.2, 0.5, 0.9):
+        assert torch.equal(loc.boxes_from_maps(maps, threshold), ct.bounding_box(maps, threshold))
+    assert loc.boxes_from_maps(maps, 0.2)[5].tolist() == [0, 0, 20, 20]

@@ -34,18 +34,22 @@ HEADER = ("| method | accuracy | Top-1 Loc @20% | GT-known Loc @20% | MaxBoxAcc 
           "| MaxBoxAccV2 |\n|---|---:|---:|---:|---:|---:|")
 
 
-def run(test_size: int = 1000, seed: int = 0) -> dict[str, LocalizationResult]:
-    """Evaluate every row of the table on ``test_size`` test images."""
+def run(test_size: int = 1000, seed: int = 0, step: float = 0.02
+        ) -> dict[str, LocalizationResult]:
+    """Evaluate every row of the table on ``test_size`` test images; MaxBoxAcc searches
+    τ = step, 2·step, ... < 1."""
     test = make_cluttered_digits(test_size, "test", seed=seed)
     train_box = mean_box_size(make_cluttered_digits(2000, "train", seed=seed))
+    taus = [round(t, 4) for t in torch.arange(step, 1 - 1e-9, step).tolist()]
     gap = load_checkpoint("gap")
     rows = {
-        "GAP-CAM": evaluate_localization(gap, test, "cam"),
-        "GMP-CAM": evaluate_localization(load_checkpoint("gmp"), test, "cam"),
+        "GAP-CAM": evaluate_localization(gap, test, "cam", thresholds=taus),
+        "GMP-CAM": evaluate_localization(load_checkpoint("gmp"), test, "cam", thresholds=taus),
     }
     if (paths.DATA_DIR / "gap8.pt").exists():
-        rows["GAP-CAM, 8×8 map"] = evaluate_localization(load_checkpoint("gap8"), test, "cam")
-    rows["backprop on GAP"] = evaluate_localization(gap, test, "saliency")
+        rows["GAP-CAM, 8×8 map"] = evaluate_localization(load_checkpoint("gap8"), test, "cam",
+                                                         thresholds=taus)
+    rows["backprop on GAP"] = evaluate_localization(gap, test, "saliency", thresholds=taus)
     rows["centred box"] = evaluate_localization(gap, test, "centred", box_size=train_box)
     rows["full image"] = evaluate_localization(gap, test, "full")
     return rows
@@ -58,9 +62,13 @@ def table(rows: dict[str, LocalizationResult]) -> str:
         lines.append(
             f"| {name} | {100 * r.accuracy:.1f} | {100 * r.top1_loc:.1f} | "
             f"{100 * r.gt_known_loc:.1f} | {100 * r.max_box_acc:.1f} "
-            f"({r.max_box_acc_threshold:.2f}) | {100 * r.max_box_acc_v2:.1f} |"
+            f"({_tau(r.max_box_acc_threshold)}) | {100 * r.max_box_acc_v2:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _tau(value: float) -> str:
+    return "any" if value != value else f"{value:.2f}"  # NaN: a fixed box, every τ alike
 
 
 def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
@@ -86,12 +94,14 @@ def main(argv: list[str] | None = None) -> str:
                                      description=__doc__)
     parser.add_argument("--test-size", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--step", type=float, default=0.02,
+                        help="spacing of the thresholds MaxBoxAcc searches (Choe et al.: 0.01)")
     parser.add_argument("--out", default=str(paths.REPO_ROOT / "docs" / "results.md"))
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     threads = set_threads()
     start = time.perf_counter()
-    rows = run(args.test_size, args.seed)
+    rows = run(args.test_size, args.seed, args.step)
     seconds = time.perf_counter() - start
     text = table(rows)
     print(text)
@@ -110,7 +120,7 @@ def main(argv: list[str] | None = None) -> str:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(RESULTS.format(
-        table=text, test_size=args.test_size, seconds=seconds, threads=threads,
+        table=text, test_size=args.test_size, seconds=seconds, threads=threads, step=args.step,
         torch=torch.__version__, python=platform.python_version(),
         trained="\n".join(trained),
     ))
@@ -135,7 +145,8 @@ All numbers are percentages of the test images.
   has IoU ≥ 0.5. Both use the paper's box: the largest 8-connected component of the
   pixels ≥ 20% of the map's max, on the map upsampled to the image size.
 - **MaxBoxAcc** (Choe et al., CVPR 2020): maps min-max normalized, one threshold τ for
-  the whole test set, chosen among 0.01, ..., 0.99 (τ* in brackets), largest component,
+  the whole test set, chosen among {step}, 2·{step}, ... < 1 (τ* in brackets; Choe et al.
+  use steps of 0.01, `--step 0.01`, three times slower), largest component,
   IoU ≥ 0.5. **MaxBoxAccV2**: every component counts (the best box of each image), and
   the accuracy is averaged over IoU ≥ 0.3, 0.5 and 0.7, each with its own best τ.
 - **backprop**: gradient saliency max_colour |∂S_c/∂I| (Simonyan et al., 2014) of the GAP
@@ -145,8 +156,13 @@ All numbers are percentages of the test images.
 As in the paper, global average pooling localizes far better than global max pooling at
 about the same accuracy: max pooling rewards only the single strongest location of each
 map, so the CAM of a GMP net covers the most discriminative part of the digit rather than
-its extent. A coarser 8×8 last map localizes worse than 16×16, which is why the paper
-removes layers to keep a 14×14 map.
+its extent. CAM also beats gradient saliency and both box baselines.
+
+At the paper's fixed 20% threshold the coarse 8×8 last map localizes much worse than the
+16×16 one: upsampled 8× instead of 4×, its CAM spills well beyond the digit. MaxBoxAcc,
+which picks the best threshold for the whole set, closes most of that gap. This is Choe
+et al.'s point: the threshold decides these numbers as much as the map does, so compare
+methods at their own best threshold, or at the same one.
 
 ## How the checkpoints were trained
 

@@ -1,0 +1,81 @@
+"""The shipped checkpoints reproduce the metrics recorded when they were trained."""
+
+import pytest
+import torch
+
+from camlib import paths
+from camlib.data import make_cluttered_digits
+from camlib.localize import evaluate_localization
+from camlib.models import GAPNet, checkpoint_metrics, load_checkpoint
+
+SHIPPED = ["gap", "gmp"]
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    metrics = checkpoint_metrics("gap")
+    params = metrics["data"]["test"]
+    return make_cluttered_digits(params["n"], "test", seed=params["seed"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_is_small_and_records_its_command(name):
+    path = paths.DATA_DIR / f"{name}.pt"
+    assert path.stat().st_size < 2 * 2**20
+    metrics = checkpoint_metrics(name)
+    assert metrics["command"].startswith("python -m camlib.train")
+    model = load_checkpoint(name)
+    assert isinstance(model, GAPNet) and not model.training
+    pool = {"gap": torch.nn.AdaptiveAvgPool2d, "gmp": torch.nn.AdaptiveMaxPool2d}[name]
+    assert isinstance(model.pool, pool)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_reproduces_its_recorded_metrics(name, test_split):
+    metrics = checkpoint_metrics(name)
+    result = evaluate_localization(load_checkpoint(name), test_split, "cam", threshold=0.2,
+                                   thresholds=None)
+    # Same data and weights; only float rounding (another CPU, torch version) may move
+    # a borderline image.
+    assert result.accuracy == pytest.approx(metrics["test_accuracy"], abs=0.004)
+    assert result.top1_loc == pytest.approx(metrics["top1_loc"], abs=0.004)
+    assert result.gt_known_loc == pytest.approx(metrics["gt_known_loc"], abs=0.004)
+
+
+def test_the_course_targets_hold():
+    gap, gmp = checkpoint_metrics("gap"), checkpoint_metrics("gmp")
+    assert gap["test_accuracy"] >= 0.95 and gap["top1_loc"] >= 0.75
+    assert gmp["test_accuracy"] >= gap["test_accuracy"] - 0.03  # similar accuracy ...
+    assert gmp["top1_loc"] <= gap["top1_loc"] - 0.15  # ... clearly worse localization
+
+
+def test_a_test_set_and_a_checkpoint_load_fast(tmp_path, monkeypatch):
+    """What a lesson does first: a few hundred test images (generated, then cached) and
+    the GAP net, in well under the 2 s a lesson may spend."""
+    import time
+
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
+    make_cluttered_digits(10, "test")  # scikit-learn's import is not the lesson's cost
+    start = time.process_time()
+    make_cluttered_digits(300, "test", seed=42)
+    load_checkpoint("gap")
+    first = time.process_time() - start
+    start = time.process_time()
+    make_cluttered_digits(300, "test", seed=42)
+    cached = time.process_time() - start
+    assert first < 2.0 and cached < 0.2
+
+
+def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatch):
+    from camlib.train import train
+
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
+    model, metrics = train(epochs=1, train_size=128, test_size=32, batch_size=32,
+                           out=tmp_path / "tiny.pt", progress=False)
+    assert set(metrics) >= {"command", "test_accuracy", "top1_loc", "gt_known_loc",
+                            "peak_rss_mb", "seconds", "history"}
+    assert len(metrics["history"]) == 1 and metrics["parameters"] == 99738
+    loaded = load_checkpoint(tmp_path / "tiny.pt")
+    x = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), model.cpu()(x))
+    assert checkpoint_metrics(tmp_path / "tiny.pt")["test_accuracy"] == metrics["test_accuracy"]
