@@ -100,8 +100,12 @@ def test_plot_accuracy_vs_threshold_marks_each_best_threshold():
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     assert [(float(d.get_xdata()[0]), float(d.get_ydata()[0])) for d in dots] == [
         (0.2, 80.0), (0.1, 30.0)]
+    assert "τ = 0.2" in [t.get_text() for t in ax.get_legend().get_texts()]
     with pytest.raises(ValueError, match="one value per threshold"):
         viz.plot_accuracy_vs_threshold(thresholds, {"bad": [0.1, 0.2]})
+    unmarked = viz.plot_accuracy_vs_threshold(thresholds, {"CAM": [0.5, 0.8, 0.6, 0.2]},
+                                              marker=None)
+    assert all(line.get_linestyle() != ":" for line in unmarked.axes[0].lines)
 
 
 def test_plot_box_gallery_colours_wrong_boxes():
