@@ -125,6 +125,12 @@ def _clean(ax) -> None:
     ax.set_yticks([])
 
 
+def _fixed_layout(fig: Figure, title: str | None) -> None:
+    """Fixed margins instead of ``tight_layout``, which costs a third of a widget redraw."""
+    fig.subplots_adjust(left=0.01, right=0.97, bottom=0.02, top=0.80 if title else 0.86,
+                        wspace=0.3)
+
+
 # --- lesson 06 -------------------------------------------------------------------------------
 
 
@@ -258,13 +264,14 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     largest = int(np.argmax(sizes)) + 1 if count else 0
 
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.7))
+    aspect = size[0] / size[1]  # wide images (lesson 10) get shorter figures
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.9 * aspect + 0.9))
     limit = float(np.abs(cam_up).max()) or 1.0
     shown = axes[0].imshow(cam_up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
     axes[0].contour(cam_up, levels=[threshold * peak if peak > 0 else peak], colors="k",
                     linewidths=1)
     axes[0].set_title(f"CAM (contour at {threshold:.0%} of max)")
-    fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.04, label="M_c(x, y)")
+    fig.colorbar(shown, ax=axes[0], fraction=0.046 * aspect, pad=0.04, label="M_c(x, y)")
 
     regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
     axes[1].imshow(regions, cmap="Greys", vmin=0, vmax=2)
@@ -286,7 +293,7 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
         _clean(ax)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _fixed_layout(fig, title)
     fig.box = box  # type: ignore[attr-defined]
     fig.iou = overlap  # type: ignore[attr-defined]
     return fig
@@ -389,7 +396,9 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
     picture = display_image(image)
     size = _image_size(picture)
     panels = 1 + len(maps)
-    fig, axes = plt.subplots(1, panels, figsize=(2.9 * panels, 3.1), squeeze=False)
+    aspect = size[0] / size[1]
+    fig, axes = plt.subplots(1, panels, figsize=(2.9 * panels, 2.5 * aspect + 0.6),
+                             squeeze=False)
     axes = axes[0]
     axes[0].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
     axes[0].set_title("image")
@@ -398,7 +407,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
         if name in signed:
             limit = float(np.abs(up).max()) or 1.0
             shown = ax.imshow(up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
-            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+            fig.colorbar(shown, ax=ax, fraction=0.046 * aspect, pad=0.04)
         else:
             ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
             shown = ax.imshow(reference.normalize(up), cmap="jet", alpha=0.5, vmin=0, vmax=1)
@@ -409,7 +418,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
         _clean(ax)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _fixed_layout(fig, title)
     return fig
 
 
