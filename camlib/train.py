@@ -61,7 +61,7 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
-def train(pool: str = "avg", map_stride: int = 4, epochs: int = 8, train_size: int = 10000,
+def train(pool: str = "avg", map_stride: int = 4, epochs: int = 8, train_size: int = 16000,
           test_size: int = 1000, batch_size: int = 64, lr: float = 3e-3,
           weight_decay: float = 5e-4, seed: int = 0, device: torch.device | str | None = None,
           out: str | Path | None = None, progress: bool = True, verbose: bool = False
@@ -97,6 +97,10 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 8, train_size: i
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * -(-train_size // batch_size)
+    if steps < 8:
+        raise ValueError(f"training needs at least 8 optimizer steps (epochs × batches), got "
+                         f"{steps} from epochs={epochs}, train_size={train_size}, "
+                         f"batch_size={batch_size}")
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
                                                    pct_start=0.25)
     use_amp = device.type == "cuda"  # mixed precision pays off on GPUs only
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--pool", choices=["avg", "max"], default="avg")
     parser.add_argument("--map-stride", type=int, choices=[4, 8], default=4)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--train-size", type=int, default=10000)
+    parser.add_argument("--train-size", type=int, default=16000)
     parser.add_argument("--test-size", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)

@@ -70,7 +70,9 @@ def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatc
     from camlib.train import train
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
-    model, metrics = train(epochs=1, train_size=128, test_size=32, batch_size=32,
+    with pytest.raises(ValueError, match="steps"):
+        train(epochs=1, train_size=64, batch_size=32, out=None, progress=False)
+    model, metrics = train(epochs=1, train_size=256, test_size=32, batch_size=32,
                            out=tmp_path / "tiny.pt", progress=False)
     assert set(metrics) >= {"command", "test_accuracy", "top1_loc", "gt_known_loc",
                             "peak_rss_mb", "seconds", "history"}
