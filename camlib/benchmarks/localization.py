@@ -171,7 +171,9 @@ methods at their own best threshold, or at the same one.
 {trained}
 
 Training time includes generating the data (cold cache) and the final evaluation. The
-numbers come from each checkpoint's JSON file in `data/`.
+three were trained at the same time, one thread each, on a 2-core machine that other jobs
+were also using, so these times are upper bounds. The numbers come from each checkpoint's
+JSON file in `data/`.
 """
 
 
