@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test lint clean
+.PHONY: lab test lint colab-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,5 +24,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check camlib tests
 
+# Run the lessons against the package versions Colab ships (its published list, August
+# 2026), with camlib installed the way the Colab set-up cell does: --no-deps.
+COLAB_VENV := .venv-colab
+COLAB_PINS := numpy==2.1.3 matplotlib==3.10.0 ipywidgets==7.7.1 scikit-learn==1.6.1 \
+              scikit-image==0.25.2 scipy==1.16.3 tqdm==4.67.1 ipykernel==6.17.1
+colab-check:
+	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet "torch>=2.2" "torchvision>=0.17" $(COLAB_PINS) nbval pytest
+	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest notebooks/[0-9]*.ipynb --nbval-lax -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache
