@@ -527,6 +527,7 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
         text += f";   the model's logit $S_c$ = {float(score):.4f}"
     fig.suptitle(text)
     _fixed_layout(fig)
+    fig.subplots_adjust(top=0.78)  # room for the tall \frac in the title
     return fig
 
 
