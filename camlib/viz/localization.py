@@ -299,6 +299,18 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     return fig
 
 
+def _gallery_panels(axes, images):
+    """Yield (i, axis, picture) for each image drawn on a grid of axes; hide spare axes."""
+    for i, ax in enumerate(axes.ravel()):
+        _clean(ax)
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        picture = display_image(images[i])
+        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+        yield i, ax, picture
+
+
 def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | None = None,
                      columns: int = 6) -> Figure:
     """A grid of images with their predicted (red) and ground-truth (green) boxes and IoU.
@@ -317,13 +329,7 @@ def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | No
                          f"{len(images)}, {len(pred)} and {len(gt)}")
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows), squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        _clean(ax)
-        if i >= len(images):
-            ax.axis("off")
-            continue
-        picture = display_image(images[i])
-        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    for i, ax, _ in _gallery_panels(axes, images):
         outline_box(ax, gt[i], GT_COLOUR, linestyle="--")
         outline_box(ax, pred[i], PRED_COLOUR)
         overlap = reference.iou(pred[i], gt[i])
@@ -443,13 +449,7 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
     side = 2.0 if width <= height else 3.0  # wide images get wider panels
     fig, axes = plt.subplots(rows, columns, squeeze=False,
                              figsize=(side * columns, (side * height / width + 0.35) * rows))
-    for i, ax in enumerate(axes.ravel()):
-        _clean(ax)
-        if i >= len(images):
-            ax.axis("off")
-            continue
-        picture = display_image(images[i])
-        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    for i, ax, picture in _gallery_panels(axes, images):
         ax.imshow(reference.normalize(_map_at(maps[i], _image_size(picture))), cmap="jet",
                   alpha=alpha, vmin=0, vmax=1)
         if boxes is not None:
