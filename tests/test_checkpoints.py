@@ -47,6 +47,10 @@ def test_the_course_targets_hold():
     assert gap["test_accuracy"] >= 0.95 and gap["top1_loc"] >= 0.75
     assert gmp["test_accuracy"] >= gap["test_accuracy"] - 0.03  # similar accuracy ...
     assert gmp["top1_loc"] <= gap["top1_loc"] - 0.15  # ... clearly worse localization
+    # The shipped GAP net was trained by the default command within the 120 s budget
+    # (on a 2-core CPU; its JSON records the machine).
+    assert gap["command"] == "python -m camlib.train --no-progress"
+    assert gap["seconds"]["total"] <= 120 and gap["peak_rss_mb"] <= 2048
 
 
 def test_a_test_set_and_a_checkpoint_load_fast(tmp_path, monkeypatch):
@@ -81,3 +85,32 @@ def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatc
     x = torch.rand(2, 3, 64, 64)
     torch.testing.assert_close(loaded(x), model.cpu()(x))
     assert checkpoint_metrics(tmp_path / "tiny.pt")["test_accuracy"] == metrics["test_accuracy"]
+
+
+def test_mixed_precision_is_chosen_by_the_hardware(monkeypatch):
+    import camlib.train as training
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert training.autocast_dtype("auto", cuda) == torch.float16
+    monkeypatch.setattr(training, "native_bfloat16_cpu", lambda: True)
+    assert training.autocast_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(training, "native_bfloat16_cpu", lambda: False)
+    assert training.autocast_dtype("auto", cpu) is None  # emulated bfloat16 is slower
+    assert training.autocast_dtype("float32", cuda) is None
+    assert training.autocast_dtype("bfloat16", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="float16.*CUDA"):
+        training.autocast_dtype("float16", cpu)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.autocast_dtype("half", cpu)
+
+
+def test_training_options_are_checked_and_recorded(tmp_path, monkeypatch):
+    from camlib.train import train
+
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        train(epochs=1, train_size=256, batch_size=32, label_smoothing=1.0, progress=False)
+    _, metrics = train(epochs=1, train_size=256, test_size=32, batch_size=32,
+                       precision="bfloat16", label_smoothing=0.2, progress=False)
+    assert metrics["environment"]["precision"] == "bfloat16"
+    assert metrics["optimisation"]["label_smoothing"] == 0.2
