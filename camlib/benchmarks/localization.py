@@ -161,7 +161,8 @@ its extent. CAM also beats gradient saliency and both box baselines.
 
 At the paper's fixed 20% threshold the coarse 8×8 last map localizes much worse than the
 16×16 one: upsampled 8× instead of 4×, its CAM spills well beyond the digit. MaxBoxAcc,
-which picks the best threshold for the whole set, closes most of that gap. This is Choe
+which picks the best threshold for the whole set, closes that gap: at its own best
+threshold the coarse map boxes the digits about as well as the fine one. This is Choe
 et al.'s point: the threshold decides these numbers as much as the map does, so compare
 methods at their own best threshold, or at the same one.
 
