@@ -40,7 +40,8 @@ from camlib.data import batches, make_cluttered_digits
 from camlib.localize import evaluate_localization
 from camlib.models import GAPNet, parameter_count, save_checkpoint
 
-__all__ = ["train", "main", "default_device", "set_threads", "autocast_dtype"]
+__all__ = ["train", "main", "default_device", "set_threads", "autocast_dtype",
+           "native_bfloat16_cpu"]
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
