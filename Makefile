@@ -25,7 +25,7 @@ test: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check camlib tests
+	$(BIN)/ruff check camlib tests notebooks
 
 # Run the lessons against the package versions Colab ships (its published list, August
 # 2026), with camlib installed the way the Colab set-up cell does: --no-deps.

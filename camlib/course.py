@@ -58,8 +58,8 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if not os.path.isdir("{REPO_DIR_ON_COLAB}"):
-        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{BRANCH}",
-                        "{REPO_URL}", "{REPO_DIR_ON_COLAB}"], check=True)
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{BRANCH}", "{REPO_URL}",
+                        "{REPO_DIR_ON_COLAB}"], check=True)
     # Colab already has every dependency; --no-deps keeps its torch and ipywidgets as they are.
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e",
                     "{REPO_DIR_ON_COLAB}"], check=True)
