@@ -44,3 +44,12 @@ def test_the_training_benchmark_compares_two_precisions(capsys):
     assert "float32 / bfloat16" in out and "28000 steps" in out  # 16000 / 4 × 7
     with pytest.raises(SystemExit):
         training.main(["--steps", "0"])
+
+
+def test_the_widget_benchmark_times_every_lesson_widget(capsys):
+    from camlib.benchmarks import widgets
+
+    medians = widgets.main(["--repeats", "1"])
+    assert [name[:2] for name in medians] == ["01", "03", "04", "05", "07", "08"]
+    assert all(seconds > 0 for seconds in medians.values())
+    assert "target 100 ms" in capsys.readouterr().out
