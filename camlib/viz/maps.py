@@ -114,8 +114,9 @@ def signed_norm(values, vmax: float | None = None) -> TwoSlopeNorm:
 def _fixed_layout(fig: Figure) -> None:
     """Margins for a row of panels, without ``tight_layout``.
 
-    ``tight_layout`` measures every label with a renderer and costs most of a redraw; the
-    widget figures have a fixed shape, so fixed margins keep a redraw well under 100 ms.
+    ``tight_layout`` draws every label once more to measure it; the widget figures have a
+    fixed shape, so fixed margins save that pass on every redraw
+    (``python -m camlib.benchmarks.widgets`` times the redraws).
     """
     fig.subplots_adjust(left=0.06, right=0.97, bottom=0.15, top=0.84, wspace=0.4)
 
