@@ -126,6 +126,13 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     start = time.perf_counter()
     device = torch.device(device) if device else default_device()
     amp_dtype = autocast_dtype(precision, device)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    steps = epochs * -(-train_size // batch_size)  # checked before generating any data
+    if steps < 8:
+        raise ValueError(f"training needs at least 8 optimizer steps (epochs × batches), got "
+                         f"{steps} from epochs={epochs}, train_size={train_size}, "
+                         f"batch_size={batch_size}")
     torch.manual_seed(seed)
     train_set = make_cluttered_digits(train_size, "train", seed=seed)
     test_set = make_cluttered_digits(test_size, "test", seed=seed)
@@ -135,13 +142,6 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # faster convolutions on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * -(-train_size // batch_size)
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if steps < 8:
-        raise ValueError(f"training needs at least 8 optimizer steps (epochs × batches), got "
-                         f"{steps} from epochs={epochs}, train_size={train_size}, "
-                         f"batch_size={batch_size}")
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
                                                    pct_start=0.25)
     # float16 gradients can underflow, so they are scaled; bfloat16 has float32's range
