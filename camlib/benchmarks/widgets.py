@@ -26,6 +26,7 @@ import torch  # noqa: E402
 from camlib import localize, viz  # noqa: E402
 from camlib.data import make_cluttered_digits, to_float  # noqa: E402
 from camlib.models import load_checkpoint  # noqa: E402
+from camlib.torch import class_activation_maps  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -38,20 +39,20 @@ def redraws() -> dict[str, Callable[[int], plt.Figure]]:
     with torch.no_grad():
         features = model.features(images)
         logits = model(images)
-    scores, probabilities = logits, torch.softmax(logits, dim=1)
-    cams, _ = localize.cam_maps(model, images)  # predicted class, upsampled
-    weight = model.classifier.weight.detach()
-    class_maps = torch.einsum("ck,nkhw->nchw", weight, features)
+    probabilities = torch.softmax(logits, dim=1)
     predicted = logits.argmax(1)
+    predicted_maps = class_activation_maps(features, model.classifier.weight.detach(),
+                                           predicted)  # (N, H, W), M_c of the predicted c
+    cams, _ = localize.cam_maps(model, images)  # the same maps upsampled, as lesson 07 has them
     names = [str(d) for d in range(10)]
 
     def cam(n: int) -> torch.Tensor:
-        return class_maps[n, predicted[n]]
+        return predicted_maps[n]
 
     return {
         "01 one channel f_k": lambda n: viz.plot_channel(test.images[n], features[n, 0], 0,
                                                          box=test.boxes[n]),
-        "03 scores and softmax": lambda n: viz.plot_scores(scores[n], probabilities[n], names),
+        "03 scores and softmax": lambda n: viz.plot_scores(logits[n], probabilities[n], names),
         "04 class map M_c": lambda n: viz.plot_class_map(test.images[n], cam(n).numpy(), "c",
                                                          score=logits[n, predicted[n]].item(),
                                                          box=test.boxes[n]),
