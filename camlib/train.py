@@ -40,8 +40,8 @@ from camlib.data import batches, make_cluttered_digits
 from camlib.localize import evaluate_localization
 from camlib.models import GAPNet, parameter_count, save_checkpoint
 
-__all__ = ["train", "main", "default_device", "set_threads", "autocast_dtype",
-           "native_bfloat16_cpu"]
+__all__ = ["train", "training_step", "main", "default_device", "set_threads",
+           "autocast_dtype", "native_bfloat16_cpu"]
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
@@ -86,6 +86,22 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         raise ValueError(f'precision="float16" needs a CUDA device, got {device}; '
                          'use "bfloat16" or "float32" on the CPU')
     return None if precision == "float32" else getattr(torch, precision)
+
+
+def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  scaler: torch.amp.GradScaler, images: torch.Tensor, labels: torch.Tensor,
+                  amp_dtype: torch.dtype | None = None, label_smoothing: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step: logits and cross-entropy in autocast ``amp_dtype`` (None:
+    float32), then the (scaled) backward pass and the update. Returns (logits, loss)."""
+    with torch.autocast(images.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        logits = model(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return logits, loss
 
 
 def _peak_rss_mb() -> float:
@@ -159,13 +175,8 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
         for images, labels, _ in bar:
             if device.type == "cpu":
                 images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = model(images)
-                loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            logits, loss = training_step(model, optimizer, scaler, images, labels, amp_dtype,
+                                         label_smoothing)
             schedule.step()
             seen += len(labels)
             correct += int((logits.argmax(1) == labels).sum())

@@ -20,31 +20,27 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from camlib.models import GAPNet
-from camlib.train import default_device, native_bfloat16_cpu, set_threads
+from camlib.train import default_device, native_bfloat16_cpu, set_threads, training_step
 
 RECIPE_IMAGES, RECIPE_EPOCHS = 16000, 7  # `python -m camlib.train`'s defaults
 
 
 def seconds_per_step(dtype: torch.dtype | None, steps: int, batch_size: int,
                      device: torch.device) -> float:
-    """Mean wall time of one training step (after two warm-up steps) at autocast ``dtype``
-    (None: float32)."""
+    """Mean wall time of one `camlib.train.training_step` (after two warm-up steps) at
+    autocast ``dtype`` (None: float32)."""
     model = GAPNet().to(device)
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = model.to(memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     images = torch.rand(batch_size, 3, 64, 64, device=device).contiguous(memory_format=layout)
     labels = torch.randint(0, 10, (batch_size,), device=device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = F.cross_entropy(model(images), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        training_step(model, optimizer, scaler, images, labels, dtype, label_smoothing=0.1)
 
     for _ in range(2):
         step()
