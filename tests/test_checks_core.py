@@ -331,3 +331,35 @@ def test_lesson_checks_are_discovered_and_exported_lazily():
                 assert attr in names and attr in dir(camlib.checks)
     with pytest.raises(AttributeError):
         camlib.checks.exercise_96_1  # noqa: B018 - no lesson 96
+
+
+def test_pick_uses_the_learners_function_only_after_its_check_passed(capsys):
+    from camlib import reference
+    from camlib.checks import exercise_4_1, pick
+
+    def wrong(features, weight):
+        return reference.class_activation_maps(features, weight) * 2
+
+    def right(features, weight):
+        return reference.class_activation_maps(features, weight)
+
+    assert pick("4.1", right, reference.class_activation_maps) is \
+        reference.class_activation_maps  # not checked yet
+    exercise_4_1(wrong, raise_on_fail=False, verbose=False)
+    assert pick("4.1", wrong, reference.class_activation_maps) is \
+        reference.class_activation_maps
+    exercise_4_1(right, verbose=False)
+    assert pick("4.1", right, reference.class_activation_maps) is right
+    assert pick("4.1", wrong, reference.class_activation_maps) is \
+        reference.class_activation_maps  # passed with another function
+    assert "Using your right" in capsys.readouterr().out
+
+
+def test_hidden_seed_changes_the_inputs_but_not_the_notebooks():
+    from camlib.checks._core import Context
+
+    visible = Context("4.1").rng.normal(size=3)
+    assert np.array_equal(visible, Context("4.1").rng.normal(size=3))
+    assert not Context("4.1").hidden
+    hidden = Context("4.1", hidden_seed=12345)
+    assert hidden.hidden and not np.array_equal(visible, hidden.rng.normal(size=3))

@@ -31,6 +31,7 @@ from camlib.checks._core import (
     diagnose,
     exercise_check,
     factor_Z,
+    pick,
     rng_for,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "get_check",
     "lesson_modules",
     "load_all",
+    "pick",
     "rng_for",
 ]
 

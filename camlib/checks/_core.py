@@ -32,12 +32,15 @@ The learner then calls ``camlib.checks.exercise_4_1(class_activation_maps)``:
 
 Public check signature (made by the decorator)::
 
-    exercise_N_M(fn, *, raise_on_fail=True, verbose=True, time_limit=10.0) -> CheckResult
+    exercise_N_M(fn, *, raise_on_fail=True, verbose=True, time_limit=10.0,
+                 hidden_seed=None) -> CheckResult
 
 What the check body can use:
 
 - ``ctx.rng``: ``numpy.random.Generator`` seeded from the exercise name, so the same
-  learner function gets the same inputs and the same message every time.
+  learner function gets the same inputs and the same message every time. When the
+  autograder passes ``hidden_seed``, the seed mixes it in and ``ctx.hidden`` is true: a
+  check then adds cases the notebook never shows (see :class:`Context`).
   ``ctx.seed`` is that seed as an int (for ``torch.Generator().manual_seed(ctx.seed)``).
 - ``ctx.call(fn, *args, returns=None, **kwargs)``: calls the learner's function under
   a time limit (shared by all calls of one check), turns an exception, ``None``, a
@@ -135,6 +138,11 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
+    def _ipython_display_(self) -> None:
+        # The check has already printed its message; a notebook cell that ends with the
+        # call shows nothing more (no repr, which nbgrader would try to read as points).
+        pass
+
 
 class CheckFailed(AssertionError):
     """Raised by a check when the learner's answer is wrong; ``.result`` holds the record."""
@@ -142,6 +150,10 @@ class CheckFailed(AssertionError):
     def __init__(self, message: str, result: CheckResult | None = None):
         super().__init__(message)
         self.result = result
+
+
+class _NotAttempted(Exception):
+    """The learner's function still raises ``NotImplementedError``: nothing to judge yet."""
 
 
 class _Failure(Exception):
@@ -626,11 +638,19 @@ class Context:
         Exercise number, e.g. ``"4.1"``.
     time_limit : float or None
         Seconds of learner code allowed in total for this check (``None``: no limit).
+    hidden_seed : int or None
+        ``None`` in a notebook: the inputs come from the exercise number alone, so the
+        learner sees the same inputs and messages every time. The autograder passes a
+        secret seed: ``ctx.rng`` then draws inputs the learner never saw, and
+        ``ctx.hidden`` is true so a check can add the cases it keeps for grading
+        (non-square maps, odd sizes, negative and large-spread values).
     """
 
-    def __init__(self, exercise: str, time_limit: float | None = DEFAULT_TIME_LIMIT):
+    def __init__(self, exercise: str, time_limit: float | None = DEFAULT_TIME_LIMIT,
+                 hidden_seed: int | None = None):
         self.exercise = exercise
-        self.seed = seed_for(exercise)
+        self.hidden = hidden_seed is not None
+        self.seed = seed_for(exercise if hidden_seed is None else f"{exercise}:{hidden_seed}")
         self.rng = np.random.default_rng(self.seed)
         self.time_limit = time_limit
         self._time_used = 0.0
@@ -674,7 +694,7 @@ class Context:
                       f"(an infinite loop, or a loop over every pixel?)")
         if status == "raised":
             if isinstance(value, NotImplementedError):
-                self.fail(f"not attempted yet: {name} still raises NotImplementedError; "
+                raise _NotAttempted(f"not attempted yet: {name} still raises NotImplementedError; "
                           f"replace the `raise NotImplementedError(...)` line with your code")
             text = str(value).strip().splitlines()
             text = text[0] if text else ""
@@ -746,6 +766,32 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {}
 """Exercise number (``"4.1"``) -> public check function."""
 
 
+_LAST_RESULTS: dict[str, tuple[Any, bool]] = {}
+"""Exercise number -> (the function last checked, whether it passed), for :func:`pick`."""
+
+
+def pick(exercise: str, mine: Any, fallback: Any) -> Any:
+    """The learner's function if its check passed, else camlib's, said in one line.
+
+    Lesson code after an exercise uses the learner's own function when the check
+    passed with that very function, so the learner builds the pipeline; otherwise it
+    falls back to camlib's, so the lesson still runs to the end.
+
+    >>> from camlib import reference
+    >>> fn = pick("4.1", None, reference.class_activation_maps)
+    Exercise 4.1 is not solved yet: the next cells use camlib's class_activation_maps.
+    >>> fn is reference.class_activation_maps
+    True
+    """
+    checked, passed = _LAST_RESULTS.get(exercise, (None, False))
+    if passed and mine is not None and checked is mine:
+        print(f"Using your {_fn_name(mine)} from exercise {exercise}.")
+        return mine
+    print(f"Exercise {exercise} is not solved yet: the next cells use camlib's "
+          f"{_fn_name(fallback)}.")
+    return fallback
+
+
 def get_check(exercise: str) -> Callable[..., CheckResult]:
     """The public check for an exercise number, e.g. ``get_check("4.1")``."""
     try:
@@ -782,11 +828,20 @@ def exercise_check(exercise: str, *, function: str | None = None):
     def decorate(body: Callable[[Context, Any], str | None]) -> Callable[..., CheckResult]:
         @functools.wraps(body)
         def check(fn: Any, *, raise_on_fail: bool = True, verbose: bool = True,
-                  time_limit: float | None = DEFAULT_TIME_LIMIT) -> CheckResult:
+                  time_limit: float | None = DEFAULT_TIME_LIMIT,
+                  hidden_seed: int | None = None) -> CheckResult:
             __tracebackhide__ = True  # IPython and pytest show the message, not our frames
-            ctx = Context(exercise, time_limit=time_limit)
+            ctx = Context(exercise, time_limit=time_limit, hidden_seed=hidden_seed)
             try:
                 summary = body(ctx, fn)
+            except _NotAttempted as not_attempted:
+                # Not an error: a student copy run top to bottom (Colab's "Run all", classic
+                # Jupyter) must reach its end with no exercise done, so this never raises.
+                result = CheckResult(exercise, False, f"… Exercise {exercise}: {not_attempted}")
+                _LAST_RESULTS[exercise] = (fn, False)
+                if verbose:
+                    print(result.message)
+                return result
             except _Failure as failure:
                 problem = str(failure)
             except _TimeUp:  # the learner's code swallowed our alarm's first delivery
@@ -797,10 +852,12 @@ def exercise_check(exercise: str, *, function: str | None = None):
             else:
                 message = f"✔ Exercise {exercise} passed" + (f": {summary}" if summary else "")
                 result = CheckResult(exercise, True, message)
+                _LAST_RESULTS[exercise] = (fn, True)
                 if verbose:
                     print(message)
                 return result
             result = CheckResult(exercise, False, f"✘ Exercise {exercise}: {problem}")
+            _LAST_RESULTS[exercise] = (fn, False)
             if raise_on_fail:
                 raise CheckFailed(result.message, result)
             if verbose:
@@ -814,6 +871,7 @@ def exercise_check(exercise: str, *, function: str | None = None):
             inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=True),
             inspect.Parameter("time_limit", inspect.Parameter.KEYWORD_ONLY,
                               default=DEFAULT_TIME_LIMIT),
+            inspect.Parameter("hidden_seed", inspect.Parameter.KEYWORD_ONLY, default=None),
         ])
         check.exercise = exercise  # type: ignore[attr-defined]
         check.function = function  # type: ignore[attr-defined]
