@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from camlib.checks import _core
+from camlib.checks import _core, _limits
 from camlib.checks._core import (
     CheckFailed,
     CheckResult,
@@ -224,7 +224,7 @@ def test_infinite_loop_hits_time_limit():
 
 
 def test_thread_fallback_time_limit(monkeypatch):
-    monkeypatch.setattr(_core, "_alarm_available", lambda: False)
+    monkeypatch.setattr(_limits, "_alarm_available", lambda: False)
     status, _ = _core.run_with_time_limit(time.sleep, (5,), seconds=0.2)
     assert status == "timeout"
     assert _core.run_with_time_limit(lambda x: x + 1, (1,), seconds=1) == ("ok", 2)
@@ -235,7 +235,7 @@ def test_thread_fallback_time_limit(monkeypatch):
 def test_time_limit_restores_outer_timer():
     import signal
 
-    if not _core._alarm_available():
+    if not _limits._alarm_available():
         pytest.skip("no SIGALRM here")
     fired = []
     old = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
