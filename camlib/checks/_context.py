@@ -137,6 +137,8 @@ class Context:
             if type_name == "NotImplementedError":
                 raise _NotAttempted(f"not attempted yet: {name} still raises NotImplementedError; "
                           f"replace the `raise NotImplementedError(...)` line with your code")
+            if not type_name:  # the learner's process ended or sent something unreadable
+                self.fail(f"{self.last_call}: {text}")
             self.fail(f"{self.last_call} raised {type_name}{': ' + text if text else ''}{where}")
         names = self._argument_names(fn, len(args))
         for i, (before, after) in enumerate(zip(snapshots, args, strict=True)):
