@@ -20,6 +20,7 @@ from camlib.checks._results import (
     LearnerError,
     _Failure,
     _NotAttempted,
+    _TimeUp,
 )
 
 __all__ = ["Context", "rng_for", "seed_for"]
@@ -122,10 +123,16 @@ class Context:
         if self.time_limit is not None:
             budget = max(self.time_limit - self._time_used, 0.05)
         start = time.monotonic()
-        status, value = run_with_time_limit(fn, args, kwargs, budget)
+        try:
+            status, value = run_with_time_limit(fn, args, kwargs, budget)
+        except _TimeUp:  # the grader's stand-in for the learner's function ran out of time
+            status, value = "timeout", None
         self._time_used += time.monotonic() - start
         if status == "timeout":
-            self.fail(f"{name} did not finish within the time limit of {_fmt(self.time_limit)} s "
+            limit = self.time_limit if self.time_limit is not None else getattr(
+                fn, "time_limit", None)
+            within = f"the time limit of {_fmt(limit)} s" if limit else "the time limit"
+            self.fail(f"{name} did not finish within {within} "
                       f"(an infinite loop, or a loop over every pixel?)")
         if status == "raised":
             if isinstance(value, LearnerError):  # raised in the grader's learner process

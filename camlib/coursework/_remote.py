@@ -260,6 +260,7 @@ class RemoteFunction:
                                inspect.Parameter.POSITIONAL_OR_KEYWORD)
              for i, p in enumerate(dict.fromkeys(params))])
         self.cpu_left, self.wall_left = cpu_seconds, wall_seconds
+        self.time_limit = cpu_seconds
         self.lost: str | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
