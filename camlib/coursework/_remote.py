@@ -153,8 +153,11 @@ class LearnerProcess:
         """Kill the whole process group and remove the working directory."""
         if self.process is not None:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, OSError):
+                if hasattr(os, "killpg"):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()
+            except OSError:
                 pass
             try:
                 self.process.wait(timeout=10)
