@@ -38,6 +38,7 @@ class Case:
     why: str
     cells: dict[str, str] = field(default_factory=dict)
     edit: Callable[[dict], dict | bytes] | None = None
+    needs: str = ""  # "seccomp" or "landlock": the confinement the deserved score relies on
 
 
 def _wrong(**cells: str) -> dict[str, str]:
@@ -103,10 +104,12 @@ CASES = [
     Case("kill_parent", 2, "4.2 kills its parent process; 4.3 right",
          {"4.2": "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
                  "except OSError:\n    pass\ndef scores_from_maps(maps, bias):\n"
-                 "    os.kill(os.getppid(), signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"}),
+                 "    os.kill(os.getppid(), signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"},
+         needs="seccomp"),
     Case("kill_everything", 2, "kill(-1) from the 4.2 function; 4.3 right",
          {"4.2": "import os, signal\ndef scores_from_maps(maps, bias):\n"
-                 "    os.kill(-1, signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"}),
+                 "    os.kill(-1, signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"},
+         needs="seccomp"),
     Case("kill_self", 2, "4.2 kills its own process; 4.3 right",
          {"4.2": "import os, signal\ndef scores_from_maps(maps, bias):\n"
                  "    os.kill(os.getpid(), signal.SIGKILL)\n"}),
@@ -116,7 +119,7 @@ CASES = [
                           "for p in ['events.jsonl', '../events.jsonl', '../../events.jsonl', "
                           "'/tmp/events.jsonl'] + glob.glob('/tmp/*/*.csv'):\n"
                           "    try:\n        open(p, 'a').write(line)\n"
-                          "    except OSError:\n        pass\n" + WRONG_42})),
+                          "    except OSError:\n        pass\n" + WRONG_42}), needs="landlock"),
     Case("rewrite_checks", 1, "rewrites camlib/checks/lesson04.py (installed and copies)",
          _wrong(**{"4.2": "import camlib.checks.lesson04 as m, os, pathlib, sys\n"
                           "p = pathlib.Path(m.__file__)\n"
@@ -125,15 +128,15 @@ CASES = [
                           "    try:\n        os.chmod(f, 0o644); os.chmod(f.parent, 0o755)\n"
                           "        f.write_text(f.read_text().replace('ctx.compare(', "
                           "'0 and ctx.compare('))\n"
-                          "    except OSError:\n        pass\n" + WRONG_42})),
+                          "    except OSError:\n        pass\n" + WRONG_42}), needs="landlock"),
     Case("rewrite_checks_z_next", 1, "graded after rewrite_checks: judged by the real checks",
          _wrong()),
     Case("forked_daemon", 2, "forks a daemon in the 4.2 cell; 4.3 right",
          {"4.2": "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n"
-                 "    time.sleep(30)\n    os._exit(0)\n" + RIGHT_42}),
+                 "    time.sleep(30)\n    os._exit(0)\n" + RIGHT_42}, needs="seccomp"),
     Case("subprocess_daemon", 2, "starts a background shell in the 4.2 cell; 4.3 right",
          {"4.2": "import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 30'], "
-                 "start_new_session=True)\n" + RIGHT_42}),
+                 "start_new_session=True)\n" + RIGHT_42}, needs="seccomp"),
     Case("infinite_loop_function", 2, "4.2 loops forever; 4.3 right",
          {"4.2": "def scores_from_maps(maps, bias):\n    while True:\n        pass\n"}),
     Case("infinite_loop_cell", 2, "the 4.2 cell loops at the top level; 4.3 right",

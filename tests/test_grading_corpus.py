@@ -33,8 +33,20 @@ def _tree_hash(folder: Path) -> str:
 
 
 def test_corpus_gets_what_it_deserves(tmp_path):
+    from camlib.coursework._sandbox import probe
+
     assert len(CASES) >= 30
-    cases = write_corpus(tmp_path / "subs")
+    confinement = " ".join(probe())
+    have = {"seccomp": "seccomp" in confinement.split(),
+            "landlock": "Landlock ABI" in confinement}
+    cases = {n: c for n, c in write_corpus(tmp_path / "subs").items()
+             if not c.needs or have[c.needs]}
+    if len(cases) < len(CASES):
+        import shutil
+
+        for name in set(c.name for c in CASES) - set(cases):
+            shutil.rmtree(tmp_path / "subs" / name)
+        print(f"confinement here: {confinement}; {len(CASES) - len(cases)} cases skipped")
     checks_before = _tree_hash(REPO_ROOT / "camlib")
     temp_before = set(Path(tempfile.gettempdir()).glob("camlib-grade-*"))
     out = tmp_path / "grades.csv"

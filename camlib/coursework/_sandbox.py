@@ -204,3 +204,21 @@ def confine(workdir: str, *, memory_bytes: int | None, cpu_seconds: int | None,
     except OSError as exc:
         report.append(f"seccomp failed: {exc}")
     return report
+
+
+def probe() -> list[str]:
+    """What :func:`confine` achieves on this machine (run in a throw-away process)."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        code = ("import json, sys; from camlib.coursework._sandbox import confine; "
+                "print(json.dumps(confine(sys.argv[1], memory_bytes=None, cpu_seconds=None, "
+                "file_bytes=None)))")
+        result = subprocess.run([sys.executable, "-c", code, work], capture_output=True,
+                                text=True, timeout=120, env=dict(os.environ, TMPDIR=work))
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return [f"probe failed: {result.stderr.strip()[-200:]}"]
