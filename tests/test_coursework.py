@@ -361,7 +361,7 @@ def graded(tmp_path_factory):
     out = root / "grades.csv"
     start = time.monotonic()
     rows = grade([subs], out=out, lessons_dir=lessons, cell_timeout=2.0, check_time_limit=1.0,
-                 check_modules=[CHECKS], hang_grace=2.0, jobs=2, verbose=False)
+                 check_modules=[CHECKS], jobs=2, verbose=False)
     seconds = time.monotonic() - start
     by_name = {name: [r for r in rows if r.submission == str(p)] for name, p in paths.items()}
     return by_name, seconds, out

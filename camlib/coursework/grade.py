@@ -197,7 +197,7 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
                    check_modules: Sequence[str] = (), name: str | None = None,
                    seed: int | None = None, lesson: int | None = None, student: str = "",
                    import_timeout: float = 300.0, memory_mb: int = 4096,
-                   library: dict[str, bytes] | None = None, **_ignored: Any) -> list[Grade]:
+                   library: dict[str, bytes] | None = None) -> list[Grade]:
     """Grade one submitted notebook; one :class:`Grade` per expected exercise.
 
     Parameters
@@ -452,8 +452,8 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
           cell_timeout: float = 10.0, check_time_limit: float = 10.0,
           check_modules: Sequence[str] = (), jobs: int = 1, verbose: bool = True,
           seed: int | None = None, lesson: int | None = None, import_timeout: float = 300.0,
-          memory_mb: int = 4096, on_rows: Callable[[list[Grade]], None] | None = None,
-          **_ignored: Any) -> list[Grade]:
+          memory_mb: int = 4096,
+          on_rows: Callable[[list[Grade]], None] | None = None) -> list[Grade]:
     """Grade every submission (files, or folders searched for ``*.ipynb``).
 
     ``jobs`` submissions are graded at once (each by its own grading process). Rows are
