@@ -2,8 +2,9 @@
 
 Each case starts from the lesson's solution notebook (4.1, 4.2, 4.3 right) and changes
 it: an exercise cell's source (``cells={"4.2": code}``) or the file itself (``edit``).
-``WRONG_42`` / ``WRONG_43`` are honest wrong answers (the bias left out); unless a case
-says otherwise, 4.1 stays right. Used by tests/test_grading_corpus.py.
+``WRONG_42`` / ``WRONG_43`` are honest wrong answers that are wrong on any input (the
+bias left out; the channels averaged instead of summed); unless a case says otherwise,
+4.1 stays right. Used by tests/test_grading_corpus.py.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ WRONG_42 = '''def scores_from_maps(maps, bias):
     return maps.mean(axis=(2, 3))
 '''
 WRONG_43 = '''def predicted_class_maps(features, weight, bias):
-    scores = features.mean(axis=(2, 3)) @ weight.T
-    return np.einsum("nk,nkhw->nhw", weight[scores.argmax(axis=1)], features)
+    top = (features.mean(axis=(2, 3)) @ weight.T + bias).argmax(axis=1)
+    return np.einsum("nk,nkhw->nhw", weight[top], features) / features.shape[1]
 '''
 RIGHT_42 = '''def scores_from_maps(maps, bias):
     return maps.mean(axis=(2, 3)) + bias

@@ -60,6 +60,16 @@ def test_corpus_gets_what_it_deserves(tmp_path):
     table = "\n".join(f"{n:28} deserved {c.deserved} got {got.get(n)}" for n, c in cases.items())
     print(table, f"\n{elapsed:.0f} s")
     assert {n: got.get(n) for n in cases} == {n: c.deserved for n, c in cases.items()}, table
+    message = {(r.student, r.exercise): r.message for r in rows}
+    for (name, number), words in {
+            ("reference_calls", "4.1"): "4.1 asks you to write this; camlib's version is off",
+            ("in_place", "4.2"): "modified its argument `maps` in place",
+            ("infinite_loop_function", "4.2"): "did not finish within the time limit of 2 s",
+            ("infinite_loop_cell", "4.2"): "the exercise cell did not finish within 2 s",
+            ("broken_json", "4.1"): "not a readable notebook",
+            ("kill_self", "4.2"): "ended: it was killed by SIGKILL"}.items():
+        if name in cases:
+            assert words in message[name, number], message[name, number]
     # Every submission has a row for each of the lesson's 3 exercises.
     assert all(sum(r.student == n for r in rows) == 3 for n in cases)
     # Nothing a submission did changed the course or the grades afterwards.
