@@ -205,3 +205,25 @@ def test_solutions_get_full_marks_and_student_copies_zero_on_a_loaded_machine(tm
           f"solutions {sum(r.points for r in solutions):g}/"
           f"{sum(r.max_points for r in solutions):g}, student copies "
           f"{sum(r.points for r in copies):g}")
+
+
+def test_write_it_yourself_switches_off_imported_and_later_imported_functions(tmp_path,
+                                                                              monkeypatch):
+    from camlib.coursework._runner import _block, _unblock
+
+    (tmp_path / "later_module_xyz.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    undo = _block(["later_module_xyz.f"], "9.9")  # not imported yet: switched off on import
+    import later_module_xyz
+
+    alias = later_module_xyz.f
+    with pytest.raises(RuntimeError, match="9.9 asks you to write this; camlib's version is off"):
+        alias()
+    _unblock(undo)
+    assert alias() == 1 and not [f for f in sys.meta_path if type(f).__name__ == "_OffOnImport"]
+    undo = _block(["later_module_xyz.f"], "9.9")  # imported: every alias is switched off
+    with pytest.raises(RuntimeError):
+        alias()
+    _unblock(undo)
+    assert later_module_xyz.f() == 1
+    sys.modules.pop("later_module_xyz")

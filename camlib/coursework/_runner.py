@@ -19,6 +19,7 @@ sends back, and the grader reads that as plain data (``_wire``).
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import json
@@ -111,46 +112,82 @@ def _load_module(spec: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _resolve(target: str) -> tuple[Any, str] | None:
-    parts = target.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        try:
-            module = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        owner = module
-        for name in parts[i:-1]:
-            owner = getattr(owner, name, None)
-        return (owner, parts[-1]) if owner is not None else None
-    return None
+def _switch_off(obj: Any, stub: Any, undo: list[tuple]) -> None:
+    if inspect.isclass(obj):
+        undo.append(("class", obj, obj.__dict__.get("__init__")))
+        obj.__init__ = stub
+    elif inspect.isfunction(obj) and not obj.__closure__:
+        undo.append(("code", obj, obj.__code__))
+        obj.__code__ = stub.__code__
+
+
+class _OffOnImport(importlib.abc.MetaPathFinder):
+    """Switches the targets off in a module imported during the call (``import`` inside it)."""
+
+    def __init__(self, targets: dict[str, list[str]], stub: Any, undo: list[tuple]):
+        self.targets, self.stub, self.undo = targets, stub, undo
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.targets:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                break
+        else:
+            return None
+        loader, names, finder_self = spec.loader, self.targets[name], self
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                for attr in names:
+                    _switch_off(getattr(module, attr, None), finder_self.stub, finder_self.undo)
+
+        spec.loader = Loader()
+        return spec
 
 
 def _block(targets: list[str], exercise: str) -> list[tuple]:
+    """Switch off camlib's version of what ``exercise`` asks for; returns what to undo.
+
+    Modules not imported yet are not imported here (that would cost the learner's process
+    Torch for a NumPy exercise); if the learner's code imports one during the call, the
+    targets are switched off as it loads.
+    """
     message = (f"{exercise} asks you to write this; camlib's version is off while grading")
     namespace: dict[str, Any] = {}
     exec(f"def _off(*args, **kwargs):\n    raise RuntimeError({message!r})\n",  # noqa: S102
          namespace)
     stub = namespace["_off"]
-    undo = []
+    undo: list[tuple] = []
+    later: dict[str, list[str]] = {}
     for target in targets:
-        found = _resolve(target)
-        if found is None:
-            continue
-        owner, name = found
-        obj = getattr(owner, name, None)
-        if inspect.isclass(obj):
-            undo.append(("class", obj, obj.__dict__.get("__init__")))
-            obj.__init__ = stub
-        elif inspect.isfunction(obj) and not obj.__closure__:
-            undo.append(("code", obj, obj.__code__))
-            obj.__code__ = stub.__code__
+        module_name, _, attr = target.rpartition(".")
+        module = sys.modules.get(module_name)
+        if module is None:
+            later.setdefault(module_name, []).append(attr)
+        else:
+            _switch_off(getattr(module, attr, None), stub, undo)
+    if later:
+        finder = _OffOnImport(later, stub, undo)
+        sys.meta_path.insert(0, finder)
+        undo.append(("finder", finder, None))
     return undo
 
 
 def _unblock(undo: list[tuple]) -> None:
     for kind, obj, saved in reversed(undo):
         try:
-            if kind == "code":
+            if kind == "finder":
+                if obj in sys.meta_path:
+                    sys.meta_path.remove(obj)
+            elif kind == "code":
                 obj.__code__ = saved
             elif saved is None:
                 del obj.__init__
