@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -327,9 +326,18 @@ def average_pool(features):
         pass'''
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + sys) of this process and of its finished child processes."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade every test submission once; returns (rows by submission name, seconds, folder)."""
+    """Grade every test submission once; returns (rows by submission name, CPU seconds, CSV)."""
     root = tmp_path_factory.mktemp("coursework")
     lessons = root / "lessons"
     write(lesson(), lessons / "90_fixture.ipynb")
@@ -359,10 +367,10 @@ def graded(tmp_path_factory):
     broken.write_text(json.dumps(lesson())[:500], encoding="utf-8")
     paths["not_json"] = broken
     out = root / "grades.csv"
-    start = time.monotonic()
+    before = _cpu_seconds()
     rows = grade([subs], out=out, lessons_dir=lessons, cell_timeout=2.0, check_time_limit=1.0,
                  check_modules=[CHECKS], jobs=2, verbose=False)
-    seconds = time.monotonic() - start
+    seconds = _cpu_seconds() - before
     by_name = {name: [r for r in rows if r.submission == str(p)] for name, p in paths.items()}
     return by_name, seconds, out
 
@@ -441,6 +449,7 @@ def test_csv_has_one_row_per_submission_and_exercise(graded):
         ("90.1", "1", "1"), ("90.2", "2", "2")]
 
 
-def test_grading_time_stays_within_the_limits(graded):
-    # 10 submissions; two workers are killed on purpose (crash, 5 s hang): ~2-4 s each otherwise.
-    assert graded[1] < 80
+def test_grading_cpu_time_stays_within_the_limits(graded):
+    # 10 submissions, ~1-3 s of CPU each (a learner process importing NumPy, the checks);
+    # the process that ignores its CPU alarm may spin until it is killed (3 × 1 s + 10 s).
+    assert graded[1] < 90
