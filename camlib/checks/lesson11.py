@@ -358,7 +358,7 @@ def exercise_11_3(ctx: Context, fn) -> str:
         if sorted(boxes) == sorted(expected):
             sizes = _sizes(cam, threshold)
             order = [sizes[b].pop(0) for b in boxes]
-            if any(later > earlier for earlier, later in zip(order, order[1:])):
+            if order != sorted(order, reverse=True):
                 ctx.fail(f"{where} you returned the right boxes in the wrong order (component "
                          f"sizes {order}); put the largest component first (sort by pixel "
                          f"count, descending)")
