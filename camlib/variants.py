@@ -73,7 +73,7 @@ def _check_common(n, split, seed) -> None:
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
     if split not in SPLITS:
-        raise ValueError(f'split must be "train" or "test", got {split!r}')
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
 # --- a spurious cue -------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
     Parameters
     ----------
     n : number of images (> 0)
-    split : "train" or "test" (disjoint handwritten source digits, as in `camlib.data`)
+    split : a split of `camlib.data` ("train" or "test": disjoint handwritten source digits)
     seed : the same seed and parameters always give the same images
     cue : "label" (the square has its class's colour ``CUE_COLOURS[label]``: a perfect
         shortcut), "random" (a colour drawn uniformly from the ten, independent of the
@@ -204,9 +204,10 @@ class TwoDigits:
 
 
 def _background_level(data: ClutteredDigits) -> np.ndarray:
-    """Median brightness of each image off the digit (N,)."""
+    """Mean brightness of each image off the digit (N,)."""
     grey = data.images.astype(np.float32).mean(axis=1)
-    return np.array([np.median(g[~m]) for g, m in zip(grey, data.masks, strict=True)])
+    off = ~data.masks
+    return (grey * off).sum(axis=(1, 2)) / off.sum(axis=(1, 2))
 
 
 def make_two_digits(n: int, split: str = "test", seed: int = 0, same_class: bool = False,
@@ -223,7 +224,7 @@ def make_two_digits(n: int, split: str = "test", seed: int = 0, same_class: bool
     Parameters
     ----------
     n : number of images (> 0)
-    split : "train" or "test"
+    split : a split of `camlib.data` ("train" or "test")
     seed : the same seed and parameters always give the same images
     same_class : False: the two digits are of different classes; True: of the same class
         (two instances, different handwriting)
