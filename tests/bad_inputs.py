@@ -239,7 +239,8 @@ def _backend_cases(lib, module: str, conv) -> list[Case]:
     box_a, box_b = ("box_a", "box_b") if lib is ref else ("boxes_a", "boxes_b")
     good = conv(BOX)
     for label, value in [("3 numbers", np.array([0.0, 0, 2])), ("NaN", _with(BOX, NAN)),
-                         ("inf", np.array([0.0, 0, INF, 2])), ("inverted", np.array([2.0, 0, 0, 2])),
+                         ("inf", np.array([0.0, 0, INF, 2])),
+                         ("inverted", np.array([2.0, 0, 0, 2])),
                          ("bool", BOX > 0), ("complex", BOX.astype(np.complex64)),
                          ("5 numbers", np.zeros(5))]:
         cases.append(c(f"iou: {box_a} {label}", lambda v=value: lib.iou(conv(v), good), box_a))
