@@ -12,8 +12,10 @@ Notation, for one image:
                 = (1/Z) Σ_{x,y} M_c(x, y) + b_c   (mean pooling with a bias)
 
 Every function takes a batch: features are (N, K, H, W), weights (C, K). This module is
-the course's reference: readable first, fast enough second. `camlib.torch` has the same
-functions on batched tensors on any device.
+the course's reference: readable first, fast enough second. It computes in float64
+whatever it is given (float16, integers), and a batch of N = 0 gives empty results.
+`camlib.torch` has the same functions on batched tensors on any device. The input
+checks, which name the argument they reject, come after the equations.
 
 Boxes are (x0, y0, x1, y1) half-open pixel boxes: the object covers columns x0 <= x < x1
 and rows y0 <= y < y1, i.e. ``cam[y0:y1, x0:x1]``, and its area is (x1 - x0)·(y1 - y0).

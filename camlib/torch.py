@@ -5,8 +5,9 @@ tensor operations so that a whole batch runs at once on the CPU or a GPU. Inputs
 float32, float16, bfloat16 or float64; every result stays on the input's device.
 
 The only values copied back to the host are scalars: the validity checks (one ``bool``
-each, for example "no NaN in features") and the convergence test of the connected
-component labelling.
+each, for example "no NaN in features"; they come after the equations, at the end of
+this file) and the convergence test of the connected component labelling. A batch of
+N = 0 gives empty results.
 
 The equations (f_k(x, y) is channel k of the last convolutional layer, Z = H·W)::
 

@@ -8,13 +8,12 @@ it pin the answers that used to be silently wrong, and the documented empty batc
 import numpy as np
 import pytest
 import torch
+from bad_inputs import Case, all_cases, run_case  # tests/ is on sys.path under pytest
 
 import camlib.reference as ref
 import camlib.torch as ct
 from camlib import localize
 from camlib.models import GAPNet
-
-from bad_inputs import Case, all_cases, run_case  # noqa: I001 (tests/ is on sys.path)
 
 # The box functions of camlib.torch and camlib.localize (labelling, thresholds, the
 # MaxBoxAcc search) are counted by bad_inputs.py but checked with their implementation.

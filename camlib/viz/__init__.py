@@ -6,6 +6,5 @@ Both show images with `display_image` and boxes with `draw_box` (`camlib.viz._co
 """
 
 from camlib.viz._common import *  # noqa: F403
-
 from camlib.viz.localization import *  # noqa: F403
 from camlib.viz.maps import *  # noqa: F403
