@@ -30,6 +30,7 @@ def test_checkpoint_is_small_and_records_its_command(name):
     assert isinstance(model.pool, pool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_checkpoint_reproduces_its_recorded_metrics(name, test_split):
     metrics = checkpoint_metrics(name)
@@ -75,6 +76,7 @@ def test_train_imports_and_measures_memory_without_the_posix_resource_module(mon
         importlib.reload(training)
 
 
+@pytest.mark.slow
 def test_a_test_set_and_a_checkpoint_load_fast(tmp_path, monkeypatch):
     """What a lesson does first: a few hundred test images (generated, then cached) and
     the GAP net, in well under the 2 s a lesson may spend."""
@@ -92,6 +94,7 @@ def test_a_test_set_and_a_checkpoint_load_fast(tmp_path, monkeypatch):
     assert first < 2.0 and cached < 0.2
 
 
+@pytest.mark.slow
 def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatch):
     from camlib.train import train
 
@@ -126,6 +129,7 @@ def test_mixed_precision_is_chosen_by_the_hardware(monkeypatch):
         training.autocast_dtype("half", cpu)
 
 
+@pytest.mark.slow
 def test_training_options_are_checked_and_recorded(tmp_path, monkeypatch):
     from camlib.train import train
 

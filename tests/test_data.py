@@ -16,6 +16,7 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(cd.paths, "CACHE_DIR", tmp_path / "cache")
 
 
+@pytest.mark.slow
 def test_same_seed_same_images_other_seed_other_images():
     a = make_cluttered_digits(40, "test", seed=3, cache=False)
     b = make_cluttered_digits(40, "test", seed=3, cache=False)
@@ -35,6 +36,7 @@ def test_shapes_and_dtypes():
     assert len(d) == 12
 
 
+@pytest.mark.slow
 def test_train_and_test_use_disjoint_source_digits():
     _, _, train = cd.source_digits("train")
     _, _, test = cd.source_digits("test")
@@ -91,6 +93,7 @@ def test_digit_pixels_have_a_different_colour_from_the_background():
         assert np.abs(inside.mean() - outside.mean()) > 40  # brightness contrast >= 0.4
 
 
+@pytest.mark.slow
 def test_cache_returns_the_same_data_and_is_keyed_by_every_parameter(tmp_path):
     first = make_cluttered_digits(20, "test", seed=5)
     files = list((cd.paths.CACHE_DIR / "cluttered_digits").glob("*.npz"))

@@ -86,6 +86,7 @@ def test_resnet18_spatial_mean_plus_bias_is_the_logit(resnet):
     torch.testing.assert_close(one.mean(dim=(1, 2)), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "build, feature_name, classifier_name",
     [
@@ -227,6 +228,7 @@ def test_works_under_inference_mode():
     torch.testing.assert_close(maps.mean(dim=(1, 2)) + cam.bias[[0, 4]], logits[[0, 1], [0, 4]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("training", [True, False])
 def test_train_eval_state_is_not_changed(training):
     model = models.resnet18(weights=None).train(training)
