@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from camlib.data import SPLITS, ClutteredDigits, make_cluttered_digits
+from camlib.validation import non_negative_int, positive_int, real
 
 __all__ = [
     "CUE_COLOURS",
@@ -64,22 +65,21 @@ def box_overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             & (np.minimum(a[..., 3], b[..., 3]) > np.maximum(a[..., 1], b[..., 1])))
 
 
-def _check_common(n, split, seed) -> None:
-    for name, value in (("n", n), ("seed", seed)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+def _check_common(n, split, seed) -> tuple[int, int]:
+    n, seed = positive_int(n, "n"), non_negative_int(seed, "seed")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return n, seed
+
+
+def _arrays_equal(pairs) -> bool:
+    return all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in pairs)
 
 
 # --- a spurious cue -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SpuriousDigits(ClutteredDigits):
     """Cluttered digits with a coloured corner square, the cue.
 
@@ -92,6 +92,15 @@ class SpuriousDigits(ClutteredDigits):
 
     cue_classes: np.ndarray = None
     cue_boxes: np.ndarray = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every array (the cue's included) and the parameters are equal."""
+        if not isinstance(other, SpuriousDigits):
+            return NotImplemented
+        return ClutteredDigits.__eq__(self, other) and _arrays_equal(
+            ((self.cue_classes, other.cue_classes), (self.cue_boxes, other.cue_boxes)))
+
+    __hash__ = None
 
     def subset(self, index) -> SpuriousDigits:
         """The samples at ``index`` (slice, integer array or boolean mask)."""
@@ -137,17 +146,19 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
     >>> float((test.cue_classes == test.labels).mean()) < 0.2    # about 1 in 10 by chance
     True
     """
-    _check_common(n, split, seed)
+    n, seed = _check_common(n, split, seed)
     cue = cue if cue is not None else ("label" if split == "train" else "random")
-    if cue not in CUES:
+    if not isinstance(cue, str) or cue not in CUES:
         raise ValueError(f"cue must be one of {CUES} or None, got {cue!r}")
-    if not isinstance(image_size, (int, np.integer)) or image_size < 16:
-        raise ValueError(f"image_size must be an int >= 16, got {image_size!r}")
-    if not isinstance(side, (int, np.integer)) or not 2 <= side <= image_size // 4:
-        raise ValueError(f"side must be an int from 2 to image_size // 4 = {image_size // 4}, "
-                         f"got {side!r}")
-    base = make_cluttered_digits(int(n), split, image_size=int(image_size), seed=int(seed))
-    rng = np.random.default_rng([int(seed), SPLITS.index(split), _CUE_STREAM, CUES.index(cue)])
+    image_size = positive_int(image_size, "image_size")
+    if image_size < 16:
+        raise ValueError(f"image_size must be at least 16, got {image_size}")
+    side = positive_int(side, "side")
+    if not 2 <= side <= image_size // 4:
+        raise ValueError(f"side must be from 2 to image_size // 4 = {image_size // 4}, "
+                         f"got {side}")
+    base = make_cluttered_digits(n, split, image_size=image_size, seed=seed)
+    rng = np.random.default_rng([seed, SPLITS.index(split), _CUE_STREAM, CUES.index(cue)])
     corners = _corner_boxes(image_size, side, inset=2)
     grown = corners + np.array([-1, -1, 1, 1])  # keep one pixel between cue and digit
     free = ~box_overlaps(grown[None, :, :], base.boxes[:, None, :])  # (N, 4)
@@ -171,7 +182,7 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
             images[i, :, y0:y1, x0:x1] = np.clip(np.round(patch * 255), 0, 255)
     else:
         cue_boxes = np.zeros_like(cue_boxes)
-    params = dict(base.params, variant="spurious", cue=cue, side=int(side),
+    params = dict(base.params, variant="spurious", cue=cue, side=side,
                   variants_version=VARIANTS_VERSION)
     return SpuriousDigits(images, base.labels, base.boxes, base.masks, base.sources, params,
                           cue_classes, cue_boxes.astype(np.int64))
@@ -180,7 +191,7 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
 # --- two digits in one image ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TwoDigits:
     """Images with two handwritten digits each.
 
@@ -201,6 +212,15 @@ class TwoDigits:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every array and the parameters are equal."""
+        if not isinstance(other, TwoDigits):
+            return NotImplemented
+        return self.params == other.params and _arrays_equal(
+            (getattr(self, k), getattr(other, k)) for k in ("images", "labels", "boxes", "masks"))
+
+    __hash__ = None
 
 
 def _background_level(data: ClutteredDigits) -> np.ndarray:
@@ -239,21 +259,22 @@ def make_two_digits(n: int, split: str = "test", seed: int = 0, same_class: bool
     >>> bool((two.labels[:, 0] != two.labels[:, 1]).all())
     True
     """
-    _check_common(n, split, seed)
+    n, seed = _check_common(n, split, seed)
     if not isinstance(same_class, bool):
         raise TypeError(f"same_class must be a bool, got {type(same_class).__name__}")
-    if not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ValueError(f"gap must be a non-negative int, got {gap!r}")
-    low, high = (float(s) for s in scale)
+    gap = non_negative_int(gap, "gap")
+    image_size = positive_int(image_size, "image_size")
+    if not isinstance(scale, (tuple, list)) or len(scale) != 2:
+        raise TypeError(f"scale must be a pair (low, high), got {scale!r}")
+    low, high = (real(v, "scale") for v in scale)
     if not 0.05 <= low <= high <= 0.45:
         raise ValueError(f"scale must satisfy 0.05 <= low <= high <= 0.45 (two digits must "
                          f"fit side by side), got {scale}")
     pool_factor = 6
-    data = make_cluttered_digits(pool_factor * int(n), split, image_size=int(image_size),
-                                 seed=int(seed), scale=(low, high))
+    data = make_cluttered_digits(pool_factor * n, split, image_size=image_size, seed=seed,
+                                 scale=(low, high))
     levels = _background_level(data)
-    rng = np.random.default_rng([int(seed), SPLITS.index(split), _CUE_STREAM + 1,
-                                 int(same_class)])
+    rng = np.random.default_rng([seed, SPLITS.index(split), _CUE_STREAM + 1, int(same_class)])
     size = image_size
     used = np.zeros(len(data), bool)
     used[:n] = True
@@ -287,7 +308,7 @@ def make_two_digits(n: int, split: str = "test", seed: int = 0, same_class: bool
         labels[i] = data.labels[i], data.labels[j]
         boxes[i] = first, (nx0, ny0, nx0 + w, ny0 + h)
         masks[i] = data.masks[i], target
-    params = dict(n=int(n), split=split, seed=int(seed), same_class=same_class,
-                  scale=[low, high], gap=int(gap), image_size=int(image_size),
+    params = dict(n=n, split=split, seed=seed, same_class=same_class,
+                  scale=[low, high], gap=gap, image_size=image_size,
                   variant="two_digits", base=data.params, variants_version=VARIANTS_VERSION)
     return TwoDigits(images, labels, boxes, masks, params)
