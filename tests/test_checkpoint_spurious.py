@@ -20,6 +20,7 @@ def test_the_shortcut_net_records_its_command_and_data():
     assert isinstance(load_checkpoint(NAME), GAPNet)
 
 
+@pytest.mark.slow
 def test_the_shortcut_net_reproduces_its_recorded_metrics():
     metrics = checkpoint_metrics(NAME)
     params = metrics["data"]["test"]
@@ -39,6 +40,7 @@ def test_the_shortcut_net_follows_the_cue():
     assert (predicted == random.labels).mean() < 0.2
 
 
+@pytest.mark.slow
 def test_training_on_the_spurious_variant_is_an_option(tmp_path, monkeypatch):
     from camlib.train import main, train
 
