@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=count, default=None,
                         help="CPU threads (default: one per available core)")
     parser.add_argument("--name", default=None,
-                        help="checkpoint name in the data folder (default: gap, gmp or gap8)")
+                        help="checkpoint name in the data folder (default: gap, gmp or gap8; "
+                             "with --variant spurious, gap_spurious)")
     parser.add_argument("--out-dir", default=str(paths.DATA_DIR))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
