@@ -36,7 +36,7 @@ def test_checks_are_exported_from_camlib_checks():
     assert camlib.checks.exercise_11_2 is exercise_11_2
 
 
-# --- right answers, written independently of the checks' own helpers -------------------------
+# --- right answers, written independently of the checks' own code ----------------------------
 
 
 def mass_inside(cam, box):
