@@ -28,6 +28,7 @@ from camlib.checks import (
     lesson08,
     lesson09,
     lesson10,
+    lesson11,
 )
 from camlib.checks._core import (
     CHECKS,
@@ -45,7 +46,7 @@ from camlib.checks._core import (
 )
 
 _LESSONS = (lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07,
-            lesson08, lesson09, lesson10)
+            lesson08, lesson09, lesson10, lesson11)
 _PUBLIC_CHECK = re.compile(r"^exercise_(\d+)_(\d+)$")
 _LESSON_MODULE = re.compile(r"^lesson(\d{2})$")
 

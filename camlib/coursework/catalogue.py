@@ -132,6 +132,7 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
     "10.2": ("camlib.localize.localization_accuracy",),
+    "11.3": ("camlib.reference.component_boxes", "camlib.torch.component_boxes"),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
 
