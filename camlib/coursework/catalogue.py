@@ -132,12 +132,13 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
     "10.2": ("camlib.localize.localization_accuracy",),
-    "11.3": ("camlib.reference.component_boxes", "camlib.torch.component_boxes"),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
 
 While the autograder grades an exercise, these are switched off in the learner's process
 (calling one raises ``RuntimeError("4.1 asks you to write this; camlib's version is off
 while grading")``); every other camlib function stays available as a helper (7.2 may use
-``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``).
+``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
+``connected_components`` and ``component_boxes``). Grading every lesson's solution to
+full marks (tests/test_grading.py) checks that no helper a solution uses is on the list.
 """
