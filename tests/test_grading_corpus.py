@@ -32,8 +32,13 @@ def _tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def test_corpus_gets_what_it_deserves(tmp_path):
+def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
     from camlib.coursework._sandbox import probe
+
+    scratch = tmp_path / "scratch"  # where the run's learner processes get their folders
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
     assert len(CASES) >= 30
     confinement = " ".join(probe())
@@ -48,7 +53,6 @@ def test_corpus_gets_what_it_deserves(tmp_path):
             shutil.rmtree(tmp_path / "subs" / name)
         print(f"confinement here: {confinement}; {len(CASES) - len(cases)} cases skipped")
     checks_before = _tree_hash(REPO_ROOT / "camlib")
-    temp_before = set(Path(tempfile.gettempdir()).glob("camlib-grade-*"))
     out = tmp_path / "grades.csv"
     start = time.monotonic()
     rows = grade([tmp_path / "subs"], out=out, lessons_dir=NOTEBOOKS_DIR, lesson=4,
@@ -82,4 +86,4 @@ def test_corpus_gets_what_it_deserves(tmp_path):
     totals = out.with_name("grades-totals.csv").read_text(encoding="utf-8").splitlines()
     assert len(totals) == 1 + len(cases)
     # No learner process or working directory of the run is left behind.
-    assert not set(Path(tempfile.gettempdir()).glob("camlib-grade-*")) - temp_before
+    assert list(scratch.glob("camlib-grade-*")) == []
