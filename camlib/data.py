@@ -74,6 +74,8 @@ class ClutteredDigits:
     masks : (N, S, S) bool, the digit's pixels (the box is their bounding box)
     sources : (N,) int64, index of the source digit in ``sklearn.datasets.load_digits()``
     params : the arguments that generated the set
+    clutter_masks : (N, S, S) bool, the pixels where a clutter fragment was drawn (its ink
+        above the same 25% as the digit's); the digit, drawn last, may cover some of them
     """
 
     images: np.ndarray
@@ -82,15 +84,17 @@ class ClutteredDigits:
     masks: np.ndarray
     sources: np.ndarray
     params: dict
+    clutter_masks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index) -> ClutteredDigits:
         """The samples at ``index`` (slice, integer array or boolean mask)."""
+        clutter = None if self.clutter_masks is None else self.clutter_masks[index]
         return ClutteredDigits(
             self.images[index], self.labels[index], self.boxes[index], self.masks[index],
-            self.sources[index], dict(self.params),
+            self.sources[index], dict(self.params), clutter,
         )
 
 
@@ -226,10 +230,12 @@ def _generate(n, split, image_size, seed, scale, clutter, noise) -> ClutteredDig
                              [seed, SPLITS.index(split), image_size, start // _CHUNK],
                              scale, clutter, noise)
              for start in range(0, n, _CHUNK)]
-    images, labels, masks, sources = (np.concatenate(a) for a in zip(*parts, strict=True))
+    images, labels, masks, sources, clutter_masks = (np.concatenate(a)
+                                                     for a in zip(*parts, strict=True))
     params = dict(n=n, split=split, image_size=image_size, seed=seed, scale=list(scale),
                   clutter=clutter, noise=noise, version=GENERATOR_VERSION)
-    return ClutteredDigits(images, labels, _boxes_from_masks(masks), masks, sources, params)
+    return ClutteredDigits(images, labels, _boxes_from_masks(masks), masks, sources, params,
+                           clutter_masks)
 
 
 def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
@@ -248,6 +254,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
 
     # Clutter: fragments (a random window of another digit of the same split), drawn
     # first so that they never hide the digit. They look like strokes, not like digits.
+    clutter_masks = np.zeros((n, size, size), dtype=bool)
     if clutter > 0:
         count = n * clutter
         picks = rng.integers(0, len(digits), count)
@@ -262,6 +269,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
         ink = _warp(windows, _placement_thetas(centres, sizes, angles, size), size)
         opacity = tensor(rng.uniform(0.3, 0.7, (count, 1, 1)))
         alpha = ((ink - _INK) / 0.5).clamp_(0, 1).mul_(opacity).view(n, clutter, 1, size, size)
+        clutter_masks = (ink > _INK).view(n, clutter, size, size).any(dim=1).numpy()
         colours = tensor(_random_colours(rng, count, np.repeat(level, clutter)))
         colours = colours.view(n, clutter, 3, 1, 1)
         for layer in range(clutter):
@@ -284,7 +292,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
     if noise > 0:
         canvas += noise * tensor(rng.standard_normal(canvas.shape, np.float32))
     images = canvas.mul_(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
-    return images, digit_labels[picks], masks.numpy(), digit_indices[picks]
+    return images, digit_labels[picks], masks.numpy(), digit_indices[picks], clutter_masks
 
 
 # --- the public generator with its disk cache ---------------------------------------------
@@ -321,7 +329,8 @@ def make_cluttered_digits(
     Returns
     -------
     ClutteredDigits with ``images`` (N, 3, S, S) uint8, ``labels`` (N,), ``boxes`` (N, 4)
-    half-open (x0, y0, x1, y1), ``masks`` (N, S, S) and ``sources`` (N,).
+    half-open (x0, y0, x1, y1), ``masks`` (N, S, S), ``sources`` (N,) and
+    ``clutter_masks`` (N, S, S).
 
     Example
     -------
@@ -357,7 +366,7 @@ def make_cluttered_digits(
         try:
             with np.load(path) as stored:
                 arrays = {k: stored[k] for k in ("images", "labels", "boxes", "masks",
-                                                 "sources")}
+                                                 "sources", "clutter_masks")}
             return ClutteredDigits(**arrays, params=params)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is regenerated below
@@ -375,7 +384,7 @@ def _save(path: Path, data: ClutteredDigits) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         with os.fdopen(handle, "wb") as file:
             np.savez(file, images=data.images, labels=data.labels, boxes=data.boxes,
-                     masks=data.masks, sources=data.sources)
+                     masks=data.masks, sources=data.sources, clutter_masks=data.clutter_masks)
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only home still gets its data, just not cached
