@@ -12,7 +12,7 @@ are ``image[:, y0:y1, x0:x1]``, and the box is tight (every edge row/column touc
 The 1797 source digits are split once, by source image, into train (70% of each class) and
 test (30%): no handwritten digit appears in both splits, whatever the seed.
 
-Images are uint8 (N, 3, S, S); 30 000 float32 images would need about 1.5 GB, so convert
+Images are uint8 (N, 3, H, W); 30 000 float32 images would need about 1.5 GB, so convert
 per batch with `to_float`. Generated sets are cached under ``camlib.paths.CACHE_DIR``,
 keyed by every parameter, so a second call is immediate and a changed parameter never
 returns stale data.
@@ -68,13 +68,13 @@ class ClutteredDigits:
 
     Attributes
     ----------
-    images : (N, 3, S, S) uint8
+    images : (N, 3, H, W) uint8
     labels : (N,) int64, the digit 0-9
     boxes : (N, 4) int64, half-open (x0, y0, x1, y1) tight around the digit's pixels
-    masks : (N, S, S) bool, the digit's pixels (the box is their bounding box)
+    masks : (N, H, W) bool, the digit's pixels (the box is their bounding box)
     sources : (N,) int64, index of the source digit in ``sklearn.datasets.load_digits()``
     params : the arguments that generated the set
-    clutter_masks : (N, S, S) bool, the pixels where a clutter fragment was drawn (its ink
+    clutter_masks : (N, H, W) bool, the pixels where a clutter fragment was drawn (its ink
         above the same 25% as the digit's); the digit, drawn last, may cover some of them
     """
 
@@ -144,7 +144,7 @@ def _placement_thetas(centres, sizes, angles, image_size: int) -> torch.Tensor:
 
 
 def _warp(sources: np.ndarray, thetas: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Draw 8×8 sources (N, 8, 8) into (N, S, S) images with bicubic interpolation."""
+    """Draw 8×8 sources (N, 8, 8) into (N, H, W) images with bicubic interpolation."""
     # The sampling grid of F.affine_grid, built by broadcasting (several times faster).
     coords = (torch.arange(image_size, dtype=torch.float32) * 2 + 1) / image_size - 1
     t = thetas[:, :, :, None, None]
@@ -319,7 +319,7 @@ def make_cluttered_digits(
     ----------
     n : number of images (> 0)
     split : "train" or "test"; the two draw on disjoint sets of handwritten source digits
-    image_size : side S of the square images, in pixels (>= 16)
+    image_size : side of the square images in pixels, H = W (>= 16)
     seed : the same seed (and parameters) always gives the same images
     scale : (low, high) range of the digit's height as a fraction of S
     clutter : number of digit fragments scattered over the background (>= 0)
@@ -328,9 +328,9 @@ def make_cluttered_digits(
 
     Returns
     -------
-    ClutteredDigits with ``images`` (N, 3, S, S) uint8, ``labels`` (N,), ``boxes`` (N, 4)
-    half-open (x0, y0, x1, y1), ``masks`` (N, S, S), ``sources`` (N,) and
-    ``clutter_masks`` (N, S, S).
+    ClutteredDigits with ``images`` (N, 3, H, W) uint8, ``labels`` (N,), ``boxes`` (N, 4)
+    half-open (x0, y0, x1, y1), ``masks`` (N, H, W), ``sources`` (N,) and
+    ``clutter_masks`` (N, H, W).
 
     Example
     -------
@@ -394,7 +394,7 @@ def _save(path: Path, data: ClutteredDigits) -> None:
 
 
 def to_float(images, device: torch.device | str | None = None) -> torch.Tensor:
-    """uint8 images (N, 3, S, S) -> float32 tensor in [0, 1] on ``device``.
+    """uint8 images (N, 3, H, W) -> float32 tensor in [0, 1] on ``device``.
 
     The copy to the device happens in uint8 (4× less traffic), the conversion after.
 
@@ -414,7 +414,7 @@ def batches(
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield (images float (B, 3, S, S), labels (B,), boxes (B, 4)) tensors on ``device``.
+    """Yield (images float (B, 3, H, W), labels (B,), boxes (B, 4)) tensors on ``device``.
 
     The fast path for training and evaluation: slicing whole batches avoids the per-item
     overhead of a DataLoader. ``shuffle`` uses its own generator seeded by ``seed``.

@@ -45,7 +45,7 @@ def _batches_0_1(ctx: Context) -> list[np.ndarray]:
 
 @exercise_check("0.1", function="to_unit_float")
 def exercise_0_1(ctx: Context, fn) -> str:
-    """Check ``to_unit_float(images)``: uint8 (N, 3, S, S) -> float array in [0, 1]."""
+    """Check ``to_unit_float(images)``: uint8 (N, 3, H, W) -> float array in [0, 1]."""
     for images in _batches_0_1(ctx):
         expected = images.astype(np.float64) / 255.0
         wide = images.astype(np.float64)

@@ -254,7 +254,7 @@ def plot_channel(image, feature_map, channel: int | None = None, box=None) -> Fi
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     feature_map : (H, W) map f_k of the same image
     channel : k, for the titles
     box : the object's ground-truth box (x0, y0, x1, y1), drawn on the image panels
@@ -491,7 +491,7 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cam : (H, W) map M_c (not upsampled, not normalized)
     class_name : name of class c, for the titles
     score : the model's logit S_c, shown for comparison
@@ -570,7 +570,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cam : (H, W) map M_c at the network's resolution
     alpha : opacity of the map in the overlay, 0 (image only) to 1 (map only)
     normalization : "minmax" ([0, 1]), "max" (divide by the max; negatives stay < 0),
@@ -621,7 +621,7 @@ def plot_top_k(image, cams, classes: Sequence[int], probabilities: Sequence[floa
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cams : (k, H, W) maps M_c of the classes in ``classes``
     classes : the k class indices, most probable first
     probabilities : their P_c
