@@ -99,7 +99,7 @@ class ClutteredDigits:
             for a, b in ((self.images, other.images), (self.labels, other.labels),
                          (self.boxes, other.boxes), (self.masks, other.masks),
                          (self.sources, other.sources))
-        )
+        ) and _same_optional(self.clutter_masks, other.clutter_masks)
 
     __hash__ = None  # arrays are mutable: a set is not hashable
 
@@ -110,6 +110,13 @@ class ClutteredDigits:
             self.images[index], self.labels[index], self.boxes[index], self.masks[index],
             self.sources[index], dict(self.params), clutter,
         )
+
+
+def _same_optional(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Both absent, or both present and equal element by element."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.dtype == b.dtype and np.array_equal(a, b)
 
 
 # --- the source digits and their split --------------------------------------------------
