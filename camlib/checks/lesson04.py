@@ -14,7 +14,8 @@ and b_c is missing or misplaced in each pooling (1/Z missing or extra, b_c missi
 divided by Z, added at every position, multiplied by Z), Z = H or W instead of H·W,
 ``reduce`` ignored; for 4.3 argmin, class 0 for all, the class chosen without the bias or
 from the summed map, a ReLU on the map (the top class's maps here are partly or wholly
-negative), b_c added to the map, min–max normalized maps, every class's map returned.
+negative), the class of the highest map peak, b_c added to the map, min–max normalized
+maps, every class's map returned.
 """
 
 from __future__ import annotations
@@ -188,6 +189,11 @@ def exercise_4_3(ctx: Context, fn) -> str:
             reference.class_activation_maps(features, weight, 0),
             without_bias: reference.class_activation_maps(features, weight, no_bias),
             from_sum: reference.class_activation_maps(features, weight, summed),
+            "you chose the class whose map has the highest peak, max_{x,y} M_c; the "
+            "prediction is the class with the highest score S_c = (1/Z) Σ_{x,y} M_c + b_c":
+            reference.class_activation_maps(
+                features, weight,
+                reference.class_activation_maps(features, weight).max(axis=(2, 3)).argmax(1)),
             "you applied a ReLU to the map (negative values became 0); M_c keeps its sign, "
             "and here the top class's map is negative in places, for the last image "
             "everywhere": np.maximum(expected, 0),
