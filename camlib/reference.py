@@ -387,6 +387,12 @@ def component_boxes(labels: np.ndarray, count: int) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must have 2 dimensions (H, W), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
+    if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+        raise TypeError(f"count must be a non-negative int, got {type(count).__name__} {count!r}")
+    if count < 0:
+        raise ValueError(f"count must be a non-negative int, got {count}")
     boxes = np.zeros((count, 4), dtype=np.int64)
     for index in range(count):
         rows, cols = np.nonzero(labels == index + 1)
@@ -427,6 +433,8 @@ def bounding_box(
     (1, 1, 3, 2)
     """
     cam = _as_float_array(cam, "cam (H, W)", 2)
+    if 0 in cam.shape:
+        raise ValueError(f"cam must have H, W >= 1, got shape {cam.shape}")
     threshold = _check_threshold(threshold)
     peak = cam.max()
     mask = cam >= (threshold * peak if peak > 0 else peak)
