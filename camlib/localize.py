@@ -223,21 +223,30 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
     n = maps.shape[0]
     flat = maps.reshape(n, -1)
     if protocol == "camlib":
-        normalized = ct.normalize(flat[:, None, :], "minmax")[:, 0]
-        peak = normalized.amax(dim=1, keepdim=True)
-        levels = torch.cat([torch.where(peak > 0, peak * tau, peak) for tau in thresholds], 1)
-        counts = torch.searchsorted(levels.contiguous(), normalized.contiguous(), right=True)
+        values = ct.normalize(flat[:, None, :], "minmax")[:, 0]
+        peak = values.amax(dim=1, keepdim=True)
+        cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
+        right = True
     else:
         values = flat.float()
         low = values.amin(dim=1, keepdim=True)
         shifted = values - low
         spread = shifted.amax(dim=1, keepdim=True)
         normalized = torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0)
-        quantized = (normalized * 255).to(torch.uint8).long()
-        peak = quantized.amax(dim=1, keepdim=True).double()
-        cuts = (torch.tensor(thresholds, dtype=torch.float64, device=maps.device) * peak)
-        counts = torch.searchsorted(cuts.floor().long().contiguous(), quantized.contiguous())
-    return counts.reshape(maps.shape).cpu().numpy()
+        values = (normalized * 255).to(torch.uint8).long()
+        peak = values.amax(dim=1, keepdim=True)
+        grid = torch.tensor(thresholds, dtype=torch.float64, device=maps.device)
+        cuts = [(grid * peak.double()).floor().long()]
+        right = False
+    cuts = torch.cat(cuts, 1).cpu().numpy()  # (n, T), ascending along each row
+    values = values.cpu().numpy()
+    levels = np.empty(values.shape, np.int64)
+    # Maps that share their cuts (all non-constant ones, usually) share one search.
+    rows, inverse = np.unique(cuts, axis=0, return_inverse=True)
+    for k, row in enumerate(rows):
+        members = np.flatnonzero(inverse.ravel() == k)
+        levels[members] = np.searchsorted(row, values[members], "right" if right else "left")
+    return levels.reshape(maps.shape)
 
 
 def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:

@@ -91,14 +91,9 @@ def _box_of(x0, y0, xmax, ymax, h, w, choe, out):
         out[3] = ymax + 1
 
 
-@numba.njit(cache=True)
-def _window_pattern(active, h, w, y, x):
-    """Euler-number contribution (×4) of the 2×2 window with top-left (y, x), and its
-    foreground count (pixels outside the image count as background)."""
-    a = y >= 0 and x >= 0 and active[y * w + x]
-    b = y >= 0 and x + 1 < w and active[y * w + x + 1]
-    c = y + 1 < h and x >= 0 and active[(y + 1) * w + x]
-    d = y + 1 < h and x + 1 < w and active[(y + 1) * w + x + 1]
+@numba.njit(cache=True, inline="always")
+def _quad(a, b, c, d):
+    """Euler-number contribution (×4) of a 2×2 window (a b / c d) and its pixel count."""
     count = int(a) + int(b) + int(c) + int(d)
     if count == 1:
         return 1, count
@@ -260,9 +255,10 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
     y0 = np.zeros(n, np.int64)
     x1 = np.zeros(n, np.int64)
     y1 = np.zeros(n, np.int64)
-    active = np.zeros(n, np.bool_)
+    active = np.zeros((h + 2) * (w + 2), np.bool_)  # padded by one pixel
     roots = np.empty(n, np.int64)
     order = np.empty(n, np.int64)
+    mask = np.zeros(n, np.bool_)
     starts = np.zeros(n_thresholds + 2, np.int64)
     box = np.empty(4, np.int64)
     overlap = np.empty(2, np.int64)
@@ -293,10 +289,11 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
                 p = order[taken]
                 taken += 1
                 y, x = p // w, p % w
-                if choe:
-                    for wy, wx in ((y - 1, x - 1), (y - 1, x), (y, x - 1), (y, x)):
-                        euler4 -= _window_pattern(active, h, w, wy, wx)[0]
-                active[p] = True
+                c = (y + 1) * (w + 2) + x + 1  # p in the padded mask
+                n00, n01, n02 = active[c - w - 3], active[c - w - 2], active[c - w - 1]
+                n10, n12 = active[c - 1], active[c + 1]
+                n20, n21, n22 = active[c + w + 1], active[c + w + 2], active[c + w + 3]
+                active[c] = True
                 parent[p] = p
                 size[p] = 1
                 area2[p] = 0
@@ -308,9 +305,8 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
                 a = p
                 for dy in (-1, 0, 1):
                     for dx in (-1, 0, 1):
-                        ny, nx = y + dy, x + dx
-                        if (dy or dx) and 0 <= ny < h and 0 <= nx < w and active[ny * w + nx]:
-                            b = _find(parent, ny * w + nx)
+                        if (dy or dx) and active[c + dy * (w + 2) + dx]:
+                            b = _find(parent, (y + dy) * w + x + dx)
                             if a != b:
                                 if size[a] < size[b]:
                                     a, b = b, a
@@ -322,14 +318,23 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
                                 x1[a], y1[a] = max(x1[a], x1[b]), max(y1[a], y1[b])
                                 components -= 1
                 if choe:
-                    root = a
-                    for wy, wx in ((y - 1, x - 1), (y - 1, x), (y, x - 1), (y, x)):
-                        contribution, count = _window_pattern(active, h, w, wy, wx)
-                        euler4 += contribution
-                        if count == 3:
-                            area2[root] += 1
-                        elif count == 4:
-                            area2[root] += 1
+                    # The four 2×2 windows that hold p, before and after p enters.
+                    for wa, wb, wc, wd, corner in ((n00, n01, n10, False, 3),
+                                                   (n01, n02, False, n12, 2),
+                                                   (n10, False, n20, n21, 1),
+                                                   (False, n12, n21, n22, 0)):
+                        before, _ = _quad(wa, wb, wc, wd)
+                        if corner == 3:
+                            after, count = _quad(wa, wb, wc, True)
+                        elif corner == 2:
+                            after, count = _quad(wa, wb, True, wd)
+                        elif corner == 1:
+                            after, count = _quad(wa, True, wc, wd)
+                        else:
+                            after, count = _quad(True, wb, wc, wd)
+                        euler4 += after - before
+                        if count >= 3:  # 3 pixels: half a window; the 4th: the other half
+                            area2[a] += 1
             largest = largest_out[i, j]
             best = best_out[i, j]
             if components == 0:
@@ -378,7 +383,8 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
                 # Holes add area to their component's contour. Another contour can beat
                 # the chosen one only if the polygon of its box could: read the mask.
                 if rival >= key_size:
-                    _filled_largest(active, h, w, largest)
+                    mask[:] = active.reshape(h + 2, w + 2)[1:-1, 1:-1].ravel()
+                    _filled_largest(mask, h, w, largest)
 
 
 def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
