@@ -239,13 +239,8 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
         cuts = [(grid * peak.double()).floor().long()]
         right = False
     cuts = torch.cat(cuts, 1).cpu().numpy()  # (n, T), ascending along each row
-    values = values.cpu().numpy()
-    levels = np.empty(values.shape, np.int64)
-    # Maps that share their cuts (all non-constant ones, usually) share one search.
-    rows, inverse = np.unique(cuts, axis=0, return_inverse=True)
-    for k, row in enumerate(rows):
-        members = np.flatnonzero(inverse.ravel() == k)
-        levels[members] = np.searchsorted(row, values[members], "right" if right else "left")
+    # camlib: v ≥ cut passes (not strict); choe2020: q > cut passes (strict).
+    levels = sweep.count_passed(values.cpu().numpy(), cuts, strict=not right)
     return levels.reshape(maps.shape)
 
 
