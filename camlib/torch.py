@@ -477,20 +477,17 @@ def connected_components(
 
 
 def _label_scipy(masks: torch.Tensor, connectivity: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """On the CPU: scipy.ndimage.label of the whole stack at once, no connection across
-    images, then each image's labels renumbered from 1 (the numbering is the same)."""
+    """On the CPU: ``scipy.ndimage.label`` of each mask, written in place (same numbering)."""
     from scipy import ndimage
 
-    n = masks.shape[0]
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
-    labels, _ = ndimage.label(masks.numpy(), structure=structure)
-    labels = torch.from_numpy(labels.astype(np.int64, copy=False))
-    flat = labels.reshape(n, -1)
-    last = torch.cummax(flat.amax(1) if flat.shape[1] else flat.new_zeros(n), 0).values
-    offsets = torch.cat([last.new_zeros(1), last[:-1]]) if n else last
-    labels = torch.where(labels > 0, labels - offsets[:, None, None], 0)
-    return labels, last - offsets
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    array = masks.numpy()
+    labels = np.zeros(array.shape, np.int64)
+    counts = np.zeros(len(array), np.int64)
+    if array.size:
+        for i, mask in enumerate(array):
+            counts[i] = ndimage.label(mask, structure=structure, output=labels[i])
+    return torch.from_numpy(labels), torch.from_numpy(counts)
 
 
 def _label_rounds(
