@@ -60,6 +60,7 @@ def _check_tensor(
     shape: str,
     ndim: int | tuple[int, ...],
     like: tuple[torch.Tensor, str] | None = None,
+    finite: bool = True,
 ) -> torch.Tensor:
     """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
 
@@ -85,9 +86,14 @@ def _check_tensor(
     if like is not None:
         _check_same_device(like[0], like[1], x, name)
     # One scalar copied to the host: a NaN would otherwise spread silently into every map.
+    if finite:
+        _check_finite(x, name)
+    return x
+
+
+def _check_finite(x: torch.Tensor, name: str) -> None:
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
-    return x
 
 
 def _check_same_device(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:
@@ -339,14 +345,21 @@ def class_activation_maps(
     tensor([[[3., 3.],
              [3., 3.]]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4)
+    # Finiteness is checked on the maps, K times smaller than the features: NaN or inf in
+    # f_k always reaches M_c (0·inf and inf − inf are NaN), so only then are the
+    # features read again, to name them.
+    features = _check_tensor(features, "features", "(N, K, H, W)", 4, finite=False)
     weight = _check_weight(features.shape[1], weight, features)
     dtype = _common_dtype(features, weight)
     features, weight = features.to(dtype), weight.to(dtype)
     if classes is None:
-        return torch.einsum("nkhw,ck->nchw", features, weight)
-    index = _class_indices(classes, features.shape[0], weight.shape[0], features.device)
-    return torch.einsum("nkhw,nk->nhw", features, weight[index])
+        maps = torch.einsum("nkhw,ck->nchw", features, weight)
+    else:
+        index = _class_indices(classes, features.shape[0], weight.shape[0], features.device)
+        maps = torch.einsum("nkhw,nk->nhw", features, weight[index])
+    if not bool(torch.isfinite(maps).all()):
+        _check_finite(features, "features")
+    return maps
 
 
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
