@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from camlib import sweep
+from camlib import sweep, validation
 from camlib import torch as ct
-from camlib import validation
 from camlib.data import ClutteredDigits, batches
 from camlib.extract import CAMExtractor
 
