@@ -505,22 +505,13 @@ def bounding_box(
     n, h, w = cams.shape
     peak = cams.amax(dim=(1, 2), keepdim=True)
     level = torch.where(peak > 0, peak * threshold, peak)
-    labels, _ = connected_components(cams >= level, connectivity)
+    labels, counts = connected_components(cams >= level, connectivity)
     flat = labels.reshape(n, h * w)
     sizes = torch.zeros((n, h * w + 1), dtype=torch.long, device=cams.device)
     sizes = sizes.scatter_add(1, flat, torch.ones_like(flat))
-    largest = sizes[:, 1:].argmax(dim=1, keepdim=True) + 1  # argmax: first maximum wins
-    inside = flat == largest
-    xs, ys = _pixel_coordinates(h, w, cams.device)
-    box = torch.stack(
-        [
-            torch.where(inside, xs, w).amin(dim=1),
-            torch.where(inside, ys, h).amin(dim=1),
-            torch.where(inside, xs, -1).amax(dim=1) + 1,
-            torch.where(inside, ys, -1).amax(dim=1) + 1,
-        ],
-        dim=1,
-    )
+    largest = sizes[:, 1:].argmax(dim=1)  # argmax: the first maximum (lowest label) wins
+    boxes = component_boxes(labels, counts)  # (N, max count, 4)
+    box = boxes[torch.arange(n, device=cams.device), largest]
     return box[0] if single else box
 
 
