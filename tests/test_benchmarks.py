@@ -75,3 +75,14 @@ def test_the_gpu_benchmark_says_so_and_exits_cleanly_without_cuda(monkeypatch, c
         assert done.returncode == 0 and "no CUDA device" in done.stdout
     with pytest.raises(SystemExit):
         gpu.main(["--repeats", "0"])
+
+
+@pytest.mark.slow
+def test_the_benchmark_page_puts_camlib_and_the_references_side_by_side(tmp_path):
+    pytest.importorskip("cv2")
+    from camlib.benchmarks.__main__ import main
+
+    text = main(["--maps", "8", "--repeats", "1", "--out", str(tmp_path / "b.md")])
+    assert (tmp_path / "b.png").exists() and (tmp_path / "b.md").read_text() == text
+    for row in ("| 100 |", "| 1000 |", "choe2020", "| 224×224 |", "GAP net, batch 256"):
+        assert row in text
