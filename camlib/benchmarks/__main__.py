@@ -253,8 +253,8 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
     overhead = extractor["forward + CAM"] / extractor["forward"] - 1
     lines += [
         "",
-        "On the CPU `camlib.torch.connected_components` is `scipy.ndimage.label` of the",
-        "whole stack; the iterative algorithm runs on CUDA, bounded by H·W rounds.",
+        "On the CPU `camlib.torch.connected_components` is `scipy.ndimage.label` of each mask",
+        "written in place; the iterative algorithm runs on CUDA, bounded by H·W rounds.",
         "",
         "## CAMExtractor",
         "",
