@@ -228,9 +228,18 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
 PROTOCOLS = ("camlib", "choe2020")
 
 
-def _check_maps(maps: object, ndim: tuple[int, ...] = (3,)) -> torch.Tensor:
-    """maps must be a real, finite tensor (N, H, W); NaN or inf is refused by name."""
-    return ct._check_tensor(maps, "maps", "(N, H, W)", ndim)
+def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
+    """maps must be a real, finite tensor (N, H, W); NaN or inf is refused by name
+    (``finite=False``: the caller checks finiteness itself)."""
+    return ct._check_tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
+
+
+def _finite_range(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's (min, max), (n, 1) each, read in one pass; NaN or inf is refused."""
+    low, high = values.aminmax(dim=1, keepdim=True)  # NaN propagates into both
+    if not (bool(torch.isfinite(low).all()) and bool(torch.isfinite(high).all())):
+        raise ValueError("maps must be finite, got a tensor containing NaN or inf")
+    return low, high
 
 
 def _check_fraction(value: object, name: str, low_open: bool = False) -> float:
@@ -287,13 +296,17 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
     n = maps.shape[0]
     flat = maps.reshape(n, -1)
     if protocol == "camlib":
-        values = ct.normalize(flat[:, None, :], "minmax")[:, 0]
+        low, high = _finite_range(flat)  # then min-max normalized as camlib.torch.normalize
+        spread = high - low
+        ok = spread > 0
+        values = torch.where(ok, (flat - low) / torch.where(ok, spread, torch.ones_like(spread)),
+                             0)
         peak = values.amax(dim=1, keepdim=True)
         cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
         right = True
     else:
         values = flat.float()
-        low = values.amin(dim=1, keepdim=True)
+        low, _ = _finite_range(values)
         shifted = values - low
         spread = shifted.amax(dim=1, keepdim=True)
         normalized = torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0)
@@ -366,7 +379,7 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> box_accuracy_curve(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,), (0.5,))["largest"]
     tensor([[1.]])
     """
-    maps = _check_maps(maps)
+    maps = _check_maps(maps, finite=False)  # checked with each chunk's range, one pass
     gt = _check_gt(gt_boxes, len(maps))
     taus = _check_grid(thresholds, "thresholds")
     deltas = _check_grid(iou_thresholds, "iou_thresholds")

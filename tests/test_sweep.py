@@ -126,6 +126,11 @@ gt_ok = torch.tensor([[0, 0, 4, 4], [1, 1, 5, 5]])
     (lambda: loc.box_accuracy_curve(torch.full((2, 8, 8), float("nan")), gt_ok), ValueError,
      "maps"),
     (lambda: loc.box_accuracy_curve(maps_ok, gt_ok, protocol="wsol"), ValueError, "protocol"),
+    (lambda: loc.box_accuracy_curve(torch.rand(2, 0, 8), gt_ok), ValueError, "maps"),
+    (lambda: loc.box_accuracy_curve(torch.rand(2, 8, 8).half().float().masked_fill(
+        torch.rand(2, 8, 8) > 0.9, float("inf")), gt_ok, protocol="choe2020"), ValueError,
+     "maps"),
+    (lambda: loc.boxes_from_maps(torch.rand(2, 8, 0)), ValueError, "maps"),
     (lambda: loc.max_box_acc(maps_ok, gt_ok, (2.0,)), ValueError, "thresholds"),
     (lambda: loc.max_box_acc(maps_ok, gt_ok[:1]), ValueError, "gt_boxes"),
     (lambda: loc.max_box_acc_v2(maps_ok, gt_ok, ()), ValueError, "thresholds"),
