@@ -184,8 +184,9 @@ def _checkpoint_path(name: str | Path) -> Path:
 
 def load_checkpoint(name: str | Path = "gap", device: torch.device | str | None = None
                     ) -> nn.Module:
-    """Load a course checkpoint in eval mode: a shipped name ("gap", "gmp", "gap8") from
-    ``camlib.paths.DATA_DIR`` or a path to a .pt file written by `save_checkpoint`.
+    """Load a course checkpoint in eval mode: a shipped name ("gap", "gmp", "gap8", and
+    lesson 11's "gap_spurious") from ``camlib.paths.DATA_DIR`` or a path to a .pt file
+    written by `save_checkpoint`.
 
     >>> load_checkpoint("gap").pool
     AdaptiveAvgPool2d(output_size=1)

@@ -14,6 +14,7 @@ Examples
     python -m camlib.train                       # the GAP net -> data/gap.pt, data/gap.json
     python -m camlib.train --pool max --name gmp # the same net with global max pooling
     python -m camlib.train --map-stride 8 --name gap8
+    python -m camlib.train --variant spurious    # a coloured corner cue gives the label away
 
 From Python (for example in lesson 06):
 
@@ -39,11 +40,13 @@ from camlib.data import batches, make_cluttered_digits
 from camlib.localize import evaluate_localization
 from camlib.models import GAPNet, parameter_count, save_checkpoint
 from camlib.validation import argument, fraction, non_negative_int, positive_int, real
+from camlib.variants import make_spurious_digits
 
 __all__ = ["train", "training_step", "main", "default_device", "set_threads",
            "autocast_dtype", "native_bfloat16_cpu"]
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+VARIANTS = ("plain", "spurious")
 
 
 def default_device() -> torch.device:
@@ -127,8 +130,8 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
           test_size: int = 1000, batch_size: int = 64, lr: float = 3e-3,
           weight_decay: float = 5e-4, label_smoothing: float = 0.1, seed: int = 0,
           device: torch.device | str | None = None, precision: str = "auto",
-          out: str | Path | None = None, progress: bool = True, verbose: bool = False
-          ) -> tuple[GAPNet, dict]:
+          out: str | Path | None = None, progress: bool = True, verbose: bool = False,
+          variant: str = "plain") -> tuple[GAPNet, dict]:
     """Train a `GAPNet` and evaluate it on the test split.
 
     Parameters
@@ -148,6 +151,9 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     out : where to write the checkpoint (and its .json); None writes nothing
     progress : show tqdm progress bars
     verbose : print a line per epoch even without progress bars
+    variant : "plain" (the cluttered digits) or "spurious" (`camlib.variants`: a corner cue
+        with the class's colour in every training image, a cue of a random colour in every
+        test image)
 
     Returns
     -------
@@ -156,6 +162,8 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     start = time.perf_counter()
     device = torch.device(device) if device else default_device()
     amp_dtype = autocast_dtype(precision, device)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     label_smoothing = fraction(label_smoothing, "label_smoothing", "[0, 1)")
     epochs, train_size, test_size, batch_size = (
         positive_int(value, name) for value, name in ((epochs, "epochs"), (train_size,
@@ -169,8 +177,9 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
                          f"{steps} from epochs={epochs}, train_size={train_size}, "
                          f"batch_size={batch_size}")
     torch.manual_seed(seed)
-    train_set = make_cluttered_digits(train_size, "train", seed=seed)
-    test_set = make_cluttered_digits(test_size, "test", seed=seed)
+    make = make_cluttered_digits if variant == "plain" else make_spurious_digits
+    train_set = make(train_size, "train", seed=seed)
+    test_set = make(test_size, "test", seed=seed)
     data_seconds = time.perf_counter() - start
 
     model = GAPNet(pool=pool, map_stride=map_stride).to(device)
@@ -257,13 +266,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--label-smoothing", type=argument(fraction, interval="[0, 1)"),
                         default=0.1)
     parser.add_argument("--seed", type=argument(non_negative_int, int), default=0)
+    parser.add_argument("--variant", choices=VARIANTS, default="plain",
+                        help="spurious: train with a corner cue that gives the label away, "
+                             "test with a cue of a random colour (camlib.variants)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: float16 on CUDA, bfloat16 on a CPU that has it in "
                              "hardware, else float32 (float16 needs CUDA)")
     parser.add_argument("--threads", type=count, default=None,
                         help="CPU threads (default: one per available core)")
     parser.add_argument("--name", default=None,
-                        help="checkpoint name in the data folder (default: gap, gmp or gap8)")
+                        help="checkpoint name in the data folder (default: gap, gmp or gap8; "
+                             "with --variant spurious, gap_spurious)")
     parser.add_argument("--out-dir", default=str(paths.DATA_DIR))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -276,14 +289,14 @@ def main(argv: list[str] | None = None) -> dict:
                      "or --train-size, or lower --batch-size")
     set_threads(args.threads)
     name = args.name or ("gmp" if args.pool == "max" else "gap") + (
-        "8" if args.map_stride == 8 else "")
+        "8" if args.map_stride == 8 else "") + ("_spurious" if args.variant == "spurious" else "")
     out = Path(args.out_dir) / f"{name}.pt"
     _, metrics = train(pool=args.pool, map_stride=args.map_stride, epochs=args.epochs,
                        train_size=args.train_size, test_size=args.test_size,
                        batch_size=args.batch_size, lr=args.lr,
                        label_smoothing=args.label_smoothing, seed=args.seed,
                        precision=args.precision, out=out,
-                       progress=not args.no_progress, verbose=True)
+                       progress=not args.no_progress, verbose=True, variant=args.variant)
     summary = {k: metrics[k] for k in ("test_accuracy", "top1_loc", "gt_known_loc",
                                        "seconds", "peak_rss_mb")}
     print(f"wrote {out} and {out.with_suffix('.json')}")
