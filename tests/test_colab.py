@@ -268,3 +268,12 @@ def test_student_copies_and_nbgrader_sources_badge_the_student_copy():
         exported = nbgrader_notebook(lesson)
         badge = next(c for c in exported["cells"] if colab.BADGE_CELL_TAG in tags(c))
         assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}")
+
+
+def test_the_repository_is_in_step_with_the_colab_setting():
+    tomllib = pytest.importorskip("tomllib")
+
+    assert colab.publish(check=True) == [], "run `python -m camlib.coursework publish`"
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Repository"] == colab.REPO_URL
