@@ -119,9 +119,7 @@ NOTEBOOK_STATE = """() => {
     for (const o of outputs)
       if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
   }
-  const busy = Array.from(document.querySelectorAll('.jp-InputArea-prompt'))
-    .some(p => p.textContent.includes('*'));
-  return {status: kernel ? kernel.status : 'none', pending, errors, code, busy};
+  return {status: kernel ? kernel.status : 'none', pending, errors, code};
 }"""
 
 # Images of the lesson's interactive figure: the <img> in the widget output area.
@@ -143,26 +141,48 @@ OBSERVE = """() => {
 }""".replace("FIGURE_SELECTOR", json.dumps(FIGURE))
 
 
+READY = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  return !!(panel && panel.context && panel.context.isReady && panel.sessionContext
+            && panel.sessionContext.isReady && panel.sessionContext.session
+            && panel.sessionContext.session.kernel
+            && panel.sessionContext.session.kernel.status === 'idle'
+            && panel.content && panel.content.widgets.length > 0);
+}"""
+
+
 def _run_all(tab, lesson: str) -> dict:
-    tab.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                          " && window.jupyterapp.shell.currentWidget.sessionContext"
-                          " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                          " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                          timeout=120_000)
-    tab.wait_for_function(f"() => ({NOTEBOOK_STATE})().status === 'idle'", timeout=120_000)
-    tab.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    """Run All, wait until it has started and then until the kernel is idle with no cell
+    waiting; returns the notebook's state with the seconds it took."""
+    tab.wait_for_function(READY, timeout=180_000)
     start = time.monotonic()
+    started = False
+    for _attempt in range(3):  # a command sent while the Lab settles can be dropped
+        tab.evaluate("() => { const app = window.jupyterapp;"
+                     " app.shell.activateById(app.shell.currentWidget.id);"
+                     " return app.commands.execute('notebook:run-all-cells'); }")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = tab.evaluate(NOTEBOOK_STATE)
+            if state["status"] != "idle" or state["pending"] < state["code"]:
+                started = True
+                break
+            time.sleep(0.2)
+        if started:
+            break
+    assert started, f"{lesson}: Run All did not start"
     state = None
-    while time.monotonic() - start < 240:
+    while time.monotonic() - start < 300:
         state = tab.evaluate(NOTEBOOK_STATE)
-        if state and state["status"] == "idle" and state["pending"] == 0 and not state["busy"]:
+        if state["status"] == "idle" and state["pending"] == 0:
             time.sleep(1.0)  # idle twice in a row: nothing queued behind
             state = tab.evaluate(NOTEBOOK_STATE)
-            if state["status"] == "idle" and state["pending"] == 0 and not state["busy"]:
+            if state["status"] == "idle" and state["pending"] == 0:
                 break
         time.sleep(0.5)
     else:
-        pytest.fail(f"{lesson}: still running after 240 s: {state}")
+        pytest.fail(f"{lesson}: still running after 300 s: {state}")
     state["seconds"] = time.monotonic() - start
     return state
 

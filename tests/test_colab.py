@@ -195,7 +195,7 @@ def test_student_copy_runs_to_the_end_with_a_plain_executor(path, tmp_path):
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.reads(json.dumps(_without_raises_exception(read_notebook(path))), as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+    client = NotebookClient(nb, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
