@@ -10,7 +10,8 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
    it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
-   clean notebooks for download, and MathJax 2 from the ``jupyter-server-mathjax`` package.
+   clean notebooks for download, and MathJax 3 (the npm package, fetched once with
+   ``npm pack`` into ``build/mathjax``).
    Relative links are rewritten to the staged pages; a link to another file of the
    repository points at it on GitHub (``camlib.coursework.colab``'s setting).
 3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``; any
@@ -27,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+MATHJAX = "mathjax@3.2.2"  # npm package: the browser build of MathJax 3 with its fonts
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = ("<p class=\"widget-note\"><strong>Interactive widget.</strong> The figure above is "
@@ -202,12 +205,26 @@ def stage(stage_dir: Path, executed: dict[str, Path]) -> list[Path]:
             (stage_dir / folder).mkdir(parents=True, exist_ok=True)
             shutil.copy2(clean, stage_dir / folder / lesson.name)
 
-    import jupyter_server_mathjax
-
-    mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
     shutil.copytree(BOOK / "_static", stage_dir / "_static")
-    shutil.copytree(mathjax, stage_dir / "_static" / "mathjax")
+    shutil.copytree(mathjax_es5(stage_dir.parent / "mathjax"), stage_dir / "_static" / "mathjax")
     return [stage_dir / "lessons" / les.name for les in lessons]
+
+
+def mathjax_es5(folder: Path) -> Path:
+    """MathJax's browser build (``es5/``) from the npm registry, kept in ``folder``."""
+    es5 = folder / MATHJAX / "es5"
+    if not (es5 / "tex-chtml.js").exists():
+        if shutil.which("npm") is None:
+            raise SystemExit("make book needs npm to fetch MathJax (apt-get install npm)")
+        folder.mkdir(parents=True, exist_ok=True)
+        tarball = subprocess.run(["npm", "pack", MATHJAX, "--silent"], cwd=folder, check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        with tarfile.open(folder / tarball) as archive:
+            members = [m for m in archive.getmembers() if m.name.startswith("package/es5/")]
+            archive.extractall(folder / "unpacked", members=members, filter="data")
+        (folder / "unpacked" / "package").rename(folder / MATHJAX)
+        shutil.rmtree(folder / "unpacked")
+    return es5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         if not target.exists():
             todo.append((lesson, target))
     print(f"{len(lessons) - len(todo)} lessons from the cache, {len(todo)} to execute")
+    if todo and args.jobs > 1:  # kernels side by side share the cores instead of fighting
+        threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
     if todo:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for name, seconds, stills in pool.map(execute, *zip(*todo, strict=True)):
@@ -238,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     html = args.out / "html"
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
                "--keep-going", "-j", "1", str(stage_dir), str(html)]
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True,
+                   env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static")})
     pages = sorted(html.rglob("*.html"))
     print(f"wrote {len(pages)} pages to {html} in {time.perf_counter() - start:.0f} s")
     return 0

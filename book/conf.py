@@ -22,20 +22,14 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 
-# MathJax 2 served from this site (copied from the jupyter-server-mathjax package by
-# build.py): formulas render with no network at build or view time.
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-mathjax2_config = {
-    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
-                "processEscapes": True},
-    "HTML-CSS": {"availableFonts": ["TeX"], "imageFont": None, "webFont": "TeX"},
-    "showMathMenu": False,
-    "messageStyle": "none",
-}
+# MathJax 3 served from this site (build.py unpacks the npm package `mathjax` into
+# _static/mathjax): formulas render with no network at view time.
+mathjax_path = "mathjax/tex-chtml.js"
 
 html_theme = "furo"
 html_title = "CAM, step by step"
-html_static_path = ["_static"]
+# build.py stages book/_static and MathJax together (Sphinx reads this path from here).
+html_static_path = [os.environ.get("CAMLIB_BOOK_STATIC", "_static")]
 html_css_files = ["course.css"]
 html_last_updated_fmt = None
 html_copy_source = False
@@ -44,3 +38,8 @@ html_theme_options = {"navigation_with_keys": True}
 
 if os.environ.get("CAMLIB_BOOK_NITPICK"):
     nitpicky = True
+
+
+def setup(app):
+    # MathJax on every page: the navigation shows lesson titles with formulas everywhere.
+    app.set_html_assets_policy("always")

@@ -1,5 +1,5 @@
 """The course's website (``make book``) in headless Chromium: every page loads with no console
-error and no request leaving 127.0.0.1, formulas are typeset by the site's own MathJax,
+error and no request leaving 127.0.0.1, formulas are typeset by the site's own MathJax 3,
 images load, and every lesson has working Colab and download links. One screenshot per
 lesson goes to ``build/book-screenshots/`` (an artefact, not in git).
 
@@ -65,15 +65,15 @@ def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: 
            if r.url.startswith("http://127.0.0.1") else None)
     response = tab.goto(f"{site}/{page}", wait_until="load")
     assert response is not None and response.ok, page
-    math = tab.locator(".math").count()
+    math = tab.locator(".math.notranslate").count()  # Sphinx's; MathJax adds its own .math
     if math:
-        tab.wait_for_function("() => window.MathJax && window.MathJax.Hub", timeout=30_000)
-        tab.evaluate("() => new Promise(done => MathJax.Hub.Queue(() => done(true)))")
-        typeset = tab.evaluate("() => Array.from(document.querySelectorAll('.math'))"
-                               ".filter(m => m.querySelector('.MathJax, .MathJax_Display'))"
-                               ".length")
+        tab.wait_for_function("() => !!(window.MathJax && MathJax.startup"
+                              " && MathJax.startup.promise)", timeout=60_000)
+        tab.evaluate("() => MathJax.startup.promise")
+        typeset = tab.evaluate("() => Array.from(document.querySelectorAll('.math.notranslate'))"
+                               ".filter(m => m.querySelector('mjx-container')).length")
         assert typeset == math, f"{page}: {typeset} of {math} formulas typeset"
-        assert tab.locator(".MathJax_Error, .merror").count() == 0, f"{page}: a TeX error"
+        assert tab.locator("mjx-merror").count() == 0, f"{page}: a TeX error"
     broken = tab.evaluate("() => Array.from(document.images)"
                           ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert broken == [], f"{page}: images that did not load: {broken}"

@@ -123,8 +123,8 @@ NOTEBOOK_STATE = """() => {
 }"""
 
 # Images of the lesson's interactive figure: the <img> in the widget output area.
-FIGURE = (".jp-OutputArea-output .widget-output img, "
-          ".jp-OutputArea-output .jupyter-widgets-output-area img")
+# The test marks the last interact widget of the lesson (the one under test) with this attribute.
+FIGURE = "[data-camlib-under-test] img"
 OBSERVE = """() => {
   window.__changedAt = null;
   const img = () => document.querySelector(FIGURE_SELECTOR);
@@ -220,6 +220,7 @@ def test_lesson_runs_in_jupyterlab_and_its_widgets_redraw(lesson, lab, browser):
 
     widget = tab.locator(".jp-OutputArea-output .widget-interact").last
     widget.scroll_into_view_if_needed()
+    widget.evaluate("w => w.setAttribute('data-camlib-under-test', '')")
     tab.wait_for_selector(FIGURE, timeout=60_000)
     sliders = widget.locator(".widget-slider")
     dropdowns = widget.locator(".widget-dropdown select")
