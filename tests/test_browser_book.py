@@ -81,9 +81,10 @@ def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: 
     assert outside == [], f"{page}: requests leaving the site {outside}"
     stem = Path(page).stem
     if page.startswith("lessons/"):
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=False)
         assert tab.locator(".cell_output img").count() > 0, f"{page} shows no figure"
+        SHOTS.mkdir(parents=True, exist_ok=True)  # the lesson's first figure, in its page
+        tab.locator(".cell_output img").first.scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / f"{stem}.png"), full_page=False)
         hrefs = tab.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
         assert colab_url(f"notebooks/{stem}.ipynb") in hrefs
         assert colab_url(f"notebooks/student/{stem}.ipynb") in hrefs
