@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BOOK_STAMP := $(VENV)/.book-installed
 
-.PHONY: lab test lint colab-check book test-browser browser-deps publish clean
+.PHONY: lab test test-fast lint colab-check book test-browser browser-deps publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=notebooks \
 	    --LabApp.default_url=/lab/tree/student/00_setup.ipynb
 
-# Unit tests (tests/test_colab.py runs every student copy with a plain executor), then
-# every lesson executed under nbval (outputs are not compared).
+# Unit tests (tests/test_colab.py runs every student copy with a plain executor, as
+# Colab's "Run all" does), camlib's docstring examples, then every lesson executed under
+# nbval (outputs are not compared).
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks/[0-9]*.ipynb --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks/[0-9]*.ipynb --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+
+# The inner loop: unit tests and docstring examples without those marked slow.
+test-fast: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib --doctest-modules -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check camlib tests notebooks book

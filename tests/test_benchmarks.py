@@ -25,6 +25,7 @@ def test_results_md_quotes_the_shipped_checkpoints():
             "python -m camlib.benchmarks.localization")
 
 
+@pytest.mark.slow
 def test_the_localization_table_on_a_few_images(capsys):
     text = localization.main(["--test-size", "40", "--no-write", "--step", "0.1"])
     rows = text.splitlines()[2:]
@@ -36,6 +37,7 @@ def test_the_localization_table_on_a_few_images(capsys):
     assert "s on" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_training_benchmark_compares_two_precisions(capsys):
     medians = training.main(["--repeats", "1", "--steps", "1", "--batch-size", "4",
                              "--device", "cpu"])
@@ -46,6 +48,7 @@ def test_the_training_benchmark_compares_two_precisions(capsys):
         training.main(["--steps", "0"])
 
 
+@pytest.mark.slow
 def test_the_widget_benchmark_times_every_lesson_widget(capsys):
     from camlib.benchmarks import widgets
 

@@ -28,6 +28,7 @@ from camlib.localize import (
 )
 from camlib.models import checkpoint_metrics, load_checkpoint
 from camlib.train import set_threads
+from camlib.validation import argument, fraction, non_negative_int, positive_int
 
 COLUMNS = ("accuracy", "top1_loc", "gt_known_loc", "max_box_acc", "max_box_acc_v2")
 HEADER = ("| method | accuracy | Top-1 Loc @20% | GT-known Loc @20% | MaxBoxAcc (τ*) "
@@ -71,6 +72,10 @@ def _tau(value: float) -> str:
     return "any" if value != value else f"{value:.2f}"  # NaN: a fixed box, every τ alike
 
 
+def _megabytes(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} MB"  # None: not measured (Windows)
+
+
 def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
     """docs/samples.png: test images, ground truth (green) and the GAP-CAM box (red)."""
     import matplotlib
@@ -92,10 +97,11 @@ def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.localization",
                                      description=__doc__)
-    parser.add_argument("--test-size", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--step", type=float, default=0.02,
-                        help="spacing of the thresholds MaxBoxAcc searches (Choe et al.: 0.01)")
+    parser.add_argument("--test-size", type=argument(positive_int, int), default=1000)
+    parser.add_argument("--seed", type=argument(non_negative_int, int), default=0)
+    parser.add_argument("--step", type=argument(fraction, interval="(0, 1)"), default=0.02,
+                        help="spacing of the thresholds MaxBoxAcc searches, in (0, 1) "
+                             "(Choe et al.: 0.01)")
     parser.add_argument("--out", default=str(paths.REPO_ROOT / "docs" / "results.md"))
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> str:
             trained.append(
                 f"| {name} | `{m['command']}` | {m['parameters']:,} | "
                 f"{m['seconds']['total']:.0f} s | {m['seconds']['data']:.0f} s | "
-                f"{m['peak_rss_mb']:.0f} MB | {m['environment']['threads']} | "
+                f"{_megabytes(m['peak_rss_mb'])} | {m['environment']['threads']} | "
                 f"{m['environment'].get('precision', 'float32')} |"
             )
     out = Path(args.out)
