@@ -59,8 +59,8 @@ colab-check:
 	CAMLIB_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(COLAB_VENV)/bin/python -m pytest \
 	    tests/test_colab.py -k set_up_cell -p no:cacheprovider -s
 
-# The website's and the browser tests' packages, and Debian's chromium (Playwright drives
-# the system browser; it downloads none of its own).
+# The website's and the browser tests' packages, Debian's chromium (Playwright drives the
+# system browser; it downloads none of its own) and npm (it fetches MathJax for the site).
 SUDO := $(if $(ROOT_USER),,sudo)
 $(BOOK_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
@@ -68,6 +68,7 @@ $(BOOK_STAMP): $(STAMP)
 browser-deps: $(BOOK_STAMP)
 	@test -n "$$CAMLIB_CHROMIUM" || command -v chromium >/dev/null || \
 	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm; }
 
 # The course's website in build/book/html (lessons executed once, then reused from
 # build/book-cache until a lesson, camlib or data/ changes), then every page checked in
