@@ -101,7 +101,8 @@ def _write_report() -> None:
     REPORT.write_text(json.dumps(RESULTS, indent=1) + "\n")
     for lesson, rows in RESULTS.items():
         for row in rows:
-            print(f"{lesson}: {row['control']} round trip {row['ms']:.0f} ms")
+            what = "took" if row["control"] == "Run All" else "round trip"
+            print(f"{lesson}: {row['control']} {what} {row['ms']:.0f} ms")
 
 
 NOTEBOOK_STATE = """() => {
