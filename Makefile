@@ -77,9 +77,10 @@ book: browser-deps
 	$(BIN)/python book/build.py --jobs 2
 	CAMLIB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_browser_book.py -q -p no:cacheprovider
 
-# Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw.
+# Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw (about 5
+# minutes on a busy 2-core machine; stopped at 7).
 test-browser: browser-deps
-	CAMLIB_BROWSER_TESTS=1 timeout 300 $(BIN)/python -m pytest tests/test_browser_lab.py -q -s -p no:cacheprovider
+	CAMLIB_BROWSER_TESTS=1 timeout 420 $(BIN)/python -m pytest tests/test_browser_lab.py -q -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache build
