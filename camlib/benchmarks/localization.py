@@ -455,8 +455,8 @@ All numbers are percentages of the images; τ runs over {step}, 2·{step}, ... <
 
 ## 1. The paper's protocol
 
-The checkpoints' own test set: on {test_size} images of the test split ({distinct} distinct handwritten digits the networks
-never saw).
+The checkpoints' own test set: on {test_size} images of the test split ({distinct} distinct
+handwritten digits the networks never saw).
 
 {table}
 
