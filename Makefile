@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test lint colab-check clean
+.PHONY: lab test test-fast lint colab-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,14 @@ LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
-# Unit tests, then every notebook executed under nbval (outputs are not compared).
+# Unit tests, camlib's docstring examples, then every notebook executed under nbval
+# (outputs are not compared).
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+
+# The inner loop: unit tests and docstring examples without those marked slow.
+test-fast: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib --doctest-modules -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check camlib tests notebooks

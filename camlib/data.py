@@ -95,6 +95,20 @@ class ClutteredDigits:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __eq__(self, other: object) -> bool:
+        """Two sets are equal when their arrays are equal element by element (same
+        shapes and dtypes) and their parameters are equal."""
+        if not isinstance(other, ClutteredDigits):
+            return NotImplemented
+        return self.params == other.params and all(
+            a.dtype == b.dtype and np.array_equal(a, b)
+            for a, b in ((self.images, other.images), (self.labels, other.labels),
+                         (self.boxes, other.boxes), (self.masks, other.masks),
+                         (self.sources, other.sources))
+        )
+
+    __hash__ = None  # arrays are mutable: a set is not hashable
+
     def subset(self, index) -> ClutteredDigits:
         """The samples at ``index`` (slice, integer array or boolean mask)."""
         return ClutteredDigits(
@@ -494,11 +508,22 @@ def data_loader(data: ClutteredDigits, batch_size: int = 256, shuffle: bool = Fa
 def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int = 8,
                  ax_size: float = 1.6, title: str | None = None):
     """A grid of samples with their ground-truth boxes (green) and optional predicted
-    boxes (``boxes`` (count, 4), red). Returns the matplotlib Figure."""
+    boxes (``boxes`` (count, 4), red). Returns the matplotlib Figure.
+
+    >>> fig = show_samples(make_cluttered_digits(4, "test"), count=4)
+    >>> len(fig.axes[0].patches)
+    1
+    """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+
+    from camlib.viz._common import display_image, draw_box, to_numpy
 
     count = min(count, len(data))
+    if boxes is not None:
+        boxes = to_numpy(boxes)
+        if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < count:
+            raise ValueError(f"boxes must be ({count}, 4), one box per sample shown, got "
+                             f"shape {boxes.shape}")
     rows = math.ceil(count / columns)
     cols = min(columns, count)
     fig, axes = plt.subplots(rows, cols, figsize=(ax_size * cols, ax_size * rows + 0.3),
@@ -507,14 +532,10 @@ def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int
         ax.axis("off")
         if i >= count:
             continue
-        ax.imshow(data.images[i].transpose(1, 2, 0))
-        drawn = [(data.boxes[i], "lime")]
+        ax.imshow(display_image(data.images[i]))
+        draw_box(ax, data.boxes[i], color="lime", linewidth=1.5)
         if boxes is not None:
-            drawn.append((np.asarray(boxes)[i], "red"))
-        for (x0, y0, x1, y1), colour in drawn:
-            # Half-open boxes: pixel x covers [x - 0.5, x + 0.5] in imshow coordinates.
-            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                                   edgecolor=colour, linewidth=1.5))
+            draw_box(ax, boxes[i], color="red", linewidth=1.5)
         ax.set_title(str(int(data.labels[i])), fontsize=9)
     if title:
         fig.suptitle(title)

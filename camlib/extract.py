@@ -195,6 +195,14 @@ class _Hooked:
             self._handle = None
 
     def _latest(self) -> torch.Tensor:
+        if self._handle is None and self._activation is not None:
+            # Without its hook the extractor cannot see later forward passes, so the
+            # recorded f_k may belong to an older batch than the caller's latest one.
+            raise RuntimeError(
+                f"the `with {type(self).__name__}(model)` block has ended, so the hook no "
+                "longer records the model's forward passes: ask for features and maps "
+                "inside the block, right after the forward pass they belong to"
+            )
         if self._activation is None:
             raise RuntimeError(
                 f"no activation recorded yet: run the model inside `with {type(self).__name__}"
@@ -223,7 +231,9 @@ class CAMExtractor(_Hooked):
 
     Attributes
     ----------
-    features : tensor (N, K, H, W), f_k of the latest forward pass (detached)
+    features : tensor (N, K, H, W), f_k of the latest forward pass (detached); like
+        :meth:`maps`, only inside the ``with`` block (after it, a RuntimeError: the
+        extractor no longer sees the model's forward passes)
     weight : tensor (C, K), w_k^c
     bias : tensor (C,) or None, b_c
     pool : "avg", "max" or None (unknown, when the layers were given by hand)
@@ -309,8 +319,18 @@ class CAMExtractor(_Hooked):
         Returns
         -------
         tensor on the features' device; not upsampled, not normalized, no ReLU.
+
+        Raises RuntimeError outside the ``with`` block (before a forward pass, or after the
+        block, when the maps could describe an older batch than the model's latest).
         """
-        return cam_torch.class_activation_maps(self.features, self.weight, classes)
+        features, weight = self.features, self.weight
+        if features.ndim == 4 and features.shape[1] != weight.shape[1]:
+            raise ValueError(
+                f"feature_layer {self.feature_name!r} outputs K={features.shape[1]} channels "
+                f"but classifier {self.classifier_name!r} takes K={weight.shape[1]} inputs: "
+                "feature_layer must be the layer whose output is pooled into the classifier"
+            )
+        return cam_torch.class_activation_maps(features, weight, classes)
 
 
 class GradCAMExtractor(_Hooked):

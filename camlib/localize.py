@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from camlib import torch as ct
+from camlib import validation
 from camlib.data import ClutteredDigits, batches
 from camlib.extract import CAMExtractor
 
@@ -61,7 +62,7 @@ def cam_maps(model: nn.Module, images: torch.Tensor, classes=None
     Parameters
     ----------
     model : a GAP/GMP network (features -> pool -> flatten -> one linear layer)
-    images : float tensor (N, 3, S, S) on the model's device
+    images : float tensor (N, 3, S, S), finite, on the model's device
     classes : None (the predicted class of each image), an int, or N ints
 
     Returns
@@ -69,7 +70,17 @@ def cam_maps(model: nn.Module, images: torch.Tensor, classes=None
     maps : (N, S, S) M_c(x, y) bilinearly upsampled, not normalized (thresholds are
         relative to each map's max)
     logits : (N, C)
+
+    An empty batch (N = 0) gives empty maps and logits.
+
+    Example
+    -------
+    >>> from camlib.models import GAPNet
+    >>> maps, logits = cam_maps(GAPNet().eval(), torch.rand(2, 3, 64, 64))
+    >>> maps.shape, logits.shape
+    (torch.Size([2, 64, 64]), torch.Size([2, 10]))
     """
+    images = _check_images(model, images)
     with torch.no_grad(), CAMExtractor(model) as extractor:
         logits = model(images)
         chosen = logits.argmax(1) if classes is None else classes
@@ -83,25 +94,45 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, classes=None
 
     M(x, y) = max over colour channels of |∂S_c / ∂I(x, y)|, the class score's
     sensitivity to each pixel. Samples do not interact in eval mode, so the gradient of
-    Σ_i S_{c_i}(I_i) with respect to the batch gives every image's own gradient.
+    Σ_i S_{c_i}(I_i) with respect to the batch gives every image's own gradient. The
+    gradient is taken with ``torch.autograd.grad`` on the images only: the parameters'
+    ``.grad`` are left as they were.
 
-    Returns (maps (N, S, S), logits (N, C)).
+    Parameters and returns as :func:`cam_maps`: (maps (N, S, S), logits (N, C)).
+
+    Example
+    -------
+    >>> from camlib.models import GAPNet
+    >>> maps, logits = saliency_maps(GAPNet().eval(), torch.rand(2, 3, 64, 64), classes=3)
+    >>> maps.shape, bool((maps >= 0).all())
+    (torch.Size([2, 64, 64]), True)
     """
-    images = images.detach().clone().requires_grad_(True)
+    images = _check_images(model, images).detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(images)
-        if classes is None:
-            chosen = logits.argmax(1)
-        else:
-            chosen = torch.as_tensor(classes, device=logits.device).expand(len(logits))
-        logits.gather(1, chosen[:, None]).sum().backward()
-    return images.grad.abs().amax(dim=1), logits.detach()
+        n, c = logits.shape
+        chosen = logits.argmax(1) if classes is None else ct._class_indices(
+            classes, n, c, logits.device)
+        if n == 0:
+            return images.detach().new_zeros(0, *images.shape[-2:]), logits.detach()
+        selected = logits.gather(1, chosen[:, None]).sum()
+        (gradient,) = torch.autograd.grad(selected, images)
+    return gradient.abs().amax(dim=1), logits.detach()
 
 
 def box_maps(boxes: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Indicator maps (N, H, W) of boxes (N, 4): a fixed box as a "map", so baselines go
-    through the same metrics (every threshold gives back the box itself)."""
-    height, width = (size, size) if isinstance(size, int) else size
+    through the same metrics (every threshold gives back the box itself).
+
+    >>> box_maps(torch.tensor([[1, 0, 3, 1]]), (2, 4))
+    tensor([[[0., 1., 1., 0.],
+             [0., 0., 0., 0.]]])
+    """
+    boxes = ct._check_boxes(boxes, "boxes")
+    if boxes.ndim != 2:
+        raise ValueError(f"boxes must have shape (N, 4), got shape {tuple(boxes.shape)}")
+    ct._check_box_values(boxes, "boxes")
+    height, width = ct._check_size(size)
     xs = torch.arange(width, device=boxes.device)
     ys = torch.arange(height, device=boxes.device)
     inside_x = (xs >= boxes[:, 0, None]) & (xs < boxes[:, 2, None])
@@ -110,7 +141,13 @@ def box_maps(boxes: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
 
 
 def full_image_box(n: int, size: int) -> torch.Tensor:
-    """The trivial baseline: every box is the whole image, (n, 4)."""
+    """The trivial baseline: every box is the whole image, (n, 4).
+
+    >>> full_image_box(1, 64)
+    tensor([[ 0,  0, 64, 64]])
+    """
+    n = validation.non_negative_int(n, "n")
+    size = validation.positive_int(size, "size")
     return torch.tensor([0, 0, size, size]).expand(n, 4).clone()
 
 
@@ -120,7 +157,10 @@ def centred_box(n: int, size: int, box_size: tuple[float, float]) -> torch.Tenso
     >>> centred_box(1, 64, (20, 30))
     tensor([[22, 17, 42, 47]])
     """
-    width, height = (min(size, max(1, round(float(s)))) for s in box_size)
+    n = validation.non_negative_int(n, "n")
+    size = validation.positive_int(size, "size")
+    box_size = _check_box_size(box_size)
+    width, height = (min(size, max(1, round(s))) for s in box_size)
     x0, y0 = (size - width) // 2, (size - height) // 2
     return torch.tensor([x0, y0, x0 + width, y0 + height]).expand(n, 4).clone()
 
@@ -148,12 +188,37 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
     With ``correct=None`` this is GT-known Loc (boxes from the true class's map); with
     ``correct = (predicted == labels)`` and boxes from the predicted class it is Top-1 Loc.
 
+    Parameters
+    ----------
+    pred_boxes, gt_boxes : tensors (N, 4), N >= 1, half-open boxes, one row per image
+    correct : bool tensor (N,) or None
+    iou_threshold : δ in [0, 1]
+
     >>> localization_accuracy(torch.tensor([[0, 0, 2, 2], [0, 0, 2, 2]]),
     ...                       torch.tensor([[0, 0, 2, 2], [1, 0, 3, 2]]))
     0.5
     """
-    hit = ct.iou(pred_boxes, gt_boxes.to(pred_boxes.device)) >= iou_threshold
+    iou_threshold = validation.fraction(iou_threshold, "iou_threshold", "[0, 1]")
+    pred_boxes = ct._check_boxes(pred_boxes, "pred_boxes")
+    gt_boxes = ct._check_boxes(gt_boxes, "gt_boxes")
+    if pred_boxes.ndim != 2 or len(pred_boxes) == 0:
+        raise ValueError(f"pred_boxes must have shape (N, 4) with N >= 1, got shape "
+                         f"{tuple(pred_boxes.shape)}")
+    n = len(pred_boxes)
+    if gt_boxes.shape != (n, 4):
+        raise ValueError(f"gt_boxes must have one box per predicted box, shape ({n}, 4), "
+                         f"got shape {tuple(gt_boxes.shape)}")
+    gt_boxes = gt_boxes.to(pred_boxes.device)
+    ct._check_box_values(pred_boxes, "pred_boxes")
+    ct._check_box_values(gt_boxes, "gt_boxes")
+    hit = ct.iou(pred_boxes, gt_boxes) >= iou_threshold
     if correct is not None:
+        if not isinstance(correct, torch.Tensor) or correct.dtype != torch.bool:
+            kind = correct.dtype if isinstance(correct, torch.Tensor) else type(correct).__name__
+            raise TypeError(f"correct must be a bool tensor (N,) or None, got {kind}")
+        if correct.shape != (n,):
+            raise ValueError(f"correct must have one entry per box, shape ({n},), got shape "
+                             f"{tuple(correct.shape)}")
         hit = hit & correct.to(hit.device)
     return float(hit.float().mean())
 
@@ -292,6 +357,9 @@ def max_box_acc_v2(maps: torch.Tensor, gt_boxes: torch.Tensor,
 def predict(model: nn.Module, data: ClutteredDigits, batch_size: int = 500,
             device: torch.device | str | None = None) -> torch.Tensor:
     """Predicted classes (N,) of a model on a set, on the CPU."""
+    _check_model(model)
+    _check_data(data)
+    batch_size = validation.positive_int(batch_size, "batch_size")
     device = device or next(model.parameters()).device
     with torch.no_grad():
         return torch.cat([model(x).argmax(1).cpu()
@@ -342,6 +410,14 @@ def evaluate_localization(model: nn.Module, data: ClutteredDigits,
     >>> result = evaluate_localization(load_checkpoint("gap"),
     ...                                make_cluttered_digits(200, "test"))   # doctest: +SKIP
     """
+    _check_model(model)
+    _check_data(data)
+    threshold = validation.fraction(threshold, "threshold")
+    if thresholds is not None:
+        thresholds = validation.fractions(thresholds, "thresholds", "(0, 1)")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    if box_size is not None:
+        box_size = _check_box_size(box_size)
     device = torch.device(device) if device else next(model.parameters()).device
     model = model.eval()
     size = data.images.shape[-1]
@@ -399,5 +475,57 @@ def evaluate_localization(model: nn.Module, data: ClutteredDigits,
 
 def mean_box_size(data: ClutteredDigits) -> tuple[float, float]:
     """Mean (width, height) of a set's ground-truth boxes."""
-    boxes = data.boxes.astype(np.float64)
+    boxes = _check_data(data).boxes.astype(np.float64)
     return float((boxes[:, 2] - boxes[:, 0]).mean()), float((boxes[:, 3] - boxes[:, 1]).mean())
+
+
+# --- input checks of the functions above ------------------------------------------------
+
+
+def _check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_data(data: object) -> ClutteredDigits:
+    if not isinstance(data, ClutteredDigits):
+        raise TypeError(f"data must be a ClutteredDigits set (camlib.data."
+                        f"make_cluttered_digits), got {type(data).__name__}")
+    return data
+
+
+def _check_images(model: object, images: object) -> torch.Tensor:
+    """A float batch (N, C, H, W) for ``model``: finite, on its device, C as its first
+    convolution expects."""
+    _check_model(model)
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a float torch.Tensor (N, 3, H, W), got "
+                        f"{type(images).__name__}")
+    if not images.is_floating_point():
+        raise TypeError(f"images must be a float tensor (N, 3, H, W) in [0, 1], got dtype "
+                        f"{images.dtype} (camlib.data.to_float converts uint8 images)")
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, 3, H, W), got shape "
+                         f"{tuple(images.shape)}")
+    if images.shape[-1] == 0 or images.shape[-2] == 0:
+        raise ValueError(f"images must not be empty (H, W >= 1), got shape "
+                         f"{tuple(images.shape)}")
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is not None and images.shape[1] != first.in_channels:
+        raise ValueError(f"images must have {first.in_channels} channels, as the model's first "
+                         f"convolution expects, got shape {tuple(images.shape)}")
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device != images.device:
+        raise ValueError(f"images must be on the model's device ({parameter.device}), got "
+                         f"{images.device}")
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError("images must be finite, got a tensor containing NaN or inf")
+    return images
+
+
+def _check_box_size(box_size: object) -> tuple[float, float]:
+    if not isinstance(box_size, (tuple, list)) or len(box_size) != 2:
+        raise TypeError(f"box_size must be a pair (width, height), got {box_size!r}")
+    return tuple(validation.real(v.item() if hasattr(v, "item") else v, "box_size", low=0,
+                                 low_open=True) for v in box_size)

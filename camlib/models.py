@@ -96,7 +96,7 @@ class GAPNet(nn.Module):
     Example
     -------
     >>> parameter_count(GAPNet())
-    98442
+    99738
     """
 
     def __init__(self, num_classes: int = 10, pool: str = "avg",
@@ -124,7 +124,7 @@ class FCNet(nn.Module):
     image size; there is no single weight per channel, hence no CAM.
 
     >>> parameter_count(FCNet())
-    2195658
+    2196314
     """
 
     def __init__(self, num_classes: int = 10, hidden: int = 64, image_size: int = 64,
@@ -184,8 +184,9 @@ def _checkpoint_path(name: str | Path) -> Path:
 
 def load_checkpoint(name: str | Path = "gap", device: torch.device | str | None = None
                     ) -> nn.Module:
-    """Load a course checkpoint in eval mode: a shipped name ("gap", "gmp", "gap8") from
-    ``camlib.paths.DATA_DIR`` or a path to a .pt file written by `save_checkpoint`.
+    """Load a course checkpoint in eval mode: a shipped name ("gap", "gmp", "gap8", and
+    lesson 11's "gap_spurious") from ``camlib.paths.DATA_DIR`` or a path to a .pt file
+    written by `save_checkpoint`.
 
     >>> load_checkpoint("gap").pool
     AdaptiveAvgPool2d(output_size=1)
@@ -248,7 +249,7 @@ def load_pretrained_resnet(name: str = "resnet18", timeout: float = 10.0,
 
     Example
     -------
-    >>> model, message = load_pretrained_resnet("resnet18")
+    >>> model, message = load_pretrained_resnet("resnet18")  # doctest: +SKIP
     >>> print(message)  # doctest: +SKIP
     Loaded resnet18 ImageNet weights from /root/.cache/torch/hub/checkpoints/...
     """

@@ -12,8 +12,10 @@ Notation, for one image:
                 = (1/Z) Σ_{x,y} M_c(x, y) + b_c   (mean pooling with a bias)
 
 Every function takes a batch: features are (N, K, H, W), weights (C, K). This module is
-the course's reference: readable first, fast enough second. `camlib.torch` has the same
-functions on batched tensors on any device.
+the course's reference: readable first, fast enough second. It computes in float64
+whatever it is given (float16, integers), and a batch of N = 0 gives empty results.
+`camlib.torch` has the same functions on batched tensors on any device. The input
+checks, which name the argument they reject, come after the equations.
 
 Boxes are (x0, y0, x1, y1) half-open pixel boxes: the object covers columns x0 <= x < x1
 and rows y0 <= y < y1, i.e. ``cam[y0:y1, x0:x1]``, and its area is (x1 - x0)·(y1 - y0).
@@ -25,6 +27,8 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
+
+from camlib import validation
 
 __all__ = [
     "global_average_pool",
@@ -39,89 +43,6 @@ __all__ = [
     "bounding_box",
     "iou",
 ]
-
-
-# --- input checks: every public function names the argument it rejects -----------------
-
-
-def _as_float_array(value, name: str, ndim: int) -> np.ndarray:
-    if not isinstance(value, (np.ndarray, list, tuple, float, int, np.generic)):
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}")
-    array = np.asarray(value)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if array.ndim != ndim:
-        raise ValueError(
-            f"{name} must have {ndim} dimensions, got shape {array.shape} ({array.ndim} dimensions)"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return array if np.issubdtype(array.dtype, np.floating) else array.astype(np.float64)
-
-
-def _check_features(features) -> np.ndarray:
-    return _as_float_array(features, "features (N, K, H, W)", 4)
-
-
-def _check_weight(weight, channels: int) -> np.ndarray:
-    weight = _as_float_array(weight, "weight (C, K)", 2)
-    if weight.shape[1] != channels:
-        raise ValueError(
-            f"weight has K={weight.shape[1]} columns but the features have K={channels} "
-            f"channels; weight must be (C, {channels})"
-        )
-    return weight
-
-
-def _check_classes(classes, batch: int, num_classes: int) -> np.ndarray:
-    """One class index per sample, from an int or a sequence of N ints."""
-    if isinstance(classes, (bool, np.bool_)):
-        raise TypeError(f"classes must be an int or a sequence of ints, got {classes!r}")
-    if isinstance(classes, (float, np.floating)):
-        raise TypeError(f"classes must be an int or a sequence of ints, got float {classes!r}")
-    if isinstance(classes, (int, np.integer)):
-        indices = np.full(batch, int(classes))
-    else:
-        indices = np.asarray(classes)
-        if indices.ndim != 1:
-            raise ValueError(f"classes must be an int or a 1-D sequence, got shape {indices.shape}")
-        if indices.size and not np.issubdtype(indices.dtype, np.integer):
-            raise TypeError(f"classes must be integers, got dtype {indices.dtype}: {classes!r}")
-        if len(indices) != batch:
-            raise ValueError(
-                f"classes must give one class per sample: expected {batch}, got {len(indices)}"
-            )
-    bad = (indices < 0) | (indices >= num_classes)
-    if np.any(bad):
-        raise ValueError(
-            f"classes must lie in [0, {num_classes - 1}] (C={num_classes}), got {indices[bad][0]}"
-        )
-    return indices.astype(np.int64)
-
-
-def _check_maps(maps) -> np.ndarray:
-    ndim = np.ndim(maps)
-    if ndim < 2:
-        raise ValueError(f"maps must have at least 2 dimensions (..., H, W), got {ndim}")
-    return _as_float_array(maps, "maps (..., H, W)", ndim)
-
-
-def _check_threshold(threshold) -> float:
-    if not isinstance(threshold, (int, float, np.floating, np.integer)) or isinstance(
-        threshold, bool
-    ):
-        raise TypeError(f"threshold must be a number in (0, 1], got {threshold!r}")
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ValueError(f"threshold must lie in (0, 1], got {threshold}")
-    return float(threshold)
-
-
-def _check_connectivity(connectivity) -> int:
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return connectivity
 
 
 # --- the equations ------------------------------------------------------------------------
@@ -190,8 +111,8 @@ def class_scores(
     >>> class_scores(np.array([[1.0, 2.0]]), weight, bias)
     array([[-1. ,  2.5]])
     """
-    pooled = _as_float_array(pooled, "pooled (N, K)", 2)
-    weight = _as_float_array(weight, "weight (C, K)", 2)
+    pooled = _as_float_array(pooled, "pooled (N, K)", 2, nonempty=(1,))
+    weight = _as_float_array(weight, "weight (C, K)", 2, nonempty=(0, 1))
     if weight.shape[1] != pooled.shape[1]:
         raise ValueError(
             f"weight has K={weight.shape[1]} columns but pooled has K={pooled.shape[1]}; "
@@ -215,7 +136,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([[1000.0, 1000.0]]))
     array([[0.5, 0.5]])
     """
-    scores = _as_float_array(scores, "scores (N, C)", 2)
+    scores = _as_float_array(scores, "scores (N, C)", 2, nonempty=(1,))
     shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
@@ -286,15 +207,7 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     array([[0.  , 0.25, 0.75, 1.  ]])
     """
     maps = _check_maps(maps)
-    if isinstance(size, (int, np.integer)):
-        height, width = size, size
-    elif isinstance(size, (tuple, list)) and len(size) == 2:
-        height, width = size
-    else:
-        raise TypeError(f"size must be an int or a pair (height, width), got {size!r}")
-    for name, value in (("height", height), ("width", width)):
-        if not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"size must be positive integers, got {name}={value!r}")
+    height, width = _check_size(size)
     top, bottom, dy = _interpolation_taps(maps.shape[-2], height)
     left, right, dx = _interpolation_taps(maps.shape[-1], width)
     rows = maps[..., top, :] * (1 - dy)[:, None] + maps[..., bottom, :] * dy[:, None]
@@ -384,9 +297,7 @@ def component_boxes(labels: np.ndarray, count: int) -> np.ndarray:
     array([[0, 0, 1, 1],
            [1, 1, 2, 2]])
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must have 2 dimensions (H, W), got shape {labels.shape}")
+    labels, count = _check_labels(labels, count)
     boxes = np.zeros((count, 4), dtype=np.int64)
     for index in range(count):
         rows, cols = np.nonzero(labels == index + 1)
@@ -426,7 +337,7 @@ def bounding_box(
     >>> bounding_box(cam, 0.2, connectivity=4)
     (1, 1, 3, 2)
     """
-    cam = _as_float_array(cam, "cam (H, W)", 2)
+    cam = _as_float_array(cam, "cam (H, W)", 2, nonempty=(0, 1))
     threshold = _check_threshold(threshold)
     peak = cam.max()
     mask = cam >= (threshold * peak if peak > 0 else peak)
@@ -457,3 +368,128 @@ def iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
     intersection = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection
     return float(intersection / union) if union > 0 else 0.0
+
+
+# --- input checks: every public function names the argument it rejects -----------------
+# (the scalar checks shared with camlib.torch and the commands are in camlib.validation)
+
+
+def _as_float_array(value, name: str, ndim: int, nonempty: tuple[int, ...] = ()) -> np.ndarray:
+    """``value`` as a float64 array with ``ndim`` dimensions, finite, and no axis of
+    ``nonempty`` of size 0 (negative axes count from the end), else raise."""
+    if not isinstance(value, (np.ndarray, list, tuple, float, int, np.generic)) or isinstance(
+        value, bool
+    ):
+        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}")
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"{name} must be a rectangular array, got a ragged list") from None
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise ValueError(
+            f"{name} must have {ndim} dimensions, got shape {array.shape} ({array.ndim} dimensions)"
+        )
+    empty = [axis for axis in nonempty if array.shape[axis] == 0]
+    if empty:
+        raise ValueError(f"{name} must not have a dimension of size 0, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return array.astype(np.float64)  # the reference computes in float64, whatever it is given
+
+
+def _check_features(features) -> np.ndarray:
+    return _as_float_array(features, "features (N, K, H, W)", 4, nonempty=(1, 2, 3))
+
+
+def _check_weight(weight, channels: int) -> np.ndarray:
+    weight = _as_float_array(weight, "weight (C, K)", 2, nonempty=(0, 1))
+    if weight.shape[1] != channels:
+        raise ValueError(
+            f"weight has K={weight.shape[1]} columns but the features have K={channels} "
+            f"channels; weight must be (C, {channels})"
+        )
+    return weight
+
+
+def _check_classes(classes, batch: int, num_classes: int) -> np.ndarray:
+    """One class index per sample, from an int or a sequence of N ints."""
+    if isinstance(classes, (bool, np.bool_)):
+        raise TypeError(f"classes must be an int or a sequence of ints, got {classes!r}")
+    if isinstance(classes, (float, np.floating)):
+        raise TypeError(f"classes must be an int or a sequence of ints, got float {classes!r}")
+    if isinstance(classes, (int, np.integer)):
+        indices = np.full(batch, int(classes))
+    else:
+        try:
+            indices = np.asarray(classes)
+        except ValueError:
+            raise ValueError("classes must be a 1-D sequence of ints, got a ragged list") from None
+        if indices.ndim != 1:
+            raise ValueError(f"classes must be an int or a 1-D sequence, got shape {indices.shape}")
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"classes must be integers, got dtype {indices.dtype}: {classes!r}")
+        if len(indices) != batch:
+            raise ValueError(
+                f"classes must give one class per sample: expected {batch}, got {len(indices)}"
+            )
+    bad = (indices < 0) | (indices >= num_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"classes must lie in [0, {num_classes - 1}] (C={num_classes}), got {indices[bad][0]}"
+        )
+    return indices.astype(np.int64)
+
+
+def _check_maps(maps, name: str = "maps") -> np.ndarray:
+    try:
+        ndim = np.ndim(maps)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"{name} must be a rectangular array, got a ragged list") from None
+    if ndim < 2:
+        raise ValueError(f"{name} must have at least 2 dimensions (..., H, W), got {ndim}")
+    return _as_float_array(maps, f"{name} (..., H, W)", ndim, nonempty=(-2, -1))
+
+
+def _check_size(size) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
+        pair = (size, size)
+    elif isinstance(size, (tuple, list)) and len(size) == 2:
+        pair = tuple(size)
+    else:
+        raise TypeError(f"size must be an int or a pair (height, width), got {size!r}")
+    for axis, value in zip(("height", "width"), pair, strict=True):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"size must be positive integers, got {axis}={value!r}")
+        if value <= 0:
+            raise ValueError(f"size must be positive integers, got {axis}={value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_threshold(threshold) -> float:
+    if isinstance(threshold, np.generic):
+        threshold = threshold.item()
+    return validation.fraction(threshold, "threshold")
+
+
+def _check_connectivity(connectivity) -> int:
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    return int(connectivity)
+
+
+def _check_labels(labels, count) -> tuple[np.ndarray, int]:
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must have 2 dimensions (H, W), got shape {labels.shape}")
+    if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must be >= 0 (0 is the background), got {labels.min()}")
+    if isinstance(count, np.integer):
+        count = int(count)
+    count = validation.non_negative_int(count, "count")
+    return labels, count

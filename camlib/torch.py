@@ -5,8 +5,9 @@ tensor operations so that a whole batch runs at once on the CPU or a GPU. Inputs
 float32, float16, bfloat16 or float64; every result stays on the input's device.
 
 The only values copied back to the host are scalars: the validity checks (one ``bool``
-each, for example "no NaN in features") and the convergence test of the connected
-component labelling.
+each, for example "no NaN in features"; they come after the equations, at the end of
+this file) and the convergence test of the connected component labelling. A batch of
+N = 0 gives empty results.
 
 The equations (f_k(x, y) is channel k of the last convolutional layer, Z = H·W)::
 
@@ -35,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from camlib import validation
+
 __all__ = [
     "global_average_pool",
     "global_max_pool",
@@ -48,155 +51,6 @@ __all__ = [
     "bounding_box",
     "iou",
 ]
-
-
-# ---------------------------------------------------------------------------
-# Input checks: every message names the argument, what was expected and what came.
-# ---------------------------------------------------------------------------
-
-def _check_tensor(
-    x: object,
-    name: str,
-    shape: str,
-    ndim: int | tuple[int, ...],
-    like: tuple[torch.Tensor, str] | None = None,
-) -> torch.Tensor:
-    """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
-
-    Integer tensors become the default float dtype (as the reference turns integer arrays
-    into floats); bool and complex tensors are refused. ``like`` = (tensor, its name):
-    ``x`` must be on that tensor's device.
-    """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
-    if x.dtype == torch.bool or x.is_complex():
-        raise TypeError(
-            f"{name} must hold real numbers (float32, float16, bfloat16 or float64), "
-            f"got dtype {x.dtype}"
-        )
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if x.ndim not in allowed:
-        raise ValueError(
-            f"{name} must have shape {shape} ({' or '.join(map(str, allowed))} dimensions), "
-            f"got shape {tuple(x.shape)}"
-        )
-    if like is not None:
-        _check_same_device(like[0], like[1], x, name)
-    # One scalar copied to the host: a NaN would otherwise spread silently into every map.
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
-    return x
-
-
-def _check_same_device(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:
-    if a.device != b.device:
-        raise ValueError(
-            f"{name_a} and {name_b} must be on the same device, "
-            f"got {name_a} on {a.device} and {name_b} on {b.device}"
-        )
-
-
-def _common_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    dtype = tensors[0].dtype
-    for t in tensors[1:]:
-        dtype = torch.promote_types(dtype, t.dtype)
-    return dtype
-
-
-def _check_weight(features_k: int, weight: object, features: torch.Tensor) -> torch.Tensor:
-    weight = _check_tensor(weight, "weight", "(C, K)", 2, like=(features, "features"))
-    if weight.shape[1] != features_k:
-        raise ValueError(
-            f"weight must have K={features_k} columns (one per feature channel), "
-            f"got weight of shape {tuple(weight.shape)}"
-        )
-    return weight
-
-
-def _class_indices(classes: object, n: int, c: int, device: torch.device) -> torch.Tensor:
-    """Turn ``classes`` (one int, or one int per sample) into a long tensor (N,) on ``device``."""
-    expected = f"classes must be an int or a sequence of N={n} ints"
-    if isinstance(classes, bool) or (
-        isinstance(classes, torch.Tensor) and classes.dtype == torch.bool
-    ):
-        raise TypeError(f"{expected}, got a bool")
-    if isinstance(classes, numbers.Integral):
-        index = int(classes)
-        if index < 0:
-            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {index}")
-        if index >= c:
-            raise ValueError(f"classes must be < C={c} (the number of classes), got {index}")
-        return torch.full((n,), index, dtype=torch.long, device=device)
-    if isinstance(classes, numbers.Real):
-        raise TypeError(f"{expected}, got float {classes!r}")
-    if isinstance(classes, torch.Tensor):
-        index = classes
-    elif isinstance(classes, (Sequence, np.ndarray)) and not isinstance(classes, str):
-        array = np.asarray(classes)
-        if array.size and array.dtype.kind not in "iu":
-            raise TypeError(
-                f"classes must hold integers, got dtype {array.dtype} ({array.ravel()[:3]})"
-            )
-        index = torch.as_tensor(array.astype(np.int64))
-    else:
-        raise TypeError(f"{expected}, got {type(classes).__name__}")
-    if index.is_floating_point() or index.is_complex():
-        raise TypeError(f"classes must hold integers, got a tensor of dtype {index.dtype}")
-    if index.ndim == 0:
-        return _class_indices(int(index), n, c, device)
-    if index.ndim != 1 or index.shape[0] != n:
-        raise ValueError(
-            f"classes must hold one index per sample (N={n}), got shape {tuple(index.shape)}"
-        )
-    if index.numel():
-        low, high = int(index.min()), int(index.max())
-        if low < 0:
-            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {low}")
-        if high >= c:
-            raise ValueError(f"classes must be < C={c} (the number of classes), got {high}")
-    return index.to(device=device, dtype=torch.long)
-
-
-def _check_size(size: object) -> tuple[int, int]:
-    pair = size if isinstance(size, (tuple, list)) else (size, size)
-    if len(pair) != 2:
-        raise ValueError(f"size must be an int or a pair (h, w), got {size!r}")
-    for value in pair:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"size must be an int or a pair of ints (h, w), got {size!r}")
-        if value <= 0:
-            raise ValueError(f"size must be positive, got {size!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _check_threshold(threshold: object) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a number in (0, 1], got {type(threshold).__name__}")
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-    return float(threshold)
-
-
-def _check_connectivity(connectivity: object) -> int:
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
-
-
-def _check_mask(masks: object) -> torch.Tensor:
-    if not isinstance(masks, torch.Tensor):
-        raise TypeError(
-            f"mask must be a torch.Tensor of shape (N, H, W), got {type(masks).__name__}"
-        )
-    if masks.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor, got dtype {masks.dtype}")
-    if masks.ndim not in (2, 3):
-        raise ValueError(
-            f"mask must have shape (N, H, W) or (H, W), got shape {tuple(masks.shape)}"
-        )
-    return masks
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +77,7 @@ def global_average_pool(features: torch.Tensor, reduce: str = "mean") -> torch.T
     >>> global_average_pool(torch.ones(1, 2, 3, 3), reduce="sum")
     tensor([[9., 9.]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4)
+    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
     if reduce == "mean":
         return features.mean(dim=(2, 3))
     if reduce == "sum":
@@ -239,7 +93,7 @@ def global_max_pool(features: torch.Tensor) -> torch.Tensor:
     >>> global_max_pool(torch.arange(4.0).reshape(1, 1, 2, 2))
     tensor([[3.]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4)
+    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
     return features.amax(dim=(2, 3))
 
 
@@ -266,8 +120,10 @@ def class_scores(
     >>> class_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -1.0]]), torch.tensor([0.5]))
     tensor([[-0.5000]])
     """
-    pooled = _check_tensor(pooled, "pooled", "(N, K)", 2)
-    weight = _check_tensor(weight, "weight", "(C, K)", 2, like=(pooled, "pooled"))
+    pooled = _check_tensor(pooled, "pooled", "(N, K)", 2, nonempty=(1,))
+    weight = _check_tensor(
+        weight, "weight", "(C, K)", 2, like=(pooled, "pooled"), nonempty=(0, 1)
+    )
     if weight.shape[1] != pooled.shape[1]:
         raise ValueError(
             f"weight must have K={pooled.shape[1]} columns (one per pooled feature), "
@@ -297,7 +153,7 @@ def softmax(scores: torch.Tensor) -> torch.Tensor:
     >>> softmax(torch.tensor([[0.0, 0.0]]))
     tensor([[0.5000, 0.5000]])
     """
-    scores = _check_tensor(scores, "scores", "(N, C)", 2)
+    scores = _check_tensor(scores, "scores", "(N, C)", 2, nonempty=(1,))
     shifted = scores - scores.amax(dim=1, keepdim=True)
     exp = shifted.exp()
     return exp / exp.sum(dim=1, keepdim=True)
@@ -339,7 +195,7 @@ def class_activation_maps(
     tensor([[[3., 3.],
              [3., 3.]]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4)
+    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
     weight = _check_weight(features.shape[1], weight, features)
     dtype = _common_dtype(features, weight)
     features, weight = features.to(dtype), weight.to(dtype)
@@ -371,9 +227,11 @@ def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     >>> upsample(torch.tensor([[0.0, 1.0]]), (1, 4))
     tensor([[0.0000, 0.2500, 0.7500, 1.0000]])
     """
-    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)))
+    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)), nonempty=(-2, -1))
     h, w = _check_size(size)
     lead = maps.shape[:-2]
+    if maps.numel() == 0:  # an empty batch: nothing to resample
+        return maps.new_zeros(*lead, h, w)
     flat = maps.reshape(-1, 1, *maps.shape[-2:])
     out = F.interpolate(flat, size=(h, w), mode="bilinear", align_corners=False)
     return out.reshape(*lead, h, w)
@@ -392,18 +250,25 @@ def normalize(maps: torch.Tensor, mode: str = "minmax") -> torch.Tensor:
     tensor([[0.0000, 0.5000],
             [0.2500, 1.0000]])
     """
-    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)))
+    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)), nonempty=(-2, -1))
+    if mode not in ("minmax", "max"):
+        raise ValueError(f'mode must be "minmax" or "max", got {mode!r}')
+    dtype = maps.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        maps = maps.float()  # max M - min M can exceed float16's largest value, 65504
+    if maps.numel() == 0:  # an empty batch
+        return maps.to(dtype)
     high = maps.amax(dim=(-2, -1), keepdim=True)
     if mode == "minmax":
         low = maps.amin(dim=(-2, -1), keepdim=True)
         spread = high - low
         ok = spread > 0
         # The safe divisor keeps constant maps from producing 0/0 before torch.where.
-        return torch.where(ok, (maps - low) / torch.where(ok, spread, torch.ones_like(spread)), 0)
-    if mode == "max":
+        out = torch.where(ok, (maps - low) / torch.where(ok, spread, torch.ones_like(spread)), 0)
+    else:
         ok = high > 0
-        return torch.where(ok, maps / torch.where(ok, high, torch.ones_like(high)), 0)
-    raise ValueError(f'mode must be "minmax" or "max", got {mode!r}')
+        out = torch.where(ok, maps / torch.where(ok, high, torch.ones_like(high)), 0)
+    return out.to(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -609,48 +474,224 @@ def iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
     """Intersection over union of half-open boxes (x0, y0, x1, y1), row by row.
 
     area = (x1 - x0)·(y1 - y0); IoU = |A ∩ B| / (|A| + |B| - |A ∩ B|), 0 when the union
-    is empty.
+    is empty. Areas are computed in float64 whatever the boxes' dtype (uint8, int16 or
+    float16 areas overflow), so the IoU is exact up to its final rounding.
 
     Parameters
     ----------
-    boxes_a, boxes_b : tensors (..., 4) of the same shape, on the same device
+    boxes_a, boxes_b : tensors (..., 4) of the same shape, on the same device; integer or
+        floating, finite, x0 <= x1 and y0 <= y1
 
     Returns
     -------
-    tensor (...,): floating (the default dtype for integer boxes).
+    tensor (...,): the boxes' dtype for floating boxes, the default dtype for integer boxes.
 
     Example
     -------
     >>> iou(torch.tensor([0, 0, 2, 2]), torch.tensor([1, 0, 3, 2]))
     tensor(0.3333)
+    >>> iou(torch.tensor([0, 0, 20, 20], dtype=torch.uint8), torch.tensor([0, 0, 20, 10]))
+    tensor(0.5000)
     """
-    for name, box in (("boxes_a", boxes_a), ("boxes_b", boxes_b)):
-        if not isinstance(box, torch.Tensor):
-            raise TypeError(
-                f"{name} must be a torch.Tensor of shape (N, 4), got {type(box).__name__}"
-            )
-        if box.ndim == 0 or box.shape[-1] != 4:
-            raise ValueError(f"{name} must have shape (N, 4) or (4,), got shape {tuple(box.shape)}")
+    boxes_a, boxes_b = _check_boxes(boxes_a, "boxes_a"), _check_boxes(boxes_b, "boxes_b")
     if boxes_a.shape != boxes_b.shape:
         raise ValueError(
             f"boxes_a and boxes_b must have the same shape, got {tuple(boxes_a.shape)} "
             f"and {tuple(boxes_b.shape)}"
         )
     _check_same_device(boxes_a, "boxes_a", boxes_b, "boxes_b")
+    _check_box_values(boxes_a, "boxes_a")
+    _check_box_values(boxes_b, "boxes_b")
     dtype = _common_dtype(boxes_a, boxes_b)
-    a, b = boxes_a.to(dtype), boxes_b.to(dtype)
-    for name, box in (("boxes_a", a), ("boxes_b", b)):
-        inverted = (box[..., 2] < box[..., 0]) | (box[..., 3] < box[..., 1])
-        if bool(inverted.any()):
-            first = box[inverted][0].tolist()
-            raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1 in every box, got {first}")
+    out_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
+    exact = _exact_dtype(boxes_a.device)
+    a, b = boxes_a.to(exact), boxes_b.to(exact)
     x0, y0 = torch.maximum(a[..., 0], b[..., 0]), torch.maximum(a[..., 1], b[..., 1])
     x1, y1 = torch.minimum(a[..., 2], b[..., 2]), torch.minimum(a[..., 3], b[..., 3])
     inter = (x1 - x0).clamp(min=0) * (y1 - y0).clamp(min=0)
-    area_a = (a[..., 2] - a[..., 0]).clamp(min=0) * (a[..., 3] - a[..., 1]).clamp(min=0)
-    area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
     union = area_a + area_b - inter
-    out_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
-    # Integer areas are exact; only the final division is rounded.
-    ratio = inter.to(out_dtype) / torch.where(union > 0, union, 1).to(out_dtype)
-    return torch.where(union > 0, ratio, 0)
+    ratio = inter / torch.where(union > 0, union, 1)
+    return torch.where(union > 0, ratio, 0).to(out_dtype)
+
+
+# ---------------------------------------------------------------------------
+# Input checks: every message names the argument, what was expected and what came.
+# (They mirror camlib.reference's; the scalar checks are in camlib.validation.)
+# ---------------------------------------------------------------------------
+
+def _check_tensor(
+    x: object,
+    name: str,
+    shape: str,
+    ndim: int | tuple[int, ...],
+    like: tuple[torch.Tensor, str] | None = None,
+    nonempty: tuple[int, ...] = (),
+) -> torch.Tensor:
+    """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
+
+    Integer tensors become the default float dtype (as the reference turns integer arrays
+    into floats); bool and complex tensors are refused. ``like`` = (tensor, its name):
+    ``x`` must be on that tensor's device. No axis in ``nonempty`` may have size 0.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(
+            f"{name} must hold real numbers (float32, float16, bfloat16 or float64), "
+            f"got dtype {x.dtype}"
+        )
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if x.ndim not in allowed:
+        raise ValueError(
+            f"{name} must have shape {shape} ({' or '.join(map(str, allowed))} dimensions), "
+            f"got shape {tuple(x.shape)}"
+        )
+    if any(x.shape[axis] == 0 for axis in nonempty):
+        raise ValueError(
+            f"{name} must not have a dimension of size 0, got shape {tuple(x.shape)}"
+        )
+    if like is not None:
+        _check_same_device(like[0], like[1], x, name)
+    # One scalar copied to the host: a NaN would otherwise spread silently into every map.
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
+    return x
+
+
+def _check_same_device(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:
+    if a.device != b.device:
+        raise ValueError(
+            f"{name_a} and {name_b} must be on the same device, "
+            f"got {name_a} on {a.device} and {name_b} on {b.device}"
+        )
+
+
+def _common_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
+
+
+def _check_weight(features_k: int, weight: object, features: torch.Tensor) -> torch.Tensor:
+    weight = _check_tensor(
+        weight, "weight", "(C, K)", 2, like=(features, "features"), nonempty=(0, 1)
+    )
+    if weight.shape[1] != features_k:
+        raise ValueError(
+            f"weight must have K={features_k} columns (one per feature channel), "
+            f"got weight of shape {tuple(weight.shape)}"
+        )
+    return weight
+
+
+def _class_indices(classes: object, n: int, c: int, device: torch.device) -> torch.Tensor:
+    """Turn ``classes`` (one int, or one int per sample) into a long tensor (N,) on ``device``."""
+    expected = f"classes must be an int or a sequence of N={n} ints"
+    if isinstance(classes, bool) or (
+        isinstance(classes, torch.Tensor) and classes.dtype == torch.bool
+    ):
+        raise TypeError(f"{expected}, got a bool")
+    if isinstance(classes, numbers.Integral):
+        index = int(classes)
+        if index < 0:
+            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {index}")
+        if index >= c:
+            raise ValueError(f"classes must be < C={c} (the number of classes), got {index}")
+        return torch.full((n,), index, dtype=torch.long, device=device)
+    if isinstance(classes, numbers.Real):
+        raise TypeError(f"{expected}, got float {classes!r}")
+    if isinstance(classes, torch.Tensor):
+        index = classes
+    elif isinstance(classes, (Sequence, np.ndarray)) and not isinstance(classes, str):
+        array = np.asarray(classes)
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(
+                f"classes must hold integers, got dtype {array.dtype} ({array.ravel()[:3]})"
+            )
+        index = torch.as_tensor(array.astype(np.int64))
+    else:
+        raise TypeError(f"{expected}, got {type(classes).__name__}")
+    if index.is_floating_point() or index.is_complex():
+        raise TypeError(f"classes must hold integers, got a tensor of dtype {index.dtype}")
+    if index.ndim == 0:
+        return _class_indices(int(index), n, c, device)
+    if index.ndim != 1 or index.shape[0] != n:
+        raise ValueError(
+            f"classes must hold one index per sample (N={n}), got shape {tuple(index.shape)}"
+        )
+    if index.numel():
+        low, high = int(index.min()), int(index.max())
+        if low < 0:
+            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {low}")
+        if high >= c:
+            raise ValueError(f"classes must be < C={c} (the number of classes), got {high}")
+    return index.to(device=device, dtype=torch.long)
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    pair = size if isinstance(size, (tuple, list)) else (size, size)
+    if len(pair) != 2:
+        raise ValueError(f"size must be an int or a pair (h, w), got {size!r}")
+    for value in pair:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"size must be an int or a pair of ints (h, w), got {size!r}")
+        if value <= 0:
+            raise ValueError(f"size must be positive, got {size!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_threshold(threshold: object) -> float:
+    return validation.fraction(threshold, "threshold")
+
+
+def _check_connectivity(connectivity: object) -> int:
+    if connectivity not in (4, 8) or isinstance(connectivity, bool):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
+    return int(connectivity)
+
+
+def _check_boxes(boxes: object, name: str) -> torch.Tensor:
+    """Boxes (..., 4) of real numbers (their values: :func:`_check_box_values`)."""
+    if not isinstance(boxes, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, 4), got {type(boxes).__name__}"
+        )
+    if boxes.dtype == torch.bool or boxes.is_complex():
+        raise TypeError(f"{name} must hold real coordinates, got dtype {boxes.dtype}")
+    if boxes.ndim == 0 or boxes.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4) or (4,), got shape {tuple(boxes.shape)}")
+    return boxes
+
+
+def _check_box_values(boxes: torch.Tensor, name: str) -> None:
+    if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
+        raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
+    inverted = (boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1])
+    if bool(inverted.any()):
+        first = boxes[inverted][0].tolist()
+        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1 in every box, got {first}")
+
+
+def _exact_dtype(device: torch.device) -> torch.dtype:
+    """float64 where the device has it: box areas and their ratio are exact for any pixel
+    coordinates, whatever dtype the boxes came in (uint8 or float16 areas overflow)."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _check_mask(masks: object) -> torch.Tensor:
+    if not isinstance(masks, torch.Tensor):
+        raise TypeError(
+            f"mask must be a torch.Tensor of shape (N, H, W), got {type(masks).__name__}"
+        )
+    if masks.dtype != torch.bool:
+        raise TypeError(f"mask must be a boolean tensor, got dtype {masks.dtype}")
+    if masks.ndim not in (2, 3):
+        raise ValueError(
+            f"mask must have shape (N, H, W) or (H, W), got shape {tuple(masks.shape)}"
+        )
+    return masks

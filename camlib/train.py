@@ -14,6 +14,7 @@ Examples
     python -m camlib.train                       # the GAP net -> data/gap.pt, data/gap.json
     python -m camlib.train --pool max --name gmp # the same net with global max pooling
     python -m camlib.train --map-stride 8 --name gap8
+    python -m camlib.train --variant spurious    # a coloured corner cue gives the label away
 
 From Python (for example in lesson 06):
 
@@ -26,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -39,11 +39,14 @@ from camlib import paths
 from camlib.data import batches, make_cluttered_digits
 from camlib.localize import evaluate_localization
 from camlib.models import GAPNet, parameter_count, save_checkpoint
+from camlib.validation import argument, fraction, non_negative_int, positive_int, real
+from camlib.variants import make_spurious_digits
 
 __all__ = ["train", "training_step", "main", "default_device", "set_threads",
            "autocast_dtype", "native_bfloat16_cpu"]
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+VARIANTS = ("plain", "spurious")
 
 
 def default_device() -> torch.device:
@@ -104,7 +107,21 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     return logits, loss
 
 
-def _peak_rss_mb() -> float:
+def _peak_rss_mb() -> float | None:
+    """The process's peak resident memory in MB, or None where the platform does not say.
+
+    ``resource`` is POSIX only (Linux, macOS); on Windows the peak working set comes from
+    psutil when it is installed.
+    """
+    try:
+        import resource
+    except ImportError:  # Windows
+        try:
+            import psutil
+        except ImportError:
+            return None
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
@@ -113,8 +130,8 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
           test_size: int = 1000, batch_size: int = 64, lr: float = 3e-3,
           weight_decay: float = 5e-4, label_smoothing: float = 0.1, seed: int = 0,
           device: torch.device | str | None = None, precision: str = "auto",
-          out: str | Path | None = None, progress: bool = True, verbose: bool = False
-          ) -> tuple[GAPNet, dict]:
+          out: str | Path | None = None, progress: bool = True, verbose: bool = False,
+          variant: str = "plain") -> tuple[GAPNet, dict]:
     """Train a `GAPNet` and evaluate it on the test split.
 
     Parameters
@@ -136,6 +153,9 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     out : where to write the checkpoint (and its .json); None writes nothing
     progress : show tqdm progress bars
     verbose : print a line per epoch even without progress bars
+    variant : "plain" (the cluttered digits) or "spurious" (`camlib.variants`: a corner cue
+        with the class's colour in every training image, a cue of a random colour in every
+        test image)
 
     Returns
     -------
@@ -144,16 +164,24 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     start = time.perf_counter()
     device = torch.device(device) if device else default_device()
     amp_dtype = autocast_dtype(precision, device)
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    label_smoothing = fraction(label_smoothing, "label_smoothing", "[0, 1)")
+    epochs, train_size, test_size, batch_size = (
+        positive_int(value, name) for value, name in ((epochs, "epochs"), (train_size,
+                                                      "train_size"), (test_size, "test_size"),
+                                                      (batch_size, "batch_size")))
+    lr = real(lr, "lr", low=0, low_open=True)
+    weight_decay = real(weight_decay, "weight_decay", low=0)
     steps = epochs * -(-train_size // batch_size)  # checked before generating any data
     if steps < 8:
         raise ValueError(f"training needs at least 8 optimizer steps (epochs × batches), got "
                          f"{steps} from epochs={epochs}, train_size={train_size}, "
                          f"batch_size={batch_size}")
     torch.manual_seed(seed)
-    train_set = make_cluttered_digits(train_size, "train", seed=seed)
-    test_set = make_cluttered_digits(test_size, "test", seed=seed)
+    make = make_cluttered_digits if variant == "plain" else make_spurious_digits
+    train_set = make(train_size, "train", seed=seed)
+    test_set = make(test_size, "test", seed=seed)
     data_seconds = time.perf_counter() - start
 
     model = GAPNet(pool=pool, map_stride=map_stride).to(device)
@@ -209,7 +237,7 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
         history=history,
         seconds=dict(data=round(data_seconds, 1), train_total=round(train_seconds, 1),
                      total=round(time.perf_counter() - start, 1)),
-        peak_rss_mb=round(_peak_rss_mb(), 1),
+        peak_rss_mb=None if (peak := _peak_rss_mb()) is None else round(peak, 1),
         environment=dict(device=str(device), threads=torch.get_num_threads(),
                          precision=str(amp_dtype or torch.float32).removeprefix("torch."),
                          torch=torch.__version__, python=platform.python_version()),
@@ -229,35 +257,48 @@ def _command() -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m camlib.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    count = argument(positive_int, int)
     parser.add_argument("--pool", choices=["avg", "max"], default="avg")
     parser.add_argument("--map-stride", type=int, choices=[4, 8], default=4)
-    parser.add_argument("--epochs", type=int, default=7)
-    parser.add_argument("--train-size", type=int, default=16000)
-    parser.add_argument("--test-size", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=count, default=7)
+    parser.add_argument("--train-size", type=count, default=16000)
+    parser.add_argument("--test-size", type=count, default=1000)
+    parser.add_argument("--batch-size", type=count, default=64)
+    parser.add_argument("--lr", type=argument(real, low=0, low_open=True), default=3e-3)
+    parser.add_argument("--label-smoothing", type=argument(fraction, interval="[0, 1)"),
+                        default=0.1)
+    parser.add_argument("--seed", type=argument(non_negative_int, int), default=0)
+    parser.add_argument("--variant", choices=VARIANTS, default="plain",
+                        help="spurious: train with a corner cue that gives the label away, "
+                             "test with a cue of a random colour (camlib.variants)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: float16 on CUDA, bfloat16 on a CPU that has it in "
-                             "hardware, else float32")
-    parser.add_argument("--threads", type=int, default=None,
+                             "hardware, else float32 (float16 needs CUDA)")
+    parser.add_argument("--threads", type=count, default=None,
                         help="CPU threads (default: one per available core)")
     parser.add_argument("--name", default=None,
-                        help="checkpoint name in the data folder (default: gap, gmp or gap8)")
+                        help="checkpoint name in the data folder (default: gap, gmp or gap8; "
+                             "with --variant spurious, gap_spurious)")
     parser.add_argument("--out-dir", default=str(paths.DATA_DIR))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.precision == "float16" and not torch.cuda.is_available():
+        parser.error('argument --precision: float16 needs a CUDA device; use "bfloat16" or '
+                     '"float32" on the CPU')
+    steps = args.epochs * -(-args.train_size // args.batch_size)
+    if steps < 8:
+        parser.error(f"training needs at least 8 optimizer steps, got {steps}: raise --epochs "
+                     "or --train-size, or lower --batch-size")
     set_threads(args.threads)
     name = args.name or ("gmp" if args.pool == "max" else "gap") + (
-        "8" if args.map_stride == 8 else "")
+        "8" if args.map_stride == 8 else "") + ("_spurious" if args.variant == "spurious" else "")
     out = Path(args.out_dir) / f"{name}.pt"
     _, metrics = train(pool=args.pool, map_stride=args.map_stride, epochs=args.epochs,
                        train_size=args.train_size, test_size=args.test_size,
                        batch_size=args.batch_size, lr=args.lr,
                        label_smoothing=args.label_smoothing, seed=args.seed,
                        precision=args.precision, out=out,
-                       progress=not args.no_progress, verbose=True)
+                       progress=not args.no_progress, verbose=True, variant=args.variant)
     summary = {k: metrics[k] for k in ("test_accuracy", "top1_loc", "gt_known_loc",
                                        "seconds", "peak_rss_mb")}
     print(f"wrote {out} and {out.with_suffix('.json')}")

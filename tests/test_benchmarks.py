@@ -25,6 +25,7 @@ def test_results_md_quotes_the_shipped_checkpoints():
             "python -m camlib.benchmarks.localization")
 
 
+@pytest.mark.slow
 def test_the_localization_table_on_a_few_images(capsys):
     text = localization.main(["--test-size", "40", "--val-size", "30", "--heldout-size", "45",
                               "--repeats", "20", "--no-write", "--step", "0.1"])
@@ -61,6 +62,7 @@ def test_source_bootstrap_resamples_whole_digits():
         localization.prepare(np.zeros((1, 2, 2)), "max")
 
 
+@pytest.mark.slow
 def test_the_training_benchmark_compares_two_precisions(capsys):
     medians = training.main(["--repeats", "1", "--steps", "1", "--batch-size", "4",
                              "--device", "cpu"])
@@ -71,6 +73,7 @@ def test_the_training_benchmark_compares_two_precisions(capsys):
         training.main(["--steps", "0"])
 
 
+@pytest.mark.slow
 def test_the_widget_benchmark_times_every_lesson_widget(capsys):
     from camlib.benchmarks import widgets
 

@@ -370,6 +370,7 @@ def scores(rows) -> list[tuple[str, float, float]]:
     return [(r.exercise, r.points, r.max_points) for r in rows]
 
 
+@pytest.mark.slow
 def test_solution_gets_full_marks(graded):
     rows = graded[0]["solution"]
     assert scores(rows) == [("90.1", 1, 1), ("90.2", 2, 2)]

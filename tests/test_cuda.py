@@ -105,7 +105,7 @@ def test_extractors_on_cuda_resnet18():
         with CAMExtractor(model) as cam, GradCAMExtractor(model) as gradcam:
             logits = model(x)
             grad_maps = gradcam.maps(logits, 3, relu=False)
-        maps = cam.maps()
+            maps = cam.maps()
         assert maps.device.type == "cuda"
         scores = maps.mean(dim=(2, 3)) + cam.bias
         torch.testing.assert_close(scores, logits, rtol=1e-4, atol=1e-4 * logits.abs().max().item())

@@ -1,5 +1,6 @@
 """The cluttered-digits generator: determinism, the split, the boxes, the cache, tensors."""
 
+import dataclasses
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(cd.paths, "CACHE_DIR", tmp_path / "cache")
 
 
+@pytest.mark.slow
 def test_same_seed_same_images_other_seed_other_images():
     a = make_cluttered_digits(40, "test", seed=3, cache=False)
     b = make_cluttered_digits(40, "test", seed=3, cache=False)
@@ -34,6 +36,7 @@ def test_shapes_and_dtypes():
     assert len(d) == 12
 
 
+@pytest.mark.slow
 def test_train_and_test_use_disjoint_source_digits():
     _, _, train = cd.source_digits("train")
     _, _, test = cd.source_digits("test")
@@ -104,6 +107,7 @@ def test_digit_pixels_have_a_different_colour_from_the_background():
         assert np.abs(inside.mean() - outside.mean()) > 40  # brightness contrast >= 0.4
 
 
+@pytest.mark.slow
 def test_cache_returns_the_same_data_and_is_keyed_by_every_parameter(tmp_path):
     first = make_cluttered_digits(20, "test", seed=5)
     files = list((cd.paths.CACHE_DIR / "cluttered_digits").glob("*.npz"))
@@ -187,3 +191,32 @@ def test_show_samples_draws_one_panel_per_sample():
     fig = cd.show_samples(d, count=6, columns=3, boxes=d.boxes)
     assert len([ax for ax in fig.axes if ax.images]) == 6
     assert all(len(ax.patches) == 2 for ax in fig.axes if ax.images)
+
+
+def test_sets_compare_by_value():
+    a = make_cluttered_digits(6, "test", seed=3)
+    b = make_cluttered_digits(6, "test", seed=3, cache=False)
+    assert a == b and not (a != b)
+    assert a != make_cluttered_digits(6, "test", seed=4)
+    assert a.subset(slice(0, 3)) != a and a.subset(slice(0, 6)) == a
+    changed = dataclasses.replace(a, images=a.images.copy())
+    assert changed == a
+    changed.images[0, 0, 0, 0] ^= 1
+    assert changed != a
+    assert a != "a set" and a != None  # noqa: E711
+    with pytest.raises(TypeError):
+        hash(a)
+
+
+def test_show_samples_draws_ground_truth_and_predicted_boxes_with_the_shared_drawer():
+    import matplotlib.pyplot as plt
+
+    data = make_cluttered_digits(3, "test")
+    fig = cd.show_samples(data, count=3, boxes=torch.from_numpy(data.boxes) + 1)
+    patches = fig.axes[0].patches
+    assert [p.get_edgecolor()[:3] for p in patches] == [(0.0, 1.0, 0.0), (1.0, 0.0, 0.0)]
+    x0, y0 = data.boxes[0, :2]
+    assert patches[0].get_xy() == (x0 - 0.5, y0 - 0.5)
+    with pytest.raises(ValueError, match="boxes must be"):
+        cd.show_samples(data, count=3, boxes=np.zeros((2, 4)))
+    plt.close("all")

@@ -1,15 +1,123 @@
 """Bad input gets a clear error, in camlib.reference and camlib.torch alike.
 
-One test per case. Each runs on both implementations and checks the exception type and
-that the message names the argument.
+The table of `tests/bad_inputs.py` covers every public function and command (one test
+per case: the exception type and that the message names the argument); the tests below
+it pin the answers that used to be silently wrong, and the documented empty batches.
 """
 
 import numpy as np
 import pytest
 import torch
+from bad_inputs import Case, all_cases, run_case  # tests/ is on sys.path under pytest
 
 import camlib.reference as ref
 import camlib.torch as ct
+from camlib import localize
+from camlib.models import GAPNet
+
+# The box functions of camlib.torch and camlib.localize (labelling, thresholds, the
+# MaxBoxAcc search) are counted by bad_inputs.py but checked with their implementation.
+TABLE = [case for case in all_cases() if not case.module.endswith("(boxes)")]
+
+
+@pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])
+def test_bad_input_gets_a_clear_error(case: Case):
+    outcome, detail = run_case(case)
+    assert outcome == "clear", detail
+
+
+def test_the_table_covers_every_public_function_and_command():
+    tried = {case.id.split(":")[0] + ":" + case.id.split(":")[1] for case in all_cases()}
+    for module, name in [(ref, "reference"), (ct, "torch")]:
+        for function in module.__all__:
+            assert any(t.startswith(f"{name}: {function}") or
+                       t.startswith(f"{name} (boxes): {function}") for t in tried), function
+    for function in ["cam_maps", "saliency_maps", "box_maps", "full_image_box", "centred_box",
+                     "mean_box_size", "localization_accuracy", "predict",
+                     "evaluate_localization"]:
+        assert any(t.startswith(f"localize: {function}") for t in tried), function
+    commands = {case.module for case in all_cases() if case.module.startswith("python -m")}
+    assert commands == {"python -m camlib.train", "python -m camlib.benchmarks.localization",
+                        "python -m camlib.coursework"}
+
+
+# --- answers that used to be silently wrong -----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.float16,
+                                   torch.bfloat16, torch.float32, torch.float64])
+def test_torch_iou_is_exact_whatever_the_box_dtype(dtype):
+    boxes_a = torch.tensor([[0, 0, 20, 20], [0, 0, 10, 10], [0, 0, 224, 224],
+                            [256, 256, 512, 512]]).to(dtype)
+    boxes_b = torch.tensor([[0, 0, 20, 10], [10, 10, 20, 20], [0, 0, 224, 112],
+                            [256, 256, 512, 384]]).to(dtype)
+    if dtype == torch.uint8:  # 224 fits, 512 does not
+        boxes_a, boxes_b = boxes_a[:3], boxes_b[:3]
+    expected = torch.tensor([0.5, 0.0, 0.5, 0.5])[: len(boxes_a)]
+    got = ct.iou(boxes_a, boxes_b)
+    assert got.dtype == (dtype if dtype.is_floating_point else torch.get_default_dtype())
+    torch.testing.assert_close(got.float(), expected)
+    np.testing.assert_allclose(
+        [ref.iou(a, b) for a, b in zip(boxes_a.double().numpy(), boxes_b.double().numpy(),
+                                        strict=True)], expected.numpy())
+
+
+def test_localization_accuracy_of_uint8_boxes_counts_a_quarter_overlap_as_a_miss():
+    pred = torch.tensor([[0, 0, 20, 20]], dtype=torch.uint8)
+    gt = torch.tensor([[0, 0, 10, 10]], dtype=torch.uint8)  # IoU 100 / 400 = 0.25
+    assert localize.localization_accuracy(pred, gt) == 0.0
+
+
+def test_torch_normalize_of_float16_beyond_65504_is_finite():
+    maps = torch.tensor([[-60000.0, 0.0], [30000.0, 60000.0]], dtype=torch.float16)
+    out = ct.normalize(maps)
+    assert out.dtype == torch.float16 and bool(torch.isfinite(out).all())
+    torch.testing.assert_close(out, torch.tensor([[0.0, 0.5], [0.75, 1.0]], dtype=torch.float16))
+    np.testing.assert_allclose(ref.normalize(maps.numpy()), [[0.0, 0.5], [0.75, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int32, np.uint8])
+def test_reference_computes_in_float64(dtype):
+    features = (np.arange(16).reshape(1, 1, 4, 4) * 30).astype(dtype)
+    assert ref.global_average_pool(features).dtype == np.float64
+    assert ref.normalize(features[0]).dtype == np.float64
+    assert ref.upsample(features[0], 8).dtype == np.float64
+    weight = np.ones((1, 1), dtype)
+    assert ref.class_activation_maps(features, weight, 0).dtype == np.float64
+
+
+def test_saliency_maps_leave_no_gradient_on_the_parameters():
+    torch.manual_seed(0)
+    model = GAPNet(channels=(4, 8, 8)).eval()
+    images = torch.rand(2, 3, 16, 16)
+    first, _ = localize.saliency_maps(model, images, 1)
+    assert all(p.grad is None for p in model.parameters())
+    again, _ = localize.saliency_maps(model, images, 1)  # nothing accumulates
+    torch.testing.assert_close(first, again)
+    # The same gradient as autograd on one image at a time.
+    image = images[1:].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(image)[0, 1], image)
+    torch.testing.assert_close(first[1], grad.abs().amax(dim=1)[0])
+
+
+def test_empty_batches_give_empty_results():
+    """N = 0 is not an error: the batched functions return empty results."""
+    model = GAPNet(channels=(4, 8, 8)).eval()
+    empty = torch.zeros(0, 3, 16, 16)
+    for function in (localize.cam_maps, localize.saliency_maps):
+        maps, logits = function(model, empty)
+        assert maps.shape == (0, 16, 16) and logits.shape == (0, 10)
+    assert ct.global_average_pool(torch.zeros(0, 3, 2, 2)).shape == (0, 3)
+    assert ct.upsample(torch.zeros(0, 2, 2), 4).shape == (0, 4, 4)
+    assert ct.normalize(torch.zeros(0, 2, 2)).shape == (0, 2, 2)
+    assert ct.iou(torch.zeros(0, 4), torch.zeros(0, 4)).shape == (0,)
+    assert ref.global_average_pool(np.zeros((0, 3, 2, 2))).shape == (0, 3)
+    assert ref.class_activation_maps(np.zeros((0, 3, 2, 2)), np.ones((2, 3))).shape == (
+        0, 2, 2, 2)
+    assert ref.upsample(np.zeros((0, 2, 2)), 4).shape == (0, 4, 4)
+    assert localize.full_image_box(0, 8).shape == (0, 4)
+    with pytest.raises(ValueError, match="pred_boxes must have shape .N, 4. with N >= 1"):
+        localize.localization_accuracy(torch.zeros(0, 4), torch.zeros(0, 4))
 
 
 def as_array(x) -> np.ndarray:

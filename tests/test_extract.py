@@ -75,17 +75,18 @@ def test_resnet18_spatial_mean_plus_bias_is_the_logit(resnet):
     model = resnet
     with CAMExtractor(model) as cam:
         logits = model(image())
+        assert cam.features.shape == (1, 512, 2, 2)
+        assert_cam_identity(cam, logits)
+        top = logits.argmax(1)
+        one = cam.maps(top)
     assert (cam.feature_name, cam.classifier_name, cam.pool) == ("layer4", "fc", "avg")
-    assert cam.features.shape == (1, 512, 2, 2)
     assert cam.weight.shape == (1000, 512)
-    assert_cam_identity(cam, logits)
-    top = logits.argmax(1)
-    one = cam.maps(top)
     assert one.shape == (1, 2, 2)
     expected = logits[0, top] - cam.bias[top]
     torch.testing.assert_close(one.mean(dim=(1, 2)), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "build, feature_name, classifier_name",
     [
@@ -104,8 +105,8 @@ def test_layers_found_without_a_forward_pass(build, feature_name, classifier_nam
         assert not calls  # nothing ran while the layers were found
         with torch.no_grad():
             logits = model(image(2))
+        assert_cam_identity(cam, logits)
     assert (cam.feature_name, cam.classifier_name) == (feature_name, classifier_name)
-    assert_cam_identity(cam, logits)
 
 
 def test_densenet_features_are_relu_applied():
@@ -117,19 +118,20 @@ def test_densenet_features_are_relu_applied():
         raw = model.features(x)
         with CAMExtractor(model) as cam:
             model(x)
+            features = cam.features
     assert cam.relu_features and raw.min() < 0
-    torch.testing.assert_close(cam.features, raw.clamp(min=0))
+    torch.testing.assert_close(features, raw.clamp(min=0))
 
 
 def test_max_pooled_course_net():
     model = course_net(nn.AdaptiveMaxPool2d(1))
     with CAMExtractor(model) as cam:
         logits = model(image(2))
+        f, maps = cam.features, cam.maps()
     assert cam.pool == "max"
     # With max pooling the score is the weighted channel maxima, not the mean of M_c.
-    f = cam.features
     torch.testing.assert_close(f.amax(dim=(2, 3)) @ cam.weight.T + cam.bias, logits)
-    torch.testing.assert_close(cam.maps(), torch.einsum("ck,nkhw->nchw", cam.weight, f))
+    torch.testing.assert_close(maps, torch.einsum("ck,nkhw->nchw", cam.weight, f))
 
 
 def test_two_linear_layers_are_refused_and_point_to_gradcam():
@@ -156,14 +158,15 @@ def test_layers_by_name_or_module_give_the_same_maps(resnet):
     for layers in [(None, None), ("layer4", "fc"), (model.layer4, model.fc)]:
         with CAMExtractor(model, *layers) as cam:
             model(x)
-        results.append(cam.maps())
+            results.append(cam.maps())
     torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
     torch.testing.assert_close(results[0], results[2], rtol=0, atol=0)
     # An earlier layer by name: maps at its resolution need a matching classifier.
     with CAMExtractor(model, "layer3", "fc") as cam:
         model(x)
-    with pytest.raises(ValueError, match="K=256"):
-        cam.maps()
+        # The message names the arguments the caller wrote: feature_layer and classifier.
+        with pytest.raises(ValueError, match="feature_layer 'layer3' outputs K=256.*classifier"):
+            cam.maps()
 
 
 def test_unfindable_layers_and_bad_arguments(resnet):
@@ -205,11 +208,11 @@ def test_second_extractor_on_the_same_model():
     model = course_net()
     with CAMExtractor(model) as first, CAMExtractor(model) as second:
         model(image())
-    torch.testing.assert_close(first.maps(), second.maps(), rtol=0, atol=0)
+        torch.testing.assert_close(first.maps(), second.maps(), rtol=0, atol=0)
     assert no_hooks(model)
     with first:  # an extractor can be used again after its block ends
         model(image(3))
-    assert first.maps().shape[0] == 3
+        assert first.maps().shape[0] == 3
     with pytest.raises(RuntimeError, match="already active"):
         with first, first:
             pass
@@ -225,6 +228,7 @@ def test_works_under_inference_mode():
     torch.testing.assert_close(maps.mean(dim=(1, 2)) + cam.bias[[0, 4]], logits[[0, 1], [0, 4]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("training", [True, False])
 def test_train_eval_state_is_not_changed(training):
     model = models.resnet18(weights=None).train(training)
@@ -242,7 +246,24 @@ def test_only_the_latest_activation_is_kept():
             cam.maps()
         model(image(1, 32))
         model(image(3, 16))
-    assert cam.features.shape == (3, 6, 16, 16)
+        assert cam.features.shape == (3, 6, 16, 16)
+
+
+def test_maps_after_the_block_are_refused():
+    """After the block the hook is gone: a later forward pass is not seen, so maps asked
+    for then could belong to an older batch. The extractor says so instead."""
+    model = course_net()
+    with CAMExtractor(model) as cam, GradCAMExtractor(model) as gradcam:
+        logits = model(image(2, 16))
+        inside = cam.maps(0)
+    model(image(1, 16))  # a new batch the extractors cannot see
+    for call in (lambda: cam.maps(0), lambda: cam.features, lambda: gradcam.maps(logits, 0)):
+        with pytest.raises(RuntimeError, match="block has ended"):
+            call()
+    with cam:  # entering again records afresh
+        model(image(1, 16))
+        assert cam.maps(0).shape == (1, 16, 16) and inside.shape == (2, 16, 16)
+    assert no_hooks(model)
 
 
 # --- Grad-CAM -------------------------------------------------------------------------------
@@ -258,11 +279,12 @@ def test_gradcam_alpha_is_w_over_z_on_a_gap_network():
         grad_maps = gradcam.maps(logits, [1, 3], relu=False)
         relu_maps = gradcam.maps(logits, [1, 3])
         every = gradcam.maps(logits, relu=False)
+        cam_maps, cam_every = cam.maps([1, 3]), cam.maps()
     z = 16 * 16
     torch.testing.assert_close(alpha, cam.weight[[1, 3]] / z)
-    torch.testing.assert_close(grad_maps * z, cam.maps([1, 3]))
+    torch.testing.assert_close(grad_maps * z, cam_maps)
     torch.testing.assert_close(relu_maps, grad_maps.clamp(min=0))
-    torch.testing.assert_close(every * z, cam.maps())
+    torch.testing.assert_close(every * z, cam_every)
 
 
 def test_gradcam_uses_logits_not_probabilities():
@@ -280,8 +302,8 @@ def test_gradcam_on_resnet18_and_densenet_equals_cam_over_z(resnet):
         with CAMExtractor(model) as cam, GradCAMExtractor(model) as gradcam:
             logits = model(image())
             grad_maps = gradcam.maps(logits, 7 % logits.shape[1], relu=False)
-        z = cam.features.shape[2] * cam.features.shape[3]
-        expected = cam.maps(7 % logits.shape[1]) / z
+            z = cam.features.shape[2] * cam.features.shape[3]
+            expected = cam.maps(7 % logits.shape[1]) / z
         torch.testing.assert_close(grad_maps, expected, rtol=1e-4, atol=1e-6)
 
 

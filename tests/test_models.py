@@ -99,6 +99,7 @@ def test_imagenet_categories_need_no_download():
         models.imagenet_categories("vgg")
 
 
+@pytest.mark.slow
 def test_pretrained_resnet_loads_from_the_torch_cache_without_network(tmp_path, monkeypatch):
     import torchvision
 

@@ -229,9 +229,10 @@ def resnet18_deviations() -> dict[str, float]:
     model = resnet18(weights=None).eval()
     with torch.no_grad(), CAMExtractor(model) as cam:
         model(torch.randn(2, 3, 128, 128))
-    f64, w64 = cam.features.double().numpy(), cam.weight.double().numpy()
+        features, weight = cam.features, cam.weight
+    f64, w64 = features.double().numpy(), weight.double().numpy()
     maps = ref.class_activation_maps(f64, w64)
-    tmaps = ct.class_activation_maps(cam.features, cam.weight)
+    tmaps = ct.class_activation_maps(features, weight)
     return {
         "resnet18 class_activation_maps": _relative(tmaps, maps),
         "resnet18 upsample": _relative(

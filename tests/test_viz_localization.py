@@ -29,6 +29,24 @@ def test_everything_in_all_exists_and_is_reexported_by_camlib_viz():
         assert getattr(camlib.viz, name) is getattr(viz, name)
 
 
+def test_one_image_converter_and_one_box_drawer_serve_every_figure():
+    import camlib.viz
+    from camlib.viz import _common, maps
+
+    for module in (camlib.viz, maps, viz):
+        assert module.draw_box is _common.draw_box
+    assert camlib.viz.as_display_image is camlib.viz.display_image is _common.display_image
+
+
+def test_bfloat16_maps_and_images_are_drawn():
+    cam = torch.zeros(4, 4)
+    cam[1, 1] = 1.0
+    fig = viz.plot_box_from_cam(torch.rand(3, 16, 16).bfloat16(), cam.bfloat16())
+    assert fig.box == viz.plot_box_from_cam(np.zeros((16, 16)), cam.numpy()).box
+    out = viz.plot_cam_gallery([np.zeros((3, 8, 8))], torch.rand(1, 2, 2).bfloat16())
+    assert out is not None
+
+
 def test_as_display_image_handles_layouts_and_dtypes():
     chw = np.zeros((3, 2, 4), np.uint8)
     chw[0, 1, 3] = 255
@@ -45,12 +63,12 @@ def test_as_display_image_handles_layouts_and_dtypes():
 def test_draw_box_surrounds_exactly_the_half_open_pixels():
     fig, ax = plt.subplots()
     ax.imshow(np.zeros((6, 6)))
-    patch = viz.outline_box(ax, (1, 2, 4, 3))
+    patch = viz.draw_box(ax, (1, 2, 4, 3), color="red")
     # Pixel centres are integers: columns 1..3 span [0.5, 3.5], row 2 spans [1.5, 2.5].
     assert patch.get_xy() == (0.5, 1.5)
     assert (patch.get_width(), patch.get_height()) == (3.0, 1.0)
     with pytest.raises(ValueError, match="box must be 4 numbers"):
-        viz.outline_box(ax, (1, 2, 3))
+        viz.draw_box(ax, (1, 2, 3))
 
 
 def test_plot_box_from_cam_thresholds_the_upsampled_map():
@@ -115,7 +133,7 @@ def test_plot_box_gallery_colours_wrong_boxes():
     fig = viz.plot_box_gallery(images, pred, gt, columns=3)
     titles = [ax.get_title() for ax in fig.axes[:3]]
     assert titles == ["IoU 1.00", "IoU 0.25", "IoU 1.00"]
-    assert fig.axes[1].title.get_color() == viz.PRED_COLOUR
+    assert fig.axes[1].title.get_color() == viz.PRED_COLOR
     with pytest.raises(ValueError, match="same length"):
         viz.plot_box_gallery(images, pred[:2], gt)
 

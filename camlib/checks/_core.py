@@ -498,8 +498,10 @@ def diagnose(
 
     Example
     -------
-    >>> diagnose(np.ones((2, 2)) * 4, np.ones((2, 2)), factors=[factor_Z(4)])[:38]
-    'every value is 4 times the expected on'
+    >>> print(diagnose(np.ones((2, 2)) * 4, np.ones((2, 2)), factors=[factor_Z(4)]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    every value is Z = H·W = 4 times too large: did you sum over (x, y) instead of
+    averaging (divide by Z)?
     """
     e = np.asarray(expected)
     if e.dtype == bool:

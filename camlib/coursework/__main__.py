@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from camlib.validation import existing_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="write nothing; exit 1 if a student copy is missing or stale")
 
     grd = commands.add_parser("grade", help="grade submitted notebooks with the course's checks")
-    grd.add_argument("submissions", nargs="+", type=Path,
+    grd.add_argument("submissions", nargs="+", type=existing_path,
                      help="submitted .ipynb files, or folders holding them")
     grd.add_argument("--out", type=Path, default=None, help="CSV file to write")
     grd.add_argument("--lessons", type=Path, default=NOTEBOOKS_DIR,

@@ -2,7 +2,9 @@
 
 `camlib.viz.maps` draws feature maps and class activation maps (lessons 01–05);
 `camlib.viz.localization` draws boxes, thresholds and localization curves (lessons 06–10).
+Both show images with `display_image` and boxes with `draw_box` (`camlib.viz._common`).
 """
 
+from camlib.viz._common import *  # noqa: F403
 from camlib.viz.localization import *  # noqa: F403
 from camlib.viz.maps import *  # noqa: F403

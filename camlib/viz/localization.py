@@ -19,9 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from camlib import reference
+from camlib.viz._common import display_image, draw_box, to_numpy
 
 __all__ = [
     "plot_accuracy_vs_threshold",
@@ -33,53 +33,11 @@ __all__ = [
     "plot_training_curves",
 ]
 
-GT_COLOUR = "#2ca02c"  # ground truth: green
-PRED_COLOUR = "#d62728"  # predicted box: red
+GT_COLOR = "#2ca02c"  # ground truth: green
+PRED_COLOR = "#d62728"  # predicted box: red
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _to_numpy(value) -> np.ndarray:
-    """A NumPy copy of an array or a (possibly CUDA, possibly requires-grad) tensor."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def display_image(image) -> np.ndarray:
-    """An image ready for ``imshow``: (H, W, 3) float in [0, 1], or (H, W) for grey.
-
-    Parameters
-    ----------
-    image : array or tensor, (3, H, W), (H, W, 3) or (H, W); uint8 (0–255) or float
-        Floats outside [0, 1] (for example a normalized network input) are min–max scaled.
-
-    Returns
-    -------
-    (H, W, 3) or (H, W) float array in [0, 1].
-
-    Example
-    -------
-    >>> display_image(np.zeros((3, 4, 5), np.uint8)).shape
-    (4, 5, 3)
-    """
-    array = _to_numpy(image)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-        array = np.moveaxis(array, 0, -1)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
-        raise ValueError(
-            f"image must be (3, H, W), (H, W, 3) or (H, W), got shape {array.shape}"
-        )
-    if array.dtype == np.uint8:
-        return array.astype(np.float64) / 255.0
-    array = array.astype(np.float64)
-    low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
-        array = (array - low) / (high - low) if high > low else np.zeros_like(array)
-    return array
 
 
 def _image_size(image: np.ndarray) -> tuple[int, int]:
@@ -88,36 +46,12 @@ def _image_size(image: np.ndarray) -> tuple[int, int]:
 
 def _map_at(cam, size: tuple[int, int]) -> np.ndarray:
     """The map as a float (H, W) array at ``size``, upsampled bilinearly if needed."""
-    cam = _to_numpy(cam).astype(np.float64)
+    cam = to_numpy(cam).astype(np.float64)
     if cam.ndim != 2:
         raise ValueError(f"cam must be a 2-D map (h, w), got shape {cam.shape}")
     if cam.shape != tuple(size):
         cam = reference.upsample(cam, size)
     return cam
-
-
-def _check_box(box, name: str) -> tuple[float, float, float, float]:
-    values = tuple(float(v) for v in _to_numpy(box).ravel())
-    if len(values) != 4:
-        raise ValueError(f"{name} must be 4 numbers (x0, y0, x1, y1), got {len(values)}")
-    return values  # type: ignore[return-value]
-
-
-def outline_box(ax, box, colour: str = PRED_COLOUR, label: str | None = None,
-             linewidth: float = 2.0, linestyle: str = "-") -> Rectangle:
-    """Draw a half-open box (x0, y0, x1, y1) around the pixels it covers on ``ax``.
-
-    >>> fig, ax = plt.subplots(); ax.imshow(np.zeros((4, 4)))  # doctest: +ELLIPSIS
-    <...>
-    >>> outline_box(ax, (1, 1, 3, 2)).get_width()
-    2.0
-    >>> plt.close(fig)
-    """
-    x0, y0, x1, y1 = _check_box(box, "box")
-    patch = Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=colour,
-                      linewidth=linewidth, linestyle=linestyle, label=label)
-    ax.add_patch(patch)
-    return patch
 
 
 def _clean(ax) -> None:
@@ -276,14 +210,17 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
     axes[1].imshow(regions, cmap="Greys", vmin=0, vmax=2)
     axes[1].set_title(f"mask: {count} component{'s' if count != 1 else ''}, largest black")
-    outline_box(axes[1], box)
+    draw_box(axes[1], box, PRED_COLOR)
 
     axes[2].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-    outline_box(axes[2], box, PRED_COLOUR, "CAM box")
+    draw_box(axes[2], box, PRED_COLOR, "CAM box")
     overlap = None
     if gt_box is not None:
-        outline_box(axes[2], gt_box, GT_COLOUR, "ground truth", linestyle="--")
-        overlap = reference.iou(box, _check_box(gt_box, "gt_box"))
+        gt = to_numpy(gt_box).ravel()
+        if gt.size != 4:
+            raise ValueError(f"gt_box must be 4 numbers (x0, y0, x1, y1), got {gt.size}")
+        draw_box(axes[2], gt, GT_COLOR, "ground truth", linestyle="--")
+        overlap = reference.iou(box, gt)
         verdict = "correct" if overlap >= 0.5 else "wrong"
         axes[2].set_title(f"IoU = {overlap:.2f} ({verdict} at IoU ≥ 0.5)")
     else:
@@ -322,19 +259,19 @@ def plot_box_gallery(images, pred_boxes, gt_boxes, *, titles: Sequence[str] | No
     titles : N strings, optional (default: the IoU)
     """
     images = list(images)
-    pred = _to_numpy(pred_boxes).reshape(-1, 4)
-    gt = _to_numpy(gt_boxes).reshape(-1, 4)
+    pred = to_numpy(pred_boxes).reshape(-1, 4)
+    gt = to_numpy(gt_boxes).reshape(-1, 4)
     if not len(images) == len(pred) == len(gt):
         raise ValueError(f"images, pred_boxes and gt_boxes must have the same length, got "
                          f"{len(images)}, {len(pred)} and {len(gt)}")
     rows = max(1, int(np.ceil(len(images) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.1 * rows), squeeze=False)
     for i, ax, _ in _gallery_panels(axes, images):
-        outline_box(ax, gt[i], GT_COLOUR, linestyle="--")
-        outline_box(ax, pred[i], PRED_COLOUR)
+        draw_box(ax, gt[i], GT_COLOR, linestyle="--")
+        draw_box(ax, pred[i], PRED_COLOR)
         overlap = reference.iou(pred[i], gt[i])
         text = titles[i] if titles is not None else f"IoU {overlap:.2f}"
-        ax.set_title(text, fontsize=8, color="k" if overlap >= 0.5 else PRED_COLOUR)
+        ax.set_title(text, fontsize=8, color="k" if overlap >= 0.5 else PRED_COLOR)
     fig.tight_layout()
     return fig
 
@@ -356,10 +293,10 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
     marker : threshold drawn as a dotted vertical line, or None
     marker_label : its legend entry (default "τ = 0.2")
     """
-    thresholds = np.asarray(_to_numpy(thresholds), dtype=np.float64)
+    thresholds = np.asarray(to_numpy(thresholds), dtype=np.float64)
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     for i, (name, values) in enumerate(curves.items()):
-        values = 100 * np.asarray(_to_numpy(values), dtype=np.float64)
+        values = 100 * np.asarray(to_numpy(values), dtype=np.float64)
         if values.shape != thresholds.shape:
             raise ValueError(f"curve {name!r} has shape {values.shape}, expected "
                              f"{thresholds.shape} (one value per threshold)")
@@ -420,7 +357,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
         ax.set_title(name, fontsize=9)
     for ax in axes:
         if gt_box is not None:
-            outline_box(ax, gt_box, GT_COLOUR, linestyle="--")
+            draw_box(ax, gt_box, GT_COLOR, linestyle="--")
         _clean(ax)
     if title:
         fig.suptitle(title)
@@ -440,7 +377,7 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
     boxes : (N, 4) half-open ground-truth boxes, optional (dashed green)
     """
     images = list(images)
-    maps = _to_numpy(maps)
+    maps = to_numpy(maps)
     if maps.ndim != 3 or len(maps) != len(images):
         raise ValueError(f"maps must be (N, h, w) with N = {len(images)} images, got shape "
                          f"{maps.shape}")
@@ -453,7 +390,7 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
         ax.imshow(reference.normalize(_map_at(maps[i], _image_size(picture))), cmap="jet",
                   alpha=alpha, vmin=0, vmax=1)
         if boxes is not None:
-            outline_box(ax, _to_numpy(boxes)[i], GT_COLOUR, linestyle="--")
+            draw_box(ax, to_numpy(boxes)[i], GT_COLOR, linestyle="--")
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()

@@ -20,10 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from camlib import reference
+from camlib.viz._common import as_display_image, draw_box, to_numpy
 
 __all__ = [
     "DIVERGING_CMAP",
@@ -55,44 +55,11 @@ OVERLAY_CMAP = "jet"
 # --- small helpers --------------------------------------------------------------------------
 
 
-def _to_numpy(x) -> np.ndarray:
-    """A NumPy copy of an array or a Torch tensor (detached, on the CPU)."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().float().numpy() if x.is_floating_point() else x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _map2d(x, name: str) -> np.ndarray:
-    array = _to_numpy(x)
+    array = to_numpy(x)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D map (H, W), got shape {array.shape}")
     return array.astype(np.float64)
-
-
-def as_display_image(image) -> np.ndarray:
-    """An image ready for ``imshow``: (3, H, W) uint8 or float -> (H, W, 3) float in [0, 1].
-
-    Parameters
-    ----------
-    image : (3, H, W) or (H, W, 3) array or tensor, uint8 (0..255) or float (0..1)
-
-    Returns
-    -------
-    (H, W, 3) float array clipped to [0, 1].
-
-    Example
-    -------
-    >>> as_display_image(np.full((3, 2, 2), 255, np.uint8)).shape
-    (2, 2, 3)
-    """
-    array = _to_numpy(image)
-    if array.ndim != 3 or 3 not in (array.shape[0], array.shape[-1]):
-        raise ValueError(f"image must be (3, H, W) or (H, W, 3), got shape {array.shape}")
-    if array.shape[0] == 3:  # channels first, as torch stores images (also for a 3×3 image)
-        array = array.transpose(1, 2, 0)
-    scale = 255.0 if array.dtype == np.uint8 else 1.0
-    array = array.astype(np.float64) / scale
-    return np.clip(array, 0.0, 1.0)
 
 
 def signed_norm(values, vmax: float | None = None) -> TwoSlopeNorm:
@@ -106,7 +73,7 @@ def signed_norm(values, vmax: float | None = None) -> TwoSlopeNorm:
     (-3.0, 0.0, 3.0)
     """
     if vmax is None:
-        vmax = float(np.max(np.abs(_to_numpy(values)))) if np.size(_to_numpy(values)) else 1.0
+        vmax = float(np.max(np.abs(to_numpy(values)))) if np.size(to_numpy(values)) else 1.0
     vmax = vmax if vmax > 0 else 1.0  # an all-zero map still gets a valid norm
     return TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
 
@@ -131,19 +98,6 @@ def _label_axes(ax, xlabel: str = "x (column)", ylabel: str = "y (row)") -> None
 def _bare(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def draw_box(ax, box, color: str = "lime", label: str | None = None, linewidth: float = 2.0):
-    """Draw a half-open box (x0, y0, x1, y1) on an ``imshow`` axis; returns the Rectangle.
-
-    Pixel (x, y) covers [x - 0.5, x + 0.5) in imshow's coordinates, so the box covering
-    columns x0..x1-1 starts at x0 - 0.5 and is x1 - x0 wide.
-    """
-    x0, y0, x1, y1 = (float(v) for v in _to_numpy(box).ravel()[:4])
-    patch = Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color,
-                      linewidth=linewidth, label=label)
-    ax.add_patch(patch)
-    return patch
 
 
 def _number(value: float) -> str:
@@ -181,7 +135,7 @@ def plot_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: 
     -------
     matplotlib Figure with one axis per image.
     """
-    images = _to_numpy(images)
+    images = to_numpy(images)
     n = len(images)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
@@ -193,7 +147,7 @@ def plot_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: 
             continue
         ax.imshow(as_display_image(images[i]))
         if boxes is not None:
-            draw_box(ax, _to_numpy(boxes)[i])
+            draw_box(ax, to_numpy(boxes)[i])
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
         _bare(ax)
@@ -222,7 +176,7 @@ def plot_feature_maps(features, channels: Sequence[int] | None = None, ncols: in
     -------
     matplotlib Figure: one axis per channel plus a shared colour bar.
     """
-    features = _to_numpy(features)
+    features = to_numpy(features)
     if features.ndim != 3:
         raise ValueError(f"features must be (K, H, W) for one image, got shape {features.shape}")
     channels = list(range(len(features))) if channels is None else [int(k) for k in channels]
@@ -351,7 +305,7 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
     -------
     matplotlib Figure with one axis and a legend.
     """
-    series = {name: _to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
+    series = {name: to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
     if not series:
         raise ValueError("values must hold at least one series")
     length = len(next(iter(series.values())))
@@ -390,8 +344,8 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
     -------
     matplotlib Figure with two axes; the top class is drawn darker in both.
     """
-    s = _to_numpy(scores).astype(np.float64).ravel()
-    p = _to_numpy(probabilities).astype(np.float64).ravel()
+    s = to_numpy(scores).astype(np.float64).ravel()
+    p = to_numpy(probabilities).astype(np.float64).ravel()
     if s.shape != p.shape:
         raise ValueError(f"scores and probabilities must have the same length, got "
                          f"{s.shape} and {p.shape}")
@@ -436,8 +390,8 @@ def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.
     -------
     matplotlib Figure with 2 × (K + 1) axes (the top-right one is blank).
     """
-    f = _to_numpy(features).astype(np.float64)
-    w = _to_numpy(weight).astype(np.float64)
+    f = to_numpy(features).astype(np.float64)
+    w = to_numpy(weight).astype(np.float64)
     if f.ndim != 3 or w.ndim != 2 or w.shape[1] != f.shape[0]:
         raise ValueError(f"features must be (K, H, W) and weight (C, K); got {f.shape} and "
                          f"{w.shape}")
@@ -629,7 +583,7 @@ def plot_top_k(image, cams, classes: Sequence[int], probabilities: Sequence[floa
     matplotlib Figure with 1 + k axes: the image, then one overlay per class.
     """
     picture = as_display_image(image)
-    maps = _to_numpy(cams).astype(np.float64)
+    maps = to_numpy(cams).astype(np.float64)
     if maps.ndim != 3 or len(maps) != len(classes) or len(classes) != len(probabilities):
         raise ValueError(f"cams must be (k, H, W) with k = len(classes) = len(probabilities); "
                          f"got {maps.shape}, {len(classes)} classes, "
