@@ -38,6 +38,7 @@ from camlib.data import (
     batches,
     make_cluttered_digits,
     show_samples,
+    source_digits,
     without_validation_digits,
 )
 from camlib.localize import (
@@ -446,7 +447,8 @@ def main(argv: list[str] | None = None) -> str:
     out.write_text(RESULTS.format(
         table=table(rows), protocol=protocol_table(results), findings=notes,
         test_size=args.test_size, distinct=rows_info["_distinct"], val_size=len(val),
-        val_digits=len(np.unique(val.sources)), heldout=len(test),
+        val_digits=len(np.unique(val.sources)), val_pool=len(source_digits("val")[2]),
+        heldout=len(test),
         heldout_digits=len(np.unique(test.sources)), repeats=args.repeats,
         cpu=cpu, threads=threads, step=args.step,
         torch=torch.__version__, python=platform.python_version(),
@@ -487,11 +489,11 @@ handwritten digits the networks never saw).
 
 ## 2. Thresholds chosen on a validation split, with intervals
 
-Choe et al.'s protocol: τ is chosen on {val_size} validation images (`split="val"`, {val_digits}
-handwritten digits set aside from the test digits) and the test images are scored at that
-τ. The test images are {heldout} held-out test images ({heldout_digits} handwritten digits,
-none shared with the validation or training images). Beside each, the oracle: the best τ
-on the test images themselves. "min–max" normalizes the signed map; "ReLU first" sets its
+Choe et al.'s protocol: τ is chosen on {val_size} validation images (`split="val"`: {val_digits}
+distinct handwritten digits, from the {val_pool} set aside from the test digits) and the test
+images are scored at that τ: {heldout} held-out test images ({heldout_digits} distinct
+handwritten digits, none shared with the validation or training images). Beside each,
+the oracle: the best τ on the test images themselves. "min–max" normalizes the signed map; "ReLU first" sets its
 negative part to 0 first (Grad-CAM's convention; τ is then the paper's fraction of the
 max). GT-known maps (the true class), largest component. Brackets: 95% intervals from
 {repeats} bootstrap replicates that resample handwritten digits, not images (images of one
