@@ -489,16 +489,16 @@ handwritten digits the networks never saw).
 
 ## 2. Thresholds chosen on a validation split, with intervals
 
-Choe et al.'s protocol: τ is chosen on {val_size} validation images (`split="val"`: {val_digits}
-distinct handwritten digits, from the {val_pool} set aside from the test digits) and the test
-images are scored at that τ: {heldout} held-out test images ({heldout_digits} distinct
-handwritten digits, none shared with the validation or training images). Beside each,
-the oracle: the best τ on the test images themselves. "min–max" normalizes the signed map; "ReLU first" sets its
-negative part to 0 first (Grad-CAM's convention; τ is then the paper's fraction of the
-max). GT-known maps (the true class), largest component. Brackets: 95% intervals from
-{repeats} bootstrap replicates that resample handwritten digits, not images (images of one
-digit are not independent). The last column is Top-1 Loc (the predicted class's map) at
-the ReLU-first validation τ.
+Choe et al.'s protocol: τ is chosen on {val_size} validation images (`split="val"`:
+{val_digits} distinct handwritten digits, from the {val_pool} set aside from the test
+digits) and the test images are scored at that τ: {heldout} held-out test images
+({heldout_digits} distinct handwritten digits, none shared with the validation or training
+images). Beside each, the oracle: the best τ on the test images themselves. "min–max"
+normalizes the signed map; "ReLU first" sets its negative part to 0 first (Grad-CAM's
+convention; τ is then the paper's fraction of the max). GT-known maps (the true class),
+largest component. Brackets: 95% intervals from {repeats} bootstrap replicates that resample
+handwritten digits, not images (images of one digit are not independent). The last column is
+Top-1 Loc (the predicted class's map) at the ReLU-first validation τ.
 
 {protocol}
 
