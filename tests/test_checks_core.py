@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from camlib.checks import _core
+from camlib.checks import _core, _limits
 from camlib.checks._core import (
     CheckFailed,
     CheckResult,
@@ -224,7 +224,7 @@ def test_infinite_loop_hits_time_limit():
 
 
 def test_thread_fallback_time_limit(monkeypatch):
-    monkeypatch.setattr(_core, "_alarm_available", lambda: False)
+    monkeypatch.setattr(_limits, "_alarm_available", lambda: False)
     status, _ = _core.run_with_time_limit(time.sleep, (5,), seconds=0.2)
     assert status == "timeout"
     assert _core.run_with_time_limit(lambda x: x + 1, (1,), seconds=1) == ("ok", 2)
@@ -235,7 +235,7 @@ def test_thread_fallback_time_limit(monkeypatch):
 def test_time_limit_restores_outer_timer():
     import signal
 
-    if not _core._alarm_available():
+    if not _limits._alarm_available():
         pytest.skip("no SIGALRM here")
     fired = []
     old = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
@@ -363,3 +363,26 @@ def test_hidden_seed_changes_the_inputs_but_not_the_notebooks():
     assert not Context("4.1").hidden
     hidden = Context("4.1", hidden_seed=12345)
     assert hidden.hidden and not np.array_equal(visible, hidden.rng.normal(size=3))
+
+
+def test_every_lesson_module_is_imported_by_the_package():
+    import camlib.checks
+
+    imported = {m.__name__.rsplit(".", 1)[1] for m in camlib.checks._LESSONS}
+    assert imported == set(camlib.checks.lesson_modules())
+
+
+@pytest.mark.slow
+def test_a_check_cell_shows_its_message_once_and_no_value_for_nbgrader():
+    # nbgrader reads a graded cell's execute_result as points; a check cell must have none,
+    # and show its message once (a stream), as Jupyter runs it.
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    cell = nbformat.v4.new_code_cell(
+        "import camlib.checks\nfrom camlib import reference\n"
+        "camlib.checks.exercise_4_1(reference.class_activation_maps)")
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream"]
+    assert outputs[0].text.count("✔ Exercise 4.1 passed") == 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -322,13 +321,23 @@ import signal
 
 def average_pool(features):
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    signal.signal(signal.SIGPROF, signal.SIG_IGN)
     while True:
         pass'''
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + sys) of this process and of its finished child processes."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Grade every test submission once; returns (rows by submission name, seconds, folder)."""
+    """Grade every test submission once; returns (rows by submission name, CPU seconds, CSV)."""
     root = tmp_path_factory.mktemp("coursework")
     lessons = root / "lessons"
     write(lesson(), lessons / "90_fixture.ipynb")
@@ -358,10 +367,10 @@ def graded(tmp_path_factory):
     broken.write_text(json.dumps(lesson())[:500], encoding="utf-8")
     paths["not_json"] = broken
     out = root / "grades.csv"
-    start = time.monotonic()
+    before = _cpu_seconds()
     rows = grade([subs], out=out, lessons_dir=lessons, cell_timeout=2.0, check_time_limit=1.0,
-                 check_modules=[CHECKS], hang_grace=2.0, jobs=2, verbose=False)
-    seconds = time.monotonic() - start
+                 check_modules=[CHECKS], jobs=2, verbose=False)
+    seconds = _cpu_seconds() - before
     by_name = {name: [r for r in rows if r.submission == str(p)] for name, p in paths.items()}
     return by_name, seconds, out
 
@@ -408,13 +417,13 @@ def test_deleted_check_cells_change_nothing(graded):
 def test_a_crashing_process_loses_one_exercise_and_the_rest_is_graded(graded):
     rows = graded[0]["crash"]
     assert scores(rows) == [("90.1", 0, 1), ("90.2", 2, 2)]
-    assert "crashed (exit code 3" in rows[0].message
+    assert "exited with code 3" in rows[0].message
 
 
 def test_a_hung_process_is_killed_and_the_rest_is_graded(graded):
     rows = graded[0]["deaf_to_alarms"]
     assert scores(rows) == [("90.1", 0, 1), ("90.2", 2, 2)]
-    assert "stopped responding and was killed" in rows[0].message
+    assert "did not finish within the time limit" in rows[0].message
 
 
 def test_exercise_cells_whose_tags_were_lost_are_found_by_their_function(graded):
@@ -431,13 +440,17 @@ def test_csv_has_one_row_per_submission_and_exercise(graded):
     by_name, _, out = graded
     with open(out, newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert list(table[0]) == ["submission", "exercise", "points", "max_points", "message"]
+    assert list(table[0]) == ["student", "lesson", "submission", "exercise", "points",
+                              "max_points", "message", "seed", "camlib_version", "checks_sha256"]
+    assert {r["lesson"] for r in table} == {"90"}
+    assert len({r["seed"] for r in table}) == 1
     assert len(table) == 2 * len(by_name)
     solution = [r for r in table if r["submission"].endswith("solution.ipynb")]
     assert [(r["exercise"], r["points"], r["max_points"]) for r in solution] == [
         ("90.1", "1", "1"), ("90.2", "2", "2")]
 
 
-def test_grading_time_stays_within_the_limits(graded):
-    # 10 submissions; two workers are killed on purpose (crash, 5 s hang): ~2-4 s each otherwise.
-    assert graded[1] < 80
+def test_grading_cpu_time_stays_within_the_limits(graded):
+    # 10 submissions, ~1-3 s of CPU each (a learner process importing NumPy, the checks);
+    # the process that ignores its CPU alarm may spin until it is killed (3 × 1 s + 10 s).
+    assert graded[1] < 90

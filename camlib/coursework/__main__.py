@@ -30,10 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     grd.add_argument("--lessons", type=Path, default=NOTEBOOKS_DIR,
                      help="folder of the lessons that define exercises and points "
                           "(default: %(default)s)")
+    grd.add_argument("--totals", type=Path, default=None,
+                     help="CSV of one total per submission (default: OUT with -totals)")
+    grd.add_argument("--lesson", type=int, default=None, metavar="NN",
+                     help="the lesson of every submission (for files named freely)")
+    grd.add_argument("--seed", type=int, default=None,
+                     help="the secret seed of the grading inputs (default: a fresh random "
+                          "one, printed and written to the CSV)")
     grd.add_argument("--timeout", type=float, default=10.0,
-                     help="seconds allowed to run each exercise cell (default: %(default)s)")
+                     help="CPU seconds allowed to run each exercise cell (default: %(default)s)")
     grd.add_argument("--check-time-limit", type=float, default=10.0,
-                     help="seconds of learner code per check (default: %(default)s)")
+                     help="CPU seconds of learner code per check (default: %(default)s)")
+    grd.add_argument("--import-timeout", type=float, default=300.0,
+                     help="seconds to start the learner's process and run the notebook's "
+                          "imports (default: %(default)s)")
+    grd.add_argument("--memory", type=int, default=4096, metavar="MB",
+                     help="address-space limit of the learner's process (default: %(default)s)")
     grd.add_argument("--jobs", type=int, default=1,
                      help="submissions graded at once, one process each (default: %(default)s)")
     grd.add_argument("--checks", action="append", default=[], metavar="MODULE",
@@ -90,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     from camlib.coursework.grade import grade
 
     lessons = args.lessons if args.lessons is not None and args.lessons.is_dir() else None
-    grade(args.submissions, out=args.out, lessons_dir=lessons, cell_timeout=args.timeout,
-          check_time_limit=args.check_time_limit, check_modules=args.checks, jobs=args.jobs)
+    grade(args.submissions, out=args.out, totals_out=args.totals, lessons_dir=lessons,
+          cell_timeout=args.timeout, check_time_limit=args.check_time_limit,
+          check_modules=args.checks, jobs=args.jobs, seed=args.seed, lesson=args.lesson,
+          import_timeout=args.import_timeout, memory_mb=args.memory)
     return 0
 
 

@@ -106,3 +106,39 @@ def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = 
     if new != text and not check:
         doc_path.write_text(new, encoding="utf-8")
     return new != text
+
+
+WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
+    "0.1": ("camlib.data.to_float",),
+    "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor"),
+    "2.1": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool"),
+    "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
+    "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
+    "3.2": ("camlib.reference.softmax", "camlib.torch.softmax"),
+    "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
+    "4.2": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool",
+            "camlib.reference.class_scores", "camlib.torch.class_scores"),
+    "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
+    "5.1": ("camlib.reference.upsample", "camlib.torch.upsample"),
+    "5.2": ("camlib.reference.normalize", "camlib.torch.normalize"),
+    "6.2": ("camlib.train.training_step",),
+    "7.1": ("camlib.reference.iou", "camlib.torch.iou"),
+    "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
+            "camlib.reference.component_boxes", "camlib.torch.component_boxes",
+            "camlib.localize.boxes_from_maps"),
+    "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve"),
+    "8.1": ("camlib.extract.GradCAMExtractor",),
+    "8.2": ("camlib.extract.GradCAMExtractor",),
+    "8.3": ("camlib.extract.GradCAMExtractor",),
+    "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
+    "10.2": ("camlib.localize.localization_accuracy",),
+}
+"""Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
+
+While the autograder grades an exercise, these are switched off in the learner's process
+(calling one raises ``RuntimeError("4.1 asks you to write this; camlib's version is off
+while grading")``); every other camlib function stays available as a helper (7.2 may use
+``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
+``connected_components`` and ``component_boxes``). Grading every lesson's solution to
+full marks (tests/test_grading.py) checks that no helper a solution uses is on the list.
+"""

@@ -62,6 +62,8 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -84,7 +86,9 @@ def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
 def source(cell: dict[str, Any]) -> str:
     """A cell's source as one string (nbformat stores a string or a list of lines)."""
     text = cell.get("source", "")
-    return "".join(text) if isinstance(text, list) else str(text)
+    if isinstance(text, list):
+        return "".join(t if isinstance(t, str) else "" for t in text)
+    return text if isinstance(text, str) else ""
 
 
 def set_source(cell: dict[str, Any], text: str) -> None:
@@ -95,8 +99,9 @@ def set_source(cell: dict[str, Any], text: str) -> None:
 
 def tags(cell: dict[str, Any]) -> list[str]:
     """The cell's tags (metadata.tags), or an empty list."""
-    found = cell.get("metadata", {}).get("tags", [])
-    return list(found) if isinstance(found, list) else []
+    metadata = cell.get("metadata")
+    found = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return [t for t in found if isinstance(t, str)] if isinstance(found, list) else []
 
 
 def defined_names(code: str) -> list[str]:
@@ -106,15 +111,18 @@ def defined_names(code: str) -> list[str]:
     """
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", code, re.MULTILINE)
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return [node.name for node in tree.body if isinstance(node, kinds)]
 
 
 def _points(cell: dict[str, Any]) -> float:
-    metadata = cell.get("metadata", {})
-    value = metadata.get("points", metadata.get("nbgrader", {}).get("points", 1))
+    metadata = cell.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    nbgrader = metadata.get("nbgrader")
+    nbgrader = nbgrader if isinstance(nbgrader, dict) else {}
+    value = metadata.get("points", nbgrader.get("points", 1))
     try:
         points = float(value)
     except (TypeError, ValueError):
@@ -258,7 +266,7 @@ def names_used(code: str) -> set[str]:
     """Every identifier ``code`` mentions (a superset of the free names it needs)."""
     try:
         tree = ast.parse(without_magics(code))
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set(re.findall(r"[A-Za-z_]\w*", code))
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
@@ -284,7 +292,7 @@ def import_statements(notebook: dict[str, Any], used: set[str] | None = None) ->
         code = without_magics(source(cell))
         try:
             tree = ast.parse(code)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):

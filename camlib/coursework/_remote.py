@@ -1,0 +1,315 @@
+"""The grader's side of the learner's process: start it, talk to it, call through it.
+
+:class:`LearnerProcess` starts ``camlib.coursework._runner`` in its own session (process
+group) in an empty temporary working directory, with a private copy of camlib on its
+path, and kills the whole group when done. :class:`RemoteFunction` is what a check
+receives as the learner's function: calling it sends the check's inputs to that process,
+calls the learner's function there, and returns the answer rebuilt from plain data;
+changes the function made to its arguments (arrays, tensors, a model's parameters and
+hooks, an optimizer's state) are applied to the grader's own objects, so the check sees
+them exactly as it would in a notebook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import pickle
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camlib.checks._results import LearnerError, _TimeUp
+from camlib.coursework import _wire
+
+
+def package_files(package_dir: Path) -> dict[str, bytes]:
+    """Every file of a package (``__pycache__`` skipped), read now: relative path -> bytes."""
+    files = {}
+    for path in sorted(package_dir.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[path.relative_to(package_dir.parent).as_posix()] = path.read_bytes()
+    return files
+
+
+def write_package(files: dict[str, bytes], root: Path) -> None:
+    """Write :func:`package_files` under ``root``, read-only."""
+    for name, data in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o444)
+    for directory in sorted({p for p in root.rglob("*") if p.is_dir()}, reverse=True):
+        directory.chmod(0o555)
+
+
+def _make_writable(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        try:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        except OSError:
+            pass
+
+
+class LearnerProcess:
+    """One learner process for one submission (restartable after it dies)."""
+
+    def __init__(self, library: dict[str, bytes], *, check_modules=(), memory_mb: int = 4096,
+                 cpu_seconds: int = 600, file_mb: int = 64, start_timeout: float = 300.0):
+        self.library = library
+        self.check_modules = [str(m) for m in check_modules]
+        self.memory_mb, self.cpu_seconds, self.file_mb = memory_mb, cpu_seconds, file_mb
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.root: Path | None = None
+        self.confinement: list[str] = []
+        self.exit_code: int | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.sock is not None
+
+    def start(self) -> None:
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
+        lib, work = self.root / "lib", self.root / "work"
+        work.mkdir()
+        write_package(self.library, lib)
+        parent, child = socket.socketpair()
+        env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
+               if key in os.environ}
+        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env.update(PYTHONPATH=os.pathsep.join([str(lib), *extra]), PYTHONDONTWRITEBYTECODE="1",
+                   PYTHONNOUSERSITE="1", MPLBACKEND="Agg", MPLCONFIGDIR=str(work),
+                   TMPDIR=str(work), HOME=str(work), OMP_NUM_THREADS="1",
+                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+        config = {"memory_bytes": self.memory_mb << 20, "cpu_seconds": self.cpu_seconds,
+                  "file_bytes": self.file_mb << 20}
+        self.process = subprocess.Popen(
+            [sys.executable, "-s", "-m", "camlib.coursework._runner", str(child.fileno()),
+             json.dumps(config)],
+            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, pass_fds=[child.fileno()], start_new_session=True)
+        child.close()
+        self.sock = parent
+        header, _ = self._receive(time.monotonic() + self.start_timeout, None)
+        self.confinement = [str(x) for x in header.get("confinement", [])][:8]
+        if self.check_modules:
+            self.request({"op": "checks", "modules": self.check_modules},
+                         timeout=self.start_timeout)
+
+    def _receive(self, deadline: float, ident: str | None) -> tuple[dict, list[bytes]]:
+        for _ in range(1000):  # messages not answering this request are dropped
+            header, blobs = _wire.receive(self.sock, deadline)
+            if ident is None or header.get("id") == ident:
+                return header, blobs
+        raise _wire.ChannelError("too many unrequested messages")
+
+    def request(self, header: dict[str, Any], blobs: list[bytes] = (), *,
+                timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """Send a request and wait for its answer; kills the process on any failure."""
+        if not self.alive:
+            raise _wire.ChannelError("the learner's process is not running")
+        ident = secrets.token_hex(8)
+        try:
+            _wire.send(self.sock, dict(header, id=ident), blobs)
+            return self._receive(time.monotonic() + timeout, ident)
+        except (OSError, _wire.ChannelError) as exc:
+            self.kill()
+            if isinstance(exc, _wire.ChannelError):
+                raise
+            raise _wire.ChannelError(f"the channel failed ({type(exc).__name__})") from None
+        except BaseException:
+            self.kill()
+            raise
+
+    def ended(self) -> str:
+        """Why the process ended, in words (after :meth:`kill`)."""
+        code = self.exit_code
+        if code is None:
+            return "it stopped answering and was stopped"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = " (over the memory or CPU-time limit?)" if name in ("SIGKILL", "SIGXCPU",
+                                                                       "SIGSEGV") else ""
+            return f"it was killed by {name}{hint}"
+        return f"it exited with code {code}"
+
+    def kill(self) -> None:
+        """Kill the whole process group and remove the working directory."""
+        if self.process is not None:
+            try:
+                if hasattr(os, "killpg"):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            polled = self.process.poll()
+            self.exit_code = polled if polled != -signal.SIGKILL or self.exit_code is None \
+                else self.exit_code
+            self.process = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.root is not None:
+            _make_writable(self.root)
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+
+# ---------------------------------------------------------------------------
+# The learner's function as a check sees it
+# ---------------------------------------------------------------------------
+
+
+def _mirrored_hook(*args: Any) -> None:
+    """Stands for a hook the learner's function left on a module (it does nothing)."""
+    return None
+
+
+def _apply(target: Any, state: Any) -> None:
+    """Apply a change the learner's function made to an argument to the grader's object."""
+    import torch
+
+    if isinstance(target, np.ndarray):
+        if isinstance(state, np.ndarray) and state.shape == target.shape \
+                and target.flags.writeable:
+            np.copyto(target, state, casting="unsafe")
+        return
+    if isinstance(target, torch.Tensor) and isinstance(state, dict):
+        data = state.get("data")
+        with torch.no_grad():
+            if isinstance(data, torch.Tensor) and data.shape == target.shape:
+                target.copy_(data.to(target.dtype))
+        if target.is_leaf and target.is_floating_point():
+            target.requires_grad_(bool(state.get("requires_grad")))
+            grad = state.get("grad")
+            if isinstance(grad, torch.Tensor) and grad.shape == target.shape:
+                target.grad = grad.to(target.dtype)
+            elif grad is None:
+                target.grad = None
+        return
+    if not isinstance(state, dict):
+        return
+    kind = state.get("kind")
+    if kind == "module" and isinstance(target, torch.nn.Module):
+        current = target.state_dict()
+        with torch.no_grad():
+            for name, value in dict(state.get("state") or {}).items():
+                if name in current and isinstance(value, torch.Tensor) \
+                        and value.shape == current[name].shape:
+                    current[name].copy_(value.to(current[name].dtype))
+        modules = dict(target.named_modules())
+        for name, counts in dict(state.get("hooks") or {}).items():
+            module = modules.get(name)
+            if module is None or not isinstance(counts, (list, tuple)) or len(counts) != 3:
+                continue
+            for count, hooks, register in (
+                    (counts[0], module._forward_hooks, module.register_forward_hook),
+                    (counts[1], module._forward_pre_hooks, module.register_forward_pre_hook),
+                    (counts[2], module._backward_hooks, module.register_full_backward_hook)):
+                if isinstance(count, int):
+                    for _ in range(min(count, 100) - len(hooks)):
+                        register(_mirrored_hook)
+        for name, training in dict(state.get("training") or {}).items():
+            if name in modules and isinstance(training, bool):
+                modules[name].training = training
+    elif kind == "optimizer" and isinstance(target, torch.optim.Optimizer):
+        try:
+            target.load_state_dict(state.get("state_dict"))
+        except Exception:  # noqa: BLE001 - a state the optimizer refuses is not mirrored
+            pass
+    elif kind == "container":
+        value = state.get("value")
+        if isinstance(target, list) and isinstance(value, list):
+            target[:] = value
+        elif isinstance(target, dict) and isinstance(value, dict):
+            target.clear()
+            target.update(value)
+
+
+class RemoteFunction:
+    """The learner's function, called in the learner's process; see the module docstring.
+
+    ``cpu_seconds`` of the learner's CPU time are allowed over all calls (one check), and
+    ``wall_seconds`` of waiting in all; ``block`` lists the camlib functions switched off.
+    """
+
+    def __init__(self, process: LearnerProcess, name: str, params: list[str], *,
+                 exercise: str, block: list[str], cpu_seconds: float, wall_seconds: float):
+        self.process, self.name, self.exercise, self.block = process, name, exercise, block
+        self.__name__ = self.__qualname__ = name
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter(p if p.isidentifier() else f"arg{i}",
+                               inspect.Parameter.POSITIONAL_OR_KEYWORD)
+             for i, p in enumerate(dict.fromkeys(params))])
+        self.cpu_left, self.wall_left = cpu_seconds, wall_seconds
+        self.time_limit = cpu_seconds
+        self.lost: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.process.alive:
+            raise LearnerError("", f"the Python process running {self.name} had ended: "
+                                   f"{self.lost or self.process.ended()}")
+        try:
+            payload = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - a check's input that cannot travel
+            raise LearnerError("", f"the grader could not send the inputs ({exc})") from None
+        cpu = max(self.cpu_left, 0.05)
+        wall = min(3 * cpu + 10, max(self.wall_left, 1.0))
+        start = time.monotonic()
+        try:
+            header, blobs = self.process.request(
+                {"op": "call", "name": self.name, "cpu": cpu, "block": self.block,
+                 "exercise": self.exercise}, [payload], timeout=wall)
+        except _wire.ChannelTimeout:
+            self.lost = "it did not answer in time"
+            raise _TimeUp from None
+        except _wire.ChannelError as exc:
+            self.lost = self.process.ended()
+            raise LearnerError("", f"the Python process running {self.name} ended: "
+                                   f"{self.lost} ({exc})") from None
+        finally:
+            self.wall_left -= time.monotonic() - start
+        used = header.get("cpu")
+        self.cpu_left -= float(used) if isinstance(used, (int, float)) and used > 0 else 0.0
+        status = header.get("status")
+        try:
+            for change in header.get("changes") or []:
+                kind, key, tree = change
+                target = args[key] if kind == "arg" else kwargs[key]
+                _apply(target, _wire.decode(tree, blobs))
+            value = _wire.decode(header.get("value"), blobs) if status == "ok" else None
+        except (_wire.ChannelError, TypeError, ValueError, KeyError, IndexError) as exc:
+            self.process.kill()
+            raise LearnerError("", f"{self.name} returned something the grader cannot read "
+                                   f"({exc})") from None
+        if status == "ok":
+            return value
+        if status == "timeout":
+            raise _TimeUp
+        if status == "raised":
+            raise LearnerError(str(header.get("type", "Exception"))[:80],
+                               str(header.get("text", ""))[:300],
+                               str(header.get("where", ""))[:200])
+        raise LearnerError("", f"{self.name} returned something the grader cannot read "
+                               f"({str(header.get('text', status))[:200]})")
