@@ -19,7 +19,7 @@ itself keeps all 539 test digits, so that its images stay the same for every les
 The source digits come from only 13 writers (scikit-learn's description of the set), and
 the split is by image, not by writer: the same writers' hands appear in every split.
 
-Images are uint8 (N, 3, S, S); 30 000 float32 images would need about 1.5 GB, so convert
+Images are uint8 (N, 3, H, W); 30 000 float32 images would need about 1.5 GB, so convert
 per batch with `to_float`. Generated sets are cached under ``camlib.paths.CACHE_DIR``,
 keyed by every parameter, so a second call is immediate and a changed parameter never
 returns stale data.
@@ -77,12 +77,14 @@ class ClutteredDigits:
 
     Attributes
     ----------
-    images : (N, 3, S, S) uint8
+    images : (N, 3, H, W) uint8
     labels : (N,) int64, the digit 0-9
     boxes : (N, 4) int64, half-open (x0, y0, x1, y1) tight around the digit's pixels
-    masks : (N, S, S) bool, the digit's pixels (the box is their bounding box)
+    masks : (N, H, W) bool, the digit's pixels (the box is their bounding box)
     sources : (N,) int64, index of the source digit in ``sklearn.datasets.load_digits()``
     params : the arguments that generated the set
+    clutter_masks : (N, H, W) bool, the pixels where a clutter fragment was drawn (its ink
+        above the same 25% as the digit's); the digit, drawn last, may cover some of them
     """
 
     images: np.ndarray
@@ -91,6 +93,7 @@ class ClutteredDigits:
     masks: np.ndarray
     sources: np.ndarray
     params: dict
+    clutter_masks: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -105,16 +108,24 @@ class ClutteredDigits:
             for a, b in ((self.images, other.images), (self.labels, other.labels),
                          (self.boxes, other.boxes), (self.masks, other.masks),
                          (self.sources, other.sources))
-        )
+        ) and _same_optional(self.clutter_masks, other.clutter_masks)
 
     __hash__ = None  # arrays are mutable: a set is not hashable
 
     def subset(self, index) -> ClutteredDigits:
         """The samples at ``index`` (slice, integer array or boolean mask)."""
+        clutter = None if self.clutter_masks is None else self.clutter_masks[index]
         return ClutteredDigits(
             self.images[index], self.labels[index], self.boxes[index], self.masks[index],
-            self.sources[index], dict(self.params),
+            self.sources[index], dict(self.params), clutter,
         )
+
+
+def _same_optional(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Both absent, or both present and equal element by element."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.dtype == b.dtype and np.array_equal(a, b)
 
 
 # --- the source digits and their split --------------------------------------------------
@@ -188,7 +199,7 @@ def _placement_thetas(centres, sizes, angles, image_size: int) -> torch.Tensor:
 
 
 def _warp(sources: np.ndarray, thetas: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Draw 8×8 sources (N, 8, 8) into (N, S, S) images with bicubic interpolation."""
+    """Draw 8×8 sources (N, 8, 8) into (N, H, W) images with bicubic interpolation."""
     # The sampling grid of F.affine_grid, built by broadcasting (several times faster).
     coords = (torch.arange(image_size, dtype=torch.float32) * 2 + 1) / image_size - 1
     t = thetas[:, :, :, None, None]
@@ -274,10 +285,12 @@ def _generate(n, split, image_size, seed, scale, clutter, noise) -> ClutteredDig
                              [seed, SPLITS.index(split), image_size, start // _CHUNK],
                              scale, clutter, noise)
              for start in range(0, n, _CHUNK)]
-    images, labels, masks, sources = (np.concatenate(a) for a in zip(*parts, strict=True))
+    images, labels, masks, sources, clutter_masks = (np.concatenate(a)
+                                                     for a in zip(*parts, strict=True))
     params = dict(n=n, split=split, image_size=image_size, seed=seed, scale=list(scale),
                   clutter=clutter, noise=noise, version=GENERATOR_VERSION)
-    return ClutteredDigits(images, labels, _boxes_from_masks(masks), masks, sources, params)
+    return ClutteredDigits(images, labels, _boxes_from_masks(masks), masks, sources, params,
+                           clutter_masks)
 
 
 def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
@@ -296,6 +309,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
 
     # Clutter: fragments (a random window of another digit of the same split), drawn
     # first so that they never hide the digit. They look like strokes, not like digits.
+    clutter_masks = np.zeros((n, size, size), dtype=bool)
     if clutter > 0:
         count = n * clutter
         picks = rng.integers(0, len(digits), count)
@@ -310,6 +324,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
         ink = _warp(windows, _placement_thetas(centres, sizes, angles, size), size)
         opacity = tensor(rng.uniform(0.3, 0.7, (count, 1, 1)))
         alpha = ((ink - _INK) / 0.5).clamp_(0, 1).mul_(opacity).view(n, clutter, 1, size, size)
+        clutter_masks = (ink > _INK).view(n, clutter, size, size).any(dim=1).numpy()
         colours = tensor(_random_colours(rng, count, np.repeat(level, clutter)))
         colours = colours.view(n, clutter, 3, 1, 1)
         for layer in range(clutter):
@@ -332,7 +347,7 @@ def _generate_chunk(n, split, image_size, seed_sequence, scale, clutter, noise):
     if noise > 0:
         canvas += noise * tensor(rng.standard_normal(canvas.shape, np.float32))
     images = canvas.mul_(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
-    return images, digit_labels[picks], masks.numpy(), digit_indices[picks]
+    return images, digit_labels[picks], masks.numpy(), digit_indices[picks], clutter_masks
 
 
 # --- the public generator with its disk cache ---------------------------------------------
@@ -360,7 +375,7 @@ def make_cluttered_digits(
     n : number of images (> 0)
     split : "train", "test" or "val"; train and test draw on disjoint sets of handwritten
         source digits, "val" on a third of the test digits (see `without_validation_digits`)
-    image_size : side S of the square images, in pixels (>= 16)
+    image_size : side of the square images in pixels, H = W (>= 16)
     seed : the same seed (and parameters) always gives the same images
     scale : (low, high) range of the digit's height as a fraction of S
     clutter : number of digit fragments scattered over the background (>= 0)
@@ -369,8 +384,9 @@ def make_cluttered_digits(
 
     Returns
     -------
-    ClutteredDigits with ``images`` (N, 3, S, S) uint8, ``labels`` (N,), ``boxes`` (N, 4)
-    half-open (x0, y0, x1, y1), ``masks`` (N, S, S) and ``sources`` (N,).
+    ClutteredDigits with ``images`` (N, 3, H, W) uint8, ``labels`` (N,), ``boxes`` (N, 4)
+    half-open (x0, y0, x1, y1), ``masks`` (N, H, W), ``sources`` (N,) and
+    ``clutter_masks`` (N, H, W).
 
     Example
     -------
@@ -406,7 +422,7 @@ def make_cluttered_digits(
         try:
             with np.load(path) as stored:
                 arrays = {k: stored[k] for k in ("images", "labels", "boxes", "masks",
-                                                 "sources")}
+                                                 "sources", "clutter_masks")}
             return ClutteredDigits(**arrays, params=params)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is regenerated below
@@ -424,7 +440,7 @@ def _save(path: Path, data: ClutteredDigits) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         with os.fdopen(handle, "wb") as file:
             np.savez(file, images=data.images, labels=data.labels, boxes=data.boxes,
-                     masks=data.masks, sources=data.sources)
+                     masks=data.masks, sources=data.sources, clutter_masks=data.clutter_masks)
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only home still gets its data, just not cached
@@ -434,7 +450,7 @@ def _save(path: Path, data: ClutteredDigits) -> None:
 
 
 def to_float(images, device: torch.device | str | None = None) -> torch.Tensor:
-    """uint8 images (N, 3, S, S) -> float32 tensor in [0, 1] on ``device``.
+    """uint8 images (N, 3, H, W) -> float32 tensor in [0, 1] on ``device``.
 
     The copy to the device happens in uint8 (4× less traffic), the conversion after.
 
@@ -454,7 +470,7 @@ def batches(
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Yield (images float (B, 3, S, S), labels (B,), boxes (B, 4)) tensors on ``device``.
+    """Yield (images float (B, 3, H, W), labels (B,), boxes (B, 4)) tensors on ``device``.
 
     The fast path for training and evaluation: slicing whole batches avoids the per-item
     overhead of a DataLoader. ``shuffle`` uses its own generator seeded by ``seed``.

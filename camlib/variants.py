@@ -106,9 +106,9 @@ class SpuriousDigits(ClutteredDigits):
         """The samples at ``index`` (slice, integer array or boolean mask)."""
         return SpuriousDigits(
             self.images[index], self.labels[index], self.boxes[index], self.masks[index],
-            self.sources[index], dict(self.params), self.cue_classes[index],
-            self.cue_boxes[index],
-        )
+            self.sources[index], dict(self.params),
+            clutter_masks=None if self.clutter_masks is None else self.clutter_masks[index],
+            cue_classes=self.cue_classes[index], cue_boxes=self.cue_boxes[index])
 
 
 def _corner_boxes(image_size: int, side: int, inset: int) -> np.ndarray:
@@ -185,7 +185,8 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
     params = dict(base.params, variant="spurious", cue=cue, side=side,
                   variants_version=VARIANTS_VERSION)
     return SpuriousDigits(images, base.labels, base.boxes, base.masks, base.sources, params,
-                          cue_classes, cue_boxes.astype(np.int64))
+                          clutter_masks=base.clutter_masks, cue_classes=cue_classes,
+                          cue_boxes=cue_boxes.astype(np.int64))
 
 
 # --- two digits in one image ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from camlib.checks.lesson01 import exercise_1_1, exercise_1_2
 from camlib.checks.lesson02 import exercise_2_1, exercise_2_2, exercise_2_3
 from camlib.checks.lesson03 import exercise_3_1, exercise_3_2
 from camlib.checks.lesson04 import exercise_4_1, exercise_4_2, exercise_4_3
-from camlib.checks.lesson05 import exercise_5_1, exercise_5_2, exercise_5_3
+from camlib.checks.lesson05 import exercise_5_1, exercise_5_2, exercise_5_3, exercise_5_4
 
 
 def failure(check, fn) -> str:
@@ -34,7 +34,8 @@ def not_attempted(*args, **kwargs):
 
 ALL_CHECKS = [exercise_0_1, exercise_0_2, exercise_1_1, exercise_1_2, exercise_2_1,
               exercise_2_2, exercise_2_3, exercise_3_1, exercise_3_2, exercise_4_1,
-              exercise_4_2, exercise_4_3, exercise_5_1, exercise_5_2, exercise_5_3]
+              exercise_4_2, exercise_4_3, exercise_5_1, exercise_5_2, exercise_5_3,
+              exercise_5_4]
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
@@ -277,26 +278,39 @@ def test_4_1_dividing_by_z_is_named():
     def averaged(f, w):
         return reference.class_activation_maps(f, w) / (f.shape[2] * f.shape[3])
 
-    assert "Z = H·W = 16 times too small" in failure(exercise_4_1, averaged)
+    assert "Z = H·W = 21 times too small" in failure(exercise_4_1, averaged)
 
 
-def test_4_2_right_answer_passes():
-    assert passes(exercise_4_2, lambda m, b: m.mean(axis=(2, 3)) + b)
+def scores_from_maps(maps, bias, reduce="mean"):
+    total = maps.sum(axis=(2, 3))
+    return (total / (maps.shape[2] * maps.shape[3]) if reduce == "mean" else total) + bias
 
 
-def test_4_2_paper_sum_is_named():
-    assert "divide the sum by Z" in failure(exercise_4_2, lambda m, b: m.sum(axis=(2, 3)) + b)
+def test_4_2_right_answer_passes_for_both_poolings():
+    assert passes(exercise_4_2, scores_from_maps)
+    maps = np.arange(12.0).reshape(1, 2, 2, 3)       # Z = 6
+    bias = np.array([1.0, -1.0])
+    np.testing.assert_allclose(scores_from_maps(maps, bias, "sum"), [[16.0, 50.0]])
+    np.testing.assert_allclose(scores_from_maps(maps, bias, "mean"), [[1.0 + 15 / 6,
+                                                                       -1.0 + 51 / 6]])
+
+
+def test_4_2_paper_sum_for_a_mean_pooled_net_is_named():
+    message = failure(exercise_4_2, lambda m, b, reduce="mean": m.sum(axis=(2, 3)) + b)
+    assert 'reduce="mean": 1/Z is missing' in message
 
 
 def test_4_2_missing_bias_is_named():
-    assert "missing the bias b_c" in failure(exercise_4_2, lambda m, b: m.mean(axis=(2, 3)))
+    message = failure(exercise_4_2, lambda m, b, reduce="mean": scores_from_maps(m, 0 * b,
+                                                                                 reduce))
+    assert "b_c is missing" in message
 
 
 def test_4_2_bias_divided_by_z_is_named():
-    def bias_averaged(m, b):
+    def bias_averaged(m, b, reduce="mean"):
         return (m.sum(axis=(2, 3)) + b) / (m.shape[2] * m.shape[3])
 
-    assert "divided the bias by Z" in failure(exercise_4_2, bias_averaged)
+    assert "b_c is misplaced, divided by Z" in failure(exercise_4_2, bias_averaged)
 
 
 def predicted_class_maps(features, weight, bias):
@@ -330,7 +344,7 @@ def test_4_3_argmin_is_named():
 def upsample_with(**options):
     def upsample_maps(maps, size):
         tensor = torch.from_numpy(maps)[:, None]
-        return F.interpolate(tensor, size=(size, size), **options)[:, 0]
+        return F.interpolate(tensor, size=size, **options)[:, 0]
     return upsample_maps
 
 
@@ -359,7 +373,8 @@ def test_5_2_nan_on_a_constant_map_is_named():
         with np.errstate(invalid="ignore", divide="ignore"):
             return (maps - low) / (high - low) if mode == "minmax" else maps / high
 
-    assert "constant map" in failure(exercise_5_2, unguarded)
+    message = failure(exercise_5_2, unguarded)
+    assert "constant (max - min = 0)" in message and "became NaN" in message
 
 
 def test_5_2_one_scale_for_the_whole_batch_is_named():
@@ -374,8 +389,25 @@ def test_5_2_ignoring_the_mode_is_named():
     assert 'mode="max" asks for M / max M' in message
 
 
+def threshold_mask(cam, fraction=0.2):
+    peak = cam.max()
+    return cam >= (fraction * peak if peak > 0 else peak)
+
+
 def test_5_3_right_answer_passes():
-    assert passes(exercise_5_3, lambda cam, fraction: cam >= fraction * cam.max())
+    assert passes(exercise_5_3, threshold_mask)
+
+
+def test_5_3_a_map_with_no_positive_value_keeps_its_maximum_as_camlib_does():
+    cam = np.array([[-3.0, -1.0], [-1.0, -2.0]])
+    assert threshold_mask(cam).tolist() == [[False, True], [True, False]]
+    # The same rule as camlib's boxes: the box of that mask is reference.bounding_box's.
+    assert reference.bounding_box(cam, 0.2) == (0, 0, 2, 2)
+
+
+def test_5_3_forgetting_the_no_positive_value_rule_is_named():
+    message = failure(exercise_5_3, lambda cam, fraction: cam >= fraction * cam.max())
+    assert "mask is empty" in message
 
 
 def test_5_3_strict_inequality_is_named():
@@ -387,3 +419,83 @@ def test_5_3_minmax_threshold_is_named():
         return reference.normalize(cam[None])[0] >= fraction
 
     assert "fraction of the max" in failure(exercise_5_3, on_minmax)
+
+
+def cam_pipeline(cam, size, fraction=0.2):
+    big = reference.upsample(cam, size)
+    return reference.normalize(big), threshold_mask(big, fraction), \
+        reference.bounding_box(big, fraction)
+
+
+def test_5_4_right_answer_passes():
+    assert passes(exercise_5_4, cam_pipeline)
+
+
+def test_5_4_each_out_of_order_step_is_named():
+    def normalize_first(cam, size, fraction=0.2):
+        _, mask, box = cam_pipeline(cam, size, fraction)
+        return reference.upsample(reference.normalize(cam), size), mask, box
+
+    def threshold_first(cam, size, fraction=0.2):
+        heat, _, box = cam_pipeline(cam, size, fraction)
+        small = threshold_mask(cam, fraction).astype(float)
+        return heat, reference.upsample(small, size) >= 0.5, box
+
+    assert "you normalized before upsampling" in failure(exercise_5_4, normalize_first)
+    assert "thresholded the coarse map and then resized" in failure(exercise_5_4,
+                                                                   threshold_first)
+
+
+# --- the checks themselves ----------------------------------------------------------------
+
+
+def test_checking_1_1_leaves_the_learners_global_random_state_alone():
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    exercise_1_1(capture_output, verbose=False)
+    exercise_1_1(capture_output, verbose=False, hidden_seed=7)
+    # Before, the check called torch.manual_seed itself and this draw came out different.
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.initial_seed() == 1234
+
+
+def test_1_1_networks_are_the_same_on_every_run():
+    first = exercise_1_1(capture_output, verbose=False).message
+    torch.manual_seed(99)
+    assert exercise_1_1(capture_output, verbose=False).message == first
+
+
+def test_a_failing_check_shows_the_learners_line_not_camlibs():
+    def crop_box(image, box):
+        x0, y0, x1, y1 = box
+        return image[:, y0:y1, x0:x1] + undefined_name  # noqa: F821
+
+    message = failure(exercise_0_2, crop_box)
+    assert "NameError" in message and "image[:, y0:y1, x0:x1] + undefined_name" in message
+    assert "camlib" not in message
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+def test_hidden_inputs_are_not_the_notebooks(check):
+    from camlib.checks import Context
+
+    visible = Context(check.exercise).rng.normal(size=4)
+    hidden = Context(check.exercise, hidden_seed=5).rng.normal(size=4)
+    assert not np.array_equal(visible, hidden)
+
+
+def test_pick_uses_the_learners_function_only_after_it_passed(capsys):
+    from camlib.checks import pick
+
+    def upsample_maps(maps, size):
+        return reference.upsample(maps, size)
+
+    assert pick("5.1", upsample_maps, reference.upsample) is reference.upsample
+    assert "not solved yet" in capsys.readouterr().out
+    exercise_5_1(upsample_maps, verbose=False)
+    assert pick("5.1", upsample_maps, reference.upsample) is upsample_maps
+    assert "Using your upsample_maps" in capsys.readouterr().out
+    exercise_5_1(lambda maps, size: reference.upsample(maps, size) * 2, raise_on_fail=False,
+                 verbose=False)
+    assert pick("5.1", upsample_maps, reference.upsample) is reference.upsample

@@ -144,7 +144,7 @@ def test_ends_with_summary_exercises_and_further_reading(notebook):
 def test_exercises_follow_the_course_format(notebook):
     path, nb = notebook
     exercises = _exercises(nb)
-    assert 2 <= len(exercises) <= 3, f"{path.name} has {len(exercises)} exercises"
+    assert 2 <= len(exercises) <= 4, f"{path.name} has {len(exercises)} exercises"
     numbers = [number for _, number, _, _ in exercises]
     lesson = _lesson_number(path)
     assert numbers == [f"{lesson}.{m}" for m in range(1, len(numbers) + 1)], numbers

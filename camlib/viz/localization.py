@@ -327,7 +327,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
     """The image and several maps of it (CAM, Grad-CAM, saliency, ...) in one row.
 
     Maps named in ``signed`` are drawn on a diverging colour map centred at 0 with a
-    colour bar; the others on "jet" over the image (min–max normalized for display).
+    colour bar; the others on "inferno" over the image (min–max normalized for display).
 
     Parameters
     ----------
@@ -353,7 +353,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
             fig.colorbar(shown, ax=ax, fraction=0.046 * aspect, pad=0.04)
         else:
             ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-            shown = ax.imshow(reference.normalize(up), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            shown = ax.imshow(reference.normalize(up), cmap="inferno", alpha=0.5, vmin=0, vmax=1)
         ax.set_title(name, fontsize=9)
     for ax in axes:
         if gt_box is not None:
@@ -367,7 +367,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
 
 def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes=None,
                      columns: int = 6, alpha: float = 0.45) -> Figure:
-    """A grid of images with their CAMs laid over them (min–max normalized, "jet").
+    """A grid of images with their CAMs laid over them (min–max normalized, "inferno").
 
     Parameters
     ----------
@@ -387,7 +387,7 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
     fig, axes = plt.subplots(rows, columns, squeeze=False,
                              figsize=(side * columns, (side * height / width + 0.35) * rows))
     for i, ax, picture in _gallery_panels(axes, images):
-        ax.imshow(reference.normalize(_map_at(maps[i], _image_size(picture))), cmap="jet",
+        ax.imshow(reference.normalize(_map_at(maps[i], _image_size(picture))), cmap="inferno",
                   alpha=alpha, vmin=0, vmax=1)
         if boxes is not None:
             draw_box(ax, to_numpy(boxes)[i], GT_COLOR, linestyle="--")

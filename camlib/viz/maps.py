@@ -48,8 +48,11 @@ DIVERGING_CMAP = "RdBu_r"
 """Colour map for signed values: red > 0, white = 0, blue < 0."""
 SEQUENTIAL_CMAP = "viridis"
 """Colour map for non-negative values (activations after a ReLU)."""
-OVERLAY_CMAP = "jet"
-"""Colour map of a CAM laid over an image (the paper's figures use jet)."""
+OVERLAY_CMAP = "inferno"
+"""Colour map of a CAM laid over an image. The paper's figures use jet, which misleads
+(its bright bands invent edges) and cannot be read with red-green colour blindness;
+inferno runs from black through red to yellow, perceptually uniform and readable by
+colour-blind readers, and stays readable in greyscale."""
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def plot_channel(image, feature_map, channel: int | None = None, box=None) -> Fi
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     feature_map : (H, W) map f_k of the same image
     channel : k, for the titles
     box : the object's ground-truth box (x0, y0, x1, y1), drawn on the image panels
@@ -303,7 +306,7 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
 
     Returns
     -------
-    matplotlib Figure with one axis and a legend.
+    matplotlib Figure with one axis and a legend beside it (it never hides a bar).
     """
     series = {name: to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
     if not series:
@@ -324,7 +327,8 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend()
+    # Beside the axes, never over the bars.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -441,7 +445,7 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cam : (H, W) map M_c (not upsampled, not normalized)
     class_name : name of class c, for the titles
     score : the model's logit S_c, shown for comparison
@@ -520,7 +524,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cam : (H, W) map M_c at the network's resolution
     alpha : opacity of the map in the overlay, 0 (image only) to 1 (map only)
     normalization : "minmax" ([0, 1]), "max" (divide by the max; negatives stay < 0),
@@ -551,7 +555,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
         norm, cmap = Normalize(vmin=0.0, vmax=1.0), OVERLAY_CMAP
     big = ax_big.imshow(shown, cmap=cmap, norm=norm)
     fig.colorbar(big, ax=ax_big, label=f"upsampled, {normalization}")
-    ax_big.set_title(f"upsampled to {shown.shape[0]}×{shown.shape[1]}, {normalization}")
+    ax_big.set_title(f"upsampled, {normalization}")  # short: it must not reach the colour bar
     ax_over.imshow(picture)
     ax_over.imshow(shown, cmap=cmap, norm=norm, alpha=float(alpha))
     ax_over.set_title(f"overlay, opacity {float(alpha):.2f}")
@@ -560,6 +564,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
     for ax in (ax_raw, ax_big, ax_over):
         _label_axes(ax)
     _fixed_layout(fig)
+    fig.subplots_adjust(wspace=0.55)  # room between each colour bar and the next title
     return fig
 
 
@@ -570,7 +575,7 @@ def plot_top_k(image, cams, classes: Sequence[int], probabilities: Sequence[floa
 
     Parameters
     ----------
-    image : (3, S, S) image
+    image : (3, H, W) image
     cams : (k, H, W) maps M_c of the classes in ``classes``
     classes : the k class indices, most probable first
     probabilities : their P_c
