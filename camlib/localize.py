@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from camlib import sweep, validation
 from camlib import torch as ct
-from camlib import validation
 from camlib.data import ClutteredDigits, batches
 from camlib.extract import CAMExtractor
 
@@ -47,6 +47,7 @@ __all__ = [
     "LocalizationResult",
     "evaluate_localization",
     "THRESHOLDS",
+    "PROTOCOLS",
 ]
 
 THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))  # τ = 0.01, ..., 0.99
@@ -171,13 +172,14 @@ def centred_box(n: int, size: int, box_size: tuple[float, float]) -> torch.Tenso
 def boxes_from_maps(maps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
     """The paper's box of each map (N, H, W) at ``threshold``·max: (N, 4) long.
 
-    Same result as `camlib.torch.bounding_box` (largest 8-connected component, ties to
-    the first in raster order); on the CPU the components come from scipy, faster.
+    This is `camlib.torch.bounding_box` (largest 8-connected component of
+    {M ≥ threshold·max M}, ties to the first in raster order), on the maps' device.
+
+    >>> boxes_from_maps(torch.tensor([[[0.0, 1.0, 0.9], [0.0, 0.0, 0.0]]]))
+    tensor([[1, 0, 3, 1]])
     """
-    if maps.device.type != "cpu":
-        return ct.bounding_box(maps, threshold)
-    boxes, _, largest, _ = _components(maps, threshold)
-    return boxes[largest]
+    maps = _check_maps(maps)
+    return ct.bounding_box(maps, _check_fraction(threshold, "threshold", low_open=True))
 
 
 def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
@@ -223,131 +225,211 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
     return float(hit.float().mean())
 
 
-def _label(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """8-connected components of masks (N, H, W): (labels (N, H, W), counts (N,)).
+PROTOCOLS = ("camlib", "choe2020")
 
-    Labels are per image, 1..count_i, numbered in raster order (as scipy.ndimage.label).
+
+def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
+    """maps must be a real, finite tensor (N, H, W); NaN or inf is refused by name
+    (``finite=False``: the caller checks finiteness itself)."""
+    return ct._check_tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
+
+
+def _finite_range(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's (min, max), (n, 1) each, read in one pass; NaN or inf is refused."""
+    low, high = values.aminmax(dim=1, keepdim=True)  # NaN propagates into both
+    if not (bool(torch.isfinite(low).all()) and bool(torch.isfinite(high).all())):
+        raise ValueError("maps must be finite, got a tensor containing NaN or inf")
+    return low, high
+
+
+def _check_fraction(value: object, name: str, low_open: bool = False) -> float:
+    """A number in [0, 1] ((0, 1] with ``low_open``), refused by name otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], "
+                        f"got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must lie in {'(0' if low_open else '[0'}, 1], got {value!r}")
+    return value
+
+
+def _check_grid(values: object, name: str) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray,
+                                                                    torch.Tensor)):
+        raise TypeError(f"{name} must be a sequence of numbers in [0, 1], "
+                        f"got {type(values).__name__}")
+    values = [v.item() if isinstance(v, (torch.Tensor, np.ndarray)) else v for v in values]
+    if not values:
+        raise ValueError(f"{name} must hold at least one number in [0, 1], got an empty grid")
+    return tuple(_check_fraction(v, name) for v in values)
+
+
+def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
+    if not isinstance(gt_boxes, torch.Tensor):
+        raise TypeError(f"gt_boxes must be a torch.Tensor (N, 4), got {type(gt_boxes).__name__}")
+    if gt_boxes.is_floating_point() or gt_boxes.is_complex() or gt_boxes.dtype == torch.bool:
+        raise TypeError(f"gt_boxes must hold integer pixel coordinates, got dtype "
+                        f"{gt_boxes.dtype}")
+    if gt_boxes.shape != (n, 4):
+        raise ValueError(f"gt_boxes must have shape (N, 4) with one row per map (N={n}), "
+                         f"got shape {tuple(gt_boxes.shape)}")
+    return gt_boxes.long().cpu()
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive int, got {type(batch_size).__name__} "
+                        f"{batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+    return int(batch_size)
+
+
+def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
+    """For maps (n, H, W) and ascending thresholds τ_0 ≤ ... ≤ τ_{T-1}, the number of
+    thresholds each pixel passes (n, H, W): the pixel is in the mask of τ_j iff level > j.
+
+    "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
+    when max M̄ ≤ 0), computed exactly as `camlib.torch.bounding_box` computes it.
+    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}.
     """
-    labels, total = _label_batch(masks)
-    n = len(masks)
-    flat = labels.reshape(n, -1)
-    counts = torch.zeros(n, dtype=torch.long, device=masks.device)
-    if total:
-        first = torch.cummax(flat.amax(1), 0).values  # last global label of images 0..i
-        offsets = torch.cat([first.new_zeros(1), first[:-1]])
-        counts = first - offsets
-        labels = torch.where(labels > 0, labels - offsets[:, None, None], 0)
-    return labels, counts
+    n = maps.shape[0]
+    flat = maps.reshape(n, -1)
+    if protocol == "camlib":
+        low, high = _finite_range(flat)  # then min-max normalized as camlib.torch.normalize
+        spread = high - low
+        ok = spread > 0
+        values = torch.where(ok, (flat - low) / torch.where(ok, spread, torch.ones_like(spread)),
+                             0)
+        peak = values.amax(dim=1, keepdim=True)
+        cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
+        right = True
+    else:
+        values = flat.float()
+        low, _ = _finite_range(values)
+        shifted = values - low
+        spread = shifted.amax(dim=1, keepdim=True)
+        normalized = torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0)
+        values = (normalized * 255).to(torch.uint8).long()
+        peak = values.amax(dim=1, keepdim=True)
+        grid = torch.tensor(thresholds, dtype=torch.float64, device=maps.device)
+        cuts = [(grid * peak.double()).floor().long()]
+        right = False
+    cuts = torch.cat(cuts, 1).cpu().numpy()  # (n, T), ascending along each row
+    # camlib: v ≥ cut passes (not strict); choe2020: q > cut passes (strict).
+    levels = sweep.count_passed(values.cpu().numpy(), cuts, strict=not right)
+    return levels.reshape(maps.shape)
 
 
-def _label_batch(masks: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Label every 8-connected component of a batch of masks (N, H, W) with one number
-    1..total across the whole batch, image after image, raster order within an image.
+def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:
+    """IoU of boxes (n, T, 4) with each map's ground truth (n, 4): (n, T).
 
-    On the CPU scipy's single-pass labeling of the whole stack is much faster than the
-    iterative device algorithm of `camlib.torch`, and numbers components identically.
+    "camlib": `camlib.torch.iou` on half-open boxes, as float32; "choe2020": pixels
+    counted inclusively (+1), in float64.
     """
-    if masks.device.type == "cpu":
-        try:
-            from scipy import ndimage
-        except ImportError:  # scipy comes with scikit-image; stay correct without it
-            ndimage = None
-        if ndimage is not None:
-            structure = np.zeros((3, 3, 3), dtype=bool)
-            structure[1] = True  # 8-connected within an image, never across images
-            labels, total = ndimage.label(masks.numpy(), structure=structure)
-            return torch.from_numpy(labels.astype(np.int64, copy=False)), int(total)
-    labels, counts = ct.connected_components(masks, 8)
-    offsets = torch.cumsum(counts, 0) - counts
-    labels = torch.where(labels > 0, labels + offsets[:, None, None], 0)
-    return labels, int(counts.sum())
+    boxes = torch.from_numpy(boxes)
+    truth = gt[:, None, :].expand_as(boxes)
+    if protocol == "camlib":
+        return ct.iou(boxes, truth).float()
+    b, g = boxes, truth
+    x0, y0 = torch.maximum(b[..., 0], g[..., 0]), torch.maximum(b[..., 1], g[..., 1])
+    x1, y1 = torch.minimum(b[..., 2], g[..., 2]), torch.minimum(b[..., 3], g[..., 3])
+    inter = (x1 - x0 + 1).clamp(min=0) * (y1 - y0 + 1).clamp(min=0)
 
+    def area(b: torch.Tensor) -> torch.Tensor:
+        return (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
 
-def _components(maps: torch.Tensor, threshold: float):
-    """Every component of {M ≥ threshold·max M} (or {M ≥ max M} when max M ≤ 0) of a batch
-    of maps (N, H, W), numbered 0..total-1 image after image.
-
-    Returns (boxes (total, 4) half-open, image of each component (total,), index of each
-    image's largest component (N,) (ties: the first in raster order), total).
-    """
-    n, h, w = maps.shape
-    device = maps.device
-    peak = maps.amax(dim=(1, 2), keepdim=True)
-    masks = maps >= torch.where(peak > 0, peak * threshold, peak)
-    labels, total = _label_batch(masks)
-    flat = labels.reshape(-1)
-    pixel = torch.nonzero(flat).squeeze(1)  # foreground pixels of the whole batch
-    component = flat[pixel] - 1  # 0..total-1
-    image, position = pixel // (h * w), pixel % (h * w)
-    xs, ys = position % w, position // w
-
-    def reduce(values: torch.Tensor, how: str, start: int) -> torch.Tensor:
-        out = torch.full((total,), start, dtype=values.dtype, device=device)
-        return out.scatter_reduce(0, component, values, how)
-
-    image_of_component = reduce(image, "amax", 0)
-    boxes = torch.stack([reduce(xs, "amin", w), reduce(ys, "amin", h),
-                         reduce(xs, "amax", -1) + 1, reduce(ys, "amax", -1) + 1], dim=1)
-    sizes = torch.bincount(component, minlength=total)
-    biggest = torch.zeros(n, dtype=sizes.dtype, device=device).scatter_reduce(
-        0, image_of_component, sizes, "amax")
-    ids = torch.arange(total, device=device)
-    candidates = torch.where(sizes == biggest[image_of_component], ids, total)
-    largest = torch.full((n,), total, dtype=ids.dtype, device=device).scatter_reduce(
-        0, image_of_component, candidates, "amin")
-    return boxes, image_of_component, largest, total
-
-
-def _component_ious(maps: torch.Tensor, gt_boxes: torch.Tensor, threshold: float
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each image, the IoU with the ground truth of (a) its largest component's box and
-    (b) its best component's box, at ``threshold``·max of each map. Two tensors (N,)."""
-    boxes, image_of_component, largest, _ = _components(maps, threshold)
-    ious = ct.iou(boxes, gt_boxes.to(maps.device)[image_of_component]).float()
-    best = torch.zeros(len(maps), device=maps.device).scatter_reduce(
-        0, image_of_component, ious, "amax")
-    return ious[largest], best
+    union = area(boxes) + area(truth) - inter
+    return torch.where(union > 0, inter.double() / torch.where(union > 0, union, 1).double(), 0.0)
 
 
 def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
                        thresholds: Sequence[float] = THRESHOLDS,
                        iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
-                       batch_size: int = 1000) -> dict[str, torch.Tensor]:
+                       batch_size: int = 1000, *, protocol: str = "camlib"
+                       ) -> dict[str, torch.Tensor]:
     """BoxAcc(τ, δ) for every threshold τ and IoU threshold δ, over the whole dataset.
 
     Maps are min-max normalized first (Choe et al.), so τ is a fraction of each map's range.
+    Every map is read once for the whole grid (`camlib.sweep`): the cost hardly grows
+    with the number of thresholds.
+
+    Parameters
+    ----------
+    maps : tensor (N, H, W), finite, on any device
+    gt_boxes : integer tensor (N, 4), one box per map
+    thresholds : the grid of τ, each in [0, 1] (any order)
+    iou_thresholds : the δ, each in [0, 1]
+    batch_size : maps swept at a time (memory: about 64·T bytes per map)
+    protocol : "camlib" (masks {M̄ ≥ τ·max M̄}, half-open boxes, components by pixel
+        count: the numbers of `camlib.torch.bounding_box` at every τ) or "choe2020"
+        (the conventions of Choe et al.'s released code: uint8 maps, {q > ⌊τ·max q⌋},
+        OpenCV contours and their areas, boxes x + w clipped to W − 1, IoU counting
+        pixels inclusively; see `camlib.sweep`)
 
     Returns
     -------
     {"largest": (T, D), "all": (T, D)}: the fraction of images whose largest component's
-    box ("largest") or best component's box ("all") has IoU ≥ δ at threshold τ.
+    box ("largest") or best component's box ("all") has IoU ≥ δ at threshold τ. An empty
+    batch (N = 0) gives zeros.
+
+    Example
+    -------
+    >>> maps = torch.zeros(1, 8, 8); maps[0, 2:6, 2:6] = 1
+    >>> box_accuracy_curve(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,), (0.5,))["largest"]
+    tensor([[1.]])
     """
-    normalized = ct.normalize(maps, "minmax")
-    deltas = torch.tensor(list(iou_thresholds))
-    curves = {"largest": torch.zeros(len(thresholds), len(deltas)),
-              "all": torch.zeros(len(thresholds), len(deltas))}
+    maps = _check_maps(maps, finite=False)  # checked with each chunk's range, one pass
+    gt = _check_gt(gt_boxes, len(maps))
+    taus = _check_grid(thresholds, "thresholds")
+    deltas = _check_grid(iou_thresholds, "iou_thresholds")
+    batch_size = _check_batch_size(batch_size)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f'protocol must be "camlib" or "choe2020", got {protocol!r}')
+    order = sorted(range(len(taus)), key=taus.__getitem__)
+    ascending = [taus[k] for k in order]
+    delta = torch.tensor(deltas, dtype=torch.float32 if protocol == "camlib" else torch.float64)
+    counts = {"largest": torch.zeros(len(taus), len(deltas)),
+              "all": torch.zeros(len(taus), len(deltas))}
     for start in range(0, len(maps), batch_size):
-        chunk = normalized[start:start + batch_size]
-        gt = gt_boxes[start:start + batch_size]
-        for t, tau in enumerate(thresholds):
-            largest, best = _component_ious(chunk, gt, float(tau))
-            curves["largest"][t] += (largest.cpu()[:, None] >= deltas).sum(0)
-            curves["all"][t] += (best.cpu()[:, None] >= deltas).sum(0)
-    return {key: value / len(maps) for key, value in curves.items()}
+        chunk, truth = maps[start:start + batch_size], gt[start:start + batch_size]
+        levels = _levels(chunk, ascending, protocol)
+        largest, best = sweep.threshold_boxes(levels, truth.numpy(), len(taus), protocol)
+        for key, boxes in (("largest", largest), ("all", best)):
+            hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
+            counts[key][order] += hits.sum(0).float()
+    return {key: value / max(len(maps), 1) for key, value in counts.items()}
 
 
 def max_box_acc(maps: torch.Tensor, gt_boxes: torch.Tensor,
-                thresholds: Sequence[float] = THRESHOLDS) -> tuple[float, float]:
-    """MaxBoxAcc = max_τ BoxAcc(τ, 0.5) with the largest component: (value, best τ)."""
-    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.5,))["largest"][:, 0]
+                thresholds: Sequence[float] = THRESHOLDS, *, protocol: str = "camlib",
+                batch_size: int = 1000) -> tuple[float, float]:
+    """MaxBoxAcc = max_τ BoxAcc(τ, 0.5) with the largest component: (value, best τ).
+
+    ``protocol``: see `box_accuracy_curve`. The best τ is the first of equal ones.
+
+    >>> maps = torch.zeros(1, 8, 8); maps[0, 2:6, 2:6] = 1
+    >>> max_box_acc(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
+    (1.0, 0.5)
+    """
+    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.5,), batch_size,
+                               protocol=protocol)["largest"][:, 0]
     best = int(curve.argmax())
     return float(curve[best]), float(thresholds[best])
 
 
 def max_box_acc_v2(maps: torch.Tensor, gt_boxes: torch.Tensor,
-                   thresholds: Sequence[float] = THRESHOLDS) -> float:
-    """MaxBoxAccV2 = mean over δ ∈ {0.3, 0.5, 0.7} of max_τ BoxAcc(τ, δ), all components."""
-    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.3, 0.5, 0.7))["all"]
+                   thresholds: Sequence[float] = THRESHOLDS, *, protocol: str = "camlib",
+                   batch_size: int = 1000) -> float:
+    """MaxBoxAccV2 = mean over δ ∈ {0.3, 0.5, 0.7} of max_τ BoxAcc(τ, δ), all components
+    (in "choe2020", every contour, holes' included).
+
+    >>> maps = torch.zeros(1, 8, 8); maps[0, 2:6, 2:6] = 1
+    >>> max_box_acc_v2(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
+    1.0
+    """
+    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.3, 0.5, 0.7), batch_size,
+                               protocol=protocol)["all"]
     return float(curve.max(dim=0).values.mean())
 
 

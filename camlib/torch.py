@@ -195,14 +195,22 @@ def class_activation_maps(
     tensor([[[3., 3.],
              [3., 3.]]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
+    # Finiteness is checked on the maps, K times smaller than the features: NaN or inf in
+    # f_k always reaches M_c (0·inf and inf − inf are NaN), so only then are the
+    # features read again, to name them.
+    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3),
+                             finite=False)
     weight = _check_weight(features.shape[1], weight, features)
     dtype = _common_dtype(features, weight)
     features, weight = features.to(dtype), weight.to(dtype)
     if classes is None:
-        return torch.einsum("nkhw,ck->nchw", features, weight)
-    index = _class_indices(classes, features.shape[0], weight.shape[0], features.device)
-    return torch.einsum("nkhw,nk->nhw", features, weight[index])
+        maps = torch.einsum("nkhw,ck->nchw", features, weight)
+    else:
+        index = _class_indices(classes, features.shape[0], weight.shape[0], features.device)
+        maps = torch.einsum("nkhw,nk->nhw", features, weight[index])
+    if not bool(torch.isfinite(maps).all()):
+        _check_finite(features, "features")
+    return maps
 
 
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -304,7 +312,9 @@ def connected_components(
     3. pointer jumping: L(p) <- L(L(p)), which halves the chains.
 
     Steps 2 and 3 bring the rounds from about the component's length (80-100 on
-    224×224 maps) down to about ten.
+    224×224 maps) down to about ten; the rounds never exceed H·W (see ``_label_rounds``).
+    On the CPU the labels come from ``scipy.ndimage.label`` instead, which numbers them
+    identically and costs a small fraction of the rounds.
 
     At the fixed point every pixel of a component carries the index of the component's
     first pixel in raster order. Numbering those first pixels 1, 2, ... in raster order
@@ -332,13 +342,51 @@ def connected_components(
     single = masks.ndim == 2
     if single:
         masks = masks[None]
+    if masks.device.type == "cpu":
+        labels, counts = _label_scipy(masks, connectivity)
+    else:
+        labels, counts, _ = _label_rounds(masks, connectivity)
+    return (labels[0], counts[0]) if single else (labels, counts)
+
+
+def _label_scipy(masks: torch.Tensor, connectivity: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """On the CPU: ``scipy.ndimage.label`` of each mask, written in place (same numbering)."""
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    array = masks.numpy()
+    labels = np.zeros(array.shape, np.int64)
+    counts = np.zeros(len(array), np.int64)
+    if array.size:
+        for i, mask in enumerate(array):
+            counts[i] = ndimage.label(mask, structure=structure, output=labels[i])
+    return torch.from_numpy(labels), torch.from_numpy(counts)
+
+
+def _label_rounds(
+    masks: torch.Tensor, connectivity: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The device algorithm of :func:`connected_components` on masks (N, H, W):
+    (labels, counts, rounds).
+
+    Bound: every round leaves each pixel a label no larger than its neighbours' labels
+    of the round before, so after r rounds a pixel holds at most the smallest index
+    within r steps inside its component. The labels are final after D rounds, D the
+    longest shortest path inside a component (at most H·W − 1), and one more round sees
+    no change: at most H·W rounds; 7-15 on the course's maps. More than that is a bug
+    and raises RuntimeError instead of looping.
+    """
     n, h, w = masks.shape
     foreground = masks.reshape(n, h * w)
     background = h * w  # larger than every pixel index, so min() never picks it
     index = torch.arange(h * w, device=masks.device).expand(n, -1)
     labels = torch.where(foreground, index, background)
     beyond = torch.full((n, 1), background, dtype=torch.long, device=masks.device)
+    rounds = 0
     while True:
+        rounds += 1
+        if rounds > max(h * w, 1):
+            raise RuntimeError(f"connected_components did not converge in {h * w} rounds")
         previous = labels
         smallest = _neighbour_min(labels.view(n, h, w), connectivity, background)
         smallest = torch.where(foreground, smallest.reshape(n, h * w), background)
@@ -352,7 +400,7 @@ def connected_components(
     counts = number[:, -1] if h * w else torch.zeros(n, dtype=torch.long, device=masks.device)
     zero = torch.zeros((n, 1), dtype=torch.long, device=masks.device)
     labels = torch.cat([number, zero], dim=1).gather(1, labels).reshape(n, h, w)
-    return (labels[0], counts[0]) if single else (labels, counts)
+    return labels, counts, rounds
 
 
 def _pixel_coordinates(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -393,7 +441,11 @@ def component_boxes(labels: torch.Tensor, count: int | torch.Tensor) -> torch.Te
         )
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
+    if labels.numel() and bool((labels < 0).any()):
+        raise ValueError("labels must be non-negative (0 = background), got a negative label")
     if isinstance(count, torch.Tensor):
+        if count.is_floating_point() or count.is_complex() or count.dtype == torch.bool:
+            raise TypeError(f"count must be an int or an integer tensor, got dtype {count.dtype}")
         count = int(count.max()) if count.numel() else 0
     if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
         raise ValueError(f"count must be a non-negative int, got {count!r}")
@@ -443,6 +495,8 @@ def bounding_box(
     tensor([1, 0, 3, 1])
     """
     cams = _check_tensor(cams, "cams", "(N, H, W)", (2, 3))
+    if 0 in cams.shape[-2:]:
+        raise ValueError(f"cams must have H, W >= 1, got shape {tuple(cams.shape)}")
     threshold = _check_threshold(threshold)
     connectivity = _check_connectivity(connectivity)
     single = cams.ndim == 2
@@ -451,22 +505,13 @@ def bounding_box(
     n, h, w = cams.shape
     peak = cams.amax(dim=(1, 2), keepdim=True)
     level = torch.where(peak > 0, peak * threshold, peak)
-    labels, _ = connected_components(cams >= level, connectivity)
+    labels, counts = connected_components(cams >= level, connectivity)
     flat = labels.reshape(n, h * w)
     sizes = torch.zeros((n, h * w + 1), dtype=torch.long, device=cams.device)
     sizes = sizes.scatter_add(1, flat, torch.ones_like(flat))
-    largest = sizes[:, 1:].argmax(dim=1, keepdim=True) + 1  # argmax: first maximum wins
-    inside = flat == largest
-    xs, ys = _pixel_coordinates(h, w, cams.device)
-    box = torch.stack(
-        [
-            torch.where(inside, xs, w).amin(dim=1),
-            torch.where(inside, ys, h).amin(dim=1),
-            torch.where(inside, xs, -1).amax(dim=1) + 1,
-            torch.where(inside, ys, -1).amax(dim=1) + 1,
-        ],
-        dim=1,
-    )
+    largest = sizes[:, 1:].argmax(dim=1)  # argmax: the first maximum (lowest label) wins
+    boxes = component_boxes(labels, counts)  # (N, max count, 4)
+    box = boxes[torch.arange(n, device=cams.device), largest]
     return box[0] if single else box
 
 
@@ -528,6 +573,7 @@ def _check_tensor(
     ndim: int | tuple[int, ...],
     like: tuple[torch.Tensor, str] | None = None,
     nonempty: tuple[int, ...] = (),
+    finite: bool = True,
 ) -> torch.Tensor:
     """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
 
@@ -557,9 +603,14 @@ def _check_tensor(
     if like is not None:
         _check_same_device(like[0], like[1], x, name)
     # One scalar copied to the host: a NaN would otherwise spread silently into every map.
+    if finite:
+        _check_finite(x, name)
+    return x
+
+
+def _check_finite(x: torch.Tensor, name: str) -> None:
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
-    return x
 
 
 def _check_same_device(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:

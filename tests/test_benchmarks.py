@@ -81,3 +81,33 @@ def test_the_widget_benchmark_times_every_lesson_widget(capsys):
     assert [name[:2] for name in medians] == ["01", "03", "04", "05", "07", "08"]
     assert all(seconds > 0 for seconds in medians.values())
     assert "target 100 ms" in capsys.readouterr().out
+
+
+def test_the_gpu_benchmark_says_so_and_exits_cleanly_without_cuda(monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    import torch
+
+    from camlib.benchmarks import gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu.main(["--repeats", "1"]) == {}
+    assert "no CUDA device" in capsys.readouterr().out
+    if not torch.cuda.is_available():
+        done = subprocess.run([sys.executable, "-m", "camlib.benchmarks.gpu"],
+                              capture_output=True, text=True, cwd=paths.REPO_ROOT)
+        assert done.returncode == 0 and "no CUDA device" in done.stdout
+    with pytest.raises(SystemExit):
+        gpu.main(["--repeats", "0"])
+
+
+@pytest.mark.slow
+def test_the_benchmark_page_puts_camlib_and_the_references_side_by_side(tmp_path):
+    pytest.importorskip("cv2")
+    from camlib.benchmarks.__main__ import main
+
+    text = main(["--maps", "8", "--repeats", "1", "--out", str(tmp_path / "b.md")])
+    assert (tmp_path / "b.png").exists() and (tmp_path / "b.md").read_text() == text
+    for row in ("| 100 |", "| 1000 |", "choe2020", "| 224×224 |", "GAP net, batch 256"):
+        assert row in text

@@ -14,7 +14,7 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 
 # conda-forge names that differ from PyPI's.
-CONDA_TO_PIP = {"pytorch": "torch"}
+CONDA_TO_PIP = {"pytorch": "torch", "opencv": "opencv-python-headless"}
 
 
 def _requirement_name_and_range(requirement: str) -> tuple[str, str]:

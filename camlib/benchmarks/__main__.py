@@ -1,0 +1,307 @@
+"""camlib against the reference implementations, side by side in one run:
+``python -m camlib.benchmarks [--maps 1000] [--repeats 3] [--out docs/benchmarks.md]``.
+
+Every row times camlib and the reference on the same inputs in the same process, on one
+CPU thread, alternating between the two so that a busy machine slows both alike, and
+reports the median CPU time (user + sys) and the ratio. Rows:
+
+- MaxBoxAcc over grids of 10 to 1000 thresholds on the GAP checkpoint's CAMs of the test
+  images: camlib's one-pass sweep (protocols "camlib" and "choe2020") against the
+  threshold-by-threshold OpenCV loop of Choe et al.'s code (`camlib.benchmarks.wsol`);
+  the values of MaxBoxAcc and MaxBoxAccV2 of all three;
+- connected components of 256 random masks: `camlib.torch.connected_components` on the
+  CPU against ``scipy.ndimage.label`` one mask at a time, and the rounds of the device
+  algorithm;
+- the overhead of `camlib.extract.CAMExtractor` (forward pass plus the maps of the
+  predicted classes) over the plain forward pass of the GAP net at batch 256;
+- the lesson widgets' redraw time (`camlib.benchmarks.widgets`).
+
+It writes the Markdown page and a plot of time against the number of thresholds.
+OpenCV (``opencv-python-headless``, a development dependency) is needed for the
+reference columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from camlib import localize, paths
+from camlib import torch as ct
+
+GRIDS = (10, 30, 100, 300, 1000)
+
+
+def cpu_seconds(step: Callable[[], object]) -> float:
+    start = time.process_time()
+    step()
+    return time.process_time() - start
+
+
+def side_by_side(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median CPU seconds of each step, the steps alternating within every repeat."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            times[name].append(cpu_seconds(step))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def grid(count: int) -> list[float]:
+    """0, 1/count, ..., (count - 1)/count: Choe et al.'s np.arange(0, 1, 1/count)."""
+    return [float(t) for t in np.arange(0, 1, 1 / count)]
+
+
+def course_maps(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from camlib.data import make_cluttered_digits, to_float
+    from camlib.models import load_checkpoint
+
+    test = make_cluttered_digits(n, "test")
+    maps, _ = localize.cam_maps(load_checkpoint("gap"), to_float(test.images),
+                                torch.from_numpy(test.labels))
+    return maps, torch.from_numpy(test.boxes)
+
+
+def maxboxacc_rows(maps: torch.Tensor, gt: torch.Tensor, repeats: int) -> dict:
+    from camlib.benchmarks import wsol
+
+    arrays = maps.numpy(), gt.numpy()
+    localize.box_accuracy_curve(maps[:4], gt[:4], (0.5,), protocol="choe2020")  # compile
+    localize.box_accuracy_curve(maps[:4], gt[:4], (0.5,))
+    timings = {}
+    for count in GRIDS:
+        taus = grid(count)
+        timings[count] = side_by_side({
+            "camlib": lambda taus=taus: localize.box_accuracy_curve(maps, gt, taus),
+            "choe2020": lambda taus=taus: localize.box_accuracy_curve(
+                maps, gt, taus, protocol="choe2020"),
+            "loop": lambda taus=taus: wsol.correct_counts(*arrays, taus, (0.5,)),
+        }, repeats if count <= 100 else 1)
+    taus = grid(100)
+    n = len(maps)
+    values = {}
+    for protocol in ("camlib", "choe2020"):
+        curve = localize.box_accuracy_curve(maps, gt, taus, protocol=protocol)
+        values[protocol] = (float(curve["largest"][:, 1].max()),
+                            float(curve["all"].max(0).values.mean()))
+    v1 = wsol.correct_counts(*arrays, taus)
+    v2 = wsol.correct_counts(*arrays, taus, every_contour=True)
+    values["loop"] = (v1[:, 1].max() / n, float(np.mean(v2.max(0))) / n)
+    return {"timings": timings, "values": values}
+
+
+def components_rows(repeats: int) -> dict:
+    from scipy import ndimage
+
+    rows = {}
+    structure = np.ones((3, 3), bool)
+    for size in (64, 224):
+        masks = torch.from_numpy(np.random.default_rng(size).random((256, size, size)) < 0.5)
+        smooth = ct.upsample(torch.rand(256, size // 8, size // 8), size)
+        cams = smooth >= 0.6
+        arrays = masks.numpy()
+        times = side_by_side({
+            "camlib": lambda masks=masks: ct.connected_components(masks),
+            "scipy": lambda arrays=arrays: [ndimage.label(m, structure) for m in arrays],
+        }, repeats)
+        start = time.process_time()
+        _, _, rounds_cam = ct._label_rounds(cams, 8)
+        device_seconds = time.process_time() - start
+        _, _, rounds_noise = ct._label_rounds(masks, 8)
+        rows[size] = {**times, "device algorithm on the CPU": device_seconds,
+                      "rounds": (rounds_cam, rounds_noise)}
+    return rows
+
+
+def extractor_row(repeats: int) -> dict:
+    from camlib.extract import CAMExtractor
+    from camlib.models import load_checkpoint
+
+    model = load_checkpoint("gap").eval()
+    images = torch.rand(256, 3, 64, 64)
+
+    def forward():
+        with torch.no_grad():
+            model(images)
+
+    def with_cam():
+        with torch.no_grad(), CAMExtractor(model) as extractor:
+            logits = model(images)
+            extractor.maps(logits.argmax(1))
+
+    forward()
+    with_cam()
+    return side_by_side({"forward": forward, "forward + CAM": with_cam}, repeats)
+
+
+def plot(timings: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    counts = list(timings)
+    for key, label in (("loop", "Choe et al.'s loop (OpenCV, per threshold)"),
+                       ("choe2020", 'camlib sweep, protocol "choe2020"'),
+                       ("camlib", 'camlib sweep, protocol "camlib"')):
+        ax.plot(counts, [timings[c][key] for c in counts], "o-", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="number of thresholds",
+           ylabel="CPU seconds (one thread)", title="MaxBoxAcc of 1000 maps, 64×64")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def versions() -> str:
+    import numba
+    import scipy
+
+    try:
+        import cv2
+
+        opencv = cv2.__version__
+    except ImportError:
+        opencv = "not installed"
+    return (f"Python {platform.python_version()}, torch {torch.__version__}, numpy "
+            f"{np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}, "
+            f"OpenCV {opencv}")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}"
+
+
+def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
+         maps: int) -> str:
+    t = mba["timings"]
+    lines = [
+        "# Benchmarks: camlib against the reference implementations",
+        "",
+        "Made by `python -m camlib.benchmarks`; every row times camlib and the reference",
+        "side by side in one run, on one CPU thread, as the median CPU time (user + sys).",
+        "",
+        f"- machine: {machine()}",
+        f"- versions: {versions()}",
+        f"- {note}" if note else "- the machine ran nothing else of note",
+        "- GPU: none was available for these numbers; `python -m camlib.benchmarks.gpu`",
+        "  measures images/s on CUDA (forward, forward + CAM, + boxes, MaxBoxAcc) where one is.",
+        "",
+        "## MaxBoxAcc",
+        "",
+        f"{maps} CAMs of the GAP checkpoint on the test images (64×64), thresholds",
+        "np.arange(0, 1, 1/T). camlib reads each map once for the whole grid (`camlib.sweep`);",
+        "the reference thresholds and traces contours once per map and threshold.",
+        "",
+        "| thresholds | loop / camlib sweep (\"camlib\") | loop / camlib sweep (\"choe2020\") "
+        "| camlib (s) | choe2020 (s) | loop (s) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for count, row in t.items():
+        lines.append(f"| {count} | {row['loop'] / row['camlib']:.1f}× | "
+                     f"{row['loop'] / row['choe2020']:.1f}× | {row['camlib']:.3f} | "
+                     f"{row['choe2020']:.3f} | {row['loop']:.2f} |")
+    v = mba["values"]
+    lines += [
+        "",
+        "![time against the number of thresholds](benchmarks.png)",
+        "",
+        "Values over thresholds 0.00..0.99 (%): the protocol decides the number.",
+        "",
+        "| | MaxBoxAcc | MaxBoxAccV2 |",
+        "|---|---:|---:|",
+        f"| camlib, protocol \"camlib\" | {100 * v['camlib'][0]:.1f} | "
+        f"{100 * v['camlib'][1]:.1f} |",
+        f"| camlib, protocol \"choe2020\" | {100 * v['choe2020'][0]:.1f} | "
+        f"{100 * v['choe2020'][1]:.1f} |",
+        f"| Choe et al.'s code (OpenCV loop) | {100 * v['loop'][0]:.1f} | "
+        f"{100 * v['loop'][1]:.1f} |",
+        "",
+        "The \"choe2020\" numbers equal the reference's exactly (every count at every",
+        "threshold, tested in `tests/test_sweep.py` at 100 and 1000 thresholds); \"camlib\"",
+        "equals camlib's threshold-by-threshold evaluation exactly.",
+        "",
+        "## Connected components on the CPU (256 masks)",
+        "",
+        "| masks | scipy / camlib | camlib (s) | scipy, one mask at a time (s) | "
+        "device algorithm run on the CPU (s) | its rounds (CAM masks, noise) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, row in components.items():
+        lines.append(f"| {size}×{size} | {row['scipy'] / row['camlib']:.2f}× | "
+                     f"{row['camlib']:.3f} | {row['scipy']:.3f} | "
+                     f"{row['device algorithm on the CPU']:.2f} | "
+                     f"{row['rounds'][0]}, {row['rounds'][1]} |")
+    overhead = extractor["forward + CAM"] / extractor["forward"] - 1
+    lines += [
+        "",
+        "On the CPU `camlib.torch.connected_components` is `scipy.ndimage.label` of each mask",
+        "written in place; the iterative algorithm runs on CUDA, bounded by H·W rounds.",
+        "",
+        "## CAMExtractor",
+        "",
+        "| | overhead over the forward pass | forward (s) | forward + CAM (s) |",
+        "|---|---:|---:|---:|",
+        f"| GAP net, batch 256, 64 px | {100 * overhead:+.1f}% | {extractor['forward']:.3f} | "
+        f"{extractor['forward + CAM']:.3f} |",
+        "",
+        "## Lesson widgets (`python -m camlib.benchmarks.widgets`, wall time, target 100 ms)",
+        "",
+        "| widget | redraw (ms) |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {1000 * seconds:.0f} |" for name, seconds in widgets.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--maps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--note", default="", help="a line about the machine's load")
+    parser.add_argument("--out", default=str(paths.REPO_ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args(argv)
+    if args.maps < 1 or args.repeats < 1:
+        parser.error("--maps and --repeats must be at least 1")
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        parser.error("the reference columns need OpenCV: pip install opencv-python-headless")
+    torch.set_num_threads(1)
+    from camlib.benchmarks import widgets
+
+    maps, gt = course_maps(args.maps)
+    mba = maxboxacc_rows(maps, gt, args.repeats)
+    components = components_rows(args.repeats)
+    extractor = extractor_row(max(args.repeats, 5))
+    redraws = widgets.main(["--repeats", "3"])
+    text = page(mba, components, extractor, redraws, args.note, args.maps)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    plot(mba["timings"], out.with_suffix(".png"))
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
