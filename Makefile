@@ -1,12 +1,15 @@
-# The course's two commands: `make lab` opens the lessons, `make test` checks everything.
+# The course's commands: `make lab` opens the lessons, `make test` checks everything.
 # Both create the virtual environment in .venv on first use (Python >= 3.10 and pip only).
+# `make book` builds the course's website; `make test-browser` runs lessons in JupyterLab in
+# headless Chromium (both install what they need: the `book` extra and Debian's chromium).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BOOK_STAMP := $(VENV)/.book-installed
 
-.PHONY: lab test test-fast lint colab-check clean
+.PHONY: lab test test-fast lint colab-check book test-browser browser-deps publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,25 +18,36 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Containers often run as root, where JupyterLab refuses to start without --allow-root.
-LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+ROOT_USER := $(filter 0,$(shell id -u 2>/dev/null))
+LAB_FLAGS := $(if $(ROOT_USER),--allow-root)
 
+# Opens on the student copies (exercises to do); the full lessons are one folder up.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+	@echo "Exercises: notebooks/student/ (open). Full lessons with solutions: notebooks/."
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=notebooks \
+	    --LabApp.default_url=/lab/tree/student/00_setup.ipynb
 
-# Unit tests, camlib's docstring examples, then every notebook executed under nbval
-# (outputs are not compared).
+# Unit tests (tests/test_colab.py runs every student copy with a plain executor, as
+# Colab's "Run all" does), camlib's docstring examples, then every lesson executed under
+# nbval (outputs are not compared).
 test: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks/[0-9]*.ipynb --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 # The inner loop: unit tests and docstring examples without those marked slow.
 test-fast: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib --doctest-modules -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check camlib tests notebooks
+	$(BIN)/ruff check camlib tests notebooks book
+
+# Point the course at its repository (badges, set-up cells, student copies, docs):
+#   make publish REPO=https://github.com/ME/cam-course [BRANCH=main]
+publish: $(STAMP)
+	$(BIN)/python -m camlib.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 
 # Run the lessons against the package versions Colab ships (its published list, August
-# 2026), with camlib installed the way the Colab set-up cell does: --no-deps.
+# 2026), with camlib installed the way the Colab set-up cell does: --no-deps. Then the
+# set-up cell itself, with Colab detected, against a local bare repository (tests/test_colab.py).
 COLAB_VENV := .venv-colab
 COLAB_PINS := numpy==2.1.3 matplotlib==3.10.0 ipywidgets==7.7.1 scikit-learn==1.6.1 \
               scikit-image==0.25.2 scipy==1.16.3 tqdm==4.67.1 ipykernel==6.17.1
@@ -42,6 +56,31 @@ colab-check:
 	$(COLAB_VENV)/bin/python -m pip install --quiet "torch>=2.2" "torchvision>=0.17" $(COLAB_PINS) nbval pytest
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest notebooks/[0-9]*.ipynb --nbval-lax -p no:cacheprovider
+	CAMLIB_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(COLAB_VENV)/bin/python -m pytest \
+	    tests/test_colab.py -k set_up_cell -p no:cacheprovider -s
+
+# The website's and the browser tests' packages, Debian's chromium (Playwright drives the
+# system browser; it downloads none of its own) and npm (it fetches MathJax for the site).
+SUDO := $(if $(ROOT_USER),,sudo)
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	touch $(BOOK_STAMP)
+browser-deps: $(BOOK_STAMP)
+	@test -n "$$CAMLIB_CHROMIUM" || command -v chromium >/dev/null || \
+	    { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm; }
+
+# The course's website in build/book/html (lessons executed once, then reused from
+# build/book-cache until a lesson, camlib or data/ changes), then every page checked in
+# headless Chromium; screenshots of the lessons in build/book-screenshots/.
+book: browser-deps
+	$(BIN)/python book/build.py --jobs 2
+	CAMLIB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_browser_book.py -q -p no:cacheprovider
+
+# Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw (about 5
+# minutes on a busy 2-core machine; stopped at 7).
+test-browser: browser-deps
+	CAMLIB_BROWSER_TESTS=1 timeout 420 $(BIN)/python -m pytest tests/test_browser_lab.py -q -s -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache
+	rm -rf $(VENV) $(COLAB_VENV) .pytest_cache build

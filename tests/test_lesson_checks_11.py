@@ -3,7 +3,7 @@ catalogue of wrong answers is caught, each with the mistake named."""
 
 import numpy as np
 import pytest
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import kendalltau, rankdata, spearmanr
 from skimage.measure import label
 
 from camlib import reference
@@ -121,6 +121,12 @@ MASS_WRONG = {
     "percentage": (lambda c, b: 100 * mass_inside(c, b), "percentage"),
     "no guard": (lambda c, b: np.maximum(c, 0)[b[1]:b[3], b[0]:b[2]].sum()
                  / np.maximum(c, 0).sum(), "return 0.0"),
+    "one when empty": (lambda c, b: mass_inside(c, b) if (c > 0).any() else 1.0,
+                       "return 0.0"),
+    "x, y, width, height": (lambda c, b: np.maximum(c, 0)[b[1]:b[1] + b[3], b[0]:b[0] + b[2]]
+                            .sum() / max(np.maximum(c, 0).sum(), 1e-300), "width, height"),
+    "signed total": (lambda c, b: np.maximum(c, 0)[b[1]:b[3], b[0]:b[2]].sum() / c.sum(),
+                     "signed"),  # where the box holds no negative value: "signed map"
 }
 
 
@@ -164,6 +170,16 @@ SPEARMAN_WRONG = {
                                                  for ra, rb in zip(a, b, strict=True)])),
                      "each row separately"),
     "scipy on 2-D": (lambda a, b: spearmanr(a, b).statistic, "one number"),
+    "scipy's result": (lambda a, b: spearmanr(a.ravel(), b.ravel()), ".statistic"),
+    "minus rho": (lambda a, b: -rank_correlation(a, b), "−ρ"),
+    "kendall": (lambda a, b: float(kendalltau(a.ravel(), b.ravel()).statistic), "Kendall"),
+    "cosine of ranks": (lambda a, b: float(rankdata(a.ravel()) @ rankdata(b.ravel()) / np.sqrt(
+        (rankdata(a.ravel()) ** 2).sum() * (rankdata(b.ravel()) ** 2).sum())), "mean rank"),
+    "covariance": (lambda a, b: float(np.cov(rankdata(a.ravel()), rankdata(b.ravel()))[0, 1]),
+                   "covariance"),
+    "ranks of |M|": (lambda a, b: rank_correlation(np.abs(a), np.abs(b)), "|M|"),
+    "ranks of max(M, 0)": (lambda a, b: rank_correlation(np.maximum(a, 0), np.maximum(b, 0)),
+                           "max(M, 0)"),
 }
 
 
@@ -222,6 +238,21 @@ def _no_max_rule(cam, threshold=0.2):
     return boxes
 
 
+def _strict(cam, threshold=0.2):
+    peak = cam.max()
+    labels = label(cam > threshold * peak if peak > 0 else cam >= peak, connectivity=2)
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = []
+    for index in np.argsort(-sizes, kind="stable"):
+        rows, cols = np.nonzero(labels == index + 1)
+        boxes.append((cols.min(), rows.min(), cols.max() + 1, rows.max() + 1))
+    return boxes
+
+
+def _by_box_area(cam, threshold=0.2):
+    return sorted(instance_boxes(cam, threshold), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
 BOXES_WRONG = {
     "only the largest": (_only_largest, "only the largest component"),
     "4-connectivity": (_four_connected, "4-connectivity"),
@@ -237,6 +268,9 @@ BOXES_WRONG = {
                 "min–max"),
     "label order": (_label_order, "wrong order"),
     "negative max": (_no_max_rule, "equal to the max"),
+    "strict >": (_strict, "strictly above"),
+    "sorted by box area": (_by_box_area, "wrong order"),
+    "threshold ignored": (lambda c, t=0.2: instance_boxes(c, 0.2), "whatever the `threshold`"),
 }
 
 

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from camlib.course import BADGE_CELL_TAG, SETUP_CELL_TAG, badge_markdown, setup_cell_source
+from camlib.coursework.colab import (
+    BADGE_CELL_TAG,
+    SETUP_CELL_TAG,
+    badge_markdown,
+    setup_cell_source,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -74,17 +79,17 @@ def notebook(request) -> tuple[Path, dict]:
     return request.param, _load(request.param)
 
 
-def test_badge_title_and_setup_cells_are_in_step_with_camlib_course(notebook):
+def test_badge_title_and_setup_cells_are_in_step_with_the_colab_setting(notebook):
     path, nb = notebook
     cells = nb["cells"]
     assert cells[0]["cell_type"] == "markdown" and BADGE_CELL_TAG in _tags(cells[0])
     assert _source(cells[0]) == badge_markdown(path.relative_to(ROOT)), (
-        f"{path.name}: badge out of step; run python -m camlib.course")
+        f"{path.name}: badge out of step; run python -m camlib.coursework publish")
     assert cells[1]["cell_type"] == "markdown" and _source(cells[1]).startswith("# ")
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert first_code is cells[2] and SETUP_CELL_TAG in _tags(first_code)
     assert _source(first_code) == setup_cell_source(), (
-        f"{path.name}: set-up cell out of step; run python -m camlib.course")
+        f"{path.name}: set-up cell out of step; run python -m camlib.coursework publish")
 
 
 def test_intro_says_what_the_learner_will_be_able_to_do(notebook):

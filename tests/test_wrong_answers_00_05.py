@@ -323,6 +323,7 @@ WRONG = [
      ["min-max normalized each image"]),
     ("0.1", "uint8 result", lambda x: (x / 255).astype(np.uint8), ["returned uint8"]),
     ("0.1", "in place", lambda x: np.divide(x, 255, out=x, casting="unsafe"), ["in place"]),
+    ("0.1", "float16 result", lambda x: (x / 255).astype(np.float16), ["float16"]),
     # 0.2 ---------------------------------------------------------------------------------
     ("0.2", "x and y swapped", lambda im, b: im[:, b[0]:b[2], b[1]:b[3]],
      ["x and y are swapped"]),
@@ -352,6 +353,7 @@ WRONG = [
     ("1.2", "largest |f|", lambda f: _strongest(np.abs(f)), ["largest |f_k|"]),
     ("1.2", "ReLU first", lambda f: _strongest(np.maximum(f, 0)), ["ReLU"]),
     ("1.2", "1-based", lambda f: _strongest(f) + 1, ["start at 1"]),
+    ("1.2", "float positions", lambda f: _strongest(f).astype(np.float64), ["return integers"]),
     # 2.1 ---------------------------------------------------------------------------------
     ("2.1", "always the sum", lambda f, reduce="mean": f.sum(axis=(2, 3)),
      ['reduce="mean" you returned the sum', "Z = H·W = 20 times too large"]),
@@ -368,6 +370,10 @@ WRONG = [
     ("2.1", "keepdims", lambda f, reduce="mean": _gap(f, reduce)[..., None, None],
      ["axis of length 1 is extra"]),
     ("2.1", "max", lambda f, reduce="mean": f.max(axis=(2, 3)), ["that is GMP"]),
+    ("2.1", "divide by K·H·W", lambda f, reduce="mean": _gap(f, reduce) / (
+        f.shape[1] if reduce == "mean" else 1), ["divided by the K"]),
+    ("2.1", "|f| pooled", lambda f, reduce="mean": _gap(np.abs(f), reduce), ["|f_k|"]),
+    ("2.1", "ReLU first", lambda f, reduce="mean": _gap(np.maximum(f, 0), reduce), ["ReLU"]),
     # 2.2 ---------------------------------------------------------------------------------
     ("2.2", "no biases", lambda k, h, w, c: (k * h * w * c, k * c), ["missing the C biases"]),
     ("2.2", "flatten head no bias", lambda k, h, w, c: (k * h * w * c, k * c + c),
@@ -379,6 +385,12 @@ WRONG = [
     ("2.2", "no classes", lambda k, h, w, c: (k * h * w + c, k * c + c),
      ["one weight per input only"]),
     ("2.2", "one number", lambda k, h, w, c: k * c, ["should return a tuple or list"]),
+    ("2.2", "GAP head on K·H·W", lambda k, h, w, c: (k * h * w * c + c, k * h * w * c + c),
+     ["K pooled features"]),
+    ("2.2", "bias per input", lambda k, h, w, c: (k * h * w * c + k * h * w, k * c + k),
+     ["one bias per output"]),
+    ("2.2", "hidden layer of 64", lambda k, h, w, c: (k * h * w * 64 + 64 + 64 * c + c,
+                                                      k * c + c), ["hidden layer"]),
     # 2.3 ---------------------------------------------------------------------------------
     ("2.3", "mean", lambda f: f.mean(axis=(2, 3)), ["that is GAP"]),
     ("2.3", "max |f|", lambda f: np.abs(f).max(axis=(2, 3)), ["|f_k|"]),

@@ -292,14 +292,14 @@ def _scale_hint(a: np.ndarray, e: np.ndarray, nonzero: np.ndarray, factors: list
     sign = "" if ratio > 0 else " and the sign is flipped"
     r = abs(ratio)
     for f in factors:
+        # "Z = H·W = 256 times", but "255 times" rather than "255 = 255 times".
+        size = _fmt(f.value) if f.name == _fmt(f.value) else f"{f.name} = {_fmt(f.value)}"
         if math.isclose(r, f.value, rel_tol=1e-3):
             hint = f": {f.too_large}" if f.too_large else ""
-            return (f"every value is {f.name} = {_fmt(f.value)} times too large{sign}"
-                    f"{hint}")
+            return f"every value is {size} times too large{sign}{hint}"
         if math.isclose(r, 1.0 / f.value, rel_tol=1e-3):
             hint = f": {f.too_small}" if f.too_small else ""
-            return (f"every value is {f.name} = {_fmt(f.value)} times too small{sign}"
-                    f"{hint}")
+            return f"every value is {size} times too small{sign}{hint}"
     return f"every value is {_fmt(ratio)} times the expected one (a scale error)"
 
 

@@ -5,9 +5,9 @@
 
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 0.1 no division,
 integer division, division by 256, by the batch's or each image's largest value, min–max
-per image, a result left in uint8, an input changed in place; for 0.2 x and y swapped, an
-inclusive box (one too many), one too few, (x, y, width, height) read as corners, the
-channel axis sliced instead of kept.
+per image, a result left in uint8 or in float16, an input changed in place; for 0.2 x and
+y swapped, an inclusive box (one too many), one too few, (x, y, width, height) read as
+corners, the channel axis sliced instead of kept.
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ def exercise_0_1(ctx: Context, fn) -> str:
                      f"rounded to integers, because uint8 holds only whole numbers 0..255 "
                      f"(integer division //, or .astype(np.uint8) at the end?); convert "
                      f"first (images.astype(np.float32)) and then divide by 255")
+        if array is not None and array.dtype == np.float16:
+            ctx.fail("to_unit_float returned float16, which keeps only about 3 significant "
+                     "digits, so most values come out slightly off; use float32")
         ctx.compare(got, expected, axes=("N", "3", "H", "W"), factors=[_FACTOR_255], mistakes={
             "you divided by 256; the largest byte is 255, so divide by 255 to send 255 to "
             "exactly 1": wide / 256.0,

@@ -11,7 +11,8 @@ Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 1.1 a hoo
 registered, no ``finally``, the layer's input (a pre-hook or ``inputs[0]``), the model's
 own output, a tensor still attached to the autograd graph, a handle returned instead of
 the tensor; for 1.2 (y, x) order, the flat index, H used to split it instead of W,
-argmin, the maximum of |f_k|, a ReLU before the argmax, 1-based positions.
+argmin, the maximum of |f_k|, a ReLU before the argmax, 1-based positions, float
+positions.
 """
 
 from __future__ import annotations
@@ -158,4 +159,8 @@ def exercise_1_2(ctx: Context, fn) -> str:
         }
         mistakes = {m: v for m, v in mistakes.items() if not np.array_equal(v, expected)}
         ctx.compare(got, expected, axes=("N", "K", "xy"), rtol=0, atol=0, mistakes=mistakes)
+        ctx.require(array is not None and array.dtype.kind in "iu",
+                    f"the positions are right but their dtype is "
+                    f"{getattr(array, 'dtype', None)}; return integers (they index the map: "
+                    f"features[n, k, y, x])")
     return "(x, y) of every channel's strongest response, on non-square and all-negative maps"

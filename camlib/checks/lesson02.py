@@ -7,9 +7,11 @@
 
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 2.1 the sum where
 the mean is asked and the reverse, ``reduce`` ignored, the two modes swapped, the wrong
-axes, one spatial axis only, Z = H or W instead of H·W, keepdims, the maximum; for 2.2 the
-biases (one or both), the order, H·H for H·W, the channels or classes forgotten in the
-flatten head; for 2.3 |f_k|, the minimum, the mean, a ReLU first, one axis only.
+axes, one spatial axis only, Z = H or W instead of H·W, K·H·W instead of H·W, keepdims, the
+maximum, |f_k| or a ReLU first; for 2.2 the biases (one or both, or one per input), the
+order, H·H for H·W, the channels or classes forgotten in the flatten head, K·H·W inputs for
+the GAP head, the lesson's hidden-layer head; for 2.3 |f_k|, the minimum, the mean, a ReLU
+first, one axis only.
 """
 
 from __future__ import annotations
@@ -69,6 +71,13 @@ def exercise_2_1(ctx: Context, fn) -> str:
                 f"you divided by W = {w} only; Z = H·W = {z} positions": total / w,
                 "you took the maximum (that is GMP, exercise 2.3); GAP adds up the map":
                 features.max(axis=(2, 3)),
+                f"you also divided by the K = {shape[1]} channels; the mean runs over the "
+                f"Z = H·W = {z} positions of each channel only": total / (z * shape[1]),
+                "you pooled |f_k|; GAP adds the values with their signs (a negative map "
+                "has a negative F_k)": reference.global_average_pool(np.abs(features), reduce),
+                "you clipped negative values to 0 first (a ReLU); GAP adds the values as they "
+                "are, negative ones included": reference.global_average_pool(
+                    np.maximum(features, 0), reduce),
             }))
     return "F_k = Σ_{x,y} f_k (sum) and (1/Z) Σ_{x,y} f_k (mean), on non-square maps"
 
@@ -123,6 +132,12 @@ def exercise_2_2(ctx: Context, fn) -> str:
             "K·H·W weights for each of the C classes": (k * h * w + c, gap),
             "the GAP head has one weight per channel only; Linear(K, C) has K weights for "
             "each of the C classes": (flat, k + c),
+            "the GAP head's input is the K pooled features, one per channel, not the K·H·W "
+            "values of the maps: Linear(K, C)": (flat, k * h * w * c + c),
+            "you counted one bias per input; a linear layer has one bias per output, "
+            "C of them": (k * h * w * c + k * h * w, k * c + k),
+            "you counted a head with a hidden layer of 64 (the lesson's FCNet); the exercise "
+            "asks for a single Linear(K·H·W, C)": (k * h * w * 64 + 64 + 64 * c + c, gap),
         }
         ctx.compare(got, (flat, gap), what=label, rtol=0, atol=0.5,
                     mistakes=_distinct(np.array((flat, gap)), mistakes))

@@ -3,16 +3,20 @@
 - 11.1 ``mass_inside(cam, box)``: the share of a map's positive evidence inside a box.
   Mistakes named: no ReLU (signed mass), ``abs`` instead of the positive part, a raw sum
   not divided by the total, a ratio of means, min–max normalization first, counting
-  pixels instead of mass, an inclusive box, x and y swapped, a map with no positive value.
+  pixels instead of mass, an inclusive box, x and y swapped, the box read as (x, y, width,
+  height), the positive mass divided by the signed total, a map with no positive value.
 - 11.2 ``rank_correlation(a, b)``: Spearman's ρ of two maps (ties get their average rank).
   Mistakes named: Pearson's r on the values, ordinal ranks that break ties by position,
   the 1 − 6Σd²/(n(n²−1)) shortcut (exact only without ties), argsort taken for ranks,
-  ranks per row instead of over the whole map, |ρ| instead of ρ, 1 − ρ.
+  ranks per row instead of over the whole map, |ρ| instead of ρ, 1 − ρ, −ρ (one map ranked
+  in descending order), Kendall's τ, ranks not centred (cosine), the covariance of the ranks,
+  ranks of |M| or max(M, 0), scipy's result object returned whole.
 - 11.3 ``instance_boxes(cam, threshold=0.2)``: the box of every 8-connected component of
   {cam ≥ threshold·max cam}, largest first. Mistakes named: only the largest component,
   4-connectivity, one box around the whole mask, the background counted as a component,
-  inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map,
-  components not ordered by size, a map with no positive value.
+  inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map, a
+  strict > for ≥, the threshold argument ignored, components not ordered by pixel count (by
+  box area, peak or label), a map with no positive value.
 
 Boxes are half-open (x0, y0, x1, y1): the region is ``cam[y0:y1, x0:x1]``.
 """
@@ -91,6 +95,12 @@ def _mass_mistakes(cam: np.ndarray, box) -> dict[str, float]:
             "x and y are swapped: the box is (x0, y0, x1, y1) with x the column (axis 1), so "
             "the region is cam[y0:y1, x0:x1]":
                 positive[x0:x1, y0:y1].sum() / total,
+            "you read the box as (x, y, width, height); it is two corners (x0, y0, x1, y1), so "
+            "the region is cam[y0:y1, x0:x1]":
+                positive[y0:y0 + y1, x0:x0 + x1].sum() / total,
+            "you divided the positive mass inside the box by the signed total Σ M; divide by "
+            "the total positive mass Σ max(M, 0), so that the share lies in [0, 1]":
+                positive[y0:y1, x0:x1].sum() / cam.sum(),
         }
     return {m: float(v) for m, v in mistakes.items() if np.isfinite(v)}
 
@@ -129,6 +139,9 @@ def exercise_11_1(ctx: Context, fn) -> str:
                      f"evidence anywhere: return 0.0 (guard the division)")
         if abs(value - expected) <= 1e-6 * max(1.0, abs(expected)):
             continue
+        if not (cam > 0).any():
+            ctx.fail(f"{where} you returned {value:.4g}; a map with no positive value has no "
+                     f"evidence anywhere, inside the box or out: return 0.0")
         if abs(value - 100 * expected) <= 1e-4:
             ctx.fail(f"{where} you returned a percentage ({value:.2f}); return a fraction "
                      f"in [0, 1]")
@@ -160,8 +173,12 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return _pearson(_ranks(a.ravel()), _ranks(b.ravel()))
 
 
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
 def _spearman_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    from scipy.stats import rankdata
+    from scipy.stats import kendalltau, rankdata
 
     rho = _spearman(a, b)
     fa, fb = a.ravel(), b.ravel()
@@ -189,6 +206,19 @@ def _spearman_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         "you returned |ρ|; the sign matters: ρ < 0 means the maps order the positions in "
         "opposite ways": abs(rho),
         "you returned 1 − ρ (a distance); return the correlation ρ itself": 1 - rho,
+        "you returned −ρ: one of the maps is ranked in descending order (or negated); rank "
+        "both from the smallest value up": -rho,
+        "you computed Kendall's τ (concordant pairs); Spearman's ρ is Pearson's r of the "
+        "ranks": float(kendalltau(fa, fb).statistic),
+        "you did not subtract the mean rank: Σ r_a r_b / √(Σ r_a² Σ r_b²) is a cosine, not a "
+        "correlation. Centre both rank vectors first": _cosine(_ranks(fa), _ranks(fb)),
+        "you returned the covariance of the ranks; divide by both standard deviations (or "
+        "use np.corrcoef) to get a correlation in [−1, 1]":
+            float(np.cov(_ranks(fa), _ranks(fb))[0, 1]),
+        "you ranked |M|: the sign is part of the map (evidence for or against the class); "
+        "rank the values as they are": _spearman(np.abs(fa), np.abs(fb)),
+        "you ranked max(M, 0): rank the values as they are, negative ones included":
+            _spearman(np.maximum(fa, 0), np.maximum(fb, 0)),
     }
     if a.ndim == 2:
         rows = np.concatenate([rankdata(r) for r in a]), np.concatenate([rankdata(r) for r in b])
@@ -198,7 +228,7 @@ def _spearman_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
                  "together (flatten it first)"] = float(np.mean(
                      [_spearman(ra, rb) for ra, rb in zip(a, b, strict=True)
                       if np.ptp(ra) > 0 and np.ptp(rb) > 0]))
-    return {m: v for m, v in mistakes.items() if abs(v - rho) > 1e-6}
+    return {m: v for m, v in mistakes.items() if np.isfinite(v) and abs(v - rho) > 1e-6}
 
 
 def _correlation_cases(ctx: Context) -> list[tuple[np.ndarray, np.ndarray, str]]:
@@ -236,6 +266,9 @@ def exercise_11_2(ctx: Context, fn) -> str:
         ties = np.unique(a).size < a.size or np.unique(b).size < b.size
         expected = _spearman(a, b)
         got = ctx.call(fn, a, b)
+        if hasattr(got, "statistic") and not isinstance(got, np.ndarray):
+            ctx.fail(f"rank_correlation returned scipy's {type(got).__name__} (statistic and "
+                     f"p-value); return its .statistic, one float")
         try:
             value = float(got)
         except (TypeError, ValueError):
@@ -297,9 +330,17 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
         r, c = np.nonzero(~mask)
         background = [(int(c.min()), int(r.min()), int(c.max()) + 1, int(r.max()) + 1)]
     absolute = cam >= threshold
+    strict = cam > threshold * peak if peak > 0 else cam >= peak
+    strict_labels, strict_count = reference.connected_components(strict, 8)
+    strict_sizes = np.bincount(strict_labels.ravel(), minlength=strict_count + 1)[1:]
+    strict_boxes = reference.component_boxes(strict_labels, strict_count)
     mistakes = {
+        "you kept the pixels strictly above threshold × max(cam); keep those ≥ it (a pixel "
+        "equal to the threshold belongs to the mask, as in camlib.reference.bounding_box)":
+            [tuple(int(v) for v in strict_boxes[i])
+             for i in np.argsort(-strict_sizes, kind="stable")],
         "you returned only the largest component's box (the paper's single box); return a "
-        "box for every component": right[:1],
+        "box for every component, however small": right[:1],
         "your components use 4-connectivity (edge neighbours only); join pixels that touch "
         "at a corner too (8-connectivity, skimage's connectivity=2)":
             _instance_boxes(cam, threshold, connectivity=4),
@@ -315,6 +356,8 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
             _instance_boxes(np.where(absolute, 1.0, 0.0), 1.0) if absolute.any() else right,
         "you thresholded the min–max normalized map; keep pixels ≥ threshold × max(cam)":
             _instance_boxes(reference.normalize(cam), threshold),
+        "you used the threshold 0.2 whatever the `threshold` argument says; use the argument":
+            _instance_boxes(cam, 0.2),
     }
     return {m: b for m, b in mistakes.items() if b != right}
 
@@ -336,6 +379,13 @@ def exercise_11_3(ctx: Context, fn) -> str:
     twins[3:6, 1:4] = 1.2
     twins[3:6, 6:9] = 1.2
     cases.append((twins, 0.5))
+    # Pixel count against box area: a 4×4 block (16 pixels) beside a diagonal stroke
+    # (7 pixels, a 7×7 box), and a 2×3 patch exactly at threshold × max (kept by ≥).
+    shapes = np.zeros((11, 16))
+    shapes[1:5, 1:5] = 2.0
+    shapes[np.arange(3, 10), np.arange(7, 14)] = 1.5
+    shapes[7:9, 1:4] = 1.0
+    cases.append((shapes, 0.5))
     cases.append((-1.0 - np.abs(_blobs(ctx.rng, 10, 12)), 0.2))  # max < 0: the max pixels
     if ctx.hidden:
         for _ in range(4):
@@ -361,7 +411,7 @@ def exercise_11_3(ctx: Context, fn) -> str:
             if order != sorted(order, reverse=True):
                 ctx.fail(f"{where} you returned the right boxes in the wrong order (component "
                          f"sizes {order}); put the largest component first (sort by pixel "
-                         f"count, descending)")
+                         f"count, descending; not by box area, peak value or label)")
             continue
         for message, wrong in _box_mistakes(cam, threshold).items():
             if sorted(boxes) == sorted(wrong):

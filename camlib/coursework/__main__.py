@@ -1,4 +1,4 @@
-"""``python -m camlib.coursework {release,grade}``: see ``camlib.coursework``."""
+"""``python -m camlib.coursework {release,grade,nbgrader,docs,publish}``: see the package."""
 
 from __future__ import annotations
 
@@ -61,7 +61,35 @@ def main(argv: list[str] | None = None) -> int:
     doc.add_argument("--doc", type=Path, default=REPO_ROOT / "docs" / "teaching.md")
     doc.add_argument("--source", type=Path, default=NOTEBOOKS_DIR)
 
+    pub = commands.add_parser(
+        "publish", help="point the course at its repository: badges, set-up cells, student "
+                        "copies and docs")
+    pub.add_argument("repo_url", nargs="?", default=None,
+                     help="https://github.com/OWNER/NAME (default: the current setting, "
+                          "which only brings everything in step)")
+    pub.add_argument("--branch", default=None, help="branch (default: the current setting)")
+    pub.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 if anything is out of step")
+
     args = parser.parse_args(argv)
+    if args.command == "publish":
+        from camlib.coursework import colab
+
+        try:
+            report = colab.publish(args.repo_url, args.branch, repo_root=REPO_ROOT,
+                                   check=args.check)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for line in report:
+            print(line)
+        if args.check and report:
+            print("out of step with the Colab setting: run `python -m camlib.coursework "
+                  "publish`", file=sys.stderr)
+            return 1
+        print(f"the course points at {colab.REPO_URL} (branch {colab.BRANCH})"
+              + ("" if report else "; everything already in step"))
+        return 0
     if args.command == "nbgrader":
         from camlib.coursework.nbgrader import export
 

@@ -49,10 +49,8 @@ def estimated_minutes(notebook: dict) -> int:
 
 
 def _student_link(name: str) -> str:
-    try:
-        from camlib.course import colab_url
-    except ImportError:
-        return f"[student copy](../notebooks/student/{name})"
+    from camlib.coursework.colab import colab_url
+
     return f"[Colab]({colab_url(f'notebooks/student/{name}')})"
 
 

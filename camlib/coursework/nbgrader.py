@@ -10,6 +10,8 @@ cell metadata (nbgrader's schema version 3):
   true``), which nbgrader restores from the source before ``autograde``, so a learner
   cannot edit the check away.
 
+The "Open in Colab" badge points at the student copy, as in the released notebooks.
+
 Put the copies in nbgrader's ``source/<assignment>/`` folder (docs/teaching.md).
 """
 
@@ -19,8 +21,15 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from camlib.coursework.notebooks import find_exercises, read_notebook, write_notebook
-from camlib.coursework.release import lessons
+from camlib.coursework.notebooks import (
+    find_exercises,
+    read_notebook,
+    set_source,
+    source,
+    tags,
+    write_notebook,
+)
+from camlib.coursework.release import lessons, student_badge
 
 
 def nbgrader_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +48,8 @@ def nbgrader_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
                                 "points": exercise.points, "schema_version": 3,
                                 "solution": False, "task": False}
     for cell in out["cells"]:
+        if cell.get("cell_type") == "markdown" and "colab-badge" in tags(cell):
+            set_source(cell, student_badge(source(cell)))
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None

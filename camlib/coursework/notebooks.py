@@ -78,7 +78,7 @@ def read_notebook(path: str | Path) -> dict[str, Any]:
 
 
 def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
-    """Write a notebook the way ``camlib.course`` does (indent 1, UTF-8, final newline)."""
+    """Write a notebook as the course keeps them: JSON indented by 1, UTF-8, a final newline."""
     text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
     Path(path).write_text(text, encoding="utf-8")
 

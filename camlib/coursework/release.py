@@ -50,7 +50,7 @@ def lessons(source_dir: str | Path) -> list[Path]:
 
 def _relink(text: str, up: str) -> str:
     """Point Colab links at the student copy and re-root relative links by ``up``."""
-    text = COLAB_LINK.sub(r"\1notebooks/student/\2", text)
+    text = student_badge(text)
 
     def reroot(match: re.Match) -> str:
         opening, target = match.group(1), match.group(2)
@@ -60,6 +60,16 @@ def _relink(text: str, up: str) -> str:
         return f"{opening}{up}/{target}"
 
     return MARKDOWN_LINK.sub(reroot, text)
+
+
+def student_badge(text: str) -> str:
+    """A badge's markdown with its Colab link moved from the lesson to its student copy.
+
+    >>> student_badge("[![Open In Colab](b.svg)](https://colab.research.google.com/github/"
+    ...               "ada/cam/blob/main/notebooks/04_x.ipynb)")
+    '[![Open In Colab](b.svg)](https://colab.research.google.com/github/ada/cam/blob/main/notebooks/student/04_x.ipynb)'
+    """
+    return COLAB_LINK.sub(r"\1notebooks/student/\2", text)
 
 
 def student_notebook(notebook: dict[str, Any], up: str = "..",
@@ -74,8 +84,8 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
         Relative path from the student folder back to the lessons' folder, used to
         re-root relative links (``".."`` for ``notebooks/student``).
     badge : str, optional
-        Markdown for the cell tagged ``colab-badge`` (``camlib.course.badge_markdown`` of
-        the student copy's path); by default the lesson's badge with its link rewritten.
+        Markdown for the cell tagged ``colab-badge`` (``camlib.coursework.colab.badge_markdown``
+        of the student copy's path); by default the lesson's badge with its link rewritten.
 
     Raises
     ------
@@ -125,16 +135,13 @@ def _student_copy_of(lesson: Path, dest_dir: Path, repo_root: Path | None) -> di
     up = Path(os.path.relpath(lesson.parent.resolve(), dest_dir.resolve())).as_posix()
     badge = None
     if repo_root is not None:
+        from camlib.coursework.colab import badge_markdown
+
+        target = (dest_dir / lesson.name).resolve()
         try:
-            from camlib.course import badge_markdown
-        except ImportError:  # the badge link is still rewritten by _relink
-            badge_markdown = None
-        if badge_markdown is not None:
-            target = (dest_dir / lesson.name).resolve()
-            try:
-                badge = badge_markdown(target.relative_to(repo_root.resolve()).as_posix())
-            except ValueError:  # destination outside the repository: keep the rewritten link
-                badge = None
+            badge = badge_markdown(target.relative_to(repo_root.resolve()).as_posix())
+        except ValueError:  # destination outside the repository: keep the rewritten link
+            badge = None
     try:
         return student_notebook(notebook, up=up, badge=badge)
     except ValueError as exc:
@@ -162,7 +169,8 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False
     check : bool
         Write nothing; report what is missing, stale or left over.
     repo_root : path, optional
-        Repository root, for the Colab badge of ``camlib.course`` (paths are relative to it).
+        Repository root, for the Colab badge of ``camlib.coursework.colab`` (paths are
+        relative to it).
 
     Returns
     -------

@@ -1,0 +1,270 @@
+"""Build the course's website: every lesson with its executed outputs, the README as home page,
+the teacher's guide, results and benchmarks, with MathJax served from the site itself.
+
+    python book/build.py [--jobs 2] [--out build/book]
+
+1. Each lesson is executed with nbclient in its own folder (as nbval does), unless
+   ``build/book-cache`` already holds it executed from the same notebook, the same
+   ``camlib`` sources and the same ``data/``; a lesson that raises outside a cell tagged
+   ``raises-exception`` stops the build. A widget's output becomes the still image(s)
+   it showed for its first setting, and a note.
+2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
+   ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
+   clean notebooks for download, and MathJax 3 (the npm package, fetched once with
+   ``npm pack`` into ``build/mathjax``).
+   Relative links are rewritten to the staged pages; a link to another file of the
+   repository points at it on GitHub (``camlib.coursework.colab``'s setting).
+3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``; any
+   Sphinx warning fails the build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+LESSON_GLOB = "[0-9][0-9]_*.ipynb"
+MATHJAX = "mathjax@3.2.2"  # npm package: the browser build of MathJax 3 with its fonts
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_NOTE = ("<p class=\"widget-note\"><strong>Interactive widget.</strong> The figure above is "
+               "its first setting; open the lesson in Jupyter or on Colab to move its "
+               "controls.</p>")
+LINK = re.compile(r"(\]\(|<img[^>]*?\ssrc=[\"']|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
+
+sys.path.insert(0, str(ROOT))
+
+
+def fingerprint(lesson: Path) -> str:
+    """Hash of what a lesson's outputs depend on: itself, camlib's sources and data/."""
+    digest = hashlib.sha256(lesson.read_bytes())
+    for path in sorted([*(ROOT / "camlib").rglob("*.py"), *(ROOT / "data").glob("*")]):
+        if path.is_file():
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _widget_outputs(model_id: str, state: dict, seen: set | None = None) -> list[dict]:
+    """The outputs captured by the Output widgets inside widget ``model_id``."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    found = list(model.get("state", {}).get("outputs", []))
+    for child in model.get("state", {}).get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            found += _widget_outputs(child[len("IPY_MODEL_"):], state, seen)
+    return found
+
+
+def widgets_to_stills(notebook: dict) -> int:
+    """Replace each widget output by the images it showed and a note; returns how many."""
+    state = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    replaced = 0
+    for cell in notebook["cells"]:
+        outputs = []
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                outputs.append(output)
+                continue
+            shown = [o for o in _widget_outputs(view["model_id"], state)
+                     if o.get("output_type") in ("display_data", "execute_result")]
+            for o in shown:
+                o.pop("execution_count", None)
+                o["output_type"] = "display_data"
+                o.setdefault("metadata", {})
+                outputs.append(o)
+            outputs.append({"output_type": "display_data", "metadata": {},
+                            "data": {"text/html": WIDGET_NOTE,
+                                     "text/plain": "Interactive widget (see the lesson)."}})
+            replaced += 1
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    notebook.get("metadata", {}).pop("widgets", None)
+    return replaced
+
+
+def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
+    """Execute ``lesson`` in its folder and write it, widgets as stills, to ``target``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    start = time.perf_counter()
+    notebook = nbformat.read(lesson, as_version=4)
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are captured
+    os.environ.clear()
+    os.environ.update(env)
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(lesson.parent)}})
+    client.execute()
+    data = json.loads(nbformat.writes(notebook))
+    stills = widgets_to_stills(data)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return lesson.name, time.perf_counter() - start, stills
+
+
+def _github_blob(path: Path) -> str:
+    from camlib.coursework.colab import BRANCH, REPO_URL
+
+    return f"{REPO_URL}/blob/{BRANCH}/{path.relative_to(ROOT).as_posix()}"
+
+
+def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path]) -> str:
+    """Rewrite the relative links of ``text`` (from repository file ``source``, staged at
+    ``staged``) to staged pages, or to the repository on GitHub for other files."""
+
+    def fix(match: re.Match) -> str:
+        opening, target = match.group(1), match.group(2)
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", target) or target.startswith(("#", "/", "{")):
+            return match.group(0)
+        path, _, anchor = target.partition("#")
+        resolved = (source.parent / path).resolve()
+        if resolved in pages:
+            new = os.path.relpath(pages[resolved], staged.parent)
+        elif resolved.exists() and ROOT in resolved.parents:
+            new = _github_blob(resolved)
+        else:
+            return match.group(0)
+        return f"{opening}{Path(new).as_posix()}{'#' + anchor if anchor else ''}"
+
+    return LINK.sub(fix, text)
+
+
+def _links_cell(lesson: Path) -> str:
+    from camlib.coursework.colab import colab_url
+
+    name = lesson.name  # the badge is served by the site: no image from Colab's servers
+    return (f"[![Open In Colab](../_static/open-in-colab.svg)]({colab_url(f'notebooks/{name}')}) "
+            f"[exercises only, on Colab]({colab_url(f'notebooks/student/{name}')}) · "
+            f"download {{download}}`the lesson <../_notebooks/{name}>` or "
+            f"{{download}}`the student copy <../_notebooks/student/{name}>`")
+
+
+def stage(stage_dir: Path, executed: dict[str, Path]) -> list[Path]:
+    """Write the Sphinx sources; returns the lesson pages."""
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    (stage_dir / "lessons").mkdir(parents=True)
+    lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
+    docs = sorted((ROOT / "docs").glob("*.md"))
+    pages = {(ROOT / "README.md").resolve(): stage_dir / "index.md"}
+    pages.update({d.resolve(): stage_dir / d.name for d in docs})
+    pages.update({les.resolve(): stage_dir / "lessons" / les.name for les in lessons})
+    for image in sorted((ROOT / "docs").glob("*")):
+        if image.suffix.lower() in (".png", ".jpg", ".jpeg", ".svg", ".gif"):
+            shutil.copy2(image, stage_dir / image.name)
+            pages[image.resolve()] = stage_dir / image.name
+    for student in sorted((ROOT / "notebooks" / "student").glob(LESSON_GLOB)):
+        pages[student.resolve()] = stage_dir / "lessons" / student.name  # its lesson's page
+
+    readme = relink((ROOT / "README.md").read_text(encoding="utf-8"), ROOT / "README.md",
+                    stage_dir / "index.md", pages)
+    lesson_pages = "\n".join(f"lessons/{les.stem}" for les in lessons)
+    doc_pages = "\n".join(d.stem for d in docs if d.stem != "teaching")
+    guide = "teaching\n" if (ROOT / "docs" / "teaching.md").exists() else ""
+    readme += (f"\n\n```{{toctree}}\n:hidden:\n:caption: Lessons\n\n{lesson_pages}\n```\n\n"
+               f"```{{toctree}}\n:hidden:\n:caption: Teachers, results, benchmarks\n\n"
+               f"{guide}{doc_pages}\n```\n")
+    (stage_dir / "index.md").write_text(readme, encoding="utf-8")
+    for doc in docs:
+        text = relink(doc.read_text(encoding="utf-8"), doc, stage_dir / doc.name, pages)
+        (stage_dir / doc.name).write_text(text, encoding="utf-8")
+
+    from camlib.coursework.notebooks import set_source, source, tags
+
+    for lesson in lessons:
+        notebook = json.loads(executed[lesson.name].read_text(encoding="utf-8"))
+        page = stage_dir / "lessons" / lesson.name
+        for cell in notebook["cells"]:
+            if cell.get("cell_type") != "markdown":
+                continue
+            if "colab-badge" in tags(cell):
+                set_source(cell, _links_cell(lesson))
+            else:
+                set_source(cell, relink(source(cell), lesson, page, pages))
+        page.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+        for clean, folder in [(lesson, "_notebooks"),
+                              (ROOT / "notebooks" / "student" / lesson.name, "_notebooks/student")]:
+            (stage_dir / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(clean, stage_dir / folder / lesson.name)
+
+    shutil.copytree(BOOK / "_static", stage_dir / "_static")
+    shutil.copytree(mathjax_es5(stage_dir.parent / "mathjax"), stage_dir / "_static" / "mathjax")
+    return [stage_dir / "lessons" / les.name for les in lessons]
+
+
+def mathjax_es5(folder: Path) -> Path:
+    """MathJax's browser build (``es5/``) from the npm registry, kept in ``folder``."""
+    es5 = folder / MATHJAX / "es5"
+    if not (es5 / "tex-chtml.js").exists():
+        if shutil.which("npm") is None:
+            raise SystemExit("make book needs npm to fetch MathJax (apt-get install npm)")
+        folder.mkdir(parents=True, exist_ok=True)
+        tarball = subprocess.run(["npm", "pack", MATHJAX, "--silent"], cwd=folder, check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        with tarfile.open(folder / tarball) as archive:
+            members = [m for m in archive.getmembers() if m.name.startswith("package/es5/")]
+            archive.extractall(folder / "unpacked", members=members, filter="data")
+        (folder / "unpacked" / "package").rename(folder / MATHJAX)
+        shutil.rmtree(folder / "unpacked")
+    return es5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
+    parser.add_argument("--jobs", type=int, default=2, help="lessons executed at once")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    cache = args.out.parent / "book-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
+    executed, todo = {}, []
+    for lesson in lessons:
+        target = cache / f"{lesson.stem}-{fingerprint(lesson)}.ipynb"
+        executed[lesson.name] = target
+        if not target.exists():
+            todo.append((lesson, target))
+    print(f"{len(lessons) - len(todo)} lessons from the cache, {len(todo)} to execute")
+    if todo and args.jobs > 1:  # kernels side by side share the cores instead of fighting
+        threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
+    if todo:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for name, seconds, stills in pool.map(execute, *zip(*todo, strict=True)):
+                print(f"  executed {name} in {seconds:.0f} s ({stills} widget(s) as stills)")
+    for stale in cache.glob("*.ipynb"):
+        if stale not in executed.values():
+            stale.unlink()
+    stage_dir = args.out.parent / "book-src"
+    stage(stage_dir, executed)
+    html = args.out / "html"
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
+               "--keep-going", "-j", "1", str(stage_dir), str(html)]
+    subprocess.run(command, check=True,
+                   env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static")})
+    pages = sorted(html.rglob("*.html"))
+    print(f"wrote {len(pages)} pages to {html} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,279 @@
+"""Colab, as Colab runs it: the set-up cell, the repository setting, student copies run to the end.
+
+- The set-up cell of a student copy is executed with ``google.colab`` imported (a stand-in
+  module) against a local bare repository served by a ``file://`` URL, then the rest of
+  the lesson runs in the same kernel. The interpreter is ``CAMLIB_COLAB_PYTHON`` when set
+  (``make colab-check`` sets it to the environment pinned to Colab's versions), else this
+  test's own. The kernel runs in a throw-away environment layered over that interpreter's
+  packages, so the set-up cell's ``pip install`` changes nothing outside a temporary folder.
+- Every student copy is executed by a plain nbclient executor with the
+  ``raises-exception`` tags removed: Colab's "Run all" stops at the first exception.
+- ``publish`` moves the course to another address consistently, and is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from camlib.coursework import colab
+from camlib.coursework.notebooks import read_notebook, source, tags
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT = sorted((ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb"))
+COLAB_PYTHON = os.environ.get("CAMLIB_COLAB_PYTHON") or sys.executable
+FAKE_COLAB = "import google.colab  # a stand-in: what Colab's kernel has imported\n"
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                         text=True)
+    return out.stdout
+
+
+def _bare_repository(tmp: Path) -> Path:
+    """A bare repository holding this working tree's tracked files, as GitHub would serve it."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout of the course")
+    files = _git("ls-files", "-z", cwd=ROOT).split("\0")
+    work = tmp / "work"
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, work / name)
+    _git("init", "-q", "-b", colab.BRANCH, str(work))
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", "the course", cwd=work)
+    bare = tmp / "cam-course.git"
+    _git("clone", "-q", "--bare", str(work), str(bare))
+    # What GitHub allows: partial clones, and fetching the missing blobs later.
+    _git("config", "uploadpack.allowFilter", "true", cwd=bare)
+    _git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=bare)
+    return bare
+
+
+def _layered_environment(tmp: Path, python: str) -> Path:
+    """A venv whose packages are ``python``'s (read-only) plus what is installed into it."""
+    env_dir = tmp / "colab-env"
+    base = subprocess.run([python, "-c", "import site, sys; print(sys.base_prefix); "
+                           "print('\\n'.join(site.getsitepackages()))"],
+                          check=True, capture_output=True, text=True).stdout.split("\n")
+    base_python = Path(base[0]) / "bin" / Path(python).name
+    if not base_python.exists():
+        base_python = Path(base[0]) / "bin" / "python3"
+    subprocess.run([str(base_python), "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    env_python = env_dir / "bin" / "python"
+    site_dir = subprocess.run([str(env_python), "-c", "import sysconfig; "
+                               "print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    # A plain path line: the base packages are importable, but the base's own .pth files
+    # (an editable camlib among them) are not processed.
+    (Path(site_dir) / "_colab_base.pth").write_text(
+        "\n".join(p for p in base[1:] if p.strip()) + "\n")
+    return env_python
+
+
+def _fake_google_colab(tmp: Path) -> Path:
+    folder = tmp / "fake-colab"
+    (folder / "google" / "colab").mkdir(parents=True)
+    (folder / "google" / "__init__.py").write_text("")
+    (folder / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab."""\n')
+    return folder
+
+
+def _kernel(tmp: Path, python: Path, extra_path: Path) -> tuple[str, dict]:
+    """A kernelspec for ``python`` in a private JUPYTER_PATH; returns (name, environment)."""
+    spec = tmp / "jupyter" / "kernels" / "colab"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Colab stand-in", "language": "python"}))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(JUPYTER_PATH=str(tmp / "jupyter"), PYTHONPATH=str(extra_path),
+               MPLBACKEND="Agg", PIP_DISABLE_PIP_VERSION_CHECK="1",
+               CAMLIB_CACHE=os.environ.get("CAMLIB_CACHE", str(tmp / "cache")))
+    return "colab", env
+
+
+def _without_raises_exception(notebook: dict) -> dict:
+    for cell in notebook["cells"]:
+        cell_tags = cell.get("metadata", {}).get("tags")
+        if cell_tags and "raises-exception" in cell_tags:
+            cell["metadata"]["tags"] = [t for t in cell_tags if t != "raises-exception"]
+    return notebook
+
+
+def _execute(notebook: dict, cwd: Path, kernel_name: str, env: dict, timeout: int = 600):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(json.dumps(notebook), as_version=4)
+    old = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # the kernel inherits the environment of this process
+    try:
+        client = NotebookClient(nb, kernel_name=kernel_name, timeout=timeout,
+                                resources={"metadata": {"path": str(cwd)}})
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return nb
+
+
+@pytest.mark.slow
+def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(tmp_path):
+    lesson = ROOT / "notebooks" / "student" / "04_swapping_the_sums.ipynb"
+    notebook = _without_raises_exception(read_notebook(lesson))
+    setup = next(c for c in notebook["cells"] if colab.SETUP_CELL_TAG in tags(c))
+    assert source(setup) == colab.setup_cell_source()
+
+    bare = _bare_repository(tmp_path)
+    content = tmp_path / "content"
+    content.mkdir()
+    clone = content / "cam-course"
+    cell = source(setup).replace(f'"{colab.REPO_URL}"', f'"{bare.as_uri()}"')
+    cell = cell.replace(colab.REPO_DIR_ON_COLAB, str(clone))
+    assert bare.as_uri() in cell and str(clone) in cell
+    setup["source"] = cell
+    probe = {"cell_type": "code", "id": "camlib-probe", "metadata": {}, "execution_count": None,
+             "outputs": [],
+             "source": "import camlib\nprint('CAMLIB_FILE', camlib.__file__)"}
+    index = notebook["cells"].index(setup)
+    notebook["cells"][index + 1:index + 1] = [probe]
+    notebook["cells"].insert(0, {"cell_type": "code", "id": "fake-colab", "metadata": {},
+                                 "execution_count": None,
+                                 "outputs": [], "source": FAKE_COLAB})
+
+    python = _layered_environment(tmp_path, COLAB_PYTHON)
+    name, env = _kernel(tmp_path, python, _fake_google_colab(tmp_path))
+    start = time.perf_counter()
+    executed = _execute(notebook, content, name, env)
+    seconds = time.perf_counter() - start
+
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    assert f"CAMLIB_FILE {clone / 'camlib' / '__init__.py'}" in printed, printed[-2000:]
+    assert "not attempted yet" in printed
+    # The clone holds camlib and data, and none of the notebooks, not even as git objects.
+    assert (clone / "camlib" / "checks").is_dir() and (clone / "data" / "gap.pt").is_file()
+    assert not (clone / "notebooks").exists()
+    blobs = [line.split()[2] for line in
+             _git("ls-tree", "-r", "HEAD", "notebooks", cwd=bare).splitlines()]
+    assert blobs
+    missing = {line[1:] for line in _git("-C", str(clone), "rev-list", "--objects", "--all",
+                                         "--missing=print").splitlines() if line[:1] == "?"}
+    assert set(blobs) <= missing, "notebooks were downloaded into the Colab runtime"
+    # camlib is installed in the kernel's environment, not only put on sys.path.
+    installed = subprocess.run([str(python), "-c", "import camlib; print(camlib.__file__)"],
+                               cwd=tmp_path, capture_output=True, text=True,
+                               env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+    assert installed.stdout.strip() == str(clone / "camlib" / "__init__.py"), installed.stderr
+    versions = subprocess.run([str(python), "-c", "import numpy, matplotlib, ipywidgets, torch;"
+                               "print(numpy.__version__, matplotlib.__version__, "
+                               "ipywidgets.__version__, torch.__version__)"],
+                              capture_output=True, text=True, env=env).stdout.strip()
+    print(f"Colab set-up and lesson 04 (student copy) in {seconds:.0f} s wall with "
+          f"{COLAB_PYTHON} (numpy, matplotlib, ipywidgets, torch: {versions})")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_student_copy_runs_to_the_end_with_a_plain_executor(path, tmp_path):
+    """No ``raises-exception`` honoured: an unsolved exercise must not stop "Run all"."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.reads(json.dumps(_without_raises_exception(read_notebook(path))), as_version=4)
+    client = NotebookClient(nb, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        pytest.fail(f"{path.name} stops before its end: {str(exc)[-1500:]}")
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    assert "not attempted yet" in printed, path.name
+
+
+def _copy_course(tmp: Path) -> Path:
+    root = tmp / "course"
+    for name in ("camlib", "notebooks", "docs"):
+        shutil.copytree(ROOT / name, root / name,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for name in ("README.md", "pyproject.toml"):
+        shutil.copy2(ROOT / name, root / name)
+    return root
+
+
+def test_publish_moves_every_address_and_is_idempotent(tmp_path):
+    root = _copy_course(tmp_path)
+    new, branch = "https://github.com/ada-lovelace/cam-course-2027", "fall"
+    assert colab.publish(repo_root=root, check=True) == []  # the repository is in step
+    report = colab.publish(new, branch, repo_root=root)
+    assert any(line.startswith("setting:") for line in report)
+    assert colab.publish(new, branch, repo_root=root) == []
+    assert colab.publish(new, branch, repo_root=root, check=True) == []
+    assert (colab.REPO_URL, colab.BRANCH) != (new, branch)  # this process is unchanged
+
+    setting = (root / "camlib" / "coursework" / "colab.py").read_text()
+    assert f'REPO_URL = "{new}"' in setting and f'BRANCH = "{branch}"' in setting
+    colab_prefix = "https://colab.research.google.com/github/ada-lovelace/cam-course-2027/blob/fall/"
+    old_prefix = f"github/{colab.REPO_URL[len('https://github.com/'):]}/"
+    for path in sorted((root / "notebooks").rglob("[0-9][0-9]_*.ipynb")):
+        notebook = read_notebook(path)
+        badge = next(c for c in notebook["cells"] if colab.BADGE_CELL_TAG in tags(c))
+        relative = path.relative_to(root).as_posix()
+        assert source(badge).endswith(f"({colab_prefix}{relative})"), relative
+        setup = next(c for c in notebook["cells"] if colab.SETUP_CELL_TAG in tags(c))
+        assert source(setup) == colab.setup_cell_source(new, branch)
+        assert old_prefix not in path.read_text() and colab.REPO_URL not in path.read_text()
+    teaching = (root / "docs" / "teaching.md").read_text()
+    assert f"{colab_prefix}notebooks/student/04_swapping_the_sums.ipynb" in teaching
+    for doc in [root / "README.md", *(root / "docs").glob("*.md")]:
+        assert colab.REPO_URL not in doc.read_text() and old_prefix not in doc.read_text(), doc
+
+
+@pytest.mark.parametrize("url", ["http://github.com/a/b", "https://github.com/a",
+                                 "https://github.com/a/b/", "https://github.com/a/b.git",
+                                 "https://gitlab.com/a/b", "", None])
+def test_publish_refuses_an_address_that_is_not_a_github_repository(url, tmp_path):
+    with pytest.raises(ValueError, match="repo_url"):
+        colab.publish(url if url is not None else 42, repo_root=tmp_path, check=True)
+
+
+def test_publish_refuses_a_bad_branch(tmp_path):
+    with pytest.raises(ValueError, match="branch"):
+        colab.publish("https://github.com/a/b", "main; rm -rf /", repo_root=tmp_path,
+                      check=True)
+
+
+def test_student_copies_and_nbgrader_sources_badge_the_student_copy():
+    from camlib.coursework.nbgrader import nbgrader_notebook
+
+    for path in STUDENT:
+        badge = next(c for c in read_notebook(path)["cells"] if colab.BADGE_CELL_TAG in tags(c))
+        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}")
+        lesson = read_notebook(ROOT / "notebooks" / path.name)
+        exported = nbgrader_notebook(lesson)
+        badge = next(c for c in exported["cells"] if colab.BADGE_CELL_TAG in tags(c))
+        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}")
+
+
+def test_the_repository_is_in_step_with_the_colab_setting():
+    tomllib = pytest.importorskip("tomllib")
+
+    assert colab.publish(check=True) == [], "run `python -m camlib.coursework publish`"
+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Repository"] == colab.REPO_URL
