@@ -83,14 +83,42 @@ def _redraw(figure: Callable[[int], plt.Figure], index: int) -> tuple[float, flo
     return seconds, cpu_seconds
 
 
+def compare_new_figures(repeats: int) -> dict[str, float]:
+    """Reused figure against a new figure per redraw, interleaved in one process (so both
+    see the same load); prints median CPU times and their ratio, returns the ratios."""
+    from camlib.viz import _common
+
+    print(f"CPU per redraw, figure + PNG, median of {repeats}, interleaved in one process:")
+    print(f"  {'widget':24s} {'new figure':>10s} {'reused':>8s} {'ratio':>6s}")
+    ratios = {}
+    for name, figure in redraws().items():
+        _redraw(figure, 0)
+        fresh, reused = [], []
+        for i in range(repeats):
+            _common._REUSABLE.clear()
+            fresh.append(_redraw(figure, i % 16)[1])
+            _redraw(figure, (i + 5) % 16)  # leaves a closed figure of this layout to reuse
+            reused.append(_redraw(figure, i % 16)[1])
+        new_cpu, reused_cpu = statistics.median(fresh), statistics.median(reused)
+        ratios[name] = reused_cpu / new_cpu
+        print(f"  {name:24s} {1000 * new_cpu:7.0f} ms {1000 * reused_cpu:5.0f} ms "
+              f"{ratios[name]:6.2f}")
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.widgets",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--compare-new-figures", action="store_true",
+                        help="also time a new figure per redraw (no reuse), interleaved with "
+                             "the reused one in this process, and print the CPU ratio")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.compare_new_figures:
+        return compare_new_figures(args.repeats)
     medians, cpu_medians = {}, {}
     for name, figure in redraws().items():
         redraw_seconds(figure, 0)  # the first figure pays for fonts and caches
