@@ -10,7 +10,14 @@ Boxes follow the project's convention: (x0, y0, x1, y1) half-open, i.e. the digi
 are ``image[:, y0:y1, x0:x1]``, and the box is tight (every edge row/column touches ink).
 
 The 1797 source digits are split once, by source image, into train (70% of each class) and
-test (30%): no handwritten digit appears in both splits, whatever the seed.
+test (30%): no handwritten digit appears in both splits, whatever the seed. A validation
+split with boxes, for choosing a threshold as Choe et al. (CVPR 2020) do, draws on a fixed
+third of each class's test digits (179 of the 539): ``split="val"``. The test images whose
+source digit is one of those are removed by `without_validation_digits`, so that a
+threshold chosen on "val" is judged on handwritten digits it never saw. (The "test" split
+itself keeps all 539 test digits, so that its images stay the same for every lesson.)
+The source digits come from only 13 writers (scikit-learn's description of the set), and
+the split is by image, not by writer: the same writers' hands appear in every split.
 
 Images are uint8 (N, 3, H, W); 30 000 float32 images would need about 1.5 GB, so convert
 per batch with `to_float`. Generated sets are cached under ``camlib.paths.CACHE_DIR``,
@@ -47,6 +54,7 @@ __all__ = [
     "ClutteredDigitsDataset",
     "make_cluttered_digits",
     "source_digits",
+    "without_validation_digits",
     "to_float",
     "batches",
     "data_loader",
@@ -56,8 +64,9 @@ __all__ = [
 
 # Bump when the drawing changes, so old caches are never mistaken for new data.
 GENERATOR_VERSION = 3
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "val")  # the order seeds the generators: train and test keep theirs
 _TRAIN_FRACTION = 0.7
+_VAL_FRACTION = 1 / 3  # of each class's test digits
 _SPLIT_SEED = 20160627  # fixed: the split must not depend on the generation seed
 _INK = 0.25  # an upscaled digit pixel belongs to the digit where its ink exceeds 25%
 
@@ -127,9 +136,14 @@ def source_digits(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 8×8 source digits of one split: (images (M, 8, 8) float in [0, 1], labels, indices).
 
     ``indices`` point into ``sklearn.datasets.load_digits()``; train and test share none.
+    "val" is a fixed third of each class's test digits (see `without_validation_digits`).
+
+    >>> val, test = source_digits("val")[2], source_digits("test")[2]
+    >>> len(val), len(test), bool(np.isin(val, test).all())
+    (179, 539, True)
     """
     if split not in SPLITS:
-        raise ValueError(f'split must be "train" or "test", got {split!r}')
+        raise ValueError(f'split must be "train", "test" or "val", got {split!r}')
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
 
     digits = load_digits()
@@ -138,10 +152,30 @@ def source_digits(split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for digit in range(10):
         members = rng.permutation(np.flatnonzero(digits.target == digit))
         cut = round(_TRAIN_FRACTION * len(members))
-        chosen.append(members[:cut] if split == "train" else members[cut:])
+        if split == "train":
+            chosen.append(members[:cut])
+        elif split == "test":
+            chosen.append(members[cut:])
+        else:  # the first third of the test digits, in the same fixed order
+            chosen.append(members[cut:cut + round(_VAL_FRACTION * (len(members) - cut))])
     indices = np.sort(np.concatenate(chosen))
     images = digits.images[indices].astype(np.float32) / 16.0
     return images, digits.target[indices].astype(np.int64), indices
+
+
+def without_validation_digits(data: ClutteredDigits) -> ClutteredDigits:
+    """The images of a set whose handwritten source digit is not a validation digit.
+
+    Use it on a "test" set when a threshold (or anything else) was chosen on a "val" set:
+    what is left shares no handwritten digit with the validation images, nor with training.
+
+    >>> test = without_validation_digits(make_cluttered_digits(30, "test", seed=0))
+    >>> bool(np.isin(test.sources, source_digits("val")[2]).any())
+    False
+    """
+    if not isinstance(data, ClutteredDigits):
+        raise TypeError(f"data must be a ClutteredDigits set, got {type(data).__name__}")
+    return data.subset(~np.isin(data.sources, source_digits("val")[2]))
 
 
 # --- drawing ------------------------------------------------------------------------------
@@ -339,7 +373,8 @@ def make_cluttered_digits(
     Parameters
     ----------
     n : number of images (> 0)
-    split : "train" or "test"; the two draw on disjoint sets of handwritten source digits
+    split : "train", "test" or "val"; train and test draw on disjoint sets of handwritten
+        source digits, "val" on a third of the test digits (see `without_validation_digits`)
     image_size : side of the square images in pixels, H = W (>= 16)
     seed : the same seed (and parameters) always gives the same images
     scale : (low, high) range of the digit's height as a fraction of S
@@ -373,7 +408,7 @@ def make_cluttered_digits(
     if clutter < 0:
         raise ValueError(f"clutter must be non-negative, got {clutter}")
     if split not in SPLITS:
-        raise ValueError(f'split must be "train" or "test", got {split!r}')
+        raise ValueError(f'split must be "train", "test" or "val", got {split!r}')
     low, high = (float(s) for s in scale)
     if not 0.05 <= low <= high <= 0.75:
         raise ValueError(f"scale must satisfy 0.05 <= low <= high <= 0.75, got {scale}")

@@ -27,14 +27,39 @@ def test_results_md_quotes_the_shipped_checkpoints():
 
 @pytest.mark.slow
 def test_the_localization_table_on_a_few_images(capsys):
-    text = localization.main(["--test-size", "40", "--no-write", "--step", "0.1"])
-    rows = text.splitlines()[2:]
+    text = localization.main(["--test-size", "40", "--val-size", "30", "--heldout-size", "45",
+                              "--repeats", "20", "--no-write", "--step", "0.1"])
+    first, second = text.split("\n\n")
+    rows = first.splitlines()[2:]
     assert [r.split(" | ")[0].strip("| ") for r in rows] == [
         "GAP-CAM", "GMP-CAM", "GAP-CAM, 8×8 map", "backprop on GAP", "centred box",
         "full image"]
     # The whole image is never a tight box around a digit of 40-65% of its side.
     assert rows[-1].split(" | ")[2:4] == ["0.0", "0.0"]
-    assert "s on" in capsys.readouterr().out
+    # Choe et al.'s protocol: every method with a map, each number with an interval and τ.
+    protocol = second.splitlines()[2:]
+    assert [r.split(" | ")[0].strip("| ") for r in protocol] == [
+        "GAP-CAM", "GMP-CAM", "GAP-CAM, 8×8 map", "backprop on GAP"]
+    assert all(re.search(r"\[[\d.]+, [\d.]+\] \(τ 0\.\d\d\)", r) for r in protocol)
+    out = capsys.readouterr().out
+    assert "s on" in out and "Validation τ against the oracle" in out
+
+
+def test_source_bootstrap_resamples_whole_digits():
+    import numpy as np
+
+    # Two digits: one with 3 hits out of 3 images, one with 0 of 1. A replicate draws two
+    # digits with replacement: the means can only be 1, 0 or (3 + 0) / 4 = 0.75 ...
+    hits = np.array([1.0, 1.0, 1.0, 0.0])
+    replicates = localization.source_bootstrap(hits, np.array([5, 5, 5, 9]), repeats=200)
+    assert set(np.round(replicates, 6)) <= {0.0, 0.75, 1.0} and len(set(replicates)) == 3
+    # ... and a (T, N) matrix gives (repeats, T).
+    both = localization.source_bootstrap(np.stack([hits, 1 - hits]), np.arange(4), repeats=7)
+    assert both.shape == (7, 2)
+    np.testing.assert_allclose(both.sum(1), 1.0)
+    assert localization.interval(np.arange(101.0)) == pytest.approx((2.5, 97.5))
+    with pytest.raises(ValueError, match="normalization"):
+        localization.prepare(np.zeros((1, 2, 2)), "max")
 
 
 @pytest.mark.slow

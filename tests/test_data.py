@@ -48,6 +48,20 @@ def test_train_and_test_use_disjoint_source_digits():
     assert set(tr.sources) <= set(train) and set(te.sources) <= set(test)
 
 
+def test_validation_digits_are_a_third_of_the_test_digits_and_removable():
+    _, _, train = cd.source_digits("train")
+    _, val_labels, val = cd.source_digits("val")
+    _, test_labels, test = cd.source_digits("test")
+    assert np.isin(val, test).all() and not np.isin(val, train).any()
+    np.testing.assert_array_equal(np.bincount(val_labels), np.round(np.bincount(test_labels) / 3))
+    data = cd.make_cluttered_digits(60, "test", seed=0, cache=False)
+    kept = cd.without_validation_digits(data)
+    assert 0 < len(kept) < len(data) and not np.isin(kept.sources, val).any()
+    assert np.isin(cd.make_cluttered_digits(20, "val", seed=0, cache=False).sources, val).all()
+    with pytest.raises(TypeError, match="data"):
+        cd.without_validation_digits(data.images)
+
+
 def test_labels_are_the_source_digits_labels():
     from sklearn.datasets import load_digits
 
@@ -130,7 +144,7 @@ def test_generation_is_fast():
     [
         (dict(n=0), ValueError),
         (dict(n=2.5), TypeError),
-        (dict(n=4, split="val"), ValueError),
+        (dict(n=4, split="validation"), ValueError),
         (dict(n=4, image_size=8), ValueError),
         (dict(n=4, seed=-1), ValueError),
         (dict(n=4, scale=(0.6, 0.3)), ValueError),

@@ -334,3 +334,83 @@ def test_10_2_names_mean_iou_and_percentages():
     assert "mean IoU" in failure(exercise_10_2, mean_iou)
     assert "percentage" in failure(exercise_10_2, lambda c, b, threshold=0.2: 100 * gt_known_loc(
         c, b, threshold))
+
+
+# --- grading: hidden cases -----------------------------------------------------------------
+
+
+RIGHT_ANSWERS = {
+    exercise_6_1: feature_map_size, exercise_6_2: train_step, exercise_7_1: iou,
+    exercise_7_2: cam_to_box, exercise_7_3: max_box_acc, exercise_8_1: gradcam_weights,
+    exercise_8_2: grad_cam, exercise_8_3: score_gradients, exercise_9_1: preprocess,
+    exercise_9_2: top_k, exercise_10_1: linear_classifier_cam, exercise_10_2: gt_known_loc,
+}
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("seed", [1, 2026])
+def test_right_answers_pass_the_hidden_cases(check, seed):
+    assert check(RIGHT_ANSWERS[check], verbose=False, hidden_seed=seed).passed
+
+
+def hidden_failure(check, fn, seed=7) -> str:
+    with pytest.raises(CheckFailed) as info:
+        check(fn, verbose=False, hidden_seed=seed)
+    return str(info.value)
+
+
+def test_hidden_cases_catch_what_the_visible_ones_let_through():
+    # Right only on the sizes and shapes the notebook shows.
+    def square_only_size(size, layers):
+        return feature_map_size(size, layers) if size in (64, 37, 224) else size // 4
+
+    assert exercise_6_1(square_only_size, verbose=False).passed
+    assert "expected" in hidden_failure(exercise_6_1, square_only_size)
+
+    # A CAM box that only works on square maps: flat indices split with the height.
+    def square_box(cam, threshold=0.2):
+        components, count = reference.connected_components(cam >= threshold * cam.max(), 8)
+        sizes = np.bincount(components.ravel(), minlength=count + 1)[1:]
+        rows, cols = np.divmod(np.flatnonzero(components == np.argmax(sizes) + 1),
+                               cam.shape[0])
+        return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+    assert exercise_7_2(square_box, verbose=False).passed
+    assert "expected" in hidden_failure(exercise_7_2, square_box)
+
+    # top-k that assumes k < C.
+    def top_k_short(logits, k):
+        return top_k(logits, min(k, logits.shape[1] - 1))
+
+    assert exercise_9_2(top_k_short, verbose=False).passed
+    hidden_failure(exercise_9_2, top_k_short)
+
+
+def test_hidden_6_2_names_a_missing_zero_grad_under_momentum():
+    def no_zero_grad(model, optimizer, images, labels):
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    assert "zero_grad" in hidden_failure(exercise_6_2, no_zero_grad)
+
+
+def test_10_1_names_a_relu_and_the_summed_weights():
+    def relu_map(features, coef, positive=True):
+        return np.maximum(linear_classifier_cam(features, coef, positive), 0)
+
+    def summed_weights(features, coef, positive=True):
+        return features.mean(axis=1) * np.asarray(coef).sum() * (1 if positive else -1)
+
+    assert "ReLU" in failure(exercise_10_1, relu_map)
+    assert "sum of the weights" in failure(exercise_10_1, summed_weights)
+
+
+def test_10_2_names_the_strict_inequality():
+    def strict(cams, boxes, threshold=0.2):
+        return float(np.mean([reference.iou(reference.bounding_box(c, threshold), b) > 0.5
+                              for c, b in zip(cams, boxes, strict=True)]))
+
+    assert ">= 0.5" in failure(exercise_10_2, strict)
+    assert ">= 0.5" in hidden_failure(exercise_10_2, strict)

@@ -477,6 +477,9 @@ WRONG = [
      ["min-max normalized"]),
     ("4.3", "every class's map", lambda f, w, b: np.einsum("ck,nkhw->nchw", w, f),
      ["every class's map"]),
+    ("4.3", "class of the highest peak", _predicted_with(
+        choose=lambda f, w, b, s: np.einsum("ck,nkhw->nchw", w, f).max(axis=(2, 3)).argmax(1)),
+     ["highest peak"]),
     ("4.3", "averaged map", _predicted_with(transform=lambda m, b: m / (m.shape[1] * m.shape[2])),
      ["times too small"]),
     # 5.1 ---------------------------------------------------------------------------------

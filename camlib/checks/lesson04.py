@@ -14,7 +14,8 @@ and b_c is missing or misplaced in each pooling (1/Z missing or extra, b_c missi
 divided by Z, added at every position, multiplied by Z), Z = H or W instead of H·W,
 ``reduce`` ignored; for 4.3 argmin, class 0 for all, the class chosen without the bias or
 from the summed map, a ReLU on the map (the top class's maps here are partly or wholly
-negative), b_c added to the map, min–max normalized maps, every class's map returned.
+negative), the class of the highest map peak, b_c added to the map, min–max normalized
+maps, every class's map returned.
 """
 
 from __future__ import annotations
@@ -181,6 +182,17 @@ def exercise_4_3(ctx: Context, fn) -> str:
                                        "summed map (sum pooling, where b_c weighs Z times "
                                        "less); the prediction is the argmax of the full score "
                                        "S_c = (1/Z) Σ_k w_k^c Σ_{x,y} f_k + b_c")
+        peak = reference.class_activation_maps(features, weight).max(axis=(2, 3)).argmax(1)
+        by_peak = ("you chose the class whose map has the highest peak, max_{x,y} M_c; the "
+                   "prediction is the class with the highest score S_c = (1/Z) Σ_{x,y} M_c + "
+                   "b_c")
+        # Where the peak's class is also a class chosen without the bias (or from the sum),
+        # the two maps are the same: one message names both mistakes.
+        also = ", or by the highest peak of its map (max_{x,y} M_c); the prediction"
+        if np.array_equal(peak, no_bias):
+            without_bias = by_peak = without_bias.replace("; the prediction", also, 1)
+        elif np.array_equal(peak, summed):
+            from_sum = by_peak = from_sum.replace("; the prediction", also, 1)
         mistakes = {
             "you took the map of the class with the lowest score; take argmax, not argmin":
             reference.class_activation_maps(features, weight, scores.argmin(axis=1)),
@@ -188,6 +200,7 @@ def exercise_4_3(ctx: Context, fn) -> str:
             reference.class_activation_maps(features, weight, 0),
             without_bias: reference.class_activation_maps(features, weight, no_bias),
             from_sum: reference.class_activation_maps(features, weight, summed),
+            by_peak: reference.class_activation_maps(features, weight, peak),
             "you applied a ReLU to the map (negative values became 0); M_c keeps its sign, "
             "and here the top class's map is negative in places, for the last image "
             "everywhere": np.maximum(expected, 0),

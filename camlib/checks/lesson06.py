@@ -33,13 +33,18 @@ def exercise_6_1(ctx: Context, fn) -> str:
         [(5, 1, 0), (3, 2, 0)],  # no padding
         [(3, 2, 1), (3, 2, 1), (3, 2, 1)],  # odd sizes: floor, not ceil
     ]
-    for _ in range(3):
-        depth = int(ctx.rng.integers(1, 5))
+    for _ in range(7 if ctx.hidden else 3):  # grading: more stacks, larger kernels, stride 3
+        depth = int(ctx.rng.integers(1, 6 if ctx.hidden else 5))
         stacks.append([(int(k), int(s), int(ctx.rng.integers(0, k // 2 + 1)))
-                       for k, s in zip(ctx.rng.choice([1, 3, 5], depth),
-                                       ctx.rng.integers(1, 3, depth), strict=True)])
+                       for k, s in zip(ctx.rng.choice([1, 3, 5, 7] if ctx.hidden else [1, 3, 5],
+                                                      depth),
+                                       ctx.rng.integers(1, 4 if ctx.hidden else 3, depth),
+                                       strict=True)])
+    sizes = (64, 37, 224)
+    if ctx.hidden:  # odd and unusual input sizes the notebook never tried
+        sizes += tuple(int(v) for v in ctx.rng.integers(9, 400, 3))
     for layers in stacks:
-        for size in (64, 37, 224):
+        for size in sizes:
             expected = _side(size, layers)
             if expected < 1:
                 continue
@@ -90,13 +95,16 @@ class _TinyGAPNet(torch.nn.Module):
         return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
 
 
-def _setup(seed: int):
+def _setup(seed: int, hidden: bool = False):
     torch.manual_seed(seed)
     model = _TinyGAPNet().double()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    # Grading: momentum (stale gradients then also corrupt the velocity), an odd batch size,
+    # a non-square image and three steps.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.5 if hidden else 0.0)
     generator = torch.Generator().manual_seed(seed)
-    batches = [(torch.randn(6, 3, 5, 5, generator=generator, dtype=torch.float64),
-                torch.randint(0, 3, (6,), generator=generator)) for _ in range(2)]
+    size, shape, steps = (7, (3, 5, 8), 3) if hidden else (6, (3, 5, 5), 2)
+    batches = [(torch.randn(size, *shape, generator=generator, dtype=torch.float64),
+                torch.randint(0, 3, (size,), generator=generator)) for _ in range(steps)]
     return model, optimizer, batches
 
 
@@ -126,11 +134,11 @@ def exercise_6_2(ctx: Context, fn) -> str:
     for name, options in {"right": {}, "no_zero_grad": {"zero_grad": False},
                           "no_step": {"step": False},
                           "softmax_first": {"softmax_first": True}}.items():
-        model, optimizer, batches = _setup(seed)
+        model, optimizer, batches = _setup(seed, ctx.hidden)
         losses = [_reference_step(model, optimizer, x, y, **options) for x, y in batches]
         outcomes[name] = (losses, _parameters(model))
 
-    model, optimizer, batches = _setup(seed)
+    model, optimizer, batches = _setup(seed, ctx.hidden)
 
     def run(images, labels):
         return fn(model, optimizer, images, labels)

@@ -65,9 +65,10 @@ def exercise_7_1(ctx: Context, fn) -> str:
         ((0, 0, 8, 8), (2, 2, 4, 4), "a box inside another"),
         ((3, 1, 7, 9), (1, 4, 10, 6), "a cross of two boxes"),
     ]
-    for _ in range(6):
-        x = np.sort(ctx.rng.integers(0, 40, size=(2, 2)), axis=1)
-        y = np.sort(ctx.rng.integers(0, 40, size=(2, 2)), axis=1)
+    span = 1000 if ctx.hidden else 40  # grading: large, non-square boxes, more of them
+    for _ in range(14 if ctx.hidden else 6):
+        x = np.sort(ctx.rng.integers(0, span, size=(2, 2)), axis=1)
+        y = np.sort(ctx.rng.integers(0, span // 3 if ctx.hidden else span, size=(2, 2)), axis=1)
         x[:, 1] += 1
         y[:, 1] += 1
         cases.append(((x[0, 0], y[0, 0], x[0, 1], y[0, 1]), (x[1, 0], y[1, 0], x[1, 1], y[1, 1]),
@@ -149,9 +150,13 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
 def exercise_7_2(ctx: Context, fn) -> str:
     """Check ``cam_to_box(cam, threshold)`` against ``camlib.reference.bounding_box``."""
     count = 0
-    for trial in range(10):
+    for trial in range(16 if ctx.hidden else 10):
         cam = _blobs(ctx.rng, size=int(ctx.rng.integers(16, 28)))
         threshold = [0.2, 0.5, 0.35][trial % 3]
+        if trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
+            cam = np.concatenate([cam, _blobs(ctx.rng, size=cam.shape[0])[:, :7]], axis=1)
+            cam = cam * 10 ** ctx.rng.uniform(-3, 4) - 0.2 * cam.max()
+            threshold = float(ctx.rng.uniform(0.1, 0.6))
         expected = reference.bounding_box(cam, threshold)
         got = ctx.call(fn, cam, threshold)
         try:
@@ -178,6 +183,8 @@ def exercise_7_2(ctx: Context, fn) -> str:
 def exercise_7_3(ctx: Context, fn) -> str:
     """Check ``max_box_acc(ious, iou_threshold=0.5)`` -> (best accuracy, best threshold index)."""
     shapes = [(5, 12), (9, 40), (3, 7)]
+    if ctx.hidden:  # grading: one threshold, one image, many images
+        shapes += [(1, 5), (7, 1), (int(ctx.rng.integers(10, 30)), 200)]
     for thresholds, images in shapes:
         ious = np.clip(ctx.rng.beta(2, 2, size=(thresholds, images))
                        + np.linspace(-0.2, 0.2, thresholds)[:, None] * ctx.rng.choice([-1, 1]),

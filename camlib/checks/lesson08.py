@@ -22,8 +22,12 @@ def _as_tensor(value) -> torch.Tensor:
 @exercise_check("8.1", function="gradcam_weights")
 def exercise_8_1(ctx: Context, fn) -> str:
     """Check ``gradcam_weights(gradients)``: (N, K, H, W) -> α (N, K), the spatial mean."""
-    for n, k, h, w in [(2, 3, 4, 5), (1, 6, 7, 7)]:
-        gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w)))
+    shapes = [(2, 3, 4, 5), (1, 6, 7, 7)]
+    if ctx.hidden:  # grading: odd, non-square maps and gradients of every scale
+        shapes += [(3, 5, 1, 9), (2, 4, 11, 3)]
+    for n, k, h, w in shapes:
+        gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w))
+                               * 10 ** ctx.rng.uniform(-3, 3, size=(n, k, 1, 1)))
         expected = gradients.double().mean(dim=(2, 3)).numpy()
         got = ctx.call(fn, gradients.clone())
         ctx.compare(got, expected, axes=("N", "K"), factors=[factor_Z(h * w)],
@@ -40,8 +44,12 @@ def exercise_8_1(ctx: Context, fn) -> str:
 @exercise_check("8.2", function="grad_cam")
 def exercise_8_2(ctx: Context, fn) -> str:
     """Check ``grad_cam(features, gradients)`` -> ReLU(Σ_k α_k f_k), shape (N, H, W)."""
-    for n, k, h, w in [(2, 4, 5, 5), (3, 8, 6, 4)]:
-        features = _as_tensor(ctx.rng.gamma(1.0, size=(n, k, h, w)))
+    shapes = [(2, 4, 5, 5), (3, 8, 6, 4)]
+    if ctx.hidden:  # grading: odd, non-square maps, features of every scale
+        shapes += [(1, 3, 9, 2), (4, 6, 3, 7)]
+    for n, k, h, w in shapes:
+        features = _as_tensor(ctx.rng.gamma(1.0, size=(n, k, h, w))
+                              * (10 ** ctx.rng.uniform(-2, 3) if ctx.hidden else 1.0))
         gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w)))
         f, g = features.double(), gradients.double()
         alpha = g.mean(dim=(2, 3))
@@ -91,10 +99,12 @@ class _TwoLayerHead(torch.nn.Module):
 def exercise_8_3(ctx: Context, fn) -> str:
     """Check ``score_gradients(head, features, classes)`` -> ∂S_c/∂f, (N, K, H, W)."""
     generator = torch.Generator().manual_seed(ctx.seed % (2**31))
-    n, k, h, w, c = 3, 5, 4, 4, 6
+    n, k, h, w, c = (5, 6, 3, 7, 9) if ctx.hidden else (3, 5, 4, 4, 6)  # grading: non-square
     head = _TwoLayerHead(k, 7, c, generator).double()
     features = torch.randn(n, k, h, w, generator=generator, dtype=torch.float64).abs()
-    classes = torch.tensor([1, 4, 1])
+    classes = (torch.randint(0, c, (n,), generator=generator) if ctx.hidden
+               else torch.tensor([1, 4, 1]))
+    classes[0] = classes[-1] = 1  # a shared class, so "the first sample's class" can be told
 
     def gradient_of(select) -> np.ndarray:
         f = features.clone().requires_grad_(True)

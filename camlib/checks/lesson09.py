@@ -27,7 +27,10 @@ def _reference_preprocess(image: np.ndarray) -> np.ndarray:
 @exercise_check("9.1", function="preprocess")
 def exercise_9_1(ctx: Context, fn) -> str:
     """Check ``preprocess(image)``: uint8 (H, W, 3) -> float tensor (1, 3, H, W), normalized."""
-    for height, width in [(5, 7), (12, 9)]:
+    sizes = [(5, 7), (12, 9)]
+    if ctx.hidden:  # grading: a single pixel, a tall and a wide image
+        sizes += [(1, 1), (31, 4), (3, 40)]
+    for height, width in sizes:
         image = ctx.rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
         expected = _reference_preprocess(image)
         got = ctx.call(fn, image.copy())
@@ -60,7 +63,10 @@ def exercise_9_1(ctx: Context, fn) -> str:
 @exercise_check("9.2", function="top_k")
 def exercise_9_2(ctx: Context, fn) -> str:
     """Check ``top_k(logits, k)`` -> (probabilities (N, k), classes (N, k)), best first."""
-    for n, c, k in [(1, 10, 3), (4, 30, 5)]:
+    cases = [(1, 10, 3), (4, 30, 5)]
+    if ctx.hidden:  # grading: k = 1, k = C, and 1000 classes as ImageNet
+        cases += [(3, 7, 1), (2, 6, 6), (2, 1000, 5)]
+    for n, c, k in cases:
         logits = torch.as_tensor(ctx.rng.normal(0, 3, size=(n, c)), dtype=torch.float32)
         probabilities = torch.softmax(logits.double(), dim=1)
         expected_p, expected_i = probabilities.topk(k, dim=1)

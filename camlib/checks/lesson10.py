@@ -20,8 +20,13 @@ __all__ = ["exercise_10_1", "exercise_10_2"]
 @exercise_check("10.1", function="linear_classifier_cam")
 def exercise_10_1(ctx: Context, fn) -> str:
     """Check ``linear_classifier_cam(features, coef, positive=True)`` -> (N, H, W)."""
-    for n, k, h, w, as_row in [(2, 5, 4, 4, True), (3, 8, 6, 5, False)]:
+    cases = [(2, 5, 4, 4, True), (3, 8, 6, 5, False)]
+    if ctx.hidden:  # grading: odd, non-square maps, signed features of a large spread
+        cases += [(1, 3, 7, 2, True), (4, 6, 1, 9, False)]
+    for index, (n, k, h, w, as_row) in enumerate(cases):
         features = np.abs(ctx.rng.normal(size=(n, k, h, w)))
+        if index >= 2:
+            features = ctx.rng.normal(size=(n, k, h, w)) * 10 ** ctx.rng.uniform(-2, 3)
         coef = ctx.rng.normal(size=(1, k) if as_row else (k,))
         weights = coef.reshape(-1)
         for positive in (True, False):
@@ -32,6 +37,12 @@ def exercise_10_1(ctx: Context, fn) -> str:
             mistakes = {
                 "you min–max normalized the map; return the raw Σ_k w_k f_k(x, y) (its sign "
                 "and scale carry the classifier's score)": reference.normalize(expected),
+                "you applied a ReLU to the map; a linear classifier's CAM keeps its negative "
+                "values (the evidence against the class)":
+                    np.maximum(expected, 0),
+                "you multiplied the channel mean by the sum of the weights; weight each "
+                "channel by its own w_k before summing over k":
+                    features.mean(axis=1) * weights.sum() * (1 if positive else -1),
             }
             if not positive:
                 ctx.compare(got, expected, what=what, axes=("N", "H", "W"),
@@ -67,8 +78,16 @@ def _smooth_cams(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarra
 @exercise_check("10.2", function="gt_known_loc")
 def exercise_10_2(ctx: Context, fn) -> str:
     """Check ``gt_known_loc(cams, boxes, threshold=0.2)`` -> fraction with IoU ≥ 0.5."""
-    for n, size, threshold in [(12, 24, 0.2), (20, 20, 0.5)]:
+    cases = [(12, 24, 0.2), (20, 20, 0.5)]
+    if ctx.hidden:  # grading: other sizes and thresholds
+        cases += [(15, 31, float(ctx.rng.uniform(0.1, 0.6))), (9, 17, 0.35)]
+    for n, size, threshold in cases:
         cams, boxes = _smooth_cams(ctx.rng, n, size)
+        # A flat square map whose box has IoU exactly 0.5 with a box twice as tall: it
+        # counts as correct (IoU ≥ 0.5, not > 0.5).
+        cams[0] = 0.0
+        cams[0, 2:6, 2:6] = 1.0
+        boxes[0] = (2, 2, 6, 10)
         ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
                          for c, b in zip(cams, boxes, strict=True)])
         expected = float((ious >= 0.5).mean())
@@ -90,6 +109,8 @@ def exercise_10_2(ctx: Context, fn) -> str:
                                           "its default)",
             float((ious >= 0.5).sum()): "you returned the count of correct images; divide by "
                                         "the number of images",
+            float((ious > 0.5).mean()): "an IoU of exactly 0.5 counts as correct: use >= 0.5, "
+                                        "not > 0.5",
         }
         for candidate, message in wrong.items():
             if abs(value - candidate) < 1e-9 and abs(candidate - expected) > 1e-9:

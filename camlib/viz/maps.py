@@ -418,7 +418,7 @@ def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.
     cam = weighted.sum(axis=0)
     peak = max(float(np.abs(f).max()), float(np.abs(weighted).max()), float(np.abs(cam).max()))
     norm = signed_norm(f, peak)
-    fig, axes = plt.subplots(2, k_count + 1, figsize=(3.0 * (k_count + 1) + 1.0, 6.2),
+    fig, axes = plt.subplots(2, k_count + 1, figsize=(2.8 * (k_count + 1) + 0.8, 6.0),
                              squeeze=False, layout="constrained")
     panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}(x,y)$;  $\\Sigma$ = {_number(f[k].sum())}")
               for k in range(k_count)]
@@ -476,7 +476,7 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
     pooled = m.mean() if reduce == "mean" else m.sum()
     total = pooled + (bias or 0.0)
     state = reuse(("plot_class_map", picture.shape, m.shape, box is None),
-                  lambda: plt.subplots(1, 3, figsize=(11.5, 3.6))[0])
+                  lambda: plt.subplots(1, 3, figsize=(9.6, 3.2))[0])
     fig = state.fig
     ax_img, ax_map, ax_over = fig.axes[:3]
     state.imshow(ax_img, "image", picture)
@@ -563,7 +563,7 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
     m = _map2d(cam, "cam")
     shown = _display_cam(m, picture.shape[:2], normalization)
     state = reuse(("plot_cam_overlay", picture.shape, m.shape, box is None, normalization),
-                  lambda: plt.subplots(1, 3, figsize=(11.5, 3.6))[0])
+                  lambda: plt.subplots(1, 3, figsize=(9.6, 3.2))[0])
     fig = state.fig
     ax_raw, ax_big, ax_over = fig.axes[:3]
     raw = state.imshow(ax_raw, "raw", m, cmap=DIVERGING_CMAP, norm=signed_norm(m))
