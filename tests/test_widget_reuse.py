@@ -74,24 +74,25 @@ def test_a_figure_still_open_is_never_redrawn(name):
     assert np.array_equal(_png(first), png_first)
 
 
-def _cpu_per_redraw(draw, close_between: bool, repeats: int = 5) -> float:
-    times = []
-    for i in range(repeats):
-        start = time.process_time()
-        fig = draw(i % 3)
-        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-        times.append(time.process_time() - start)
-        plt.close(fig)
-        if not close_between:
-            _common._REUSABLE.clear()  # what every redraw cost before: a new figure
-    return float(np.median(times))
+def _cpu(draw, index: int) -> float:
+    start = time.process_time()
+    fig = draw(index)
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    seconds = time.process_time() - start
+    plt.close(fig)
+    return seconds
 
 
 @pytest.mark.parametrize("name", ["plot_channel", "plot_class_map", "plot_cam_overlay",
                                   "plot_maps_side_by_side"])
 def test_reused_redraw_costs_less_cpu_than_a_new_figure(name):
+    """Interleaved in one process, so both see the same load; the least CPU time of each,
+    since contention with other processes only adds to it."""
     draw = WIDGETS[name]
     plt.close(draw(0))  # fonts and caches
-    rebuilt = _cpu_per_redraw(draw, close_between=False)
-    reused = _cpu_per_redraw(draw, close_between=True)
-    assert reused < 0.85 * rebuilt, (reused, rebuilt)
+    rebuilt, reused = [], []
+    for i in range(7):
+        _common._REUSABLE.clear()
+        rebuilt.append(_cpu(draw, i % 3))  # a new figure, as every redraw cost before
+        reused.append(_cpu(draw, (i + 1) % 3))  # the figure just closed, updated
+    assert min(reused) < 0.9 * min(rebuilt), (reused, rebuilt)
