@@ -103,3 +103,87 @@ def draw_box(ax, box, color: str = "lime", label: str | None = None, linewidth: 
 
 
 _NUMPY_FLOATS = {"float16", "float32", "float64"}
+
+
+class _Reused:
+    """The artists of one widget figure, kept so that the next redraw updates them.
+
+    A widget callback draws a figure and shows it, and ``plt.show()`` (or ``plt.close``)
+    then closes it. Building the axes, ticks and colour bars again costs more than drawing
+    them, so `reuse` hands the closed figure back to the next call with the same layout,
+    and these methods create each artist on the first call and update it afterwards
+    (``set_data``, ``set_clim``, new box corners). A figure still open is never touched:
+    a caller that keeps figures gets a new one each call.
+    """
+
+    def __init__(self, fig):
+        self.fig = fig
+        self.artists: dict[str, object] = {}
+        self.fresh = True
+
+    def imshow(self, ax, name: str, data, **kwargs):
+        """``ax.imshow(data, **kwargs)`` once; later the same image with new data and
+        limits (``cmap`` and ``alpha`` included)."""
+        image = self.artists.get(name)
+        if image is None:
+            image = self.artists[name] = ax.imshow(data, **kwargs)
+            return image
+        image.set_data(data)
+        norm = kwargs.get("norm")
+        if norm is not None:
+            image.set_clim(norm.vmin, norm.vmax)
+        elif "vmin" in kwargs or "vmax" in kwargs:
+            image.set_clim(kwargs.get("vmin"), kwargs.get("vmax"))
+        else:
+            image.autoscale()
+        if "cmap" in kwargs:
+            image.set_cmap(kwargs["cmap"])
+        if "alpha" in kwargs:
+            image.set_alpha(kwargs["alpha"])
+        return image
+
+    def colorbar(self, name: str, mappable, label: str | None = None, **kwargs):
+        """One colour bar per mappable; it follows the mappable's limits by itself."""
+        bar = self.artists.get(name)
+        if bar is None:
+            bar = self.artists[name] = self.fig.colorbar(mappable, label=label, **kwargs)
+        elif label is not None and bar.ax.get_ylabel() != label:
+            bar.set_label(label)
+        return bar
+
+    def box(self, ax, name: str, box, color: str = "lime", **kwargs):
+        """`draw_box` once; later the same rectangle moved to the new box."""
+        patch = self.artists.get(name)
+        if patch is None:
+            patch = self.artists[name] = draw_box(ax, box, color, **kwargs)
+            return patch
+        values = to_numpy(box).ravel()
+        if values.size != 4:
+            raise ValueError(f"box must be 4 numbers (x0, y0, x1, y1), got {values.size}")
+        x0, y0, x1, y1 = (float(v) for v in values)
+        patch.set_bounds(x0 - 0.5, y0 - 0.5, x1 - x0, y1 - y0)
+        patch.set_edgecolor(color)
+        return patch
+
+
+_REUSABLE: dict[tuple, _Reused] = {}
+
+
+def reuse(key: tuple, build) -> _Reused:
+    """The figure built by ``build()`` for this layout ``key``, or the one built for it
+    before if pyplot has closed it since (it is registered with pyplot again)."""
+    import matplotlib.pyplot as plt
+    from matplotlib import _pylab_helpers
+
+    state = _REUSABLE.get(key)
+    open_figures = [m.canvas.figure for m in _pylab_helpers.Gcf.get_all_fig_managers()]
+    if state is None or any(f is state.fig for f in open_figures) or \
+            plt.get_backend() != state.backend:
+        state = _Reused(build())
+        state.backend = plt.get_backend()
+        _REUSABLE[key] = state
+        return state
+    state.fig.canvas.manager = None  # a closed figure gets a new manager and number
+    plt.figure(state.fig)
+    state.fresh = False
+    return state

@@ -21,7 +21,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from camlib import reference
-from camlib.viz._common import display_image, draw_box, to_numpy
+from camlib.viz._common import display_image, draw_box, reuse, to_numpy
 
 __all__ = [
     "plot_accuracy_vs_threshold",
@@ -199,38 +199,48 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     largest = int(np.argmax(sizes)) + 1 if count else 0
 
     aspect = size[0] / size[1]  # wide images (lesson 10) get shorter figures
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.9 * aspect + 0.9))
-    limit = float(np.abs(cam_up).max()) or 1.0
-    shown = axes[0].imshow(cam_up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
-    axes[0].contour(cam_up, levels=[threshold * peak if peak > 0 else peak], colors="k",
-                    linewidths=1)
-    axes[0].set_title(f"CAM (contour at {threshold:.0%} of max)")
-    fig.colorbar(shown, ax=axes[0], fraction=0.046 * aspect, pad=0.04, label="M_c(x, y)")
-
-    regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
-    axes[1].imshow(regions, cmap="Greys", vmin=0, vmax=2)
-    axes[1].set_title(f"mask: {count} component{'s' if count != 1 else ''}, largest black")
-    draw_box(axes[1], box, PRED_COLOR)
-
-    axes[2].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-    draw_box(axes[2], box, PRED_COLOR, "CAM box")
-    overlap = None
+    gt = None
     if gt_box is not None:
         gt = to_numpy(gt_box).ravel()
         if gt.size != 4:
             raise ValueError(f"gt_box must be 4 numbers (x0, y0, x1, y1), got {gt.size}")
-        draw_box(axes[2], gt, GT_COLOR, "ground truth", linestyle="--")
+    state = reuse(("plot_box_from_cam", picture.shape, gt is None, bool(title)),
+                  lambda: plt.subplots(1, 3, figsize=(10.5, 2.9 * aspect + 0.9))[0])
+    fig = state.fig
+    axes = fig.axes[:3]
+    limit = float(np.abs(cam_up).max()) or 1.0
+    shown = state.imshow(axes[0], "cam", cam_up, cmap="RdBu_r",
+                         norm=TwoSlopeNorm(0.0, -limit, limit))
+    if "contour" in state.artists:
+        state.artists["contour"].remove()
+    state.artists["contour"] = axes[0].contour(
+        cam_up, levels=[threshold * peak if peak > 0 else peak], colors="k", linewidths=1)
+    axes[0].set_title(f"CAM (contour at {threshold:.0%} of max)")
+    state.colorbar("bar", shown, ax=axes[0], fraction=0.046 * aspect, pad=0.04,
+                   label="M_c(x, y)")
+
+    regions = np.where(mask, 1, 0) + np.where(labels == largest, 1, 0)
+    state.imshow(axes[1], "regions", regions, cmap="Greys", vmin=0, vmax=2)
+    axes[1].set_title(f"mask: {count} component{'s' if count != 1 else ''}, largest black")
+    state.box(axes[1], "mask box", box, PRED_COLOR)
+
+    state.imshow(axes[2], "image", picture, cmap="gray" if picture.ndim == 2 else None)
+    state.box(axes[2], "box", box, PRED_COLOR, label="CAM box")
+    overlap = None
+    if gt is not None:
+        state.box(axes[2], "gt", gt, GT_COLOR, label="ground truth", linestyle="--")
         overlap = reference.iou(box, gt)
         verdict = "correct" if overlap >= 0.5 else "wrong"
         axes[2].set_title(f"IoU = {overlap:.2f} ({verdict} at IoU ≥ 0.5)")
     else:
         axes[2].set_title("CAM box")
-    axes[2].legend(loc="lower right", fontsize=7, framealpha=0.7)
-    for ax in axes:
-        _clean(ax)
+    if state.fresh:
+        axes[2].legend(loc="lower right", fontsize=7, framealpha=0.7)
+        for ax in axes:
+            _clean(ax)
+        _fixed_layout(fig, title)
     if title:
         fig.suptitle(title)
-    _fixed_layout(fig, title)
     fig.box = box  # type: ignore[attr-defined]
     fig.iou = overlap  # type: ignore[attr-defined]
     return fig
@@ -340,28 +350,36 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
     size = _image_size(picture)
     panels = 1 + len(maps)
     aspect = size[0] / size[1]
-    fig, axes = plt.subplots(1, panels, figsize=(2.9 * panels, 2.5 * aspect + 0.6),
-                             squeeze=False)
-    axes = axes[0]
-    axes[0].imshow(picture, cmap="gray" if picture.ndim == 2 else None)
+    key = ("plot_maps_side_by_side", picture.shape, tuple(maps), tuple(n in signed for n in maps),
+           gt_box is None, bool(title))
+    state = reuse(key, lambda: plt.subplots(1, panels, figsize=(2.9 * panels, 2.5 * aspect + 0.6),
+                                            squeeze=False)[0])
+    fig = state.fig
+    axes = fig.axes[:panels]
+    grey = "gray" if picture.ndim == 2 else None
+    state.imshow(axes[0], "image", picture, cmap=grey)
     axes[0].set_title("image")
-    for ax, (name, cam) in zip(axes[1:], maps.items(), strict=True):
+    for i, (ax, (name, cam)) in enumerate(zip(axes[1:], maps.items(), strict=True)):
         up = _map_at(cam, size)
         if name in signed:
             limit = float(np.abs(up).max()) or 1.0
-            shown = ax.imshow(up, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit))
-            fig.colorbar(shown, ax=ax, fraction=0.046 * aspect, pad=0.04)
+            shown = state.imshow(ax, f"map {i}", up, cmap="RdBu_r",
+                                 norm=TwoSlopeNorm(0.0, -limit, limit))
+            state.colorbar(f"bar {i}", shown, ax=ax, fraction=0.046 * aspect, pad=0.04)
         else:
-            ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-            shown = ax.imshow(reference.normalize(up), cmap="inferno", alpha=0.5, vmin=0, vmax=1)
+            state.imshow(ax, f"under {i}", picture, cmap=grey)
+            state.imshow(ax, f"map {i}", reference.normalize(up), cmap="inferno", alpha=0.5,
+                         vmin=0, vmax=1)
         ax.set_title(name, fontsize=9)
-    for ax in axes:
+    for i, ax in enumerate(axes):
         if gt_box is not None:
-            draw_box(ax, gt_box, GT_COLOR, linestyle="--")
-        _clean(ax)
+            state.box(ax, f"gt {i}", gt_box, GT_COLOR, linestyle="--")
+    if state.fresh:
+        for ax in axes:
+            _clean(ax)
+        _fixed_layout(fig, title)
     if title:
         fig.suptitle(title)
-    _fixed_layout(fig, title)
     return fig
 
 

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from camlib import reference
-from camlib.viz._common import as_display_image, draw_box, to_numpy
+from camlib.viz._common import as_display_image, draw_box, reuse, to_numpy
 
 __all__ = [
     "DIVERGING_CMAP",
@@ -220,23 +220,27 @@ def plot_channel(image, feature_map, channel: int | None = None, box=None) -> Fi
     picture = as_display_image(image)
     fmap = _map2d(feature_map, "feature_map")
     name = "f_k" if channel is None else f"f_{channel}"
-    fig, (ax_img, ax_map, ax_over) = plt.subplots(1, 3, figsize=(10, 3.4))
-    ax_img.imshow(picture)
+    state = reuse(("plot_channel", picture.shape, fmap.shape, box is None),
+                  lambda: plt.subplots(1, 3, figsize=(10, 3.4))[0])
+    fig = state.fig
+    ax_img, ax_map, ax_over = fig.axes[:3]
+    state.imshow(ax_img, "image", picture)
     ax_img.set_title("input image")
-    mapped = ax_map.imshow(fmap, cmap=SEQUENTIAL_CMAP, vmin=min(0.0, fmap.min()),
-                           vmax=max(fmap.max(), 1e-12))
+    mapped = state.imshow(ax_map, "map", fmap, cmap=SEQUENTIAL_CMAP, vmin=min(0.0, fmap.min()),
+                          vmax=max(fmap.max(), 1e-12))
     ax_map.set_title(f"{name}(x, y), {fmap.shape[0]}×{fmap.shape[1]}")
-    fig.colorbar(mapped, ax=ax_map, label=f"{name}(x, y)")
+    state.colorbar("bar", mapped, ax=ax_map, label=f"{name}(x, y)")
     big = reference.upsample(fmap, picture.shape[:2])
-    ax_over.imshow(picture)
-    ax_over.imshow(big, cmap=SEQUENTIAL_CMAP, alpha=0.6)
+    state.imshow(ax_over, "under", picture)
+    state.imshow(ax_over, "over", big, cmap=SEQUENTIAL_CMAP, alpha=0.6)
     ax_over.set_title(f"{name} upsampled over the image")
     for ax in (ax_img, ax_over):
         if box is not None:
-            draw_box(ax, box)
-    for ax in (ax_img, ax_map, ax_over):
-        _label_axes(ax)
-    _fixed_layout(fig)
+            state.box(ax, f"box {id(ax)}", box)
+    if state.fresh:
+        for ax in (ax_img, ax_map, ax_over):
+            _label_axes(ax)
+        _fixed_layout(fig)
     return fig
 
 
@@ -356,20 +360,30 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
     names = list(class_names) if class_names is not None else [str(c) for c in range(len(s))]
     top = int(np.argmax(s))
     colours = ["tab:orange" if c == top else "tab:blue" for c in range(len(s))]
-    fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(10, 3.2))
-    ax_s.bar(names, s, color=colours)
-    ax_s.axhline(0.0, color="black", linewidth=0.8)
-    ax_s.set_xlabel("class c")
-    ax_s.set_ylabel("score (logit) S_c")
-    ax_s.set_title("class scores S_c")
-    ax_p.bar(names, p, color=colours)
-    ax_p.set_ylim(0.0, 1.0)
-    ax_p.set_xlabel("class c")
-    ax_p.set_ylabel("probability P_c")
-    ax_p.set_title("P_c = softmax(S)_c")
-    if title:
-        fig.suptitle(title)
-    _fixed_layout(fig)
+    state = reuse(("plot_scores", tuple(names)), lambda: plt.subplots(1, 2, figsize=(10, 3.2))[0])
+    fig = state.fig
+    ax_s, ax_p = fig.axes[:2]
+    if state.fresh:
+        state.artists["scores"] = ax_s.bar(names, s, color=colours)
+        ax_s.axhline(0.0, color="black", linewidth=0.8)
+        ax_s.set_xlabel("class c")
+        ax_s.set_ylabel("score (logit) S_c")
+        ax_s.set_title("class scores S_c")
+        state.artists["probabilities"] = ax_p.bar(names, p, color=colours)
+        ax_p.set_ylim(0.0, 1.0)
+        ax_p.set_xlabel("class c")
+        ax_p.set_ylabel("probability P_c")
+        ax_p.set_title("P_c = softmax(S)_c")
+        _fixed_layout(fig)
+    else:
+        for key, values in (("scores", s), ("probabilities", p)):
+            for bar, value, colour in zip(state.artists[key], values, colours, strict=True):
+                bar.set_height(value)
+                bar.set_facecolor(colour)
+        ax_s.relim()
+        ax_s.autoscale_view()
+    if title or fig._suptitle is not None:
+        fig.suptitle(title or "")
     return fig
 
 
@@ -461,22 +475,26 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
     m = _map2d(cam, "cam")
     pooled = m.mean() if reduce == "mean" else m.sum()
     total = pooled + (bias or 0.0)
-    fig, (ax_img, ax_map, ax_over) = plt.subplots(1, 3, figsize=(9.6, 3.2))
-    ax_img.imshow(picture)
+    state = reuse(("plot_class_map", picture.shape, m.shape, box is None),
+                  lambda: plt.subplots(1, 3, figsize=(9.6, 3.2))[0])
+    fig = state.fig
+    ax_img, ax_map, ax_over = fig.axes[:3]
+    state.imshow(ax_img, "image", picture)
     ax_img.set_title("input image")
     norm = signed_norm(m)
-    mapped = ax_map.imshow(m, cmap=DIVERGING_CMAP, norm=norm)
-    fig.colorbar(mapped, ax=ax_map, label="$M_c(x,y)$")
+    mapped = state.imshow(ax_map, "map", m, cmap=DIVERGING_CMAP, norm=norm)
+    state.colorbar("bar", mapped, ax=ax_map, label="$M_c(x,y)$")
     ax_map.set_title(f"$M_c$ for class {class_name} ({m.shape[0]}×{m.shape[1]})")
-    ax_over.imshow(picture)
+    state.imshow(ax_over, "under", picture)
     big = reference.upsample(m, picture.shape[:2])
-    ax_over.imshow(big, cmap=DIVERGING_CMAP, norm=norm, alpha=0.6)
+    state.imshow(ax_over, "over", big, cmap=DIVERGING_CMAP, norm=signed_norm(m), alpha=0.6)
     ax_over.set_title("$M_c$ upsampled over the image")
     for ax in (ax_img, ax_over):
         if box is not None:
-            draw_box(ax, box, color="black")
-    for ax in (ax_img, ax_map, ax_over):
-        _label_axes(ax)
+            state.box(ax, f"box {id(ax)}", box, color="black")
+    if state.fresh:
+        for ax in (ax_img, ax_map, ax_over):
+            _label_axes(ax)
     pooled_text = r"$\frac{1}{Z}\sum_{x,y} M_c$" if reduce == "mean" else r"$\sum_{x,y} M_c$"
     text = f"{pooled_text} = {pooled:.4f}"
     if bias is not None:
@@ -485,8 +503,9 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
     if score is not None:
         text += f";   the model's logit $S_c$ = {float(score):.4f}"
     fig.suptitle(text)
-    _fixed_layout(fig)
-    fig.subplots_adjust(top=0.78)  # room for the tall \frac in the title
+    if state.fresh:
+        _fixed_layout(fig)
+        fig.subplots_adjust(top=0.78)  # room for the tall \frac in the title
     return fig
 
 
@@ -543,9 +562,12 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
     picture = as_display_image(image)
     m = _map2d(cam, "cam")
     shown = _display_cam(m, picture.shape[:2], normalization)
-    fig, (ax_raw, ax_big, ax_over) = plt.subplots(1, 3, figsize=(9.6, 3.2))
-    raw = ax_raw.imshow(m, cmap=DIVERGING_CMAP, norm=signed_norm(m))
-    fig.colorbar(raw, ax=ax_raw, label="$M_c(x,y)$")
+    state = reuse(("plot_cam_overlay", picture.shape, m.shape, box is None, normalization),
+                  lambda: plt.subplots(1, 3, figsize=(9.6, 3.2))[0])
+    fig = state.fig
+    ax_raw, ax_big, ax_over = fig.axes[:3]
+    raw = state.imshow(ax_raw, "raw", m, cmap=DIVERGING_CMAP, norm=signed_norm(m))
+    state.colorbar("raw bar", raw, ax=ax_raw, label="$M_c(x,y)$")
     ax_raw.set_title(f"$M_c$, class {class_name} ({m.shape[0]}×{m.shape[1]})")
     if normalization == "none":
         norm, cmap = signed_norm(shown), DIVERGING_CMAP
@@ -553,18 +575,19 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
         norm, cmap = Normalize(vmin=min(0.0, float(shown.min())), vmax=1.0), OVERLAY_CMAP
     else:
         norm, cmap = Normalize(vmin=0.0, vmax=1.0), OVERLAY_CMAP
-    big = ax_big.imshow(shown, cmap=cmap, norm=norm)
-    fig.colorbar(big, ax=ax_big, label=f"upsampled, {normalization}")
+    big = state.imshow(ax_big, "big", shown, cmap=cmap, norm=norm)
+    state.colorbar("big bar", big, ax=ax_big, label=f"upsampled, {normalization}")
     ax_big.set_title(f"upsampled, {normalization}")  # short: it must not reach the colour bar
-    ax_over.imshow(picture)
-    ax_over.imshow(shown, cmap=cmap, norm=norm, alpha=float(alpha))
+    state.imshow(ax_over, "under", picture)
+    state.imshow(ax_over, "over", shown, cmap=cmap, norm=norm, alpha=float(alpha))
     ax_over.set_title(f"overlay, opacity {float(alpha):.2f}")
     if box is not None:
-        draw_box(ax_over, box, color="white")
-    for ax in (ax_raw, ax_big, ax_over):
-        _label_axes(ax)
-    _fixed_layout(fig)
-    fig.subplots_adjust(wspace=0.55)  # room between each colour bar and the next title
+        state.box(ax_over, "box", box, color="white")
+    if state.fresh:
+        for ax in (ax_raw, ax_big, ax_over):
+            _label_axes(ax)
+        _fixed_layout(fig)
+        fig.subplots_adjust(wspace=0.55)  # room between each colour bar and the next title
     return fig
 
 

@@ -1,0 +1,42 @@
+"""camlib.train.set_threads: one intra-op thread per free core."""
+
+from unittest import mock
+
+import pytest
+import torch
+
+from camlib import train
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("cores", "load", "expected"), [
+    (2, 0.0, 2), (2, 0.2, 2), (2, 1.0, 1), (2, 1.4, 1), (2, 2.0, 1), (2, 11.0, 1),
+    (8, 3.0, 5), (8, 0.0, 8), (1, 0.0, 1),
+])
+def test_default_threads_are_the_free_cores(cores, load, expected):
+    with mock.patch.object(train.os, "sched_getaffinity", lambda pid: set(range(cores)),
+                           create=True), \
+            mock.patch.object(train.os, "getloadavg", lambda: (load, load, load)):
+        assert train.set_threads() == expected
+    assert torch.get_num_threads() == expected
+
+
+def test_explicit_threads_are_kept():
+    assert train.set_threads(1) == 1
+    with mock.patch.object(train.os, "getloadavg", lambda: (50.0, 50.0, 50.0)):
+        assert train.set_threads(2) == 2
+
+
+def test_without_getloadavg_every_core_counts():
+    def missing():
+        raise OSError("no load average here")
+
+    with mock.patch.object(train.os, "sched_getaffinity", lambda pid: {0, 1, 2}, create=True), \
+            mock.patch.object(train.os, "getloadavg", missing):
+        assert train.set_threads() == 3
