@@ -20,15 +20,18 @@ from camlib.paths import NOTEBOOKS_DIR
 
 LESSON = NOTEBOOKS_DIR / "04_swapping_the_sums.ipynb"
 
-WRONG_42 = '''def scores_from_maps(maps, bias):
+WRONG_42 = '''def scores_from_maps(maps, bias, reduce='mean'):
     return maps.mean(axis=(2, 3))
 '''
 WRONG_43 = '''def predicted_class_maps(features, weight, bias):
     top = (features.mean(axis=(2, 3)) @ weight.T + bias).argmax(axis=1)
     return np.einsum("nk,nkhw->nhw", weight[top], features) / features.shape[1]
 '''
-RIGHT_42 = '''def scores_from_maps(maps, bias):
-    return maps.mean(axis=(2, 3)) + bias
+RIGHT_42 = '''def scores_from_maps(maps, bias, reduce='mean'):
+    total = maps.sum(axis=(2, 3))
+    if reduce == 'mean':
+        total = total / (maps.shape[2] * maps.shape[3])
+    return total + bias
 '''
 
 
@@ -64,16 +67,16 @@ CASES = [
                           "    def __eq__(self, o): return np.ones(self.shape, bool)\n"
                           "    def __ne__(self, o): return np.zeros(self.shape, bool)\n"
                           "    def __array_ufunc__(self, *a, **k): return np.True_\n"
-                          "def scores_from_maps(maps, bias):\n"
+                          "def scores_from_maps(maps, bias, reduce='mean'):\n"
                           "    return np.zeros((maps.shape[0], maps.shape[1])).view(Liar)\n"})),
     Case("frame_inspection", 1, "reads `expected` from the calling frames",
-         _wrong(**{"4.2": "import sys\ndef scores_from_maps(maps, bias):\n"
+         _wrong(**{"4.2": "import sys\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                           "    f = sys._getframe(1)\n    while f is not None:\n"
                           "        if 'expected' in f.f_locals:\n"
                           "            return f.f_locals['expected']\n        f = f.f_back\n"
                           "    return maps.mean(axis=(2, 3))\n"})),
     Case("gc_inspection", 1, "searches every live object for the expected array",
-         _wrong(**{"4.2": "import gc\ndef scores_from_maps(maps, bias):\n"
+         _wrong(**{"4.2": "import gc\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                           "    for o in gc.get_objects():\n"
                           "        if isinstance(o, dict) and 'expected' in o:\n"
                           "            return o['expected']\n"
@@ -81,7 +84,7 @@ CASES = [
     Case("reference_calls", 1, "calls camlib's own versions (4.1, 4.2); 4.3 written",
          {"4.1": "from camlib import reference\ndef class_activation_maps(features, weight):\n"
                  "    return reference.class_activation_maps(features, weight)\n",
-          "4.2": "import camlib.torch as ct, torch\ndef scores_from_maps(maps, bias):\n"
+          "4.2": "import camlib.torch as ct, torch\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                  "    return ct.global_average_pool(torch.as_tensor(maps)).numpy() + bias\n"}),
     Case("reference_saved_alias", 2, "keeps camlib's 4.1 under another name; 4.2, 4.3 right",
          {"4.1": "from camlib.reference import class_activation_maps as mine\n"
@@ -93,26 +96,26 @@ CASES = [
                           "for n, c, h, w in [(2, 4, 5, 5), (3, 10, 4, 6)]:\n"
                           "    m = _r.normal(size=(n, c, h, w)); b = _r.normal(size=c)\n"
                           "    _table[m.tobytes()] = m.mean(axis=(2, 3)) + b\n"
-                          "def scores_from_maps(maps, bias):\n"
+                          "def scores_from_maps(maps, bias, reduce='mean'):\n"
                           "    return _table.get(maps.tobytes(), np.zeros(maps.shape[:2]))\n"})),
     Case("right_every_other_call", 1, "right on odd calls only",
-         _wrong(**{"4.2": "_n = [0]\ndef scores_from_maps(maps, bias):\n    _n[0] += 1\n"
+         _wrong(**{"4.2": "_n = [0]\ndef scores_from_maps(maps, bias, reduce='mean'):\n    _n[0] += 1\n"
                           "    return maps.mean(axis=(2, 3)) + (bias if _n[0] % 2 else 0)\n"})),
     Case("sys_exit_in_cell", 2, "the 4.2 cell calls sys.exit(); 4.3 right",
          {"4.2": "import sys\nsys.exit(0)\n" + RIGHT_42}),
     Case("os_exit_in_function", 2, "4.2 calls os._exit(0); 4.3 right",
-         {"4.2": "import os\ndef scores_from_maps(maps, bias):\n    os._exit(0)\n"}),
+         {"4.2": "import os\ndef scores_from_maps(maps, bias, reduce='mean'):\n    os._exit(0)\n"}),
     Case("kill_parent", 2, "4.2 kills its parent process; 4.3 right",
          {"4.2": "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-                 "except OSError:\n    pass\ndef scores_from_maps(maps, bias):\n"
+                 "except OSError:\n    pass\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                  "    os.kill(os.getppid(), signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"},
          needs="seccomp"),
     Case("kill_everything", 2, "kill(-1) from the 4.2 function; 4.3 right",
-         {"4.2": "import os, signal\ndef scores_from_maps(maps, bias):\n"
+         {"4.2": "import os, signal\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                  "    os.kill(-1, signal.SIGKILL)\n    return maps.mean(axis=(2, 3))\n"},
          needs="seccomp"),
     Case("kill_self", 2, "4.2 kills its own process; 4.3 right",
-         {"4.2": "import os, signal\ndef scores_from_maps(maps, bias):\n"
+         {"4.2": "import os, signal\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                  "    os.kill(os.getpid(), signal.SIGKILL)\n"}),
     Case("forged_files", 1, "writes forged result lines and CSVs wherever it can",
          _wrong(**{"4.2": "import os, glob\nline = '{\"event\": \"result\", \"number\": \"4.2\", "
@@ -139,26 +142,26 @@ CASES = [
          {"4.2": "import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 30'], "
                  "start_new_session=True)\n" + RIGHT_42}, needs="seccomp"),
     Case("infinite_loop_function", 2, "4.2 loops forever; 4.3 right",
-         {"4.2": "def scores_from_maps(maps, bias):\n    while True:\n        pass\n"}),
+         {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    while True:\n        pass\n"}),
     Case("infinite_loop_cell", 2, "the 4.2 cell loops at the top level; 4.3 right",
          {"4.2": "while True:\n    pass\n" + RIGHT_42}),
     Case("swallows_timeouts", 2, "4.2 loops and catches BaseException; 4.3 right",
-         {"4.2": "import signal\ndef scores_from_maps(maps, bias):\n"
+         {"4.2": "import signal\ndef scores_from_maps(maps, bias, reduce='mean'):\n"
                  "    signal.signal(signal.SIGPROF, signal.SIG_IGN)\n    while True:\n"
                  "        try:\n            pass\n        except BaseException:\n"
                  "            pass\n"}),
     Case("sleeps", 2, "4.2 sleeps for an hour; 4.3 right",
-         {"4.2": "import time\ndef scores_from_maps(maps, bias):\n    time.sleep(3600)\n"}),
+         {"4.2": "import time\ndef scores_from_maps(maps, bias, reduce='mean'):\n    time.sleep(3600)\n"}),
     Case("memory_bomb", 2, "4.2 allocates without end; 4.3 right",
-         {"4.2": "def scores_from_maps(maps, bias):\n    hoard = []\n    while True:\n"
+         {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    hoard = []\n    while True:\n"
                  "        hoard.append(bytearray(1 << 28))\n"}),
     Case("huge_answer", 2, "4.2 returns a 300 MB array; 4.3 right",
-         {"4.2": "def scores_from_maps(maps, bias):\n    return np.ones((6200, 6200))\n"}),
+         {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    return np.ones((6200, 6200))\n"}),
     Case("deep_answer", 2, "4.2 returns a list nested 100000 deep; 4.3 right",
-         {"4.2": "def scores_from_maps(maps, bias):\n    x = []\n    for _ in range(100000):\n"
+         {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    x = []\n    for _ in range(100000):\n"
                  "        x = [x]\n    return x\n"}),
     Case("in_place", 2, "4.2 modifies its input in place; 4.3 right",
-         {"4.2": "def scores_from_maps(maps, bias):\n    maps += 0.5\n"
+         {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    maps += 0.5\n"
                  "    return maps.mean(axis=(2, 3)) - 0.5 + bias\n"}),
     Case("writes_to_channel", 1, "writes forged answers on every open file descriptor",
          _wrong(**{"4.2": "import os, json, struct\nh = json.dumps({'status': 'ok', 'value': "
@@ -172,10 +175,10 @@ CASES = [
     Case("opaque_answer", 1, "4.2 returns an object with __array__",
          _wrong(**{"4.2": "class A:\n    def __array__(self, *a, **k):\n"
                           "        raise RuntimeError('boom')\n"
-                          "def scores_from_maps(maps, bias):\n    return A()\n"})),
+                          "def scores_from_maps(maps, bias, reduce='mean'):\n    return A()\n"})),
     Case("noisy", 3, "prints a megabyte from every function; all right",
-         {"4.2": "import sys\ndef scores_from_maps(maps, bias):\n    print('x' * 10**6)\n"
-                 "    sys.stderr.write('y' * 10**6)\n    return maps.mean(axis=(2, 3)) + bias\n"}),
+         {"4.2": "import sys\ndef scores_from_maps(maps, bias, reduce='mean'):\n    print('x' * 10**6)\n"
+                 "    sys.stderr.write('y' * 10**6)\n" + RIGHT_42.split(":\n", 1)[1]}),
     Case("student_copy", 0, "the unsolved student copy",
          edit=lambda nb: read_notebook(NOTEBOOKS_DIR / "student" / LESSON.name)),
     Case("broken_json", 0, "not valid JSON", edit=lambda nb: b'{"cells": [ {"cell_type": '),
