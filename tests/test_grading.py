@@ -188,7 +188,7 @@ def test_solutions_get_full_marks_and_student_copies_zero_on_a_loaded_machine(tm
     try:
         start = time.monotonic()
         rows = grade(lessons + students, out=tmp_path / "grades.csv", lessons_dir=NOTEBOOKS_DIR,
-                     verbose=False)
+                     seed=2, verbose=False)  # a fixed secret seed: reproducible
         elapsed = time.monotonic() - start
     finally:
         for process in busy:
