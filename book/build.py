@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -248,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, threads)
     if todo:
-        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        # Fresh interpreters ("spawn"): a kernel client in a forked copy of this process can
+        # wait forever on a kernel that has already answered.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=spawn) as pool:
             for name, seconds, stills in pool.map(execute, *zip(*todo, strict=True)):
                 print(f"  executed {name} in {seconds:.0f} s ({stills} widget(s) as stills)")
     for stale in cache.glob("*.ipynb"):
