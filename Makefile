@@ -74,7 +74,7 @@ browser-deps: $(BOOK_STAMP)
 # build/book-cache until a lesson, camlib or data/ changes), then every page checked in
 # headless Chromium; screenshots of the lessons in build/book-screenshots/.
 book: browser-deps
-	$(BIN)/python book/build.py --jobs 2
+	$(BIN)/python book/build.py --jobs 1
 	CAMLIB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_browser_book.py -q -p no:cacheprovider
 
 # Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw (about 5

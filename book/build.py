@@ -1,7 +1,7 @@
 """Build the course's website: every lesson with its executed outputs, the README as home page,
 the teacher's guide, results and benchmarks, with MathJax served from the site itself.
 
-    python book/build.py [--jobs 2] [--out build/book]
+    python book/build.py [--jobs 1] [--out build/book]
 
 1. Each lesson is executed with nbclient in its own folder (as nbval does), unless
    ``build/book-cache`` already holds it executed from the same notebook, the same
@@ -231,7 +231,9 @@ def mathjax_es5(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
-    parser.add_argument("--jobs", type=int, default=2, help="lessons executed at once")
+    # One at a time by default: kernels run side by side were seen to hang, idle, waiting
+    # for a reply that never came.
+    parser.add_argument("--jobs", type=int, default=1, help="lessons executed at once")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     cache = args.out.parent / "book-cache"
@@ -249,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, threads)
     if todo:
-        # Fresh interpreters ("spawn"): a kernel client in a forked copy of this process can
-        # wait forever on a kernel that has already answered.
+        # Fresh interpreters ("spawn"), not forked copies of this process and its event loop.
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=spawn) as pool:
             for name, seconds, stills in pool.map(execute, *zip(*todo, strict=True)):
