@@ -302,7 +302,11 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
         values = torch.where(ok, (flat - low) / torch.where(ok, spread, torch.ones_like(spread)),
                              0)
         peak = values.amax(dim=1, keepdim=True)
-        cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
+        if values.dtype in (torch.float32, torch.float64):  # τ rounded to the dtype first
+            grid = torch.tensor(thresholds, dtype=values.dtype, device=values.device)
+            cuts = [torch.where(peak > 0, peak * grid, peak)]
+        else:
+            cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
         right = True
     else:
         values = flat.float()
@@ -310,7 +314,7 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
         shifted = values - low
         spread = shifted.amax(dim=1, keepdim=True)
         normalized = torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0)
-        values = (normalized * 255).to(torch.uint8).long()
+        values = (normalized * 255).to(torch.uint8)
         peak = values.amax(dim=1, keepdim=True)
         grid = torch.tensor(thresholds, dtype=torch.float64, device=maps.device)
         cuts = [(grid * peak.double()).floor().long()]
@@ -379,6 +383,15 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> box_accuracy_curve(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,), (0.5,))["largest"]
     tensor([[1.]])
     """
+    return _curves(maps, gt_boxes, thresholds, iou_thresholds, batch_size, protocol,
+                   ("largest", "all"))
+
+
+def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[float],
+            iou_thresholds: Sequence[float], batch_size: int, protocol: str,
+            keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """`box_accuracy_curve` for the curves named in ``keys``: the best of all components
+    ("all") costs more than the largest alone."""
     maps = _check_maps(maps, finite=False)  # checked with each chunk's range, one pass
     gt = _check_gt(gt_boxes, len(maps))
     taus = _check_grid(thresholds, "thresholds")
@@ -389,15 +402,16 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     order = sorted(range(len(taus)), key=taus.__getitem__)
     ascending = [taus[k] for k in order]
     delta = torch.tensor(deltas, dtype=torch.float32 if protocol == "camlib" else torch.float64)
-    counts = {"largest": torch.zeros(len(taus), len(deltas)),
-              "all": torch.zeros(len(taus), len(deltas))}
+    counts = {key: torch.zeros(len(taus), len(deltas)) for key in keys}
     for start in range(0, len(maps), batch_size):
         chunk, truth = maps[start:start + batch_size], gt[start:start + batch_size]
         levels = _levels(chunk, ascending, protocol)
-        largest, best = sweep.threshold_boxes(levels, truth.numpy(), len(taus), protocol)
+        largest, best = sweep.threshold_boxes(levels, truth.numpy(), len(taus), protocol,
+                                              every="all" in keys)
         for key, boxes in (("largest", largest), ("all", best)):
-            hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
-            counts[key][order] += hits.sum(0).float()
+            if key in keys:
+                hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
+                counts[key][order] += hits.sum(0).float()
     return {key: value / max(len(maps), 1) for key, value in counts.items()}
 
 
@@ -412,8 +426,8 @@ def max_box_acc(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> max_box_acc(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
     (1.0, 0.5)
     """
-    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.5,), batch_size,
-                               protocol=protocol)["largest"][:, 0]
+    curve = _curves(maps, gt_boxes, thresholds, (0.5,), batch_size, protocol,
+                    ("largest",))["largest"][:, 0]
     best = int(curve.argmax())
     return float(curve[best]), float(thresholds[best])
 
@@ -428,8 +442,8 @@ def max_box_acc_v2(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> max_box_acc_v2(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
     1.0
     """
-    curve = box_accuracy_curve(maps, gt_boxes, thresholds, (0.3, 0.5, 0.7), batch_size,
-                               protocol=protocol)["all"]
+    curve = _curves(maps, gt_boxes, thresholds, (0.3, 0.5, 0.7), batch_size, protocol,
+                    ("all",))["all"]
     return float(curve.max(dim=0).values.mean())
 
 

@@ -11,6 +11,12 @@ the components of that threshold's mask, and their boxes are read off. The cost 
 union-find over the pixels plus the components read at each threshold, so it hardly
 grows with the number of thresholds.
 
+A pixel's eight neighbours already in the mask form one of 256 patterns. A table made
+once per pattern says which neighbours to join (one per group of neighbours already
+connected to each other around the pixel, so usually one), and what the pixel adds to
+the Euler number and the area that "choe2020" needs: the pixel's work is a table
+look-up, not eight tests.
+
 Two protocols decide what a mask, a box and "largest" are:
 
 - ``"camlib"``: the mask is {M ≥ τ·max M}; boxes are half-open (x0, y0, x1, y1); the
@@ -27,7 +33,9 @@ Two protocols decide what a mask, a box and "largest" are:
   and an empty mask gives (0, 0, 0, 0).
 
 A mask with holes (background pixels 4-disconnected from the border) in ``"choe2020"``
-is finished by a direct pass over that one mask, which traces the holes.
+is finished by a direct pass over that one mask, which traces the holes; the boxes of
+the holes' own contours (MaxBoxAccV2) come from a second sweep over the background,
+made only for maps that have holes at some threshold.
 
 The loops are compiled with numba.
 """
@@ -41,6 +49,68 @@ __all__ = ["threshold_boxes", "count_passed"]
 
 CAMLIB, CHOE2020 = 0, 1
 
+# A pixel's neighbours, clockwise from the top left: (row, column) offsets.
+RING = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
+
+# What a component keeps, one row of ``comp`` per root.
+SIZE, FIRST, X0, Y0, X1, Y1, AREA = range(7)
+
+
+def _quad_euler(a: bool, b: bool, c: bool, d: bool) -> tuple[int, int]:
+    """4 × the Euler-number contribution of a 2×2 window (a b / c d) for 8-connected
+    foreground (Gray's counts: +1 for one pixel, −1 for three, −2 for a diagonal pair),
+    and its pixel count."""
+    count = a + b + c + d
+    if count == 1:
+        return 1, count
+    if count == 3:
+        return -1, count
+    if count == 2 and ((a and d) or (b and c)):
+        return -2, count
+    return 0, count
+
+
+def _ring_tables() -> tuple[np.ndarray, ...]:
+    """For each pattern of active neighbours (bit k: RING[k] is in the mask), a pixel's
+    arrival in four tables: the ring positions to join, one per 8-connected group of
+    active neighbours (a 4-neighbour first, which touches the most others); how many;
+    the change of 4 × the Euler number; the change of twice the area (one per 2×2
+    window that holds the pixel and now has three or four pixels)."""
+    joins = np.full((256, 4), -1, np.int8)
+    groups = np.zeros(256, np.int8)
+    euler = np.zeros(256, np.int8)
+    area = np.zeros(256, np.int8)
+    for code in range(256):
+        on = [k for k in range(8) if code >> k & 1]
+        seen: set[int] = set()
+        for k in sorted(on, key=lambda k: (k % 2 == 0, k)):
+            if k in seen:
+                continue
+            joins[code, groups[code]] = k
+            groups[code] += 1
+            stack = [k]
+            seen.add(k)
+            while stack:
+                a = stack.pop()
+                for b in on:
+                    near = max(abs(RING[a][0] - RING[b][0]), abs(RING[a][1] - RING[b][1])) <= 1
+                    if near and b not in seen:
+                        seen.add(b)
+                        stack.append(b)
+        nw, n, ne, e, se, s, sw, w = (bool(code >> k & 1) for k in range(8))
+        # The four windows that hold the pixel, before and after it enters.
+        for before, after in (((nw, n, w, False), (nw, n, w, True)),
+                              ((n, ne, False, e), (n, ne, True, e)),
+                              ((w, False, sw, s), (w, True, sw, s)),
+                              ((False, e, s, se), (True, e, s, se))):
+            (old, _), (new, count) = _quad_euler(*before), _quad_euler(*after)
+            euler[code] += new - old
+            area[code] += count >= 3
+    return joins, groups, euler, area
+
+
+JOINS, GROUPS, EULER_STEP, AREA_STEP = _ring_tables()
+
 
 @numba.njit(cache=True)
 def _find(parent, p):
@@ -52,6 +122,22 @@ def _find(parent, p):
         parent[p] = root
         p = nxt
     return root
+
+
+@numba.njit(cache=True, inline="always")
+def _merge(parent, comp, a, b):
+    """Join the components of roots a ≠ b, the smaller under the larger: the new root."""
+    if comp[a, SIZE] < comp[b, SIZE]:
+        a, b = b, a
+    parent[b] = a
+    comp[a, SIZE] += comp[b, SIZE]
+    comp[a, AREA] += comp[b, AREA]
+    comp[a, FIRST] = min(comp[a, FIRST], comp[b, FIRST])
+    comp[a, X0] = min(comp[a, X0], comp[b, X0])
+    comp[a, Y0] = min(comp[a, Y0], comp[b, Y0])
+    comp[a, X1] = max(comp[a, X1], comp[b, X1])
+    comp[a, Y1] = max(comp[a, Y1], comp[b, Y1])
+    return a
 
 
 @numba.njit(cache=True)
@@ -89,19 +175,6 @@ def _box_of(x0, y0, xmax, ymax, h, w, choe, out):
     else:
         out[2] = xmax + 1
         out[3] = ymax + 1
-
-
-@numba.njit(cache=True, inline="always")
-def _quad(a, b, c, d):
-    """Euler-number contribution (×4) of a 2×2 window (a b / c d) and its pixel count."""
-    count = int(a) + int(b) + int(c) + int(d)
-    if count == 1:
-        return 1, count
-    if count == 3:
-        return -1, count
-    if count == 2 and ((a and d) or (b and c)):
-        return -2, count
-    return 0, count
 
 
 @numba.njit(cache=True)
@@ -184,7 +257,8 @@ def _hole_boxes(flat, order, h, w, n_thresholds, gt, hole_box, hole_overlap):
     threshold j) enter from the lowest level up, a union-find joins 4-neighbours, and the
     components that do not touch the border are holes. A hole's contour runs through the
     foreground pixels around it, so its box is the hole's box grown by one pixel. Writes
-    the best hole box against ``gt`` and its (intersection, union), (-1, -1) for none."""
+    the best hole box against ``gt`` and its (intersection, union), (-1, -1) for none.
+    ``order`` holds raster indices, highest level first."""
     n = h * w
     parent = np.empty(n, np.int64)
     size = np.zeros(n, np.int64)
@@ -241,105 +315,118 @@ def _hole_boxes(flat, order, h, w, n_thresholds, gt, hole_box, hole_overlap):
 
 
 @numba.njit(cache=True)
-def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
+def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step, area_step,
+           largest_out, best_out):
     """levels (N, H, W) int: a pixel is in the mask of threshold j (0 = the lowest τ)
-    when its level > j. Writes largest_out, best_out (N, T, 4)."""
+    when its level > j. Writes largest_out (N, T, 4) and, with ``every``, best_out."""
     n_images, h, w = levels.shape
     n = h * w
     choe = protocol == CHOE2020
-    parent = np.empty(n, np.int64)
-    size = np.zeros(n, np.int64)
-    area2 = np.zeros(n, np.int64)
-    first = np.zeros(n, np.int64)
-    x0 = np.zeros(n, np.int64)
-    y0 = np.zeros(n, np.int64)
-    x1 = np.zeros(n, np.int64)
-    y1 = np.zeros(n, np.int64)
-    active = np.zeros((h + 2) * (w + 2), np.bool_)  # padded by one pixel
-    roots = np.empty(n, np.int64)
-    order = np.empty(n, np.int64)
-    mask = np.zeros(n, np.bool_)
-    starts = np.zeros(n_thresholds + 2, np.int64)
+    # Pixels are indexed in the image padded by one pixel, so that every pixel has eight
+    # neighbours and a neighbour is an offset.
+    stride = w + 2
+    padded = (h + 2) * stride
+    ring = np.empty(8, np.int64)
+    for k in range(8):
+        ring[k] = RING[k][0] * stride + RING[k][1]
+    column = np.zeros(padded, np.int32)
+    row = np.zeros(padded, np.int32)
+    raster = np.zeros(padded, np.int32)
+    for y in range(h):
+        for x in range(w):
+            c = (y + 1) * stride + x + 1
+            column[c], row[c], raster[c] = x, y, y * w + x
+    parent = np.empty(padded, np.int32)
+    comp = np.zeros((padded, 8), np.int32)
+    active = np.zeros(padded, np.uint8)
+    roots = np.empty(n, np.int32)
+    order = np.empty(n, np.int32)
+    starts = np.zeros(n_thresholds + 2, np.int32)
     box = np.empty(4, np.int64)
     overlap = np.empty(2, np.int64)
-    hole_box = np.zeros((n_thresholds, 4), np.int64)
-    hole_overlap = np.zeros((n_thresholds, 2), np.int64)
+    holes = np.zeros(n_thresholds, np.bool_)
+    best_overlap = np.zeros((n_thresholds, 2), np.int64)
     for i in range(n_images):
-        flat = levels[i].ravel()
+        level = levels[i]
+        flat = level.ravel()
         g = gt[i]
         # Counting sort, highest level first.
         starts[:] = 0
-        for p in range(n):
-            starts[n_thresholds - flat[p] + 1] += 1
+        for y in range(h):
+            for x in range(w):
+                starts[n_thresholds - level[y, x] + 1] += 1
         for k in range(1, n_thresholds + 2):
             starts[k] += starts[k - 1]
-        for p in range(n):
-            k = n_thresholds - flat[p]
-            order[starts[k]] = p
-            starts[k] += 1
-        if choe:
-            _hole_boxes(flat, order, h, w, n_thresholds, g, hole_box, hole_overlap)
-        active[:] = False
+        for y in range(h):
+            for x in range(w):
+                k = n_thresholds - level[y, x]
+                order[starts[k]] = (y + 1) * stride + x + 1
+                starts[k] += 1
+        active[:] = 0
+        holes[:] = False
         n_roots = 0
         components = 0
         euler4 = 0
         taken = 0
+        big, big_key, dirty = -1, 0, False  # the largest component; dirty: not trusted
         for j in range(n_thresholds - 1, -1, -1):
-            while taken < n and flat[order[taken]] > j:
-                p = order[taken]
-                taken += 1
-                y, x = p // w, p % w
-                c = (y + 1) * (w + 2) + x + 1  # p in the padded mask
-                n00, n01, n02 = active[c - w - 3], active[c - w - 2], active[c - w - 1]
-                n10, n12 = active[c - 1], active[c + 1]
-                n20, n21, n22 = active[c + w + 1], active[c + w + 2], active[c + w + 3]
-                active[c] = True
-                parent[p] = p
-                size[p] = 1
-                area2[p] = 0
-                first[p] = p
-                x0[p], y0[p], x1[p], y1[p] = x, y, x, y
-                roots[n_roots] = p
-                n_roots += 1
-                components += 1
-                a = p
-                for dy in (-1, 0, 1):
-                    for dx in (-1, 0, 1):
-                        if (dy or dx) and active[c + dy * (w + 2) + dx]:
-                            b = _find(parent, (y + dy) * w + x + dx)
-                            if a != b:
-                                if size[a] < size[b]:
-                                    a, b = b, a
-                                parent[b] = a
-                                size[a] += size[b]
-                                area2[a] += area2[b]
-                                first[a] = min(first[a], first[b])
-                                x0[a], y0[a] = min(x0[a], x0[b]), min(y0[a], y0[b])
-                                x1[a], y1[a] = max(x1[a], x1[b]), max(y1[a], y1[b])
-                                components -= 1
+            # After the counting sort, starts[k] ends the bucket of level T − k: the pixels
+            # of level > j are order[:starts[T − j − 1]].
+            end = starts[n_thresholds - j - 1]
+            for t in range(taken, end):
+                c = order[t]
+                code = (active[c + ring[0]] | active[c + ring[1]] << 1
+                        | active[c + ring[2]] << 2 | active[c + ring[3]] << 3
+                        | active[c + ring[4]] << 4 | active[c + ring[5]] << 5
+                        | active[c + ring[6]] << 6 | active[c + ring[7]] << 7)
+                active[c] = 1
+                x, y = column[c], row[c]
+                if groups[code] == 0:  # a new component
+                    r = c
+                    parent[c] = c
+                    comp[c, SIZE], comp[c, FIRST], comp[c, AREA] = 1, raster[c], 0
+                    comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
+                    roots[n_roots] = c
+                    n_roots += 1
+                    components += 1
+                else:  # joins its first neighbour's component, then merges the others
+                    r = _find(parent, c + ring[joins[code, 0]])
+                    parent[c] = r
+                    comp[r, SIZE] += 1
+                    comp[r, FIRST] = min(comp[r, FIRST], raster[c])
+                    comp[r, X0], comp[r, Y0] = min(comp[r, X0], x), min(comp[r, Y0], y)
+                    comp[r, X1], comp[r, Y1] = max(comp[r, X1], x), max(comp[r, Y1], y)
+                    for k in range(1, groups[code]):
+                        s = _find(parent, c + ring[joins[code, k]])
+                        if s != r:
+                            r = _merge(parent, comp, r, s)
+                            components -= 1
                 if choe:
-                    # The four 2×2 windows that hold p, before and after p enters.
-                    for wa, wb, wc, wd, corner in ((n00, n01, n10, False, 3),
-                                                   (n01, n02, False, n12, 2),
-                                                   (n10, False, n20, n21, 1),
-                                                   (False, n12, n21, n22, 0)):
-                        before, _ = _quad(wa, wb, wc, wd)
-                        if corner == 3:
-                            after, count = _quad(wa, wb, wc, True)
-                        elif corner == 2:
-                            after, count = _quad(wa, wb, True, wd)
-                        elif corner == 1:
-                            after, count = _quad(wa, True, wc, wd)
-                        else:
-                            after, count = _quad(True, wb, wc, wd)
-                        euler4 += after - before
-                        if count >= 3:  # 3 pixels: half a window; the 4th: the other half
-                            area2[a] += 1
+                    euler4 += euler_step[code]
+                    comp[r, AREA] += area_step[code]
+                # Only r changed. A component's pixel count only grows, so r beats
+                # everything else when it holds the largest; its contour area may stay
+                # the same while its first pixel moves, and then the roots are read.
+                if big < 0:
+                    big = r
+                elif big == r or parent[big] != big:  # it grew, or was merged into r
+                    dirty = dirty or (choe and comp[r, AREA] == big_key)
+                    big = r
+                elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
+                                                         and comp[r, FIRST] > comp[big, FIRST])
+                      if choe else
+                      comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
+                                                         and comp[r, FIRST] < comp[big, FIRST])):
+                    big = r
+                big_key = comp[big, AREA]
+            taken = end
             largest = largest_out[i, j]
-            best = best_out[i, j]
-            if components == 0:
-                largest[:] = 0
-                best[:] = 0
+            if components == 0:  # the outputs start at (0, 0, 0, 0)
+                continue
+            holed = choe and euler4 != 4 * components
+            if not (every or holed or dirty):
+                _box_of(comp[big, X0], comp[big, Y0], comp[big, X1], comp[big, Y1],
+                        h, w, choe, largest)
                 continue
             # Drop the roots merged away since the last threshold, then read the others.
             kept = 0
@@ -347,44 +434,61 @@ def _sweep(levels, gt, n_thresholds, protocol, largest_out, best_out):
             overlap[0], overlap[1] = 0, -1
             rival = -1  # 2 × the largest area a contour other than the chosen one can have
             chosen_bound = -1
-            for r in range(n_roots):
-                root = roots[r]
+            for k in range(n_roots):
+                root = roots[k]
                 if parent[root] != root:
                     continue
                 roots[kept] = root
                 kept += 1
-                _box_of(x0[root], y0[root], x1[root], y1[root], h, w, choe, box)
+                _box_of(comp[root, X0], comp[root, Y0], comp[root, X1], comp[root, Y1],
+                        h, w, choe, box)
                 if choe:
-                    better = area2[root] > key_size or (
-                        area2[root] == key_size and first[root] > key_first)
-                    bound = 2 * (x1[root] - x0[root]) * (y1[root] - y0[root])
+                    better = comp[root, AREA] > key_size or (
+                        comp[root, AREA] == key_size and comp[root, FIRST] > key_first)
+                    bound = 2 * (comp[root, X1] - comp[root, X0]) * (
+                        comp[root, Y1] - comp[root, Y0])
                     if better:
                         rival = max(rival, chosen_bound)
                         chosen_bound = bound
-                        key_size, key_first = area2[root], first[root]
+                        key_size, key_first = comp[root, AREA], comp[root, FIRST]
                         largest[:] = box
+                        big = root
                     else:
                         rival = max(rival, bound)
                 else:
-                    better = size[root] > key_size or (
-                        size[root] == key_size and first[root] < key_first)
+                    better = comp[root, SIZE] > key_size or (
+                        comp[root, SIZE] == key_size and comp[root, FIRST] < key_first)
                     if better:
-                        key_size, key_first = size[root], first[root]
+                        key_size, key_first = comp[root, SIZE], comp[root, FIRST]
                         largest[:] = box
-                inter, union = _overlap(box, g, choe)
-                if overlap[1] < 0 or _better_iou(inter, union, overlap[0], overlap[1]):
-                    overlap[0], overlap[1] = inter, union
-                    best[:] = box
+                        big = root
+                if every:
+                    inter, union = _overlap(box, g, choe)
+                    if overlap[1] < 0 or _better_iou(inter, union, overlap[0], overlap[1]):
+                        overlap[0], overlap[1] = inter, union
+                        best_out[i, j] = box
             n_roots = kept
-            if choe and euler4 != 4 * components:  # some component has a hole
-                if hole_overlap[j, 1] >= 0 and _better_iou(
-                        hole_overlap[j, 0], hole_overlap[j, 1], overlap[0], overlap[1]):
-                    best[:] = hole_box[j]
+            big_key, dirty = comp[big, AREA], False
+            if holed:  # some component has a hole
+                holes[j] = True
+                best_overlap[j] = overlap
                 # Holes add area to their component's contour. Another contour can beat
                 # the chosen one only if the polygon of its box could: read the mask.
                 if rival >= key_size:
-                    mask[:] = active.reshape(h + 2, w + 2)[1:-1, 1:-1].ravel()
+                    mask = active.reshape(h + 2, stride)[1:-1, 1:-1].copy().ravel()
                     _filled_largest(mask, h, w, largest)
+        if every and holes.any():  # the holes' own contours compete for the best box
+            by_level = np.empty(n, np.int64)
+            for k in range(n):
+                by_level[k] = raster[order[k]]
+            hole_box = np.zeros((n_thresholds, 4), np.int64)
+            hole_overlap = np.zeros((n_thresholds, 2), np.int64)
+            _hole_boxes(flat, by_level, h, w, n_thresholds, g, hole_box, hole_overlap)
+            for j in range(n_thresholds):
+                if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
+                        hole_overlap[j, 0], hole_overlap[j, 1],
+                        best_overlap[j, 0], best_overlap[j, 1]):
+                    best_out[i, j] = hole_box[j]
 
 
 @numba.njit(cache=True)
@@ -415,22 +519,42 @@ def _count_passed(values, cuts, strict, out):
             out[i, p] = k
 
 
+@numba.njit(cache=True)
+def _count_passed_uint8(values, cuts, strict, out):
+    """The same for uint8 values: a table of the 256 answers per row."""
+    table = np.empty(256, np.int32)
+    for i in range(values.shape[0]):
+        row = cuts[i]
+        k = 0
+        for v in range(256):
+            while k < row.shape[0] and (row[k] < v or (not strict and row[k] == v)):
+                k += 1
+            table[v] = k
+        for p in range(values.shape[1]):
+            out[i, p] = table[values[i, p]]
+
+
 def count_passed(values: np.ndarray, cuts: np.ndarray, strict: bool) -> np.ndarray:
     """For values (N, P) and ascending cuts (N, T): how many cuts each value passes,
-    (N, P) int64: #{j : cuts[i, j] < v} with ``strict``, else #{j : cuts[i, j] ≤ v}.
+    (N, P) int32: #{j : cuts[i, j] < v} with ``strict``, else #{j : cuts[i, j] ≤ v}.
 
     >>> count_passed(np.array([[0.0, 0.5, 1.0]]), np.array([[0.0, 0.5]]), strict=True)
-    array([[0, 1, 2]])
+    array([[0, 1, 2]], dtype=int32)
+    >>> count_passed(np.array([[0, 7, 255]], np.uint8), np.array([[0, 7]]), strict=False)
+    array([[1, 2, 2]], dtype=int32)
     """
     values = np.ascontiguousarray(values)
-    cuts = np.ascontiguousarray(cuts, dtype=values.dtype)
-    out = np.empty(values.shape, np.int64)
-    _count_passed(values, cuts, bool(strict), out)
+    out = np.empty(values.shape, np.int32)
+    if values.dtype == np.uint8:
+        _count_passed_uint8(values, np.ascontiguousarray(cuts, dtype=np.int64), bool(strict),
+                            out)
+    else:
+        _count_passed(values, np.ascontiguousarray(cuts, dtype=values.dtype), bool(strict), out)
     return out
 
 
 def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
-                    protocol: str) -> tuple[np.ndarray, np.ndarray]:
+                    protocol: str, every: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """The boxes of every mask of a grid of thresholds, one pass per map.
 
     Parameters
@@ -440,12 +564,15 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
     gt_boxes : int array (N, 4), the ground truth the best component is chosen against
     n_thresholds : T
     protocol : "camlib" or "choe2020" (see the module docstring)
+    every : also find the best of all components (MaxBoxAccV2); without it only the
+        largest component's box is read, which is all MaxBoxAcc needs
 
     Returns
     -------
     largest : int64 (N, T, 4), the box of the largest component at each threshold
     best : int64 (N, T, 4), the box with the highest IoU with the ground truth among all
-        components (and, in "choe2020", hole contours); (0, 0, 0, 0) for an empty mask
+        components (and, in "choe2020", hole contours); (0, 0, 0, 0) for an empty mask;
+        None when ``every`` is false
 
     Example
     -------
@@ -455,11 +582,12 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
     ([[0, 0, 1, 2], [0, 0, 1, 2]], [[2, 0, 3, 1], [0, 0, 1, 2]])
     """
     code = {"camlib": CAMLIB, "choe2020": CHOE2020}[protocol]
-    levels = np.ascontiguousarray(levels, dtype=np.int64)
+    levels = np.ascontiguousarray(levels, dtype=np.int32)
     gt = np.ascontiguousarray(gt_boxes, dtype=np.int64)
     n = levels.shape[0]
     largest = np.zeros((n, n_thresholds, 4), np.int64)
-    best = np.zeros((n, n_thresholds, 4), np.int64)
+    best = np.zeros((n if every else 0, n_thresholds, 4), np.int64)
     if n and levels.shape[1] * levels.shape[2]:
-        _sweep(levels, gt, int(n_thresholds), code, largest, best)
-    return largest, best
+        _sweep(levels, gt, int(n_thresholds), code, bool(every), JOINS, GROUPS, EULER_STEP,
+               AREA_STEP, largest, best)
+    return largest, best if every else None
