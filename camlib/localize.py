@@ -295,6 +295,18 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
     """
     n = maps.shape[0]
     flat = maps.reshape(n, -1)
+    if protocol == "choe2020":
+        flat = flat.float()
+    if flat.dtype in (torch.float32, torch.float64):  # one compiled pass per map
+        array = flat.detach().cpu().numpy()
+        low, high = sweep.row_ranges(array)
+        if not np.isfinite(low).all():
+            raise ValueError("maps must be finite, got a tensor containing NaN or inf")
+        with np.errstate(over="ignore"):
+            spread_ok = np.isfinite(high - low).all()
+        if spread_ok:
+            levels = sweep.levels(array, low, high, np.asarray(thresholds), protocol)
+            return levels.reshape(maps.shape)
     if protocol == "camlib":
         low, high = _finite_range(flat)  # then min-max normalized as camlib.torch.normalize
         spread = high - low

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["threshold_boxes", "count_passed"]
+__all__ = ["threshold_boxes", "levels", "row_ranges", "count_passed"]
 
 CAMLIB, CHOE2020 = 0, 1
 
@@ -532,6 +532,107 @@ def _count_passed_uint8(values, cuts, strict, out):
             table[v] = k
         for p in range(values.shape[1]):
             out[i, p] = table[values[i, p]]
+
+
+@numba.njit(cache=True)
+def _row_ranges(values, low, high):
+    """Each row's min and max; NaN when the row holds NaN or ±inf."""
+    for i in range(values.shape[0]):
+        lo = hi = values[i, 0]
+        finite = True
+        for v in values[i]:
+            lo = min(lo, v)
+            hi = max(hi, v)
+            finite = finite and np.isfinite(v)
+        low[i] = lo if finite else np.nan
+        high[i] = hi if finite else np.nan
+
+
+def row_ranges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of each row of a float array (N, P); NaN for a row that is not finite.
+
+    >>> row_ranges(np.array([[3.0, -1.0], [0.0, np.inf]]))
+    (array([-1., nan]), array([ 3., nan]))
+    """
+    low = np.empty(values.shape[0], values.dtype)
+    high = np.empty(values.shape[0], values.dtype)
+    _row_ranges(np.ascontiguousarray(values), low, high)
+    return low, high
+
+
+@numba.njit(cache=True)
+def _minmax_levels(values, low, high, grid, out):
+    t = grid.shape[0]
+    buckets = 16 * t + 1  # fine enough that a bucket rarely holds a cut
+    table = np.empty(buckets + 1, np.int32)  # cuts below each bucket's lower edge
+    k = 0
+    for b in range(buckets + 1):
+        while k < t and grid[k] < b / buckets:
+            k += 1
+        table[b] = k
+    for i in range(values.shape[0]):
+        spread = high[i] - low[i]
+        if not spread > 0:
+            out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
+            continue
+        for p in range(values.shape[1]):
+            v = (values[i, p] - low[i]) / spread
+            k = table[min(int(v * buckets), buckets)]
+            while k > 0 and not grid[k - 1] <= v:
+                k -= 1
+            while k < t and grid[k] <= v:
+                k += 1
+            out[i, p] = k
+
+
+@numba.njit(cache=True)
+def _quantized_levels(values, low, high, grid, out):
+    t = grid.shape[0]
+    scale = np.float32(255)
+    quantized = np.empty(values.shape[1], np.uint8)
+    table = np.empty(256, np.int32)
+    for i in range(values.shape[0]):
+        spread = high[i] - low[i]
+        peak = 0
+        for p in range(values.shape[1]):
+            q = np.uint8(((values[i, p] - low[i]) / spread) * scale) if spread > 0 else 0
+            quantized[p] = q
+            peak = max(peak, q)
+        k = 0
+        for v in range(256):  # q passes the cut ⌊τ_j·peak⌋ when q > it
+            while k < t and np.floor(grid[k] * peak) < v:
+                k += 1
+            table[v] = k
+        for p in range(values.shape[1]):
+            out[i, p] = table[quantized[p]]
+
+
+def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np.ndarray,
+           protocol: str) -> np.ndarray:
+    """How many thresholds of an ascending grid each pixel passes, (N, P) int32, for
+    maps flattened to rows (N, P) with their finite `row_ranges` (high − low finite): the
+    pixel is in the mask of τ_j exactly when its level > j.
+
+    - ``"camlib"``: M̄ = (M − min M)/(max M − min M) in the maps' dtype, mask {M̄ ≥ τ}
+      (max M̄ is 1; a constant map, all 0, passes every τ).
+    - ``"choe2020"``: float32 maps, q = ⌊255·M̄⌋ as uint8, mask {q > ⌊τ·max q⌋}.
+
+    The arithmetic is `camlib.torch.normalize`'s, operation for operation, so the masks
+    are the ones thresholding a normalized tensor gives.
+
+    >>> maps = np.array([[0.0, 1.0, 2.0, 4.0]], np.float32)
+    >>> levels(maps, *row_ranges(maps), np.array([0.25, 0.5]), "camlib")
+    array([[0, 1, 2, 2]], dtype=int32)
+    >>> levels(maps, *row_ranges(maps), np.array([0.25, 0.5]), "choe2020")
+    array([[0, 0, 1, 2]], dtype=int32)
+    """
+    values = np.ascontiguousarray(values)
+    out = np.empty(values.shape, np.int32)
+    if protocol == "camlib":
+        _minmax_levels(values, low, high, np.asarray(thresholds, values.dtype), out)
+    else:
+        _quantized_levels(values, low, high, np.asarray(thresholds, np.float64), out)
+    return out
 
 
 def count_passed(values: np.ndarray, cuts: np.ndarray, strict: bool) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 from scipy import ndimage
 
 from camlib import localize as loc
-from camlib import reference
+from camlib import reference, sweep
 from camlib import torch as ct
 
 GRIDS = {100: [float(t) for t in np.arange(0, 1, 0.01)],
@@ -86,6 +86,112 @@ def test_choe2020_protocol_equals_the_reference_opencv_code(grid, data):
     v2 = loc.max_box_acc_v2(maps, gt, taus, protocol="choe2020")
     reference_v1 = wsol.correct_counts(maps.numpy(), gt.numpy(), taus, (0.5,)).max()
     assert round(v1 * len(maps)) == reference_v1 and 0 <= v2 <= 1
+
+
+def _tiny_maps(n=300, seed=0):
+    """Small maps of few values: plateaus, ties, thin lines, many components and holes."""
+    rng = np.random.default_rng(seed)
+    h, w = 6, 7
+    maps = rng.integers(0, 5, (n, h, w)).astype(np.float32) / 4
+    maps[::5] = (maps[::5] > 0.5) * 1.0  # two values: masks as they are
+    corners = np.stack([rng.integers(0, w - 1, n), rng.integers(0, h - 1, n)], 1)
+    gt = np.concatenate([corners, corners + 1 + rng.integers(0, 4, (n, 2))], 1)
+    gt[:, 2], gt[:, 3] = np.minimum(gt[:, 2], w), np.minimum(gt[:, 3], h)
+    return torch.from_numpy(maps), torch.from_numpy(gt)
+
+
+DELTAS = tuple(float(d) for d in np.linspace(0.05, 0.95, 19))  # sensitive to every box
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tiny_maps_equal_the_per_threshold_evaluation_at_many_deltas(seed):
+    maps, gt = _tiny_maps(seed=seed)
+    taus = [0.0, 0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0]
+    swept = loc.box_accuracy_curve(maps, gt, taus, DELTAS)
+    expected = _per_threshold_curve(maps, gt, taus, DELTAS)
+    for key in ("largest", "all"):
+        assert torch.equal(swept[key], expected[key]), key
+    alone = loc._curves(maps, gt, taus, DELTAS, 1000, "camlib", ("largest",))
+    assert torch.equal(alone["largest"], expected["largest"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tiny_maps_equal_the_reference_opencv_code_at_many_deltas(seed):
+    pytest.importorskip("cv2")
+    from camlib.benchmarks import wsol
+
+    maps, gt = _tiny_maps(seed=seed)
+    taus = [0.0, 0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9]
+    for key, every in (("largest", False), ("all", True)):
+        swept = loc._curves(maps, gt, taus, DELTAS, 1000, "choe2020", (key,))[key]
+        counts = wsol.correct_counts(maps.numpy(), gt.numpy(), taus, DELTAS, every)
+        assert np.array_equal((swept * len(maps)).round().long().numpy(), counts), key
+
+
+@pytest.mark.parametrize("data", ["course", "hard"])
+@pytest.mark.parametrize("protocol", ["camlib", "choe2020"])
+def test_the_largest_alone_equals_the_largest_read_with_every_component(data, protocol):
+    maps, gt = _course_maps() if data == "course" else _hard_maps(seed=3)
+    both = loc.box_accuracy_curve(maps, gt, GRIDS[100], DELTAS, protocol=protocol)
+    alone = loc._curves(maps, gt, GRIDS[100], DELTAS, 1000, protocol, ("largest",))
+    assert torch.equal(alone["largest"], both["largest"])
+
+
+def test_equal_contour_areas_go_to_the_last_contour_even_after_the_first_one_grows():
+    # Two thin components (contour area 0) at every threshold: A enters at (2, 1), then
+    # grows up to (0, 1) and starts before B at (0, 5) in raster order. OpenCV lists the
+    # contour found last first, and max() keeps the first of equal areas: B's box.
+    levels = np.zeros((1, 3, 8), np.int64)
+    levels[0, 2, 1] = levels[0, 0, 5] = 3
+    levels[0, 1, 0] = 2
+    levels[0, 0, 1] = 1
+    gt = np.array([[0, 0, 2, 2]])
+    # Thresholds from the lowest: B; A, which still starts after B; A, alone at the top.
+    expected = [[5, 0, 6, 1], [0, 1, 2, 2], [1, 2, 2, 2]]
+    for every in (False, True):
+        largest, _ = sweep.threshold_boxes(levels, gt, 3, "choe2020", every=every)
+        assert largest[0].tolist() == expected, every
+    pytest.importorskip("cv2")
+    from camlib.benchmarks import wsol
+
+    for j, tau in enumerate((0.0, 0.34, 0.67)):  # q = 0, 85, 170, 255: masks of level > j
+        boxes = wsol.boxes_at_thresholds(levels[0] / 3, [tau], every_contour=False)[0]
+        assert boxes.tolist() == [expected[j]], tau
+
+
+def _torch_levels(maps, thresholds, protocol):
+    """The levels computed with torch operations, as `camlib.torch.normalize` does."""
+    flat = maps.reshape(len(maps), -1)
+    grid = torch.tensor(thresholds, dtype=torch.float64)
+    if protocol == "camlib":
+        low, high = flat.aminmax(dim=1, keepdim=True)
+        spread = high - low
+        values = torch.where(spread > 0, (flat - low) / torch.where(spread > 0, spread, 1), 0)
+        peak = values.amax(dim=1, keepdim=True)
+        cuts = torch.cat([torch.where(peak > 0, peak * t, peak) for t in thresholds], 1)
+        passed = values[..., None] >= cuts[:, None, :]
+    else:
+        shifted = flat.float() - flat.float().amin(dim=1, keepdim=True)
+        spread = shifted.amax(dim=1, keepdim=True)
+        q = (torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0) * 255)
+        q = q.to(torch.uint8).long()
+        cuts = (grid * q.amax(dim=1, keepdim=True).double()).floor().long()
+        passed = q[..., None] > cuts[:, None, :]
+    return passed.sum(-1).reshape(maps.shape).numpy()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("protocol", ["camlib", "choe2020"])
+def test_levels_equal_thresholding_the_normalized_tensor(dtype, protocol):
+    rng = np.random.default_rng(5)
+    maps = rng.standard_normal((60, 9, 11)) * 10.0 ** rng.uniform(-20, 20, (60, 1, 1))
+    maps[::6] = 2.5  # constant
+    maps[1::6] = np.round(maps[1::6] * 2) / 2  # plateaus
+    maps[2::6] += 1e7  # a large offset: the spread is a few ulps
+    maps = torch.from_numpy(maps).to(dtype)
+    for thresholds in (GRIDS[100], sorted(rng.random(37).tolist()), [0.0, 1.0]):
+        assert np.array_equal(loc._levels(maps, thresholds, protocol),
+                              _torch_levels(maps, thresholds, protocol))
 
 
 def test_unsorted_grids_give_the_rows_in_the_order_asked():
