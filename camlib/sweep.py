@@ -52,8 +52,9 @@ CAMLIB, CHOE2020 = 0, 1
 # A pixel's neighbours, clockwise from the top left: (row, column) offsets.
 RING = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
-# What a component keeps, one row of ``comp`` per root.
-SIZE, FIRST, X0, Y0, X1, Y1, AREA = range(7)
+# What a component keeps, one row of ``comp`` per root (BORDER: the background sweep's
+# components that touch the image border).
+SIZE, FIRST, X0, Y0, X1, Y1, AREA, BORDER = range(8)
 
 
 def _quad_euler(a: bool, b: bool, c: bool, d: bool) -> tuple[int, int]:
@@ -252,60 +253,67 @@ def _filled_largest(active, h, w, largest):
 
 
 @numba.njit(cache=True)
-def _hole_boxes(flat, order, h, w, n_thresholds, gt, hole_box, hole_overlap):
-    """The hole contours of choe2020 at every threshold: background pixels (level ≤ j at
-    threshold j) enter from the lowest level up, a union-find joins 4-neighbours, and the
-    components that do not touch the border are holes. A hole's contour runs through the
-    foreground pixels around it, so its box is the hole's box grown by one pixel. Writes
-    the best hole box against ``gt`` and its (intersection, union), (-1, -1) for none.
-    ``order`` holds raster indices, highest level first."""
-    n = h * w
-    parent = np.empty(n, np.int64)
-    size = np.zeros(n, np.int64)
-    border = np.zeros(n, np.bool_)
-    x0 = np.zeros(n, np.int64)
-    y0 = np.zeros(n, np.int64)
-    x1 = np.zeros(n, np.int64)
-    y1 = np.zeros(n, np.int64)
-    active = np.zeros(n, np.bool_)
-    roots = np.empty(n, np.int64)
+def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_overlap):
+    """The hole contours of choe2020 at the thresholds j where ``holes[j]``: background
+    pixels (level ≤ j at threshold j) enter from the lowest level up, a union-find joins
+    4-neighbours, and the components that do not touch the border are holes. A hole's
+    contour runs through the foreground pixels around it, so its box is the hole's box
+    grown by one pixel. Writes the best hole box against ``gt`` and its (intersection,
+    union), (-1, -1) for none. ``order`` and ``starts`` are `_sweep`'s counting sort
+    (padded indices, highest level first)."""
+    n_thresholds = holes.shape[0]
+    stride = w + 2
+    padded = (h + 2) * stride
+    parent = np.empty(padded, np.int32)
+    comp = np.zeros((padded, 8), np.int32)
+    active = np.zeros(padded, np.uint8)
+    roots = np.empty(h * w, np.int32)
     box = np.empty(4, np.int64)
-    n_roots = 0
-    taken = n - 1  # ``order`` is highest level first: read it backwards
+    last = -1
     for j in range(n_thresholds):
-        while taken >= 0 and flat[order[taken]] <= j:
-            p = order[taken]
-            taken -= 1
-            y, x = p // w, p % w
-            active[p] = True
-            parent[p] = p
-            size[p] = 1
-            border[p] = y == 0 or x == 0 or y == h - 1 or x == w - 1
-            x0[p], y0[p], x1[p], y1[p] = x, y, x, y
-            roots[n_roots] = p
+        if holes[j]:
+            last = j
+    n_roots = 0
+    taken = h * w  # the background at j is order[starts[T − j − 1]:]
+    for j in range(last + 1):
+        begin = starts[n_thresholds - j - 1]
+        for t in range(begin, taken):
+            c = order[t]
+            x, y = column[c], row[c]
+            active[c] = 1
+            parent[c] = c
+            comp[c, SIZE] = 1
+            comp[c, BORDER] = y == 0 or x == 0 or y == h - 1 or x == w - 1
+            comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
+            roots[n_roots] = c
             n_roots += 1
-            a = p
-            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                ny, nx = y + dy, x + dx
-                if 0 <= ny < h and 0 <= nx < w and active[ny * w + nx]:
-                    b = _find(parent, ny * w + nx)
+            a = c
+            for q in (c - stride, c - 1, c + 1, c + stride):
+                if active[q]:
+                    b = _find(parent, q)
                     if a != b:
-                        if size[a] < size[b]:
+                        if comp[a, SIZE] < comp[b, SIZE]:
                             a, b = b, a
                         parent[b] = a
-                        size[a] += size[b]
-                        border[a] = border[a] or border[b]
-                        x0[a], y0[a] = min(x0[a], x0[b]), min(y0[a], y0[b])
-                        x1[a], y1[a] = max(x1[a], x1[b]), max(y1[a], y1[b])
+                        comp[a, SIZE] += comp[b, SIZE]
+                        comp[a, BORDER] = max(comp[a, BORDER], comp[b, BORDER])
+                        comp[a, X0] = min(comp[a, X0], comp[b, X0])
+                        comp[a, Y0] = min(comp[a, Y0], comp[b, Y0])
+                        comp[a, X1] = max(comp[a, X1], comp[b, X1])
+                        comp[a, Y1] = max(comp[a, Y1], comp[b, Y1])
+        taken = begin
         hole_overlap[j, 0], hole_overlap[j, 1] = -1, -1
+        if not holes[j]:
+            continue
         kept = 0
-        for r in range(n_roots):
-            root = roots[r]
-            if parent[root] != root or border[root]:
+        for k in range(n_roots):
+            root = roots[k]
+            if parent[root] != root or comp[root, BORDER]:
                 continue  # merged away, or touching the border: never a hole again
             roots[kept] = root
             kept += 1
-            _box_of(x0[root] - 1, y0[root] - 1, x1[root] + 1, y1[root] + 1, h, w, True, box)
+            _box_of(comp[root, X0] - 1, comp[root, Y0] - 1, comp[root, X1] + 1,
+                    comp[root, Y1] + 1, h, w, True, box)
             inter, union = _overlap(box, gt, True)
             if hole_overlap[j, 1] < 0 or _better_iou(inter, union, hole_overlap[j, 0],
                                                      hole_overlap[j, 1]):
@@ -346,9 +354,10 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
     overlap = np.empty(2, np.int64)
     holes = np.zeros(n_thresholds, np.bool_)
     best_overlap = np.zeros((n_thresholds, 2), np.int64)
+    hole_box = np.zeros((n_thresholds, 4), np.int64)
+    hole_overlap = np.zeros((n_thresholds, 2), np.int64)
     for i in range(n_images):
         level = levels[i]
-        flat = level.ravel()
         g = gt[i]
         # Counting sort, highest level first.
         starts[:] = 0
@@ -478,12 +487,7 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
                     mask = active.reshape(h + 2, stride)[1:-1, 1:-1].copy().ravel()
                     _filled_largest(mask, h, w, largest)
         if every and holes.any():  # the holes' own contours compete for the best box
-            by_level = np.empty(n, np.int64)
-            for k in range(n):
-                by_level[k] = raster[order[k]]
-            hole_box = np.zeros((n_thresholds, 4), np.int64)
-            hole_overlap = np.zeros((n_thresholds, 2), np.int64)
-            _hole_boxes(flat, by_level, h, w, n_thresholds, g, hole_box, hole_overlap)
+            _hole_boxes(order, starts, holes, column, row, h, w, g, hole_box, hole_overlap)
             for j in range(n_thresholds):
                 if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
                         hole_overlap[j, 0], hole_overlap[j, 1],
