@@ -9,7 +9,8 @@ then measures images per second, median of ``--repeats`` timed runs after warm-u
 - forward + CAM + boxes: and the paper's box of every map (`camlib.torch.bounding_box`,
   labelled on the device);
 - MaxBoxAcc: `camlib.localize.box_accuracy_curve` of those maps over 100 thresholds
-  (the levels are computed on the device, the one-pass sweep runs on the CPU).
+  (the maps are copied to the CPU, where their levels and the one-pass sweep are
+  computed by compiled loops; the copy is part of the time).
 
 for resnet50 (random weights, 224 px, batch 64) and the course's GAP net (64 px, batch
 1024). Every timed run ends with ``torch.cuda.synchronize()``, so the clock stops when
