@@ -377,7 +377,7 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
         components = 0
         euler4 = 0
         taken = 0
-        big, big_key, dirty = -1, 0, False  # the largest component; dirty: not trusted
+        big, big_area, big_first, dirty = -1, 0, 0, False  # dirty: big is not trusted
         for j in range(n_thresholds - 1, -1, -1):
             # After the counting sort, starts[k] ends the bucket of level T − k: the pixels
             # of level > j are order[:starts[T − j − 1]].
@@ -415,11 +415,13 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
                     comp[r, AREA] += area_step[code]
                 # Only r changed. A component's pixel count only grows, so r beats
                 # everything else when it holds the largest; its contour area may stay
-                # the same while its first pixel moves, and then the roots are read.
+                # the same while its first pixel moves, and then the roots are read
+                # (choe2020 breaks ties by the first pixel).
                 if big < 0:
                     big = r
                 elif big == r or parent[big] != big:  # it grew, or was merged into r
-                    dirty = dirty or (choe and comp[r, AREA] == big_key)
+                    dirty = dirty or (choe and comp[r, AREA] == big_area
+                                      and comp[r, FIRST] != big_first)
                     big = r
                 elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
                                                          and comp[r, FIRST] > comp[big, FIRST])
@@ -427,7 +429,7 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
                       comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
                                                          and comp[r, FIRST] < comp[big, FIRST])):
                     big = r
-                big_key = comp[big, AREA]
+                big_area, big_first = comp[big, AREA], comp[big, FIRST]
             taken = end
             largest = largest_out[i, j]
             if components == 0:  # the outputs start at (0, 0, 0, 0)
@@ -477,7 +479,7 @@ def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step,
                         overlap[0], overlap[1] = inter, union
                         best_out[i, j] = box
             n_roots = kept
-            big_key, dirty = comp[big, AREA], False
+            big_area, big_first, dirty = comp[big, AREA], comp[big, FIRST], False
             if holed:  # some component has a hole
                 holes[j] = True
                 best_overlap[j] = overlap
