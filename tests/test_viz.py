@@ -185,8 +185,10 @@ def test_plot_worked_example_writes_every_number_and_the_sums():
 def test_plot_class_map_title_shows_mean_plus_bias_equals_score():
     cam = np.array([[1.0, -3.0], [2.0, 4.0]])        # mean 1.0
     fig = viz.plot_class_map(IMAGE, cam, "7", score=1.5, bias=0.5, box=(1, 1, 9, 9))
-    title = fig._suptitle.get_text()
-    assert "1.0000 + 0.5000 = 1.5000" in title and "1.5000" in title
+    title = fig.title_text
+    assert "1.0000 + 0.5000 = 1.5000" in title and "logit $S_c$ = 1.5000" in title
+    shown = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert "1.0000 + 0.5000 = 1.5000;   the model's logit" in shown  # on screen
     map_ax = fig.axes[1]
     _assert_centred(map_ax.get_images()[0].norm)
     assert map_ax.get_images()[0].get_cmap().name == viz.DIVERGING_CMAP

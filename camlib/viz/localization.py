@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from camlib import reference
+from camlib import reference, validation
 from camlib.viz._common import display_image, draw_box, reuse, to_numpy
 from camlib.viz.maps import signed_norm
 
@@ -190,17 +190,26 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     """
     from scipy import ndimage
 
+    threshold = validation.fraction(threshold.item() if isinstance(threshold, np.generic)
+                                    else threshold, "threshold")
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     picture = display_image(image)
     size = _image_size(picture)
     cam_up = _map_at(cam, size)
-    box = reference.bounding_box(cam_up, threshold, connectivity)
+    if not np.all(np.isfinite(cam_up)):
+        raise ValueError("cam must be finite, got NaN or inf")
+    # reference.bounding_box, step by step: the mask, its components (the labels and
+    # numbering of reference.connected_components, from SciPy: a redraw cannot wait for
+    # the reference's breadth-first search), the largest one (the first of equal sizes),
+    # and its box.
     peak = cam_up.max()
     mask = cam_up >= (threshold * peak if peak > 0 else peak)
-    # The labels of reference.connected_components (same numbering), from SciPy: the box
-    # above already took the reference's breadth-first search, which a redraw pays once.
     labels, count = ndimage.label(mask, np.ones((3, 3)) if connectivity == 8 else None)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    largest = int(np.argmax(sizes)) + 1 if count else 0
+    largest = int(np.argmax(sizes)) + 1
+    box = tuple(int(v) for v in reference.component_boxes(np.where(labels == largest, 1, 0),
+                                                          1)[0])
 
     aspect = size[0] / size[1]  # wide images (lesson 10) get shorter figures
     gt = None
