@@ -78,9 +78,16 @@ def test_the_widget_benchmark_times_every_lesson_widget(capsys):
     from camlib.benchmarks import widgets
 
     medians = widgets.main(["--repeats", "1"])
-    assert [name[:2] for name in medians] == ["01", "03", "04", "05", "07", "08"]
+    assert [name[:2] for name in medians] == ["01", "03", "04", "05", "07", "08", "09"]
     assert all(seconds > 0 for seconds in medians.values())
     assert "target 100 ms" in capsys.readouterr().out
+    ratios = widgets.main(["--repeats", "1", "--compare"])
+    assert list(ratios) == list(medians) and all(r > 0 for r in ratios.values())
+    assert "in place" in capsys.readouterr().out
+    assert list(widgets.main(["--repeats", "1", "--png"])) == list(medians)
+    assert "png_bytes" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        widgets.main(["--repeats", "0"])
 
 
 def test_the_gpu_benchmark_says_so_and_exits_cleanly_without_cuda(monkeypatch, capsys):

@@ -71,6 +71,25 @@ def test_signed_norm_is_symmetric_about_zero():
     _assert_centred(viz.signed_norm(np.zeros(3)))
 
 
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 40.0])
+def test_a_signed_norms_colour_bar_is_a_two_slope_norms_on_a_linear_axis(scale):
+    """signed_norm's colour bar draws the pixels of a plain TwoSlopeNorm's, on a linear
+    axis instead of a function axis (the slower one a colour bar gives a TwoSlopeNorm)."""
+    def drawn(norm):
+        fig, ax = plt.subplots(figsize=(3, 2.5))
+        bar = fig.colorbar(ax.imshow(CAM * scale, cmap="RdBu_r", norm=norm), ax=ax, label="M")
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba()).copy()
+        plt.close(fig)
+        return pixels, bar.ax.get_yscale()
+
+    limit = float(np.abs(CAM * scale).max())
+    ours, scale_ours = drawn(viz.signed_norm(CAM * scale))
+    plain, scale_plain = drawn(TwoSlopeNorm(0.0, -limit, limit))
+    assert np.array_equal(ours, plain)
+    assert (scale_ours, scale_plain) == ("linear", "function")
+
+
 def test_draw_box_covers_the_half_open_pixels():
     fig, ax = plt.subplots()
     ax.imshow(np.zeros((10, 10)))
@@ -166,8 +185,10 @@ def test_plot_worked_example_writes_every_number_and_the_sums():
 def test_plot_class_map_title_shows_mean_plus_bias_equals_score():
     cam = np.array([[1.0, -3.0], [2.0, 4.0]])        # mean 1.0
     fig = viz.plot_class_map(IMAGE, cam, "7", score=1.5, bias=0.5, box=(1, 1, 9, 9))
-    title = fig._suptitle.get_text()
-    assert "1.0000 + 0.5000 = 1.5000" in title and "1.5000" in title
+    title = fig.title_text
+    assert "1.0000 + 0.5000 = 1.5000" in title and "logit $S_c$ = 1.5000" in title
+    shown = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert "1.0000 + 0.5000 = 1.5000;   the model's logit" in shown  # on screen
     map_ax = fig.axes[1]
     _assert_centred(map_ax.get_images()[0].norm)
     assert map_ax.get_images()[0].get_cmap().name == viz.DIVERGING_CMAP

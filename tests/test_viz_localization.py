@@ -84,6 +84,31 @@ def test_plot_box_from_cam_thresholds_the_upsampled_map():
     assert "IoU" in fig.axes[2].get_title()
 
 
+def test_plot_box_from_cam_draws_the_reference_box_and_components():
+    """Its box is reference.bounding_box's, its component count reference's, for maps with
+    many components, ties, a constant map and both connectivities; bad arguments are
+    refused as the reference refuses them."""
+    rng = np.random.default_rng(3)
+    cams = [rng.normal(size=(12, 12)) for _ in range(12)] + [np.zeros((6, 6)),
+                                                             -np.ones((5, 7))]
+    for i, cam in enumerate(cams):
+        threshold, connectivity = (0.05, 0.3, 0.6, 1.0)[i % 4], (4, 8)[i % 2]
+        fig = viz.plot_box_from_cam(np.zeros(cam.shape), cam, threshold=threshold,
+                                    connectivity=connectivity)
+        assert fig.box == reference.bounding_box(cam, threshold, connectivity)
+        peak = cam.max()
+        _, count = reference.connected_components(
+            cam >= (threshold * peak if peak > 0 else peak), connectivity)
+        assert fig.axes[1].get_title().startswith(f"mask: {count} component")
+        plt.close(fig)
+    with pytest.raises(ValueError, match="threshold"):
+        viz.plot_box_from_cam(np.zeros((4, 4)), cams[0][:4, :4], threshold=0.0)
+    with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+        viz.plot_box_from_cam(np.zeros((4, 4)), cams[0][:4, :4], connectivity=6)
+    with pytest.raises(ValueError, match="cam must be finite"):
+        viz.plot_box_from_cam(np.zeros((4, 4)), np.full((4, 4), np.nan))
+
+
 def test_plot_box_from_cam_golden_box_on_a_hand_made_map():
     cam = np.zeros((8, 8))
     cam[2:5, 1:3] = 1.0  # the larger component: columns 1-2, rows 2-4

@@ -3,6 +3,9 @@
 `camlib.viz.maps` draws feature maps and class activation maps (lessons 01–05);
 `camlib.viz.localization` draws boxes, thresholds and localization curves (lessons 06–10).
 Both show images with `display_image` and boxes with `draw_box` (`camlib.viz._common`).
+A widget's function reuses its figure from one redraw to the next (`camlib.viz._common`),
+and its PNG is printed in layers, the axes' ticks and labels drawn once
+(`camlib.viz._render`).
 """
 
 from camlib.viz._common import *  # noqa: F403

@@ -114,12 +114,24 @@ class _Reused:
     and these methods create each artist on the first call and update it afterwards
     (``set_data``, ``set_clim``, new box corners). A figure still open is never touched:
     a caller that keeps figures gets a new one each call.
+
+    Under the inline (or Agg) backend the figure's canvas is a
+    `camlib.viz._render.WidgetCanvas` (``canvas``; None under other backends): its tight
+    PNG draws the axes' ticks and labels once and only what is inside the axes, the titles
+    and the colour bars on every redraw.
     """
 
     def __init__(self, fig):
         self.fig = fig
         self.artists: dict[str, object] = {}
         self.fresh = True
+        self.canvas = None
+
+    def redraw_in_full(self, ax) -> None:
+        """Tell the canvas that the limits or ticks of ``ax`` change from redraw to redraw
+        (it would find out by itself, one slow redraw later)."""
+        if self.canvas is not None:
+            self.canvas.redraw_in_full(ax)
 
     def imshow(self, ax, name: str, data, **kwargs):
         """``ax.imshow(data, **kwargs)`` once; later the same image with new data and
@@ -136,9 +148,10 @@ class _Reused:
             image.set_clim(kwargs.get("vmin"), kwargs.get("vmax"))
         else:
             image.autoscale()
-        if "cmap" in kwargs:
+        # Only what differs: each change redraws the colour bar that follows the image.
+        if "cmap" in kwargs and not _same_colormap(image.get_cmap(), kwargs["cmap"]):
             image.set_cmap(kwargs["cmap"])
-        if "alpha" in kwargs:
+        if "alpha" in kwargs and image.get_alpha() != kwargs["alpha"]:
             image.set_alpha(kwargs["alpha"])
         return image
 
@@ -166,6 +179,16 @@ class _Reused:
         return patch
 
 
+def _same_colormap(current, cmap) -> bool:
+    """Whether ``imshow(cmap=cmap)`` would give the colour map ``current`` (a name is
+    compared by name, a Colormap by its colours)."""
+    import matplotlib as mpl
+
+    if cmap is None or isinstance(cmap, str):
+        return current.name == (cmap or mpl.rcParams["image.cmap"])
+    return current == cmap
+
+
 _REUSABLE: dict[tuple, _Reused] = {}
 
 
@@ -182,8 +205,44 @@ def reuse(key: tuple, build) -> _Reused:
         state = _Reused(build())
         state.backend = plt.get_backend()
         _REUSABLE[key] = state
+        _use_widget_canvas(state)
         return state
-    state.fig.canvas.manager = None  # a closed figure gets a new manager and number
-    plt.figure(state.fig)
+    _register_again(state)
     state.fresh = False
     return state
+
+
+def _use_widget_canvas(state: _Reused) -> None:
+    """Give a new figure a `WidgetCanvas`, where pyplot gave it a plain Agg canvas (the
+    inline backend's and the Agg backend's); other backends keep their own canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from camlib.viz._render import WidgetCanvas
+
+    fig = state.fig
+    if type(fig.canvas) is not FigureCanvasAgg:
+        return
+    manager = fig.canvas.manager
+    state.canvas = WidgetCanvas(fig)
+    state.canvas.manager = manager
+    if manager is not None:
+        manager.canvas = state.canvas
+
+
+def _register_again(state: _Reused) -> None:
+    """Hand a figure that pyplot has closed back to pyplot, under a new number, so that
+    ``plt.show()`` shows it: ``plt.figure(fig)`` does this from matplotlib 3.11 on, and
+    refuses a closed figure before. The figure keeps its `WidgetCanvas` (and the
+    background it rendered); under other backends it gets a new canvas of the backend."""
+    import matplotlib.pyplot as plt
+    from matplotlib import _pylab_helpers
+    from matplotlib.backend_bases import FigureManagerBase
+
+    numbers = plt.get_fignums()
+    number = max(numbers) + 1 if numbers else 1
+    if state.canvas is not None:
+        state.fig.set_canvas(state.canvas)
+        manager = FigureManagerBase(state.canvas, number)
+    else:
+        manager = plt._get_backend_mod().new_figure_manager_given_figure(number, state.fig)
+    _pylab_helpers.Gcf._set_new_active_manager(manager)

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from camlib import reference
+from camlib import reference, validation
 from camlib.viz._common import display_image, draw_box, reuse, to_numpy
+from camlib.viz.maps import signed_norm
 
 __all__ = [
     "plot_accuracy_vs_threshold",
@@ -188,15 +188,28 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
     -------
     matplotlib Figure; ``fig.box`` holds the predicted box and ``fig.iou`` the IoU (or None).
     """
+    from scipy import ndimage
+
+    threshold = validation.fraction(threshold.item() if isinstance(threshold, np.generic)
+                                    else threshold, "threshold")
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
     picture = display_image(image)
     size = _image_size(picture)
     cam_up = _map_at(cam, size)
-    box = reference.bounding_box(cam_up, threshold, connectivity)
+    if not np.all(np.isfinite(cam_up)):
+        raise ValueError("cam must be finite, got NaN or inf")
+    # reference.bounding_box, step by step: the mask, its components (the labels and
+    # numbering of reference.connected_components, from SciPy: a redraw cannot wait for
+    # the reference's breadth-first search), the largest one (the first of equal sizes),
+    # and its box.
     peak = cam_up.max()
     mask = cam_up >= (threshold * peak if peak > 0 else peak)
-    labels, count = reference.connected_components(mask, connectivity)
+    labels, count = ndimage.label(mask, np.ones((3, 3)) if connectivity == 8 else None)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    largest = int(np.argmax(sizes)) + 1 if count else 0
+    largest = int(np.argmax(sizes)) + 1
+    box = tuple(int(v) for v in reference.component_boxes(np.where(labels == largest, 1, 0),
+                                                          1)[0])
 
     aspect = size[0] / size[1]  # wide images (lesson 10) get shorter figures
     gt = None
@@ -208,9 +221,7 @@ def plot_box_from_cam(image, cam, gt_box=None, threshold: float = 0.2, *,
                   lambda: plt.subplots(1, 3, figsize=(10.5, 2.9 * aspect + 0.9))[0])
     fig = state.fig
     axes = fig.axes[:3]
-    limit = float(np.abs(cam_up).max()) or 1.0
-    shown = state.imshow(axes[0], "cam", cam_up, cmap="RdBu_r",
-                         norm=TwoSlopeNorm(0.0, -limit, limit))
+    shown = state.imshow(axes[0], "cam", cam_up, cmap="RdBu_r", norm=signed_norm(cam_up))
     if "contour" in state.artists:
         state.artists["contour"].remove()
     state.artists["contour"] = axes[0].contour(
@@ -362,9 +373,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
     for i, (ax, (name, cam)) in enumerate(zip(axes[1:], maps.items(), strict=True)):
         up = _map_at(cam, size)
         if name in signed:
-            limit = float(np.abs(up).max()) or 1.0
-            shown = state.imshow(ax, f"map {i}", up, cmap="RdBu_r",
-                                 norm=TwoSlopeNorm(0.0, -limit, limit))
+            shown = state.imshow(ax, f"map {i}", up, cmap="RdBu_r", norm=signed_norm(up))
             state.colorbar(f"bar {i}", shown, ax=ax, fraction=0.046 * aspect, pad=0.04)
         else:
             state.imshow(ax, f"under {i}", picture, cmap=grey)

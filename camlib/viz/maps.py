@@ -78,7 +78,18 @@ def signed_norm(values, vmax: float | None = None) -> TwoSlopeNorm:
     if vmax is None:
         vmax = float(np.max(np.abs(to_numpy(values)))) if np.size(to_numpy(values)) else 1.0
     vmax = vmax if vmax > 0 else 1.0  # an all-zero map still gets a valid norm
-    return TwoSlopeNorm(vmin=-vmax, vcenter=0.0, vmax=vmax)
+    return _SymmetricNorm(vmax)
+
+
+class _SymmetricNorm(TwoSlopeNorm):
+    """``TwoSlopeNorm(vcenter=0, vmin=-vmax, vmax=vmax)``, which is linear: its colour bar
+    gets a linear axis. A colour bar gives any other TwoSlopeNorm a function axis, which
+    sends every tick and every edge through the norm: the same pixels, slower to draw
+    (tests/test_viz.py compares the two)."""
+
+    def __init__(self, vmax: float):
+        super().__init__(vcenter=0.0, vmin=-vmax, vmax=vmax)
+        self._scale = "linear"  # read by Colorbar; Normalize sets it to None
 
 
 def _fixed_layout(fig: Figure) -> None:
@@ -375,6 +386,7 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
         ax_p.set_ylabel("probability P_c")
         ax_p.set_title("P_c = softmax(S)_c")
         _fixed_layout(fig)
+        state.redraw_in_full(ax_s)  # its y limits follow the scores
     else:
         for key, values in (("scores", s), ("probabilities", p)):
             for bar, value, colour in zip(state.artists[key], values, colours, strict=True):
@@ -450,6 +462,38 @@ def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.
     return fig
 
 
+def _formula_title(state, parts: list[str]) -> None:
+    """A figure title written in pieces, formulas and numbers in turn, one space apart,
+    centred where ``fig.suptitle`` puts a title; ``fig.title_text`` holds it in one string.
+
+    Laying out a formula (``$\\frac{1}{Z}...$``) takes milliseconds, and matplotlib keeps
+    a laid-out formula only for the same whole string: as pieces, the formulas stay the
+    same from redraw to redraw and only the plain numbers are laid out again.
+    """
+    from matplotlib import font_manager
+    from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea
+
+    fig = state.fig
+    pieces = state.artists.get("title pieces")
+    if pieces is None or len(pieces) != len(parts):
+        if "title" in state.artists:
+            state.artists["title"].remove()
+        size = font_manager.FontProperties(size=plt.rcParams["figure.titlesize"])
+        props = {"fontsize": plt.rcParams["figure.titlesize"],
+                 "fontweight": plt.rcParams["figure.titleweight"]}
+        pieces = state.artists["title pieces"] = [TextArea(part, textprops=props)
+                                                  for part in parts]
+        space = 0.318 * size.get_size_in_points()  # DejaVu Sans: a space is 0.318 em
+        row = HPacker(children=pieces, align="baseline", pad=0, sep=space)
+        state.artists["title"] = fig.add_artist(AnchoredOffsetbox(
+            "upper center", child=row, pad=0, borderpad=0, frameon=False,
+            bbox_to_anchor=(0.5, 0.98), bbox_transform=fig.transFigure))
+    for piece, part in zip(pieces, parts, strict=True):
+        if piece.get_text() != part:
+            piece.set_text(part)
+    fig.title_text = " ".join(parts)  # type: ignore[attr-defined]
+
+
 def plot_class_map(image, cam, class_name: str = "c", score: float | None = None,
                    bias: float | None = None, box=None, reduce: str = "mean") -> Figure:
     """An image beside its class activation map M_c on a diverging scale.
@@ -469,7 +513,8 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
 
     Returns
     -------
-    matplotlib Figure with three axes: the image, M_c, M_c upsampled over the image.
+    matplotlib Figure with three axes: the image, M_c, M_c upsampled over the image;
+    ``fig.title_text`` holds its title.
     """
     picture = as_display_image(image)
     m = _map2d(cam, "cam")
@@ -496,13 +541,14 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
         for ax in (ax_img, ax_map, ax_over):
             _label_axes(ax)
     pooled_text = r"$\frac{1}{Z}\sum_{x,y} M_c$" if reduce == "mean" else r"$\sum_{x,y} M_c$"
-    text = f"{pooled_text} = {pooled:.4f}"
+    parts = [f"{pooled_text} =", f"{pooled:.4f}"]
     if bias is not None:
         sign = "+" if bias >= 0 else "−"
-        text = f"{pooled_text} + $b_c$ = {pooled:.4f} {sign} {abs(bias):.4f} = {total:.4f}"
+        parts = [f"{pooled_text} + $b_c$ =", f"{pooled:.4f} {sign} {abs(bias):.4f} = {total:.4f}"]
     if score is not None:
-        text += f";   the model's logit $S_c$ = {float(score):.4f}"
-    fig.suptitle(text)
+        parts[-1] += ";   the model's logit"
+        parts += ["$S_c$ =", f"{float(score):.4f}"]
+    _formula_title(state, parts)
     if state.fresh:
         _fixed_layout(fig)
         fig.subplots_adjust(top=0.78)  # room for the tall \frac in the title
