@@ -143,13 +143,13 @@ def _own_figures(figures: dict) -> Iterator[None]:
         _common._REUSABLE = kept
 
 
-def compare(repeats: int) -> dict[str, float]:
+def compare(repeats: int) -> dict[str, dict[str, float]]:
     """Each widget's redraw with the figure printed the standard way and in place,
-    interleaved in one process; prints median wall times and their ratio, returns the
-    ratios (in place / standard)."""
+    interleaved in one process; prints median wall times and their ratio, returns
+    {widget: {"standard": seconds, "in place": seconds}}."""
     print(f"widget redraw, figure + PNG, median of {repeats}, the two printings interleaved:")
     print(f"  {'widget':24s} {'standard':>9s} {'in place':>9s} {'ratio':>6s}")
-    ratios = {}
+    times = {}
     for name, figure in redraws().items():
         standard_figures, in_place_figures = {}, {}
         with matplotlib.rc_context(_dpi(name)):
@@ -164,9 +164,9 @@ def compare(repeats: int) -> dict[str, float]:
                 with _own_figures(in_place_figures):
                     in_place.append(_redraw(figure, i % 16)[0])
         old, new = statistics.median(standard), statistics.median(in_place)
-        ratios[name] = new / old
-        print(f"  {name:24s} {1000 * old:6.0f} ms {1000 * new:6.0f} ms {ratios[name]:6.2f}")
-    return ratios
+        times[name] = {"standard": old, "in place": new}
+        print(f"  {name:24s} {1000 * old:6.0f} ms {1000 * new:6.0f} ms {new / old:6.2f}")
+    return times
 
 
 def compare_png(repeats: int) -> dict[str, float]:
@@ -206,7 +206,7 @@ def compare_png(repeats: int) -> dict[str, float]:
     return ratios
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.widgets",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
