@@ -119,3 +119,21 @@ def test_the_benchmark_page_puts_camlib_and_the_references_side_by_side(tmp_path
     assert (tmp_path / "b.png").exists() and (tmp_path / "b.md").read_text() == text
     for row in ("| 100 |", "| 1000 |", "choe2020", "| 224×224 |", "GAP net, batch 256"):
         assert row in text
+
+
+def test_the_benchmark_page_times_maxboxacc_against_the_reference_loop(monkeypatch):
+    pytest.importorskip("cv2")
+    from camlib.benchmarks import __main__ as bench
+
+    monkeypatch.setattr(bench, "GRIDS", (10, 100))
+    maps, gt = bench.course_maps(12)
+    mba = bench.maxboxacc_rows(maps, gt, repeats=1)
+    assert mba["values"]["choe2020"] == pytest.approx(mba["values"]["loop"])  # same protocol
+    for parts in mba["parts"].values():
+        assert set(parts) == {"MaxBoxAcc", "levels", "sweep", "IoU"}
+    extractor = {"forward": 1.0, "forward + CAM": 1.02, "overhead": 0.02, "pairs": 3}
+    widgets = {"01 one channel f_k": {"in place": 0.05, "standard": 0.2}}
+    text = bench.page(mba, {}, extractor, widgets, "", len(maps))
+    assert re.search(r"^\| 100 \| [\d.]+× \| [\d.]+× \|", text, re.MULTILINE)
+    assert "| camlib, protocol \"choe2020\" |" in text and "+2.0%" in text
+    assert "| 01 one channel f_k | 50 | 200 | 0.25 |" in text
