@@ -192,15 +192,21 @@ def test_student_copy_runs_to_the_end_with_a_plain_executor(path, tmp_path):
     """No ``raises-exception`` honoured: an unsolved exercise must not stop "Run all"."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    nb = nbformat.reads(json.dumps(_without_raises_exception(read_notebook(path))), as_version=4)
-    client = NotebookClient(nb, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        pytest.fail(f"{path.name} stops before its end: {str(exc)[-1500:]}")
+    for attempt in (1, 2):  # a kernel was once seen to go idle without answering a cell
+        nb = nbformat.reads(json.dumps(_without_raises_exception(read_notebook(path))),
+                            as_version=4)
+        client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+            break
+        except CellExecutionError as exc:
+            pytest.fail(f"{path.name} stops before its end: {str(exc)[-1500:]}")
+        except CellTimeoutError:
+            if attempt == 2:
+                raise
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "stream")
     assert "not attempted yet" in printed, path.name
