@@ -134,6 +134,7 @@ def _merge(parent, comp, a, b):
     comp[a, SIZE] += comp[b, SIZE]
     comp[a, AREA] += comp[b, AREA]
     comp[a, FIRST] = min(comp[a, FIRST], comp[b, FIRST])
+    comp[a, BORDER] = max(comp[a, BORDER], comp[b, BORDER])
     comp[a, X0] = min(comp[a, X0], comp[b, X0])
     comp[a, Y0] = min(comp[a, Y0], comp[b, Y0])
     comp[a, X1] = max(comp[a, X1], comp[b, X1])
@@ -292,15 +293,7 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
                 if active[q]:
                     b = _find(parent, q)
                     if a != b:
-                        if comp[a, SIZE] < comp[b, SIZE]:
-                            a, b = b, a
-                        parent[b] = a
-                        comp[a, SIZE] += comp[b, SIZE]
-                        comp[a, BORDER] = max(comp[a, BORDER], comp[b, BORDER])
-                        comp[a, X0] = min(comp[a, X0], comp[b, X0])
-                        comp[a, Y0] = min(comp[a, Y0], comp[b, Y0])
-                        comp[a, X1] = max(comp[a, X1], comp[b, X1])
-                        comp[a, Y1] = max(comp[a, Y1], comp[b, Y1])
+                        a = _merge(parent, comp, a, b)
         taken = begin
         hole_overlap[j, 0], hole_overlap[j, 1] = -1, -1
         if not holes[j]:
