@@ -9,5 +9,6 @@ and its PNG is printed in layers, the axes' ticks and labels drawn once
 """
 
 from camlib.viz._common import *  # noqa: F403
+from camlib.viz.figures import *  # noqa: F403
 from camlib.viz.localization import *  # noqa: F403
 from camlib.viz.maps import *  # noqa: F403
