@@ -208,7 +208,7 @@ def test_2_2_swapped_order_is_named():
 
 
 def test_2_2_returning_one_number_is_named():
-    assert "should return a tuple or list" in failure(exercise_2_2, lambda k, h, w, c: k * c)
+    assert "should return two values" in failure(exercise_2_2, lambda k, h, w, c: k * c)
 
 
 def test_2_3_right_answer_passes():

@@ -384,7 +384,7 @@ WRONG = [
      ["forgot the channels"]),
     ("2.2", "no classes", lambda k, h, w, c: (k * h * w + c, k * c + c),
      ["one weight per input only"]),
-    ("2.2", "one number", lambda k, h, w, c: k * c, ["should return a tuple or list"]),
+    ("2.2", "one number", lambda k, h, w, c: k * c, ["should return two values"]),
     ("2.2", "GAP head on K·H·W", lambda k, h, w, c: (k * h * w * c + c, k * h * w * c + c),
      ["K pooled features"]),
     ("2.2", "bias per input", lambda k, h, w, c: (k * h * w * c + k * h * w, k * c + k),

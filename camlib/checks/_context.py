@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from camlib.checks._diagnose import _fmt, _is_tensor, describe, diagnose
-from camlib.checks._inplace import _same, _snapshot
+from camlib.checks._inplace import _mode_change, _same, _snapshot
 from camlib.checks._limits import run_with_time_limit
 from camlib.checks._results import (
     DEFAULT_TIME_LIMIT,
@@ -149,6 +149,12 @@ class Context:
             self.fail(f"{self.last_call} raised {type_name}{': ' + text if text else ''}{where}")
         names = self._argument_names(fn, len(args))
         for i, (before, after) in enumerate(zip(snapshots, args, strict=True)):
+            change = _mode_change(before, after)
+            if change:
+                self.fail(f"{name} changed the mode of its argument `{names[i]}`: "
+                          f"`{names[i]}`{change}. model.eval() or model.train() inside your "
+                          f"function changes the caller's model; leave its mode as it was "
+                          f"(torch.no_grad() is what turns gradients off)")
             if not _same(before, after):
                 self.fail(f"{name} modified its argument `{names[i]}` in place; work on a copy "
                           f"(x = x - m, not x -= m; or x.copy()) so the caller's data is unchanged")

@@ -63,6 +63,10 @@ What the check body can use:
   that depends on a single axis, integer rounding, known wrong answers (``mistakes``:
   ``{"message": wrong_array}`` computed from the reference), items along the first
   axis that are right or wrong, and otherwise the worst entry and how many are wrong.
+- ``as_number(value, what)``, ``as_integer(value, what)``, ``as_items(value, n, what)``
+  and ``same_number(a, b, atol=...)`` (``_numbers``): the one way a check reads a number
+  or a few values from an answer (Python and NumPy scalars, 0-d arrays and tensors,
+  float32 all accepted) and compares numbers (NaN equals nothing).
 - ``ctx.fail(message)`` and ``ctx.require(condition, message)`` for anything else.
 - ``diagnose(answer, expected, ...)``: the diagnosis alone, ``None`` when equal.
 - Helpers kept stable for check modules: ``_to_array(answer)`` (NumPy array from an
@@ -92,6 +96,7 @@ from camlib.checks._diagnose import (
 )
 from camlib.checks._inplace import _same, _snapshot
 from camlib.checks._limits import run_with_time_limit
+from camlib.checks._numbers import as_integer, as_items, as_number, number_or_none, same_number
 from camlib.checks._registry import (
     _LAST_RESULTS,
     CHECKS,
@@ -132,13 +137,18 @@ __all__ = [
     "_short",
     "_snapshot",
     "_to_array",
+    "as_integer",
+    "as_items",
+    "as_number",
     "describe",
     "diagnose",
     "exercise_check",
     "factor_Z",
     "get_check",
+    "number_or_none",
     "pick",
     "rng_for",
     "run_with_time_limit",
+    "same_number",
     "seed_for",
 ]

@@ -9,7 +9,29 @@ import numpy as np
 
 from camlib.checks._diagnose import _is_tensor
 
-__all__ = ["_same", "_snapshot"]
+__all__ = ["_mode_change", "_same", "_snapshot"]
+
+
+class _ModuleSnapshot(dict):
+    """A module's state_dict copy, plus the training flag of each of its submodules."""
+
+    modes: tuple[bool, ...] = ()
+
+
+def _modes(module: Any) -> tuple[bool, ...]:
+    return tuple(bool(m.training) for m in module.modules())
+
+
+def _mode_change(before: Any, after: Any) -> str | None:
+    """'model.training was True, now False' when a module's mode changed, else None."""
+    if not isinstance(before, _ModuleSnapshot) or not hasattr(after, "modules"):
+        return None
+    now = _modes(after)
+    if now == before.modes:
+        return None
+    if before.modes and now and before.modes[0] != now[0]:
+        return f".training was {before.modes[0]}, now {now[0]}"
+    return "the training flag of a submodule changed"
 
 
 def _snapshot(x: Any) -> Any:
@@ -20,7 +42,10 @@ def _snapshot(x: Any) -> Any:
     if isinstance(x, (int, float, complex, str, bytes, bool, type(None), np.generic)):
         return x
     if hasattr(x, "state_dict") and callable(x.state_dict):  # torch.nn.Module
-        return {k: v.detach().clone() for k, v in x.state_dict().items()}
+        snapshot = _ModuleSnapshot({k: v.detach().clone() for k, v in x.state_dict().items()})
+        if hasattr(x, "modules") and callable(x.modules):
+            snapshot.modes = _modes(x)
+        return snapshot
     try:
         return copy.deepcopy(x)
     except Exception:  # noqa: BLE001 - uncopyable objects are simply not compared
@@ -48,7 +73,9 @@ def _same(before: Any, after: Any) -> bool:
             return bool(((a == b) | (a.isnan() & b.isnan())).all())
         return bool((a == b).all())
     if isinstance(before, dict) and hasattr(after, "state_dict") and callable(after.state_dict):
-        return _same(before, {k: v.detach() for k, v in after.state_dict().items()})
+        if _mode_change(before, after):
+            return False
+        return _same(dict(before), {k: v.detach() for k, v in after.state_dict().items()})
     if isinstance(before, dict):
         return (isinstance(after, dict) and before.keys() == after.keys()
                 and all(_same(before[k], after[k]) for k in before))

@@ -64,8 +64,11 @@ def exercise_1_1(ctx: Context, fn) -> str:
     if ctx.hidden:
         shapes.append((int(ctx.rng.integers(1, 4)), 3, int(ctx.rng.integers(3, 10)),
                        int(ctx.rng.integers(3, 10))))
-    for shape in shapes:
+    for number, shape in enumerate(shapes):
         images = torch.from_numpy(ctx.rng.normal(size=shape)).float()
+        # The caller's mode must survive the call: a function that calls model.eval() (or
+        # .train()) changes the learner's model for every later cell.
+        model.train(number % 2 == 0)
         for index in (3, 1):  # the last conv layer's ReLU, then the first ReLU
             layer = model[index]
             with torch.no_grad():

@@ -19,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from camlib import reference
-from camlib.checks._core import Context, exercise_check, factor_Z
+from camlib.checks._core import (
+    Context,
+    _to_array,
+    as_items,
+    as_number,
+    exercise_check,
+    factor_Z,
+)
 
 __all__ = ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
 
@@ -60,6 +67,8 @@ def exercise_2_1(ctx: Context, fn) -> str:
             other = total if reduce == "mean" else mean
             other_name = "sum" if reduce == "mean" else "mean"
             got = ctx.call(fn, features, reduce)
+            _one_spatial_axis(ctx, got, features, f'the {reduce} (reduce="{reduce}")',
+                              np.mean if reduce == "mean" else np.sum)
             size = "large" if reduce == "mean" else "small"
             ctx.compare(got, expected, axes=("N", "K"), factors=[factor_Z(z)],
                         mistakes=_distinct(expected, {
@@ -82,13 +91,30 @@ def exercise_2_1(ctx: Context, fn) -> str:
     return "F_k = Σ_{x,y} f_k (sum) and (1/Z) Σ_{x,y} f_k (mean), on non-square maps"
 
 
+def _one_spatial_axis(ctx: Context, got, features: np.ndarray, what: str, reduce) -> None:
+    """Fail with a named mistake when the answer is pooled over y only or over x only."""
+    array = _to_array(got)
+    if array is None or array.ndim != 3:
+        return
+    n, k, h, w = features.shape
+    for axis, name, kept in ((3, "x (W, axis 3)", f"y (H = {h})"),
+                             (2, "y (H, axis 2)", f"x (W = {w})")):
+        pooled = reduce(features, axis=axis)
+        if array.shape == pooled.shape and np.allclose(array, pooled, rtol=1e-4, atol=1e-8):
+            ctx.fail(f"you took {what} over {name} only, so one value per {kept} is left, "
+                     f"shape {array.shape}; pool over both spatial axes at once, "
+                     f"axis=(2, 3), for one F_k per channel, shape {(n, k)}")
+
+
 @exercise_check("2.3", function="global_max_pool")
 def exercise_2_3(ctx: Context, fn) -> str:
     """Check ``global_max_pool(features)`` against the reference."""
     for shape in _shapes(ctx, [(2, 3, 4, 5), (1, 4, 6, 3)]):
         features = _features(ctx, shape)
         expected = reference.global_max_pool(features)
-        ctx.compare(ctx.call(fn, features), expected, axes=("N", "K"), mistakes={
+        got = ctx.call(fn, features)
+        _one_spatial_axis(ctx, got, features, "the maximum", np.max)
+        ctx.compare(got, expected, axes=("N", "K"), mistakes={
             "you took the maximum of |f_k|; max pooling keeps the largest value, sign "
             "included": np.abs(features).max(axis=(2, 3)),
             "you took the minimum; max pooling keeps the largest value":
@@ -112,9 +138,11 @@ def exercise_2_2(ctx: Context, fn) -> str:
     for k, h, w, c in cases:
         flat = k * h * w * c + c
         gap = k * c + c
-        got = ctx.call(fn, k, h, w, c, returns=(tuple, list))
-        ctx.require(len(got) == 2, f"return two numbers (flatten_fc, gap_fc), got {len(got)}")
         label = f"head_parameter_counts(channels={k}, height={h}, width={w}, classes={c})"
+        names = "(flatten + linear, GAP + linear)"
+        pair = as_items(ctx.call(fn, k, h, w, c), 2, label, names=names)
+        got = np.array([as_number(v, label, expected=f"two numbers {names}", item=i)
+                        for i, v in enumerate(pair)])
         mistakes = {
             "both counts are missing the C biases of the linear layer (one b_c per class)":
             (flat - c, gap - c),

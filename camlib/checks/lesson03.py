@@ -101,7 +101,14 @@ def exercise_3_2(ctx: Context, fn) -> str:
         row_min = _stable(scores, scores.min(axis=1, keepdims=True))
         naive = _stable(scores, 0.0)
         batch_max = _stable(scores, scores.max())
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            log_sum_exp = np.exp(scores - np.log(np.exp(scores).sum(axis=1, keepdims=True)))
         named = [
+            (log_sum_exp, "you computed exp(S_c − log Σ_c' exp(S_c')) with the log-sum-exp "
+                          "taken naively: exp(S_c') itself overflows to inf near +800 (so "
+                          "every probability becomes exp(−inf) = 0) and underflows to 0 near "
+                          "−800 (log 0 = −inf). Subtract each row's maximum first: "
+                          "log Σ exp(S) = m + log Σ exp(S − m)"),
             (row_min, "you subtracted each row's minimum: then every exponent is ≥ 0 and "
                       "exp overflows for a row with a large spread (here 800). Subtract the "
                       "row's maximum, m = max_c S_c, so that every exponent is ≤ 0"),
@@ -112,8 +119,16 @@ def exercise_3_2(ctx: Context, fn) -> str:
                         "each row's own maximum (scores.max(axis=1, keepdims=True))"),
         ]
         if array is not None and array.shape == expected.shape:
-            bad = ~np.isfinite(array)
+            # Compared value for value, NaN and inf included: two mistakes can break the
+            # same rows in different ways (0 / 0 = NaN, or exp(-inf) = 0).
+            wrong_rows = ~np.isclose(array.astype(np.float64), expected, rtol=1e-4,
+                                     atol=1e-12).all(axis=1)
             for wrong, why in named:
+                if wrong_rows.any() and _same_values(array, wrong) and not _same_values(
+                        wrong, expected):
+                    ctx.fail(f"{label}: {why}")
+            bad = ~np.isfinite(array)
+            for wrong, why in named[1:]:  # the same NaN/inf pattern, other finite values
                 if bad.any() and np.array_equal(np.isfinite(array), np.isfinite(wrong)) and (
                         not np.isfinite(wrong).all()):
                     ctx.fail(f"{label}: {why}")
@@ -133,6 +148,14 @@ def exercise_3_2(ctx: Context, fn) -> str:
                                                   if np.isfinite(v).all()}))
     return ("P_c sums to 1 over the classes and stays finite for scores near ±800 and rows "
             "spread over 800")
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal value for value, NaN matching NaN and inf matching inf of the same sign."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-4, atol=1e-12,
+                                                   equal_nan=True))
 
 
 def _column_softmax(scores: np.ndarray) -> np.ndarray:

@@ -198,6 +198,9 @@ def exercise_4_3(ctx: Context, fn) -> str:
             reference.class_activation_maps(features, weight, scores.argmin(axis=1)),
             "you took the map of class 0 for every image; take each image's own top class":
             reference.class_activation_maps(features, weight, 0),
+            f"you took the first image's top class (class {int(top[0])}) for every image; "
+            f"take each image's own top class, scores.argmax(axis=1)":
+            reference.class_activation_maps(features, weight, int(top[0])),
             without_bias: reference.class_activation_maps(features, weight, no_bias),
             from_sum: reference.class_activation_maps(features, weight, summed),
             by_peak: reference.class_activation_maps(features, weight, peak),

@@ -166,7 +166,19 @@ def _check_normalize(ctx: Context, fn, maps: np.ndarray, mode: str) -> None:
             ctx.fail(f'normalize_maps(maps, "{mode}"): map {item}, whose values are {what}, '
                      f"became NaN or inf: a division by zero. Return zeros for a map with "
                      f"nothing to rescale (np.where(span > 0, ..., 0))")
-    ctx.compare(got, expected, what=f'normalize_maps(maps of shape {maps.shape}, "{mode}")',
+    label = f'normalize_maps(maps of shape {maps.shape}, "{mode}")'
+    # A mistake is named from the ordinary maps (positive max, some spread) alone: how a
+    # learner guards a constant or negative map must not hide what they did with the rest.
+    ordinary = ((high > 0) & (high > low)).ravel()
+    if array is not None and array.shape == maps.shape and ordinary.any():
+        mine = array.astype(np.float64)[ordinary]
+        if not np.allclose(mine, expected[ordinary], rtol=1e-4, atol=1e-8):
+            for message, wrong in mistakes.items():
+                theirs = np.asarray(wrong, dtype=np.float64)[ordinary]
+                if (np.isfinite(theirs).all() and np.allclose(mine, theirs, rtol=1e-4, atol=1e-8)
+                        and not np.allclose(theirs, expected[ordinary], rtol=1e-4, atol=1e-8)):
+                    ctx.fail(f"{label}: {message}")
+    ctx.compare(got, expected, what=label,
                 axes=("N", "H", "W"),
                 mistakes=_distinct(expected, {m: v for m, v in mistakes.items()
                                               if np.isfinite(v).all()}))
@@ -259,6 +271,7 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
         cam[h - 2, w - 2] += 1.5  # a second, weaker one: not the largest component
         cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
         cases.append((cam, size, 0.2))
+    cases.append((_diagonal_chain(), (18, 24), 0.2))
     if ctx.hidden:
         h, w = int(ctx.rng.integers(3, 9)), int(ctx.rng.integers(3, 9))
         cam = ctx.rng.normal(size=(h, w)) * ctx.rng.uniform(0.5, 20)
@@ -267,28 +280,41 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
     return cases
 
 
+def _diagonal_chain() -> np.ndarray:
+    """A coarse map whose upsampled mask (×2, fraction 0.2) has a diagonal chain of blobs
+    touching only at corners, larger than a separate 2×2 block: the largest 8-connected
+    component (the chain) is not the largest 4-connected one (the block)."""
+    cam = np.zeros((9, 12))
+    for i in range(6):
+        cam[1 + i, 1 + i] = 1.0
+    for i in range(5):  # negative neighbours keep the chain's links down to single corners
+        cam[1 + i, 2 + i] = cam[2 + i, 1 + i] = -1.0
+    cam[1:3, 8:10] = 0.9
+    return cam
+
+
 def _heat_mistakes(cam: np.ndarray, size: tuple[int, int]) -> dict:
     h, w = size
     big = reference.upsample(cam, size)
     nearest = _interpolate(cam[None], size, mode="nearest")[0]
     swapped = reference.upsample(cam.T, (w, h)).T
     return {
-        "heat map: you normalized before upsampling. Upsampling blends neighbours and "
+        "you normalized before upsampling. Upsampling blends neighbours and "
         "changes the extremes, so normalize(upsample(M)) ≠ upsample(normalize(M)): "
         "upsample first": reference.upsample(reference.normalize(cam, "minmax"), size),
-        "heat map: you applied a ReLU before upsampling (and then normalized); a ReLU does "
+        "you applied a ReLU before upsampling (and then normalized); a ReLU does "
         "not commute with upsampling, and the heat map keeps the sign: min-max of the "
         "upsampled raw map": reference.normalize(reference.upsample(np.maximum(cam, 0), size),
                                                  "minmax"),
-        "heat map: you applied a ReLU; the heat map is min-max of the upsampled raw map":
+        "you applied a ReLU; the heat map is min-max of the upsampled raw map":
         reference.normalize(np.maximum(big, 0), "minmax"),
-        "heat map: it is not normalized; return min-max of the upsampled map, in [0, 1]":
+        "it is not normalized; return min-max of the upsampled map, in [0, 1]":
         big,
-        "heat map: you divided by the max (mode \"max\"); the heat map is min-max, in [0, 1]":
+        "you divided by the max (mode \"max\"); the heat map is min-max, in [0, 1]":
         reference.normalize(big, "max"),
-        "heat map: you resized with nearest-neighbour (blocky); upsample bilinearly":
+        "you resized with nearest-neighbour (blocky); upsample bilinearly":
         reference.normalize(nearest, "minmax"),
-        "heat map: height and width are swapped; size is (height, width), rows first":
+        "height and width are swapped; size is (height, width), rows first":
         reference.normalize(swapped, "minmax"),
     }
 
@@ -298,23 +324,23 @@ def _mask_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> d
     big = reference.upsample(cam, size)
     coarse = _mask(cam, fraction).astype(np.float64)
     return {
-        "mask: you thresholded the coarse map and then resized the mask (blocky steps); "
+        "you thresholded the coarse map and then resized the mask (blocky steps); "
         "threshold the upsampled map, after upsampling":
         _interpolate(coarse[None], size, mode="nearest")[0] > 0.5,
-        "mask: you thresholded the coarse map and then resized the mask bilinearly; "
+        "you thresholded the coarse map and then resized the mask bilinearly; "
         "threshold the upsampled map, after upsampling":
         reference.upsample(coarse, size) >= 0.5,
-        "mask: you thresholded the min-max heat map at the fraction; the rule is a fraction "
+        "you thresholded the min-max heat map at the fraction; the rule is a fraction "
         "of the raw upsampled map's max, M >= fraction · max M":
         reference.normalize(big, "minmax") >= fraction,
-        "mask: you used a fraction of max |M|; the rule is a fraction of max M":
+        "you used a fraction of max |M|; the rule is a fraction of max M":
         big >= fraction * np.abs(big).max(),
-        "mask: you used >; a pixel exactly at fraction · max belongs to the mask (>=)":
+        "you used >; a pixel exactly at fraction · max belongs to the mask (>=)":
         big > fraction * big.max(),
-        "mask: you thresholded a map whose negative values were clipped (a ReLU) before "
+        "you thresholded a map whose negative values were clipped (a ReLU) before "
         "upsampling; threshold the upsampled raw map":
         _mask(reference.upsample(np.maximum(cam, 0), size), fraction),
-        "mask: height and width are swapped": _mask(reference.upsample(cam.T, (w, h)).T,
+        "height and width are swapped": _mask(reference.upsample(cam.T, (w, h)).T,
                                                     fraction),
     }
 
@@ -329,17 +355,20 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
     scaled = (round(coarse_box[0] * sx), round(coarse_box[1] * sy), round(coarse_box[2] * sx),
               round(coarse_box[3] * sy))
     return {
-        "box: you boxed the coarse map and scaled the box up; box the upsampled map's "
+        "you boxed the coarse map and scaled the box up; box the upsampled map's "
         "mask (upsample first, then threshold, then box)": scaled,
-        "box: you boxed every kept pixel; the paper boxes the largest connected component "
+        "you boxed every kept pixel; the paper boxes the largest connected component "
         "of the mask": _box_of(mask) if mask.any() else box,
-        "box: it is inclusive (x1 and y1 are the last pixel inside); the course's boxes "
+        "it is inclusive (x1 and y1 are the last pixel inside); the course's boxes "
         "are half-open, x1 and y1 are the first outside": (box[0], box[1], box[2] - 1,
                                                           box[3] - 1),
-        "box: x and y are swapped; return (x0, y0, x1, y1) with x the column":
+        "x and y are swapped; return (x0, y0, x1, y1) with x the column":
         (box[1], box[0], box[3], box[2]),
-        "box: you boxed the largest component of the min-max heat map's mask; threshold "
+        "you boxed the largest component of the min-max heat map's mask; threshold "
         "the raw upsampled map": _largest_box(reference.normalize(big, "minmax") >= fraction),
+        "your components use 4-connectivity (edge neighbours only); the course joins "
+        "pixels that touch at a corner too (8-connectivity)":
+        reference.bounding_box(big, fraction, 4),
     }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from camlib.checks._core import Context, exercise_check
+from camlib.checks._core import Context, as_integer, as_number, exercise_check
 
 __all__ = ["exercise_6_1", "exercise_6_2"]
 
@@ -54,10 +54,7 @@ def exercise_6_1(ctx: Context, fn) -> str:
                 x = F.max_pool2d(x, kernel, stride, padding)
             expected = x.shape[-1]
             got = ctx.call(fn, size, list(layers))
-            try:
-                value = int(got)
-            except (TypeError, ValueError):
-                ctx.fail(f"feature_map_size should return one int, got {got!r}")
+            value = as_integer(got, f"feature_map_size({size}, {layers})")
             if value == expected:
                 continue
             no_padding = _side(size, [(k, s, 0) for k, s, _ in layers])
@@ -145,17 +142,23 @@ def exercise_6_2(ctx: Context, fn) -> str:
 
     run.__name__ = getattr(fn, "__name__", "train_step")
     run.__wrapped__ = fn  # type: ignore[attr-defined]
+    steps = []
+    handle = optimizer.register_step_post_hook(lambda *_: steps.append(1))
     losses = []
-    for _step, (images, labels) in enumerate(batches, start=1):
-        loss = ctx.call(run, images, labels)
-        if torch.is_tensor(loss):
-            ctx.fail("train_step returned a tensor; return loss.item(), a Python float (a "
-                     "tensor would keep the whole graph alive and fill the memory)")
-        try:
-            losses.append(float(loss))
-        except (TypeError, ValueError):
-            ctx.fail(f"train_step should return the loss as a float, got {type(loss).__name__}")
+    try:
+        for _step, (images, labels) in enumerate(batches, start=1):
+            loss = ctx.call(run, images, labels)
+            if torch.is_tensor(loss) and loss.requires_grad:
+                ctx.fail("train_step returned the loss tensor, still attached to the autograd "
+                         "graph; return loss.item(), a Python float (the tensor keeps the "
+                         "whole graph of the step alive and fills the memory)")
+            losses.append(as_number(loss, "train_step(model, optimizer, images, labels)",
+                                    expected="the loss as one number (loss.item())"))
+    finally:
+        handle.remove()
     parameters = _parameters(model)
+    gradients = [p.grad for p in model.parameters()]
+    cleared = all(g is None or not bool(g.any()) for g in gradients)
     expected_losses, expected_parameters = outcomes["right"]
     if np.allclose(losses, expected_losses, rtol=1e-6) and np.allclose(
             parameters, expected_parameters, rtol=1e-6, atol=1e-9):
@@ -168,6 +171,17 @@ def exercise_6_2(ctx: Context, fn) -> str:
         "softmax_first": "F.cross_entropy takes the logits S_c and applies log-softmax itself; "
                          "passing probabilities applies the softmax twice",
     }
+    moved = not np.allclose(parameters, _parameters(_setup(seed, ctx.hidden)[0]), rtol=0,
+                            atol=0)
+    if not moved and steps and cleared:
+        ctx.fail("optimizer.step() was called but the parameters did not move: the gradients "
+                 "were zero when it ran. Call optimizer.zero_grad() before loss.backward(), not "
+                 "between loss.backward() and optimizer.step() (which clears what backward "
+                 "just computed)")
+    if not moved and steps:
+        ctx.fail("optimizer.step() was called but the parameters did not move: it ran before "
+                 "loss.backward() had filled the gradients; the order is zero_grad, backward, "
+                 "step")
     for name, hint in hints.items():
         wrong_losses, wrong_parameters = outcomes[name]
         if np.allclose(losses, wrong_losses, rtol=1e-6) and np.allclose(

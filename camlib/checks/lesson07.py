@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from camlib import reference
-from camlib.checks._core import Context, exercise_check
+from camlib.checks._core import (
+    Context,
+    as_integer,
+    as_items,
+    as_number,
+    exercise_check,
+    same_number,
+)
 
 __all__ = ["exercise_7_1", "exercise_7_2", "exercise_7_3"]
 
@@ -73,27 +80,34 @@ def exercise_7_1(ctx: Context, fn) -> str:
         y[:, 1] += 1
         cases.append(((x[0, 0], y[0, 0], x[0, 1], y[0, 1]), (x[1, 0], y[1, 0], x[1, 1], y[1, 1]),
                       "random boxes"))
+    results = []
     for box_a, box_b, what in cases:
         a = tuple(int(v) for v in box_a)
         b = tuple(int(v) for v in box_b)
-        got = ctx.call(fn, a, b)
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            ctx.fail(f"iou{a, b} should return one number, got {type(got).__name__}")
-        variants = _iou_variants(np.array(a, float), np.array(b, float))
-        expected = variants.pop("right")
-        if abs(value - expected) <= 1e-6:
-            continue
+        value = as_number(ctx.call(fn, a, b), f"iou{a, b}")
+        results.append((a, b, what, value, _iou_variants(np.array(a, float), np.array(b, float))))
+    wrong = [r for r in results if not same_number(r[3], r[4]["right"], atol=1e-6)]
+    if wrong:
+        a, b, what, value, variants = wrong[0]
+        expected = variants["right"]
+        where = f"iou{a, b} ({what}) returned {value:.4g}, expected {expected:.4g}"
         if value < 0:
             ctx.fail(f"iou{a, b} ({what}) returned {value:.4g} < 0; {_IOU_HINTS['unclamped']}")
-        for name, wrong in variants.items():
-            if abs(value - wrong) <= 1e-6 and abs(wrong - expected) > 1e-6:
-                ctx.fail(f"iou{a, b} ({what}) returned {value:.4g}, expected {expected:.4g}: "
-                         f"{_IOU_HINTS[name]}")
-        ctx.fail(f"iou{a, b} ({what}) returned {value:.4g}, expected {expected:.4g}")
+        # Two mistakes can give the same number on one pair (the intersection over the
+        # smaller area and inclusive boxes both give 0.5 on the first pair): name the one
+        # that explains the answer on every pair, else one that alone explains a pair.
+        for name, hint in _IOU_HINTS.items():
+            if all(same_number(r[3], r[4][name], atol=1e-6) for r in results):
+                ctx.fail(f"{where}: {hint}")
+        for a, b, what, value, variants in wrong:
+            names = [n for n in _IOU_HINTS if same_number(value, variants[n], atol=1e-6)]
+            if len(names) == 1:
+                ctx.fail(f"iou{a, b} ({what}) returned {value:.4g}, expected "
+                         f"{variants['right']:.4g}: {_IOU_HINTS[names[0]]}")
+        ctx.fail(where)
     a, b = (1, 2, 9, 7), (4, 0, 12, 5)
-    if abs(float(ctx.call(fn, b, a)) - reference.iou(a, b)) > 1e-6:
+    if not same_number(as_number(ctx.call(fn, b, a), f"iou{b, a}"), reference.iou(a, b),
+                       atol=1e-6):
         ctx.fail("iou(b, a) differs from iou(a, b); IoU is symmetric")
     return f"IoU is right on {len(cases)} pairs (touching, disjoint, nested, random)"
 
@@ -110,6 +124,16 @@ def _blobs(rng: np.random.Generator, size: int = 24) -> np.ndarray:
         sy, sx = rng.uniform(1.0, 3.5, size=2)
         height = rng.uniform(0.4, 1.0) * (1 if index < 2 else rng.choice([-1, 1]))
         cam += height * np.exp(-((yy - cy) ** 2 / (2 * sy**2) + (xx - cx) ** 2 / (2 * sx**2)))
+    return cam
+
+
+def _diagonal_chain(rng: np.random.Generator) -> np.ndarray:
+    """A map whose largest 8-connected component (a diagonal chain of 6 pixels touching at
+    corners) is not its largest 4-connected one (a 2×2 block)."""
+    cam = rng.uniform(-0.05, 0.05, size=(12, 12))
+    for i in range(6):
+        cam[2 + i, 1 + i] = 1.0
+    cam[1:3, 9:11] = 0.9
     return cam
 
 
@@ -150,10 +174,13 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
 def exercise_7_2(ctx: Context, fn) -> str:
     """Check ``cam_to_box(cam, threshold)`` against ``camlib.reference.bounding_box``."""
     count = 0
-    for trial in range(16 if ctx.hidden else 10):
+    trials = 16 if ctx.hidden else 10
+    for trial in range(trials + 1):
         cam = _blobs(ctx.rng, size=int(ctx.rng.integers(16, 28)))
         threshold = [0.2, 0.5, 0.35][trial % 3]
-        if trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
+        if trial == trials:  # the largest 8-connected and 4-connected components differ
+            cam, threshold = _diagonal_chain(ctx.rng), 0.2
+        elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
             cam = np.concatenate([cam, _blobs(ctx.rng, size=cam.shape[0])[:, :7]], axis=1)
             cam = cam * 10 ** ctx.rng.uniform(-3, 4)
             cam = cam - 0.2 * cam.max()  # a negative floor; the maximum stays positive
@@ -180,51 +207,82 @@ def exercise_7_2(ctx: Context, fn) -> str:
 # --- 7.3 MaxBoxAcc ------------------------------------------------------------------------------
 
 
+def _tied_ious(rng: np.random.Generator) -> np.ndarray:
+    """IoUs where two thresholds (rows 1 and 3 of 5) tie for the best accuracy."""
+    images = 8
+    ious = rng.uniform(0.0, 0.45, size=(5, images))
+    correct = {0: 2, 1: 5, 2: 3, 3: 5, 4: 1}  # images with IoU ≥ 0.5 at each threshold
+    for row, count in correct.items():
+        ious[row, rng.permutation(images)[:count]] = rng.uniform(0.5, 1.0, size=count)
+    return ious
+
+
 @exercise_check("7.3", function="max_box_acc")
 def exercise_7_3(ctx: Context, fn) -> str:
     """Check ``max_box_acc(ious, iou_threshold=0.5)`` -> (best accuracy, best threshold index)."""
     shapes = [(5, 12), (9, 40), (3, 7)]
     if ctx.hidden:  # grading: one threshold, one image, many images
         shapes += [(1, 5), (7, 1), (int(ctx.rng.integers(10, 30)), 200)]
+    sets = []
     for thresholds, images in shapes:
         ious = np.clip(ctx.rng.beta(2, 2, size=(thresholds, images))
                        + np.linspace(-0.2, 0.2, thresholds)[:, None] * ctx.rng.choice([-1, 1]),
                        0, 1)
         ious[:, ctx.rng.integers(images)] = 0.5  # one image exactly on the ≥ boundary
+        sets.append(ious)
+    sets.append(_tied_ious(ctx.rng))
+    for ious in sets:
         accuracy = (ious >= 0.5).mean(axis=1)
         best = int(np.argmax(accuracy))
-        got = ctx.call(fn, ious)
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            ctx.fail(f"max_box_acc should return a pair (accuracy, threshold_index), got "
-                     f"{got!r:.80}")
-        value, index = got
-        value = float(value)
+        label = f"max_box_acc(ious of shape {ious.shape})"
+        names = "(accuracy, threshold_index)"
+        value, index = as_items(ctx.call(fn, ious), 2, label, names=names)
+        value = as_number(value, label, expected=f"two values {names}", item=0)
+        index = as_integer(index, label, expected=f"two values {names}", item=1)
         where = f"for IoUs of shape {ious.shape} (thresholds × images)"
         oracle = float((ious >= 0.5).any(axis=0).mean())
-        if abs(value - accuracy[best]) > 1e-9:
-            if abs(value - oracle) < 1e-9 and oracle != accuracy[best]:
+        if not same_number(value, accuracy[best]):
+            if same_number(value, oracle) and oracle != accuracy[best]:
                 ctx.fail(f"{where} you returned {value:.4f}, expected {accuracy[best]:.4f}: you "
                          f"chose the best threshold for each image separately. That uses the "
                          f"ground truth to tune every image and overstates accuracy; MaxBoxAcc "
                          f"picks one threshold for the whole dataset (the best row)")
-            if abs(value - 100 * accuracy[best]) < 1e-6:
+            if same_number(value, 100 * accuracy[best], atol=1e-6):
                 ctx.fail(f"{where} you returned a percentage ({value:.2f}); return a fraction "
                          f"in [0, 1]")
-            if abs(value - (ious > 0.5).mean(axis=1).max()) < 1e-9:
+            if same_number(value, (ious > 0.5).mean(axis=1).max()):
                 ctx.fail(f"{where} you returned {value:.4f}, expected {accuracy[best]:.4f}: a "
                          f"box is correct when IoU ≥ 0.5 (use >=, not >)")
-            if abs(value - ious.mean(axis=1).max()) < 1e-9:
+            if same_number(value, ious.mean(axis=1).max()):
                 ctx.fail(f"{where} you returned the best mean IoU; MaxBoxAcc counts the "
                          f"fraction of images with IoU ≥ 0.5")
-            if abs(value - (ious >= 0.5).mean(axis=0).max()) < 1e-9:
+            if same_number(value, (ious >= 0.5).mean(axis=0).max()):
                 ctx.fail(f"{where} you averaged over the wrong axis: rows are thresholds, "
                          f"columns are images; average over images (axis 1)")
             ctx.fail(f"{where} you returned accuracy {value:.4f}, expected {accuracy[best]:.4f}")
-        if int(index) != best:
-            ctx.fail(f"{where} the accuracy is right but the threshold index is {int(index)}, "
+        if index != best:
+            ties = np.flatnonzero(accuracy == accuracy[best])
+            if len(ties) > 1 and index == int(ties[-1]):
+                ctx.fail(f"{where} the accuracy is right but the threshold index is {index}, "
+                         f"expected {best}: thresholds {', '.join(map(str, ties))} tie for the "
+                         f"best accuracy and you returned the last of them; return the first "
+                         f"(np.argmax does; in a loop, replace the best only when strictly "
+                         f"better, >, not >=)")
+            if len(ties) > 1 and index in ties:
+                ctx.fail(f"{where} the accuracy is right but the threshold index is {index}, "
+                         f"expected {best}: thresholds {', '.join(map(str, ties))} tie for the "
+                         f"best accuracy; return the first of them (np.argmax)")
+            if index == best + 1 or index == best - 1:
+                ctx.fail(f"{where} the accuracy is right but the threshold index is {index}, "
+                         f"expected {best}: off by one (indices count from 0: the row of the "
+                         f"best accuracy, np.argmax over axis 0 of the per-row accuracies)")
+            ctx.fail(f"{where} the accuracy is right but the threshold index is {index}, "
                      f"expected {best} (the first row with the best accuracy; np.argmax)")
-    iou_strict = ctx.call(fn, np.array([[0.5, 0.7], [0.2, 0.9]]), iou_threshold=0.6)
-    if abs(float(iou_strict[0]) - 0.5) > 1e-9:
-        ctx.fail(f"with iou_threshold=0.6 you returned {iou_strict[0]}, expected 0.5: use the "
-                 f"iou_threshold argument instead of a fixed 0.5")
+    label = "max_box_acc(ious of shape (2, 2), iou_threshold=0.6)"
+    strict = as_items(ctx.call(fn, np.array([[0.5, 0.7], [0.2, 0.9]]), iou_threshold=0.6), 2,
+                      label)
+    strict_value = as_number(strict[0], label, expected="two values", item=0)
+    if not same_number(strict_value, 0.5):
+        ctx.fail(f"with iou_threshold=0.6 you returned {strict_value:.4g}, expected 0.5: use "
+                 f"the iou_threshold argument instead of a fixed 0.5")
     return "one threshold for the whole dataset, IoU ≥ 0.5 counted, on three random sets"

@@ -105,6 +105,10 @@ def exercise_8_3(ctx: Context, fn) -> str:
     classes = (torch.randint(0, c, (n,), generator=generator) if ctx.hidden
                else torch.tensor([1, 4, 1]))
     classes[0] = classes[-1] = 1  # a shared class, so "the first sample's class" can be told
+    with torch.no_grad():  # at least one given class that is not the predicted one
+        predicted = head(features).argmax(dim=1)
+    if bool((predicted == classes).all()):
+        classes[1] = (predicted[1] + 1) % c
 
     def gradient_of(select) -> np.ndarray:
         f = features.clone().requires_grad_(True)
@@ -131,6 +135,13 @@ def exercise_8_3(ctx: Context, fn) -> str:
         "every sample used the class of the first sample; pick S[n, classes[n]] per sample "
         "(logits[torch.arange(N), classes])":
             gradient_of(lambda s: s[:, int(classes[0])].sum()),
+        "you differentiated the score of each sample's predicted class (argmax of the "
+        "logits); use the class you are given, S[n, classes[n]], which may not be the "
+        "predicted one":
+            gradient_of(lambda s: s[rows, s.argmax(dim=1)].sum()),
+        "you differentiated S[classes] for every sample (a (N, N) block of scores); pick one "
+        "score per sample, S[n, classes[n]] (logits[torch.arange(N), classes])":
+            gradient_of(lambda s: s[:, classes].sum()),
     })
     if given.grad is not None or given.requires_grad:
         ctx.fail("score_gradients changed the caller's tensor (it now requires grad or holds "

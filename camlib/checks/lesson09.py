@@ -82,10 +82,10 @@ def exercise_9_2(ctx: Context, fn) -> str:
                     axes=("N", "k"), mistakes={
                         "these are the logits S_c; turn them into probabilities with a "
                         "softmax over the classes (dim=1)": logit_values.numpy(),
-                        "the softmax went over the wrong axis (dim=0, the samples); the "
-                        "probabilities of one image sum to 1 over its classes (dim=1)":
-                            torch.softmax(logits.double(), dim=0).topk(k, dim=1).values.numpy()
-                            if n > 1 else np.full((n, k), np.nan),
+                        "the softmax went over the wrong axis (dim=0, the samples; for a "
+                        "single image every probability is then 1); the probabilities of "
+                        "one image sum to 1 over its classes (dim=1)":
+                            torch.softmax(logits.double(), dim=0).topk(k, dim=1).values.numpy(),
                         "these are the k smallest probabilities; take the largest (topk, or "
                         "argsort in descending order)":
                             probabilities.topk(k, dim=1, largest=False).values.numpy(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from camlib import reference
-from camlib.checks._core import Context, exercise_check, factor_Z
+from camlib.checks._core import Context, as_number, exercise_check, factor_Z, same_number
 
 __all__ = ["exercise_10_1", "exercise_10_2"]
 
@@ -75,6 +75,41 @@ def _smooth_cams(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarra
     return cams, boxes
 
 
+def _gaussian(size: int, cy: float, cx: float, sigma: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+
+
+def _fraction(cams: np.ndarray, boxes: np.ndarray, threshold: float,
+              strict: bool = False) -> float:
+    ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
+                     for c, b in zip(cams, boxes, strict=True)])
+    return float(np.mean(ious > 0.5 if strict else ious >= 0.5))
+
+
+def _threshold_matters(rng: np.random.Generator, cams: np.ndarray, boxes: np.ndarray,
+                       threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Add maps until a threshold hard-coded at 0.2 (or 0.5) gives another fraction.
+
+    A round blob's box shrinks as the threshold rises (radius σ·√(2 ln(1/t))): at t = 0.2
+    it has 0.43 of the area of the box at t = 0.5, so a ground-truth box equal to the box
+    at the asked threshold is found there and missed at the other one.
+    """
+    size = cams.shape[-1]
+    others = [t for t in (0.2, 0.5) if abs(t - threshold) > 0.1]
+    for _ in range(6):
+        # The other threshold's fraction must differ from the right one and from the one
+        # with a strict > 0.5, so that each mistake gets its own message.
+        right = (_fraction(cams, boxes, threshold), _fraction(cams, boxes, threshold, True))
+        if all(_fraction(cams, boxes, t) not in right for t in others):
+            break
+        cy, cx = rng.uniform(size / 3, 2 * size / 3, size=2)
+        cam = _gaussian(size, cy, cx, sigma=rng.uniform(size / 12, size / 8))
+        box = np.array(reference.bounding_box(cam, threshold), dtype=boxes.dtype)
+        cams, boxes = np.concatenate([cams, cam[None]]), np.concatenate([boxes, box[None]])
+    return cams, boxes
+
+
 @exercise_check("10.2", function="gt_known_loc")
 def exercise_10_2(ctx: Context, fn) -> str:
     """Check ``gt_known_loc(cams, boxes, threshold=0.2)`` -> fraction with IoU ≥ 0.5."""
@@ -88,33 +123,42 @@ def exercise_10_2(ctx: Context, fn) -> str:
         cams[0] = 0.0
         cams[0, 2:6, 2:6] = 1.0
         boxes[0] = (2, 2, 6, 10)
+        cams, boxes = _threshold_matters(ctx.rng, cams, boxes, threshold)
+        n = len(cams)
         ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
                          for c, b in zip(cams, boxes, strict=True)])
         expected = float((ious >= 0.5).mean())
-        got = ctx.call(fn, cams.copy(), boxes.copy(), threshold=threshold)
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            ctx.fail(f"gt_known_loc should return one number (a fraction), got {got!r:.80}")
-        if abs(value - expected) < 1e-9:
+        label = f"gt_known_loc({n} maps of {size}×{size}, threshold={threshold})"
+        value = as_number(ctx.call(fn, cams.copy(), boxes.copy(), threshold=threshold), label,
+                          expected="one number (a fraction)")
+        if same_number(value, expected):
             continue
         where = f"for {n} maps of {size}×{size} with threshold={threshold}"
         at_02 = np.array([reference.iou(reference.bounding_box(c, 0.2), b)
                           for c, b in zip(cams, boxes, strict=True)])
-        wrong = {
-            100 * expected: "you returned a percentage; return a fraction in [0, 1]",
-            float(ious.mean()): "you returned the mean IoU; GT-known Loc is the fraction of "
-                                "images whose IoU is at least 0.5",
-            float((at_02 >= 0.5).mean()): "you ignored the threshold argument (0.2 is only "
-                                          "its default)",
-            float((ious >= 0.5).sum()): "you returned the count of correct images; divide by "
-                                        "the number of images",
-            float((ious > 0.5).mean()): "an IoU of exactly 0.5 counts as correct: use >= 0.5, "
-                                        "not > 0.5",
-        }
-        for candidate, message in wrong.items():
-            if abs(value - candidate) < 1e-9 and abs(candidate - expected) > 1e-9:
-                ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: {message}")
+        at_05 = np.array([reference.iou(reference.bounding_box(c, 0.5), b)
+                          for c, b in zip(cams, boxes, strict=True)])
+        wrong = [
+            (100 * expected, "you returned a percentage; return a fraction in [0, 1]"),
+            (float(ious.mean()), "you returned the mean IoU; GT-known Loc is the fraction of "
+                                 "images whose IoU is at least 0.5"),
+            (float((at_02 >= 0.5).mean()), "you ignored the threshold argument and used a "
+                                           "fixed 0.2 (0.2 is only its default)"),
+            (float((ious >= 0.5).sum()), "you returned the count of correct images; divide "
+                                         "by the number of images"),
+            (float((ious > 0.5).mean()), "an IoU of exactly 0.5 counts as correct: use >= "
+                                         "0.5, not > 0.5"),
+            (float((at_05 >= 0.5).mean()), "you ignored the threshold argument and used a "
+                                           "fixed 0.5; pass `threshold` to the box"),
+            (1 - expected, "you returned the fraction of images that are wrong (IoU < 0.5); "
+                           "GT-known Loc is the fraction that are right"),
+        ]
+        named = [m for c, m in wrong if same_number(value, c) and not same_number(c, expected)]
+        if len(named) == 1:
+            ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: {named[0]}")
+        if named:  # two mistakes give this very number: name both
+            ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: either "
+                     + "; or ".join(named))
         ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g} (the fraction of "
                  f"maps whose box, bounding_box(cam, threshold), has IoU ≥ 0.5 with its "
                  f"ground-truth box)")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from camlib import reference
-from camlib.checks._core import Context, exercise_check
+from camlib.checks._core import Context, as_number, exercise_check, same_number
 
 __all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3"]
 
@@ -128,25 +128,22 @@ def exercise_11_1(ctx: Context, fn) -> str:
     cases.append((cam, (2, 2, 8, 7), "a map with no positive value"))
     for cam, box, what in cases:
         expected = _mass(cam, box)
-        got = ctx.call(fn, cam, box)
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            ctx.fail(f"mass_inside should return one number, got {type(got).__name__}")
+        value = as_number(ctx.call(fn, cam, box), f"mass_inside(cam of shape {cam.shape}, {box})")
         where = f"on {what} with box {box}"
         if not np.isfinite(value):
             ctx.fail(f"{where} you returned {value}; a map with no positive value has no "
                      f"evidence anywhere: return 0.0 (guard the division)")
-        if abs(value - expected) <= 1e-6 * max(1.0, abs(expected)):
+        if same_number(value, expected, atol=1e-6 * max(1.0, abs(expected))):
             continue
         if not (cam > 0).any():
             ctx.fail(f"{where} you returned {value:.4g}; a map with no positive value has no "
                      f"evidence anywhere, inside the box or out: return 0.0")
-        if abs(value - 100 * expected) <= 1e-4:
+        if same_number(value, 100 * expected, atol=1e-4):
             ctx.fail(f"{where} you returned a percentage ({value:.2f}); return a fraction "
                      f"in [0, 1]")
         for message, wrong in _mass_mistakes(cam, box).items():
-            if abs(value - wrong) <= 1e-6 * max(1.0, abs(wrong)) and abs(wrong - expected) > 1e-6:
+            if same_number(value, wrong, atol=1e-6 * max(1.0, abs(wrong))) and not same_number(
+                    wrong, expected, atol=1e-6):
                 ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: {message}")
         ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g} "
                  f"(Σ over the box of max(M, 0), divided by Σ over the map of max(M, 0))")
@@ -269,17 +266,15 @@ def exercise_11_2(ctx: Context, fn) -> str:
         if hasattr(got, "statistic") and not isinstance(got, np.ndarray):
             ctx.fail(f"rank_correlation returned scipy's {type(got).__name__} (statistic and "
                      f"p-value); return its .statistic, one float")
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            ctx.fail(f"rank_correlation should return one number, got {type(got).__name__} "
-                     f"(flatten both maps: one correlation over all positions)")
+        value = as_number(got, f"rank_correlation(a, b) for {what} of shape {a.shape}",
+                          expected="one number (flatten both maps: one correlation over all "
+                                   "positions)")
         where = f"for {what} of shape {a.shape}"
-        if abs(value - expected) <= 1e-6:
+        if same_number(value, expected, atol=1e-6):
             untied_passed += not ties
             continue
         for message, wrong in _spearman_mistakes(a, b).items():
-            if abs(value - wrong) <= 1e-6:
+            if same_number(value, wrong, atol=1e-6):
                 ctx.fail(f"{where} you returned {value:.4f}, expected {expected:.4f}: {message}")
         if ties and untied_passed:
             ctx.fail(f"{where} you returned {value:.4f}, expected {expected:.4f}: right on maps "
