@@ -7,11 +7,13 @@ course), so the tests do not depend on any lesson.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import time
 
 import numpy as np
 import pytest
+import torch
 
 from camlib.checks import _core, _limits
 from camlib.checks._core import (
@@ -386,3 +388,144 @@ def test_a_check_cell_shows_its_message_once_and_no_value_for_nbgrader():
     outputs = notebook.cells[0].outputs
     assert [o.output_type for o in outputs] == ["stream"]
     assert outputs[0].text.count("✔ Exercise 4.1 passed") == 1
+
+
+# --- a failed check shows its message first (IPython's _render_traceback_) ----------------
+
+_FAILING_CELL = ("def f(x, reduce='mean'):\n"
+                 "    return x.sum(axis=(2, 3))\n"
+                 "\n"
+                 "camlib.checks.exercise_2_1(f)\n")
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_a_failed_check_in_ipython_shows_the_message_first_and_no_camlib_frame():
+    interactiveshell = pytest.importorskip("IPython.core.interactiveshell")
+    from IPython.utils.capture import capture_output
+
+    shell = interactiveshell.InteractiveShell.instance()
+    shell.run_cell("import camlib.checks")
+    with capture_output() as shown:
+        result = shell.run_cell(_FAILING_CELL)
+    assert isinstance(result.error_in_exec, CheckFailed)
+    lines = _strip_ansi(shown.stdout).strip().splitlines()
+    assert lines[0].startswith("✘ Exercise 2.1: f(x=array(")
+    assert "20 times too large" in lines[0]
+    assert lines[-1] == ("(raised by the check at line 4: `camlib.checks.exercise_2_1(f)`, "
+                         "in your code)")
+    assert len(lines) == 2, lines
+    assert "camlib" + os.sep + "checks" not in shown.stdout
+    assert "Traceback" not in shown.stdout
+
+
+def test_rendered_failure_names_the_learners_line_inside_a_helper_of_theirs():
+    def my_test():
+        get_check("4.1")(lambda features, weight: features, verbose=False)
+
+    try:
+        my_test()
+    except CheckFailed as failure:
+        lines = [_strip_ansi(line) for line in failure._render_traceback_()]
+    assert lines[0].startswith("✘ Exercise 4.1:")
+    assert 'get_check("4.1")(lambda features, weight: features, verbose=False)' in lines[-1]
+    assert not any("_registry.py" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_a_failed_check_in_a_notebook_has_a_short_traceback_starting_with_the_message():
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import camlib.checks"),
+        nbformat.v4.new_code_cell(_FAILING_CELL)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            allow_errors=True).execute()
+    (error,) = [o for o in notebook.cells[1].outputs if o.output_type == "error"]
+    assert error.ename == "CheckFailed"
+    traceback = [_strip_ansi(line) for line in error.traceback]
+    assert traceback[0].startswith("✘ Exercise 2.1:"), traceback
+    assert len(traceback) == 2, traceback
+    assert "exercise_2_1(f)" in traceback[1]
+    assert not any("camlib" + os.sep in line for line in traceback)
+
+
+# --- one layer reads numbers: every honest form, NaN equals nothing -----------------------
+
+
+@pytest.mark.parametrize("value", [
+    0.5, np.float64(0.5), np.float32(0.5), np.array(0.5), np.array([0.5]),
+    np.array(0.5, dtype=np.float32), torch.tensor(0.5), torch.tensor([0.5]),
+    torch.tensor(0.5, dtype=torch.float64), torch.tensor(0.5, requires_grad=True) * 1,
+])
+def test_as_number_accepts_every_honest_form_of_one_number(value):
+    from camlib.checks._core import as_number
+
+    assert as_number(value, "f()") == 0.5
+
+
+@pytest.mark.parametrize("value, words", [
+    (np.array([0.5, 0.25]), "a NumPy array of shape (2,)"),
+    ("0.5", "an object of type str"),
+    (True, "the boolean True"),
+    ([0.5], "a list of length 1 holding it"),
+    (None, "None"),
+])
+def test_as_number_names_what_came_back_instead(value, words):
+    from camlib.checks._core import _Failure, as_number
+
+    with pytest.raises(_Failure) as info:
+        as_number(value, "f()")
+    assert words in str(info.value)
+    assert "f() should return one number" in str(info.value)
+
+
+def test_as_integer_accepts_whole_floats_and_names_a_fraction():
+    from camlib.checks._core import _Failure, as_integer
+
+    assert as_integer(np.float64(16.0), "f()") == 16
+    assert as_integer(np.int64(16), "f()") == 16
+    assert as_integer(torch.tensor(16), "f()") == 16
+    with pytest.raises(_Failure, match="16.5, which is not a whole number"):
+        as_integer(16.5, "f()")
+
+
+def test_same_number_never_matches_nan_or_inf_against_a_number():
+    from camlib.checks._core import same_number
+
+    nan, inf = float("nan"), float("inf")
+    assert same_number(0.5, 0.5) and same_number(1.0, 1.0 + 1e-12)
+    assert not same_number(nan, 0.5) and not same_number(0.5, nan)
+    assert not same_number(nan, nan)
+    assert not same_number(inf, 1e308) and same_number(inf, inf)
+
+
+@pytest.mark.parametrize("exercise, answer", [
+    ("7.3", lambda ious, iou_threshold=0.5: (float("nan"), 0)),
+    ("7.1", lambda a, b: float("nan")),
+    ("10.2", lambda cams, boxes, threshold=0.2: float("nan")),
+    ("11.1", lambda cam, box: np.float32("nan")),
+    ("11.2", lambda a, b: np.nan),
+])
+def test_nan_passes_no_check_that_asks_for_a_number(exercise, answer):
+    result = get_check(exercise)(answer, verbose=False, raise_on_fail=False)
+    assert not result.passed, result.message
+    assert "nan" in result.message.lower()
+
+
+def test_a_training_mode_changed_by_the_learner_is_named():
+    from camlib.checks._core import Context
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    model.train()
+
+    def evaluates(m):
+        m.eval()
+        return 1.0
+
+    with pytest.raises(Exception, match=r"`m`.training was True, now False"):
+        Context("1.1").call(evaluates, model)

@@ -7,6 +7,9 @@ process (the autograder's): only its type name and message travel, as text.
 
 from __future__ import annotations
 
+import linecache
+import os
+import traceback
 from dataclasses import dataclass
 
 DEFAULT_TIME_LIMIT = 10.0
@@ -42,12 +45,52 @@ class CheckResult:
         pass
 
 
+_CAMLIB = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RED, _DIM, _RESET = "\x1b[0;31m", "\x1b[2m", "\x1b[0m"
+
+
 class CheckFailed(AssertionError):
-    """Raised by a check when the learner's answer is wrong; ``.result`` holds the record."""
+    """Raised by a check when the learner's answer is wrong; ``.result`` holds the record.
+
+    In a notebook (IPython, as in JupyterLab, Colab and classic Jupyter) the failure is
+    shown by :meth:`_render_traceback_`: the message first, then the learner's own line
+    that called the check, and no frame inside camlib. Elsewhere (plain Python, pytest)
+    it is an ordinary ``AssertionError`` with its full traceback.
+    """
 
     def __init__(self, message: str, result: CheckResult | None = None):
         super().__init__(message)
         self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this exception instead of a traceback.
+
+        IPython's ``showtraceback`` (used by ipykernel, so by JupyterLab, Colab and
+        classic Jupyter) calls this when an exception defines it; each string is one
+        line and may hold ANSI colours.
+
+        >>> failure = CheckFailed("✘ Exercise 4.1: shape (2, 3), expected (3, 2)")
+        >>> failure._render_traceback_()[0].endswith("expected (3, 2)\x1b[0m")
+        True
+        """
+        lines = [f"{_RED}{line}{_RESET}" for line in str(self).splitlines() or [""]]
+        where = _learner_line(self.__traceback__)
+        if where:
+            lines.append(f"{_DIM}(raised by the check at {where} in your code){_RESET}")
+        return lines
+
+
+def _learner_line(tb) -> str:
+    """'line N: `code`' of the innermost frame outside camlib (the learner's cell)."""
+    chosen = None
+    for frame in traceback.extract_tb(tb):
+        if os.path.abspath(frame.filename).startswith(_CAMLIB + os.sep):
+            continue
+        chosen = frame
+    if chosen is None:
+        return ""
+    code = (chosen.line or linecache.getline(chosen.filename, chosen.lineno)).strip()
+    return f"line {chosen.lineno}" + (f": `{code}`," if code else "")
 
 
 class _NotAttempted(Exception):
