@@ -14,6 +14,7 @@ Decisions, stated once:
   exactly one value (0-d, or shape (1,), (1, 1), ...), as Python's own ``float()``
   accepted them in the notebook's checks. ``bool`` is not a number here (``True`` for
   an accuracy is a mistake, not a form).
+- float32 is honest: numbers are compared to about 7 significant digits by default.
 - NaN equals nothing: ``same_number(nan, x)`` is false for every ``x`` (and so is inf
   against a finite value). ``abs(a - b) > tol`` is false for NaN, so a check that
   writes its test that way lets NaN through; this module is the only place that
@@ -132,8 +133,11 @@ def as_items(value: Any, length: int, what: str, *, names: str = "") -> list[Any
     return items
 
 
-def same_number(a: float, b: float, *, atol: float = 1e-9, rtol: float = 0.0) -> bool:
+def same_number(a: float, b: float, *, atol: float = 1e-9, rtol: float = 1e-6) -> bool:
     """Whether ``a`` equals ``b`` within ``atol + rtol·|b|``; NaN equals nothing.
+
+    The default ``rtol`` admits an answer computed in float32 (about 7 digits); the
+    mistakes the checks name differ by far more (a fraction 1/N, a factor, a percentage).
 
     >>> same_number(0.5, 0.5 + 1e-12), same_number(float("nan"), 0.5)
     (True, False)

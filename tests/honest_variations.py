@@ -1,0 +1,760 @@
+"""Honest variations: every exercise's right answer, written three other honest ways.
+
+A learner who returns ``np.float64(0.5)`` instead of ``0.5``, works in float32, returns a
+list, a tensor or an array where the lesson used another type, prints a demo line,
+draws a plot, or times the cell with ``%%time`` has answered the exercise. Each entry
+below is a whole exercise cell as a learner could write it; every one must earn full
+marks in the notebook (the check, in-process) and under the grader.
+
+``VARIANTS`` holds the cells; ``NOTEBOOK`` is what the lesson's earlier cells leave
+defined when the exercise cell runs (its imports, and the variables a demo line uses),
+so a cell runs here as in the lesson. ``GRADER_CAUSES`` names, for the variants the
+grader does not yet give full marks, the grader-side cause (the wire format, a cell
+magic, a demo line's NameError): tests/test_honest_variations.py marks those grader
+cases ``xfail(strict=False)`` with that reason, to be flipped once the grader is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One honest way to write an exercise cell.
+
+    Parameters
+    ----------
+    exercise : str
+        ``"N.M"``.
+    kind : str
+        What differs from the lesson's solution, in a few words.
+    source : str
+        The whole exercise cell.
+    """
+
+    exercise: str
+    kind: str
+    source: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.exercise}-{self.kind}"
+
+
+NOTEBOOK = """\
+import numpy as np
+import torch
+import torch.nn.functional as F
+import matplotlib
+import matplotlib.pyplot as plt
+import camlib
+import camlib.checks
+from camlib import reference
+from scipy.stats import rankdata, spearmanr
+
+# Variables the lesson's earlier cells define, used by demo lines.
+images = np.random.default_rng(0).integers(0, 256, size=(2, 3, 8, 8), dtype=np.uint8)
+image = images[0]
+features = np.random.default_rng(1).normal(size=(2, 4, 5, 5))
+weight = np.random.default_rng(2).normal(size=(3, 4))
+bias = np.zeros(3)
+maps = features[:, 0]
+cam = maps[0]
+scores = np.random.default_rng(3).normal(size=(2, 5))
+"""
+"""What the lesson's earlier cells leave defined (imports and a few demo variables)."""
+
+
+V = Variant
+VARIANTS: list[Variant] = [
+    # 0.1 to_unit_float --------------------------------------------------------------------
+    V("0.1", "float64 and a print", """\
+def to_unit_float(images):
+    return images / 255.0
+
+print(to_unit_float(images).dtype, to_unit_float(images).max())
+"""),
+    V("0.1", "a tensor", """\
+def to_unit_float(images):
+    return torch.from_numpy(images).float() / 255
+"""),
+    V("0.1", "%%time and np.divide", """\
+%%time
+def to_unit_float(images):
+    return np.divide(images, np.float32(255), dtype=np.float32)
+"""),
+    # 0.2 crop_box ---------------------------------------------------------------------------
+    V("0.2", "NumPy ints from the box", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = np.asarray(box)
+    return image[:, y0:y1, x0:x1]
+"""),
+    V("0.2", "a copy and a plot", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = box
+    return image[:, y0:y1, x0:x1].copy()
+
+plt.imshow(crop_box(image, (1, 1, 6, 5)).transpose(1, 2, 0))
+plt.close("all")
+"""),
+    V("0.2", "a tensor", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = (int(v) for v in box)
+    return torch.as_tensor(image)[:, y0:y1, x0:x1]
+"""),
+    # 1.1 capture_output ---------------------------------------------------------------------
+    V("1.1", "a list and detach afterwards", """\
+def capture_output(model, layer, images):
+    outputs = []
+    handle = layer.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    return outputs[0].detach()
+"""),
+    V("1.1", "a NumPy array", """\
+def capture_output(model, layer, images):
+    stored = {}
+
+    def hook(module, inputs, output):
+        stored["out"] = output.detach().numpy()
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            model(images)
+    finally:
+        handle.remove()
+    return stored["out"]
+"""),
+    V("1.1", "%%time and clone", """\
+%%time
+def capture_output(model, layer, images):
+    stored = {}
+    handle = layer.register_forward_hook(
+        lambda m, i, o: stored.__setitem__("o", o.detach().clone()))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    return stored["o"]
+"""),
+    # 1.2 strongest_location -----------------------------------------------------------------
+    V("1.2", "unravel_index", """\
+def strongest_location(features):
+    n, k, h, w = features.shape
+    rows, cols = np.unravel_index(features.reshape(n, k, -1).argmax(-1), (h, w))
+    return np.stack([cols, rows], axis=-1)
+"""),
+    V("1.2", "a tensor and a demo print", """\
+def strongest_location(features):
+    t = torch.as_tensor(features)
+    n, k, h, w = t.shape
+    flat = t.reshape(n, k, -1).argmax(-1)
+    return torch.stack([flat % w, flat // w], dim=-1)
+
+print(strongest_location(features)[0, 0])
+"""),
+    V("1.2", "nested lists", """\
+def strongest_location(features):
+    n, k, h, w = features.shape
+    out = []
+    for i in range(n):
+        row = []
+        for j in range(k):
+            y, x = divmod(int(np.argmax(features[i, j])), w)
+            row.append([x, y])
+        out.append(row)
+    return out
+"""),
+    # 2.1 global_average_pool ----------------------------------------------------------------
+    V("2.1", "float32", """\
+def global_average_pool(features, reduce="mean"):
+    f = features.astype(np.float32)
+    return f.sum(axis=(2, 3)) if reduce == "sum" else f.mean(axis=(2, 3))
+"""),
+    V("2.1", "a tensor", """\
+def global_average_pool(features, reduce="mean"):
+    t = torch.as_tensor(features)
+    return t.sum(dim=(2, 3)) if reduce == "sum" else t.mean(dim=(2, 3))
+"""),
+    V("2.1", "a loop and a print", """\
+def global_average_pool(features, reduce="mean"):
+    n, k, h, w = features.shape
+    total = features.reshape(n, k, h * w).sum(axis=-1)
+    return total if reduce == "sum" else total / (h * w)
+
+print(global_average_pool(features).shape)
+"""),
+    # 2.2 head_parameter_counts --------------------------------------------------------------
+    V("2.2", "NumPy ints", """\
+def head_parameter_counts(channels, height, width, classes):
+    flat = np.int64(channels) * height * width * classes + classes
+    return flat, np.int64(channels * classes + classes)
+"""),
+    V("2.2", "a list of floats", """\
+def head_parameter_counts(channels, height, width, classes):
+    return [float(channels * height * width * classes + classes),
+            float(channels * classes + classes)]
+"""),
+    V("2.2", "counted with torch and an array", """\
+def head_parameter_counts(channels, height, width, classes):
+    def count(n_in):
+        return sum(p.numel() for p in torch.nn.Linear(n_in, classes).parameters())
+    return np.array([count(channels * height * width), count(channels)])
+"""),
+    # 2.3 global_max_pool --------------------------------------------------------------------
+    V("2.3", "amax float32", """\
+def global_max_pool(features):
+    return np.amax(features, axis=(2, 3)).astype(np.float32)
+"""),
+    V("2.3", "a tensor", """\
+def global_max_pool(features):
+    return torch.as_tensor(features).amax(dim=(2, 3))
+"""),
+    V("2.3", "%%time and reshape", """\
+%%time
+def global_max_pool(features):
+    n, k = features.shape[:2]
+    return features.reshape(n, k, -1).max(axis=-1)
+"""),
+    # 3.1 class_scores -----------------------------------------------------------------------
+    V("3.1", "einsum float32", """\
+def class_scores(pooled, weight, bias):
+    return (np.einsum("nk,ck->nc", pooled, weight) + bias).astype(np.float32)
+"""),
+    V("3.1", "a tensor", """\
+def class_scores(pooled, weight, bias):
+    return torch.as_tensor(pooled) @ torch.as_tensor(weight).T + torch.as_tensor(bias)
+"""),
+    V("3.1", "lists and a demo print", """\
+def class_scores(pooled, weight, bias):
+    return [[float(np.dot(p, w) + b) for w, b in zip(weight, bias)] for p in pooled]
+
+print(np.round(class_scores(features.mean(axis=(2, 3)), weight, bias), 2))
+"""),
+    # 3.2 softmax ----------------------------------------------------------------------------
+    V("3.2", "torch.softmax", """\
+def softmax(scores):
+    return torch.softmax(torch.as_tensor(scores), dim=1)
+"""),
+    V("3.2", "log-sum-exp with the max", """\
+def softmax(scores):
+    m = scores.max(axis=-1, keepdims=True)
+    return np.exp(scores - m - np.log(np.exp(scores - m).sum(axis=-1, keepdims=True)))
+"""),
+    V("3.2", "%%time and a print", """\
+%%time
+def softmax(scores):
+    e = np.exp(scores - np.max(scores, axis=1)[:, None])
+    return e / np.sum(e, axis=1)[:, None]
+
+print(softmax(scores).sum(axis=1))
+"""),
+    # 4.1 class_activation_maps --------------------------------------------------------------
+    V("4.1", "tensordot", """\
+def class_activation_maps(features, weight):
+    return np.tensordot(weight, features, axes=([1], [1])).transpose(1, 0, 2, 3)
+"""),
+    V("4.1", "a tensor in float32", """\
+def class_activation_maps(features, weight):
+    f = torch.as_tensor(features, dtype=torch.float32)
+    w = torch.as_tensor(weight, dtype=torch.float32)
+    return torch.einsum("ck,nkhw->nchw", w, f)
+"""),
+    V("4.1", "a loop and a plot", """\
+def class_activation_maps(features, weight):
+    n, k, h, w = features.shape
+    out = np.zeros((n, weight.shape[0], h, w))
+    for c in range(weight.shape[0]):
+        for j in range(k):
+            out[:, c] += weight[c, j] * features[:, j]
+    return out
+
+plt.imshow(class_activation_maps(features, weight)[0, 0])
+plt.close("all")
+"""),
+    # 4.2 scores_from_maps -------------------------------------------------------------------
+    V("4.2", "mean directly, float32", """\
+def scores_from_maps(maps, bias, reduce="mean"):
+    pooled = maps.mean(axis=(2, 3)) if reduce == "mean" else maps.sum(axis=(2, 3))
+    return (pooled + bias).astype(np.float32)
+"""),
+    V("4.2", "a tensor", """\
+def scores_from_maps(maps, bias, reduce="mean"):
+    m = torch.as_tensor(maps)
+    total = m.sum(dim=(2, 3)) if reduce == "sum" else m.mean(dim=(2, 3))
+    return total + torch.as_tensor(bias)
+"""),
+    V("4.2", "a demo line", """\
+def scores_from_maps(maps, bias, reduce="mean"):
+    z = maps.shape[-1] * maps.shape[-2]
+    return maps.sum(axis=(-2, -1)) / (z if reduce == "mean" else 1) + bias
+
+print(scores_from_maps(np.einsum("ck,nkhw->nchw", weight, features), bias))
+"""),
+    # 4.3 predicted_class_maps ---------------------------------------------------------------
+    V("4.3", "a loop over images", """\
+def predicted_class_maps(features, weight, bias):
+    maps = []
+    for f in features:
+        c = int(np.argmax(weight @ f.mean(axis=(1, 2)) + bias))
+        maps.append(np.tensordot(weight[c], f, axes=1))
+    return np.stack(maps)
+"""),
+    V("4.3", "a tensor", """\
+def predicted_class_maps(features, weight, bias):
+    f, w, b = (torch.as_tensor(x) for x in (features, weight, bias))
+    top = (f.mean(dim=(2, 3)) @ w.T + b).argmax(dim=1)
+    return torch.einsum("nk,nkhw->nhw", w[top], f)
+"""),
+    V("4.3", "take_along_axis and %%time", """\
+%%time
+def predicted_class_maps(features, weight, bias):
+    all_maps = np.einsum("ck,nkhw->nchw", weight, features)
+    top = (features.mean(axis=(2, 3)) @ weight.T + bias).argmax(axis=1)
+    return np.take_along_axis(all_maps, top[:, None, None, None], axis=1)[:, 0]
+"""),
+    # 5.1 upsample_maps ----------------------------------------------------------------------
+    V("5.1", "a tensor kept", """\
+def upsample_maps(maps, size):
+    return F.interpolate(torch.as_tensor(maps)[:, None], size=size, mode="bilinear",
+                         align_corners=False)[:, 0]
+"""),
+    V("5.1", "camlib's torch helper size as tuple", """\
+def upsample_maps(maps, size):
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    x = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float64)).unsqueeze(1)
+    return F.interpolate(x, size=size, mode="bilinear").squeeze(1).numpy()
+"""),
+    V("5.1", "float32 and a plot", """\
+def upsample_maps(maps, size):
+    x = torch.as_tensor(maps, dtype=torch.float32)[:, None]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
+
+plt.imshow(upsample_maps(maps, 20)[0])
+plt.close("all")
+"""),
+    # 5.2 normalize_maps ---------------------------------------------------------------------
+    V("5.2", "a loop per map", """\
+def normalize_maps(maps, mode="minmax"):
+    out = np.zeros(maps.shape)
+    for i, m in enumerate(maps):
+        low = m.min() if mode == "minmax" else 0.0
+        span = m.max() - low
+        if span > 0 and m.max() > (low if mode == "minmax" else 0):
+            out[i] = (m - low) / span
+    return out
+"""),
+    V("5.2", "a tensor", """\
+def normalize_maps(maps, mode="minmax"):
+    m = torch.as_tensor(maps)
+    high = m.amax(dim=(1, 2), keepdim=True)
+    low = m.amin(dim=(1, 2), keepdim=True) if mode == "minmax" else torch.zeros_like(high)
+    span = high - low
+    ok = (span > 0) & (high > low)
+    return torch.where(ok, (m - low) / torch.where(ok, span, torch.ones_like(span)), 0.0)
+"""),
+    V("5.2", "errstate and nan_to_num, with a print", """\
+def normalize_maps(maps, mode="minmax"):
+    high = maps.max(axis=(1, 2), keepdims=True)
+    low = maps.min(axis=(1, 2), keepdims=True) if mode == "minmax" else 0 * high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (maps - low) / (high - low)
+    out[np.broadcast_to(high <= low, out.shape) | ~np.isfinite(out)] = 0.0
+    return out
+
+print(normalize_maps(maps).min(), normalize_maps(maps).max())
+"""),
+    # 5.3 threshold_mask ---------------------------------------------------------------------
+    V("5.3", "a tensor mask", """\
+def threshold_mask(cam, fraction=0.2):
+    t = torch.as_tensor(cam)
+    peak = t.max()
+    return t >= (fraction * peak if peak > 0 else peak)
+"""),
+    V("5.3", "np.where branch", """\
+def threshold_mask(cam, fraction=0.2):
+    peak = np.max(cam)
+    if peak <= 0:
+        return cam == peak
+    return np.greater_equal(cam, fraction * peak)
+"""),
+    V("5.3", "%%time and a plot", """\
+%%time
+def threshold_mask(cam, fraction=0.2):
+    level = fraction * cam.max() if cam.max() > 0 else cam.max()
+    return cam >= level
+
+plt.imshow(threshold_mask(cam))
+plt.close("all")
+"""),
+    # 5.4 cam_pipeline -----------------------------------------------------------------------
+    V("5.4", "a list with a NumPy box", """\
+def cam_pipeline(cam, size, fraction=0.2):
+    big = reference.upsample(cam, size)
+    heat = reference.normalize(big, "minmax")
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    return [heat, mask, np.array(reference.bounding_box(big, fraction))]
+"""),
+    V("5.4", "tensors for heat and mask", """\
+def cam_pipeline(cam, size, fraction=0.2):
+    big = F.interpolate(torch.as_tensor(cam)[None, None], size=size, mode="bilinear",
+                        align_corners=False)[0, 0]
+    heat = (big - big.min()) / (big.max() - big.min())
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    return heat, mask, reference.bounding_box(big.numpy(), fraction)
+"""),
+    V("5.4", "float32 heat and a print", """\
+def cam_pipeline(cam, size, fraction=0.2):
+    big = reference.upsample(cam, size)
+    heat = reference.normalize(big, "minmax").astype(np.float32)
+    mask = reference.upsample(cam, size) >= fraction * big.max() if big.max() > 0 else (
+        big >= big.max())
+    x0, y0, x1, y1 = reference.bounding_box(big, fraction)
+    return heat, mask, (np.int64(x0), np.int64(y0), np.int64(x1), np.int64(y1))
+
+print(cam_pipeline(cam, (20, 20))[2])
+"""),
+    # 6.1 feature_map_size -------------------------------------------------------------------
+    V("6.1", "np.floor (a NumPy float)", """\
+def feature_map_size(size, layers):
+    for kernel, stride, padding in layers:
+        size = np.floor((size + 2 * padding - kernel) / stride) + 1
+    return size
+"""),
+    V("6.1", "measured with torch (a 0-d tensor... as int)", """\
+def feature_map_size(size, layers):
+    x = torch.zeros(1, 1, size, size)
+    for kernel, stride, padding in layers:
+        x = F.max_pool2d(x, kernel, stride, padding)
+    return torch.tensor(x.shape[-1])
+"""),
+    V("6.1", "%%time and NumPy int", """\
+%%time
+def feature_map_size(size, layers):
+    n = np.int64(size)
+    for k, s, p in layers:
+        n = (n + 2 * p - k) // s + 1
+    return n
+"""),
+    # 6.2 train_step -------------------------------------------------------------------------
+    V("6.2", "set_to_none=False and float()", """\
+def train_step(model, optimizer, images, labels):
+    optimizer.zero_grad(set_to_none=False)
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+"""),
+    V("6.2", "a detached 0-d tensor", """\
+def train_step(model, optimizer, images, labels):
+    model.zero_grad()
+    loss = torch.nn.CrossEntropyLoss()(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+"""),
+    V("6.2", "a NumPy float and a print", """\
+def train_step(model, optimizer, images, labels):
+    logits = model(images)
+    loss = F.nll_loss(F.log_softmax(logits, dim=1), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return np.float64(loss.item())
+
+print("train_step defined")
+"""),
+    # 7.1 iou --------------------------------------------------------------------------------
+    V("7.1", "a NumPy scalar", """\
+def iou(box_a, box_b):
+    a, b = np.asarray(box_a, float), np.asarray(box_b, float)
+    w = np.clip(np.minimum(a[2], b[2]) - np.maximum(a[0], b[0]), 0, None)
+    h = np.clip(np.minimum(a[3], b[3]) - np.maximum(a[1], b[1]), 0, None)
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+"""),
+    V("7.1", "a 0-d tensor in float32", """\
+def iou(box_a, box_b):
+    a = torch.tensor(box_a, dtype=torch.float32)
+    b = torch.tensor(box_b, dtype=torch.float32)
+    wh = (torch.minimum(a[2:], b[2:]) - torch.maximum(a[:2], b[:2])).clamp(min=0)
+    inter = wh[0] * wh[1]
+    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])
+    return inter / (area(a) + area(b) - inter)
+"""),
+    V("7.1", "a print with a demo", """\
+def iou(box_a, box_b):
+    ax0, ay0, ax1, ay1 = box_a
+    bx0, by0, bx1, by1 = box_b
+    inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union
+
+print(iou((0, 0, 2, 2), (1, 0, 3, 2)))
+"""),
+    # 7.2 cam_to_box -------------------------------------------------------------------------
+    V("7.2", "a NumPy array box", """\
+def cam_to_box(cam, threshold=0.2):
+    mask = cam >= threshold * cam.max()
+    labels, count = reference.connected_components(mask, connectivity=8)
+    sizes = np.bincount(labels.ravel())[1:]
+    rows, cols = np.nonzero(labels == np.argmax(sizes) + 1)
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+"""),
+    V("7.2", "a list of NumPy ints", """\
+def cam_to_box(cam, threshold=0.2):
+    labels, count = reference.connected_components(cam >= threshold * cam.max(), 8)
+    biggest = max(range(1, count + 1), key=lambda i: (labels == i).sum())
+    ys, xs = np.where(labels == biggest)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+"""),
+    V("7.2", "%%time and a tensor", """\
+%%time
+def cam_to_box(cam, threshold=0.2):
+    labels, count = reference.connected_components(cam >= threshold * cam.max(), 8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    ys, xs = np.nonzero(labels == sizes.argmax() + 1)
+    return torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+"""),
+    # 7.3 max_box_acc ------------------------------------------------------------------------
+    V("7.3", "NumPy scalars", """\
+def max_box_acc(ious, iou_threshold=0.5):
+    accuracy = np.mean(ious >= iou_threshold, axis=1)
+    best = np.argmax(accuracy)
+    return accuracy[best], best
+"""),
+    V("7.3", "a list and float32", """\
+def max_box_acc(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).astype(np.float32).mean(axis=1)
+    return [accuracy.max(), int(accuracy.argmax())]
+"""),
+    V("7.3", "tensors", """\
+def max_box_acc(ious, iou_threshold=0.5):
+    accuracy = (torch.as_tensor(ious) >= iou_threshold).double().mean(dim=1)
+    best = torch.argmax(accuracy)
+    return accuracy[best], best
+"""),
+    # 8.1 gradcam_weights --------------------------------------------------------------------
+    V("8.1", "a NumPy array", """\
+def gradcam_weights(gradients):
+    return gradients.detach().numpy().mean(axis=(2, 3))
+"""),
+    V("8.1", "sum over Z in float32", """\
+def gradcam_weights(gradients):
+    n, k, h, w = gradients.shape
+    return gradients.float().sum(dim=(2, 3)) / (h * w)
+"""),
+    V("8.1", "avg_pool and %%time", """\
+%%time
+def gradcam_weights(gradients):
+    return F.adaptive_avg_pool2d(gradients, 1).flatten(1)
+"""),
+    # 8.2 grad_cam ---------------------------------------------------------------------------
+    V("8.2", "clamp and broadcasting", """\
+def grad_cam(features, gradients):
+    alpha = gradients.mean(dim=(2, 3), keepdim=True)
+    return (alpha * features).sum(dim=1).clamp(min=0)
+"""),
+    V("8.2", "NumPy", """\
+def grad_cam(features, gradients):
+    alpha = gradients.numpy().mean(axis=(2, 3))
+    return np.maximum(np.einsum("nk,nkhw->nhw", alpha, features.numpy()), 0)
+"""),
+    V("8.2", "float32 and a print", """\
+def grad_cam(features, gradients):
+    alpha = gradients.float().mean(dim=(2, 3))
+    return F.relu((alpha[:, :, None, None] * features.float()).sum(dim=1))
+
+print(grad_cam(torch.ones(1, 2, 3, 3), torch.ones(1, 2, 3, 3)).shape)
+"""),
+    # 8.3 score_gradients --------------------------------------------------------------------
+    V("8.3", "backward and gather", """\
+def score_gradients(head, features, classes):
+    f = features.detach().clone().requires_grad_()
+    head(f).gather(1, classes.view(-1, 1)).sum().backward()
+    return f.grad
+"""),
+    V("8.3", "a NumPy array", """\
+def score_gradients(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    scores = head(f)
+    total = sum(scores[n, int(c)] for n, c in enumerate(classes))
+    (grad,) = torch.autograd.grad(total, f)
+    return grad.numpy()
+"""),
+    V("8.3", "one-hot and %%time", """\
+%%time
+def score_gradients(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    scores = head(f)
+    onehot = F.one_hot(classes, scores.shape[1]).to(scores.dtype)
+    scores.backward(onehot)
+    return f.grad.detach()
+"""),
+    # 9.1 preprocess -------------------------------------------------------------------------
+    V("9.1", "NumPy then torch", """\
+def preprocess(image):
+    x = (image / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    return torch.from_numpy(x.transpose(2, 0, 1)[None].astype(np.float32))
+"""),
+    V("9.1", "unsqueeze and a print", """\
+def preprocess(image):
+    x = torch.as_tensor(image, dtype=torch.float32).permute(2, 0, 1) / 255
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    return ((x - mean) / std).unsqueeze(0)
+
+print(preprocess(np.zeros((4, 4, 3), np.uint8)).shape)
+"""),
+    V("9.1", "%%time and torchvision", """\
+%%time
+def preprocess(image):
+    import torchvision.transforms.functional as TF
+    x = TF.to_tensor(image)
+    return TF.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])[None]
+"""),
+    # 9.2 top_k ------------------------------------------------------------------------------
+    V("9.2", "the topk result itself", """\
+def top_k(logits, k):
+    return torch.softmax(logits, dim=-1).topk(k)
+"""),
+    V("9.2", "NumPy arrays", """\
+def top_k(logits, k):
+    p = torch.softmax(logits.double(), dim=1).numpy()
+    order = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(p, order, axis=1), order
+"""),
+    V("9.2", "sort and a list", """\
+def top_k(logits, k):
+    values, indices = torch.sort(F.softmax(logits, dim=1), dim=1, descending=True)
+    return [values[:, :k], indices[:, :k]]
+"""),
+    # 10.1 linear_classifier_cam -------------------------------------------------------------
+    V("10.1", "a tensor", """\
+def linear_classifier_cam(features, coef, positive=True):
+    w = torch.as_tensor(np.ravel(coef))
+    cam = torch.einsum("k,nkhw->nhw", w, torch.as_tensor(features))
+    return cam if positive else -cam
+"""),
+    V("10.1", "tensordot float32", """\
+def linear_classifier_cam(features, coef, positive=True):
+    sign = 1.0 if positive else -1.0
+    return (sign * np.tensordot(np.reshape(coef, -1), features, axes=([0], [1]))).astype(
+        np.float32)
+"""),
+    V("10.1", "a loop and %%time", """\
+%%time
+def linear_classifier_cam(features, coef, positive=True):
+    weights = np.asarray(coef).ravel()
+    cam = sum(w * features[:, j] for j, w in enumerate(weights))
+    return cam if positive else -cam
+"""),
+    # 10.2 gt_known_loc ----------------------------------------------------------------------
+    V("10.2", "np.mean (a NumPy scalar)", """\
+def gt_known_loc(cams, boxes, threshold=0.2):
+    return np.mean([reference.iou(reference.bounding_box(c, threshold), b) >= 0.5
+                    for c, b in zip(cams, boxes)])
+"""),
+    V("10.2", "a count divided, float32", """\
+def gt_known_loc(cams, boxes, threshold=0.2):
+    hits = sum(reference.iou(reference.bounding_box(cams[i], threshold), boxes[i]) >= 0.5
+               for i in range(len(cams)))
+    return np.float32(hits) / np.float32(len(cams))
+"""),
+    V("10.2", "a 0-d tensor and a print", """\
+def gt_known_loc(cams, boxes, threshold=0.2):
+    ious = torch.tensor([reference.iou(reference.bounding_box(c, threshold), b)
+                         for c, b in zip(cams, boxes)])
+    return (ious >= 0.5).double().mean()
+
+print("defined gt_known_loc")
+"""),
+    # 11.1 mass_inside -----------------------------------------------------------------------
+    V("11.1", "a NumPy scalar", """\
+def mass_inside(cam, box):
+    x0, y0, x1, y1 = box
+    positive = np.clip(cam, 0, None)
+    total = positive.sum()
+    return positive[y0:y1, x0:x1].sum() / total if total > 0 else np.float64(0)
+"""),
+    V("11.1", "a 0-d tensor", """\
+def mass_inside(cam, box):
+    x0, y0, x1, y1 = (int(v) for v in box)
+    p = torch.as_tensor(cam).clamp(min=0)
+    return p[y0:y1, x0:x1].sum() / p.sum() if p.sum() > 0 else torch.tensor(0.0)
+"""),
+    V("11.1", "a mask and float32", """\
+def mass_inside(cam, box):
+    x0, y0, x1, y1 = box
+    inside = np.zeros(cam.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    positive = np.maximum(cam, 0).astype(np.float64)
+    total = positive.sum()
+    return np.float32(0.0) if total == 0 else np.float32(positive[inside].sum() / total)
+"""),
+    # 11.2 rank_correlation ------------------------------------------------------------------
+    V("11.2", "spearmanr's statistic (a NumPy float)", """\
+def rank_correlation(a, b):
+    return spearmanr(np.ravel(a), np.ravel(b)).statistic
+"""),
+    V("11.2", "corrcoef of ranks", """\
+def rank_correlation(a, b):
+    return np.corrcoef(rankdata(a, axis=None), rankdata(b, axis=None))[0, 1]
+"""),
+    V("11.2", "a 0-d tensor and %%time", """\
+%%time
+def rank_correlation(a, b):
+    ra = torch.as_tensor(rankdata(np.ravel(a)))
+    rb = torch.as_tensor(rankdata(np.ravel(b)))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return (ra * rb).sum() / torch.sqrt((ra * ra).sum() * (rb * rb).sum())
+"""),
+    # 11.3 instance_boxes --------------------------------------------------------------------
+    V("11.3", "an (n, 4) array", """\
+def instance_boxes(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), connectivity=8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = np.asarray(reference.component_boxes(labels, count))
+    return boxes[np.argsort(-sizes, kind="stable")]
+"""),
+    V("11.3", "lists of NumPy ints", """\
+def instance_boxes(cam, threshold=0.2):
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    labels, count = reference.connected_components(mask, 8)
+    found = []
+    for i in range(1, count + 1):
+        ys, xs = np.nonzero(labels == i)
+        found.append((len(ys), i, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    return [box for _, _, box in found]
+"""),
+    V("11.3", "a print and a plot", """\
+def instance_boxes(cam, threshold=0.2):
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    labels, count = reference.connected_components(mask, connectivity=8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(int(v) for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+print(instance_boxes(cam))
+plt.imshow(cam)
+plt.close("all")
+"""),
+]
+"""Three honest cells for each of the 31 exercises."""
+
+
+GRADER_CAUSES: dict[str, str] = {}
+"""Variant id -> the grader-side cause that costs it points today (xfail reason)."""
