@@ -15,14 +15,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from camlib.checks import get_check
 from honest_variations import (  # tests/ is on sys.path under pytest
     GRADER_CAUSES,
     NOTEBOOK,
     VARIANTS,
     Variant,
 )
+
+from camlib.checks import get_check
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_SEEDS = (1, 20260101)

@@ -309,7 +309,54 @@ def _all_pixels_box(cam, size, big, fraction):
     return cols.min(), rows.min(), cols.max() + 1, rows.max() + 1
 
 
+def _capture_setting_mode(mode):
+    def capture_output(model, layer, images):
+        model.train(mode)  # changes the caller's model
+        return _capture(model, layer, images)
+    return capture_output
+
+
+def _naive_log_sum_exp(scores):
+    return np.exp(scores - np.log(np.exp(scores).sum(axis=1, keepdims=True)))
+
+
+def _first_images_class(features, weight, bias):
+    top = (features.mean(axis=(2, 3)) @ weight.T + bias).argmax(axis=1)
+    return np.einsum("k,nkhw->nhw", weight[top[0]], features)
+
+
+def _minmax_over_max_guarded(maps, mode="minmax"):
+    high = maps.max(axis=(1, 2), keepdims=True)
+    low = maps.min(axis=(1, 2), keepdims=True)
+    if mode == "max":
+        return _normalize(maps, mode)
+    return np.where(high > low, (maps - low) / np.where(high > 0, high, 1), 0.0)
+
+
+def _pipeline_4_connected(cam, size, fraction=0.2):
+    heat, mask, _ = _pipeline(cam, size, fraction)
+    return heat, mask, reference.bounding_box(reference.upsample(cam, size), fraction, 4)
+
+
 WRONG = [
+    # issue 22's wrong answers and misdiagnosed messages, and more of the same classes ----
+    ("1.1", "model.eval() on the caller's model", _capture_setting_mode(False),
+     ["changed the mode of its argument `model`", "training was True, now False"]),
+    ("1.1", "model.train() on the caller's model", _capture_setting_mode(True),
+     ["changed the mode of its argument `model`", "training was False, now True"]),
+    ("2.1", "mean over H only", lambda f, reduce="mean": f.mean(axis=2),
+     ["over y (H, axis 2) only"]),
+    ("2.2", "C hard-coded to 10", lambda k, h, w, c: (k * h * w * 10 + 10, k * 10 + 10),
+     ["instead of the `classes` argument"]),
+    ("2.3", "max over W only", lambda f: f.max(axis=3), ["over x (W, axis 3) only"]),
+    ("3.2", "naive log-sum-exp", _naive_log_sum_exp, ["log-sum-exp taken naively"]),
+    ("4.3", "the first image's class for all", _first_images_class,
+     ["first image's top class"]),
+    ("5.2", "(M - min) / max, guarded", _minmax_over_max_guarded, ["(M - min) / max"]),
+    ("5.3", "fraction hard-coded to 0.2", lambda cam, fraction=0.2: _mask(cam, 0.2),
+     ["fraction"]),
+    ("5.4", "4-connected box", _pipeline_4_connected, ["the box: your components use "
+                                                        "4-connectivity"]),
     # 0.1 ---------------------------------------------------------------------------------
     ("0.1", "no division", lambda x: x.astype(np.float32), ["forget to divide by 255"]),
     ("0.1", "integer division", lambda x: x // 255, ["rounded to integers"]),
@@ -595,6 +642,16 @@ def test_right_answers_pass_visible_and_hidden(exercise):
             result = get_check(exercise)(fn, verbose=False, raise_on_fail=False,
                                          hidden_seed=seed)
             assert result.passed, result.message
+
+
+def test_no_message_repeats_what_it_names():
+    # "..., the heat map: heat map: ..." read twice; the label already names the part.
+    import re
+
+    for exercise, _, fn, _ in WRONG:
+        result = get_check(exercise)(fn, verbose=False, raise_on_fail=False)
+        assert not re.search(r"\b(\w+(?: \w+)?): \1:", result.message), result.message
+        assert "heat map: heat map" not in result.message
 
 
 def test_every_exercise_has_three_wrong_answers():

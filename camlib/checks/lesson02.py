@@ -166,6 +166,8 @@ def exercise_2_2(ctx: Context, fn) -> str:
             "C of them": (k * h * w * c + k * h * w, k * c + k),
             "you counted a head with a hidden layer of 64 (the lesson's FCNet); the exercise "
             "asks for a single Linear(K·H·W, C)": (k * h * w * 64 + 64 + 64 * c + c, gap),
+            "you used C = 10 (the course's ten digits) instead of the `classes` argument":
+            (k * h * w * 10 + 10, k * 10 + 10),
         }
         ctx.compare(got, (flat, gap), what=label, rtol=0, atol=0.5,
                     mistakes=_distinct(np.array((flat, gap)), mistakes))

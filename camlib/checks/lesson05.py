@@ -234,6 +234,9 @@ def exercise_5_3(ctx: Context, fn) -> str:
                     cam >= fraction * np.abs(cam).max(),
                     "you compared M with the fraction itself; the threshold is fraction · "
                     "max M, relative to the map's maximum": cam >= fraction,
+                    **{f"you ignored the `fraction` argument and used a fixed {fixed}; "
+                       f"threshold at fraction · max M": _mask(cam, fixed)
+                       for fixed in (0.2, 0.5) if fixed != fraction},
                 }
             got = ctx.call(fn, cam, fraction)
             label = f"threshold_mask(cam of shape {cam.shape} with max {peak:.3g}, {fraction})"

@@ -91,6 +91,11 @@ def exercise_9_2(ctx: Context, fn) -> str:
                             probabilities.topk(k, dim=1, largest=False).values.numpy(),
                         "the right probabilities in ascending order; the best class comes "
                         "first": expected_p.flip(1).numpy(),
+                        "these are the class indices: the pair is in the wrong order, return "
+                        "(probabilities, classes)": expected_i.double().numpy(),
+                        "you took the softmax over the k best logits only, so the k "
+                        "probabilities sum to 1; the probabilities are over all C classes "
+                        "(softmax first, then topk)": torch.softmax(logit_values, dim=1).numpy(),
                     })
         ctx.compare(i, expected_i.numpy(), what=f"the classes for N={n}, C={c}, k={k}",
                     axes=("N", "k"))

@@ -1,0 +1,338 @@
+"""The catalogue of plausible wrong answers for the exercises of lessons 06–11.
+
+The same contract as tests/test_wrong_answers_00_05.py: each entry is a function a
+learner could write, and words its check's message must contain (the mistake named,
+never the generic "values differ"); it must fail on the notebook's inputs and on hidden
+grading inputs. The classes: wrong axis, off by one, wrong connectivity, wrong
+tie-breaking, a constant hard-coded to the check's inputs, and changing the caller's
+data or model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from camlib import reference
+from camlib.checks import CheckFailed, get_check
+
+HIDDEN_SEEDS = (1, 20260101)
+
+
+# --- 6.1 / 6.2 ------------------------------------------------------------------------------
+
+
+def _size_true_division(size, layers):
+    for kernel, stride, padding in layers:
+        size = (size + 2 * padding - kernel) / stride + 1
+    return size
+
+
+def _size_hard_coded(size, layers):
+    return 16  # the course net's 64 -> 16
+
+
+def _size_off_by_one(size, layers):
+    for kernel, stride, padding in layers:
+        size = (size + 2 * padding - kernel) // stride
+    return size
+
+
+def _step_zero_grad_after_backward(model, optimizer, images, labels):
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+def _step_before_backward(model, optimizer, images, labels):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(images), labels)
+    optimizer.step()
+    loss.backward()
+    return loss.item()
+
+
+def _step_returns_graph(model, optimizer, images, labels):
+    loss = F.cross_entropy(model(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _step_loss_after_update(model, optimizer, images, labels):
+    optimizer.zero_grad()
+    F.cross_entropy(model(images), labels).backward()
+    optimizer.step()
+    with torch.no_grad():
+        return F.cross_entropy(model(images), labels).item()
+
+
+# --- 7.x -------------------------------------------------------------------------------------
+
+
+def _iou_parts(a, b):
+    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[2] - b[0]) * (b[3] - b[1])
+    return w * h, area_a, area_b
+
+
+def _iou_over_smaller(a, b):
+    inter, area_a, area_b = _iou_parts(a, b)
+    return inter / min(area_a, area_b)
+
+
+def _iou_floor(a, b):
+    inter, area_a, area_b = _iou_parts(a, b)
+    return inter // (area_a + area_b - inter)
+
+
+def _iou_inclusive(a, b):
+    return _iou_parts((a[0], a[1], a[2] + 1, a[3] + 1), (b[0], b[1], b[2] + 1, b[3] + 1)) and (
+        lambda i, x, y: i / (x + y - i))(*_iou_parts((a[0], a[1], a[2] + 1, a[3] + 1),
+                                                  (b[0], b[1], b[2] + 1, b[3] + 1)))
+
+
+def _box_4_connected(cam, threshold=0.2):
+    return reference.bounding_box(cam, threshold, 4)
+
+
+def _box_inclusive(cam, threshold=0.2):
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    return x0, y0, x1 - 1, y1 - 1
+
+
+def _box_fixed_level(cam, threshold=0.2):
+    return reference.bounding_box(np.where(cam >= threshold, 1.0, 0.0), 1.0)
+
+
+def _acc_last_best(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).mean(axis=1)
+    best = 0
+    for t in range(len(accuracy)):
+        if accuracy[t] >= accuracy[best]:
+            best = t
+    return float(accuracy[best]), best
+
+
+def _acc_one_based(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).mean(axis=1)
+    return float(accuracy.max()), int(accuracy.argmax()) + 1
+
+
+def _acc_nan(ious, iou_threshold=0.5):
+    return float("nan"), int(((ious >= iou_threshold).mean(axis=1)).argmax())
+
+
+def _acc_wrong_axis(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).mean(axis=0)
+    return float(accuracy.max()), int(accuracy.argmax())
+
+
+# --- 8.x -------------------------------------------------------------------------------------
+
+
+def _scores_predicted(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    scores = head(f)
+    scores[torch.arange(len(classes)), scores.argmax(dim=1)].sum().backward()
+    return f.grad
+
+
+def _scores_in_place(head, features, classes):
+    features.requires_grad_(True)
+    scores = head(features)
+    (grad,) = torch.autograd.grad(scores[torch.arange(len(classes)), classes].sum(), features)
+    return grad
+
+
+def _scores_block(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    head(f)[:, classes].sum().backward()
+    return f.grad
+
+
+# --- 9.2 -------------------------------------------------------------------------------------
+
+
+def _top_k_dim0(logits, k):
+    return torch.softmax(logits, dim=0).topk(k, dim=1)
+
+
+def _top_k_swapped(logits, k):
+    values, indices = torch.softmax(logits, dim=1).topk(k, dim=1)
+    return indices, values
+
+
+def _top_k_softmax_of_k(logits, k):
+    values, indices = logits.topk(k, dim=1)
+    return torch.softmax(values, dim=1), indices
+
+
+# --- 10.2 ------------------------------------------------------------------------------------
+
+
+def _loc_at(fixed):
+    def gt_known_loc(cams, boxes, threshold=0.2):
+        return float(np.mean([reference.iou(reference.bounding_box(c, fixed), b) >= 0.5
+                              for c, b in zip(cams, boxes, strict=True)]))
+    return gt_known_loc
+
+
+def _loc_strict(cams, boxes, threshold=0.2):
+    return float(np.mean([reference.iou(reference.bounding_box(c, threshold), b) > 0.5
+                          for c, b in zip(cams, boxes, strict=True)]))
+
+
+def _loc_misses(cams, boxes, threshold=0.2):
+    return float(np.mean([reference.iou(reference.bounding_box(c, threshold), b) < 0.5
+                          for c, b in zip(cams, boxes, strict=True)]))
+
+
+# --- 11.x ------------------------------------------------------------------------------------
+
+
+def _instance_4_connected(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), connectivity=4)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(int(v) for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+
+def _instance_by_area(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), connectivity=8)
+    boxes = [tuple(int(v) for v in b) for b in reference.component_boxes(labels, count)]
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+def _spearman_pearson(a, b):
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def _spearman_per_row(a, b):
+    from scipy.stats import spearmanr
+
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    return float(np.mean([spearmanr(x, y).statistic for x, y in zip(a, b, strict=True)]))
+
+
+def _spearman_argsort_ranks(a, b):
+    ra = np.argsort(np.argsort(np.ravel(a))).astype(float)
+    rb = np.argsort(np.argsort(np.ravel(b))).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _mass_no_relu(cam, box):
+    x0, y0, x1, y1 = box
+    return float(cam[y0:y1, x0:x1].sum() / cam.sum())
+
+
+def _mass_swapped(cam, box):
+    x0, y0, x1, y1 = box
+    positive = np.maximum(cam, 0)
+    total = positive.sum()
+    return float(positive[x0:x1, y0:y1].sum() / total) if total > 0 else 0.0
+
+
+def _mass_inclusive(cam, box):
+    x0, y0, x1, y1 = box
+    positive = np.maximum(cam, 0)
+    total = positive.sum()
+    return float(positive[y0:y1 + 1, x0:x1 + 1].sum() / total) if total > 0 else 0.0
+
+
+WRONG = [
+    # 6.1 ---------------------------------------------------------------------------------
+    ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
+    ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
+    ("6.1", "off by one (no + 1)", _size_off_by_one, ["+ 1"]),
+    # 6.2 ---------------------------------------------------------------------------------
+    ("6.2", "zero_grad after backward", _step_zero_grad_after_backward,
+     ["optimizer.step() was called", "zero_grad() before loss.backward()"]),
+    ("6.2", "step before backward", _step_before_backward,
+     ["optimizer.step() was called", "before loss.backward()"]),
+    ("6.2", "returns the graph", _step_returns_graph, ["loss.item()", "graph"]),
+    ("6.2", "loss after the update", _step_loss_after_update, ["before the update"]),
+    # 7.1 ---------------------------------------------------------------------------------
+    ("7.1", "over the smaller area", _iou_over_smaller, ["smaller box's area"]),
+    ("7.1", "integer division", _iou_floor, ["integer division"]),
+    ("7.1", "inclusive boxes", _iou_inclusive, ["inclusive boxes"]),
+    ("7.1", "NaN", lambda a, b: float("nan"), ["returned nan"]),
+    # 7.2 ---------------------------------------------------------------------------------
+    ("7.2", "4-connected", _box_4_connected, ["4-connectivity"]),
+    ("7.2", "inclusive box", _box_inclusive, ["inclusive"]),
+    ("7.2", "fixed level", _box_fixed_level, ["fixed value `threshold`"]),
+    # 7.3 ---------------------------------------------------------------------------------
+    ("7.3", "last best threshold", _acc_last_best, ["the last of them", "first"]),
+    ("7.3", "one-based index", _acc_one_based, ["off by one"]),
+    ("7.3", "NaN accuracy", _acc_nan, ["accuracy nan"]),
+    ("7.3", "wrong axis", _acc_wrong_axis, ["wrong axis"]),
+    # 8.3 ---------------------------------------------------------------------------------
+    ("8.3", "predicted class", _scores_predicted, ["predicted class"]),
+    ("8.3", "caller's tensor changed", _scores_in_place, ["caller's tensor"]),
+    ("8.3", "(N, N) block of scores", _scores_block, ["one score per sample"]),
+    # 9.2 ---------------------------------------------------------------------------------
+    ("9.2", "softmax over dim 0", _top_k_dim0, ["wrong axis (dim=0"]),
+    ("9.2", "pair swapped", _top_k_swapped, ["(probabilities, classes)"]),
+    ("9.2", "softmax of the k best only", _top_k_softmax_of_k, ["over all C classes"]),
+    # 10.2 --------------------------------------------------------------------------------
+    ("10.2", "hard-coded 0.2", _loc_at(0.2), ["fixed 0.2"]),
+    ("10.2", "hard-coded 0.5", _loc_at(0.5), ["fixed 0.5"]),
+    ("10.2", "strict > 0.5", _loc_strict, [">= 0.5"]),
+    ("10.2", "fraction of misses", _loc_misses, ["fraction that are right"]),
+    # 11.1 --------------------------------------------------------------------------------
+    ("11.1", "no ReLU", _mass_no_relu, ["max(M, 0)"]),
+    ("11.1", "x and y swapped", _mass_swapped, ["swapped"]),
+    ("11.1", "inclusive box", _mass_inclusive, ["half-open"]),
+    # 11.2 --------------------------------------------------------------------------------
+    ("11.2", "Pearson on values", _spearman_pearson, ["Pearson"]),
+    ("11.2", "per row", _spearman_per_row, ["flatten"]),
+    ("11.2", "argsort ranks", _spearman_argsort_ranks, ["average rank"]),
+    # 11.3 --------------------------------------------------------------------------------
+    ("11.3", "4-connected", _instance_4_connected, ["8-connectivity"]),
+    ("11.3", "sorted by box area", _instance_by_area, ["wrong order"]),
+    ("11.3", "every box inclusive", lambda cam, threshold=0.2: [
+        (x0, y0, x1 - 1, y1 - 1) for x0, y0, x1, y1 in _instance_4_connected(cam, threshold)],
+     ["expected"]),
+]
+
+
+def _ids(entry) -> str:
+    return f"{entry[0]}-{entry[1]}"
+
+
+@pytest.mark.parametrize("entry", WRONG, ids=_ids)
+def test_each_wrong_answer_fails_with_its_mistake_named(entry):
+    exercise, _, fn, words = entry
+    with pytest.raises(CheckFailed) as info:
+        get_check(exercise)(fn, verbose=False)
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{exercise} {entry[1]}: {word!r} not in {message!r}"
+    assert "values differ" not in message, message
+
+
+@pytest.mark.parametrize("seed", HIDDEN_SEEDS)
+@pytest.mark.parametrize("entry", WRONG, ids=_ids)
+def test_each_wrong_answer_also_fails_on_hidden_inputs(entry, seed):
+    exercise, _, fn, _ = entry
+    result = get_check(exercise)(fn, verbose=False, raise_on_fail=False, hidden_seed=seed)
+    assert not result.passed, result.message
+
+
+def test_the_catalogue_covers_lessons_06_to_11():
+    counts = Counter(entry[0] for entry in WRONG)
+    assert min(counts.values()) >= 3, counts
+    assert {e.split(".")[0] for e in counts} == {"6", "7", "8", "9", "10", "11"}
