@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from honest_variations import (  # tests/ is on sys.path under pytest
     GRADER_CAUSES,
-    NOTEBOOK,
     VARIANTS,
     Variant,
+    notebook,
 )
 
 from camlib.checks import get_check
@@ -39,18 +39,19 @@ def shell():
 
     matplotlib.use("Agg")
     shell = interactiveshell.InteractiveShell.instance()
-    result = shell.run_cell(NOTEBOOK)
-    assert result.success, result.error_in_exec
+    shell.baseline = set(shell.user_ns)  # IPython's own names (In, Out, get_ipython, ...)
     return shell
 
 
 def _run_variant(shell, variant: Variant):
     from IPython.utils.capture import capture_output
 
-    check = get_check(variant.exercise)
-    name = check.function
-    shell.user_ns.pop(name, None)
+    name = get_check(variant.exercise).function
+    for key in set(shell.user_ns) - shell.baseline:  # only what this lesson defines
+        del shell.user_ns[key]
     with capture_output():
+        setup = shell.run_cell(notebook(int(variant.exercise.split(".")[0])))
+        assert setup.success, setup.error_in_exec
         result = shell.run_cell(variant.source)
     assert result.success, f"{variant.id}: the cell raised {result.error_in_exec!r}"
     return shell.user_ns[name]
