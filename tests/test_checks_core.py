@@ -527,5 +527,5 @@ def test_a_training_mode_changed_by_the_learner_is_named():
         m.eval()
         return 1.0
 
-    with pytest.raises(Exception, match=r"`m`.training was True, now False"):
+    with pytest.raises(Exception, match=r"`m`: m.training was True, now False"):
         Context("1.1").call(evaluates, model)

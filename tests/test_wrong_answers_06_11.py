@@ -257,7 +257,7 @@ WRONG = [
     # 6.1 ---------------------------------------------------------------------------------
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
     ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
-    ("6.1", "off by one (no + 1)", _size_off_by_one, ["+ 1"]),
+    ("6.1", "off by one (no + 1)", _size_off_by_one, ["the + 1", "is missing"]),
     # 6.2 ---------------------------------------------------------------------------------
     ("6.2", "zero_grad after backward", _step_zero_grad_after_backward,
      ["optimizer.step() was called", "zero_grad() before loss.backward()"]),

@@ -152,7 +152,7 @@ class Context:
             change = _mode_change(before, after)
             if change:
                 self.fail(f"{name} changed the mode of its argument `{names[i]}`: "
-                          f"`{names[i]}`{change}. model.eval() or model.train() inside your "
+                          f"{names[i]}{change}. model.eval() or model.train() inside your "
                           f"function changes the caller's model; leave its mode as it was "
                           f"(torch.no_grad() is what turns gradients off)")
             if not _same(before, after):

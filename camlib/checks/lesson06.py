@@ -70,6 +70,9 @@ def exercise_6_1(ctx: Context, fn) -> str:
             only_strides = size
             for _, stride, _ in layers:
                 only_strides //= stride
+            no_plus_one = size
+            for kernel, stride, padding in layers:
+                no_plus_one = (no_plus_one + 2 * padding - kernel) // stride
             where = f"feature_map_size({size}, {layers})"
             if value == no_padding:
                 ctx.fail(f"{where} returned {value}, expected {expected}: padding p adds p "
@@ -77,6 +80,10 @@ def exercise_6_1(ctx: Context, fn) -> str:
             if value == ceil:
                 ctx.fail(f"{where} returned {value}, expected {expected}: PyTorch rounds "
                          f"down, floor((n + 2p - k) / s) + 1 (use //)")
+            if value == no_plus_one:
+                ctx.fail(f"{where} returned {value}, expected {expected}: each layer gives "
+                         f"floor((n + 2p - k) / s) + 1 positions; the + 1 counts the first "
+                         f"position of the kernel, and is missing")
             if value == only_strides:
                 ctx.fail(f"{where} returned {value}, expected {expected}: dividing by the "
                          f"strides ignores the kernel and padding; use "
