@@ -3,13 +3,13 @@
 In the notebook: each variant cell runs in a real IPython shell (so ``%%time`` and
 prints work as in Jupyter), after what the lesson's earlier cells define, and its
 function passes the check with the notebook's inputs and with hidden grading inputs.
-Under the grader: the lesson's student copy with the exercise cell replaced by the
-variant is graded; it must get the exercise's full points.
+Under the grader: the lesson's student copy with each exercise cell replaced by one of
+its variants is graded (three notebooks a lesson); each variant must get its exercise's
+full points.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from pathlib import Path
@@ -83,24 +83,40 @@ def test_honest_variation_passes_the_notebooks_check_and_the_hidden_one(shell, v
 # --- under the grader -------------------------------------------------------------------
 
 
-def _lesson_path(exercise: str) -> Path:
-    lesson = int(exercise.split(".")[0])
-    (path,) = sorted((ROOT / "notebooks" / "student").glob(f"{lesson:02d}_*.ipynb"))
-    return path
+def _round(variant: Variant) -> int:
+    """Which of its exercise's variants this is (0, 1, 2)."""
+    return [v for v in VARIANTS if v.exercise == variant.exercise].index(variant)
 
 
-def submission(variant: Variant, folder: Path) -> Path:
-    """The lesson's student copy with this exercise's cell replaced by the variant."""
+def submission(lesson: int, round_: int, folder: Path) -> Path:
+    """Lesson ``lesson``'s student copy with every exercise cell replaced by its variant
+    number ``round_``: one graded notebook covers one variant of each exercise."""
     from camlib.coursework.notebooks import find_exercises
 
-    path = _lesson_path(variant.exercise)
+    (path,) = sorted((ROOT / "notebooks" / "student").glob(f"{lesson:02d}_*.ipynb"))
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    exercises = {e.number: e for e in find_exercises(notebook)}
-    cell = notebook["cells"][exercises[variant.exercise].cell]
-    cell["source"] = variant.source
-    out = folder / path.name
-    out.write_text(json.dumps(copy.deepcopy(notebook)), encoding="utf-8")
+    for exercise in find_exercises(notebook):
+        chosen = [v for v in VARIANTS if v.exercise == exercise.number][round_]
+        notebook["cells"][exercise.cell]["source"] = chosen.source
+    out = folder / f"round{round_}" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(notebook), encoding="utf-8")
     return out
+
+
+_GRADED: dict[tuple[int, int], dict[str, object]] = {}
+
+
+def _grader_row(variant: Variant, folder: Path):
+    from camlib.coursework.grade import grade_notebook
+
+    lesson = int(variant.exercise.split(".")[0])
+    key = (lesson, _round(variant))
+    if key not in _GRADED:
+        rows = grade_notebook(submission(lesson, key[1], folder), lessons_dir=ROOT / "notebooks",
+                              seed=20260101, lesson=lesson)
+        _GRADED[key] = {row.exercise: row for row in rows}
+    return _GRADED[key][variant.exercise]
 
 
 def _grader_cases():
@@ -113,11 +129,6 @@ def _grader_cases():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", list(_grader_cases()))
-def test_honest_variation_gets_full_marks_from_the_grader(variant, tmp_path):
-    from camlib.coursework.grade import grade_notebook
-
-    path = submission(variant, tmp_path)
-    rows = grade_notebook(path, lessons_dir=ROOT / "notebooks", seed=20260101,
-                          lesson=int(variant.exercise.split(".")[0]))
-    (row,) = [r for r in rows if r.exercise == variant.exercise]
+def test_honest_variation_gets_full_marks_from_the_grader(variant, tmp_path_factory):
+    row = _grader_row(variant, tmp_path_factory.getbasetemp())
     assert row.points == row.max_points > 0, f"{variant.id}: {row.message}"
