@@ -41,6 +41,8 @@ __all__ = [
     "plot_class_map",
     "plot_contribution_split",
     "plot_cam_overlay",
+    "heat_mask_box",
+    "plot_heat_mask_box",
     "plot_top_k",
 ]
 
@@ -53,6 +55,10 @@ OVERLAY_CMAP = "inferno"
 (its bright bands invent edges) and cannot be read with red-green colour blindness;
 inferno runs from black through red to yellow, perceptually uniform and readable by
 colour-blind readers, and stays readable in greyscale."""
+
+
+_HATCHES = ("", "////", "....", "xxxx")
+"""Bar patterns, one per series: series differ by pattern as well as by colour."""
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -321,7 +327,9 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
 
     Returns
     -------
-    matplotlib Figure with one axis and a legend beside it (it never hides a bar).
+    matplotlib Figure with one axis and a legend beside it (it never hides a bar). Each
+    series has its own hatching as well as its own colour, so the legend can be read
+    without colour vision.
     """
     series = {name: to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
     if not series:
@@ -333,7 +341,8 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
     width = 0.8 / len(series)
     positions = np.arange(length)
     for i, (name, v) in enumerate(series.items()):
-        ax.bar(positions + (i - (len(series) - 1) / 2) * width, v, width, label=name)
+        ax.bar(positions + (i - (len(series) - 1) / 2) * width, v, width, label=name,
+               hatch=_HATCHES[i % len(_HATCHES)], edgecolor="black", linewidth=0.5)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(positions)
     ax.set_xticklabels(list(ticks) if ticks is not None else [str(i) for i in positions],
@@ -361,7 +370,8 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
 
     Returns
     -------
-    matplotlib Figure with two axes; the top class is drawn darker in both.
+    matplotlib Figure with two axes; the top class is drawn in orange and hatched in
+    both (the others plain blue), so it stands out without colour vision too.
     """
     s = to_numpy(scores).astype(np.float64).ravel()
     p = to_numpy(probabilities).astype(np.float64).ravel()
@@ -371,16 +381,19 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
     names = list(class_names) if class_names is not None else [str(c) for c in range(len(s))]
     top = int(np.argmax(s))
     colours = ["tab:orange" if c == top else "tab:blue" for c in range(len(s))]
+    hatches = ["////" if c == top else "" for c in range(len(s))]
     state = reuse(("plot_scores", tuple(names)), lambda: plt.subplots(1, 2, figsize=(10, 3.2))[0])
     fig = state.fig
     ax_s, ax_p = fig.axes[:2]
     if state.fresh:
-        state.artists["scores"] = ax_s.bar(names, s, color=colours)
+        state.artists["scores"] = ax_s.bar(names, s, color=colours, hatch=hatches,
+                                           edgecolor="black", linewidth=0.5)
         ax_s.axhline(0.0, color="black", linewidth=0.8)
         ax_s.set_xlabel("class c")
         ax_s.set_ylabel("score (logit) S_c")
         ax_s.set_title("class scores S_c")
-        state.artists["probabilities"] = ax_p.bar(names, p, color=colours)
+        state.artists["probabilities"] = ax_p.bar(names, p, color=colours, hatch=hatches,
+                                                  edgecolor="black", linewidth=0.5)
         ax_p.set_ylim(0.0, 1.0)
         ax_p.set_xlabel("class c")
         ax_p.set_ylabel("probability P_c")
@@ -389,9 +402,11 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
         state.redraw_in_full(ax_s)  # its y limits follow the scores
     else:
         for key, values in (("scores", s), ("probabilities", p)):
-            for bar, value, colour in zip(state.artists[key], values, colours, strict=True):
+            for bar, value, colour, hatch in zip(state.artists[key], values, colours,
+                                                 hatches, strict=True):
                 bar.set_height(value)
                 bar.set_facecolor(colour)
+                bar.set_hatch(hatch)
         ax_s.relim()
         ax_s.autoscale_view()
     if title or fig._suptitle is not None:
@@ -558,17 +573,20 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
 def plot_contribution_split(cam, class_name: str = "c") -> Figure:
     """M_c split into where it pushes the score up (M_c > 0) and down (M_c < 0).
 
+    With M_c⁺ = max(M_c, 0) ≥ 0 and M_c⁻ = max(−M_c, 0) ≥ 0, M_c = M_c⁺ − M_c⁻.
+
     Returns
     -------
-    matplotlib Figure with three signed maps on one scale: M_c, max(M_c, 0), min(M_c, 0);
-    each title gives the panel's mean, so mean M_c = mean M_c⁺ + mean M_c⁻ is on screen.
+    matplotlib Figure with three signed maps on one scale: M_c, M_c⁺ and −M_c⁻ (the
+    negative values, so that they keep their colour); each title gives the panel's
+    mean, so mean M_c = mean M_c⁺ − mean M_c⁻ is on screen.
     """
     m = _map2d(cam, "cam")
-    positive, negative = np.maximum(m, 0.0), np.minimum(m, 0.0)
+    positive, negative = np.maximum(m, 0.0), np.maximum(-m, 0.0)
     return plot_maps(
-        [m, positive, negative],
-        titles=[f"M_c, mean {m.mean():.3f}", f"positive part, mean {positive.mean():.3f}",
-                f"negative part, mean {negative.mean():.3f}"],
+        [m, positive, -negative],
+        titles=[f"M_c, mean {m.mean():.3f}", f"M_c⁺, mean {positive.mean():.3f}",
+                f"−M_c⁻, mean {-negative.mean():.3f}"],
         signed=True, suptitle=f"where the evidence for class {class_name} is, and against it",
     )
 
@@ -634,6 +652,75 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
             _label_axes(ax)
         _fixed_layout(fig)
         fig.subplots_adjust(wspace=0.55)  # room between each colour bar and the next title
+    return fig
+
+
+def heat_mask_box(cam, size, fraction: float = 0.2):
+    """The figure-ready steps of lesson 05 for one coarse map, in the right order.
+
+    The map is upsampled first (only the weighting commutes with upsampling); the heat
+    map is the upsampled map min-max normalized; the mask keeps the upsampled raw map's
+    pixels ≥ ``fraction`` of its maximum (those equal to the maximum when no value is
+    positive); the box is the half-open box of the mask's largest 8-connected component
+    (`camlib.reference.bounding_box`).
+
+    Parameters
+    ----------
+    cam : (H, W) map M_c at the network's resolution
+    size : int or (height, width) of the image
+    fraction : in (0, 1], the threshold as a fraction of the maximum
+
+    Returns
+    -------
+    (heat, mask, box): (height, width) floats in [0, 1], (height, width) bool, and a
+    tuple of 4 ints (x0, y0, x1, y1).
+
+    Example
+    -------
+    >>> heat, mask, box = heat_mask_box(np.array([[0.0, 1.0], [0.0, 0.0]]), 4)
+    >>> heat.shape, int(mask.sum()), box
+    ((4, 4), 6, (1, 0, 4, 3))
+    """
+    big = reference.upsample(_map2d(cam, "cam"), size)
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    box = tuple(int(v) for v in reference.bounding_box(big, fraction))
+    return reference.normalize(big, "minmax"), mask, box
+
+
+def plot_heat_mask_box(image, heat, mask, box, truth=None, fraction: float = 0.2) -> Figure:
+    """The heat map over the image, the thresholded mask, and the box beside the truth.
+
+    Parameters
+    ----------
+    image : (3, H, W) image
+    heat : (H, W) heat map in [0, 1]
+    mask : (H, W) bool mask
+    box : the predicted half-open box, drawn solid
+    truth : the ground-truth box, drawn dashed (optional)
+    fraction : the mask's threshold, for the title
+
+    Returns
+    -------
+    matplotlib Figure with three axes. The boxes differ by line style as well as colour.
+    """
+    picture = as_display_image(image)
+    fig, axes = plt.subplots(1, 3, figsize=(9.0, 3.3))
+    axes[0].imshow(picture)
+    axes[0].imshow(to_numpy(heat), cmap=OVERLAY_CMAP, alpha=0.5, vmin=0, vmax=1)
+    axes[0].set_title("heat map over the image")
+    axes[1].imshow(to_numpy(mask), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"mask, {fraction:.0%} of the max")
+    axes[2].imshow(picture)
+    draw_box(axes[2], box, color="magenta", label="box (solid)")
+    title = "box (solid)"
+    if truth is not None:
+        draw_box(axes[2], truth, color="lime", linestyle="--", label="truth (dashed)")
+        title += ", truth (dashed)"
+    axes[2].set_title(title)
+    for ax in axes:
+        _bare(ax)
+    fig.tight_layout()
     return fig
 
 
