@@ -149,3 +149,10 @@ def test_stills_are_shown_where_no_widget_frontend_runs(monkeypatch, capsys):
     assert out.count("Figure: Step") == 4
     monkeypatch.setenv("JPY_SESSION_NAME", "04.ipynb")
     assert stepper.has_widget_frontend()
+
+
+def test_the_widget_draws_its_first_setting(capsys):
+    d = stepper.derivation(SMALL_F, SMALL_W, np.array([0.5]), 0, name="the 3×3 example")
+    widget = stepper.derivation_widget({"3×3": lambda i, c: d}, 1, {"c": 0}, static=False)
+    assert widget is not None
+    assert "**Step 1 of 4**" in capsys.readouterr().out

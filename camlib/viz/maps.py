@@ -125,15 +125,16 @@ def _number(value: float) -> str:
     return f"{float(value) + 0.0:.4g}"
 
 
-def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}") -> None:
+def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}",
+                    fontsize: float = 9) -> None:
     """Write each cell's value on the map, in black or white for contrast."""
     for (y, x), value in np.ndenumerate(values):
         if isinstance(norm, TwoSlopeNorm):
             strong = abs(norm(value) - 0.5) > 0.3  # deep red or deep blue
         else:
             strong = norm(value) < 0.4  # the dark end of viridis
-        ax.text(x, y, fmt.format(float(value) + 0.0), ha="center", va="center", fontsize=9,
-                color="white" if strong else "black")
+        ax.text(x, y, fmt.format(float(value) + 0.0), ha="center", va="center",
+                fontsize=fontsize, color="white" if strong else "black")
 
 
 # --- images -------------------------------------------------------------------------------
@@ -417,63 +418,81 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
 # --- lesson 04: M_c and S_c ----------------------------------------------------------------
 
 
-def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.0) -> Figure:
-    """The swap of the sums on a tiny example, every number on screen.
+def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.0,
+                        reduce: str = "sum") -> Figure:
+    """The swap of the sums on a tiny example, every number on screen, narrow enough for a
+    phone (two columns).
 
-    Top row: the channels f_k(x, y). Bottom row: the weighted channels w_k^c f_k(x, y)
-    and their sum over k, the map M_c(x, y). Each title gives the panel's sum over (x, y),
-    so the learner sees Σ_k w_k^c Σ_{x,y} f_k = Σ_{x,y} M_c.
+    Rows: the channels f_k(x, y); the weighted channels w_k^c f_k(x, y); their sum over
+    k, the map M_c(x, y), beside the two orders of summation written out. Each title gives
+    the panel's sum over (x, y), so the learner sees Σ_k w_k^c Σ_{x,y} f_k = Σ_{x,y} M_c.
 
     Parameters
     ----------
-    features : (K, H, W) one image's f_k (small: every value is written)
+    features : (K, H, W) one image's f_k (small: every value is written); K = 2 fills
+        the two columns
     weight : (C, K) weights w_k^c
     class_index : c
-    bias : b_c, added in the last title
+    bias : b_c, added in the text
+    reduce : "sum" writes the paper's bias-free S_c^Σ = Σ_k w_k^c Σ_{x,y} f_k (plus the
+        bias, if any); "mean" the logit S_c = Σ_k w_k^c F_k + b_c with F_k the mean
 
     Returns
     -------
-    matplotlib Figure with 2 × (K + 1) axes (the top-right one is blank).
+    matplotlib Figure with 3 rows of K axes (the last row: M_c and the text).
     """
     f = to_numpy(features).astype(np.float64)
     w = to_numpy(weight).astype(np.float64)
     if f.ndim != 3 or w.ndim != 2 or w.shape[1] != f.shape[0]:
         raise ValueError(f"features must be (K, H, W) and weight (C, K); got {f.shape} and "
                          f"{w.shape}")
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f'reduce must be "sum" or "mean", got {reduce!r}')
     k_count = f.shape[0]
+    columns = max(k_count, 2)
     weighted = w[class_index][:, None, None] * f
     cam = weighted.sum(axis=0)
     peak = max(float(np.abs(f).max()), float(np.abs(weighted).max()), float(np.abs(cam).max()))
     norm = signed_norm(f, peak)
-    fig, axes = plt.subplots(2, k_count + 1, figsize=(2.8 * (k_count + 1) + 0.8, 6.0),
-                             squeeze=False, layout="constrained")
-    panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}(x,y)$;  $\\Sigma$ = {_number(f[k].sum())}")
+    fig, axes = plt.subplots(3, columns, figsize=(2.5 * columns + 0.4, 7.4), squeeze=False,
+                             layout="constrained")
+    panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}$;  $\\Sigma$ = {_number(f[k].sum())}")
               for k in range(k_count)]
     panels += [(axes[1, k], weighted[k],
-                f"$w_{{{k + 1}}}^c f_{{{k + 1}}}$, $w_{{{k + 1}}}^c$ = "
-                f"{_number(w[class_index, k])};  $\\Sigma$ = {_number(weighted[k].sum())}")
+                f"${_number(w[class_index, k])}\\, f_{{{k + 1}}}$;  "
+                f"$\\Sigma$ = {_number(weighted[k].sum())}")
                for k in range(k_count)]
-    panels.append((axes[1, k_count], cam,
-                   f"$M_c = \\sum_k w_k^c f_k$;  $\\Sigma$ = {_number(cam.sum())}"))
+    panels.append((axes[2, 0], cam, f"$M_c$;  $\\Sigma$ = {_number(cam.sum())}"))
     image = None
     for ax, values, title in panels:
         image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=norm)
-        _annotate_cells(ax, values, norm)
-        ax.set_title(title, fontsize=10)
+        _annotate_cells(ax, values, norm, fontsize=13)
+        ax.set_title(title, fontsize=11)
         ax.set_xticks(range(values.shape[1]))
         ax.set_yticks(range(values.shape[0]))
-        _label_axes(ax)
-    axes[0, k_count].axis("off")
-    pooled = f.sum(axis=(1, 2))
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    for row, start in ((0, k_count), (1, k_count), (2, 1)):
+        for ax in axes[row, start:]:
+            ax.axis("off")
+    pooled = f.sum(axis=(1, 2)) if reduce == "sum" else f.mean(axis=(1, 2))
+    positions = f.shape[1] * f.shape[2]
     terms = " + ".join(f"({_number(w[class_index, k])})({_number(pooled[k])})"
                        for k in range(k_count))
     score = float(w[class_index] @ pooled) + bias
-    lines = [r"$S_c = \sum_k w_k^c F_k + b_c$", f"$= {terms} + {_number(bias)}$",
-             f"$= {_number(score)}$", "", r"$\sum_{x,y} M_c(x,y) + b_c$",
-             f"$= {_number(cam.sum())} + {_number(bias)} = {_number(cam.sum() + bias)}$"]
-    axes[0, k_count].text(0.0, 0.5, "\n".join(lines), fontsize=11, va="center",
-                          transform=axes[0, k_count].transAxes)
-    fig.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="value")
+    bias_text = f" + {_number(bias)}" if bias else ""
+    if reduce == "sum":
+        lines = [r"$S_c^\Sigma = \sum_k w_k^c \sum_{x,y} f_k$", f"$= {terms}{bias_text}$",
+                 f"$= {_number(score)}$", "", r"$\sum_{x,y} M_c(x,y)$" + bias_text,
+                 f"$= {_number(cam.sum() + bias)}$"]
+    else:
+        lines = [r"$S_c = \sum_k w_k^c F_k + b_c$", f"$= {terms}{bias_text}$",
+                 f"$= {_number(score)}$", "", r"$\frac{1}{Z}\sum_{x,y} M_c + b_c$",
+                 f"$= {_number(cam.sum())}/{positions}{bias_text}$",
+                 f"$= {_number(cam.sum() / positions + bias)}$"]
+    axes[2, 1].text(0.0, 0.5, "\n".join(lines), fontsize=11, va="center",
+                    transform=axes[2, 1].transAxes)
+    fig.colorbar(image, ax=axes[:2, -1].tolist(), shrink=0.8, label="value")
     return fig
 
 
