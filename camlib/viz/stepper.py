@@ -174,9 +174,10 @@ def derivation(features, weight, bias, class_index: int, logit: float | None = N
     >>> d.added(1).tolist(), round(float(d.running_total(4)[-1]), 4)
     ([1.5555555555555556, -0.3333333333333333], 1.7222)
     >>> derivation(f, np.array([[2.0, -1.0]]), np.array([0.5]), 0, logit=3.0)
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: line 1 gives 1.72222 where the network's logit is 3: these maps, weights and bias are not this network's
+    ValueError: line 1 gives 1.72222 where the network's logit is 3: these maps, ...
     """
     f = to_numpy(features).astype(np.float64)
     w = to_numpy(weight).astype(np.float64)
