@@ -29,6 +29,7 @@ from functools import cached_property
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from camlib.viz._common import reuse, to_numpy
 from camlib.viz.maps import DIVERGING_CMAP, signed_norm
@@ -270,10 +271,13 @@ def step_text(d: Derivation, step: int) -> str:
 
 def _layout() -> Figure:
     # Fixed margins that hold every label: the tight box stays inside the figure, so a
-    # redraw is printed in layers (camlib.viz._render), not measured again.
+    # redraw is printed in layers (camlib.viz._render), not measured again. Axes whose
+    # limits follow the data are drawn whole on every redraw: few ticks, few labels.
     fig = plt.figure(figsize=(6.4, 2.7))
-    fig.add_axes((0.13, 0.2, 0.32, 0.6))
-    fig.add_axes((0.62, 0.2, 0.35, 0.6))
+    for box in ((0.13, 0.2, 0.32, 0.6), (0.62, 0.2, 0.35, 0.6)):
+        ax = fig.add_axes(box)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(nbins=4))
     return fig
 
 
@@ -349,7 +353,8 @@ def plot_step(d: Derivation, step: int) -> Figure:
         image = state.imshow(ax_terms, "terms", values, cmap=DIVERGING_CMAP, norm=norm,
                              interpolation="nearest",
                              aspect="auto" if step in (2, 3) else "equal")
-        state.colorbar("bar", image, ax=ax_terms, fraction=0.08, pad=0.03)
+        bar = state.colorbar("bar", image, ax=ax_terms, fraction=0.08, pad=0.03)
+        bar.locator = MaxNLocator(nbins=4)
         if small:
             _cell_texts(state, ax_terms, "cells", values, norm)
         if state.fresh and step in (2, 3):
