@@ -380,8 +380,10 @@ def plot_step(d: Derivation, step: int) -> Figure:
         state.artists["end"], = ax_total.plot(
             [running.size - 1], [running[-1]], "o", markerfacecolor="none",
             markeredgecolor="black", markersize=7)
+        # Over the dashed line, at its right end: clear of the running total's start.
         state.artists["logit label"] = ax_total.annotate(
-            "", (0.02, 0.92), xycoords="axes fraction", fontsize=8, va="top")
+            "", (0.97, d.logit), xycoords=("axes fraction", "data"), fontsize=8,
+            ha="right", va="bottom")
         unit = {1: "channel", 2: "term", 3: "term", 4: "position"}[step]
         ax_total.set_xlabel(f"{unit}s added, after the bias")
         ax_total.set_title("running total, " + ("channel after channel" if step <= 2
@@ -392,7 +394,9 @@ def plot_step(d: Derivation, step: int) -> Figure:
         state.artists["total"].set_data(steps, running)
         state.artists["logit"].set_ydata([d.logit, d.logit])
         state.artists["end"].set_data([running.size - 1], [running[-1]])
-    state.artists["logit label"].set_text(f"logit {d.logit:.4g}")
+    label = state.artists["logit label"]
+    label.set_text(f"the network's logit {d.logit:.4g}")
+    label.xy = (0.97, d.logit)
     ax_total.relim()
     ax_total.autoscale_view()
     state.redraw_in_full(ax_total)
