@@ -55,3 +55,28 @@ def test_overlays_use_a_colour_map_readable_by_colour_blind_readers():
     names = {im.get_cmap().name for ax in fig.axes for im in ax.get_images()}
     assert "jet" not in names
     plt.close(fig)
+
+
+def test_lesson_05s_fallback_pipeline_is_a_right_answer_to_exercise_5_4():
+    """Lesson 05 falls back on viz.heat_mask_box until 5.4 is solved: it must pass 5.4's
+    check, and draw the boxes apart by line style, not colour alone."""
+    from camlib.checks.lesson05 import exercise_5_4
+
+    assert exercise_5_4(viz.heat_mask_box, raise_on_fail=False, verbose=False).passed
+    cam = np.zeros((4, 4))
+    cam[1, 2] = 1.0
+    heat, mask, box = viz.heat_mask_box(cam, (16, 16))
+    fig = viz.plot_heat_mask_box(np.zeros((3, 16, 16)), heat, mask, box, truth=(0, 0, 4, 4))
+    styles = {p.get_label(): p.get_linestyle() for p in fig.axes[2].patches}
+    assert styles == {"box (solid)": "-", "truth (dashed)": "--"}
+    plt.close(fig)
+
+
+def test_bar_series_and_the_top_class_differ_by_pattern_as_well_as_colour():
+    fig = viz.plot_bars({"a": [1.0, 2.0], "b": [2.0, 1.0], "c": [0.5, 0.5]})
+    hatches = [{bar.get_hatch() for bar in container} for container in fig.axes[0].containers]
+    assert len({frozenset(h) for h in hatches}) == 3
+    fig = viz.plot_scores(np.array([0.0, 3.0, 1.0]), np.array([0.1, 0.8, 0.1]))
+    for ax in fig.axes[:2]:
+        assert [bool(bar.get_hatch()) for bar in ax.patches[:3]] == [False, True, False]
+    plt.close("all")

@@ -41,6 +41,8 @@ __all__ = [
     "plot_class_map",
     "plot_contribution_split",
     "plot_cam_overlay",
+    "heat_mask_box",
+    "plot_heat_mask_box",
     "plot_top_k",
 ]
 
@@ -53,6 +55,10 @@ OVERLAY_CMAP = "inferno"
 (its bright bands invent edges) and cannot be read with red-green colour blindness;
 inferno runs from black through red to yellow, perceptually uniform and readable by
 colour-blind readers, and stays readable in greyscale."""
+
+
+_HATCHES = ("", "////", "....", "xxxx")
+"""Bar patterns, one per series: series differ by pattern as well as by colour."""
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -119,15 +125,16 @@ def _number(value: float) -> str:
     return f"{float(value) + 0.0:.4g}"
 
 
-def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}") -> None:
+def _annotate_cells(ax, values: np.ndarray, norm: Normalize, fmt: str = "{:.2g}",
+                    fontsize: float = 9) -> None:
     """Write each cell's value on the map, in black or white for contrast."""
     for (y, x), value in np.ndenumerate(values):
         if isinstance(norm, TwoSlopeNorm):
             strong = abs(norm(value) - 0.5) > 0.3  # deep red or deep blue
         else:
             strong = norm(value) < 0.4  # the dark end of viridis
-        ax.text(x, y, fmt.format(float(value) + 0.0), ha="center", va="center", fontsize=9,
-                color="white" if strong else "black")
+        ax.text(x, y, fmt.format(float(value) + 0.0), ha="center", va="center",
+                fontsize=fontsize, color="white" if strong else "black")
 
 
 # --- images -------------------------------------------------------------------------------
@@ -321,7 +328,9 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
 
     Returns
     -------
-    matplotlib Figure with one axis and a legend beside it (it never hides a bar).
+    matplotlib Figure with one axis and a legend beside it (it never hides a bar). Each
+    series has its own hatching as well as its own colour, so the legend can be read
+    without colour vision.
     """
     series = {name: to_numpy(v).astype(np.float64).ravel() for name, v in values.items()}
     if not series:
@@ -333,7 +342,8 @@ def plot_bars(values: Mapping[str, Sequence[float]], xlabel: str = "channel k",
     width = 0.8 / len(series)
     positions = np.arange(length)
     for i, (name, v) in enumerate(series.items()):
-        ax.bar(positions + (i - (len(series) - 1) / 2) * width, v, width, label=name)
+        ax.bar(positions + (i - (len(series) - 1) / 2) * width, v, width, label=name,
+               hatch=_HATCHES[i % len(_HATCHES)], edgecolor="black", linewidth=0.5)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(positions)
     ax.set_xticklabels(list(ticks) if ticks is not None else [str(i) for i in positions],
@@ -361,7 +371,8 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
 
     Returns
     -------
-    matplotlib Figure with two axes; the top class is drawn darker in both.
+    matplotlib Figure with two axes; the top class is drawn in orange and hatched in
+    both (the others plain blue), so it stands out without colour vision too.
     """
     s = to_numpy(scores).astype(np.float64).ravel()
     p = to_numpy(probabilities).astype(np.float64).ravel()
@@ -371,16 +382,19 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
     names = list(class_names) if class_names is not None else [str(c) for c in range(len(s))]
     top = int(np.argmax(s))
     colours = ["tab:orange" if c == top else "tab:blue" for c in range(len(s))]
+    hatches = ["////" if c == top else "" for c in range(len(s))]
     state = reuse(("plot_scores", tuple(names)), lambda: plt.subplots(1, 2, figsize=(10, 3.2))[0])
     fig = state.fig
     ax_s, ax_p = fig.axes[:2]
     if state.fresh:
-        state.artists["scores"] = ax_s.bar(names, s, color=colours)
+        state.artists["scores"] = ax_s.bar(names, s, color=colours, hatch=hatches,
+                                           edgecolor="black", linewidth=0.5)
         ax_s.axhline(0.0, color="black", linewidth=0.8)
         ax_s.set_xlabel("class c")
         ax_s.set_ylabel("score (logit) S_c")
         ax_s.set_title("class scores S_c")
-        state.artists["probabilities"] = ax_p.bar(names, p, color=colours)
+        state.artists["probabilities"] = ax_p.bar(names, p, color=colours, hatch=hatches,
+                                                  edgecolor="black", linewidth=0.5)
         ax_p.set_ylim(0.0, 1.0)
         ax_p.set_xlabel("class c")
         ax_p.set_ylabel("probability P_c")
@@ -389,9 +403,11 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
         state.redraw_in_full(ax_s)  # its y limits follow the scores
     else:
         for key, values in (("scores", s), ("probabilities", p)):
-            for bar, value, colour in zip(state.artists[key], values, colours, strict=True):
+            for bar, value, colour, hatch in zip(state.artists[key], values, colours,
+                                                 hatches, strict=True):
                 bar.set_height(value)
                 bar.set_facecolor(colour)
+                bar.set_hatch(hatch)
         ax_s.relim()
         ax_s.autoscale_view()
     if title or fig._suptitle is not None:
@@ -402,63 +418,81 @@ def plot_scores(scores, probabilities, class_names: Sequence[str] | None = None,
 # --- lesson 04: M_c and S_c ----------------------------------------------------------------
 
 
-def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.0) -> Figure:
-    """The swap of the sums on a tiny example, every number on screen.
+def plot_worked_example(features, weight, class_index: int = 0, bias: float = 0.0,
+                        reduce: str = "sum") -> Figure:
+    """The swap of the sums on a tiny example, every number on screen, narrow enough for a
+    phone (two columns).
 
-    Top row: the channels f_k(x, y). Bottom row: the weighted channels w_k^c f_k(x, y)
-    and their sum over k, the map M_c(x, y). Each title gives the panel's sum over (x, y),
-    so the learner sees Σ_k w_k^c Σ_{x,y} f_k = Σ_{x,y} M_c.
+    Rows: the channels f_k(x, y); the weighted channels w_k^c f_k(x, y); their sum over
+    k, the map M_c(x, y), beside the two orders of summation written out. Each title gives
+    the panel's sum over (x, y), so the learner sees Σ_k w_k^c Σ_{x,y} f_k = Σ_{x,y} M_c.
 
     Parameters
     ----------
-    features : (K, H, W) one image's f_k (small: every value is written)
+    features : (K, H, W) one image's f_k (small: every value is written); K = 2 fills
+        the two columns
     weight : (C, K) weights w_k^c
     class_index : c
-    bias : b_c, added in the last title
+    bias : b_c, added in the text
+    reduce : "sum" writes the paper's bias-free S_c^Σ = Σ_k w_k^c Σ_{x,y} f_k (plus the
+        bias, if any); "mean" the logit S_c = Σ_k w_k^c F_k + b_c with F_k the mean
 
     Returns
     -------
-    matplotlib Figure with 2 × (K + 1) axes (the top-right one is blank).
+    matplotlib Figure with 3 rows of K axes (the last row: M_c and the text).
     """
     f = to_numpy(features).astype(np.float64)
     w = to_numpy(weight).astype(np.float64)
     if f.ndim != 3 or w.ndim != 2 or w.shape[1] != f.shape[0]:
         raise ValueError(f"features must be (K, H, W) and weight (C, K); got {f.shape} and "
                          f"{w.shape}")
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f'reduce must be "sum" or "mean", got {reduce!r}')
     k_count = f.shape[0]
+    columns = max(k_count, 2)
     weighted = w[class_index][:, None, None] * f
     cam = weighted.sum(axis=0)
     peak = max(float(np.abs(f).max()), float(np.abs(weighted).max()), float(np.abs(cam).max()))
     norm = signed_norm(f, peak)
-    fig, axes = plt.subplots(2, k_count + 1, figsize=(2.8 * (k_count + 1) + 0.8, 6.0),
-                             squeeze=False, layout="constrained")
-    panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}(x,y)$;  $\\Sigma$ = {_number(f[k].sum())}")
+    fig, axes = plt.subplots(3, columns, figsize=(2.5 * columns + 0.4, 7.4), squeeze=False,
+                             layout="constrained")
+    panels = [(axes[0, k], f[k], f"$f_{{{k + 1}}}$;  $\\Sigma$ = {_number(f[k].sum())}")
               for k in range(k_count)]
     panels += [(axes[1, k], weighted[k],
-                f"$w_{{{k + 1}}}^c f_{{{k + 1}}}$, $w_{{{k + 1}}}^c$ = "
-                f"{_number(w[class_index, k])};  $\\Sigma$ = {_number(weighted[k].sum())}")
+                f"${_number(w[class_index, k])}\\, f_{{{k + 1}}}$;  "
+                f"$\\Sigma$ = {_number(weighted[k].sum())}")
                for k in range(k_count)]
-    panels.append((axes[1, k_count], cam,
-                   f"$M_c = \\sum_k w_k^c f_k$;  $\\Sigma$ = {_number(cam.sum())}"))
+    panels.append((axes[2, 0], cam, f"$M_c$;  $\\Sigma$ = {_number(cam.sum())}"))
     image = None
     for ax, values, title in panels:
         image = ax.imshow(values, cmap=DIVERGING_CMAP, norm=norm)
-        _annotate_cells(ax, values, norm)
-        ax.set_title(title, fontsize=10)
+        _annotate_cells(ax, values, norm, fontsize=13)
+        ax.set_title(title, fontsize=11)
         ax.set_xticks(range(values.shape[1]))
         ax.set_yticks(range(values.shape[0]))
-        _label_axes(ax)
-    axes[0, k_count].axis("off")
-    pooled = f.sum(axis=(1, 2))
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    for row, start in ((0, k_count), (1, k_count), (2, 1)):
+        for ax in axes[row, start:]:
+            ax.axis("off")
+    pooled = f.sum(axis=(1, 2)) if reduce == "sum" else f.mean(axis=(1, 2))
+    positions = f.shape[1] * f.shape[2]
     terms = " + ".join(f"({_number(w[class_index, k])})({_number(pooled[k])})"
                        for k in range(k_count))
     score = float(w[class_index] @ pooled) + bias
-    lines = [r"$S_c = \sum_k w_k^c F_k + b_c$", f"$= {terms} + {_number(bias)}$",
-             f"$= {_number(score)}$", "", r"$\sum_{x,y} M_c(x,y) + b_c$",
-             f"$= {_number(cam.sum())} + {_number(bias)} = {_number(cam.sum() + bias)}$"]
-    axes[0, k_count].text(0.0, 0.5, "\n".join(lines), fontsize=11, va="center",
-                          transform=axes[0, k_count].transAxes)
-    fig.colorbar(image, ax=axes[:, -1].tolist(), shrink=0.8, label="value")
+    bias_text = f" + {_number(bias)}" if bias else ""
+    if reduce == "sum":
+        lines = [r"$S_c^\Sigma = \sum_k w_k^c \sum_{x,y} f_k$", f"$= {terms}{bias_text}$",
+                 f"$= {_number(score)}$", "", r"$\sum_{x,y} M_c(x,y)$" + bias_text,
+                 f"$= {_number(cam.sum() + bias)}$"]
+    else:
+        lines = [r"$S_c = \sum_k w_k^c F_k + b_c$", f"$= {terms}{bias_text}$",
+                 f"$= {_number(score)}$", "", r"$\frac{1}{Z}\sum_{x,y} M_c + b_c$",
+                 f"$= {_number(cam.sum())}/{positions}{bias_text}$",
+                 f"$= {_number(cam.sum() / positions + bias)}$"]
+    axes[2, 1].text(0.0, 0.5, "\n".join(lines), fontsize=11, va="center",
+                    transform=axes[2, 1].transAxes)
+    fig.colorbar(image, ax=axes[:2, -1].tolist(), shrink=0.8, label="value")
     return fig
 
 
@@ -558,17 +592,20 @@ def plot_class_map(image, cam, class_name: str = "c", score: float | None = None
 def plot_contribution_split(cam, class_name: str = "c") -> Figure:
     """M_c split into where it pushes the score up (M_c > 0) and down (M_c < 0).
 
+    With M_c⁺ = max(M_c, 0) ≥ 0 and M_c⁻ = max(−M_c, 0) ≥ 0, M_c = M_c⁺ − M_c⁻.
+
     Returns
     -------
-    matplotlib Figure with three signed maps on one scale: M_c, max(M_c, 0), min(M_c, 0);
-    each title gives the panel's mean, so mean M_c = mean M_c⁺ + mean M_c⁻ is on screen.
+    matplotlib Figure with three signed maps on one scale: M_c, M_c⁺ and −M_c⁻ (the
+    negative values, so that they keep their colour); each title gives the panel's
+    mean, so mean M_c = mean M_c⁺ − mean M_c⁻ is on screen.
     """
     m = _map2d(cam, "cam")
-    positive, negative = np.maximum(m, 0.0), np.minimum(m, 0.0)
+    positive, negative = np.maximum(m, 0.0), np.maximum(-m, 0.0)
     return plot_maps(
-        [m, positive, negative],
-        titles=[f"M_c, mean {m.mean():.3f}", f"positive part, mean {positive.mean():.3f}",
-                f"negative part, mean {negative.mean():.3f}"],
+        [m, positive, -negative],
+        titles=[f"M_c, mean {m.mean():.3f}", f"M_c⁺, mean {positive.mean():.3f}",
+                f"−M_c⁻, mean {-negative.mean():.3f}"],
         signed=True, suptitle=f"where the evidence for class {class_name} is, and against it",
     )
 
@@ -634,6 +671,75 @@ def plot_cam_overlay(image, cam, alpha: float = 0.5, normalization: str = "minma
             _label_axes(ax)
         _fixed_layout(fig)
         fig.subplots_adjust(wspace=0.55)  # room between each colour bar and the next title
+    return fig
+
+
+def heat_mask_box(cam, size, fraction: float = 0.2):
+    """The figure-ready steps of lesson 05 for one coarse map, in the right order.
+
+    The map is upsampled first (only the weighting commutes with upsampling); the heat
+    map is the upsampled map min-max normalized; the mask keeps the upsampled raw map's
+    pixels ≥ ``fraction`` of its maximum (those equal to the maximum when no value is
+    positive); the box is the half-open box of the mask's largest 8-connected component
+    (`camlib.reference.bounding_box`).
+
+    Parameters
+    ----------
+    cam : (H, W) map M_c at the network's resolution
+    size : int or (height, width) of the image
+    fraction : in (0, 1], the threshold as a fraction of the maximum
+
+    Returns
+    -------
+    (heat, mask, box): (height, width) floats in [0, 1], (height, width) bool, and a
+    tuple of 4 ints (x0, y0, x1, y1).
+
+    Example
+    -------
+    >>> heat, mask, box = heat_mask_box(np.array([[0.0, 1.0], [0.0, 0.0]]), 4)
+    >>> heat.shape, int(mask.sum()), box
+    ((4, 4), 6, (1, 0, 4, 3))
+    """
+    big = reference.upsample(_map2d(cam, "cam"), size)
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    box = tuple(int(v) for v in reference.bounding_box(big, fraction))
+    return reference.normalize(big, "minmax"), mask, box
+
+
+def plot_heat_mask_box(image, heat, mask, box, truth=None, fraction: float = 0.2) -> Figure:
+    """The heat map over the image, the thresholded mask, and the box beside the truth.
+
+    Parameters
+    ----------
+    image : (3, H, W) image
+    heat : (H, W) heat map in [0, 1]
+    mask : (H, W) bool mask
+    box : the predicted half-open box, drawn solid
+    truth : the ground-truth box, drawn dashed (optional)
+    fraction : the mask's threshold, for the title
+
+    Returns
+    -------
+    matplotlib Figure with three axes. The boxes differ by line style as well as colour.
+    """
+    picture = as_display_image(image)
+    fig, axes = plt.subplots(1, 3, figsize=(9.0, 3.3))
+    axes[0].imshow(picture)
+    axes[0].imshow(to_numpy(heat), cmap=OVERLAY_CMAP, alpha=0.5, vmin=0, vmax=1)
+    axes[0].set_title("heat map over the image")
+    axes[1].imshow(to_numpy(mask), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"mask, {fraction:.0%} of the max")
+    axes[2].imshow(picture)
+    draw_box(axes[2], box, color="magenta", label="box (solid)")
+    title = "box (solid)"
+    if truth is not None:
+        draw_box(axes[2], truth, color="lime", linestyle="--", label="truth (dashed)")
+        title += ", truth (dashed)"
+    axes[2].set_title(title)
+    for ax in axes:
+        _bare(ax)
+    fig.tight_layout()
     return fig
 
 
