@@ -68,9 +68,9 @@ def _fixed_layout(fig: Figure, title: str | None) -> None:
 # --- lesson 06 -------------------------------------------------------------------------------
 
 
-# Curves and bars differ by line style, marker or hatch as well as by colour.
-LINE_STYLES = ("-", "--", "-.", ":")
-MARKERS = ("o", "s", "^", "D")
+# Curves differ by line style and bars by hatch, as well as by colour.
+# (":" is kept for the threshold marker line.)
+LINE_STYLES = ("-", "--", "-.", (0, (6, 2, 1, 2, 1, 2)))
 HATCHES = ("", "//", "..", "xx")
 
 
@@ -330,11 +330,11 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
         if values.shape != thresholds.shape:
             raise ValueError(f"curve {name!r} has shape {values.shape}, expected "
                              f"{thresholds.shape} (one value per threshold)")
-        # A line style and a marker per curve as well as a colour (readable without colour).
-        style, mark = LINE_STYLES[i % len(LINE_STYLES)], MARKERS[i % len(MARKERS)]
+        # A line style per curve as well as a colour: readable without colour.
+        style = LINE_STYLES[i % len(LINE_STYLES)]
         ax.plot(thresholds, values, color=f"C{i}", linestyle=style, label=name)
         best = int(np.argmax(values))
-        ax.plot(thresholds[best], values[best], mark, color=f"C{i}", markersize=7)
+        ax.plot(thresholds[best], values[best], "o", color=f"C{i}")
         ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
                     (thresholds[best], values[best]), textcoords="offset points",
                     xytext=(4, 4), fontsize=8, color=f"C{i}")
