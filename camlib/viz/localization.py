@@ -68,6 +68,12 @@ def _fixed_layout(fig: Figure, title: str | None) -> None:
 # --- lesson 06 -------------------------------------------------------------------------------
 
 
+# Curves differ by line style and bars by hatch, as well as by colour.
+# (":" is kept for the threshold marker line.)
+LINE_STYLES = ("-", "--", "-.", (0, (6, 2, 1, 2, 1, 2)))
+HATCHES = ("", "//", "..", "xx")
+
+
 def plot_training_curves(losses: Sequence[float], accuracies: Sequence[float] | None = None, *,
                          reference_accuracy: float | None = None,
                          title: str = "Training the GAP network") -> Figure:
@@ -97,7 +103,8 @@ def plot_training_curves(losses: Sequence[float], accuracies: Sequence[float] | 
     if losses.size >= 10:
         window = max(losses.size // 20, 5)
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, color="C0", label=f"mean of {window} steps")
+        ax.plot(steps[window - 1:], smooth, color="C0", linewidth=2,
+                label=f"mean of {window} steps")
     ax.set_xlabel("optimisation step")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("loss")
@@ -105,7 +112,8 @@ def plot_training_curves(losses: Sequence[float], accuracies: Sequence[float] | 
     if accuracies is not None:
         acc = np.asarray(accuracies, dtype=np.float64)
         ax = axes[0, 1]
-        ax.plot(np.linspace(1, losses.size, acc.size), 100 * acc, color="C1", label="training")
+        ax.plot(np.linspace(1, losses.size, acc.size), 100 * acc, color="C1", linewidth=1.5,
+                label="training")
         if reference_accuracy is not None:
             ax.axhline(100 * reference_accuracy, color="k", linestyle="--",
                        label="shipped checkpoint (test)")
@@ -147,8 +155,9 @@ def plot_metric_bars(metrics: Mapping[str, Mapping[str, float]], *, ylabel: str 
     x = np.arange(len(names))
     for i, model in enumerate(models):
         values = [scale * metrics[model].get(n, np.nan) for n in names]
+        # A hatch per model as well as a colour: the bars are told apart without colour.
         bars = ax.bar(x + (i - (len(models) - 1) / 2) * width, values, width, label=model,
-                      color=f"C{i}")
+                      color=f"C{i}", hatch=HATCHES[i % len(HATCHES)], edgecolor="white")
         for bar, value in zip(bars, values, strict=True):
             if np.isfinite(value):
                 ax.annotate(f"{value:.1f}" if percent else f"{value:.3g}",
@@ -321,7 +330,9 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
         if values.shape != thresholds.shape:
             raise ValueError(f"curve {name!r} has shape {values.shape}, expected "
                              f"{thresholds.shape} (one value per threshold)")
-        ax.plot(thresholds, values, color=f"C{i}", label=name)
+        # A line style per curve as well as a colour: readable without colour.
+        style = LINE_STYLES[i % len(LINE_STYLES)]
+        ax.plot(thresholds, values, color=f"C{i}", linestyle=style, label=name)
         best = int(np.argmax(values))
         ax.plot(thresholds[best], values[best], "o", color=f"C{i}")
         ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
