@@ -737,8 +737,11 @@ def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
 
     def assign(conn, process) -> None:
         i = pending.pop()
-        conn.send(tasks[i])
         busy[conn] = (process, i)
+        try:
+            conn.send(tasks[i])
+        except OSError:
+            pass  # the process died: its sentinel says so below
 
     while pending or busy:
         while pending and len(busy) < jobs:

@@ -239,12 +239,23 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
 
 
 def names_used(code: str) -> set[str]:
-    """Every identifier ``code`` mentions (a superset of the free names it needs)."""
+    """Every identifier ``code`` mentions (a superset of the free names it needs).
+
+    The body of a cell magic (``%%time``) counts: it is code that runs.
+    """
     try:
         tree = ast.parse(without_magics(code))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set(re.findall(r"[A-Za-z_]\w*", code))
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "run_cell_magic" and len(node.args) == 3 \
+                and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            names |= names_used(node.args[2].value)
+    return names
 
 
 def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
