@@ -30,6 +30,7 @@ import json
 import linecache
 import os
 import pickle
+import re
 import signal
 import socket
 import sys
@@ -154,8 +155,9 @@ class _Shell:
                 raise error
 
     def run_line_magic(self, name: str, line: str, *args: Any) -> None:
-        if name in _RUN_BODY:
-            exec(compile(as_python(line), "<exercise %line>", "exec"),  # noqa: S102
+        if name in _RUN_BODY:  # options first (``%timeit -n1 -r 3 f(x)``), then the code
+            code = re.sub(r"^\s*(?:-[nrp]\s*\d+\s+|-[a-zA-Z]+\s+)*", "", line)
+            exec(compile(as_python(code), "<exercise %line>", "exec"),  # noqa: S102
                  self.namespace)
 
     def system(self, command: str) -> None:
