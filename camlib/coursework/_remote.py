@@ -130,6 +130,7 @@ class LearnerProcess:
         self.root: Path | None = None
         self.confinement: list[str] = []
         self.exit_code: int | None = None
+        self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
 
     @property
     def alive(self) -> bool:
@@ -150,7 +151,13 @@ class LearnerProcess:
             env.update(PATH="/usr/bin:/bin", PYTHONPATH=LIBRARY_MOUNT, HOME=WORK_MOUNT,
                        TMPDIR=WORK_MOUNT, MPLCONFIGDIR=WORK_MOUNT)
             prefix = bubblewrap_command(str(lib), work_mb=self.file_mb, env=env)
-            return prefix + runner, env, None
+            # bwrap's options travel through a pipe (``--args FD``), so that the command
+            # line of bwrap's init, the one process the learner can see, names no host path.
+            read, write = os.pipe()
+            os.write(write, b"".join(a.encode() + b"\0" for a in prefix[1:-2]))
+            os.close(write)
+            self.extra_fds = [read]
+            return [prefix[0], "--args", str(read), *prefix[-2:], *runner], env, None
         work = self.root / "work"
         work.mkdir()
         env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=str(lib), HOME=str(work),
@@ -166,11 +173,17 @@ class LearnerProcess:
         parent, child = socket.socketpair()
         config = {"memory_bytes": self.memory_mb << 20, "cpu_seconds": self.cpu_seconds,
                   "file_bytes": self.file_mb << 20, "namespaces": self.sandbox}
+        self.extra_fds: list[int] = []
         argv, env, cwd = self._command(child.fileno(), config)
-        self.process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=[child.fileno()], start_new_session=True)
-        child.close()
+        try:
+            self.process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=[child.fileno(), *self.extra_fds],
+                start_new_session=True)
+        finally:
+            child.close()
+            for fd in self.extra_fds:
+                os.close(fd)
         self.sock = parent
         try:
             header, _ = self._receive(time.monotonic() + self.start_timeout, None)
@@ -225,6 +238,14 @@ class LearnerProcess:
 
     def kill(self) -> None:
         """Kill the process (with its session, and under bubblewrap its namespaces); clean up."""
+        if self.alive:
+            try:  # ask first: under bubblewrap its CPU time never reaches the grader's rusage
+                _wire.send(self.sock, {"op": "usage", "id": "usage"})
+                header, _ = self._receive(time.monotonic() + 2, "usage")
+                used = header.get("cpu")
+                self.cpu_seconds_used += float(used) if isinstance(used, (int, float)) else 0
+            except (OSError, _wire.ChannelError, ValueError):
+                pass
         if self.process is not None:
             self.exit_code = self.process.poll()
             try:

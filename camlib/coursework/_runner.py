@@ -10,6 +10,7 @@ namespaces where available; its standard streams go to ``/dev/null``. It confine
 - ``exec``: run an exercise cell under a CPU-time limit (magics through IPython's input
   transformer; a failing demo line is reported, the definitions after it still run);
 - ``find``: which of some names the cells defined as callables, with parameter names;
+- ``usage``: the CPU time this process has used (the grader's accounting);
 - ``call``: unpickle the grader's arguments, call the learner's function under a CPU-time
   limit, and send back the result and the arguments' changes (in place) as plain data.
 
@@ -306,6 +307,12 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
         return {"status": "ok", "found": None}, []
     if op == "call":
         return _call(header, blobs, namespace)
+    if op == "usage":
+        import resource
+
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN)]
+        return {"status": "ok", "cpu": sum(u.ru_utime + u.ru_stime for u in used)}, []
     return {"status": "unknown"}, []
 
 

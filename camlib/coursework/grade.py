@@ -82,6 +82,8 @@ class Grade:
     passed: bool = False
     graded: bool = True
     isolation: str = ""
+    learner_cpu: float = 0.0
+    """CPU seconds the learner's processes used for this exercise, as they reported it."""
 
 
 @dataclass(frozen=True)
@@ -385,11 +387,18 @@ def _prepare(process, cells: list[str], prelude: list[str], settings: Settings) 
 
 
 def run_exercise(e: Exercise, cells: list[str], prelude: list[str],
-                 settings: Settings) -> tuple[bool, str]:
+                 settings: Settings) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is ``cells[-1]`` (earlier exercise cells before it).
 
-    Returns (passed, message).
+    Returns (passed, message, CPU seconds of the learner's process).
     """
+    holder: list = []  # the learner's process, once started, for its CPU time
+    passed, message = _run_exercise(e, cells, prelude, settings, holder)
+    return passed, message, holder[0].cpu_seconds_used if holder else 0.0
+
+
+def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: Settings,
+                  holder: list) -> tuple[bool, str]:
     from camlib.checks import get_check
     from camlib.checks._results import CheckResult
     from camlib.coursework._library import library_without
@@ -405,6 +414,7 @@ def run_exercise(e: Exercise, cells: list[str], prelude: list[str],
     process = LearnerProcess(library, check_modules=settings.check_modules,
                              memory_mb=settings.memory_mb, start_timeout=settings.import_timeout,
                              sandbox=settings.sandbox)
+    holder.append(process)
     try:
         try:
             ran, message = _prepare(process, cells, prelude, settings)
@@ -443,7 +453,7 @@ def run_exercise(e: Exercise, cells: list[str], prelude: list[str],
 # ---------------------------------------------------------------------------
 
 
-def grading_rows(plan: Plan, results: dict[str, tuple[bool, str, bool]], *, name: str,
+def grading_rows(plan: Plan, results: dict[str, tuple], *, name: str,
                  student: str, isolation: str) -> list[Grade]:
     """One :class:`Grade` per expected exercise (or one row saying why there is none)."""
     lesson = f"{plan.lesson:02d}" if isinstance(plan.lesson, int) else ""
@@ -452,15 +462,16 @@ def grading_rows(plan: Plan, results: dict[str, tuple[bool, str, bool]], *, name
                       isolation=isolation)]
     rows = []
     for e in plan.expected:
-        passed, message, graded = results.get(
+        passed, message, graded, *cpu = results.get(
             e.number, (False, f"✘ Exercise {e.number}: not graded", False))
         rows.append(Grade(name, e.number, e.points if passed else 0.0, e.points,
-                          message + plan.note, student, lesson, passed, graded, isolation))
+                          message + plan.note, student, lesson, passed, graded, isolation,
+                          cpu[0] if cpu else 0.0))
     return rows
 
 
-def _results(plan: Plan, settings: Settings) -> dict[str, tuple[bool, str, bool]]:
-    """(passed, message, graded) per expected exercise of a readable submission."""
+def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
+    """(passed, message, graded[, learner CPU]) per expected exercise of a submission."""
     if plan.problem:
         return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
                 for e in plan.expected}
@@ -480,7 +491,8 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple[bool, str, bool]
             continue
         chain = [source(cells[i]) for i in order if i <= where[e.number]]
         try:
-            results[e.number] = (*run_exercise(e, chain, prelude, settings), True)
+            passed, message, cpu = run_exercise(e, chain, prelude, settings)
+            results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
                                         f"exercise ({type(exc).__name__}: {exc})", False)
@@ -589,6 +601,10 @@ def summary(grades: Sequence[Grade], seconds: float | None = None,
     if seconds is not None and rows:
         timing = f" in {seconds:.1f} s ({seconds / len(rows):.1f} s per submission)"
     lines = [f"Graded {len(rows)} submission(s), {len(grades)} exercise row(s){timing}"]
+    if rows:
+        learner = sum(g.learner_cpu for g in grades)
+        lines.append(f"CPU time of the learners' processes: {learner:.1f} s "
+                     f"({learner / len(rows):.1f} s per submission)")
     if info is not None:
         lines.append(f"seed fingerprint {info.seed_sha256}, camlib {info.camlib_version}, "
                      f"checks sha256 {info.checks_sha256[:16]}")
