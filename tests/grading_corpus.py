@@ -477,6 +477,20 @@ MORE = [
               "execution_count": None}] * 100_000}, kind="run"),
 ]
 CASES += MORE
+_KINDS = {
+    "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
+                 "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "
+                 "forked_daemon subprocess_daemon writes_to_channel reads_parent_memory",
+    "run": "kill_self os_exit_in_function infinite_loop_function infinite_loop_cell "
+           "swallows_timeouts sleeps memory_bomb huge_answer deep_answer noisy broken_json "
+           "empty_file deep_json cells_not_dicts opaque_answer",
+    "absence": "reference_calls reference_saved_alias",
+    "honest": "solution list_metadata no_tags_no_headings heading_typo tag_on_wrong_cell",
+}
+for _case in CASES:
+    for _kind, _names in _KINDS.items():
+        if _case.name in _names.split():
+            _case.kind = _kind
 
 
 def write_corpus(folder: Path, cases: list[Case] | None = None) -> dict[str, Case]:
