@@ -131,6 +131,7 @@ class LearnerProcess:
         self.confinement: list[str] = []
         self.exit_code: int | None = None
         self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
+        self.peer_closed = False
 
     @property
     def alive(self) -> bool:
@@ -168,6 +169,7 @@ class LearnerProcess:
         import tempfile
 
         self.exit_code = None
+        self.peer_closed = False
         self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
         write_package(self.library, self.root / "lib")
         parent, child = socket.socketpair()
@@ -212,6 +214,7 @@ class LearnerProcess:
             _wire.send(self.sock, dict(header, id=ident), blobs)
             return self._receive(time.monotonic() + timeout, ident)
         except (OSError, _wire.ChannelError) as exc:
+            self.peer_closed = not isinstance(exc, _wire.ChannelTimeout)
             self.kill()
             if isinstance(exc, _wire.ChannelError):
                 raise
@@ -247,7 +250,10 @@ class LearnerProcess:
             except (OSError, _wire.ChannelError, ValueError):
                 pass
         if self.process is not None:
-            self.exit_code = self.process.poll()
+            try:  # a process that closed the channel is ending: let it say how
+                self.exit_code = self.process.wait(timeout=2 if self.peer_closed else 0.01)
+            except subprocess.TimeoutExpired:
+                self.exit_code = None
             try:
                 if hasattr(os, "killpg"):
                     os.killpg(self.process.pid, signal.SIGKILL)
