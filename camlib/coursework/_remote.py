@@ -131,7 +131,7 @@ class LearnerProcess:
         self.confinement: list[str] = []
         self.exit_code: int | None = None
         self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
-        self.peer_closed = False
+        self.peer_closed, self.healthy = False, True
 
     @property
     def alive(self) -> bool:
@@ -169,7 +169,7 @@ class LearnerProcess:
         import tempfile
 
         self.exit_code = None
-        self.peer_closed = False
+        self.peer_closed, self.healthy = False, True
         self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
         write_package(self.library, self.root / "lib")
         parent, child = socket.socketpair()
@@ -215,11 +215,13 @@ class LearnerProcess:
             return self._receive(time.monotonic() + timeout, ident)
         except (OSError, _wire.ChannelError) as exc:
             self.peer_closed = not isinstance(exc, _wire.ChannelTimeout)
+            self.healthy = False
             self.kill()
             if isinstance(exc, _wire.ChannelError):
                 raise
             raise _wire.ChannelError(f"the channel failed ({type(exc).__name__})") from None
         except BaseException:
+            self.healthy = False
             self.kill()
             raise
 
@@ -241,7 +243,7 @@ class LearnerProcess:
 
     def kill(self) -> None:
         """Kill the process (with its session, and under bubblewrap its namespaces); clean up."""
-        if self.alive:
+        if self.alive and self.healthy:
             try:  # ask first: under bubblewrap its CPU time never reaches the grader's rusage
                 _wire.send(self.sock, {"op": "usage", "id": "usage"})
                 header, _ = self._receive(time.monotonic() + 2, "usage")
