@@ -164,6 +164,15 @@ def test_private_camlib_hidden_inputs_and_write_it_yourself(lesson91, monkeypatc
     assert not any(np.array_equal(a, b) for a, b in zip(seen, checks.SEEN, strict=True))
 
 
+@pytest.mark.slow
+def test_without_bubblewrap_grading_works_with_process_isolation(lesson91):
+    sub = _write(_lesson(), lesson91 / "subs_process" / "a.ipynb")
+    rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 verbose=False, sandbox=False)
+    assert [r.points for r in rows] == [1, 1, 1, 1] and {r.isolation for r in rows} == {
+        "process"}
+
+
 def test_a_failed_import_is_reported_as_such(lesson91):
     nb = _lesson(setup="import numpy as np\nimport no_such_module_anywhere\n"
                        "from camlib import reference\n")
@@ -290,6 +299,7 @@ def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_clean_up_is_iterative_and_never_follows_links(tmp_path):
     import os
     import stat
@@ -358,6 +368,7 @@ def test_summary_counts_the_passed_field_not_the_message():
 DYING = str(FIXTURES / "dying_checks.py")
 
 
+@pytest.mark.slow
 def test_a_dead_grading_process_is_replaced_and_the_run_says_what_it_could_not_grade(
         lesson91, tmp_path, monkeypatch):
     nb = _lesson()

@@ -1,8 +1,10 @@
 """The grader's side of the learner's process: start it, talk to it, call through it.
 
-:class:`LearnerProcess` starts ``camlib.coursework._runner`` in its own session (process
-group) in an empty temporary working directory, with a private copy of camlib on its
-path, and kills the whole group when done. :class:`RemoteFunction` is what a check
+:class:`LearnerProcess` starts ``camlib.coursework._runner`` for one exercise, inside
+bubblewrap where it works (``_sandbox``), else in its own session with an empty temporary
+working directory, with the camlib generated for that exercise on its path (``_library``),
+and kills it with everything it started when done; :func:`remove_tree` cleans up
+without following links. :class:`RemoteFunction` is what a check
 receives as the learner's function: calling it sends the check's inputs to that process,
 calls the learner's function there, and returns the answer rebuilt from plain data;
 changes the function made to its arguments (arrays, tensors, a model's parameters and
