@@ -213,12 +213,12 @@ def confine(workdir: str, *, memory_bytes: int | None, cpu_seconds: int | None,
     arch, table = _SYSCALLS.get(platform.machine(), (None, None))
     if table is None:
         return report + [f"no seccomp or Landlock table for {platform.machine()}"]
-    if not namespaces:
+    if not namespaces:  # under bubblewrap the mount and network namespaces do this
         try:
             report.append(_landlock(table, [workdir, os.devnull]))
         except OSError as exc:
             report.append(f"Landlock failed: {exc}")
-    try:
+    try:  # under bubblewrap too: namespaces contain processes but do not count them
         _seccomp(table, arch)
         report.append("seccomp")
     except OSError as exc:

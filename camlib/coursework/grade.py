@@ -736,6 +736,18 @@ def _worker(conn) -> None:
         conn.send(_grade_one(task))
 
 
+def _died(i: int, code: int | None, tasks: list[dict[str, Any]], deaths: dict[int, int],
+          pending: list[int], record: Callable[[int, list[Grade]], None]) -> None:
+    """A grading process died on task ``i``: grade it again once, else say so in its rows."""
+    deaths[i] = deaths.get(i, 0) + 1
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    if deaths[i] < 2:
+        pending.append(i)
+    else:
+        record(i, _ungraded(tasks[i], f"the grading process died twice while grading this "
+                                      f"submission (the last time: {how})"))
+
+
 def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
                record: Callable[[int, list[Grade]], None]) -> None:
     """Grade ``tasks`` in ``jobs`` processes; a process that dies is replaced.
@@ -785,18 +797,10 @@ def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
                     conn.close()
                     process.join(timeout=10)
                 continue
-            if process.is_alive():
-                continue
-            del busy[conn]
-            conn.close()
-            deaths[i] = deaths.get(i, 0) + 1
-            code = process.exitcode
-            how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-            if deaths[i] < 2:
-                pending.append(i)
-            else:
-                record(i, _ungraded(tasks[i], f"the grading process died twice while grading "
-                                              f"this submission (the last time: {how})"))
+            if not process.is_alive():
+                del busy[conn]
+                conn.close()
+                _died(i, process.exitcode, tasks, deaths, pending, record)
 
 
 def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
@@ -825,20 +829,19 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
     problem = bubblewrap_problem() if sandbox is not False else "not asked for"
     if require_sandbox and problem:
         raise RuntimeError(f"--require-sandbox: {problem}")
-    sandbox = problem is None
     protect_grader()
     for spec in check_modules:
         _load_check_module(str(spec))
     seed = seed if seed is not None else secrets.randbits(63)
     info = RunInfo(seed, getattr(camlib, "__version__", "unknown"),
                    checks_hash([str(m) for m in check_modules]))
-    library = package_files(Path(camlib.__file__).parent)
-    lessons_dir = Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR
-    tasks = [dict(path=p, name=str(p), student=student_name(p, folder), lessons_dir=lessons_dir,
+    library = package_files(Path(camlib.__file__).parent)  # once: every task grades with it
+    tasks = [dict(path=p, name=str(p), student=student_name(p, folder),
+                  lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,
                   check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
-                  import_timeout=import_timeout, memory_mb=memory_mb, library=library,
-                  sandbox=sandbox)
+                  import_timeout=import_timeout, memory_mb=memory_mb,
+                  library=library, sandbox=problem is None)
              for p, folder in expand_submissions(submissions)]
     if out is not None and totals_out is None:
         totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
@@ -862,14 +865,19 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
     finally:
         output.close()
     grades = [row for i in range(len(tasks)) for row in by_index.get(i, [])]
+    if verbose:
+        _report(grades, time.monotonic() - start, info, output, problem)
     if checks_hash([str(m) for m in check_modules]) != info.checks_sha256:
         print("warning: the course's check files changed while grading; the grades above were "
               "computed with the checks as they were when grading started", file=sys.stderr)
-    if verbose:
-        print(summary(grades, time.monotonic() - start, info))
-        if problem and sandbox is False and problem != "not asked for":
-            print(f"isolation: process only, because {problem}")
-        if out is not None:
-            print(f"wrote {out}, {totals_out}, {output.feedback}/ and the secret seed to "
-                  f"{output.seed_file} (keep it private)")
     return grades
+
+
+def _report(grades: list[Grade], seconds: float, info: RunInfo, output: _Output,
+            problem: str | None) -> None:
+    print(summary(grades, seconds, info))
+    if problem and problem != "not asked for":
+        print(f"isolation: process only, because {problem}")
+    if output.seed_file is not None:
+        print(f"wrote {output.handles[0].name}, its totals, {output.feedback}/ and the secret "
+              f"seed to {output.seed_file} (keep it private)")
