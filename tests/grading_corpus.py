@@ -202,10 +202,12 @@ CASES = [
     Case("cells_not_dicts", 0, "cells that are not cells", edit=lambda nb: {"cells": [1, "x"]}),
     Case("list_metadata", 3, "every cell's metadata is a list (tags lost); all right",
          edit=lambda nb: {**nb, "cells": [{**c, "metadata": []} for c in nb["cells"]]}),
-    Case("no_tags_no_headings", 3, "tags and exercise headings removed; all right",
+    Case("no_tags_no_headings", 3, "tags and exercise headings removed (the file name "
+         "says the lesson); all right",
          edit=lambda nb: {**nb, "cells": [
              {**c, "metadata": {}, "source": "text"} if c["cell_type"] == "markdown"
-             else {**c, "metadata": {}} for c in nb["cells"]]}),
+             else {**c, "metadata": {}} for c in nb["cells"]]},
+         file_name="04_swapping_the_sums.ipynb"),
     Case("heading_typo", 3, "### Exercise 4.3 above the 4.2 cell; all right",
          edit=lambda nb: _retitle(nb, "4.2", "### Exercise 4.3: typo")),
     Case("tag_on_wrong_cell", 3, "the exercise tag moved to a neighbouring cell; all right",
