@@ -251,6 +251,8 @@ def main(fd: int, config: dict[str, Any]) -> int:
             return 0
         try:
             reply, out = _handle(header, blobs, namespace)
+        except _CpuTimeUp:  # the alarm fired while a reply was being made
+            reply, out = {"status": "timeout"}, []
         except BaseException as exc:  # noqa: BLE001 - the request loop goes on
             reply, out = {"status": "unsendable", "text": f"{type(exc).__name__}: "
                                                           f"{_text(exc, 200)}"}, []
