@@ -1,10 +1,12 @@
-"""Hostile and careless submissions of lesson 04, each with the score it deserves (of 3).
+"""Honest, careless and hostile submissions of every lesson, each with the score it deserves.
 
-Each case starts from the lesson's solution notebook (4.1, 4.2, 4.3 right) and changes
-it: an exercise cell's source (``cells={"4.2": code}``) or the file itself (``edit``).
-``WRONG_42`` / ``WRONG_43`` are honest wrong answers that are wrong on any input (the
-bias left out; the channels averaged instead of summed); unless a case says otherwise,
-4.1 stays right. Used by tests/test_grading_corpus.py.
+Each case starts from a lesson's solution notebook (every exercise right) and changes it:
+an exercise cell's source (``cells={"4.2": code}``), or the whole file (``edit``). The
+lesson is 04 unless a case says otherwise; ``deserved`` is the submission's total.
+``WRONG_42`` / ``WRONG_43`` are honest wrong answers, wrong on any input (the bias left
+out; the channels averaged instead of summed). ``kind`` names the class of problem of
+issue "Grading, third round" that the case covers (``CLASSES``). Used by
+tests/test_grading_corpus.py.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camlib.coursework.notebooks import find_exercises, read_notebook, set_source
+from camlib.coursework.notebooks import find_exercises, read_notebook, set_source, source
 from camlib.paths import NOTEBOOKS_DIR
 
 LESSON = NOTEBOOKS_DIR / "04_swapping_the_sums.ipynb"
+CLASSES = {
+    "honest": "honest work never loses a point (0-d values, magics, demo lines, duplicates)",
+    "run": "a run always finishes with every row",
+    "course": "the course decides what is graded",
+    "isolation": "the learner's process cannot reach the grader, the course or others",
+    "absence": "write-it-yourself by absence",
+    "wrong": "wrong or hostile answers score nothing",
+}
 
 WRONG_42 = '''def scores_from_maps(maps, bias, reduce='mean'):
     return maps.mean(axis=(2, 3))
@@ -42,7 +52,10 @@ class Case:
     why: str
     cells: dict[str, str] = field(default_factory=dict)
     edit: Callable[[dict], dict | bytes] | None = None
-    needs: str = ""  # "seccomp" or "landlock": the confinement the deserved score relies on
+    needs: str = ""  # "seccomp", "landlock" or "bubblewrap": what the deserved score needs
+    lesson: int = 4
+    kind: str = "wrong"
+    file_name: str = "submission.ipynb"
 
 
 def _wrong(**cells: str) -> dict[str, str]:
@@ -101,8 +114,9 @@ CASES = [
     Case("right_every_other_call", 1, "right on odd calls only",
          _wrong(**{"4.2": "_n = [0]\ndef scores_from_maps(maps, bias, reduce='mean'):\n    _n[0] += 1\n"
                           "    return maps.mean(axis=(2, 3)) + (bias if _n[0] % 2 else 0)\n"})),
-    Case("sys_exit_in_cell", 2, "the 4.2 cell calls sys.exit(); 4.3 right",
-         {"4.2": "import sys\nsys.exit(0)\n" + RIGHT_42}),
+    Case("sys_exit_in_cell", 3, "the 4.2 cell calls sys.exit() before its right def: the "
+         "def still runs, the function is graded", {"4.2": "import sys\nsys.exit(0)\n" + RIGHT_42},
+         kind="honest"),
     Case("os_exit_in_function", 2, "4.2 calls os._exit(0); 4.3 right",
          {"4.2": "import os\ndef scores_from_maps(maps, bias, reduce='mean'):\n    os._exit(0)\n"}),
     Case("kill_parent", 2, "4.2 kills its parent process; 4.3 right",
@@ -135,10 +149,10 @@ CASES = [
                           "    except OSError:\n        pass\n" + WRONG_42}), needs="landlock"),
     Case("rewrite_checks_z_next", 1, "graded after rewrite_checks: judged by the real checks",
          _wrong()),
-    Case("forked_daemon", 2, "forks a daemon in the 4.2 cell; 4.3 right",
+    Case("forked_daemon", 3, "forks a daemon in the 4.2 cell (refused), then a right def",
          {"4.2": "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n"
                  "    time.sleep(30)\n    os._exit(0)\n" + RIGHT_42}, needs="seccomp"),
-    Case("subprocess_daemon", 2, "starts a background shell in the 4.2 cell; 4.3 right",
+    Case("subprocess_daemon", 3, "starts a background shell in the 4.2 cell, then a right def",
          {"4.2": "import subprocess\nsubprocess.Popen(['sh', '-c', 'sleep 30'], "
                  "start_new_session=True)\n" + RIGHT_42}, needs="seccomp"),
     Case("infinite_loop_function", 2, "4.2 loops forever; 4.3 right",
@@ -181,22 +195,61 @@ CASES = [
                  "    sys.stderr.write('y' * 10**6)\n" + RIGHT_42.split(":\n", 1)[1]}),
     Case("student_copy", 0, "the unsolved student copy",
          edit=lambda nb: read_notebook(NOTEBOOKS_DIR / "student" / LESSON.name)),
-    Case("broken_json", 0, "not valid JSON", edit=lambda nb: b'{"cells": [ {"cell_type": '),
-    Case("empty_file", 0, "an empty file", edit=lambda nb: b""),
+    Case("broken_json", 0, "not valid JSON", edit=lambda nb: b'{"cells": [ {"cell_type": ',
+         file_name="04_swapping_the_sums.ipynb"),
+    Case("empty_file", 0, "an empty file", edit=lambda nb: b"",
+         file_name="04_swapping_the_sums.ipynb"),
     Case("deep_json", 0, "JSON nested 100000 deep",
-         edit=lambda nb: b'{"cells": ' + b"[" * 100000 + b"]" * 100000 + b"}"),
-    Case("cells_not_dicts", 0, "cells that are not cells", edit=lambda nb: {"cells": [1, "x"]}),
+         edit=lambda nb: b'{"cells": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+         file_name="04_swapping_the_sums.ipynb"),
+    Case("cells_not_dicts", 0, "cells that are not cells", edit=lambda nb: {"cells": [1, "x"]},
+         file_name="04_swapping_the_sums.ipynb"),
     Case("list_metadata", 3, "every cell's metadata is a list (tags lost); all right",
          edit=lambda nb: {**nb, "cells": [{**c, "metadata": []} for c in nb["cells"]]}),
-    Case("no_tags_no_headings", 3, "tags and exercise headings removed; all right",
+    Case("no_tags_no_headings", 3, "tags and exercise headings removed (the file name "
+         "says the lesson); all right",
          edit=lambda nb: {**nb, "cells": [
              {**c, "metadata": {}, "source": "text"} if c["cell_type"] == "markdown"
-             else {**c, "metadata": {}} for c in nb["cells"]]}),
+             else {**c, "metadata": {}} for c in nb["cells"]]},
+         file_name="04_swapping_the_sums.ipynb"),
     Case("heading_typo", 3, "### Exercise 4.3 above the 4.2 cell; all right",
          edit=lambda nb: _retitle(nb, "4.2", "### Exercise 4.3: typo")),
     Case("tag_on_wrong_cell", 3, "the exercise tag moved to a neighbouring cell; all right",
          edit=lambda nb: _move_tag(nb, "4.2")),
 ]
+
+
+def _lesson_path(number: int) -> Path:
+    return next(NOTEBOOKS_DIR.glob(f"{number:02d}_*.ipynb"))
+
+
+def _solution(number: str) -> str:
+    lesson = int(number.split(".")[0])
+    nb = read_notebook(_lesson_path(lesson))
+    return source(nb["cells"][_exercise_cell(nb, number)])
+
+
+def _body(number: str, new_body: str) -> str:
+    """The solution's ``def`` line and docstring with ``new_body`` (indented) as its code."""
+    code = _solution(number)
+    head = code.split("### BEGIN SOLUTION")[0]
+    return head.rstrip(" ") + "".join(f"    {line}\n" for line in new_body.splitlines())
+
+
+def _around(number: str, before: str = "", after: str = "") -> str:
+    return before + _solution(number) + "\n" + after
+
+
+def _duplicate_wrong_first(number: str, wrong: str) -> Callable[[dict], dict]:
+    """A wrong first attempt (tagged) left above the corrected cell."""
+    def edit(nb: dict) -> dict:
+        nb = copy.deepcopy(nb)
+        cell = _exercise_cell(nb, number)
+        first = copy.deepcopy(nb["cells"][cell])
+        set_source(first, wrong)
+        nb["cells"].insert(cell, first)
+        return nb
+    return edit
 
 
 def _exercise_cell(nb: dict, number: str) -> int:
@@ -211,6 +264,14 @@ def _retitle(nb: dict, number: str, heading: str) -> dict:
     return nb
 
 
+def _points(nb: dict, points: float) -> dict:
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        if "exercise" in cell.get("metadata", {}).get("tags", []):
+            cell["metadata"]["points"] = points
+    return nb
+
+
 def _move_tag(nb: dict, number: str) -> dict:
     nb = copy.deepcopy(nb)
     cell = _exercise_cell(nb, number)
@@ -219,18 +280,240 @@ def _move_tag(nb: dict, number: str) -> dict:
     return nb
 
 
-def write_corpus(folder: Path) -> dict[str, Case]:
-    """Write each case as ``folder/<name>/submission.ipynb``; returns name -> case."""
-    lesson = read_notebook(LESSON)
-    for case in CASES:
-        nb = copy.deepcopy(lesson)
+_READ_COURSE = """import glob, json, os, sys
+def _steal(number):
+    roots = {os.path.dirname(p) for p in sys.path} | set(sys.path) | {"/work/main", os.getcwd(),
+             os.path.dirname(os.getcwd()), "/"}
+    for root in sorted(roots):
+        for path in glob.glob(os.path.join(root, "**", "notebooks", f"{number}_*.ipynb"),
+                              recursive=False) + glob.glob(os.path.join(root, "notebooks",
+                                                                        f"{number}_*.ipynb")):
+            try:
+                cells = json.load(open(path))["cells"]
+            except (OSError, ValueError):
+                continue
+            for c in cells:
+                if "exercise" in c.get("metadata", {}).get("tags", []):
+                    exec("".join(c["source"]), globals())
+            return True
+    return False
+"""
+_SHM_WRITE = """import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_id = _libc.shmget(0x5EED, 4096, 0o1666)
+"""
+WRONG_FEATURE_SIZE = "def feature_map_size(size, layers):\n    return size\n"
+WRONG_TRAIN_STEP = "def train_step(model, optimizer, images, labels):\n    return 0.0\n"
+
+MORE = [
+    # honest work never loses a point, on every lesson
+    Case("l00_time_magic", 2, "%%time on a right 0.1", {"0.1": _around("0.1", "%%time\n")},
+         lesson=0, kind="honest"),
+    Case("l00_demo_name_error", 2, "0.2 right, then a demo line with another cell's image",
+         {"0.2": _around("0.2", after="print(crop_box(image, (0, 0, 4, 4)).shape)\n")},
+         lesson=0, kind="honest"),
+    Case("l00_shell_line", 2, "!ls and %matplotlib inline in a right 0.1",
+         {"0.1": _around("0.1", "!ls -la\n%matplotlib inline\n")}, lesson=0, kind="honest"),
+    Case("l01_timeit_line", 2, "%timeit before a right 1.2",
+         {"1.2": _around("1.2", "%timeit -n1 -r1 sum(range(10))\n")}, lesson=1, kind="honest"),
+    Case("l01_plot_demo", 2, "1.1 right, then a plot of another cell's features",
+         {"1.1": _around("1.1", "import matplotlib.pyplot as plt\n",
+                         "plt.imshow(features[0, 0])\nplt.show()\n")}, lesson=1, kind="honest"),
+    Case("l01_wrong_first_attempt", 2, "a wrong 1.2 left above the right one, both tagged",
+         edit=_duplicate_wrong_first("1.2", "def strongest_location(features):\n"
+                                            "    return features.argmax()\n"), lesson=1,
+         kind="honest"),
+    Case("l02_numpy_int_counts", 3, "2.2 returns NumPy integers",
+         {"2.2": _body("2.2", "flat = np.int64(channels * height * width * classes + classes)\n"
+                               "gap = np.int64(channels * classes + classes)\n"
+                               "return flat, gap")}, lesson=2, kind="honest"),
+    Case("l02_time_and_print", 3, "%%time and a print of another cell's variable in 2.3",
+         {"2.3": _around("2.3", "%%time\n", "print(global_max_pool(features).shape)\n")},
+         lesson=2, kind="honest"),
+    Case("l03_wrong_first_attempt", 2, "a wrong 3.2 left above the right one, both tagged",
+         edit=_duplicate_wrong_first("3.2", "def softmax(scores):\n    return np.exp(scores)\n"),
+         lesson=3, kind="honest"),
+    Case("l03_signature_lambda", 2, "a right 3.1 whose __signature__ names a parameter lambda",
+         {"3.1": _around("3.1", after="import inspect\n"
+                         "_p = inspect.Parameter('pooled', inspect.Parameter.POSITIONAL_OR_KEYWORD)\n"
+                         "_p._name = 'lambda'\n"
+                         "class_scores.__signature__ = inspect.Signature([_p])\n")},
+         lesson=3, kind="run"),
+    Case("l05_time_magic", 4, "%%time on a right 5.1", {"5.1": _around("5.1", "%%time\n")},
+         lesson=5, kind="honest"),
+    Case("l05_demo_name_error", 4, "5.3 right, then a demo with another cell's cam",
+         {"5.3": _around("5.3", after="threshold_mask(cam).sum()\n")}, lesson=5,
+         kind="honest"),
+    Case("l05_wrong_first_attempt", 4, "a wrong 5.2 left above the right one",
+         edit=_duplicate_wrong_first("5.2", "def normalize_maps(maps, mode='minmax'):\n"
+                                            "    return maps\n"), lesson=5, kind="honest"),
+    Case("l06_numpy_int", 2, "6.1 returns np.int64",
+         {"6.1": _body("6.1", "for kernel, stride, padding in layers:\n"
+                               "    size = (size + 2 * padding - kernel) // stride + 1\n"
+                               "return np.int64(size)")}, lesson=6, kind="honest"),
+    Case("l06_time_magic", 2, "%%time on a right 6.2", {"6.2": _around("6.2", "%%time\n")},
+         lesson=6, kind="honest"),
+    Case("l06_reads_the_course", 0, "wrong answers that look for the course's solution "
+         "notebooks on sys.path, the working directory's parents and /work/main",
+         {"6.1": _READ_COURSE + "_steal('06')\n" + WRONG_FEATURE_SIZE + "_steal('06')\n",
+          "6.2": _READ_COURSE + WRONG_TRAIN_STEP + "_steal('06')\n"}, lesson=6,
+         kind="isolation", needs="bubblewrap"),
+    Case("l07_numpy_float_iou", 3, "7.1 returns np.float64",
+         {"7.1": _body("7.1", "width = max(0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))\n"
+                               "height = max(0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))\n"
+                               "inter = np.float64(width * height)\n"
+                               "a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])\n"
+                               "b = (box_b[2] - box_b[0]) * (box_b[3] - box_b[1])\n"
+                               "return inter / (a + b - inter)")}, lesson=7, kind="honest"),
+    Case("l07_numpy_scalars_acc", 3, "7.3 returns (np.float64, np.int64)",
+         {"7.3": _body("7.3", "accuracy = (ious >= iou_threshold).mean(axis=1)\n"
+                               "best = np.argmax(accuracy)\n"
+                               "return accuracy[best], best")}, lesson=7, kind="honest"),
+    Case("l07_code_object_copy", 2, "7.1 copies camlib's iou code object when the cell runs",
+         {"7.1": "import types\nfrom camlib import reference\n"
+                 "iou = types.FunctionType(reference.iou.__code__, reference.__dict__)\n"},
+         lesson=7, kind="absence"),
+    Case("l07_reload", 2, "7.1 reloads camlib.reference during the call",
+         {"7.1": "import importlib\nimport camlib.reference as r\n"
+                 "def iou(box_a, box_b):\n    return importlib.reload(r).iou(box_a, box_b)\n"},
+         lesson=7, kind="absence"),
+    Case("l07_reimport", 2, "7.1 pops camlib.reference from sys.modules and imports it again",
+         {"7.1": "import sys, importlib\ndef iou(box_a, box_b):\n"
+                 "    for name in [m for m in sys.modules if m.startswith('camlib')]:\n"
+                 "        sys.modules.pop(name)\n"
+                 "    return importlib.import_module('camlib.reference').iou(box_a, box_b)\n"},
+         lesson=7, kind="absence"),
+    Case("l07_gc_originals", 2, "7.1 searches gc for any function called iou from camlib",
+         {"7.1": "import gc\ndef iou(box_a, box_b):\n"
+                 "    for o in gc.get_objects():\n"
+                 "        if getattr(o, '__name__', '') == 'iou' and o is not iou and "
+                 "callable(o):\n"
+                 "            try:\n                return o(box_a, box_b)\n"
+                 "            except Exception:\n                pass\n    return 0.0\n"},
+         lesson=7, kind="absence"),
+    Case("l07_marshal", 2, "7.1 rebuilds camlib's iou through marshal",
+         {"7.1": "import marshal, types\nimport camlib.reference as r\n"
+                 "iou = types.FunctionType(marshal.loads(marshal.dumps(r.iou.__code__)), "
+                 "vars(r))\n"}, lesson=7, kind="absence"),
+    Case("l07_reads_camlib_file", 2, "7.1 execs camlib/reference.py from the files it can find",
+         {"7.1": "import camlib, os\n_src = open(os.path.join(os.path.dirname(camlib.__file__), "
+                 "'reference.py')).read()\n_ns = {}\nexec(compile(_src, 'r', 'exec'), _ns)\n"
+                 "iou = _ns['iou']\n"}, lesson=7, kind="absence"),
+    Case("l07_nan_accuracy", 2, "7.3 returns a NaN accuracy",
+         {"7.3": _body("7.3", "return float('nan'), 0")}, lesson=7, kind="wrong"),
+    Case("l07_huge_message", 2, "7.2 raises an error whose text is 8 MB on one line",
+         {"7.2": _body("7.2", "raise ValueError('x' * 8_000_000)")}, lesson=7, kind="run"),
+    Case("l08_time_magic", 3, "%%time on a right 8.1", {"8.1": _around("8.1", "%%time\n")},
+         lesson=8, kind="honest"),
+    Case("l08_demo_name_error", 3, "8.2 right, then a demo with another cell's tensors",
+         {"8.2": _around("8.2", after="print(grad_cam(features, gradients).shape)\n")},
+         lesson=8, kind="honest"),
+    Case("l08_nested_directories", 3, "1500 nested directories and a link to the "
+         "interpreter made in the 8.1 cell; all right",
+         {"8.1": "import os, sys\n_here = os.getcwd()\nfor _ in range(1500):\n"
+                 "    os.mkdir('d')\n    os.chdir('d')\nos.chdir(_here)\n"
+                 "os.symlink(sys.executable, 'python')\nos.chmod('.', 0o500)\n"
+                 + _solution("8.1")}, lesson=8, kind="run"),
+    Case("l08_nested_directories_z_next", 3, "graded after the nested directories: all right",
+         lesson=8, kind="run"),
+    Case("l09_time_magic", 2, "%%time on a right 9.1", {"9.1": _around("9.1", "%%time\n")},
+         lesson=9, kind="honest"),
+    Case("l09_sparse_answer", 1, "9.2 returns a sparse tensor (cannot be sent as plain data)",
+         {"9.2": _body("9.2", "return torch.eye(2).to_sparse(), torch.eye(2).to_sparse()")},
+         lesson=9, kind="run"),
+    Case("l09_closes_channel", 1, "9.2 closes every file descriptor above 2",
+         {"9.2": _body("9.2", "import os\nos.closerange(3, 1024)\nreturn None")},
+         lesson=9, kind="run"),
+    Case("l10_numpy_mean", 2, "10.2 returns np.mean(hits), a NumPy float",
+         {"10.2": _body("10.2", "hits = [reference.iou(reference.bounding_box(cam, threshold), "
+                                 "box) >= 0.5\n        for cam, box in zip(cams, boxes)]\n"
+                                 "return np.mean(hits)")}, lesson=10, kind="honest"),
+    Case("l10_demo_print", 2, "10.1 right, then a print of another cell's features",
+         {"10.1": _around("10.1", after="print(linear_classifier_cam(features, coef).shape)\n")},
+         lesson=10, kind="honest"),
+    Case("l11_numpy_floats", 3, "11.1 and 11.2 return np.float64",
+         {"11.1": _body("11.1", "x0, y0, x1, y1 = box\npositive = np.maximum(cam, 0.0)\n"
+                                 "total = positive.sum()\nif total <= 0:\n"
+                                 "    return np.float64(0.0)\n"
+                                 "return positive[y0:y1, x0:x1].sum() / total"),
+          "11.2": _around("11.2", after="_rank = rank_correlation\n"
+                          "def rank_correlation(a, b):\n    return np.float64(_rank(a, b))\n")},
+         lesson=11, kind="honest"),
+    Case("l11_shell_and_time", 3, "!pip and %%time around a right 11.3",
+         {"11.3": _around("11.3", "%%time\n!pip list\n")}, lesson=11, kind="honest"),
+    # the course decides what is graded
+    Case("unknown_lesson", 0, "a lesson 12 the course does not have, 100 points claimed",
+         edit=lambda nb: _points(_retitle(nb, "4.1", "### Exercise 12.1: mine"), 100),
+         file_name="12_extra.ipynb", kind="course"),
+    Case("lesson02_as_04", 0, "lesson 02's solution saved as 04_*.ipynb",
+         edit=lambda nb: read_notebook(_lesson_path(2)), file_name="04_swapping_the_sums.ipynb",
+         kind="course"),
+    Case("exercise_twice_points_100", 3, "4.1 duplicated with points: 100 in its metadata",
+         edit=lambda nb: _points(_duplicate_wrong_first("4.1", _solution("4.1"))(nb), 100),
+         kind="course"),
+    Case("lesson02_named_freely", 3, "lesson 02's solution in a file named freely",
+         edit=lambda nb: read_notebook(_lesson_path(2)), file_name="my homework.ipynb",
+         kind="course"),
+    # one submission cannot reach the next
+    Case("shm_a_writer", 1, "leaves a SysV shared-memory segment; 4.2, 4.3 wrong",
+         _wrong(**{"4.2": _SHM_WRITE + WRONG_42}), kind="isolation"),
+    Case("shm_b_reader", 1, "looks for the previous submission's segment; 4.2, 4.3 wrong",
+         _wrong(**{"4.2": "import ctypes\n_libc = ctypes.CDLL(None, use_errno=True)\n"
+                          "assert _libc.shmget(0x5EED, 0, 0) == -1, 'segment found'\n"
+                          + WRONG_42}), kind="isolation"),
+    Case("renice_parent", 1, "renices, prlimits and pins its parent; 4.2, 4.3 wrong",
+         _wrong(**{"4.2": "import os, resource\np = os.getppid()\n"
+                          "for f in (lambda: os.setpriority(os.PRIO_PROCESS, p, 19),\n"
+                          "          lambda: os.setpriority(os.PRIO_USER, os.getuid(), 19),\n"
+                          "          lambda: resource.prlimit(p, resource.RLIMIT_CPU, (1, 1)),\n"
+                          "          lambda: resource.prlimit(p, resource.RLIMIT_NOFILE, (4, 4)),\n"
+                          "          lambda: os.sched_setaffinity(p, {0})):\n"
+                          "    try:\n        f()\n    except Exception:\n        pass\n"
+                          + WRONG_42}), kind="isolation", needs="bubblewrap"),
+    Case("renice_parent_z_next", 3, "graded after renice_parent: all right", kind="isolation"),
+    Case("reads_proc_cmdlines", 1, "reads every /proc/*/cmdline for other submissions' paths",
+         _wrong(**{"4.2": "import glob\n_seen = []\nfor p in glob.glob('/proc/*/cmdline'):\n"
+                          "    try:\n        _seen.append(open(p).read())\n"
+                          "    except OSError:\n        pass\n"
+                          "assert not any('.ipynb' in s for s in _seen), _seen\n" + WRONG_42}),
+         kind="isolation", needs="bubblewrap"),
+    Case("many_empty_cells", 3, "100,000 empty code cells appended; all right",
+         edit=lambda nb: {**nb, "cells": nb["cells"] + [
+             {"cell_type": "code", "metadata": {}, "source": "", "outputs": [],
+              "execution_count": None}] * 100_000}, kind="run"),
+]
+CASES += MORE
+_KINDS = {
+    "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
+                 "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "
+                 "forked_daemon subprocess_daemon writes_to_channel reads_parent_memory",
+    "run": "kill_self os_exit_in_function infinite_loop_function infinite_loop_cell "
+           "swallows_timeouts sleeps memory_bomb huge_answer deep_answer noisy broken_json "
+           "empty_file deep_json cells_not_dicts opaque_answer",
+    "absence": "reference_calls reference_saved_alias",
+    "honest": "solution list_metadata no_tags_no_headings heading_typo tag_on_wrong_cell",
+}
+for _case in CASES:
+    for _kind, _names in _KINDS.items():
+        if _case.name in _names.split():
+            _case.kind = _kind
+
+
+def write_corpus(folder: Path, cases: list[Case] | None = None) -> dict[str, Case]:
+    """Write each case as ``folder/<name>/<file name>``; returns name -> case."""
+    cases = CASES if cases is None else cases
+    lessons: dict[int, dict] = {}
+    for case in cases:
+        if case.lesson not in lessons:
+            lessons[case.lesson] = read_notebook(_lesson_path(case.lesson))
+        nb = copy.deepcopy(lessons[case.lesson])
         for number, code in case.cells.items():
             set_source(nb["cells"][_exercise_cell(nb, number)], code)
         content = case.edit(nb) if case.edit else nb
-        target = folder / case.name / "submission.ipynb"
+        target = folder / case.name / case.file_name
         target.parent.mkdir(parents=True)
         if isinstance(content, bytes):
             target.write_bytes(content)
         else:
             target.write_text(json.dumps(content), encoding="utf-8")
-    return {case.name: case for case in CASES}
+    return {case.name: case for case in cases}

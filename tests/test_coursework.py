@@ -418,7 +418,7 @@ def test_deleted_check_cells_change_nothing(graded):
 def test_a_crashing_process_loses_one_exercise_and_the_rest_is_graded(graded):
     rows = graded[0]["crash"]
     assert scores(rows) == [("90.1", 0, 1), ("90.2", 2, 2)]
-    assert "exited with code 3" in rows[0].message
+    assert "exited with status 3" in rows[0].message
 
 
 def test_a_hung_process_is_killed_and_the_rest_is_graded(graded):
@@ -442,9 +442,10 @@ def test_csv_has_one_row_per_submission_and_exercise(graded):
     with open(out, newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
     assert list(table[0]) == ["student", "lesson", "submission", "exercise", "points",
-                              "max_points", "message", "seed", "camlib_version", "checks_sha256"]
+                              "max_points", "passed", "message", "isolation", "seed_sha256",
+                              "camlib_version", "checks_sha256"]
     assert {r["lesson"] for r in table} == {"90"}
-    assert len({r["seed"] for r in table}) == 1
+    assert len({r["seed_sha256"] for r in table}) == 1
     assert len(table) == 2 * len(by_name)
     solution = [r for r in table if r["submission"].endswith("solution.ipynb")]
     assert [(r["exercise"], r["points"], r["max_points"]) for r in solution] == [

@@ -152,7 +152,8 @@ def test_private_camlib_hidden_inputs_and_write_it_yourself(lesson91, monkeypatc
                  verbose=False)
     message = {r.exercise: r.message for r in rows}
     assert [r.points for r in rows] == [1, 1, 0, 1], message
-    assert "91.3 asks you to write this; camlib's version is off while grading" in message["91.3"]
+    assert "Exercise 91.3 asks you to write camlib.reference.iou; it is not in camlib while " \
+        "this exercise is graded" in message["91.3"]
     checks = importlib.import_module("_coursework_checks_grading_checks")
     seen = [x.copy() for x in checks.SEEN]
     checks.SEEN.clear()
@@ -161,6 +162,15 @@ def test_private_camlib_hidden_inputs_and_write_it_yourself(lesson91, monkeypatc
     checks.SEEN.clear()
     grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], verbose=False)
     assert not any(np.array_equal(a, b) for a, b in zip(seen, checks.SEEN, strict=True))
+
+
+@pytest.mark.slow
+def test_without_bubblewrap_grading_works_with_process_isolation(lesson91):
+    sub = _write(_lesson(), lesson91 / "subs_process" / "a.ipynb")
+    rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 verbose=False, sandbox=False)
+    assert [r.points for r in rows] == [1, 1, 1, 1] and {r.isolation for r in rows} == {
+        "process"}
 
 
 def test_a_failed_import_is_reported_as_such(lesson91):
@@ -207,23 +217,179 @@ def test_solutions_get_full_marks_and_student_copies_zero_on_a_loaded_machine(tm
           f"{sum(r.points for r in copies):g}")
 
 
-def test_write_it_yourself_switches_off_imported_and_later_imported_functions(tmp_path,
-                                                                              monkeypatch):
-    from camlib.coursework._runner import _block, _unblock
+# ---------------------------------------------------------------------------
+# Write-it-yourself by absence
+# ---------------------------------------------------------------------------
 
-    (tmp_path / "later_module_xyz.py").write_text("def f():\n    return 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    undo = _block(["later_module_xyz.f"], "9.9")  # not imported yet: switched off on import
-    import later_module_xyz
 
-    alias = later_module_xyz.f
-    with pytest.raises(RuntimeError, match="9.9 asks you to write this; camlib's version is off"):
-        alias()
-    _unblock(undo)
-    assert alias() == 1 and not [f for f in sys.meta_path if type(f).__name__ == "_OffOnImport"]
-    undo = _block(["later_module_xyz.f"], "9.9")  # imported: every alias is switched off
-    with pytest.raises(RuntimeError):
-        alias()
-    _unblock(undo)
-    assert later_module_xyz.f() == 1
-    sys.modules.pop("later_module_xyz")
+def test_every_catalogue_name_is_a_top_level_definition_in_camlib_source():
+    import ast
+
+    from camlib.coursework._library import module_path
+    from camlib.paths import REPO_ROOT
+
+    for exercise, targets in catalogue.WRITE_IT_YOURSELF.items():
+        for target in targets:
+            path, name = module_path(target)
+            tree = ast.parse((REPO_ROOT / path).read_text(encoding="utf-8"))
+            defined = {n.name for n in tree.body
+                       if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            assert name in defined, f"{exercise}: {target} is not defined in {path}"
+
+
+def test_the_generated_camlib_lacks_the_exercise_functions_and_says_so(tmp_path):
+    import camlib
+    from camlib.coursework._library import library_without
+    from camlib.coursework._remote import package_files
+
+    files = package_files(Path(camlib.__file__).parent)
+    lib = library_without(files, catalogue.WRITE_IT_YOURSELF["7.1"], "7.1")
+    text = lib["camlib/reference.py"].decode()
+    original = files["camlib/reference.py"].decode()
+    body = original.split("def iou(")[1].split("\ndef ")[0]
+    assert body not in text and "def iou(*args, **kwargs)" in text
+    namespace: dict = {}
+    exec(compile(text, "reference.py", "exec"), namespace)  # noqa: S102
+    with pytest.raises(RuntimeError, match="Exercise 7.1 asks you to write "
+                                           "camlib.reference.iou; it is not in camlib"):
+        namespace["iou"]((0, 0, 1, 1), (0, 0, 1, 1))
+    with pytest.raises(LookupError, match="no top-level def or class 'renamed_iou'"):
+        library_without(files, ("camlib.reference.renamed_iou",), "7.1")
+
+
+# ---------------------------------------------------------------------------
+# Honest work: 0-d values, magics, demo lines, signatures
+# ---------------------------------------------------------------------------
+
+
+def test_zero_dimensional_values_stay_zero_dimensional():
+    import torch
+
+    for value in (np.float64(2.5), np.int64(3), np.array(1.5), np.float32(2)):
+        back = _round_trip(value)
+        assert np.shape(back) == () and back == value and np.asarray(back).dtype == \
+            np.asarray(value).dtype
+    assert type(_round_trip(np.float64(2.5))) is np.float64
+    tensor = _round_trip(torch.tensor(4.0))
+    assert tensor.shape == () and tensor.item() == 4.0
+
+
+def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
+    from camlib.coursework._runner import _Shell, as_python, run_cell
+
+    namespace: dict = {}
+    namespace["get_ipython"] = lambda: shell
+    shell = _Shell(namespace)
+    code = as_python("%%time\nimport math\ndef f(x):\n    return math.sqrt(x)\n")
+    assert run_cell(code, "<exercise t>", namespace) is None and namespace["f"](4) == 2
+    code = as_python("!ls\n%timeit -n1 -r1 1 + 1\nprint(images.shape)\ndef g():\n    return 1\n"
+                     "g(undefined)\n")
+    error = run_cell(code, "<exercise t>", namespace)
+    assert isinstance(error, NameError) and namespace["g"]() == 1
+
+
+def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():
+    from camlib.coursework._remote import _signature
+
+    assert list(_signature(["lambda", "x", "x", "1a"]).parameters) == ["arg0", "x", "arg2"]
+
+
+# ---------------------------------------------------------------------------
+# A run always finishes with every row
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_clean_up_is_iterative_and_never_follows_links(tmp_path):
+    import os
+    import stat
+
+    from camlib.coursework._remote import remove_tree
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    outside.chmod(0o600)
+    root = tmp_path / "work"
+    deep = root
+    deep.mkdir()
+    for _ in range(1500):
+        deep = deep / "d"
+        os.mkdir(deep)
+    (root / "link").symlink_to(outside)
+    (root / "dirlink").symlink_to(tmp_path)
+    (root / "ro").mkdir()
+    (root / "ro" / "f").write_text("x")
+    (root / "ro").chmod(0o500)
+    root.chmod(0o500)
+    remove_tree(root)
+    assert not root.exists() and outside.read_text() == "keep"
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o600
+
+
+def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts():
+    from camlib.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    first = dict(nb["cells"][3], source="def identity(x):\n    return 0\n")
+    nb["cells"].insert(3, first)  # a wrong first attempt above the right cell, both tagged
+    nb["cells"] += [{"cell_type": "code", "metadata": {}, "source": ""}] * 100_000
+    start = time.monotonic()
+    where = match_cells(nb, expected)
+    assert time.monotonic() - start < 10
+    assert "return np.asarray(x)" in nb["cells"][where["91.2"]]["source"]
+
+
+def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):
+    import csv
+
+    from camlib.coursework.grade import MESSAGE_LIMIT, Grade, RunInfo, _Output
+
+    info = RunInfo(123, "0", "abc")
+    out = _Output(tmp_path / "g.csv", tmp_path / "g-totals.csv", info)
+    out.record([Grade("s.ipynb", "1.1", 0, 1, "✘ " + "x" * 8_000_000, "ann", "01")])
+    out.close()
+    with open(tmp_path / "g.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows[0]["message"]) <= MESSAGE_LIMIT and "g-feedback/ann.txt" in rows[0]["message"]
+    assert len((tmp_path / "g-feedback" / "ann.txt").read_text()) > 8_000_000
+    assert rows[0]["seed_sha256"] == info.seed_sha256 and "123" not in rows[0].values()
+    assert (tmp_path / "g-seed.txt").read_text().splitlines()[0] == "123"
+    assert (tmp_path / "g-seed.txt").stat().st_mode & 0o077 == 0
+
+
+def test_summary_counts_the_passed_field_not_the_message():
+    from camlib.coursework.grade import Grade, summary
+
+    rows = [Grade("a", "1.1", 1, 1, "right", passed=True), Grade("b", "1.1", 0, 1, "✔ forged")]
+    assert "1.1       1/2" in summary(rows)
+
+
+DYING = str(FIXTURES / "dying_checks.py")
+
+
+@pytest.mark.slow
+def test_a_dead_grading_process_is_replaced_and_the_run_says_what_it_could_not_grade(
+        lesson91, tmp_path, monkeypatch):
+    nb = _lesson()
+    nb["cells"] = nb["cells"][:2] + [_md("### Exercise 91.9: x"),
+                                     _code("def survivor(x):\n    return x\n", "exercise")]
+    _write(nb, tmp_path / "lessons" / "91_dying.ipynb")
+    subs = [_write(nb, tmp_path / "subs" / f"{n}.ipynb") for n in ("a", "b")]
+    monkeypatch.setenv("DYING_CHECKS_MARKER", str(tmp_path / "died-once"))
+    rows = grade(subs, lessons_dir=tmp_path / "lessons", check_modules=[DYING], jobs=2,
+                 verbose=False, cell_timeout=5)
+    assert [(r.points, r.graded) for r in rows] == [(1, True), (1, True)], rows
+    monkeypatch.setenv("DYING_CHECKS_ALWAYS", "1")
+    rows = grade(subs, lessons_dir=tmp_path / "lessons", check_modules=[DYING], jobs=2,
+                 verbose=False, cell_timeout=5)
+    assert [r.graded for r in rows] == [False, False]
+    assert all("NOT GRADED: the grading process died twice" in r.message for r in rows)
+
+
+def test_require_sandbox_refuses_to_grade_without_bubblewrap(monkeypatch, tmp_path):
+    from camlib.coursework import _sandbox
+
+    monkeypatch.setitem(_sandbox._BWRAP_STATE, "problem", "bubblewrap is not installed")
+    with pytest.raises(RuntimeError, match="--require-sandbox: bubblewrap is not installed"):
+        grade([tmp_path], require_sandbox=True, verbose=False)

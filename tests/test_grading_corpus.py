@@ -1,8 +1,8 @@
-"""The autograder against hostile and careless submissions (tests/grading_corpus.py).
+"""The autograder against honest, careless and hostile submissions (tests/grading_corpus.py).
 
-Every case is graded in one run, as a teacher would grade a class: each must get the
-score it deserves, the run must survive all of them, and the course files and the
-grades must be the same afterwards as what the grader wrote.
+Every case, on every lesson, is graded in one run, as a teacher would grade a class: each
+must get the score it deserves, the run must survive all of them and give every row, and
+the course files and the grades must be the same afterwards as what the grader wrote.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from camlib.coursework import grade
 from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grading_corpus import CASES, write_corpus  # noqa: E402
+from grading_corpus import CASES, CLASSES, _lesson_path, write_corpus  # noqa: E402
 
-pytestmark = pytest.mark.slow
+from camlib.coursework.notebooks import find_exercises, read_notebook  # noqa: E402
 
 
 def _tree_hash(folder: Path) -> str:
@@ -32,57 +32,78 @@ def _tree_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def test_corpus_covers_every_lesson_and_every_class():
+    assert len(CASES) >= 80
+    assert {c.lesson for c in CASES} >= set(range(12))
+    assert {c.kind for c in CASES} == set(CLASSES)
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
 def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
-    from camlib.coursework._sandbox import probe
+    import shutil
+
+    from camlib.coursework._sandbox import bubblewrap_problem, probe
 
     scratch = tmp_path / "scratch"  # where the run's learner processes get their folders
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
-    assert len(CASES) >= 30
     confinement = " ".join(probe())
     have = {"seccomp": "seccomp" in confinement.split(),
-            "landlock": "Landlock ABI" in confinement}
+            "landlock": "Landlock ABI" in confinement or bubblewrap_problem() is None,
+            "bubblewrap": bubblewrap_problem() is None}
+    have["seccomp"] = have["seccomp"] or have["bubblewrap"]
     cases = {n: c for n, c in write_corpus(tmp_path / "subs").items()
              if not c.needs or have[c.needs]}
+    for name in set(c.name for c in CASES) - set(cases):
+        shutil.rmtree(tmp_path / "subs" / name)
     if len(cases) < len(CASES):
-        import shutil
-
-        for name in set(c.name for c in CASES) - set(cases):
-            shutil.rmtree(tmp_path / "subs" / name)
-        print(f"confinement here: {confinement}; {len(CASES) - len(cases)} cases skipped")
+        print(f"confinement here: {confinement}; {len(CASES) - len(cases)} cases skipped "
+              f"(`apt-get install bubblewrap` runs them)")
     checks_before = _tree_hash(REPO_ROOT / "camlib")
     out = tmp_path / "grades.csv"
     start = time.monotonic()
-    rows = grade([tmp_path / "subs"], out=out, lessons_dir=NOTEBOOKS_DIR, lesson=4,
-                 cell_timeout=2, check_time_limit=2, jobs=2, verbose=False)
+    rows = grade([tmp_path / "subs"], out=out, lessons_dir=NOTEBOOKS_DIR, cell_timeout=2,
+                 check_time_limit=2, jobs=2, verbose=False)
     elapsed = time.monotonic() - start
     got: dict[str, float] = {}
     for row in rows:
         got[row.student] = got.get(row.student, 0.0) + row.points
-    table = "\n".join(f"{n:28} deserved {c.deserved} got {got.get(n)}" for n, c in cases.items())
+    table = "\n".join(f"{c.kind:9} {n:36} lesson {c.lesson:02d} deserved {c.deserved} got "
+                      f"{got.get(n)}" for n, c in cases.items())
     print(table, f"\n{elapsed:.0f} s")
     assert {n: got.get(n) for n in cases} == {n: c.deserved for n, c in cases.items()}, table
     message = {(r.student, r.exercise): r.message for r in rows}
     for (name, number), words in {
-            ("reference_calls", "4.1"): "4.1 asks you to write this; camlib's version is off",
+            ("reference_calls", "4.1"): "Exercise 4.1 asks you to write camlib.reference.class_",
             ("in_place", "4.2"): "modified its argument `maps` in place",
             ("infinite_loop_function", "4.2"): "did not finish within the time limit of 2 s",
             ("infinite_loop_cell", "4.2"): "the exercise cell did not finish within 2 s",
             ("broken_json", "4.1"): "not a readable notebook",
-            ("kill_self", "4.2"): "ended: it was killed by SIGKILL"}.items():
+            ("kill_self", "4.2"): "SIGKILL",
+            ("l00_demo_name_error", "0.2"): "note: a line of the exercise cell raised NameError",
+            ("l09_sparse_answer", "9.2"): "could not be encoded as plain data",
+            ("lesson02_as_04", "4.1"): "exercise headings are lesson 02's",
+            ("unknown_lesson", ""): "the course has no lesson 12"}.items():
         if name in cases:
             assert words in message[name, number], message[name, number]
-    # Every submission has a row for each of the lesson's 3 exercises.
-    assert all(sum(r.student == n for r in rows) == 3 for n in cases)
+    assert not any("memory or CPU" in m for m in message.values())
+    # Every submission has a row for each exercise of its lesson, all graded.
+    expected = {c.name: 1 if c.name == "unknown_lesson" else
+                3 if c.name == "lesson02_as_04" else
+                len([e for e in find_exercises(read_notebook(_lesson_path(c.lesson)))
+                     if e.number]) for c in cases.values()}
+    assert {n: sum(r.student == n for r in rows) for n in cases} == expected
+    assert all(r.graded for r in rows)
     # Nothing a submission did changed the course or the grades afterwards.
     assert _tree_hash(REPO_ROOT / "camlib") == checks_before
     written = out.read_bytes()
     time.sleep(3)
     assert out.read_bytes() == written
-    with open(out, encoding="utf-8") as handle:
-        assert sum(1 for _ in csv.DictReader(handle)) == 3 * len(cases)
+    with open(out, encoding="utf-8", newline="") as handle:
+        assert sum(1 for _ in csv.DictReader(handle)) == len(rows)
     totals = out.with_name("grades-totals.csv").read_text(encoding="utf-8").splitlines()
     assert len(totals) == 1 + len(cases)
     # No learner process or working directory of the run is left behind.

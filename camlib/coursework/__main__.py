@@ -34,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="CSV of one total per submission (default: OUT with -totals)")
     grd.add_argument("--lesson", type=int, default=None, metavar="NN",
                      help="the lesson of every submission (for files named freely)")
-    grd.add_argument("--seed", type=int, default=None,
-                     help="the secret seed of the grading inputs (default: a fresh random "
-                          "one, printed and written to the CSV)")
+    seeds = grd.add_mutually_exclusive_group()
+    seeds.add_argument("--seed-file", type=existing_path, default=None,
+                       help="regrade with the secret seed a run wrote to OUT-seed.txt "
+                            "(default: a fresh random seed)")
+    seeds.add_argument("--seed", type=int, default=None,
+                       help="the secret seed itself (visible to other users in the process "
+                            "list: prefer --seed-file)")
     grd.add_argument("--timeout", type=float, default=10.0,
                      help="CPU seconds allowed to run each exercise cell (default: %(default)s)")
     grd.add_argument("--check-time-limit", type=float, default=10.0,
@@ -46,8 +50,14 @@ def main(argv: list[str] | None = None) -> int:
                           "imports (default: %(default)s)")
     grd.add_argument("--memory", type=int, default=4096, metavar="MB",
                      help="address-space limit of the learner's process (default: %(default)s)")
-    grd.add_argument("--jobs", type=int, default=1,
-                     help="submissions graded at once, one process each (default: %(default)s)")
+    grd.add_argument("--jobs", type=int, default=None,
+                     help="submissions graded at once, one process each (default: the usable "
+                          "cores)")
+    isolation = grd.add_mutually_exclusive_group()
+    isolation.add_argument("--require-sandbox", action="store_true",
+                           help="refuse to grade without bubblewrap")
+    isolation.add_argument("--no-sandbox", action="store_true",
+                           help="process isolation only, even where bubblewrap works")
     grd.add_argument("--checks", action="append", default=[], metavar="MODULE",
                      help="extra module or .py file defining checks (repeatable)")
 
@@ -127,14 +137,21 @@ def main(argv: list[str] | None = None) -> int:
             print("student copies already up to date")
         return 0
 
-    from camlib.coursework.grade import grade
+    from camlib.coursework.grade import grade, read_seed
 
-    lessons = args.lessons if args.lessons is not None and args.lessons.is_dir() else None
-    grade(args.submissions, out=args.out, totals_out=args.totals, lessons_dir=lessons,
-          cell_timeout=args.timeout, check_time_limit=args.check_time_limit,
-          check_modules=args.checks, jobs=args.jobs, seed=args.seed, lesson=args.lesson,
-          import_timeout=args.import_timeout, memory_mb=args.memory)
-    return 0
+    seed = read_seed(args.seed_file) if args.seed_file is not None else args.seed
+    try:
+        rows = grade(args.submissions, out=args.out, totals_out=args.totals,
+                     lessons_dir=args.lessons, cell_timeout=args.timeout,
+                     check_time_limit=args.check_time_limit, check_modules=args.checks,
+                     jobs=args.jobs, seed=seed, lesson=args.lesson,
+                     import_timeout=args.import_timeout, memory_mb=args.memory,
+                     sandbox=False if args.no_sandbox else None,
+                     require_sandbox=args.require_sandbox)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if all(r.graded for r in rows) else 1
 
 
 if __name__ == "__main__":

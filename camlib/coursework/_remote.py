@@ -1,8 +1,10 @@
 """The grader's side of the learner's process: start it, talk to it, call through it.
 
-:class:`LearnerProcess` starts ``camlib.coursework._runner`` in its own session (process
-group) in an empty temporary working directory, with a private copy of camlib on its
-path, and kills the whole group when done. :class:`RemoteFunction` is what a check
+:class:`LearnerProcess` starts ``camlib.coursework._runner`` for one exercise, inside
+bubblewrap where it works (``_sandbox``), else in its own session with an empty temporary
+working directory, with the camlib generated for that exercise on its path (``_library``),
+and kills it with everything it started when done; :func:`remove_tree` cleans up
+without following links. :class:`RemoteFunction` is what a check
 receives as the learner's function: calling it sends the check's inputs to that process,
 calls the learner's function there, and returns the answer rebuilt from plain data;
 changes the function made to its arguments (arrays, tensors, a model's parameters and
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import keyword
 import os
 import pickle
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -52,58 +54,146 @@ def write_package(files: dict[str, bytes], root: Path) -> None:
         directory.chmod(0o555)
 
 
-def _make_writable(root: Path) -> None:
-    for path in [root, *root.rglob("*")]:
+def remove_tree(root: str | Path) -> None:
+    """Delete ``root`` and everything under it without following a link, iteratively.
+
+    Works on directory file descriptors (``openat``/``unlinkat``), so neither depth nor
+    path length matters (no recursion), and a symbolic link is removed, never followed
+    or ``chmod``-ed through. Real directories (opened with ``O_NOFOLLOW``) are made
+    writable first, in case a learner made them read-only. What cannot be removed stays;
+    nothing outside ``root`` is touched.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        top = os.open(root, flags)
+        os.fchmod(top, 0o700)
+    except OSError:
+        return
+    stack: list[tuple[int, str, set[str]]] = [(top, "", set())]  # (fd, name, stuck)
+    while stack:
+        fd, name, stuck = stack[-1]
+        child = None
         try:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.name in stuck:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name, dir_fd=fd)
+                    except OSError:
+                        stuck.add(entry.name)
         except OSError:
             pass
+        if child is not None:
+            try:
+                opened = os.open(child, flags, dir_fd=fd)
+            except OSError:
+                stuck.add(child)
+                continue
+            try:
+                os.fchmod(opened, 0o700)
+            except OSError:
+                pass
+            stack.append((opened, child, set()))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            try:
+                os.rmdir(name, dir_fd=stack[-1][0])
+            except OSError:
+                stack[-1][2].add(name)
+    try:
+        os.rmdir(root)
+    except OSError:
+        pass
 
 
 class LearnerProcess:
-    """One learner process for one submission (restartable after it dies)."""
+    """One learner process for one exercise of one submission.
+
+    ``sandbox``: run it inside bubblewrap (``_sandbox.bubblewrap_command``); otherwise
+    as a plain process in its own session with a temporary working directory.
+    """
 
     def __init__(self, library: dict[str, bytes], *, check_modules=(), memory_mb: int = 4096,
-                 cpu_seconds: int = 600, file_mb: int = 64, start_timeout: float = 300.0):
+                 cpu_seconds: int = 600, file_mb: int = 64, start_timeout: float = 300.0,
+                 sandbox: bool = False):
         self.library = library
         self.check_modules = [str(m) for m in check_modules]
         self.memory_mb, self.cpu_seconds, self.file_mb = memory_mb, cpu_seconds, file_mb
         self.start_timeout = start_timeout
+        self.sandbox = sandbox
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.root: Path | None = None
         self.confinement: list[str] = []
         self.exit_code: int | None = None
+        self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
+        self.peer_closed, self.healthy = False, True
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.sock is not None
 
+    def _command(self, fd: int, config: dict[str, Any]) -> tuple[list[str], dict, Path | None]:
+        """(argv, environment, working directory) of the learner's process."""
+        from camlib.coursework._sandbox import LIBRARY_MOUNT, WORK_MOUNT, bubblewrap_command
+
+        lib = self.root / "lib"
+        runner = ["-s", "-m", "camlib.coursework._runner", str(fd), json.dumps(config)]
+        env = {key: os.environ[key] for key in ("LANG", "LC_ALL", "SYSTEMROOT")
+               if key in os.environ}
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", MPLBACKEND="Agg",
+                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   CUDA_VISIBLE_DEVICES="")
+        if self.sandbox:
+            env.update(PATH="/usr/bin:/bin", PYTHONPATH=LIBRARY_MOUNT, HOME=WORK_MOUNT,
+                       TMPDIR=WORK_MOUNT, MPLCONFIGDIR=WORK_MOUNT)
+            prefix = bubblewrap_command(str(lib), work_mb=self.file_mb, env=env)
+            # bwrap's options travel through a pipe (``--args FD``), so that the command
+            # line of bwrap's init, the one process the learner can see, names no host path.
+            read, write = os.pipe()
+            os.write(write, b"".join(a.encode() + b"\0" for a in prefix[1:-2]))
+            os.close(write)
+            self.extra_fds = [read]
+            return [prefix[0], "--args", str(read), *prefix[-2:], *runner], env, None
+        work = self.root / "work"
+        work.mkdir()
+        env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=str(lib), HOME=str(work),
+                   TMPDIR=str(work), MPLCONFIGDIR=str(work))
+        return [sys.executable, *runner], env, work
+
     def start(self) -> None:
         import tempfile
 
+        self.exit_code = None
+        self.peer_closed, self.healthy = False, True
         self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
-        lib, work = self.root / "lib", self.root / "work"
-        work.mkdir()
-        write_package(self.library, lib)
+        write_package(self.library, self.root / "lib")
         parent, child = socket.socketpair()
-        env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
-               if key in os.environ}
-        extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env.update(PYTHONPATH=os.pathsep.join([str(lib), *extra]), PYTHONDONTWRITEBYTECODE="1",
-                   PYTHONNOUSERSITE="1", MPLBACKEND="Agg", MPLCONFIGDIR=str(work),
-                   TMPDIR=str(work), HOME=str(work), OMP_NUM_THREADS="1",
-                   OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
         config = {"memory_bytes": self.memory_mb << 20, "cpu_seconds": self.cpu_seconds,
-                  "file_bytes": self.file_mb << 20}
-        self.process = subprocess.Popen(
-            [sys.executable, "-s", "-m", "camlib.coursework._runner", str(child.fileno()),
-             json.dumps(config)],
-            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, pass_fds=[child.fileno()], start_new_session=True)
-        child.close()
+                  "file_bytes": self.file_mb << 20, "namespaces": self.sandbox}
+        self.extra_fds: list[int] = []
+        argv, env, cwd = self._command(child.fileno(), config)
+        try:
+            self.process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=[child.fileno(), *self.extra_fds],
+                start_new_session=True)
+        finally:
+            child.close()
+            for fd in self.extra_fds:
+                os.close(fd)
         self.sock = parent
-        header, _ = self._receive(time.monotonic() + self.start_timeout, None)
+        try:
+            header, _ = self._receive(time.monotonic() + self.start_timeout, None)
+        except _wire.ChannelError:
+            self.kill()
+            raise
         self.confinement = [str(x) for x in header.get("confinement", [])][:8]
         if self.check_modules:
             self.request({"op": "checks", "modules": self.check_modules},
@@ -126,32 +216,48 @@ class LearnerProcess:
             _wire.send(self.sock, dict(header, id=ident), blobs)
             return self._receive(time.monotonic() + timeout, ident)
         except (OSError, _wire.ChannelError) as exc:
+            self.peer_closed = not isinstance(exc, _wire.ChannelTimeout)
+            self.healthy = False
             self.kill()
             if isinstance(exc, _wire.ChannelError):
                 raise
             raise _wire.ChannelError(f"the channel failed ({type(exc).__name__})") from None
         except BaseException:
+            self.healthy = False
             self.kill()
             raise
 
     def ended(self) -> str:
-        """Why the process ended, in words (after :meth:`kill`)."""
+        """How the process ended, in words: its exit status or signal (after :meth:`kill`).
+
+        Under bubblewrap a process killed by signal N is reported by ``bwrap`` as exit
+        status 128 + N; both are named.
+        """
         code = self.exit_code
         if code is None:
-            return "it stopped answering and was stopped"
+            return "it stopped answering and the grader stopped it"
         if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            hint = " (over the memory or CPU-time limit?)" if name in ("SIGKILL", "SIGXCPU",
-                                                                       "SIGSEGV") else ""
-            return f"it was killed by {name}{hint}"
-        return f"it exited with code {code}"
+            return f"it was killed by signal {-code} ({_signal_name(-code)})"
+        if self.sandbox and code > 128:
+            return (f"it exited with status {code} (bubblewrap's way of saying signal "
+                    f"{code - 128}, {_signal_name(code - 128)})")
+        return f"it exited with status {code}"
 
     def kill(self) -> None:
-        """Kill the whole process group and remove the working directory."""
+        """Kill the process (with its session, and under bubblewrap its namespaces); clean up."""
+        if self.alive and self.healthy:
+            try:  # ask first: under bubblewrap its CPU time never reaches the grader's rusage
+                _wire.send(self.sock, {"op": "usage", "id": "usage"})
+                header, _ = self._receive(time.monotonic() + 2, "usage")
+                used = header.get("cpu")
+                self.cpu_seconds_used += float(used) if isinstance(used, (int, float)) else 0
+            except (OSError, _wire.ChannelError, ValueError):
+                pass
         if self.process is not None:
+            try:  # a process that closed the channel is ending: let it say how
+                self.exit_code = self.process.wait(timeout=2 if self.peer_closed else 0.01)
+            except subprocess.TimeoutExpired:
+                self.exit_code = None
             try:
                 if hasattr(os, "killpg"):
                     os.killpg(self.process.pid, signal.SIGKILL)
@@ -163,17 +269,20 @@ class LearnerProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-            polled = self.process.poll()
-            self.exit_code = polled if polled != -signal.SIGKILL or self.exit_code is None \
-                else self.exit_code
             self.process = None
         if self.sock is not None:
             self.sock.close()
             self.sock = None
         if self.root is not None:
-            _make_writable(self.root)
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
             self.root = None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 # ---------------------------------------------------------------------------
@@ -247,21 +356,36 @@ def _apply(target: Any, state: Any) -> None:
             target.update(value)
 
 
+def _signature(params: list[str]) -> inspect.Signature:
+    """A signature with the learner's parameter names where Python allows them.
+
+    A name that is not a usable identifier (a keyword such as ``lambda``, set through a
+    forged ``__signature__``) becomes ``argN``; any other trouble gives ``(*args, **kwargs)``.
+    """
+    names = []
+    for i, p in enumerate(dict.fromkeys(str(p) for p in params)):
+        names.append(p if p.isidentifier() and not keyword.iskeyword(p) else f"arg{i}")
+    try:
+        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                  for n in dict.fromkeys(names)])
+    except (ValueError, TypeError):
+        return inspect.Signature([
+            inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+
 class RemoteFunction:
     """The learner's function, called in the learner's process; see the module docstring.
 
     ``cpu_seconds`` of the learner's CPU time are allowed over all calls (one check), and
-    ``wall_seconds`` of waiting in all; ``block`` lists the camlib functions switched off.
+    ``wall_seconds`` of waiting in all.
     """
 
     def __init__(self, process: LearnerProcess, name: str, params: list[str], *,
-                 exercise: str, block: list[str], cpu_seconds: float, wall_seconds: float):
-        self.process, self.name, self.exercise, self.block = process, name, exercise, block
+                 exercise: str, cpu_seconds: float, wall_seconds: float):
+        self.process, self.name, self.exercise = process, name, exercise
         self.__name__ = self.__qualname__ = name
-        self.__signature__ = inspect.Signature(
-            [inspect.Parameter(p if p.isidentifier() else f"arg{i}",
-                               inspect.Parameter.POSITIONAL_OR_KEYWORD)
-             for i, p in enumerate(dict.fromkeys(params))])
+        self.__signature__ = _signature(params)
         self.cpu_left, self.wall_left = cpu_seconds, wall_seconds
         self.time_limit = cpu_seconds
         self.lost: str | None = None
@@ -279,15 +403,14 @@ class RemoteFunction:
         start = time.monotonic()
         try:
             header, blobs = self.process.request(
-                {"op": "call", "name": self.name, "cpu": cpu, "block": self.block,
-                 "exercise": self.exercise}, [payload], timeout=wall)
+                {"op": "call", "name": self.name, "cpu": cpu}, [payload], timeout=wall)
         except _wire.ChannelTimeout:
             self.lost = "it did not answer in time"
             raise _TimeUp from None
         except _wire.ChannelError as exc:
             self.lost = self.process.ended()
-            raise LearnerError("", f"the Python process running {self.name} ended: "
-                                   f"{self.lost} ({exc})") from None
+            raise LearnerError("", f"the Python process running {self.name} ended during "
+                                   f"the call: {self.lost} ({exc})") from None
         finally:
             self.wall_left -= time.monotonic() - start
         used = header.get("cpu")
@@ -311,5 +434,5 @@ class RemoteFunction:
             raise LearnerError(str(header.get("type", "Exception"))[:80],
                                str(header.get("text", ""))[:300],
                                str(header.get("where", ""))[:200])
-        raise LearnerError("", f"{self.name} returned something the grader cannot read "
-                               f"({str(header.get('text', status))[:200]})")
+        raise LearnerError("", f"what {self.name} returned could not be sent to the grader: "
+                               f"{str(header.get('text', status))[:200]}")

@@ -1,16 +1,21 @@
 """The process that runs a submission's code for the autograder (the learner's process).
 
 Started by ``camlib.coursework._remote`` as ``python -m camlib.coursework._runner FD CONFIG``
-with one end of a private socket pair as file descriptor ``FD``; its standard streams go
-to ``/dev/null``. It confines itself (``_sandbox.confine``), then answers requests:
+with one end of a private socket pair as file descriptor ``FD``, inside bubblewrap's
+namespaces where available; its standard streams go to ``/dev/null``. It confines itself
+(``_sandbox.confine``), then answers requests:
 
 - ``checks``: import extra check modules (so the grader's pickled inputs can be rebuilt);
 - ``imports``: run the notebook's import statements, reporting each one that fails;
-- ``exec``: run an exercise cell under a CPU-time limit;
+- ``exec``: run an exercise cell under a CPU-time limit (magics through IPython's input
+  transformer; a failing demo line is reported, the definitions after it still run);
 - ``find``: which of some names the cells defined as callables, with parameter names;
+- ``usage``: the CPU time this process has used (the grader's accounting);
 - ``call``: unpickle the grader's arguments, call the learner's function under a CPU-time
-  limit with the camlib functions the exercise asks the learner to write switched off,
-  and send back the result and the arguments' changes (in place) as plain data.
+  limit, and send back the result and the arguments' changes (in place) as plain data.
+
+The camlib this process imports was generated for the exercise being graded, without
+the functions it asks the learner to write (``_library``).
 
 Nothing here judges anything: whatever runs in this process can only change what it
 sends back, and the grader reads that as plain data (``_wire``).
@@ -18,14 +23,15 @@ sends back, and the grader reads that as plain data (``_wire``).
 
 from __future__ import annotations
 
+import ast
 import importlib
-import importlib.abc
 import importlib.util
 import inspect
 import json
 import linecache
 import os
 import pickle
+import re
 import signal
 import socket
 import sys
@@ -108,93 +114,84 @@ def _load_module(spec: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Write-it-yourself: camlib's own version of an exercise, switched off
+# Cells: magics through IPython's transformer, demo lines that fail cost nothing
 # ---------------------------------------------------------------------------
 
-
-def _switch_off(obj: Any, stub: Any, undo: list[tuple]) -> None:
-    if inspect.isclass(obj):
-        undo.append(("class", obj, obj.__dict__.get("__init__")))
-        obj.__init__ = stub
-    elif inspect.isfunction(obj) and not obj.__closure__:
-        undo.append(("code", obj, obj.__code__))
-        obj.__code__ = stub.__code__
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
+                ast.ImportFrom)
+_RUN_BODY = {"time", "timeit", "capture", "prun"}
+"""Cell and line magics whose code is run once (the rest are skipped, as are shell lines)."""
 
 
-class _OffOnImport(importlib.abc.MetaPathFinder):
-    """Switches the targets off in a module imported during the call (``import`` inside it)."""
+def as_python(code: str) -> str:
+    """A cell's source with magics and shell lines turned into Python by IPython itself.
 
-    def __init__(self, targets: dict[str, list[str]], stub: Any, undo: list[tuple]):
-        self.targets, self.stub, self.undo = targets, stub, undo
-
-    def find_spec(self, name, path, target=None):
-        if name not in self.targets:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None:
-                break
-        else:
-            return None
-        loader, names, finder_self = spec.loader, self.targets[name], self
-
-        class Loader(importlib.abc.Loader):
-            def create_module(self, spec):
-                return loader.create_module(spec)
-
-            def exec_module(self, module):
-                loader.exec_module(module)
-                for attr in names:
-                    _switch_off(getattr(module, attr, None), finder_self.stub, finder_self.undo)
-
-        spec.loader = Loader()
-        return spec
-
-
-def _block(targets: list[str], exercise: str) -> list[tuple]:
-    """Switch off camlib's version of what ``exercise`` asks for; returns what to undo.
-
-    Modules not imported yet are not imported here (that would cost the learner's process
-    Torch for a NumPy exercise); if the learner's code imports one during the call, the
-    targets are switched off as it loads.
+    ``%%time`` becomes ``get_ipython().run_cell_magic('time', '', ...)``, ``!ls``
+    ``get_ipython().system('ls')``; :class:`_Shell` answers those calls. Without IPython
+    the source is returned unchanged.
     """
-    message = (f"{exercise} asks you to write this; camlib's version is off while grading")
-    namespace: dict[str, Any] = {}
-    exec(f"def _off(*args, **kwargs):\n    raise RuntimeError({message!r})\n",  # noqa: S102
-         namespace)
-    stub = namespace["_off"]
-    undo: list[tuple] = []
-    later: dict[str, list[str]] = {}
-    for target in targets:
-        module_name, _, attr = target.rpartition(".")
-        module = sys.modules.get(module_name)
-        if module is None:
-            later.setdefault(module_name, []).append(attr)
-        else:
-            _switch_off(getattr(module, attr, None), stub, undo)
-    if later:
-        finder = _OffOnImport(later, stub, undo)
-        sys.meta_path.insert(0, finder)
-        undo.append(("finder", finder, None))
-    return undo
+    if "%" not in code and "!" not in code:
+        return code
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return code
+    try:
+        return TransformerManager().transform_cell(code)
+    except Exception:  # noqa: BLE001 - left to the compiler to report
+        return code
 
 
-def _unblock(undo: list[tuple]) -> None:
-    for kind, obj, saved in reversed(undo):
+class _Shell:
+    """What ``get_ipython()`` returns in a graded cell: magics run once, no shell."""
+
+    def __init__(self, namespace: dict[str, Any]):
+        self.namespace = namespace
+        self.user_ns = namespace
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        if name in _RUN_BODY:
+            error = run_cell(as_python(cell), f"<exercise %%{name}>", self.namespace)
+            if error is not None:
+                raise error
+
+    def run_line_magic(self, name: str, line: str, *args: Any) -> None:
+        if name in _RUN_BODY:  # options first (``%timeit -n1 -r 3 f(x)``), then the code
+            code = re.sub(r"^\s*(?:-[nrp]\s*\d+\s+|-[a-zA-Z]+\s+)*", "", line)
+            exec(compile(as_python(code), "<exercise %line>", "exec"),  # noqa: S102
+                 self.namespace)
+
+    def system(self, command: str) -> None:
+        return None
+
+    def getoutput(self, command: str, *args: Any) -> list[str]:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseException | None:
+    """Run a cell's top-level statements in order; returns the first exception, if any.
+
+    After a statement raises, only definitions (``def``, ``class``, ``import``) still run:
+    a demo line using another cell's variables costs nothing, the function is graded.
+    ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
+    """
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    tree = ast.parse(code, filename)
+    first: BaseException | None = None
+    for node in tree.body:
+        if first is not None and not isinstance(node, _DEFINITIONS):
+            continue
+        statement = compile(ast.Module([node], type_ignores=[]), filename, "exec")
         try:
-            if kind == "finder":
-                if obj in sys.meta_path:
-                    sys.meta_path.remove(obj)
-            elif kind == "code":
-                obj.__code__ = saved
-            elif saved is None:
-                del obj.__init__
-            else:
-                obj.__init__ = saved
-        except (AttributeError, TypeError, ValueError):
-            pass
+            exec(statement, namespace)  # noqa: S102 - running submissions is the job
+        except _CpuTimeUp:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - reported, the cell goes on
+            first = first or exc
+    return first
 
 
 # ---------------------------------------------------------------------------
@@ -239,17 +236,26 @@ def main(fd: int, config: dict[str, Any]) -> int:
     from camlib.coursework._sandbox import confine
 
     report = confine(os.getcwd(), memory_bytes=config.get("memory_bytes"),
-                     cpu_seconds=config.get("cpu_seconds"), file_bytes=config.get("file_bytes"))
+                     cpu_seconds=config.get("cpu_seconds"), file_bytes=config.get("file_bytes"),
+                     namespaces=bool(config.get("namespaces")))
     import numpy  # noqa: F401 - the answers' arrays
 
     namespace: dict[str, Any] = {"__name__": "__main__"}
+    shell = _Shell(namespace)
+    namespace["get_ipython"] = lambda: shell
     _wire.send(sock, {"status": "ready", "confinement": report})
     while True:
         try:
             header, blobs = _wire.receive(sock, None, limit=1 << 34)
         except _wire.ChannelError:
             return 0
-        reply, out = _handle(header, blobs, namespace)
+        try:
+            reply, out = _handle(header, blobs, namespace)
+        except _CpuTimeUp:  # the alarm fired while a reply was being made
+            reply, out = {"status": "timeout"}, []
+        except BaseException as exc:  # noqa: BLE001 - the request loop goes on
+            reply, out = {"status": "unsendable", "text": f"{type(exc).__name__}: "
+                                                          f"{_text(exc, 200)}"}, []
         reply["id"] = header.get("id")
         try:
             _wire.send(sock, reply, out)
@@ -278,22 +284,18 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
                 failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
         return {"status": "ok", "failed": failed}, []
     if op == "exec":
-        code_text, filename = header["source"], header["filename"]
-        linecache.cache[filename] = (len(code_text), None, code_text.splitlines(keepends=True),
-                                     filename)
-        try:
-            code = compile(code_text, filename, "exec")
-        except SyntaxError as exc:
-            return {"status": "syntax", "line": exc.lineno, "text": _text(exc.msg)}, []
-        except BaseException as exc:  # noqa: BLE001 - e.g. too deeply nested
-            return _raised(exc), []
+        code_text, filename = as_python(header["source"]), header["filename"]
         try:
             with _Budget(header["cpu"]):
-                exec(code, namespace)  # noqa: S102 - running submissions is the job
+                error = run_cell(code_text, filename, namespace)
         except _CpuTimeUp:
             return {"status": "timeout"}, []
-        except BaseException as exc:  # noqa: BLE001
+        except SyntaxError as exc:
+            return {"status": "syntax", "line": exc.lineno, "text": _text(exc.msg)}, []
+        except BaseException as exc:  # noqa: BLE001 - e.g. too deeply nested to compile
             return _raised(exc), []
+        if error is not None:
+            return dict(_raised(error), status="ok"), []
         return {"status": "ok"}, []
     if op == "find":
         for name in header["names"]:
@@ -307,6 +309,12 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
         return {"status": "ok", "found": None}, []
     if op == "call":
         return _call(header, blobs, namespace)
+    if op == "usage":
+        import resource
+
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN)]
+        return {"status": "ok", "cpu": sum(u.ru_utime + u.ru_stime for u in used)}, []
     return {"status": "unknown"}, []
 
 
@@ -317,7 +325,6 @@ def _call(header: dict[str, Any], blobs: list[bytes],
     keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
     values = list(args) + list(kwargs.values())
     before = [_describe_state(v) for v in values]
-    undo = _block(header.get("block", []), header.get("exercise", ""))
     budget = _Budget(header["cpu"])
     reply: dict[str, Any]
     try:
@@ -329,16 +336,20 @@ def _call(header: dict[str, Any], blobs: list[bytes],
         reply = _raised(exc)
     else:
         reply = {"status": "ok"}
-    finally:
-        _unblock(undo)
     reply["cpu"] = getattr(budget, "used", 0.0)
     out: list[bytes] = []
-    if reply["status"] == "ok":
-        reply["value"] = _wire.encode(value, out)
-    changes = []
-    for (kind, key), value_now, (text, arrays) in zip(keys, values, before, strict=True):
-        if _describe_state(value_now) != (text, arrays):
-            changes.append([kind, key, _wire.encode(_state(value_now), out)])
+    try:
+        if reply["status"] == "ok":
+            reply["value"] = _wire.encode(value, out)
+        changes = []
+        for (kind, key), value_now, (text, arrays) in zip(keys, values, before, strict=True):
+            if _describe_state(value_now) != (text, arrays):
+                changes.append([kind, key, _wire.encode(_state(value_now), out)])
+    except BaseException as exc:  # noqa: BLE001 - e.g. a sparse or quantized tensor
+        what = type(value).__name__ if reply["status"] == "ok" else "an argument"
+        return {"status": "unsendable", "cpu": reply["cpu"],
+                "text": f"{what} could not be encoded as plain data "
+                        f"({type(exc).__name__}: {_text(exc, 200)})"}, []
     reply["changes"] = changes
     return reply, out
 

@@ -1,15 +1,30 @@
-"""Confining the process that runs a learner's code (Linux; elsewhere, what the OS allows).
+"""Confining the process that runs a learner's code.
 
-:func:`confine` is called by that process on itself before any learner code runs:
+Two layers. The outer one is the operating system's: :func:`bubblewrap_command` wraps the
+learner's process in bubblewrap (``bwrap``, the sandbox behind Flatpak) with new user,
+PID, IPC, network, UTS, cgroup and mount namespaces, ``--die-with-parent`` and
+``--new-session``. Inside, the process sees the interpreter and its site-packages
+read-only (the virtual environment mounted at ``/venv``, so a path an editable install's
+``.pth`` adds, such as the course checkout, does not exist there), the camlib generated
+for the exercise (``/camlib``, read-only), a size-capped tmpfs working directory
+(``/work``) and its own ``/proc`` and ``/dev``; everything else is absent. When it ends,
+its namespaces go with it: files, SysV shared memory and processes.
 
-- resource limits: address space, CPU time, file size, open files, no core files;
-- seccomp (Linux x86-64 and arm64): no new processes (threads are allowed), no signals
-  to other processes, no ``ptrace`` or reading another process's memory;
-- Landlock (Linux ≥ 5.13): files may be written only under the working directory (and
-  ``/dev/null``); from Landlock ABI 4 no TCP connections, from ABI 6 no signals and no
-  abstract sockets outside the process.
+The inner layer, :func:`confine`, is what the process does to itself before any learner
+code runs:
 
-Each layer that the kernel does not offer is skipped and reported by :func:`confine`.
+- resource limits: address space, CPU time, file size, open files, no core files
+  (namespaces do not limit resources);
+- seccomp (Linux x86-64 and arm64): no new processes, threads allowed. Under bubblewrap
+  this is the one thing it adds (a PID namespace contains processes but does not count
+  them: a fork bomb would still fill the machine); without bubblewrap it also denies
+  signals to other processes, ``ptrace`` and reading another process's memory;
+- Landlock (Linux ≥ 5.13), only without bubblewrap (the mount namespace already confines
+  files, the network namespace sockets): files may be written only under the working
+  directory; from ABI 4 no TCP, from ABI 6 no signals or abstract sockets outside.
+
+Without bubblewrap (not installed, or user namespaces refused) grading still works with
+the inner layer only; the grades say which isolation each submission had.
 :func:`protect_grader` makes the grader itself non-dumpable, so a process of the same
 user cannot read its memory through ``/proc/PID/mem`` or ``ptrace``.
 """
@@ -20,6 +35,7 @@ import ctypes
 import errno
 import os
 import platform
+import shutil
 import struct
 import sys
 
@@ -180,8 +196,11 @@ def _landlock(table: dict[str, int], writable: list[str]) -> str:
 
 
 def confine(workdir: str, *, memory_bytes: int | None, cpu_seconds: int | None,
-            file_bytes: int | None) -> list[str]:
-    """Confine the calling process; returns one line per layer saying what was applied."""
+            file_bytes: int | None, namespaces: bool = False) -> list[str]:
+    """Confine the calling process; returns one line per layer saying what was applied.
+
+    ``namespaces``: the process runs inside bubblewrap, so Landlock is skipped.
+    """
     report = [_limits(memory_bytes, cpu_seconds, file_bytes)]
     if not sys.platform.startswith("linux"):
         return report + ["no seccomp or Landlock: not Linux"]
@@ -194,16 +213,106 @@ def confine(workdir: str, *, memory_bytes: int | None, cpu_seconds: int | None,
     arch, table = _SYSCALLS.get(platform.machine(), (None, None))
     if table is None:
         return report + [f"no seccomp or Landlock table for {platform.machine()}"]
-    try:
-        report.append(_landlock(table, [workdir, os.devnull]))
-    except OSError as exc:
-        report.append(f"Landlock failed: {exc}")
-    try:
+    if not namespaces:  # under bubblewrap the mount and network namespaces do this
+        try:
+            report.append(_landlock(table, [workdir, os.devnull]))
+        except OSError as exc:
+            report.append(f"Landlock failed: {exc}")
+    try:  # under bubblewrap too: namespaces contain processes but do not count them
         _seccomp(table, arch)
         report.append("seccomp")
     except OSError as exc:
         report.append(f"seccomp failed: {exc}")
     return report
+
+
+# ---------------------------------------------------------------------------
+# bubblewrap
+# ---------------------------------------------------------------------------
+
+VENV_MOUNT = "/venv"
+LIBRARY_MOUNT = "/camlib"
+WORK_MOUNT = "/work"
+
+
+def interpreter_mounts() -> tuple[list[str], str]:
+    """bwrap arguments mounting the interpreter read-only, and its path inside.
+
+    The base interpreter's prefix is mounted where it is (its binary's links point there);
+    a virtual environment is mounted at ``/venv``, never at its own path, whose parent may
+    be the course checkout.
+    """
+    base = os.path.realpath(sys.base_prefix)
+    args = ["--ro-bind", base, base]
+    if os.path.realpath(sys.prefix) != base:
+        args += ["--ro-bind", os.path.realpath(sys.prefix), VENV_MOUNT]
+        python = f"{VENV_MOUNT}/bin/{os.path.basename(sys.executable)}"
+    else:
+        python = sys.executable
+    return args, python
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for name in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(name):
+            args += ["--ro-bind", name, name]
+    return args
+
+
+def bubblewrap_command(library: str, *, work_mb: int, env: dict[str, str]) -> list[str]:
+    """The ``bwrap ... --`` prefix and the interpreter that run the learner's process.
+
+    ``library`` (the generated camlib's parent folder) is mounted read-only at
+    ``/camlib``; ``/work`` is a tmpfs of ``work_mb`` MiB; ``env`` is the whole environment.
+    """
+    bwrap = shutil.which("bwrap") or "bwrap"
+    mounts, python = interpreter_mounts()
+    args = [bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--hostname", "grading", "--clearenv",
+            *_system_mounts(), *mounts,
+            "--ro-bind", library, LIBRARY_MOUNT,
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(work_mb << 20), "--tmpfs", WORK_MOUNT,
+            "--remount-ro", "/", "--chdir", WORK_MOUNT]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + ["--", python]
+
+
+_BWRAP_STATE: dict[str, str] = {}
+
+
+def bubblewrap_problem() -> str | None:
+    """None when bubblewrap runs a Python process here; else why not (cached)."""
+    if "problem" in _BWRAP_STATE:
+        return _BWRAP_STATE["problem"] or None
+    problem = ""
+    if not sys.platform.startswith("linux"):
+        problem = f"bubblewrap needs Linux (this is {sys.platform})"
+    elif shutil.which("bwrap") is None:
+        problem = "bubblewrap is not installed (apt-get install bubblewrap)"
+    else:
+        import subprocess
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as library:
+            command = bubblewrap_command(library, work_mb=1, env={"PATH": "/usr/bin:/bin"})
+            try:
+                result = subprocess.run([*command, "-c", "print('ok')"], capture_output=True,
+                                        text=True, timeout=60, stdin=subprocess.DEVNULL)
+                if result.stdout.strip() != "ok":
+                    problem = f"bubblewrap failed here: {result.stderr.strip()[-300:]}"
+            except (OSError, subprocess.SubprocessError) as exc:
+                problem = f"bubblewrap failed here: {exc}"
+    _BWRAP_STATE["problem"] = problem
+    return problem or None
 
 
 def probe() -> list[str]:

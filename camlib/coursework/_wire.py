@@ -119,7 +119,9 @@ def receive(sock: socket.socket, deadline: float | None = None,
 
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    # np.require, not np.ascontiguousarray: the latter makes a 0-d array 1-d, and a check
+    # asking for one number would then see an array of shape (1,).
+    np.lib.format.write_array(buffer, np.require(array, requirements="C"), allow_pickle=False)
     return buffer.getvalue()
 
 

@@ -133,10 +133,13 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
 
-While the autograder grades an exercise, these are switched off in the learner's process
-(calling one raises ``RuntimeError("4.1 asks you to write this; camlib's version is off
-while grading")``); every other camlib function stays available as a helper (7.2 may use
+While the autograder grades an exercise, the learner's process imports a camlib generated
+without these (``_library.library_without``: each definition removed from the source, a
+stub in its place raising ``RuntimeError("Exercise 4.1 asks you to write
+camlib.reference.class_activation_maps; it is not in camlib while this exercise is
+graded")``); every other camlib function stays available as a helper (7.2 may use
 ``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
-``connected_components`` and ``component_boxes``). Grading every lesson's solution to
-full marks (tests/test_grading.py) checks that no helper a solution uses is on the list.
+``connected_components`` and ``component_boxes``). Each name must be a top-level
+definition of its module (tests/test_grading.py resolves them all); grading every
+lesson's solution to full marks checks that no helper a solution uses is on the list.
 """

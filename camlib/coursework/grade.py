@@ -1,39 +1,46 @@
 """The autograder: score submitted notebooks with the course's own checks.
 
-The grader is the trusted side. For each submission it starts a learner process
-(``_runner``, confined by ``_sandbox``: its own session, resource limits, no new
-processes, no signals to others, writes only to an empty temporary directory where the
-kernel offers it) that runs the notebook's import statements (with their own generous
-time limit), then each exercise cell under a CPU-time limit. The checks run here, in
-the grader: each receives a :class:`~camlib.coursework._remote.RemoteFunction` that
-calls the learner's function in that process and brings the answer back as plain data
-(``_wire``: JSON and ``.npy``, never unpickled). Inputs, expected values, comparisons and
-messages never leave the grader, and the inputs come from a secret seed (a fresh one per
-run unless ``seed`` is given), so they differ from the notebook's visible check. While an
-exercise is graded, camlib's own version of what it asks for is switched off
-(``catalogue.WRITE_IT_YOURSELF``).
+A submission is graded in five layers, one function each:
 
-Failures stay local: a cell that raises, loops or defines nothing scores 0 for its
-exercise; a learner process that dies or hangs is killed (with its whole process group)
-and a new one grades the rest; a file that is not a notebook scores 0 for every exercise
-of its lesson. Exercises and points come from the lesson itself (``notebooks/NN_*.ipynb``),
-exercise cells are found by their tag, heading or function name, and rows are written
-as each submission finishes.
+1. :func:`read_submission`: which lesson (``--lesson``, else the file name, else the
+   headings) and, from the course's own lesson notebook, which exercises and points. The
+   submission never adds an exercise or changes a point.
+2. :func:`match_cells`: which code cell holds each exercise, in one pass over the cells
+   (the last definition before the exercise's check, as Run All leaves it).
+3. :func:`run_exercise`: a fresh learner process per exercise (``_remote``; inside
+   bubblewrap where available, ``_sandbox``) imports a camlib generated without the
+   functions that exercise asks for (``_library``), runs the notebook's imports and the
+   exercise cells up to this one, and hands the check a
+   :class:`~camlib.coursework._remote.RemoteFunction`.
+4. The check runs here, in the grader, on inputs from a secret seed; answers come back
+   as plain data (``_wire``), never unpickled.
+5. :func:`grading_rows` turns the results into one :class:`Grade` per exercise;
+   :func:`grade` writes them (CSV, totals, per-student feedback) as each submission
+   finishes, with ``jobs`` grading processes, and restarts one that dies.
+
+Every step is inside a ``try`` that yields rows: whatever a submission does, each
+expected exercise gets a row, and a row the grader itself could not produce says so
+(``graded=False``; the command then exits with status 1). docs/grading.md describes it
+for teachers and maintainers.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import re
 import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from camlib.coursework.notebooks import (
+    CHECK_TAG,
+    EXERCISE_TAG,
     HEADING,
     Exercise,
     defined_names,
@@ -46,15 +53,24 @@ from camlib.coursework.notebooks import (
     tags,
 )
 
-CSV_FIELDS = ("student", "lesson", "submission", "exercise", "points", "max_points", "message",
-              "seed", "camlib_version", "checks_sha256")
-TOTALS_FIELDS = ("student", "lesson", "submission", "points", "max_points", "seed",
-                 "camlib_version", "checks_sha256")
+CSV_FIELDS = ("student", "lesson", "submission", "exercise", "points", "max_points", "passed",
+              "message", "isolation", "seed_sha256", "camlib_version", "checks_sha256")
+TOTALS_FIELDS = ("student", "lesson", "submission", "points", "max_points", "isolation",
+                 "seed_sha256", "camlib_version", "checks_sha256")
+MESSAGE_LIMIT = 2000
+"""Characters of a message in the CSV; the full text goes to the student's feedback file."""
+MATCH_SECONDS = 30.0
+"""Time allowed to read a notebook and find its exercise cells."""
+CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(")
 
 
 @dataclass(frozen=True)
 class Grade:
-    """One row of the grades: a submission's score on one exercise."""
+    """One row of the grades: a submission's score on one exercise.
+
+    ``passed``: the check passed. ``graded``: False when the grader itself could not grade
+    (a grading process that died twice, a grader error), never for the learner's faults.
+    """
 
     submission: str
     exercise: str
@@ -63,19 +79,72 @@ class Grade:
     message: str
     student: str = ""
     lesson: str = ""
+    passed: bool = False
+    graded: bool = True
+    isolation: str = ""
+    learner_cpu: float = 0.0
+    """CPU seconds the learner's processes used for this exercise, as they reported it."""
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a grading run records with every row: its secret seed, camlib, the checks."""
+    """What a grading run records with every row: the seed's fingerprint, camlib, the checks.
+
+    The seed itself is for the teacher only (:func:`grade` writes it to a file of its
+    own); rows carry :attr:`seed_sha256`.
+    """
 
     seed: int
     camlib_version: str
     checks_sha256: str
 
+    @property
+    def seed_sha256(self) -> str:
+        return seed_fingerprint(self.seed)
 
-def _exercise_key(number: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in number.split(".") if p.isdigit())
+
+@dataclass
+class Settings:
+    """How a run grades: limits, checks, the secret seed, the isolation."""
+
+    lessons_dir: Path
+    cell_timeout: float = 10.0
+    check_time_limit: float = 10.0
+    check_modules: tuple[str, ...] = ()
+    seed: int = 0
+    import_timeout: float = 300.0
+    memory_mb: int = 4096
+    library: dict[str, bytes] = field(default_factory=dict)
+    sandbox: bool = False
+
+
+@dataclass
+class Plan:
+    """What :func:`read_submission` found: the notebook, the lesson, the expected exercises."""
+
+    notebook: dict[str, Any] | None
+    expected: list[Exercise]
+    lesson: int | None
+    problem: str | None = None
+    note: str = ""
+
+
+def seed_fingerprint(seed: int) -> str:
+    """A fingerprint of a grading seed (16 hex digits of SHA-256), safe to publish.
+
+    >>> seed_fingerprint(1)
+    'd8185725de98665a'
+    """
+    return hashlib.sha256(f"camlib-grading-seed:{seed}".encode()).hexdigest()[:16]
+
+
+def read_seed(path: str | Path) -> int:
+    """The seed in a file :func:`grade` wrote (its first line)."""
+    first = Path(path).read_text(encoding="utf-8").strip().splitlines()[:1]
+    try:
+        return int(first[0])
+    except (IndexError, ValueError):
+        raise ValueError(f"{path}: no seed on its first line") from None
 
 
 def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
@@ -101,13 +170,20 @@ def student_name(path: Path, folder: Path | None) -> str:
 
 def reference_exercises(lessons_dir: str | Path | None,
                         lesson: int | None) -> list[Exercise] | None:
-    """The exercises of lesson ``lesson`` as the course defines them, or None if unknown."""
+    """The exercises of lesson ``lesson`` as the course defines them (each number once).
+
+    None when the course has no such lesson.
+    """
     if lessons_dir is None or lesson is None:
         return None
     matches = sorted(Path(lessons_dir).glob(f"{lesson:02d}_*.ipynb"))
     if not matches:
         return None
-    return [e for e in find_exercises(read_notebook(matches[0])) if e.number]
+    found: dict[str, Exercise] = {}
+    for e in find_exercises(read_notebook(matches[0])):
+        if e.number and e.number not in found:
+            found[e.number] = e
+    return list(found.values())
 
 
 def checks_hash(extra: Sequence[str] = ()) -> str:
@@ -129,67 +205,298 @@ def _load_check_module(spec: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Which cell holds which exercise
+# 1. Read the submission: the course decides what is graded
 # ---------------------------------------------------------------------------
 
 
-def _heading_numbers(cells: list[dict[str, Any]], index: int) -> set[str]:
-    for j in range(index - 1, -1, -1):
-        if cells[j].get("cell_type") == "markdown":
-            found = {f"{int(m.group(1))}.{int(m.group(2))}"
-                     for m in HEADING.finditer(source(cells[j]))}
-            if found:
-                return found
-        elif "exercise" in tags(cells[j]):
-            return set()
-    return set()
+def _content_lesson(notebook: dict[str, Any]) -> int | None:
+    numbers = [int(m.group(1)) for c in notebook["cells"] if c.get("cell_type") == "markdown"
+               for m in HEADING.finditer(source(c))]
+    return max(set(numbers), key=numbers.count) if numbers else None
 
 
-def match_cells(notebook: dict[str, Any], expected: list[Exercise]) -> dict[str, int]:
-    """Exercise number -> the code cell that holds it.
+def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) -> Plan:
+    """The submission's lesson and the exercises the course expects of it.
 
-    A cell defining the exercise's function wins (tagged ``exercise`` and under the right
-    heading first, then tagged, then any, the first after the heading); a tagged cell
-    under the right heading comes next (a renamed function). Each cell serves once.
+    The lesson is ``lesson``, else the file name's ``NN_``, else the notebook's exercise
+    headings. Exercises and points come only from the course's lesson notebook; a lesson
+    the course does not have gives a plan with no exercises and a problem.
     """
-    cells = notebook["cells"]
-    code = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"]
-    defines = {i: defined_names(source(cells[i])) for i in code}
-    tagged = {i for i in code if "exercise" in tags(cells[i])}
-    heads = {i: _heading_numbers(cells, i) for i in code}
+    number = lesson if lesson is not None else lesson_number(path)
+    notebook = None
+    try:
+        notebook = read_notebook(path)
+    except (OSError, ValueError) as exc:
+        problem = f"not a readable notebook: {exc}"
+    else:
+        problem = None
+    content = _content_lesson(notebook) if notebook is not None else None
+    number = number if number is not None else content
+    expected = reference_exercises(lessons_dir, number)
+    if expected is None:
+        what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \
+            "in the file name, NN_name.ipynb, nor in Exercise N.M headings)"
+        return Plan(notebook, [], number, f"the course has {what}: nothing to grade"
+                    if number is None else f"the course has no {what}: nothing to grade")
+    note = ""
+    if content is not None and content != number:
+        note = (f" (this notebook's exercise headings are lesson {content:02d}'s; it is "
+                f"graded as lesson {number:02d}, as its file name says)")
+    return Plan(notebook, expected, number, problem, note)
+
+
+# ---------------------------------------------------------------------------
+# 2. Match cells: one pass, the last definition before the check
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _CodeCell:
+    index: int
+    tagged: bool
+    heads: frozenset[str]
+    defines: list[str]
+
+
+def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict]:
+    """Every code cell (tag, headings above it, names it defines) and each first check."""
+    heads: frozenset[str] = frozenset()
+    code: list[_CodeCell] = []
+    checks: dict[str, int] = {}
+    for i, cell in enumerate(cells):
+        if i % 512 == 0 and time.monotonic() > deadline:
+            raise TimeoutError(f"reading the notebook's cells took more than {MATCH_SECONDS:g} s")
+        kind, text = cell.get("cell_type"), source(cell)
+        if kind == "markdown":
+            found = frozenset(f"{int(m.group(1))}.{int(m.group(2))}"
+                              for m in HEADING.finditer(text))
+            heads = found or heads
+        elif kind == "code":
+            cell_tags = tags(cell)
+            code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
+                                  defined_names(text) if text.strip() else []))
+            if CHECK_TAG in cell_tags or "exercise_" in text:
+                for m in CHECK_CALL.finditer(text):
+                    checks.setdefault(f"{int(m.group(1))}.{int(m.group(2))}", i)
+    return code, checks
+
+
+def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
+                seconds: float = MATCH_SECONDS) -> dict[str, int]:
+    """Exercise number -> the code cell that holds it; linear in the number of cells.
+
+    A cell defining the exercise's function wins: the last one before the exercise's
+    check cell (what Run All leaves in force when the check runs); without a check cell,
+    the last of the best kind (tagged ``exercise`` under the exercise's heading, then
+    tagged, then any). A tagged cell under the exercise's heading comes next (a renamed
+    function). Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
+    """
+    code, checks = _scan(notebook["cells"], time.monotonic() + seconds)
+    by_name: dict[str, list[_CodeCell]] = {}
+    for cell in code:
+        for name in dict.fromkeys(cell.defines):
+            by_name.setdefault(name, []).append(cell)
     taken: set[int] = set()
     found: dict[str, int] = {}
     for e in expected:
-        candidates = [i for i in code if i not in taken and e.function
-                      and e.function in defines[i]]
-        ranked = sorted(candidates, key=lambda i: (i not in tagged or e.number not in heads[i],
-                                                   i not in tagged, e.number not in heads[i]))
-        if not ranked:
-            ranked = [i for i in code if i not in taken and i in tagged and e.number in heads[i]]
-        if ranked:
-            found[e.number] = ranked[0]
-            taken.add(ranked[0])
+        candidates = [c for c in by_name.get(e.function or "", []) if c.index not in taken]
+        check = checks.get(e.number)
+        before = [c for c in candidates if check is not None and c.index < check]
+        if before:
+            chosen = before[-1]
+        elif candidates:
+            best = min((not c.tagged or e.number not in c.heads, not c.tagged)
+                       for c in candidates)
+            chosen = [c for c in candidates
+                      if (not c.tagged or e.number not in c.heads, not c.tagged) == best][-1]
+        else:
+            renamed = [c for c in code if c.index not in taken and c.tagged
+                       and e.number in c.heads]
+            chosen = renamed[-1] if renamed else None
+        if chosen is not None:
+            found[e.number] = chosen.index
+            taken.add(chosen.index)
     return found
 
 
 # ---------------------------------------------------------------------------
-# One submission
+# 3-4. Run one exercise in its own learner process, and check it here
 # ---------------------------------------------------------------------------
 
 
-def _plan(path: Path, lessons_dir, lesson: int | None):
-    """(notebook or None, expected exercises, lesson number, a problem or None)."""
+def _start(process, prelude: list[str], settings: Settings) -> str:
+    """Start the learner's process and run the imports; returns a note on a failed import."""
+    process.start()
+    header, _ = process.request({"op": "imports", "statements": prelude},
+                                timeout=settings.import_timeout)
+    failed = header.get("failed") or []
+    if not failed:
+        return ""
+    statement, error = (str(x)[:200] for x in failed[0])
+    return f" (the import `{statement}` failed: {error})"
+
+
+def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
+    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
+    from camlib.coursework._wire import ChannelError, ChannelTimeout
+
+    limit = settings.cell_timeout
     try:
-        notebook = read_notebook(path)
-    except (OSError, ValueError) as exc:
-        number = lesson if lesson is not None else lesson_number(path)
-        return None, reference_exercises(lessons_dir, number) or [], number, \
-            f"not a readable notebook: {exc}"
-    number = lesson if lesson is not None else lesson_number(path, notebook)
-    expected = reference_exercises(lessons_dir, number)
-    if expected is None:
-        expected = [e for e in find_exercises(notebook) if e.number]
-    return notebook, expected, number, None
+        header, _ = process.request({"op": "exec", "source": code, "cpu": limit,
+                                     "filename": f"<exercise {label}>"}, timeout=3 * limit + 10)
+    except ChannelTimeout:
+        return False, f"the exercise cell did not finish within {limit:g} s"
+    except ChannelError:
+        return False, f"the Python process running the exercise cell ended: {process.ended()}"
+    status = header.get("status")
+    text = f"{str(header.get('type'))[:80]}: {str(header.get('text'))[:300]}"
+    if status == "ok" and header.get("type"):
+        return True, (f" (note: a line of the exercise cell raised {text}"
+                      f"{str(header.get('where', ''))[:200]}; the cell's definitions were kept "
+                      f"and the function graded)")
+    if status == "ok":
+        return True, ""
+    if status == "timeout":
+        return False, (f"the exercise cell did not finish within {limit:g} s of CPU time "
+                       f"(a loop at the top level of the cell?)")
+    if status == "syntax":
+        return False, (f"the exercise cell has a syntax error at line {header.get('line')}: "
+                       f"{str(header.get('text'))[:200]}")
+    return False, f"running the exercise cell raised {text}"
+
+
+def _prepare(process, cells: list[str], prelude: list[str], settings: Settings) -> tuple[
+        bool, str]:
+    """Start the process, run the imports, the earlier exercise cells and this one.
+
+    An earlier cell that ends the process is left out and the process started again.
+    Returns (this cell ran, its message with notes).
+    """
+    skipped: set[int] = set()
+    while True:
+        note = _start(process, prelude, settings)
+        for k, code in enumerate(cells[:-1]):
+            if k not in skipped:
+                _exec(process, code, "earlier", settings)
+                if not process.alive:
+                    skipped.add(k)
+                    break
+        else:
+            ran, message = _exec(process, cells[-1], "cell", settings)
+            return ran, message + note
+
+
+def run_exercise(e: Exercise, cells: list[str], prelude: list[str],
+                 settings: Settings) -> tuple[bool, str, float]:
+    """Grade exercise ``e`` whose cell is ``cells[-1]`` (earlier exercise cells before it).
+
+    Returns (passed, message, CPU seconds of the learner's process).
+    """
+    holder: list = []  # the learner's process, once started, for its CPU time
+    passed, message = _run_exercise(e, cells, prelude, settings, holder)
+    return passed, message, holder[0].cpu_seconds_used if holder else 0.0
+
+
+def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: Settings,
+                  holder: list) -> tuple[bool, str]:
+    from camlib.checks import get_check
+    from camlib.checks._results import CheckResult
+    from camlib.coursework._library import library_without
+    from camlib.coursework._remote import LearnerProcess, RemoteFunction
+    from camlib.coursework._wire import ChannelError
+    from camlib.coursework.catalogue import WRITE_IT_YOURSELF
+
+    try:
+        check = get_check(e.number)
+    except KeyError:
+        return False, f"✘ Exercise {e.number}: the course has no check for this exercise"
+    library = library_without(settings.library, WRITE_IT_YOURSELF.get(e.number, ()), e.number)
+    process = LearnerProcess(library, check_modules=settings.check_modules,
+                             memory_mb=settings.memory_mb, start_timeout=settings.import_timeout,
+                             sandbox=settings.sandbox)
+    holder.append(process)
+    try:
+        try:
+            ran, message = _prepare(process, cells, prelude, settings)
+        except (ChannelError, OSError) as exc:
+            return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
+        if not ran:
+            return False, f"✘ Exercise {e.number}: {message}"
+        names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
+                                           *defined_names(cells[-1])]) if n]
+        try:
+            header, _ = process.request({"op": "find", "names": names}, timeout=30)
+        except ChannelError:
+            return False, (f"✘ Exercise {e.number}: the Python process running this exercise "
+                           f"ended: {process.ended()}")
+        if not header.get("found"):
+            wanted = f"`{names[0]}`" if names else "a function"
+            return False, f"✘ Exercise {e.number}: the exercise cell does not define {wanted}" \
+                + message
+        fn = RemoteFunction(process, str(header["found"]),
+                            [str(p) for p in header.get("params") or []], exercise=e.number,
+                            cpu_seconds=settings.check_time_limit,
+                            wall_seconds=3 * settings.check_time_limit + 30)
+        try:
+            result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
+                           hidden_seed=settings.seed)
+        except Exception as exc:  # noqa: BLE001 - the check must not stop the run
+            result = CheckResult(e.number, False, f"✘ Exercise {e.number}: the check stopped "
+                                                  f"({type(exc).__name__}: {exc})")
+        return bool(result.passed), result.message + message
+    finally:
+        process.kill()
+
+
+# ---------------------------------------------------------------------------
+# 5. One submission: its rows
+# ---------------------------------------------------------------------------
+
+
+def grading_rows(plan: Plan, results: dict[str, tuple], *, name: str,
+                 student: str, isolation: str) -> list[Grade]:
+    """One :class:`Grade` per expected exercise (or one row saying why there is none)."""
+    lesson = f"{plan.lesson:02d}" if isinstance(plan.lesson, int) else ""
+    if not plan.expected:
+        return [Grade(name, "", 0.0, 0.0, plan.problem or "no exercises", student, lesson,
+                      isolation=isolation)]
+    rows = []
+    for e in plan.expected:
+        passed, message, graded, *cpu = results.get(
+            e.number, (False, f"✘ Exercise {e.number}: not graded", False))
+        rows.append(Grade(name, e.number, e.points if passed else 0.0, e.points,
+                          message + plan.note, student, lesson, passed, graded, isolation,
+                          cpu[0] if cpu else 0.0))
+    return rows
+
+
+def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
+    """(passed, message, graded[, learner CPU]) per expected exercise of a submission."""
+    if plan.problem:
+        return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
+                for e in plan.expected}
+    try:
+        where = match_cells(plan.notebook, plan.expected)
+    except TimeoutError as exc:
+        return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
+    cells = plan.notebook["cells"]
+    used = set().union(*(names_used(source(cells[i])) for i in where.values()))
+    prelude = import_statements(plan.notebook, used=used)
+    order = sorted(where.values())
+    results = {}
+    for e in plan.expected:
+        if e.number not in where:
+            results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
+                                        f"submission (deleted, or its function renamed?)", True)
+            continue
+        chain = [source(cells[i]) for i in order if i <= where[e.number]]
+        try:
+            passed, message, cpu = run_exercise(e, chain, prelude, settings)
+            results[e.number] = (passed, message, True, cpu)
+        except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
+            results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
+                                        f"exercise ({type(exc).__name__}: {exc})", False)
+    return results
 
 
 def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
@@ -197,191 +504,47 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
                    check_modules: Sequence[str] = (), name: str | None = None,
                    seed: int | None = None, lesson: int | None = None, student: str = "",
                    import_timeout: float = 300.0, memory_mb: int = 4096,
-                   library: dict[str, bytes] | None = None) -> list[Grade]:
-    """Grade one submitted notebook; one :class:`Grade` per expected exercise.
+                   library: dict[str, bytes] | None = None,
+                   sandbox: bool | None = None) -> list[Grade]:
+    """Grade one submitted notebook; one :class:`Grade` per exercise the course expects.
 
-    Parameters
-    ----------
-    path : path
-        The submitted ``.ipynb``.
-    lessons_dir : path, optional
-        Folder of the course's lessons; exercises and points come from the lesson with
-        the same number. Without it, the submission's own exercise cells are graded.
-    cell_timeout : float
-        CPU seconds allowed to run each exercise cell (wall clock: three times that + 10).
-    check_time_limit : float
-        CPU seconds of the learner's code each check may use, all calls together.
-    check_modules : sequence of str
-        Extra modules (dotted names or ``.py`` files) defining checks with
-        ``camlib.checks._core.exercise_check``, e.g. a teacher's own exercises.
-    name : str, optional
-        The submission's name in the rows (default: ``str(path)``).
-    seed : int, optional
-        The secret seed of the grading inputs (default: a fresh random one).
-    lesson : int, optional
-        The lesson, for files named freely (default: from headings or the file name).
-    student : str
-        The student column.
-    import_timeout : float
-        Seconds for the learner process to start and run the notebook's imports.
-    memory_mb : int
-        Address-space limit of the learner process.
-    library : dict, optional
-        camlib's files as read when the run started (default: read now).
-
-    Returns
-    -------
-    list of Grade
+    ``lessons_dir``: the course's lessons (default: the course's ``notebooks/``), which
+    alone define exercises and points. ``cell_timeout``: CPU seconds per exercise cell.
+    ``check_time_limit``: CPU seconds of learner code per check. ``check_modules``: extra
+    modules defining checks. ``seed``: the secret seed of the hidden inputs (default: a
+    fresh one). ``lesson``: the lesson of a file named freely. ``import_timeout``: seconds
+    to start a learner process and run the imports. ``memory_mb``: its address space.
+    ``library``: camlib's files (default: read now). ``sandbox``: bubblewrap or not
+    (default: where it works).
     """
     import camlib
-    from camlib.checks import get_check
-    from camlib.checks._results import CheckResult
-    from camlib.coursework._remote import LearnerProcess, RemoteFunction, package_files
-    from camlib.coursework._wire import ChannelError, ChannelTimeout
-    from camlib.coursework.catalogue import WRITE_IT_YOURSELF
+    from camlib.coursework._remote import package_files
+    from camlib.coursework._sandbox import bubblewrap_problem
+    from camlib.paths import NOTEBOOKS_DIR
 
     path = Path(path)
     name = name if name is not None else str(path)
-    seed = seed if seed is not None else secrets.randbits(63)
     for spec in check_modules:
         _load_check_module(str(spec))
+    sandbox = bubblewrap_problem() is None if sandbox is None else sandbox
+    settings = Settings(Path(lessons_dir or NOTEBOOKS_DIR), cell_timeout, check_time_limit,
+                        tuple(map(str, check_modules)),
+                        seed if seed is not None else secrets.randbits(63), import_timeout,
+                        memory_mb, library or package_files(Path(camlib.__file__).parent),
+                        sandbox)
+    isolation = "bubblewrap" if sandbox else "process"
     try:
-        notebook, expected, number, problem = _plan(path, lessons_dir, lesson)
+        plan = read_submission(path, settings.lessons_dir, lesson)
     except Exception as exc:  # noqa: BLE001 - one bad file costs only itself
-        notebook, expected, number = None, [], lesson
-        problem = f"the grader could not read this notebook ({type(exc).__name__}: {exc})"
-    lesson_text = f"{number:02d}" if isinstance(number, int) else ""
-
-    def row(e: Exercise, passed: bool, message: str) -> Grade:
-        return Grade(name, e.number, e.points if passed else 0.0, e.points, message,
-                     student, lesson_text)
-
-    if notebook is None or problem is not None:
-        if not expected:
-            return [Grade(name, "", 0.0, 0.0, problem or "no exercises", student, lesson_text)]
-        return [row(e, False, f"✘ Exercise {e.number}: {problem}") for e in expected]
+        plan = Plan(None, [], lesson, f"the grader could not read this notebook "
+                                      f"({type(exc).__name__}: {exc})")
     try:
-        where = match_cells(notebook, expected)
-        cells = notebook["cells"]
-        used = set().union(*(names_used(source(cells[i])) for i in where.values())) \
-            if where else set()
-        prelude = import_statements(notebook, used=used)
+        results = _results(plan, settings)
     except Exception as exc:  # noqa: BLE001
-        message = f"the grader could not read this notebook ({type(exc).__name__}: {exc})"
-        return [row(e, False, f"✘ Exercise {e.number}: {message}") for e in expected]
-
-    if library is None:
-        library = package_files(Path(camlib.__file__).parent)
-    order = sorted(where.items(), key=lambda item: item[1])  # notebook order
-    results: dict[str, tuple[bool, str]] = {}
-    for e in expected:
-        if e.number not in where:
-            results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
-                                        f"submission (deleted, or its function renamed?)")
-    process = LearnerProcess(library, check_modules=check_modules, memory_mb=memory_mb,
-                             start_timeout=import_timeout)
-    executed: list[int] = []  # cells run so far in this process (replayed after a restart)
-    broken: set[int] = set()  # cells that killed a process: not run again
-    import_note = ""
-    by_number = {e.number: e for e in expected}
-
-    def exec_cell(index: int, label: str) -> tuple[str, str]:
-        try:
-            header, _ = process.request(
-                {"op": "exec", "source": source(cells[index]), "filename": f"<exercise {label}>",
-                 "cpu": cell_timeout}, timeout=3 * cell_timeout + 10)
-        except ChannelTimeout:
-            broken.add(index)
-            return "fail", f"the exercise cell did not finish within {cell_timeout:g} s"
-        except ChannelError:
-            broken.add(index)
-            return "fail", f"the Python process running the exercise cell ended: {process.ended()}"
-        status = header.get("status")
-        if status == "ok":
-            return "ok", ""
-        if status == "timeout":
-            return "fail", (f"the exercise cell did not finish within {cell_timeout:g} s of CPU "
-                            f"time (a loop at the top level of the cell?)")
-        if status == "syntax":
-            return "fail", (f"the exercise cell has a syntax error at line "
-                            f"{header.get('line')}: {str(header.get('text'))[:200]}")
-        return "fail", (f"running the exercise cell raised {str(header.get('type'))[:80]}: "
-                        f"{str(header.get('text'))[:300]}")
-
-    def ensure_process() -> str | None:
-        nonlocal import_note
-        if process.alive:
-            return None
-        try:
-            process.start()
-            header, _ = process.request({"op": "imports", "statements": prelude},
-                                        timeout=import_timeout)
-        except (ChannelError, OSError) as exc:
-            process.kill()
-            return f"the grader could not start the learner's process ({exc})"
-        failed = header.get("failed") or []
-        if failed:
-            statement, error = (str(x)[:200] for x in failed[0])
-            import_note = f" (the import `{statement}` failed: {error})"
-        for index in list(executed):
-            if index not in broken:
-                exec_cell(index, "replay")
-                if not process.alive:
-                    return ensure_process()
-        return None
-
-    try:
-        for number, index in order:
-            e = by_number[number]
-            trouble = ensure_process()
-            if trouble:
-                results[number] = (False, f"✘ Exercise {number}: {trouble}")
-                continue
-            status, message = exec_cell(index, number)
-            executed.append(index)
-            if status != "ok":
-                results[number] = (False, f"✘ Exercise {number}: {message}{import_note}")
-                continue
-            try:
-                check = get_check(number)
-            except KeyError:
-                results[number] = (False, f"✘ Exercise {number}: the course has no check for "
-                                          f"this exercise")
-                continue
-            names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
-                                               *defined_names(source(cells[index]))]) if n]
-            try:
-                header, _ = process.request({"op": "find", "names": names}, timeout=30)
-            except ChannelError:
-                results[number] = (False, f"✘ Exercise {number}: the Python process running "
-                                          f"this exercise ended: {process.ended()}")
-                continue
-            if not header.get("found"):
-                wanted = f"`{names[0]}`" if names else "a function"
-                results[number] = (False, f"✘ Exercise {number}: the exercise cell does not "
-                                          f"define {wanted}{import_note}")
-                continue
-            fn = RemoteFunction(process, str(header["found"]),
-                                [str(p) for p in header.get("params") or []], exercise=number,
-                                block=list(WRITE_IT_YOURSELF.get(number, ())),
-                                cpu_seconds=check_time_limit,
-                                wall_seconds=3 * check_time_limit + 30)
-            try:
-                result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
-                               hidden_seed=seed)
-            except BaseException as exc:  # noqa: BLE001 - the check must not stop the run
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                result = CheckResult(number, False, f"✘ Exercise {number}: the check stopped "
-                                                    f"({type(exc).__name__}: {exc})")
-            message = result.message
-            if not result.passed and import_note:
-                message += import_note
-            results[number] = (bool(result.passed), message)
-    finally:
-        process.kill()
-    return [row(e, *results.get(e.number, (False, f"✘ Exercise {e.number}: not graded")))
-            for e in expected]
+        results = {e.number: (False, f"✘ Exercise {e.number}: the grader failed on this "
+                                     f"notebook ({type(exc).__name__}: {exc})", False)
+                   for e in plan.expected}
+    return grading_rows(plan, results, name=name, student=student, isolation=isolation)
 
 
 # ---------------------------------------------------------------------------
@@ -389,8 +552,26 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
 # ---------------------------------------------------------------------------
 
 
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:100] or "submission"
+
+
+def _capped(message: str, feedback: str | None) -> str:
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    where = f"; the full text is in {feedback}" if feedback else ""
+    return message[:MESSAGE_LIMIT - 120] + f" … (cut at {MESSAGE_LIMIT} of {len(message)} " \
+        f"characters{where})"
+
+
+def _csv_row(g: Grade, info: RunInfo | None, feedback: str | None = None) -> list[str]:
+    run = [info.seed_sha256, info.camlib_version, info.checks_sha256] if info else ["", "", ""]
+    return [g.student, g.lesson, g.submission, g.exercise, f"{g.points:g}", f"{g.max_points:g}",
+            "yes" if g.passed else "no", _capped(g.message, feedback), g.isolation, *run]
+
+
 def write_csv(grades: Iterable[Grade], out: str | Path, info: RunInfo | None = None) -> None:
-    """Write grades as CSV (columns ``CSV_FIELDS``)."""
+    """Write grades as CSV (columns ``CSV_FIELDS``, messages capped at ``MESSAGE_LIMIT``)."""
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_FIELDS)
@@ -398,17 +579,12 @@ def write_csv(grades: Iterable[Grade], out: str | Path, info: RunInfo | None = N
             writer.writerow(_csv_row(g, info))
 
 
-def _csv_row(g: Grade, info: RunInfo | None) -> list[str]:
-    run = [str(info.seed), info.camlib_version, info.checks_sha256] if info else ["", "", ""]
-    return [g.student, g.lesson, g.submission, g.exercise, f"{g.points:g}", f"{g.max_points:g}",
-            g.message, *run]
-
-
-def totals(grades: Sequence[Grade]) -> list[tuple[str, str, str, float, float]]:
-    """(student, lesson, submission, points, max_points), one per submission, in order."""
+def totals(grades: Sequence[Grade]) -> list[tuple[str, str, str, float, float, str]]:
+    """(student, lesson, submission, points, max_points, isolation), one per submission."""
     out: dict[str, list] = {}
     for g in grades:
-        entry = out.setdefault(g.submission, [g.student, g.lesson, g.submission, 0.0, 0.0])
+        entry = out.setdefault(g.submission, [g.student, g.lesson, g.submission, 0.0, 0.0,
+                                              g.isolation])
         entry[3] += g.points
         entry[4] += g.max_points
     return [tuple(v) for v in out.values()]
@@ -416,19 +592,31 @@ def totals(grades: Sequence[Grade]) -> list[tuple[str, str, str, float, float]]:
 
 def summary(grades: Sequence[Grade], seconds: float | None = None,
             info: RunInfo | None = None) -> str:
-    """A plain-text summary: total per submission, pass count per exercise."""
-    lines = []
+    """A plain-text summary: total per submission, passes per exercise, the isolation."""
+    from camlib.checks._registry import _exercise_key
+
     rows = totals(grades)
     width = max([len(r[2]) for r in rows] + [10])
     timing = ""
     if seconds is not None and rows:
         timing = f" in {seconds:.1f} s ({seconds / len(rows):.1f} s per submission)"
-    lines.append(f"Graded {len(rows)} submission(s), {len(grades)} exercise row(s){timing}")
+    lines = [f"Graded {len(rows)} submission(s), {len(grades)} exercise row(s){timing}"]
+    if rows:
+        learner = sum(g.learner_cpu for g in grades)
+        lines.append(f"CPU time of the learners' processes: {learner:.1f} s "
+                     f"({learner / len(rows):.1f} s per submission)")
     if info is not None:
-        lines.append(f"seed {info.seed}, camlib {info.camlib_version}, checks sha256 "
-                     f"{info.checks_sha256[:16]}")
+        lines.append(f"seed fingerprint {info.seed_sha256}, camlib {info.camlib_version}, "
+                     f"checks sha256 {info.checks_sha256[:16]}")
+    isolations = sorted({r[5] for r in rows})
+    lines.append("isolation: " + ", ".join(
+        f"{kind} ({sum(r[5] == kind for r in rows)} submission(s))" for kind in isolations))
+    ungraded = [g for g in grades if not g.graded]
+    if ungraded:
+        lines.append(f"NOT GRADED: {len(ungraded)} row(s) the grader could not grade "
+                     f"(see their messages)")
     lines.append(f"{'submission':<{width}}  points")
-    for _, _, submission, got, total in rows:
+    for _, _, submission, got, total, _ in rows:
         lines.append(f"{submission:<{width}}  {got:g}/{total:g}")
     by_exercise: dict[str, list[Grade]] = {}
     for g in grades:
@@ -438,111 +626,258 @@ def summary(grades: Sequence[Grade], seconds: float | None = None,
         lines.append("exercise  passed")
         for number in sorted(by_exercise, key=_exercise_key):
             group = by_exercise[number]
-            passed = sum(1 for g in group if g.message.startswith("✔"))
-            lines.append(f"{number:<8}  {passed}/{len(group)}")
+            lines.append(f"{number:<8}  {sum(g.passed for g in group)}/{len(group)}")
     return "\n".join(lines)
 
 
+class _Output:
+    """The run's files: grades CSV, totals CSV, per-student feedback, the teacher's seed."""
+
+    def __init__(self, out: Path | None, totals_out: Path | None, info: RunInfo):
+        self.info, self.handles, self.writers = info, [], []
+        self.feedback = out.with_name(out.stem + "-feedback") if out is not None else None
+        self.seed_file = out.with_name(out.stem + "-seed.txt") if out is not None else None
+        self.started: set[str] = set()
+        for target, fields in ((out, CSV_FIELDS), (totals_out, TOTALS_FIELDS)):
+            if target is None:
+                self.writers.append(None)
+                continue
+            handle = open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self.handles.append(handle)
+            writer = csv.writer(handle)
+            writer.writerow(fields)
+            handle.flush()
+            self.writers.append((writer, handle))
+        if self.seed_file is not None:
+            fd = os.open(self.seed_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"{info.seed}\n# The secret seed of this grading run (fingerprint "
+                             f"{info.seed_sha256} in the CSV). Keep it private: regrade with "
+                             f"--seed-file {self.seed_file.name}, never --seed on a shared "
+                             f"command line.\n")
+        if self.feedback is not None:
+            self.feedback.mkdir(exist_ok=True)
+
+    def _feedback_file(self, rows: list[Grade]) -> str | None:
+        if self.feedback is None or not rows:
+            return None
+        key = _safe_name(rows[0].student or Path(rows[0].submission).stem)
+        path = self.feedback / f"{key}.txt"
+        mode = "a" if key in self.started else "w"
+        self.started.add(key)
+        with open(path, mode, encoding="utf-8") as handle:
+            handle.write(f"== {rows[0].submission} (lesson {rows[0].lesson or '?'})\n")
+            for g in rows:
+                handle.write(f"{g.exercise or '-'}: {g.points:g}/{g.max_points:g}\n"
+                             f"{g.message}\n\n")
+        return f"{self.feedback.name}/{path.name}"
+
+    def record(self, rows: list[Grade]) -> None:
+        feedback = self._feedback_file(rows)
+        if self.writers[0] is not None:
+            writer, handle = self.writers[0]
+            for g in rows:
+                writer.writerow(_csv_row(g, self.info, feedback))
+            handle.flush()
+        if self.writers[1] is not None and rows:
+            writer, handle = self.writers[1]
+            for student, lesson_text, submission, got, total, isolation in totals(rows):
+                writer.writerow([student, lesson_text, submission, f"{got:g}", f"{total:g}",
+                                 isolation, self.info.seed_sha256, self.info.camlib_version,
+                                 self.info.checks_sha256])
+            handle.flush()
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+def default_jobs() -> int:
+    """The cores this process may use (``os.sched_getaffinity``; else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _grade_one(task: dict[str, Any]) -> list[Grade]:
-    return grade_notebook(**task)
+    try:
+        return grade_notebook(**task)
+    except Exception as exc:  # noqa: BLE001 - a row, whatever happened
+        return [_ungraded(task, f"the grader failed on this notebook ({type(exc).__name__}: "
+                                f"{exc})")[0]]
+
+
+def _ungraded(task: dict[str, Any], why: str) -> list[Grade]:
+    """Rows saying that the grader could not grade this submission, and why."""
+    try:
+        plan = read_submission(Path(task["path"]), Path(task["lessons_dir"]), task["lesson"])
+        expected, lesson = plan.expected, plan.lesson
+    except Exception:  # noqa: BLE001
+        expected, lesson = [], task.get("lesson")
+    lesson_text = f"{lesson:02d}" if isinstance(lesson, int) else ""
+    base = Grade(task["name"], "", 0.0, 0.0, f"NOT GRADED: {why}", task["student"], lesson_text,
+                 graded=False, isolation="bubblewrap" if task["sandbox"] else "process")
+    if not expected:
+        return [base]
+    return [replace(base, exercise=e.number, max_points=e.points,
+                    message=f"✘ Exercise {e.number}: NOT GRADED: {why}") for e in expected]
+
+
+def _worker(conn) -> None:
+    """A grading process: grade each task received until told to stop (None)."""
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(_grade_one(task))
+
+
+def _died(i: int, code: int | None, tasks: list[dict[str, Any]], deaths: dict[int, int],
+          pending: list[int], record: Callable[[int, list[Grade]], None]) -> None:
+    """A grading process died on task ``i``: grade it again once, else say so in its rows."""
+    deaths[i] = deaths.get(i, 0) + 1
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    if deaths[i] < 2:
+        pending.append(i)
+    else:
+        record(i, _ungraded(tasks[i], f"the grading process died twice while grading this "
+                                      f"submission (the last time: {how})"))
+
+
+def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
+               record: Callable[[int, list[Grade]], None]) -> None:
+    """Grade ``tasks`` in ``jobs`` processes; a process that dies is replaced.
+
+    Its submission is graded once more by a new process; if that one dies too, the
+    submission gets rows saying so (``graded=False``).
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    pending = list(range(len(tasks)))[::-1]
+    deaths: dict[int, int] = {}
+    busy: dict[Any, tuple[Any, int]] = {}  # connection -> (process, task index)
+
+    def assign(conn, process) -> None:
+        i = pending.pop()
+        busy[conn] = (process, i)
+        try:
+            conn.send(tasks[i])
+        except OSError:
+            pass  # the process died: its sentinel says so below
+
+    while pending or busy:
+        while pending and len(busy) < jobs:
+            conn, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child,), daemon=True)
+            process.start()
+            child.close()
+            assign(conn, process)
+        ready = wait(list(busy) + [p.sentinel for p, _ in busy.values()])
+        for conn in list(busy):
+            process, i = busy[conn]
+            if conn not in ready and process.sentinel not in ready:
+                continue
+            try:
+                rows = conn.recv() if conn.poll() else None
+            except (EOFError, OSError):
+                rows = None
+            if rows is not None:
+                record(i, rows)
+                del busy[conn]
+                if pending:
+                    assign(conn, process)
+                else:
+                    conn.send(None)
+                    conn.close()
+                    process.join(timeout=10)
+                continue
+            if not process.is_alive():
+                del busy[conn]
+                conn.close()
+                _died(i, process.exitcode, tasks, deaths, pending, record)
 
 
 def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
           totals_out: str | Path | None = None, lessons_dir: str | Path | None = None,
           cell_timeout: float = 10.0, check_time_limit: float = 10.0,
-          check_modules: Sequence[str] = (), jobs: int = 1, verbose: bool = True,
+          check_modules: Sequence[str] = (), jobs: int | None = None, verbose: bool = True,
           seed: int | None = None, lesson: int | None = None, import_timeout: float = 300.0,
-          memory_mb: int = 4096,
+          memory_mb: int = 4096, sandbox: bool | None = None, require_sandbox: bool = False,
           on_rows: Callable[[list[Grade]], None] | None = None) -> list[Grade]:
     """Grade every submission (files, or folders searched for ``*.ipynb``).
 
-    ``jobs`` submissions are graded at once (each by its own grading process). Rows are
-    appended to ``out`` (CSV) as each submission finishes, and its total to
-    ``totals_out`` (default: ``out`` with ``-totals`` added to its name). Returns the rows
-    in the order of the submissions; the other parameters are those of
-    :func:`grade_notebook`.
+    ``jobs`` submissions are graded at once (default: the usable cores). Rows are
+    appended to ``out`` (CSV) as each submission finishes, its total to ``totals_out``
+    (default: ``out`` with ``-totals``), the full messages to ``OUT-feedback/STUDENT.txt``
+    and the secret seed to ``OUT-seed.txt`` (the CSV has its fingerprint only).
+    ``sandbox``: bubblewrap or not (default: where it works); ``require_sandbox``:
+    raise ``RuntimeError`` rather than grade without it. Returns the rows in the order of
+    the submissions; other parameters are :func:`grade_notebook`'s.
     """
     import camlib
     from camlib.coursework._remote import package_files
-    from camlib.coursework._sandbox import protect_grader
+    from camlib.coursework._sandbox import bubblewrap_problem, protect_grader
+    from camlib.paths import NOTEBOOKS_DIR
 
     start = time.monotonic()
+    problem = bubblewrap_problem() if sandbox is not False else "not asked for"
+    if require_sandbox and problem:
+        raise RuntimeError(f"--require-sandbox: {problem}")
     protect_grader()
     for spec in check_modules:
         _load_check_module(str(spec))
     seed = seed if seed is not None else secrets.randbits(63)
     info = RunInfo(seed, getattr(camlib, "__version__", "unknown"),
                    checks_hash([str(m) for m in check_modules]))
-    library = package_files(Path(camlib.__file__).parent)
-    found = expand_submissions(submissions)
-    tasks = [dict(path=p, name=str(p), student=student_name(p, folder), lessons_dir=lessons_dir,
+    library = package_files(Path(camlib.__file__).parent)  # once: every task grades with it
+    tasks = [dict(path=p, name=str(p), student=student_name(p, folder),
+                  lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,
                   check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
-                  import_timeout=import_timeout, memory_mb=memory_mb, library=library)
-             for p, folder in found]
+                  import_timeout=import_timeout, memory_mb=memory_mb,
+                  library=library, sandbox=problem is None)
+             for p, folder in expand_submissions(submissions)]
     if out is not None and totals_out is None:
         totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
-    files = []
-    writers = []
-    for target, fields in ((out, CSV_FIELDS), (totals_out, TOTALS_FIELDS)):
-        if target is None:
-            writers.append(None)
-            continue
-        handle = open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        files.append(handle)
-        writer = csv.writer(handle)
-        writer.writerow(fields)
-        handle.flush()
-        writers.append((writer, handle))
+    output = _Output(Path(out) if out is not None else None,
+                     Path(totals_out) if totals_out is not None else None, info)
+    by_index: dict[int, list[Grade]] = {}
 
-    def record(rows: list[Grade]) -> None:
-        if writers[0] is not None:
-            writer, handle = writers[0]
-            for g in rows:
-                writer.writerow(_csv_row(g, info))
-            handle.flush()
-        if writers[1] is not None and rows:
-            writer, handle = writers[1]
-            for student, lesson_text, submission, got, total in totals(rows):
-                writer.writerow([student, lesson_text, submission, f"{got:g}", f"{total:g}",
-                                 info.seed, info.camlib_version, info.checks_sha256])
-            handle.flush()
+    def record(i: int, rows: list[Grade]) -> None:
+        by_index[i] = rows
+        output.record(rows)
         if on_rows is not None:
             on_rows(rows)
 
-    by_index: dict[int, list[Grade]] = {}
+    jobs = default_jobs() if jobs is None else max(1, jobs)
     try:
-        if jobs <= 1 or len(tasks) <= 1:
+        if jobs == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
-                by_index[i] = _grade_one(task)
-                record(by_index[i])
+                record(i, _grade_one(task))
         else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                futures = {pool.submit(_grade_one, task): i for i, task in enumerate(tasks)}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    try:
-                        by_index[i] = future.result()
-                    except Exception as exc:  # noqa: BLE001 - a grading process that died
-                        t = tasks[i]
-                        by_index[i] = [Grade(t["name"], "", 0.0, 0.0,
-                                             f"the grading process failed ({exc})",
-                                             t["student"], "")]
-                    record(by_index[i])
+            _run_tasks(tasks, min(jobs, len(tasks)), record)
     finally:
-        for handle in files:
-            handle.close()
+        output.close()
     grades = [row for i in range(len(tasks)) for row in by_index.get(i, [])]
-    after = checks_hash([str(m) for m in check_modules])
-    if after != info.checks_sha256:
+    if verbose:
+        _report(grades, time.monotonic() - start, info, output, problem)
+    if checks_hash([str(m) for m in check_modules]) != info.checks_sha256:
         print("warning: the course's check files changed while grading; the grades above were "
               "computed with the checks as they were when grading started", file=sys.stderr)
-    if verbose:
-        print(summary(grades, time.monotonic() - start, info))
-        if out is not None:
-            print(f"wrote {out} and {totals_out}")
     return grades
+
+
+def _report(grades: list[Grade], seconds: float, info: RunInfo, output: _Output,
+            problem: str | None) -> None:
+    print(summary(grades, seconds, info))
+    if problem and problem != "not asked for":
+        print(f"isolation: process only, because {problem}")
+    if output.seed_file is not None:
+        print(f"wrote {output.handles[0].name}, its totals, {output.feedback}/ and the secret "
+              f"seed to {output.seed_file} (keep it private)")

@@ -238,37 +238,24 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
     return int(match.group(1)) if match else None
 
 
-def untagged_exercise_cell(notebook: dict[str, Any], number: str, function: str | None,
-                           taken: set[int]) -> int | None:
-    """The code cell holding exercise ``number`` when its ``exercise`` tag was lost.
-
-    The first code cell after the exercise's heading that defines ``function``; else the
-    last code cell anywhere that defines it. Cells in ``taken`` are skipped.
-    """
-    if not function:
-        return None
-    cells = notebook["cells"]
-    heading = None
-    for i, cell in enumerate(cells):
-        if cell.get("cell_type") == "markdown" and any(
-                f"{int(m.group(1))}.{int(m.group(2))}" == number
-                for m in HEADING.finditer(source(cell))):
-            heading = i
-    candidates = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"
-                  and i not in taken and function in defined_names(source(c))]
-    after = [i for i in candidates if heading is not None and i > heading]
-    if after:
-        return after[0]
-    return candidates[-1] if candidates else None
-
-
 def names_used(code: str) -> set[str]:
-    """Every identifier ``code`` mentions (a superset of the free names it needs)."""
+    """Every identifier ``code`` mentions (a superset of the free names it needs).
+
+    The body of a cell magic (``%%time``) counts: it is code that runs.
+    """
     try:
         tree = ast.parse(without_magics(code))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set(re.findall(r"[A-Za-z_]\w*", code))
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "run_cell_magic" and len(node.args) == 3 \
+                and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            names |= names_used(node.args[2].value)
+    return names
 
 
 def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
@@ -306,6 +293,17 @@ def import_statements(notebook: dict[str, Any], used: set[str] | None = None) ->
 
 
 def without_magics(code: str) -> str:
-    """Comment out IPython magics and shell escapes (``%...``, ``!...``) line by line."""
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                     for line in code.splitlines())
+    """``code`` as plain Python: magics and shell lines made calls by IPython's transformer.
+
+    ``%matplotlib inline`` becomes ``get_ipython().run_line_magic(...)``; without IPython,
+    such lines are commented out instead.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(code)
+    except ImportError:
+        return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                         for line in code.splitlines())
+    except Exception:  # noqa: BLE001 - what IPython cannot read, the parser will refuse
+        return code
