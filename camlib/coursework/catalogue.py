@@ -119,6 +119,7 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
     "5.1": ("camlib.reference.upsample", "camlib.torch.upsample"),
     "5.2": ("camlib.reference.normalize", "camlib.torch.normalize"),
+    "5.4": ("camlib.viz.maps.heat_mask_box",),
     "6.2": ("camlib.train.training_step",),
     "7.1": ("camlib.reference.iou", "camlib.torch.iou"),
     "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
