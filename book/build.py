@@ -217,7 +217,8 @@ def show_exercises_as_students_start(notebook: dict, student: dict, edition: str
         changed += 1
         if edition == "full":
             code = solution.replace("```", "` ` `")
-            folded.append((index + 1, {"cell_type": "markdown", "metadata": {},
+            folded.append((index + 1, {"cell_type": "markdown", "id": f"solution-{index}",
+                                       "metadata": {},
                                        "source": SOLUTION_DROPDOWN.format(code=code)}))
     for index, cell in reversed(folded):
         cells.insert(index, cell)

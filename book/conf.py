@@ -63,8 +63,7 @@ html_theme_options = {
         "html": "The course's repository on GitHub",
         "class": "course-repository",
     }],
-    "announcement": f'<a href="{REPOSITORY}">The course on GitHub</a>: clone it, '
-                    f'or open a lesson on Colab.',
+    "announcement": f'<a href="{REPOSITORY}">The course on GitHub</a>',
 }
 
 if os.environ.get("CAMLIB_BOOK_NITPICK"):
