@@ -163,9 +163,9 @@ if ON_COLAB or importlib.util.find_spec("camlib") is None:
         ) from None
     sys.path.insert(0, where)
 
-import torch
+import torch  # noqa: E402 - after the install above
 
-import camlib
+import camlib  # noqa: E402
 
 if camlib.__version__ != "{version}":
     print(f"Note: this lesson was written for camlib {version}; "
