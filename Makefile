@@ -70,7 +70,7 @@ colab-check:
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest notebooks/[0-9]*.ipynb --nbval-lax -p no:cacheprovider
 	CAMLIB_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(COLAB_VENV)/bin/python -m pytest \
-	    tests/test_colab.py -k set_up_cell -p no:cacheprovider -s
+	    tests/test_colab.py -k "set_up_cell or downloaded" -p no:cacheprovider -s
 
 # The website's and the browser tests' packages, Debian's chromium (Playwright drives the
 # system browser; it downloads none of its own) and npm (it fetches MathJax for the site).

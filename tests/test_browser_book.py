@@ -68,7 +68,7 @@ def test_the_site_has_the_home_page_every_lesson_and_the_guides():
 def test_the_student_edition_holds_no_solution_and_the_full_one_folds_them():
     texts = {page: (HTML / page).read_text(encoding="utf-8") for page in _pages()}
     with_solutions = [page for page, text in texts.items() if "BEGIN SOLUTION" in text]
-    folded = [page for page, text in texts.items() if "Show solution" in text]
+    folded = [page for page, text in texts.items() if 'class="dropdown admonition"' in text]
     if EDITION == "student":
         assert with_solutions == [] and folded == []
         downloads = [p.name for p in (HTML / "_downloads").rglob("*.ipynb")]
@@ -78,7 +78,8 @@ def test_the_student_edition_holds_no_solution_and_the_full_one_folds_them():
             folded) | {f"lessons/{lesson}.html" for lesson in LESSONS if
                        "BEGIN SOLUTION" not in (ROOT / "notebooks" / f"{lesson}.ipynb").read_text()}
         for page in with_solutions:  # the solution is inside a folded dropdown only
-            assert texts[page].count("BEGIN SOLUTION") <= texts[page].count("dropdown"), page
+            assert texts[page].count("BEGIN SOLUTION") <= texts[page].count(
+                'class="dropdown admonition"'), page
 
 
 @pytest.mark.parametrize("page", _pages() or ["index.html"])
