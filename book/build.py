@@ -57,7 +57,7 @@ WIDGET_NOTE = ("<p class=\"widget-note\"><strong>Interactive widget.</strong> Th
                "controls.</p>")
 EDITIONS = ("full", "student")
 ANSWERS = "answers.md"  # the answers to the end-of-lesson questions: not in the student edition
-SOLUTION_DROPDOWN = ("````{{admonition}} Show solution\n:class: dropdown\n\n"
+SOLUTION_DROPDOWN = ("````{{admonition}} Solution\n:class: dropdown\n\n"
                      "```python\n{code}\n```\n````")
 LINK = re.compile(r"(\]\(|<img[^>]*?\ssrc=[\"']|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
 

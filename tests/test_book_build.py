@@ -76,7 +76,7 @@ def test_the_full_edition_folds_the_solution_after_the_starting_code():
     assert build.show_exercises_as_students_start(lesson, student, "full") == 1
     sources = ["".join(c["source"]) for c in lesson["cells"]]
     assert "NotImplementedError" in sources[1] and "BEGIN SOLUTION" not in sources[1]
-    assert sources[2].startswith("````{admonition} Show solution\n:class: dropdown")
+    assert sources[2].startswith("````{admonition} Solution\n:class: dropdown")
     assert "return x" in sources[2] and sources[3] == "check(f)"
 
 
