@@ -301,6 +301,8 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
         alts.update(image_alt_texts(notebook))
         page = stage_dir / "lessons" / lesson.name
         for cell in notebook["cells"]:
+            if "setup" in tags(cell):  # the same in every lesson: folded on the site
+                cell.setdefault("metadata", {})["tags"] = [*tags(cell), "hide-input"]
             if cell.get("cell_type") != "markdown":
                 continue
             if "colab-badge" in tags(cell):
