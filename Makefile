@@ -1,21 +1,31 @@
 # The course's commands: `make lab` opens the lessons, `make test` checks everything.
-# Both create the virtual environment in .venv on first use (Python >= 3.10 and pip only).
-# `make book` builds the course's website; `make test-browser` runs lessons in JupyterLab in
-# headless Chromium (both install what they need: the `book` extra and Debian's chromium).
+# Both create the virtual environment in .venv on first use (Python >= 3.10 and pip only);
+# `make lab` installs what a learner needs (the `lab` extra), `make test` adds the test
+# tools (the `test` extra). Without make (Windows): python -m camlib.course lab | test.
+# `make book` builds the course's website (EDITION=student: without solutions or answers);
+# `make test-browser` runs lessons in JupyterLab in headless Chromium (both install what
+# they need: the `book` extra and Debian's chromium).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-BOOK_STAMP := $(VENV)/.book-installed
+STAMP  := $(VENV)/.installed-lab
+TEST_STAMP := $(VENV)/.installed-test
+BOOK_STAMP := $(VENV)/.installed-book
+EDITION ?= full
 
 .PHONY: lab test test-fast lint colab-check book test-browser browser-deps publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[lab]"
 	touch $(STAMP)
+$(TEST_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(TEST_STAMP)
 
 # Containers often run as root, where JupyterLab refuses to start without --allow-root.
 ROOT_USER := $(filter 0,$(shell id -u 2>/dev/null))
@@ -30,40 +40,43 @@ lab: $(STAMP)
 # Unit tests (tests/test_colab.py runs every student copy with a plain executor, as
 # Colab's "Run all" does), camlib's docstring examples, then every lesson executed under
 # nbval (outputs are not compared).
-test: $(STAMP)
+test: $(TEST_STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks/[0-9]*.ipynb --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 # The inner loop: unit tests and docstring examples without those marked slow.
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib --doctest-modules -m "not slow" -p no:cacheprovider
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check camlib tests notebooks book
 
 # Point the course at its repository (badges, set-up cells, student copies, docs):
 #   make publish REPO=https://github.com/ME/cam-course [BRANCH=main]
-publish: $(STAMP)
+publish: $(TEST_STAMP)
 	$(BIN)/python -m camlib.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 
-# Run the lessons against the package versions Colab ships (its published list, August
-# 2026), with camlib installed the way the Colab set-up cell does: --no-deps. Then the
-# set-up cell itself, with Colab detected, against a local bare repository (tests/test_colab.py).
+# Run the lessons against the package versions Colab ships (its published list,
+# github.com/googlecolab/backend-info pip-freeze.txt, August 2026), with camlib installed the
+# way the Colab set-up cell does: --no-deps. Then the set-up cell itself, with Colab
+# detected, against a local bare repository (tests/test_colab.py). Every camlib dependency
+# must be in this list: a new one that Colab lacks fails here.
 COLAB_VENV := .venv-colab
 COLAB_PINS := numpy==2.1.3 matplotlib==3.10.0 ipywidgets==7.7.1 scikit-learn==1.6.1 \
-              scikit-image==0.25.2 scipy==1.16.3 tqdm==4.67.1 ipykernel==6.17.1
+              scikit-image==0.25.2 scipy==1.16.3 tqdm==4.67.3 ipykernel==6.17.1 \
+              numba==0.61.2 llvmlite==0.44.0
 colab-check:
 	test -x $(COLAB_VENV)/bin/python || $(PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python -m pip install --quiet "torch>=2.2" "torchvision>=0.17" $(COLAB_PINS) nbval pytest
 	$(COLAB_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest notebooks/[0-9]*.ipynb --nbval-lax -p no:cacheprovider
 	CAMLIB_COLAB_PYTHON=$(COLAB_VENV)/bin/python $(COLAB_VENV)/bin/python -m pytest \
-	    tests/test_colab.py -k set_up_cell -p no:cacheprovider -s
+	    tests/test_colab.py -k "set_up_cell or downloaded" -p no:cacheprovider -s
 
 # The website's and the browser tests' packages, Debian's chromium (Playwright drives the
 # system browser; it downloads none of its own) and npm (it fetches MathJax for the site).
 SUDO := $(if $(ROOT_USER),,sudo)
-$(BOOK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+$(BOOK_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[book]"
 	touch $(BOOK_STAMP)
 browser-deps: $(BOOK_STAMP)
 	@test -n "$$CAMLIB_CHROMIUM" || command -v chromium >/dev/null || \
@@ -73,9 +86,12 @@ browser-deps: $(BOOK_STAMP)
 # The course's website in build/book/html (lessons executed once, then reused from
 # build/book-cache until a lesson, camlib or data/ changes), then every page checked in
 # headless Chromium; screenshots of the lessons in build/book-screenshots/.
+# EDITION=full (default): each solution folded under "Show solution", and the answers page;
+# EDITION=student: no solutions and no answers (for a course taught for credit).
 book: browser-deps
-	$(BIN)/python book/build.py --jobs 1
-	CAMLIB_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/test_browser_book.py -q -p no:cacheprovider
+	$(BIN)/python book/build.py --jobs 1 --edition $(EDITION)
+	CAMLIB_BROWSER_TESTS=1 CAMLIB_BOOK_EDITION=$(EDITION) $(BIN)/python -m pytest \
+	    tests/test_browser_book.py -q -p no:cacheprovider
 
 # Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw (about 5
 # minutes on a busy 2-core machine; stopped at 7).

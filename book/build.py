@@ -11,10 +11,16 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
    widget's output becomes the still image(s) it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
-   clean notebooks for download, and MathJax 3 (the npm package, fetched once with
-   ``npm pack`` into ``build/mathjax``).
+   clean notebooks for download (saved as ``NN_name.ipynb`` and
+   ``NN_name.student.ipynb``), and MathJax 3 (the npm package, fetched once with
+   ``npm pack`` into ``build/mathjax``). Each exercise cell shows the student's starting
+   code; the full edition adds the solution folded under "Show solution"
+   (sphinx-togglebutton's dropdown), the student edition (``--edition student``) leaves
+   it and the answers page (docs/answers.md) out. A figure's alt text (``camlib.viz.show``
+   puts it in the PNG output's metadata) goes to ``image_alt.json``, which book/conf.py
+   puts on the page's ``<img>``.
    Relative links are rewritten to the staged pages; a link to another file of the
-   repository points at it on GitHub (``camlib.coursework.colab``'s setting).
+   repository points at it on GitHub (``camlib/course.json``'s setting).
 3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``; any
    Sphinx warning fails the build.
 """
@@ -49,6 +55,10 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = ("<p class=\"widget-note\"><strong>Interactive widget.</strong> The figure above is "
                "its first setting; open the lesson in Jupyter or on Colab to move its "
                "controls.</p>")
+EDITIONS = ("full", "student")
+ANSWERS = "answers.md"  # the answers to the end-of-lesson questions: not in the student edition
+SOLUTION_DROPDOWN = ("````{{admonition}} Solution\n:class: dropdown\n\n"
+                     "```python\n{code}\n```\n````")
 LINK = re.compile(r"(\]\(|<img[^>]*?\ssrc=[\"']|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
 
 sys.path.insert(0, str(ROOT))
@@ -136,15 +146,14 @@ def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
     return lesson.name, time.perf_counter() - start, stills
 
 
-def _github_blob(path: Path) -> str:
-    from camlib.coursework.colab import BRANCH, REPO_URL
-
-    return f"{REPO_URL}/blob/{BRANCH}/{path.relative_to(ROOT).as_posix()}"
-
-
-def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path]) -> str:
+def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
+           setting=None, hidden: frozenset = frozenset()) -> str:
     """Rewrite the relative links of ``text`` (from repository file ``source``, staged at
-    ``staged``) to staged pages, or to the repository on GitHub for other files."""
+    ``staged``) to staged pages, or to the repository on GitHub for other files; a link to
+    a file in ``hidden`` (left out of this edition) loses its target."""
+    from camlib.course import load_setting
+
+    setting = load_setting() if setting is None else setting
 
     def fix(match: re.Match) -> str:
         opening, target = match.group(1), match.group(2)
@@ -152,10 +161,12 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path]) -> st
             return match.group(0)
         path, _, anchor = target.partition("#")
         resolved = (source.parent / path).resolve()
+        if resolved in hidden:
+            return f"{opening}#"
         if resolved in pages:
             new = os.path.relpath(pages[resolved], staged.parent)
         elif resolved.exists() and ROOT in resolved.parents:
-            new = _github_blob(resolved)
+            new = setting.blob_url(resolved.relative_to(ROOT))
         else:
             return match.group(0)
         return f"{opening}{Path(new).as_posix()}{'#' + anchor if anchor else ''}"
@@ -163,23 +174,95 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path]) -> st
     return LINK.sub(fix, text)
 
 
-def _links_cell(lesson: Path) -> str:
-    from camlib.coursework.colab import colab_url
+def download_name(lesson: Path, student: bool) -> str:
+    """The file name a downloaded notebook is saved under: distinct for the student copy.
+
+    >>> download_name(Path("04_swapping_the_sums.ipynb"), student=True)
+    '04_swapping_the_sums.student.ipynb'
+    """
+    return f"{lesson.stem}.student.ipynb" if student else lesson.name
+
+
+def _links_cell(lesson: Path, setting, edition: str) -> str:
+    from camlib.course import colab_url
 
     name = lesson.name  # the badge is served by the site: no image from Colab's servers
-    return (f"[![Open In Colab](../_static/open-in-colab.svg)]({colab_url(f'notebooks/{name}')}) "
-            f"[exercises only, on Colab]({colab_url(f'notebooks/student/{name}')}) · "
-            f"download {{download}}`the lesson <../_notebooks/{name}>` or "
-            f"{{download}}`the student copy <../_notebooks/student/{name}>`")
+    student = colab_url(f"notebooks/student/{name}", setting)
+    student_copy = f"{{download}}`the student copy <../_notebooks/{download_name(lesson, True)}>`"
+    if edition == "student":
+        return (f"[![Open In Colab](../_static/open-in-colab.svg)]({student}) · "
+                f"download {student_copy}")
+    return (f"[![Open In Colab](../_static/open-in-colab.svg)]"
+            f"({colab_url(f'notebooks/{name}', setting)}) "
+            f"[exercises only, on Colab]({student}) · "
+            f"download {{download}}`the lesson <../_notebooks/{name}>` or {student_copy}")
 
 
-def stage(stage_dir: Path, executed: dict[str, Path]) -> list[Path]:
+def show_exercises_as_students_start(notebook: dict, student: dict, edition: str) -> int:
+    """Each code cell the student copy changes (an exercise's solution) shows the student's
+    starting code; the full edition adds the solution after it, folded under "Show
+    solution". Returns how many cells changed. The two notebooks have the same cells."""
+    from camlib.coursework.notebooks import source
+
+    cells, starts = notebook["cells"], student["cells"]
+    if len(cells) != len(starts):
+        raise ValueError(f"the student copy has {len(starts)} cells, the lesson {len(cells)}: "
+                         f"run `python -m camlib.coursework release`")
+    folded, changed = [], 0
+    for index, (cell, start) in enumerate(zip(cells, starts, strict=True)):
+        if cell.get("cell_type") != "code" or source(cell) == source(start):
+            continue
+        solution = source(cell)
+        cell["source"] = source(start)
+        changed += 1
+        if edition == "full":
+            code = solution.replace("```", "` ` `")
+            folded.append((index + 1, {"cell_type": "markdown", "id": f"solution-{index}",
+                                       "metadata": {},
+                                       "source": SOLUTION_DROPDOWN.format(code=code)}))
+    for index, cell in reversed(folded):
+        cells.insert(index, cell)
+    return changed
+
+
+def image_alt_texts(notebook: dict) -> dict[str, str]:
+    """``{sha256 of a PNG output: its alt text}`` for the figures shown with camlib.viz.show.
+
+    myst-nb names an output image after the SHA-256 of its bytes and keeps only its width
+    and height from the output's metadata; book/conf.py uses this map to set the alt text.
+    """
+    import base64
+
+    alts = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if png and alt:
+                data = base64.b64decode("".join(png) if isinstance(png, list) else png)
+                alts[hashlib.sha256(data).hexdigest()] = alt
+    return alts
+
+
+GET_STARTED = "get-started.md"
+
+
+def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> list[Path]:
     """Write the Sphinx sources; returns the lesson pages."""
+    from camlib.course import load_setting
+
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+    setting = load_setting()
     if stage_dir.exists():
         shutil.rmtree(stage_dir)
     (stage_dir / "lessons").mkdir(parents=True)
     lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
     docs = sorted((ROOT / "docs").glob("*.md"))
+    hidden = frozenset()
+    if edition == "student":
+        hidden = frozenset(d.resolve() for d in docs if d.name == ANSWERS)
+        docs = [d for d in docs if d.name != ANSWERS]
     pages = {(ROOT / "README.md").resolve(): stage_dir / "index.md"}
     pages.update({d.resolve(): stage_dir / d.name for d in docs})
     pages.update({les.resolve(): stage_dir / "lessons" / les.name for les in lessons})
@@ -191,35 +274,47 @@ def stage(stage_dir: Path, executed: dict[str, Path]) -> list[Path]:
         pages[student.resolve()] = stage_dir / "lessons" / student.name  # its lesson's page
 
     readme = relink((ROOT / "README.md").read_text(encoding="utf-8"), ROOT / "README.md",
-                    stage_dir / "index.md", pages)
+                    stage_dir / "index.md", pages, setting, hidden)
     lesson_pages = "\n".join(f"lessons/{les.stem}" for les in lessons)
-    doc_pages = "\n".join(d.stem for d in docs if d.stem != "teaching")
+    first = [d.stem for d in docs if d.name == GET_STARTED]
+    doc_pages = "\n".join(d.stem for d in docs if d.stem not in ("teaching", *first))
     guide = "teaching\n" if (ROOT / "docs" / "teaching.md").exists() else ""
-    readme += (f"\n\n```{{toctree}}\n:hidden:\n:caption: Lessons\n\n{lesson_pages}\n```\n\n"
+    start = f"```{{toctree}}\n:hidden:\n\n{first[0]}\n```\n\n" if first else ""
+    readme += (f"\n\n{start}"
+               f"```{{toctree}}\n:hidden:\n:caption: Lessons\n\n{lesson_pages}\n```\n\n"
                f"```{{toctree}}\n:hidden:\n:caption: Teachers, results, benchmarks\n\n"
                f"{guide}{doc_pages}\n```\n")
     (stage_dir / "index.md").write_text(readme, encoding="utf-8")
     for doc in docs:
-        text = relink(doc.read_text(encoding="utf-8"), doc, stage_dir / doc.name, pages)
+        text = relink(doc.read_text(encoding="utf-8"), doc, stage_dir / doc.name, pages,
+                      setting, hidden)
         (stage_dir / doc.name).write_text(text, encoding="utf-8")
 
-    from camlib.coursework.notebooks import set_source, source, tags
+    from camlib.coursework.notebooks import read_notebook, set_source, source, tags
 
+    alts: dict[str, str] = {}
+    (stage_dir / "_notebooks").mkdir()
     for lesson in lessons:
         notebook = json.loads(executed[lesson.name].read_text(encoding="utf-8"))
+        student_path = ROOT / "notebooks" / "student" / lesson.name
+        show_exercises_as_students_start(notebook, read_notebook(student_path), edition)
+        alts.update(image_alt_texts(notebook))
         page = stage_dir / "lessons" / lesson.name
         for cell in notebook["cells"]:
+            if "setup" in tags(cell):  # the same in every lesson: folded on the site
+                cell.setdefault("metadata", {})["tags"] = [*tags(cell), "hide-input"]
             if cell.get("cell_type") != "markdown":
                 continue
             if "colab-badge" in tags(cell):
-                set_source(cell, _links_cell(lesson))
+                set_source(cell, _links_cell(lesson, setting, edition))
             else:
-                set_source(cell, relink(source(cell), lesson, page, pages))
+                set_source(cell, relink(source(cell), lesson, page, pages, setting, hidden))
         page.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
-        for clean, folder in [(lesson, "_notebooks"),
-                              (ROOT / "notebooks" / "student" / lesson.name, "_notebooks/student")]:
-            (stage_dir / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(clean, stage_dir / folder / lesson.name)
+        shutil.copy2(student_path, stage_dir / "_notebooks" / download_name(lesson, True))
+        if edition == "full":
+            shutil.copy2(lesson, stage_dir / "_notebooks" / download_name(lesson, False))
+    (stage_dir / "image_alt.json").write_text(json.dumps(alts, indent=1, ensure_ascii=False),
+                                              encoding="utf-8")
 
     shutil.copytree(BOOK / "_static", stage_dir / "_static")
     shutil.copytree(mathjax_es5(stage_dir.parent / "mathjax"), stage_dir / "_static" / "mathjax")
@@ -249,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     # One at a time by default: kernels run side by side were seen to hang, idle, waiting
     # for a reply that never came.
     parser.add_argument("--jobs", type=int, default=1, help="lessons executed at once")
+    parser.add_argument("--edition", choices=EDITIONS, default="full",
+                        help="full: solutions folded under 'Show solution', and the answers "
+                             "page; student: neither (default: %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     cache = args.out.parent / "book-cache"
@@ -275,12 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         if stale not in executed.values():
             stale.unlink()
     stage_dir = args.out.parent / "book-src"
-    stage(stage_dir, executed)
+    stage(stage_dir, executed, args.edition)
     html = args.out / "html"
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
                "--keep-going", "-j", "1", str(stage_dir), str(html)]
     subprocess.run(command, check=True,
-                   env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static")})
+                   env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static"),
+                        "CAMLIB_BOOK_EDITION": args.edition})
     pages = sorted(html.rglob("*.html"))
     print(f"wrote {len(pages)} pages to {html} in {time.perf_counter() - start:.0f} s")
     return 0

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+
+from docutils import nodes
 
 project = "Class Activation Mapping, step by step"
 author = "the CAM course"
 copyright = "the CAM course authors, MIT licence"  # noqa: A001 (Sphinx's name)
 
-extensions = ["myst_nb"]
+# sphinx_togglebutton folds each exercise's solution ("Show solution", a dropdown admonition).
+extensions = ["myst_nb", "sphinx_togglebutton"]
+togglebutton_hint = "Show solution"
+togglebutton_hint_hide = "Hide solution"
 root_doc = "index"
 exclude_patterns = ["_build", "_notebooks", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
@@ -34,12 +41,47 @@ html_css_files = ["course.css"]
 html_last_updated_fmt = None
 html_copy_source = False
 html_show_sourcelink = False
-html_theme_options = {"navigation_with_keys": True}
+STAGE = Path(os.environ.get("CAMLIB_BOOK_STATIC", "_static")).parent
+
+
+def _repository() -> str:
+    """The course's repository (camlib/course.json), linked from every page's footer."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from camlib.course import load_setting
+
+    return load_setting().repo_url
+
+
+REPOSITORY = _repository()
+html_theme_options = {
+    "navigation_with_keys": True,
+    "footer_icons": [{
+        "name": "The course's repository",
+        "url": REPOSITORY,
+        "html": "The course's repository on GitHub",
+        "class": "course-repository",
+    }],
+    "announcement": f'<a href="{REPOSITORY}">The course on GitHub</a>',
+}
 
 if os.environ.get("CAMLIB_BOOK_NITPICK"):
     nitpicky = True
 
 
+def _image_alt_texts(app, doctree) -> None:
+    """Put each lesson figure's alt text (build.py's image_alt.json, keyed by the SHA-256
+    that myst-nb names the image file after) on its image."""
+    path = STAGE / "image_alt.json"
+    alts = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for image in doctree.findall(nodes.image):
+        alt = alts.get(Path(image.get("uri", "")).stem)
+        if alt:
+            image["alt"] = alt
+
+
 def setup(app):
     # MathJax on every page: the navigation shows lesson titles with formulas everywhere.
     app.set_html_assets_policy("always")
+    app.connect("doctree-read", _image_alt_texts)

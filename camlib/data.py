@@ -523,8 +523,9 @@ def data_loader(data: ClutteredDigits, batch_size: int = 256, shuffle: bool = Fa
 
 def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int = 8,
                  ax_size: float = 1.6, title: str | None = None):
-    """A grid of samples with their ground-truth boxes (green) and optional predicted
-    boxes (``boxes`` (count, 4), red). Returns the matplotlib Figure.
+    """A grid of samples with their ground-truth boxes (solid green) and optional predicted
+    boxes (``boxes`` (count, 4), dashed red): told apart by line style, not colour alone.
+    Returns the matplotlib Figure.
 
     >>> fig = show_samples(make_cluttered_digits(4, "test"), count=4)
     >>> len(fig.axes[0].patches)
@@ -551,7 +552,7 @@ def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int
         ax.imshow(display_image(data.images[i]))
         draw_box(ax, data.boxes[i], color="lime", linewidth=1.5)
         if boxes is not None:
-            draw_box(ax, boxes[i], color="red", linewidth=1.5)
+            draw_box(ax, boxes[i], color="red", linewidth=1.5, linestyle="--")
         ax.set_title(str(int(data.labels[i])), fontsize=9)
     if title:
         fig.suptitle(title)

@@ -58,3 +58,50 @@ def test_a_cell_that_never_answers_fails_the_build_after_the_last_attempt(tmp_pa
     monkeypatch.setattr(build, "ATTEMPTS", 2)
     with pytest.raises(CellTimeoutError):
         build.execute(_lesson(tmp_path, "import time\ntime.sleep(60)"), tmp_path / "out.ipynb")
+
+
+def _exercise_pair():
+    lesson = nbformat.v4.new_notebook()
+    solved = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    lesson.cells = [nbformat.v4.new_markdown_cell("### Exercise 1.1: f"),
+                    nbformat.v4.new_code_cell(solved), nbformat.v4.new_code_cell("check(f)")]
+    student = json.loads(json.dumps(lesson))
+    student["cells"][1]["source"] = "def f(x):\n    raise NotImplementedError('Exercise 1.1')"
+    return json.loads(nbformat.writes(lesson)), student
+
+
+def test_the_full_edition_folds_the_solution_after_the_starting_code():
+    build = _build_module()
+    lesson, student = _exercise_pair()
+    assert build.show_exercises_as_students_start(lesson, student, "full") == 1
+    sources = ["".join(c["source"]) for c in lesson["cells"]]
+    assert "NotImplementedError" in sources[1] and "BEGIN SOLUTION" not in sources[1]
+    assert sources[2].startswith("````{admonition} Solution\n:class: dropdown")
+    assert "return x" in sources[2] and sources[3] == "check(f)"
+
+
+def test_the_student_edition_leaves_the_solution_out():
+    build = _build_module()
+    lesson, student = _exercise_pair()
+    assert build.show_exercises_as_students_start(lesson, student, "student") == 1
+    assert "return x" not in json.dumps(lesson) and len(lesson["cells"]) == 3
+
+
+def test_figure_alt_texts_are_keyed_by_the_image_hash_that_myst_nb_uses():
+    import base64
+    import hashlib
+
+    build = _build_module()
+    png = b"\x89PNG fake bytes"
+    output = {"output_type": "display_data", "data": {"image/png": base64.b64encode(
+        png).decode()}, "metadata": {"image/png": {"alt": "Two bars; the left one is taller."}}}
+    notebook = {"cells": [{"cell_type": "code", "outputs": [output]}]}
+    assert build.image_alt_texts(notebook) == {
+        hashlib.sha256(png).hexdigest(): "Two bars; the left one is taller."}
+
+
+def test_download_names_tell_the_student_copy_apart():
+    build = _build_module()
+    lesson = paths.REPO_ROOT / "notebooks" / "04_swapping_the_sums.ipynb"
+    assert build.download_name(lesson, True) == "04_swapping_the_sums.student.ipynb"
+    assert build.download_name(lesson, False) == "04_swapping_the_sums.ipynb"

@@ -8,6 +8,9 @@
   packages, so the set-up cell's ``pip install`` changes nothing outside a temporary folder.
 - Every student copy is executed by a plain nbclient executor with the
   ``raises-exception`` tags removed: Colab's "Run all" stops at the first exception.
+- A student copy downloaded on its own, executed outside the checkout in a fresh virtual
+  environment without camlib (its other packages layered from this test's interpreter),
+  installs camlib with its own set-up cell from a local bare repository and runs.
 - ``publish`` moves the course to another address consistently, and is idempotent.
 """
 
@@ -23,12 +26,14 @@ from pathlib import Path
 
 import pytest
 
+from camlib.course import load_setting
 from camlib.coursework import colab
 from camlib.coursework.notebooks import read_notebook, source, tags
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = sorted((ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb"))
 COLAB_PYTHON = os.environ.get("CAMLIB_COLAB_PYTHON") or sys.executable
+SETTING = load_setting()
 FAKE_COLAB = "import google.colab  # a stand-in: what Colab's kernel has imported\n"
 
 
@@ -50,7 +55,7 @@ def _bare_repository(tmp: Path) -> Path:
         if (ROOT / name).is_file():
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, work / name)
-    _git("init", "-q", "-b", colab.BRANCH, str(work))
+    _git("init", "-q", "-b", SETTING.branch, str(work))
     _git("add", "-A", cwd=work)
     _git("commit", "-q", "-m", "the course", cwd=work)
     bare = tmp / "cam-course.git"
@@ -135,14 +140,14 @@ def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(t
     lesson = ROOT / "notebooks" / "student" / "04_swapping_the_sums.ipynb"
     notebook = _without_raises_exception(read_notebook(lesson))
     setup = next(c for c in notebook["cells"] if colab.SETUP_CELL_TAG in tags(c))
-    assert source(setup) == colab.setup_cell_source()
+    assert source(setup) == colab.setup_cell_source(SETTING)
 
     bare = _bare_repository(tmp_path)
     content = tmp_path / "content"
     content.mkdir()
     clone = content / "cam-course"
-    cell = source(setup).replace(f'"{colab.REPO_URL}"', f'"{bare.as_uri()}"')
-    cell = cell.replace(colab.REPO_DIR_ON_COLAB, str(clone))
+    cell = source(setup).replace(f'"{SETTING.repo_url}"', f'"{bare.as_uri()}"')
+    cell = cell.replace(colab.CLONE_DIR_ON_COLAB, str(clone))
     assert bare.as_uri() in cell and str(clone) in cell
     setup["source"] = cell
     probe = {"cell_type": "code", "id": "camlib-probe", "metadata": {}, "execution_count": None,
@@ -212,6 +217,47 @@ def test_student_copy_runs_to_the_end_with_a_plain_executor(path, tmp_path):
     assert "not attempted yet" in printed, path.name
 
 
+@pytest.mark.slow
+def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(tmp_path):
+    """As downloaded from the website: alone in a folder, in an environment without camlib."""
+    lesson = ROOT / "notebooks" / "student" / "04_swapping_the_sums.ipynb"
+    notebook = _without_raises_exception(read_notebook(lesson))
+    setup = next(c for c in notebook["cells"] if colab.SETUP_CELL_TAG in tags(c))
+    bare = _bare_repository(tmp_path)
+    setup["source"] = source(setup).replace(f'"{SETTING.repo_url}"', f'"{bare.as_uri()}"')
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    python = _layered_environment(tmp_path, COLAB_PYTHON)
+    name, env = _kernel(tmp_path, python, tmp_path / "nothing")  # no google.colab here
+    env.update(HOME=str(tmp_path / "home"), CAMLIB_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "home").mkdir()
+    probe = subprocess.run([str(python), "-c", "import camlib"], capture_output=True,
+                           text=True, env=env, cwd=downloads)
+    assert probe.returncode != 0, "camlib must not be importable before the set-up cell"
+    start = time.perf_counter()
+    executed = _execute(notebook, downloads, name, env)
+    seconds = time.perf_counter() - start
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    clone = Path(env["CAMLIB_CACHE"]) / "cam-course-0.1.0"
+    assert f"Installing camlib 0.1.0 from {bare.as_uri()} into {clone}" in printed
+    assert "not attempted yet" in printed and "Note: this lesson" not in printed
+    assert not (clone / "notebooks").exists()
+    installed = subprocess.run([str(python), "-c", "import camlib; print(camlib.__file__)"],
+                               cwd=downloads, capture_output=True, text=True,
+                               env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+    assert installed.stdout.strip() == str(clone / "camlib" / "__init__.py"), installed.stderr
+    print(f"downloaded student copy of lesson 04: set-up cell installed camlib and the lesson "
+          f"ran in {seconds:.0f} s")
+
+
+def test_the_set_up_cell_says_what_to_do_offline():
+    cell = colab.setup_cell_source(SETTING)
+    assert "Offline?" in cell and "python -m camlib.course lab" in cell
+    assert 'find_spec("camlib") is None' in cell
+    assert max(len(line) for line in cell.splitlines()) <= 88
+
+
 def _copy_course(tmp: Path) -> Path:
     root = tmp / "course"
     for name in ("camlib", "notebooks", "docs"):
@@ -230,24 +276,26 @@ def test_publish_moves_every_address_and_is_idempotent(tmp_path):
     assert any(line.startswith("setting:") for line in report)
     assert colab.publish(new, branch, repo_root=root) == []
     assert colab.publish(new, branch, repo_root=root, check=True) == []
-    assert (colab.REPO_URL, colab.BRANCH) != (new, branch)  # this process is unchanged
-
-    setting = (root / "camlib" / "coursework" / "colab.py").read_text()
-    assert f'REPO_URL = "{new}"' in setting and f'BRANCH = "{branch}"' in setting
+    assert load_setting() == SETTING  # this process's setting file is unchanged
+    assert load_setting(root / "camlib" / "course.json") == colab.Setting(new, branch)
+    assert (root / "camlib" / "coursework" / "colab.py").read_text() == (
+        ROOT / "camlib" / "coursework" / "colab.py").read_text()  # code is never rewritten
     colab_prefix = "https://colab.research.google.com/github/ada-lovelace/cam-course-2027/blob/fall/"
-    old_prefix = f"github/{colab.REPO_URL[len('https://github.com/'):]}/"
+    old_prefix = f"github/{SETTING.github_path}/"
     for path in sorted((root / "notebooks").rglob("[0-9][0-9]_*.ipynb")):
         notebook = read_notebook(path)
         badge = next(c for c in notebook["cells"] if colab.BADGE_CELL_TAG in tags(c))
         relative = path.relative_to(root).as_posix()
         assert source(badge).endswith(f"({colab_prefix}{relative})"), relative
         setup = next(c for c in notebook["cells"] if colab.SETUP_CELL_TAG in tags(c))
-        assert source(setup) == colab.setup_cell_source(new, branch)
-        assert old_prefix not in path.read_text() and colab.REPO_URL not in path.read_text()
+        assert source(setup) == colab.setup_cell_source(colab.Setting(new, branch))
+        assert old_prefix not in path.read_text() and SETTING.repo_url not in path.read_text()
     teaching = (root / "docs" / "teaching.md").read_text()
     assert f"{colab_prefix}notebooks/student/04_swapping_the_sums.ipynb" in teaching
     for doc in [root / "README.md", *(root / "docs").glob("*.md")]:
-        assert colab.REPO_URL not in doc.read_text() and old_prefix not in doc.read_text(), doc
+        assert SETTING.repo_url not in doc.read_text() and old_prefix not in doc.read_text(), doc
+    assert f"git clone --branch fall {new} && cd cam-course-2027" in (
+        root / "docs" / "get-started.md").read_text()
 
 
 @pytest.mark.parametrize("url", ["http://github.com/a/b", "https://github.com/a",
@@ -269,11 +317,11 @@ def test_student_copies_and_nbgrader_sources_badge_the_student_copy():
 
     for path in STUDENT:
         badge = next(c for c in read_notebook(path)["cells"] if colab.BADGE_CELL_TAG in tags(c))
-        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}")
+        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}", SETTING)
         lesson = read_notebook(ROOT / "notebooks" / path.name)
         exported = nbgrader_notebook(lesson)
         badge = next(c for c in exported["cells"] if colab.BADGE_CELL_TAG in tags(c))
-        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}")
+        assert source(badge) == colab.badge_markdown(f"notebooks/student/{path.name}", SETTING)
 
 
 def test_the_repository_is_in_step_with_the_colab_setting():
@@ -282,4 +330,4 @@ def test_the_repository_is_in_step_with_the_colab_setting():
     assert colab.publish(check=True) == [], "run `python -m camlib.coursework publish`"
 
     urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
-    assert urls["Repository"] == colab.REPO_URL
+    assert urls["Repository"] == SETTING.repo_url

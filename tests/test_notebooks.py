@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from camlib.course import load_setting
 from camlib.coursework.colab import (
     BADGE_CELL_TAG,
     SETUP_CELL_TAG,
@@ -83,12 +84,12 @@ def test_badge_title_and_setup_cells_are_in_step_with_the_colab_setting(notebook
     path, nb = notebook
     cells = nb["cells"]
     assert cells[0]["cell_type"] == "markdown" and BADGE_CELL_TAG in _tags(cells[0])
-    assert _source(cells[0]) == badge_markdown(path.relative_to(ROOT)), (
+    assert _source(cells[0]) == badge_markdown(path.relative_to(ROOT), load_setting()), (
         f"{path.name}: badge out of step; run python -m camlib.coursework publish")
     assert cells[1]["cell_type"] == "markdown" and _source(cells[1]).startswith("# ")
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert first_code is cells[2] and SETUP_CELL_TAG in _tags(first_code)
-    assert _source(first_code) == setup_cell_source(), (
+    assert _source(first_code) == setup_cell_source(load_setting()), (
         f"{path.name}: set-up cell out of step; run python -m camlib.coursework publish")
 
 

@@ -26,7 +26,7 @@ def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        requirements += extra
+        requirements += [r for r in extra if not r.startswith(f"{project['name']}[")]
     return dict(_requirement_name_and_range(r) for r in requirements)
 
 
@@ -47,16 +47,55 @@ def test_environment_yml_names_the_same_packages_and_ranges_as_pyproject():
     assert _environment_requirements() == _pyproject_requirements()
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_documented_commands_and_colab_check():
     readme = (ROOT / "README.md").read_text()
-    assert "make test" in readme and "make lab" in readme
+    assert "make lab" in readme and "python -m camlib.course lab" in readme
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line and not line.startswith("#")]
-    assert commands[-3:] == ["make test", "make test-browser", "make book"]
+    assert commands[-4:] == ["make test", "make colab-check", "make test-browser", "make book"]
     makefile = (ROOT / "Makefile").read_text()
     for target in ("test", "test-browser", "book", "colab-check", "publish"):
         assert re.search(rf"^{target}:", makefile, re.M), target
-        assert f"make {target}" in readme, f"the README does not mention make {target}"
+        assert f"make {target}" in contributing, f"CONTRIBUTING.md does not mention {target}"
+
+
+def test_the_readme_and_get_started_page_give_the_clone_line_of_the_setting():
+    from camlib.course import load_setting
+
+    line = load_setting().clone_line()
+    for path in (ROOT / "README.md", ROOT / "docs" / "get-started.md"):
+        assert f"```bash\n{line}\n```" in path.read_text(), path
+
+
+def test_the_readme_is_for_learners_first_and_links_by_title():
+    readme = (ROOT / "README.md").read_text()
+    headings = re.findall(r"^## (.+)$", readme, re.M)
+    assert headings[:2] == ["Get started", "The lessons"], headings
+    for developer_word in ("pytest", "nbval", "sudo", ".ci/run", "ruff"):
+        assert developer_word not in readme, developer_word
+    links = re.findall(r"\[([^\]]+)\]\(([^)]+)\)", readme)
+    by_path = [text for text, target in links if text.strip("`") == target]
+    assert by_path == [], f"links that show their path instead of a title: {by_path}"
+    assert "10 points" not in readme or "2.4" in readme  # 10 holds for GAP-CAM only
+
+
+def test_colab_check_pins_every_dependency_of_camlib():
+    """A dependency Colab lacks (numba was one) must show up in `make colab-check`."""
+    makefile = (ROOT / "Makefile").read_text()
+    pins = makefile[makefile.index("COLAB_PINS :="):].split("\ncolab-check:")[0]
+    pinned = {m.lower() for m in re.findall(r"([A-Za-z0-9_.\-]+)==", pins)}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {_requirement_name_and_range(r)[0] for r in project["dependencies"]}
+    assert needed - {"torch", "torchvision"} <= pinned, needed - pinned
+
+
+def test_make_lab_installs_only_what_a_learner_needs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lab = {_requirement_name_and_range(r)[0] for r in project["optional-dependencies"]["lab"]}
+    assert lab == {"jupyterlab", "ipykernel"}
+    assert "sphinx-togglebutton" in {_requirement_name_and_range(r)[0] for r in
+                                     project["optional-dependencies"]["book"]}
 
 
 def test_make_lab_lands_on_the_student_copies():
@@ -94,9 +133,110 @@ def test_editable_install_is_a_plain_path_entry_without_a_warning(tmp_path):
 def test_makefile_creates_the_venv_for_both_commands():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^lab: \$\(STAMP\)", makefile, re.M)
-    assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
-    assert 'pip install --quiet -e ".[dev]"' in makefile
+    assert re.search(r"^test: \$\(TEST_STAMP\)", makefile, re.M)
+    assert 'pip install --quiet -e ".[lab]"' in makefile
+    assert 'pip install --quiet -e ".[test]"' in makefile
     assert "--nbval-lax" in makefile
+
+
+# --- python -m camlib.course: `make lab` and `make test` without make ----------------------
+
+def test_course_lab_plan_creates_the_venv_installs_the_lab_extra_and_opens_the_copies(tmp_path):
+    from camlib.course import plan, venv_python
+
+    (tmp_path / "pyproject.toml").write_text("")
+    steps = plan("lab", root=tmp_path, python="python3", as_root=False)
+    py = str(venv_python(tmp_path / ".venv"))
+    assert steps[0] == ["python3", "-m", "venv", str(tmp_path / ".venv")]
+    assert steps[1][:4] == [py, "-m", "pip", "install"]
+    assert steps[2] == [py, "-m", "pip", "install", "--quiet", "-e", f"{tmp_path}[lab]"]
+    assert steps[3] == [py, "-m", "jupyterlab", f"--ServerApp.root_dir={tmp_path / 'notebooks'}",
+                        "--LabApp.default_url=/lab/tree/student/00_setup.ipynb"]
+    assert "--allow-root" in plan("lab", root=tmp_path, python="p", as_root=True)[-1]
+    cpu = plan("lab", root=tmp_path, python="p", cpu=True, as_root=False)
+    assert any("https://download.pytorch.org/whl/cpu" in step for step in cpu)
+
+
+def test_course_test_plan_runs_what_make_test_runs(tmp_path):
+    from camlib.course import plan
+
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "04_x.ipynb").write_text("{}")
+    steps = plan("test", root=tmp_path, python="python3")
+    assert steps[-2][-1] == f"{tmp_path}[test]"
+    makefile = (ROOT / "Makefile").read_text()
+    for flag in ("--doctest-modules", "--nbval-lax", "--nbval-cell-timeout=600"):
+        assert flag in steps[-1] and flag in makefile
+    assert "notebooks/04_x.ipynb" in steps[-1] and "tests" in steps[-1]
+
+
+def test_course_skips_the_install_once_it_is_done(tmp_path):
+    from camlib.course import plan, venv_python
+
+    (tmp_path / "pyproject.toml").write_text("")
+    python = venv_python(tmp_path / ".venv")
+    python.parent.mkdir(parents=True)
+    python.touch()
+    assert len(plan("lab", root=tmp_path, python="p", as_root=False)) == 3  # no venv step
+    (tmp_path / ".venv" / ".installed-lab").touch()
+    assert len(plan("lab", root=tmp_path, python="p", as_root=False)) == 1  # only JupyterLab
+
+
+def test_course_command_dry_run_prints_the_steps_and_runs_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "camlib.course", "lab", "--dry-run"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert "jupyterlab" in run.stdout and "-e" in run.stdout
+    assert run.stdout.count("$ ") >= 1
+    bad = subprocess.run([sys.executable, "-m", "camlib.course", "install"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and "invalid choice: 'install'" in bad.stderr
+    line = subprocess.run([sys.executable, "-m", "camlib.course", "clone-line"],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert line.stdout.startswith("git clone --branch ")
+
+
+def test_course_plan_refuses_an_unknown_command():
+    from camlib.course import plan
+
+    with pytest.raises(ValueError, match="command must be 'lab' or 'test'"):
+        plan("install")
+
+
+def test_the_repository_setting_is_a_data_file_that_travels_with_the_package():
+    from camlib.course import SETTING_FILE, Setting, load_setting
+
+    assert SETTING_FILE.name == "course.json" and SETTING_FILE.parent.name == "camlib"
+    assert isinstance(load_setting(), Setting)
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "course.json" in data["package-data"]["camlib"]
+
+
+@pytest.mark.parametrize("content", ['{"repo_url": "https://github.com/a/b"}', "not json",
+                                     '{"repo_url": "https://gitlab.com/a/b", "branch": "m"}'])
+def test_a_bad_setting_file_is_refused_with_what_is_expected(content, tmp_path):
+    from camlib.course import load_setting
+
+    path = tmp_path / "course.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="repo_url|path"):
+        load_setting(path)
+
+
+def test_coursework_has_no_import_cycle_through_colab():
+    """colab -> release/catalogue -> course; nothing in coursework imports colab back."""
+    for name in ("release.py", "catalogue.py", "notebooks.py", "nbgrader.py"):
+        text = (ROOT / "camlib" / "coursework" / name).read_text()
+        assert "coursework.colab" not in text and "coursework import colab" not in text, name
+    colab = (ROOT / "camlib" / "coursework" / "colab.py").read_text()
+    assert "__main__" not in colab and "global " not in colab
 
 
 def test_notebooks_are_committed_without_outputs():

@@ -297,7 +297,7 @@ def _megabytes(value: float | None) -> str:
 
 
 def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
-    """docs/samples.png: test images, ground truth (green) and the GAP-CAM box (red)."""
+    """docs/samples.png: test images, ground truth (solid) and the GAP-CAM box (dashed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -307,8 +307,8 @@ def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
     model = load_checkpoint("gap")
     maps, _ = cam_maps(model, torch.from_numpy(test.images).float() / 255)
     fig = show_samples(test, count=count, boxes=boxes_from_maps(maps, 0.2), columns=8,
-                       title="Cluttered digits (test split): ground truth (green), "
-                             "GAP-CAM box at 20% (red)")
+                       title="Cluttered digits (test split): ground truth (solid green), "
+                             "GAP-CAM box at 20% (dashed red)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

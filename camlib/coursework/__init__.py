@@ -8,7 +8,7 @@ Commands (from the repository root)::
     python -m camlib.coursework nbgrader SOURCE_DIR   # the lessons as nbgrader sources
     python -m camlib.coursework docs [--check]     # the tables of docs/teaching.md
     python -m camlib.coursework publish [URL] [--branch B] [--check]
-        # the repository address (camlib/coursework/colab.py) and everything made from it:
+        # the repository address (camlib/course.json) and everything made from it:
         # badges, set-up cells, student copies, docs
 
 docs/teaching.md explains how to assign, collect and grade a lesson.

@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print("out of step with the Colab setting: run `python -m camlib.coursework "
                   "publish`", file=sys.stderr)
             return 1
-        print(f"the course points at {colab.REPO_URL} (branch {colab.BRANCH})"
+        setting = colab.load_setting()
+        print(f"the course points at {setting.repo_url} (branch {setting.branch})"
               + ("" if report else "; everything already in step"))
         return 0
     if args.command == "nbgrader":

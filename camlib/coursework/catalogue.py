@@ -16,6 +16,7 @@ import math
 import re
 from pathlib import Path
 
+from camlib.course import Setting, colab_url, load_setting
 from camlib.coursework.notebooks import find_exercises, read_notebook, source
 from camlib.coursework.release import lessons
 
@@ -48,21 +49,20 @@ def estimated_minutes(notebook: dict) -> int:
     return 5 * max(1, math.ceil(minutes / 5))
 
 
-def _student_link(name: str) -> str:
-    from camlib.coursework.colab import colab_url
+def lessons_table(lessons_dir: str | Path, setting: Setting | None = None) -> str:
+    """Markdown table: lesson, student copy on Colab, exercises, points, estimated time.
 
-    return f"[Colab]({colab_url(f'notebooks/student/{name}')})"
-
-
-def lessons_table(lessons_dir: str | Path) -> str:
-    """Markdown table: lesson, student copy on Colab, exercises, points, estimated time."""
+    The Colab links come from ``setting`` (default: ``camlib.course.load_setting()``).
+    """
+    setting = load_setting() if setting is None else setting
     rows = ["| Lesson | Student copy | Exercises | Points | Learner time (est.) |",
             "|---|---|---|---|---|"]
     for path in lessons(lessons_dir):
         notebook = read_notebook(path)
         exercises = [e for e in find_exercises(notebook) if e.number]
         points = sum(e.points for e in exercises)
-        rows.append(f"| {_cell(_title(notebook) or path.stem)} | {_student_link(path.name)} | "
+        student = colab_url(f"notebooks/student/{path.name}", setting)
+        rows.append(f"| {_cell(_title(notebook) or path.stem)} | [Colab]({student}) | "
                     f"{', '.join(e.number for e in exercises) or '—'} | {points:g} | "
                     f"~{estimated_minutes(notebook)} min |")
     return "\n".join(rows)
@@ -88,11 +88,13 @@ def exercises_table(lessons_dir: str | Path) -> str:
     return "\n".join(rows)
 
 
-def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = False) -> bool:
+def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = False,
+                setting: Setting | None = None) -> bool:
     """Rewrite (or with ``check`` only compare) the generated blocks; True if they changed."""
     doc_path = Path(doc_path)
     text = doc_path.read_text(encoding="utf-8")
-    makers = {"lessons": lessons_table, "exercises": exercises_table}
+    makers = {"lessons": lambda folder: lessons_table(folder, setting),
+              "exercises": exercises_table}
 
     def fill(match: re.Match) -> str:
         name = match.group(2)

@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from camlib.course import Setting, badge_markdown, load_setting
 from camlib.coursework.notebooks import (
     BEGIN,
     CHECK_TAG,
@@ -84,7 +85,7 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
         Relative path from the student folder back to the lessons' folder, used to
         re-root relative links (``".."`` for ``notebooks/student``).
     badge : str, optional
-        Markdown for the cell tagged ``colab-badge`` (``camlib.coursework.colab.badge_markdown``
+        Markdown for the cell tagged ``colab-badge`` (``camlib.course.badge_markdown``
         of the student copy's path); by default the lesson's badge with its link rewritten.
 
     Raises
@@ -130,16 +131,16 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
     return student
 
 
-def _student_copy_of(lesson: Path, dest_dir: Path, repo_root: Path | None) -> dict[str, Any]:
+def _student_copy_of(lesson: Path, dest_dir: Path, repo_root: Path | None,
+                     setting: Setting) -> dict[str, Any]:
     notebook = read_notebook(lesson)
     up = Path(os.path.relpath(lesson.parent.resolve(), dest_dir.resolve())).as_posix()
     badge = None
     if repo_root is not None:
-        from camlib.coursework.colab import badge_markdown
-
         target = (dest_dir / lesson.name).resolve()
         try:
-            badge = badge_markdown(target.relative_to(repo_root.resolve()).as_posix())
+            badge = badge_markdown(target.relative_to(repo_root.resolve()).as_posix(),
+                                   setting)
         except ValueError:  # destination outside the repository: keep the rewritten link
             badge = None
     try:
@@ -157,7 +158,7 @@ def _load(path: Path) -> Any:
 
 
 def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False,
-            repo_root: str | Path | None = None) -> list[str]:
+            repo_root: str | Path | None = None, setting: Setting | None = None) -> list[str]:
     """Write (or, with ``check=True``, verify) the student copy of every lesson.
 
     Parameters
@@ -169,8 +170,9 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False
     check : bool
         Write nothing; report what is missing, stale or left over.
     repo_root : path, optional
-        Repository root, for the Colab badge of ``camlib.coursework.colab`` (paths are
-        relative to it).
+        Repository root, for the student copies' Colab badges (paths are relative to it).
+    setting : camlib.course.Setting, optional
+        The repository the badges point at (default: ``camlib.course.load_setting()``).
 
     Returns
     -------
@@ -180,6 +182,7 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False
     """
     source_dir, dest_dir = Path(source_dir), Path(dest_dir)
     root = Path(repo_root) if repo_root is not None else None
+    setting = load_setting() if setting is None else setting
     report = []
     wanted = set()
     if not check:
@@ -187,7 +190,7 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False
     for lesson in lessons(source_dir):
         target = dest_dir / lesson.name
         wanted.add(lesson.name)
-        student = _student_copy_of(lesson, dest_dir, root)
+        student = _student_copy_of(lesson, dest_dir, root, setting)
         if check:
             current = _load(target)
             if not target.exists():
