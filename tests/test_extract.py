@@ -341,6 +341,7 @@ def test_gradcam_finds_a_layer_in_models_cam_cannot_use():
     assert GradCAMExtractor(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())).feature_name == "0"
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmark_runs_on_the_cpu(capsys):
     """`python -m camlib.benchmarks.gpu --device cpu --quick`: every step runs, the
     anchors that are not installed are skipped with a note, MaxBoxAcc is projected."""
