@@ -305,15 +305,19 @@ def normalize(maps: torch.Tensor, mode: str = "minmax", check: bool = True) -> t
 # ---------------------------------------------------------------------------
 
 def _neighbour_min(labels: torch.Tensor, connectivity: int, fill: int) -> torch.Tensor:
-    """min of each pixel's label and its 4 or 8 neighbours' labels, (N, H, W)."""
+    """min of each pixel's label and its 4 or 8 neighbours' labels, (N, H, W). The 3×3
+    window of 8-connectivity is a row's minimum of three, then a column's: four
+    comparisons a pixel instead of eight."""
     h, w = labels.shape[-2:]
+    if connectivity == 8:
+        rows = F.pad(labels, (1, 1), value=fill)
+        across = torch.minimum(torch.minimum(rows[..., :w], rows[..., 1:w + 1]), rows[..., 2:])
+        columns = F.pad(across, (0, 0, 1, 1), value=fill)
+        return torch.minimum(torch.minimum(columns[..., :h, :], columns[..., 1:h + 1, :]),
+                             columns[..., 2:, :])
     padded = F.pad(labels, (1, 1, 1, 1), value=fill)
-    if connectivity == 4:
-        shifts = [(0, 1), (1, 0), (1, 2), (2, 1)]
-    else:
-        shifts = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
     out = labels
-    for dy, dx in shifts:
+    for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1)):
         out = torch.minimum(out, padded[:, dy : dy + h, dx : dx + w])
     return out
 
@@ -333,7 +337,8 @@ def connected_components(
     3. pointer jumping: L(p) <- L(L(p)), which halves the chains.
 
     Steps 2 and 3 bring the rounds from about the component's length (80-100 on
-    224×224 maps) down to about ten; the rounds never exceed H·W (see ``_label_rounds``).
+    224×224 maps) down to about ten; the rounds never exceed H·W (see
+    ``_first_pixel_labels``, which also starts each row's runs at their first pixel).
     On the CPU the labels come from ``scipy.ndimage.label`` instead, which numbers them
     identically and costs a small fraction of the rounds.
 
@@ -388,20 +393,43 @@ def _label_rounds(
     masks: torch.Tensor, connectivity: int
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The device algorithm of :func:`connected_components` on masks (N, H, W):
-    (labels, counts, rounds).
+    (labels, counts, rounds), the labels numbered as scipy numbers them."""
+    n, h, w = masks.shape
+    first, rounds = _first_pixel_labels(masks, connectivity)
+    foreground = masks.reshape(n, h * w)
+    index = torch.arange(h * w, device=masks.device).expand(n, -1)
+    is_first = foreground & (first == index)
+    number = torch.cumsum(is_first.long(), dim=1)  # 1, 2, ... at first pixels, raster order
+    counts = number[:, -1] if h * w else torch.zeros(n, dtype=torch.long, device=masks.device)
+    zero = torch.zeros((n, 1), dtype=torch.long, device=masks.device)
+    labels = torch.cat([number, zero], dim=1).gather(1, first).reshape(n, h, w)
+    return labels, counts, rounds
+
+
+def _first_pixel_labels(masks: torch.Tensor, connectivity: int) -> tuple[torch.Tensor, int]:
+    """Each foreground pixel's label, the raster index of its component's first pixel,
+    and H·W for the background: (labels (N, H·W), rounds).
+
+    Every pixel of a row's run of foreground pixels starts with the index of the run's
+    first pixel (one running maximum along the rows), so horizontal chains cost no
+    round. Then rounds of: m(p) = the smallest label among p and its neighbours;
+    hooking, L(L(p)) <- min(L(L(p)), m(p)); two pointer jumps, L(p) <- L(L(p)). One
+    scalar is copied to the host per round, to learn that nothing changed.
 
     Bound: every round leaves each pixel a label no larger than its neighbours' labels
     of the round before, so after r rounds a pixel holds at most the smallest index
     within r steps inside its component. The labels are final after D rounds, D the
     longest shortest path inside a component (at most H·W − 1), and one more round sees
-    no change: at most H·W rounds; 7-15 on the course's maps. More than that is a bug
-    and raises RuntimeError instead of looping.
+    no change: at most H·W rounds; 5-9 on CAM masks. More than that is a bug and raises
+    RuntimeError instead of looping.
     """
     n, h, w = masks.shape
     foreground = masks.reshape(n, h * w)
     background = h * w  # larger than every pixel index, so min() never picks it
     index = torch.arange(h * w, device=masks.device).expand(n, -1)
-    labels = torch.where(foreground, index, background)
+    starts = masks & ~F.pad(masks, (1, 0))[..., :w]
+    runs = torch.where(starts, index.view(n, h, w), -1).cummax(dim=2).values
+    labels = torch.where(foreground, runs.reshape(n, h * w), background)
     beyond = torch.full((n, 1), background, dtype=torch.long, device=masks.device)
     rounds = 0
     while True:
@@ -411,17 +439,14 @@ def _label_rounds(
         previous = labels
         smallest = _neighbour_min(labels.view(n, h, w), connectivity, background)
         smallest = torch.where(foreground, smallest.reshape(n, h * w), background)
-        hooked = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
-        labels = torch.minimum(hooked[:, :-1], smallest)
-        labels = torch.cat([labels, beyond], dim=1).gather(1, labels)  # L(p) <- L(L(p))
+        table = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
+        table[:, :-1] = torch.minimum(table[:, :-1], smallest)
+        labels = table.gather(1, table[:, :-1])  # L(p) <- L(L(p))
+        table[:, :-1] = labels
+        labels = table.gather(1, labels)  # and once more: the chains shrink four times
         if torch.equal(labels, previous):  # the one scalar copied to the host per round
             break
-    is_first = foreground & (labels == index)
-    number = torch.cumsum(is_first.long(), dim=1)  # 1, 2, ... at first pixels, raster order
-    counts = number[:, -1] if h * w else torch.zeros(n, dtype=torch.long, device=masks.device)
-    zero = torch.zeros((n, 1), dtype=torch.long, device=masks.device)
-    labels = torch.cat([number, zero], dim=1).gather(1, labels).reshape(n, h, w)
-    return labels, counts, rounds
+    return labels, rounds
 
 
 def _pixel_coordinates(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -529,14 +554,34 @@ def bounding_box(
     n, h, w = cams.shape
     peak = cams.amax(dim=(1, 2), keepdim=True)
     level = torch.where(peak > 0, peak * threshold, peak)
-    labels, counts = connected_components(cams >= level, connectivity)
-    flat = labels.reshape(n, h * w)
-    sizes = torch.zeros((n, h * w + 1), dtype=torch.long, device=cams.device)
-    sizes = sizes.scatter_add(1, flat, torch.ones_like(flat))
-    largest = sizes[:, 1:].argmax(dim=1)  # argmax: the first maximum (lowest label) wins
-    boxes = component_boxes(labels, counts)  # (N, max count, 4)
-    box = boxes[torch.arange(n, device=cams.device), largest]
+    masks = cams >= level
+    if masks.device.type == "cpu":
+        labels, _ = _label_scipy(masks, connectivity)
+        labels, background = labels.reshape(n, h * w), 0
+    else:  # labels are first pixels' indices; no renumbering, no count on the host
+        labels, _ = _first_pixel_labels(masks, connectivity)
+        background = h * w
+    box = _largest_box(labels, background, h, w)
     return box[0] if single else box
+
+
+def _largest_box(labels: torch.Tensor, background: int, h: int, w: int) -> torch.Tensor:
+    """The box (N, 4) of each image's largest component, from labels (N, H·W) that
+    increase with the components' first pixels in raster order (``background`` is not a
+    component): the most pixels, ties to the lowest label, the first in raster order.
+    The box is read off the rows and columns the component occupies."""
+    n = labels.shape[0]
+    bins = h * w + 1
+    offsets = torch.arange(n, device=labels.device)[:, None] * bins
+    sizes = torch.bincount((labels + offsets).reshape(-1), minlength=n * bins).view(n, bins)
+    sizes[:, background] = 0
+    largest = sizes.argmax(dim=1, keepdim=True)  # argmax: the first maximum wins
+    member = (labels == largest).view(n, h, w)
+    rows, columns = member.any(dim=2), member.any(dim=1)  # (N, H), (N, W)
+    y0, x0 = rows.byte().argmax(dim=1), columns.byte().argmax(dim=1)  # the first True
+    y1 = h - rows.flip(1).byte().argmax(dim=1)
+    x1 = w - columns.flip(1).byte().argmax(dim=1)
+    return torch.stack([x0, y0, x1, y1], dim=1)
 
 
 def iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
