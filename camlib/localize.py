@@ -281,7 +281,9 @@ def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:
     """IoU of boxes (n, T, 4) with each map's ground truth (n, 4): (n, T).
 
     "camlib": `camlib.torch.iou` on half-open boxes, as float32; "choe2020": pixels
-    counted inclusively (+1), in float64.
+    counted inclusively (+1), in float64. This is not `camlib.sweep`'s exact integer
+    comparison of two IoUs: an IoU is compared with δ here, and it must round as each
+    protocol's own evaluation rounds it (camlib's float32, Choe et al.'s float64).
     """
     boxes = torch.from_numpy(boxes)
     truth = gt[:, None, :].expand_as(boxes)

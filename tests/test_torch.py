@@ -276,3 +276,11 @@ def test_the_device_labelling_needs_few_rounds_on_cam_masks():
     masks = cams >= 0.2 * cams.amax(dim=(1, 2), keepdim=True)
     _, rounds = ct._first_pixel_labels(masks, 8)
     assert rounds <= 7, rounds
+
+
+def test_the_device_labelling_of_tiny_masks():
+    for shape in [(2, 1, 1), (3, 1, 2), (2, 2, 1), (1, 2, 2)]:
+        masks = torch.rand(shape, generator=torch.Generator().manual_seed(len(shape))) > 0.3
+        labels, counts, _ = ct._label_rounds(masks, 8)
+        expected, expected_counts = ct.connected_components(masks)
+        assert torch.equal(labels, expected) and torch.equal(counts, expected_counts), shape
