@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from camlib import torch as cam_torch
+from camlib import validation
 
 __all__ = ["CAMExtractor", "GradCAMExtractor"]
 
@@ -308,13 +309,16 @@ class CAMExtractor(_Hooked):
         bias = self.classifier.bias
         return None if bias is None else bias.detach()
 
-    def maps(self, classes: Classes = None) -> torch.Tensor:
+    def maps(self, classes: Classes = None, check: bool = True) -> torch.Tensor:
         """M_c(x, y) = Σ_k w_k^c f_k(x, y) for the latest forward pass.
 
         Parameters
         ----------
         classes : None, int, or N ints (e.g. ``logits.argmax(1)``)
             None: every class, (N, C, H, W). Otherwise one map per image, (N, H, W).
+        check : check the values (finite maps, classes in range): on the CPU at once, on
+            a GPU on the device without making the host wait
+            (`camlib.torch.class_activation_maps`); False skips them
 
         Returns
         -------
@@ -330,7 +334,7 @@ class CAMExtractor(_Hooked):
                 f"but classifier {self.classifier_name!r} takes K={weight.shape[1]} inputs: "
                 "feature_layer must be the layer whose output is pooled into the classifier"
             )
-        return cam_torch.class_activation_maps(features, weight, classes)
+        return cam_torch.class_activation_maps(features, weight, classes, check)
 
 
 class GradCAMExtractor(_Hooked):
@@ -421,7 +425,7 @@ class GradCAMExtractor(_Hooked):
         if classes is None:
             every = [torch.full((n,), k, dtype=torch.long, device=logits.device) for k in range(c)]
             return torch.stack([self._gradient(logits, i).mean(dim=(2, 3)) for i in every], 1)
-        index = cam_torch._class_indices(classes, n, c, logits.device)
+        index = validation.class_indices(classes, n, c, logits.device)
         return self._gradient(logits, index).mean(dim=(2, 3))
 
     def maps(

@@ -47,10 +47,17 @@ __all__ = [
     "LocalizationResult",
     "evaluate_localization",
     "THRESHOLDS",
+    "PAPER_THRESHOLD",
+    "IOU_THRESHOLD",
+    "V2_IOU_THRESHOLDS",
     "PROTOCOLS",
 ]
 
 THRESHOLDS = tuple(round(t / 100, 2) for t in range(1, 100))  # τ = 0.01, ..., 0.99
+PAPER_THRESHOLD = 0.2  # the paper's τ: 20% of the map's max
+IOU_THRESHOLD = 0.5  # δ of Top-1 Loc, GT-known Loc and MaxBoxAcc
+V2_IOU_THRESHOLDS = (0.3, 0.5, 0.7)  # the δ MaxBoxAccV2 averages over
+PROTOCOLS = sweep.PROTOCOLS
 
 
 # --- maps ---------------------------------------------------------------------------------
@@ -63,7 +70,8 @@ def cam_maps(model: nn.Module, images: torch.Tensor, classes=None
     Parameters
     ----------
     model : a GAP/GMP network (features -> pool -> flatten -> one linear layer)
-    images : float tensor (N, 3, S, S), finite, on the model's device
+    images : float tensor (N, 3, S, S), finite, on the model's device (converted to the
+        model's dtype); large enough for the model's layers
     classes : None (the predicted class of each image), an int, or N ints
 
     Returns
@@ -83,7 +91,7 @@ def cam_maps(model: nn.Module, images: torch.Tensor, classes=None
     """
     images = _check_images(model, images)
     with torch.no_grad(), CAMExtractor(model) as extractor:
-        logits = model(images)
+        logits = _forward(model, images)
         chosen = logits.argmax(1) if classes is None else classes
         maps = extractor.maps(chosen)
     return ct.upsample(maps, tuple(images.shape[-2:])), logits
@@ -110,9 +118,9 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, classes=None
     """
     images = _check_images(model, images).detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        logits = model(images)
+        logits = _forward(model, images)
         n, c = logits.shape
-        chosen = logits.argmax(1) if classes is None else ct._class_indices(
+        chosen = logits.argmax(1) if classes is None else validation.class_indices(
             classes, n, c, logits.device)
         if n == 0:
             return images.detach().new_zeros(0, *images.shape[-2:]), logits.detach()
@@ -129,11 +137,11 @@ def box_maps(boxes: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     tensor([[[0., 1., 1., 0.],
              [0., 0., 0., 0.]]])
     """
-    boxes = ct._check_boxes(boxes, "boxes")
+    boxes = validation.boxes(boxes, "boxes")
     if boxes.ndim != 2:
         raise ValueError(f"boxes must have shape (N, 4), got shape {tuple(boxes.shape)}")
-    ct._check_box_values(boxes, "boxes")
-    height, width = ct._check_size(size)
+    validation.box_values(boxes, "boxes")
+    height, width = validation.size(size)
     xs = torch.arange(width, device=boxes.device)
     ys = torch.arange(height, device=boxes.device)
     inside_x = (xs >= boxes[:, 0, None]) & (xs < boxes[:, 2, None])
@@ -169,8 +177,9 @@ def centred_box(n: int, size: int, box_size: tuple[float, float]) -> torch.Tenso
 # --- boxes and accuracies ---------------------------------------------------------------
 
 
-def boxes_from_maps(maps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
-    """The paper's box of each map (N, H, W) at ``threshold``·max: (N, 4) long.
+def boxes_from_maps(maps: torch.Tensor, threshold: float = PAPER_THRESHOLD) -> torch.Tensor:
+    """The paper's box of each map (N, H, W) at ``threshold``·max: (N, 4) long, τ in
+    [0, 1] (`camlib.validation.threshold`).
 
     This is `camlib.torch.bounding_box` (largest 8-connected component of
     {M ≥ threshold·max M}, ties to the first in raster order), on the maps' device.
@@ -179,12 +188,12 @@ def boxes_from_maps(maps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
     tensor([[1, 0, 3, 1]])
     """
     maps = _check_maps(maps)
-    return ct.bounding_box(maps, _check_fraction(threshold, "threshold", low_open=True))
+    return ct.bounding_box(maps, validation.threshold(threshold))
 
 
 def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
-                          correct: torch.Tensor | None = None, iou_threshold: float = 0.5
-                          ) -> float:
+                          correct: torch.Tensor | None = None,
+                          iou_threshold: float = IOU_THRESHOLD) -> float:
     """mean_i [ correct_i and IoU(pred_i, gt_i) ≥ iou_threshold ].
 
     With ``correct=None`` this is GT-known Loc (boxes from the true class's map); with
@@ -201,8 +210,8 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
     0.5
     """
     iou_threshold = validation.fraction(iou_threshold, "iou_threshold", "[0, 1]")
-    pred_boxes = ct._check_boxes(pred_boxes, "pred_boxes")
-    gt_boxes = ct._check_boxes(gt_boxes, "gt_boxes")
+    pred_boxes = validation.boxes(pred_boxes, "pred_boxes")
+    gt_boxes = validation.boxes(gt_boxes, "gt_boxes")
     if pred_boxes.ndim != 2 or len(pred_boxes) == 0:
         raise ValueError(f"pred_boxes must have shape (N, 4) with N >= 1, got shape "
                          f"{tuple(pred_boxes.shape)}")
@@ -211,8 +220,8 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
         raise ValueError(f"gt_boxes must have one box per predicted box, shape ({n}, 4), "
                          f"got shape {tuple(gt_boxes.shape)}")
     gt_boxes = gt_boxes.to(pred_boxes.device)
-    ct._check_box_values(pred_boxes, "pred_boxes")
-    ct._check_box_values(gt_boxes, "gt_boxes")
+    validation.box_values(pred_boxes, "pred_boxes")
+    validation.box_values(gt_boxes, "gt_boxes")
     hit = ct.iou(pred_boxes, gt_boxes) >= iou_threshold
     if correct is not None:
         if not isinstance(correct, torch.Tensor) or correct.dtype != torch.bool:
@@ -225,43 +234,10 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
     return float(hit.float().mean())
 
 
-PROTOCOLS = ("camlib", "choe2020")
-
-
 def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
     """maps must be a real, finite tensor (N, H, W); NaN or inf is refused by name
     (``finite=False``: the caller checks finiteness itself)."""
-    return ct._check_tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
-
-
-def _finite_range(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's (min, max), (n, 1) each, read in one pass; NaN or inf is refused."""
-    low, high = values.aminmax(dim=1, keepdim=True)  # NaN propagates into both
-    if not (bool(torch.isfinite(low).all()) and bool(torch.isfinite(high).all())):
-        raise ValueError("maps must be finite, got a tensor containing NaN or inf")
-    return low, high
-
-
-def _check_fraction(value: object, name: str, low_open: bool = False) -> float:
-    """A number in [0, 1] ((0, 1] with ``low_open``), refused by name otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number in {'(0' if low_open else '[0'}, 1], "
-                        f"got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not (0.0 < value <= 1.0 if low_open else 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must lie in {'(0' if low_open else '[0'}, 1], got {value!r}")
-    return value
-
-
-def _check_grid(values: object, name: str) -> tuple[float, ...]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray,
-                                                                    torch.Tensor)):
-        raise TypeError(f"{name} must be a sequence of numbers in [0, 1], "
-                        f"got {type(values).__name__}")
-    values = [v.item() if isinstance(v, (torch.Tensor, np.ndarray)) else v for v in values]
-    if not values:
-        raise ValueError(f"{name} must hold at least one number in [0, 1], got an empty grid")
-    return tuple(_check_fraction(v, name) for v in values)
+    return validation.tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
 
 
 def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
@@ -276,72 +252,38 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     return gt_boxes.long().cpu()
 
 
-def _check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size must be a positive int, got {type(batch_size).__name__} "
-                        f"{batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size}")
-    return int(batch_size)
-
-
 def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
     """For maps (n, H, W) and ascending thresholds τ_0 ≤ ... ≤ τ_{T-1}, the number of
     thresholds each pixel passes (n, H, W): the pixel is in the mask of τ_j iff level > j.
 
     "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
-    when max M̄ ≤ 0), computed exactly as `camlib.torch.bounding_box` computes it.
-    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}.
+    when max M̄ ≤ 0), computed exactly as `camlib.torch.normalize` computes M̄, in
+    float32 for float16 and bfloat16 maps (every such value is exactly a float32, and
+    `normalize` computes in float32 for them too). "choe2020": q = ⌊255·M̄⌋ as uint8 and
+    the mask {q > ⌊τ·max q⌋}, in float32.
     """
     n = maps.shape[0]
-    flat = maps.reshape(n, -1)
-    if protocol == "choe2020":
+    flat = maps.detach().reshape(n, -1)
+    if protocol == "choe2020" or flat.dtype != torch.float64:
         flat = flat.float()
-    if flat.dtype in (torch.float32, torch.float64):  # one compiled pass per map
-        array = flat.detach().cpu().numpy()
-        low, high = sweep.row_ranges(array)
-        if not np.isfinite(low).all():
-            raise ValueError("maps must be finite, got a tensor containing NaN or inf")
-        with np.errstate(over="ignore"):
-            spread_ok = np.isfinite(high - low).all()
-        if spread_ok:
-            levels = sweep.levels(array, low, high, np.asarray(thresholds), protocol)
-            return levels.reshape(maps.shape)
-    if protocol == "camlib":
-        low, high = _finite_range(flat)  # then min-max normalized as camlib.torch.normalize
-        spread = high - low
-        ok = spread > 0
-        values = torch.where(ok, (flat - low) / torch.where(ok, spread, torch.ones_like(spread)),
-                             0)
-        peak = values.amax(dim=1, keepdim=True)
-        if values.dtype in (torch.float32, torch.float64):  # τ rounded to the dtype first
-            grid = torch.tensor(thresholds, dtype=values.dtype, device=values.device)
-            cuts = [torch.where(peak > 0, peak * grid, peak)]
-        else:
-            cuts = [torch.where(peak > 0, peak * tau, peak) for tau in thresholds]
-        right = True
-    else:
-        values = flat.float()
-        low, _ = _finite_range(values)
-        shifted = values - low
-        spread = shifted.amax(dim=1, keepdim=True)
-        normalized = torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0)
-        values = (normalized * 255).to(torch.uint8)
-        peak = values.amax(dim=1, keepdim=True)
-        grid = torch.tensor(thresholds, dtype=torch.float64, device=maps.device)
-        cuts = [(grid * peak.double()).floor().long()]
-        right = False
-    cuts = torch.cat(cuts, 1).cpu().numpy()  # (n, T), ascending along each row
-    # camlib: v ≥ cut passes (not strict); choe2020: q > cut passes (strict).
-    levels = sweep.count_passed(values.cpu().numpy(), cuts, strict=not right)
-    return levels.reshape(maps.shape)
+    array = flat.cpu().numpy()
+    low, high = sweep.row_ranges(array)
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(low).all() and np.isfinite(high - low).all()
+    if not finite:
+        raise ValueError("maps must be finite, and max − min of each map a finite number "
+                         "in its dtype, got a tensor containing NaN or inf or a range "
+                         "beyond the dtype's largest value")
+    return sweep.levels(array, low, high, np.asarray(thresholds), protocol).reshape(maps.shape)
 
 
 def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:
     """IoU of boxes (n, T, 4) with each map's ground truth (n, 4): (n, T).
 
     "camlib": `camlib.torch.iou` on half-open boxes, as float32; "choe2020": pixels
-    counted inclusively (+1), in float64.
+    counted inclusively (+1), in float64. This is not `camlib.sweep`'s exact integer
+    comparison of two IoUs: an IoU is compared with δ here, and it must round as each
+    protocol's own evaluation rounds it (camlib's float32, Choe et al.'s float64).
     """
     boxes = torch.from_numpy(boxes)
     truth = gt[:, None, :].expand_as(boxes)
@@ -361,7 +303,7 @@ def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:
 
 def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
                        thresholds: Sequence[float] = THRESHOLDS,
-                       iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+                       iou_thresholds: Sequence[float] = V2_IOU_THRESHOLDS,
                        batch_size: int = 1000, *, protocol: str = "camlib"
                        ) -> dict[str, torch.Tensor]:
     """BoxAcc(τ, δ) for every threshold τ and IoU threshold δ, over the whole dataset.
@@ -374,7 +316,7 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     ----------
     maps : tensor (N, H, W), finite, on any device
     gt_boxes : integer tensor (N, 4), one box per map
-    thresholds : the grid of τ, each in [0, 1] (any order)
+    thresholds : the grid of τ, each in [0, 1] (any order; `camlib.validation.thresholds`)
     iou_thresholds : the δ, each in [0, 1]
     batch_size : maps swept at a time (memory: about 64·T bytes per map)
     protocol : "camlib" (masks {M̄ ≥ τ·max M̄}, half-open boxes, components by pixel
@@ -387,7 +329,7 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     -------
     {"largest": (T, D), "all": (T, D)}: the fraction of images whose largest component's
     box ("largest") or best component's box ("all") has IoU ≥ δ at threshold τ. An empty
-    batch (N = 0) gives zeros.
+    batch (N = 0) is refused: zero images have no accuracy.
 
     Example
     -------
@@ -405,12 +347,14 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     """`box_accuracy_curve` for the curves named in ``keys``: the best of all components
     ("all") costs more than the largest alone."""
     maps = _check_maps(maps, finite=False)  # checked with each chunk's range, one pass
+    if len(maps) == 0:
+        raise ValueError("maps must hold at least one map (N >= 1): an evaluation of zero "
+                         "images has no accuracy, got shape " + str(tuple(maps.shape)))
     gt = _check_gt(gt_boxes, len(maps))
-    taus = _check_grid(thresholds, "thresholds")
-    deltas = _check_grid(iou_thresholds, "iou_thresholds")
-    batch_size = _check_batch_size(batch_size)
-    if protocol not in PROTOCOLS:
-        raise ValueError(f'protocol must be "camlib" or "choe2020", got {protocol!r}')
+    taus = validation.thresholds(thresholds, "thresholds")
+    deltas = validation.fractions(iou_thresholds, "iou_thresholds", "[0, 1]")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    sweep.protocol_code(protocol)
     order = sorted(range(len(taus)), key=taus.__getitem__)
     ascending = [taus[k] for k in order]
     delta = torch.tensor(deltas, dtype=torch.float32 if protocol == "camlib" else torch.float64)
@@ -424,7 +368,18 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
             if key in keys:
                 hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
                 counts[key][order] += hits.sum(0).float()
-    return {key: value / max(len(maps), 1) for key, value in counts.items()}
+    return {key: value / len(maps) for key, value in counts.items()}
+
+
+def _max_box_acc_of(curve: torch.Tensor, thresholds: Sequence[float]) -> tuple[float, float]:
+    """(max_τ BoxAcc(τ), the first τ reaching it) of a curve (T,)."""
+    best = int(curve.argmax())
+    return float(curve[best]), float(thresholds[best])
+
+
+def _max_box_acc_v2_of(curve: torch.Tensor) -> float:
+    """The mean over δ of max_τ BoxAcc_all(τ, δ), of a curve (T, D)."""
+    return float(curve.max(dim=0).values.mean())
 
 
 def max_box_acc(maps: torch.Tensor, gt_boxes: torch.Tensor,
@@ -438,10 +393,9 @@ def max_box_acc(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> max_box_acc(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
     (1.0, 0.5)
     """
-    curve = _curves(maps, gt_boxes, thresholds, (0.5,), batch_size, protocol,
+    curve = _curves(maps, gt_boxes, thresholds, (IOU_THRESHOLD,), batch_size, protocol,
                     ("largest",))["largest"][:, 0]
-    best = int(curve.argmax())
-    return float(curve[best]), float(thresholds[best])
+    return _max_box_acc_of(curve, thresholds)
 
 
 def max_box_acc_v2(maps: torch.Tensor, gt_boxes: torch.Tensor,
@@ -454,9 +408,9 @@ def max_box_acc_v2(maps: torch.Tensor, gt_boxes: torch.Tensor,
     >>> max_box_acc_v2(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,))
     1.0
     """
-    curve = _curves(maps, gt_boxes, thresholds, (0.3, 0.5, 0.7), batch_size, protocol,
+    curve = _curves(maps, gt_boxes, thresholds, V2_IOU_THRESHOLDS, batch_size, protocol,
                     ("all",))["all"]
-    return float(curve.max(dim=0).values.mean())
+    return _max_box_acc_v2_of(curve)
 
 
 # --- a whole evaluation -----------------------------------------------------------------
@@ -485,15 +439,13 @@ class LocalizationResult:
     max_box_acc_threshold: float
     max_box_acc_v2: float
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in self.__dict__.items()}
-
 
 MapFunction = Callable[[nn.Module, torch.Tensor, object], tuple[torch.Tensor, torch.Tensor]]
 
 
 def evaluate_localization(model: nn.Module, data: ClutteredDigits,
-                          method: str | MapFunction = "cam", threshold: float = 0.2,
+                          method: str | MapFunction = "cam",
+                          threshold: float = PAPER_THRESHOLD,
                           thresholds: Sequence[float] | None = THRESHOLDS,
                           batch_size: int = 250,
                           box_size: tuple[float, float] | None = None,
@@ -520,9 +472,12 @@ def evaluate_localization(model: nn.Module, data: ClutteredDigits,
     """
     _check_model(model)
     _check_data(data)
-    threshold = validation.fraction(threshold, "threshold")
+    threshold = validation.threshold(threshold)
     if thresholds is not None:
-        thresholds = validation.fractions(thresholds, "thresholds", "(0, 1)")
+        thresholds = validation.thresholds(thresholds)
+    if len(data) == 0:
+        raise ValueError("data must hold at least one image: an evaluation of zero images "
+                         "has no accuracy")
     batch_size = validation.positive_int(batch_size, "batch_size")
     if box_size is not None:
         box_size = _check_box_size(box_size)
@@ -562,15 +517,17 @@ def evaluate_localization(model: nn.Module, data: ClutteredDigits,
     if thresholds and isinstance(method, str) and method in fixed:
         # A fixed box ignores the threshold: every τ gives the same box.
         ious = ct.iou(torch.cat(known_boxes), gt)
-        mba, mba_tau = float((ious >= 0.5).float().mean()), float("nan")
-        mba2 = float(torch.stack([(ious >= d).float().mean() for d in (0.3, 0.5, 0.7)]).mean())
+        mba, mba_tau = float((ious >= IOU_THRESHOLD).float().mean()), float("nan")
+        mba2 = _max_box_acc_v2_of((ious[:, None] >= torch.tensor(V2_IOU_THRESHOLDS)).float()
+                                  .mean(0, keepdim=True))
     elif thresholds:
-        maps = torch.cat(known_maps)
-        curves = box_accuracy_curve(maps, gt, thresholds, (0.3, 0.5, 0.7))
-        v1 = curves["largest"][:, 1]
-        best = int(v1.argmax())
-        mba, mba_tau = float(v1[best]), float(thresholds[best])
-        mba2 = float(curves["all"].max(dim=0).values.mean())
+        # One sweep gives both curves; δ = 0.5 is looked up, not assumed second.
+        deltas = tuple(dict.fromkeys((*V2_IOU_THRESHOLDS, IOU_THRESHOLD)))
+        curves = box_accuracy_curve(torch.cat(known_maps), gt, thresholds, deltas)
+        mba, mba_tau = _max_box_acc_of(curves["largest"][:, deltas.index(IOU_THRESHOLD)],
+                                       thresholds)
+        mba2 = _max_box_acc_v2_of(curves["all"][:, [deltas.index(d)
+                                                    for d in V2_IOU_THRESHOLDS]])
     else:
         mba = mba_tau = mba2 = float("nan")
     return LocalizationResult(
@@ -627,9 +584,22 @@ def _check_images(model: object, images: object) -> torch.Tensor:
     if parameter is not None and parameter.device != images.device:
         raise ValueError(f"images must be on the model's device ({parameter.device}), got "
                          f"{images.device}")
-    if not bool(torch.isfinite(images).all()):
-        raise ValueError("images must be finite, got a tensor containing NaN or inf")
+    validation.all_finite(images, "images")
+    if parameter is not None and parameter.is_floating_point() and images.dtype != parameter.dtype:
+        images = images.to(parameter.dtype)  # float64 images for a float32 model: convert
     return images
+
+
+def _forward(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The model's logits; an image too small for its layers is refused by name."""
+    try:
+        return model(images)
+    except RuntimeError as error:
+        if "size" not in str(error).lower():
+            raise
+        raise ValueError(f"images of {images.shape[-2]}×{images.shape[-1]} pixels are too "
+                         f"small for this model (its layers need a larger input), got shape "
+                         f"{tuple(images.shape)}") from error
 
 
 def _check_box_size(box_size: object) -> tuple[float, float]:

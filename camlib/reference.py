@@ -207,7 +207,7 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     array([[0.  , 0.25, 0.75, 1.  ]])
     """
     maps = _check_maps(maps)
-    height, width = _check_size(size)
+    height, width = validation.size(size)
     top, bottom, dy = _interpolation_taps(maps.shape[-2], height)
     left, right, dx = _interpolation_taps(maps.shape[-1], width)
     rows = maps[..., top, :] * (1 - dy)[:, None] + maps[..., bottom, :] * dy[:, None]
@@ -270,7 +270,7 @@ def connected_components(mask: np.ndarray, connectivity: int = 8) -> tuple[np.nd
         raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
     if mask.ndim != 2:
         raise ValueError(f"mask must have 2 dimensions (H, W), got shape {mask.shape}")
-    steps = _NEIGHBOURS[_check_connectivity(connectivity)]
+    steps = _NEIGHBOURS[validation.connectivity(connectivity)]
     height, width = mask.shape
     labels = np.zeros(mask.shape, dtype=np.int64)
     count = 0
@@ -338,7 +338,7 @@ def bounding_box(
     (1, 1, 3, 2)
     """
     cam = _as_float_array(cam, "cam (H, W)", 2, nonempty=(0, 1))
-    threshold = _check_threshold(threshold)
+    threshold = validation.threshold(threshold)
     peak = cam.max()
     mask = cam >= (threshold * peak if peak > 0 else peak)
     labels, count = connected_components(mask, connectivity)
@@ -371,7 +371,9 @@ def iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
 
 
 # --- input checks: every public function names the argument it rejects -----------------
-# (the scalar checks shared with camlib.torch and the commands are in camlib.validation)
+# (the scalar checks shared with camlib.torch and the commands are in camlib.validation;
+# the array checks below are NumPy's twins of its tensor checks, so that the reference
+# computes with NumPy alone)
 
 
 def _as_float_array(value, name: str, ndim: int, nonempty: tuple[int, ...] = ()) -> np.ndarray:
@@ -454,39 +456,15 @@ def _check_maps(maps, name: str = "maps") -> np.ndarray:
     return _as_float_array(maps, f"{name} (..., H, W)", ndim, nonempty=(-2, -1))
 
 
-def _check_size(size) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
-        pair = (size, size)
-    elif isinstance(size, (tuple, list)) and len(size) == 2:
-        pair = tuple(size)
-    else:
-        raise TypeError(f"size must be an int or a pair (height, width), got {size!r}")
-    for axis, value in zip(("height", "width"), pair, strict=True):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"size must be positive integers, got {axis}={value!r}")
-        if value <= 0:
-            raise ValueError(f"size must be positive integers, got {axis}={value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _check_threshold(threshold) -> float:
-    if isinstance(threshold, np.generic):
-        threshold = threshold.item()
-    return validation.fraction(threshold, "threshold")
-
-
-def _check_connectivity(connectivity) -> int:
-    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
-
-
 def _check_labels(labels, count) -> tuple[np.ndarray, int]:
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must have 2 dimensions (H, W), got shape {labels.shape}")
     if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
+    if 0 in labels.shape:
+        raise ValueError(f"labels must have H, W >= 1 (an empty image has no components), "
+                         f"got shape {labels.shape}")
     if labels.size and labels.min() < 0:
         raise ValueError(f"labels must be >= 0 (0 is the background), got {labels.min()}")
     if isinstance(count, np.integer):

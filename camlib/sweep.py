@@ -37,7 +37,9 @@ is finished by a direct pass over that one mask, which traces the holes; the box
 the holes' own contours (MaxBoxAccV2) come from a second sweep over the background,
 made only for maps that have holes at some threshold.
 
-The loops are compiled with numba.
+The loops are compiled with numba. The maps are independent: ``threads`` shares them
+out among numba's threads (contiguous ranges, each with its own work arrays), and the
+boxes do not depend on how many there are.
 """
 
 from __future__ import annotations
@@ -45,9 +47,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["threshold_boxes", "levels", "row_ranges", "count_passed"]
+__all__ = ["PROTOCOLS", "threshold_boxes", "levels", "row_ranges"]
 
-CAMLIB, CHOE2020 = 0, 1
+PROTOCOLS = ("camlib", "choe2020")  # the conventions of a mask, a box and "largest"
+CAMLIB, CHOE2020 = 0, 1  # their codes in the compiled loops
+
+
+def protocol_code(protocol: object) -> int:
+    """The code of a protocol named in `PROTOCOLS`; anything else is refused by name.
+
+    >>> protocol_code("choe2020")
+    1
+    """
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, "
+                         f"got {protocol!r}")
+    return PROTOCOLS.index(protocol)
 
 # A pixel's neighbours, clockwise from the top left: (row, column) offsets.
 RING = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
@@ -316,222 +331,211 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
 
 
 @numba.njit(cache=True)
-def _sweep(levels, gt, n_thresholds, protocol, every, joins, groups, euler_step, area_step,
-           largest_out, best_out):
-    """levels (N, H, W) int: a pixel is in the mask of threshold j (0 = the lowest τ)
-    when its level > j. Writes largest_out (N, T, 4) and, with ``every``, best_out."""
-    n_images, h, w = levels.shape
-    n = h * w
-    choe = protocol == CHOE2020
-    # Pixels are indexed in the image padded by one pixel, so that every pixel has eight
-    # neighbours and a neighbour is an offset.
+def _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys):
+    """Counting sort of one map's pixels, highest level first and raster order within a
+    level, with each pixel's neighbour pattern at its entry: neighbour q is already in
+    when its level is higher, or equal and q comes first in raster order (the rows
+    above and the pixel to the left). Writes ``order`` (padded indices), ``codes``, ``xs``,
+    ``ys`` in entry order; ``starts[k]`` ends the bucket of level T − k."""
+    h, w = level.shape
+    for y in range(h):
+        for x in range(w):
+            padded_level[y + 1, x + 1] = level[y, x]
+    starts[:] = 0
+    for y in range(h):
+        for x in range(w):
+            starts[n_thresholds - level[y, x] + 1] += 1
+    for k in range(1, n_thresholds + 2):
+        starts[k] += starts[k - 1]
+    for y in range(h):
+        above, here, below = padded_level[y], padded_level[y + 1], padded_level[y + 2]
+        for x in range(w):
+            v = here[x + 1]
+            code = ((above[x] >= v) | (above[x + 1] >= v) << 1 | (above[x + 2] >= v) << 2
+                    | (here[x + 2] > v) << 3 | (below[x + 2] > v) << 4
+                    | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
+            k = n_thresholds - v
+            t = starts[k]
+            order[t] = (y + 1) * stride + x + 1
+            codes[t] = code
+            xs[t] = x
+            ys[t] = y
+            starts[k] = t + 1
+
+
+@numba.njit(cache=True)
+def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, area_step,
+               largest_out, best_out, scratch, column, row):
+    """The sweep of one map (H, W) against its ground truth ``g``: writes largest_out
+    (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays."""
+    (padded_level, parent, comp, roots, order, codes, xs, ys, starts, box, overlap, holes,
+     best_overlap, hole_box, hole_overlap) = scratch
+    h, w = level.shape
     stride = w + 2
-    padded = (h + 2) * stride
     ring = np.empty(8, np.int64)
     for k in range(8):
         ring[k] = RING[k][0] * stride + RING[k][1]
+    _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys)
+    holes[:] = False
+    n_roots = 0
+    components = 0
+    euler4 = 0
+    taken = 0
+    big, big_area, big_first, dirty = -1, 0, 0, False  # dirty: big is not trusted
+    for j in range(n_thresholds - 1, -1, -1):
+        # starts[k] ends the bucket of level T − k: the pixels of level > j are
+        # order[:starts[T − j − 1]].
+        end = starts[n_thresholds - j - 1]
+        for t in range(taken, end):
+            c = order[t]
+            code = codes[t]
+            x, y = xs[t], ys[t]
+            first = y * w + x
+            if groups[code] == 0:  # a new component
+                r = c
+                parent[c] = c
+                comp[c, SIZE], comp[c, FIRST], comp[c, AREA] = 1, first, 0
+                comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
+                roots[n_roots] = c
+                n_roots += 1
+                components += 1
+            else:  # joins its first neighbour's component, then merges the others
+                r = _find(parent, c + ring[joins[code, 0]])
+                parent[c] = r
+                comp[r, SIZE] += 1
+                comp[r, FIRST] = min(comp[r, FIRST], first)
+                comp[r, X0], comp[r, Y0] = min(comp[r, X0], x), min(comp[r, Y0], y)
+                comp[r, X1], comp[r, Y1] = max(comp[r, X1], x), max(comp[r, Y1], y)
+                for k in range(1, groups[code]):
+                    s = _find(parent, c + ring[joins[code, k]])
+                    if s != r:
+                        r = _merge(parent, comp, r, s)
+                        components -= 1
+            if choe:
+                euler4 += euler_step[code]
+                comp[r, AREA] += area_step[code]
+            # Only r changed. A component's pixel count only grows, so r beats
+            # everything else when it holds the largest; its contour area may stay
+            # the same while its first pixel moves, and then the roots are read
+            # (choe2020 breaks ties by the first pixel).
+            if big < 0:
+                big = r
+            elif big == r or parent[big] != big:  # it grew, or was merged into r
+                dirty = dirty or (choe and comp[r, AREA] == big_area
+                                  and comp[r, FIRST] != big_first)
+                big = r
+            elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
+                                                     and comp[r, FIRST] > comp[big, FIRST])
+                  if choe else
+                  comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
+                                                     and comp[r, FIRST] < comp[big, FIRST])):
+                big = r
+            big_area, big_first = comp[big, AREA], comp[big, FIRST]
+        taken = end
+        largest = largest_out[j]
+        if components == 0:  # the outputs start at (0, 0, 0, 0)
+            continue
+        holed = choe and euler4 != 4 * components
+        if not (every or holed or dirty):
+            _box_of(comp[big, X0], comp[big, Y0], comp[big, X1], comp[big, Y1],
+                    h, w, choe, largest)
+            continue
+        # Drop the roots merged away since the last threshold, then read the others.
+        kept = 0
+        key_size, key_first = -1, -1
+        overlap[0], overlap[1] = 0, -1
+        rival = -1  # 2 × the largest area a contour other than the chosen one can have
+        chosen_bound = -1
+        for k in range(n_roots):
+            root = roots[k]
+            if parent[root] != root:
+                continue
+            roots[kept] = root
+            kept += 1
+            _box_of(comp[root, X0], comp[root, Y0], comp[root, X1], comp[root, Y1],
+                    h, w, choe, box)
+            if choe:
+                better = comp[root, AREA] > key_size or (
+                    comp[root, AREA] == key_size and comp[root, FIRST] > key_first)
+                bound = 2 * (comp[root, X1] - comp[root, X0]) * (
+                    comp[root, Y1] - comp[root, Y0])
+                if better:
+                    rival = max(rival, chosen_bound)
+                    chosen_bound = bound
+                    key_size, key_first = comp[root, AREA], comp[root, FIRST]
+                    largest[:] = box
+                    big = root
+                else:
+                    rival = max(rival, bound)
+            else:
+                better = comp[root, SIZE] > key_size or (
+                    comp[root, SIZE] == key_size and comp[root, FIRST] < key_first)
+                if better:
+                    key_size, key_first = comp[root, SIZE], comp[root, FIRST]
+                    largest[:] = box
+                    big = root
+            if every:
+                inter, union = _overlap(box, g, choe)
+                if overlap[1] < 0 or _better_iou(inter, union, overlap[0], overlap[1]):
+                    overlap[0], overlap[1] = inter, union
+                    best_out[j] = box
+        n_roots = kept
+        big_area, big_first, dirty = comp[big, AREA], comp[big, FIRST], False
+        if holed:  # some component has a hole
+            holes[j] = True
+            best_overlap[j] = overlap
+            # Holes add area to their component's contour. Another contour can beat
+            # the chosen one only if the polygon of its box could: read the mask.
+            if rival >= key_size:
+                _filled_largest((level > j).ravel(), h, w, largest)
+    if every and holes.any():  # the holes' own contours compete for the best box
+        _hole_boxes(order, starts, holes, column, row, h, w, g, hole_box, hole_overlap)
+        for j in range(n_thresholds):
+            if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
+                    hole_overlap[j, 0], hole_overlap[j, 1],
+                    best_overlap[j, 0], best_overlap[j, 1]):
+                best_out[j] = hole_box[j]
+
+
+@numba.njit(cache=True)
+def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, groups,
+                euler_step, area_step, largest_out, best_out):
+    """`_sweep_map` over maps start..stop − 1, with one set of work arrays."""
+    _, h, w = levels.shape
+    n = h * w
+    stride = w + 2
+    padded = (h + 2) * stride
     column = np.zeros(padded, np.int32)
     row = np.zeros(padded, np.int32)
-    raster = np.zeros(padded, np.int32)
     for y in range(h):
         for x in range(w):
             c = (y + 1) * stride + x + 1
-            column[c], row[c], raster[c] = x, y, y * w + x
-    parent = np.empty(padded, np.int32)
-    comp = np.zeros((padded, 8), np.int32)
-    active = np.zeros(padded, np.uint8)
-    roots = np.empty(n, np.int32)
-    order = np.empty(n, np.int32)
-    starts = np.zeros(n_thresholds + 2, np.int32)
-    box = np.empty(4, np.int64)
-    overlap = np.empty(2, np.int64)
-    holes = np.zeros(n_thresholds, np.bool_)
-    best_overlap = np.zeros((n_thresholds, 2), np.int64)
-    hole_box = np.zeros((n_thresholds, 4), np.int64)
-    hole_overlap = np.zeros((n_thresholds, 2), np.int64)
-    for i in range(n_images):
-        level = levels[i]
-        g = gt[i]
-        # Counting sort, highest level first.
-        starts[:] = 0
-        for y in range(h):
-            for x in range(w):
-                starts[n_thresholds - level[y, x] + 1] += 1
-        for k in range(1, n_thresholds + 2):
-            starts[k] += starts[k - 1]
-        for y in range(h):
-            for x in range(w):
-                k = n_thresholds - level[y, x]
-                order[starts[k]] = (y + 1) * stride + x + 1
-                starts[k] += 1
-        active[:] = 0
-        holes[:] = False
-        n_roots = 0
-        components = 0
-        euler4 = 0
-        taken = 0
-        big, big_area, big_first, dirty = -1, 0, 0, False  # dirty: big is not trusted
-        for j in range(n_thresholds - 1, -1, -1):
-            # After the counting sort, starts[k] ends the bucket of level T − k: the pixels
-            # of level > j are order[:starts[T − j − 1]].
-            end = starts[n_thresholds - j - 1]
-            for t in range(taken, end):
-                c = order[t]
-                code = (active[c + ring[0]] | active[c + ring[1]] << 1
-                        | active[c + ring[2]] << 2 | active[c + ring[3]] << 3
-                        | active[c + ring[4]] << 4 | active[c + ring[5]] << 5
-                        | active[c + ring[6]] << 6 | active[c + ring[7]] << 7)
-                active[c] = 1
-                x, y = column[c], row[c]
-                if groups[code] == 0:  # a new component
-                    r = c
-                    parent[c] = c
-                    comp[c, SIZE], comp[c, FIRST], comp[c, AREA] = 1, raster[c], 0
-                    comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
-                    roots[n_roots] = c
-                    n_roots += 1
-                    components += 1
-                else:  # joins its first neighbour's component, then merges the others
-                    r = _find(parent, c + ring[joins[code, 0]])
-                    parent[c] = r
-                    comp[r, SIZE] += 1
-                    comp[r, FIRST] = min(comp[r, FIRST], raster[c])
-                    comp[r, X0], comp[r, Y0] = min(comp[r, X0], x), min(comp[r, Y0], y)
-                    comp[r, X1], comp[r, Y1] = max(comp[r, X1], x), max(comp[r, Y1], y)
-                    for k in range(1, groups[code]):
-                        s = _find(parent, c + ring[joins[code, k]])
-                        if s != r:
-                            r = _merge(parent, comp, r, s)
-                            components -= 1
-                if choe:
-                    euler4 += euler_step[code]
-                    comp[r, AREA] += area_step[code]
-                # Only r changed. A component's pixel count only grows, so r beats
-                # everything else when it holds the largest; its contour area may stay
-                # the same while its first pixel moves, and then the roots are read
-                # (choe2020 breaks ties by the first pixel).
-                if big < 0:
-                    big = r
-                elif big == r or parent[big] != big:  # it grew, or was merged into r
-                    dirty = dirty or (choe and comp[r, AREA] == big_area
-                                      and comp[r, FIRST] != big_first)
-                    big = r
-                elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
-                                                         and comp[r, FIRST] > comp[big, FIRST])
-                      if choe else
-                      comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
-                                                         and comp[r, FIRST] < comp[big, FIRST])):
-                    big = r
-                big_area, big_first = comp[big, AREA], comp[big, FIRST]
-            taken = end
-            largest = largest_out[i, j]
-            if components == 0:  # the outputs start at (0, 0, 0, 0)
-                continue
-            holed = choe and euler4 != 4 * components
-            if not (every or holed or dirty):
-                _box_of(comp[big, X0], comp[big, Y0], comp[big, X1], comp[big, Y1],
-                        h, w, choe, largest)
-                continue
-            # Drop the roots merged away since the last threshold, then read the others.
-            kept = 0
-            key_size, key_first = -1, -1
-            overlap[0], overlap[1] = 0, -1
-            rival = -1  # 2 × the largest area a contour other than the chosen one can have
-            chosen_bound = -1
-            for k in range(n_roots):
-                root = roots[k]
-                if parent[root] != root:
-                    continue
-                roots[kept] = root
-                kept += 1
-                _box_of(comp[root, X0], comp[root, Y0], comp[root, X1], comp[root, Y1],
-                        h, w, choe, box)
-                if choe:
-                    better = comp[root, AREA] > key_size or (
-                        comp[root, AREA] == key_size and comp[root, FIRST] > key_first)
-                    bound = 2 * (comp[root, X1] - comp[root, X0]) * (
-                        comp[root, Y1] - comp[root, Y0])
-                    if better:
-                        rival = max(rival, chosen_bound)
-                        chosen_bound = bound
-                        key_size, key_first = comp[root, AREA], comp[root, FIRST]
-                        largest[:] = box
-                        big = root
-                    else:
-                        rival = max(rival, bound)
-                else:
-                    better = comp[root, SIZE] > key_size or (
-                        comp[root, SIZE] == key_size and comp[root, FIRST] < key_first)
-                    if better:
-                        key_size, key_first = comp[root, SIZE], comp[root, FIRST]
-                        largest[:] = box
-                        big = root
-                if every:
-                    inter, union = _overlap(box, g, choe)
-                    if overlap[1] < 0 or _better_iou(inter, union, overlap[0], overlap[1]):
-                        overlap[0], overlap[1] = inter, union
-                        best_out[i, j] = box
-            n_roots = kept
-            big_area, big_first, dirty = comp[big, AREA], comp[big, FIRST], False
-            if holed:  # some component has a hole
-                holes[j] = True
-                best_overlap[j] = overlap
-                # Holes add area to their component's contour. Another contour can beat
-                # the chosen one only if the polygon of its box could: read the mask.
-                if rival >= key_size:
-                    mask = active.reshape(h + 2, stride)[1:-1, 1:-1].copy().ravel()
-                    _filled_largest(mask, h, w, largest)
-        if every and holes.any():  # the holes' own contours compete for the best box
-            _hole_boxes(order, starts, holes, column, row, h, w, g, hole_box, hole_overlap)
-            for j in range(n_thresholds):
-                if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
-                        hole_overlap[j, 0], hole_overlap[j, 1],
-                        best_overlap[j, 0], best_overlap[j, 1]):
-                    best_out[i, j] = hole_box[j]
+            column[c], row[c] = x, y
+    padded_level = np.full((h + 2, stride), -1, np.int32)  # the border is never in a mask
+    scratch = (padded_level, np.empty(padded, np.int32), np.zeros((padded, 8), np.int32),
+               np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8),
+               np.empty(n, np.int32), np.empty(n, np.int32),
+               np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
+               np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
+               np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
+               np.zeros((n_thresholds, 2), np.int64))
+    for i in range(start, stop):
+        _sweep_map(levels[i], gt[i], n_thresholds, choe, every, joins, groups, euler_step,
+                   area_step, largest_out[i], best_out[i] if every else best_out[0],
+                   scratch, column, row)
 
 
-@numba.njit(cache=True)
-def _count_passed(values, cuts, strict, out):
-    """A bucket table over each row's cuts gives a starting count, which exact
-    comparisons then correct: about one comparison per value on an even grid."""
-    buckets = 4 * cuts.shape[1] + 1
-    table = np.empty(buckets + 1, np.int64)
-    for i in range(values.shape[0]):
-        row = cuts[i]
-        t = row.shape[0]
-        low, high = row[0], row[t - 1]
-        scale = buckets / (high - low) if high > low else 0.0
-        k = 0
-        for b in range(buckets + 1):
-            edge = low + b / scale if scale > 0 else low
-            while k < t and row[k] < edge:
-                k += 1
-            table[b] = k
-        for p in range(values.shape[1]):
-            v = values[i, p]
-            b = int((v - low) * scale) if v > low else 0
-            k = table[min(b, buckets)]
-            while k > 0 and not (row[k - 1] < v or (not strict and row[k - 1] == v)):
-                k -= 1
-            while k < t and (row[k] < v or (not strict and row[k] == v)):
-                k += 1
-            out[i, p] = k
-
-
-@numba.njit(cache=True)
-def _count_passed_uint8(values, cuts, strict, out):
-    """The same for uint8 values: a table of the 256 answers per row."""
-    table = np.empty(256, np.int32)
-    for i in range(values.shape[0]):
-        row = cuts[i]
-        k = 0
-        for v in range(256):
-            while k < row.shape[0] and (row[k] < v or (not strict and row[k] == v)):
-                k += 1
-            table[v] = k
-        for p in range(values.shape[1]):
-            out[i, p] = table[values[i, p]]
-
+@numba.njit(cache=True, parallel=True)
+def _sweep_parallel(levels, gt, chunks, n_thresholds, choe, every, joins, groups,
+                    euler_step, area_step, largest_out, best_out):
+    """The maps split into ``chunks`` contiguous ranges, one per task: the maps are
+    independent, so the threads share nothing but the read-only inputs and write
+    disjoint rows of the outputs."""
+    n = levels.shape[0]
+    for k in numba.prange(chunks):
+        _sweep_maps(levels, gt, k * n // chunks, (k + 1) * n // chunks, n_thresholds,
+                    choe, every, joins, groups, euler_step, area_step, largest_out,
+                    best_out)
 
 @numba.njit(cache=True)
 def _row_ranges(values, low, high):
@@ -569,13 +573,19 @@ def _minmax_levels(values, low, high, grid, out):
         while k < t and grid[k] < b / buckets:
             k += 1
         table[b] = k
+    normalized = np.empty(values.shape[1], values.dtype)
     for i in range(values.shape[0]):
         spread = high[i] - low[i]
         if not spread > 0:
             out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
             continue
+        # The division first, in a loop of its own that the compiler vectorizes; then
+        # the bucket's count, corrected by exact comparisons (rarely more than none).
+        lo = low[i]
         for p in range(values.shape[1]):
-            v = (values[i, p] - low[i]) / spread
+            normalized[p] = (values[i, p] - lo) / spread
+        for p in range(values.shape[1]):
+            v = normalized[p]
             k = table[min(int(v * buckets), buckets)]
             while k > 0 and not grid[k - 1] <= v:
                 k -= 1
@@ -606,8 +616,17 @@ def _quantized_levels(values, low, high, grid, out):
             out[i, p] = table[quantized[p]]
 
 
+@numba.njit(cache=True, parallel=True)
+def _levels_parallel(kernel, values, low, high, grid, out, chunks):
+    """``kernel`` over ``chunks`` contiguous shares of the rows, one per task."""
+    n = values.shape[0]
+    for k in numba.prange(chunks):
+        a, b = k * n // chunks, (k + 1) * n // chunks
+        kernel(values[a:b], low[a:b], high[a:b], grid, out[a:b])
+
+
 def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np.ndarray,
-           protocol: str) -> np.ndarray:
+           protocol: str, threads: int | None = None) -> np.ndarray:
     """How many thresholds of an ascending grid each pixel passes, (N, P) int32, for
     maps flattened to rows (N, P) with their finite `row_ranges` (high − low finite): the
     pixel is in the mask of τ_j exactly when its level > j.
@@ -617,7 +636,8 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     - ``"choe2020"``: float32 maps, q = ⌊255·M̄⌋ as uint8, mask {q > ⌊τ·max q⌋}.
 
     The arithmetic is `camlib.torch.normalize`'s, operation for operation, so the masks
-    are the ones thresholding a normalized tensor gives.
+    are the ones thresholding a normalized tensor gives. ``threads`` as in
+    `threshold_boxes`.
 
     >>> maps = np.array([[0.0, 1.0, 2.0, 4.0]], np.float32)
     >>> levels(maps, *row_ranges(maps), np.array([0.25, 0.5]), "camlib")
@@ -627,34 +647,27 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     """
     values = np.ascontiguousarray(values)
     out = np.empty(values.shape, np.int32)
-    if protocol == "camlib":
-        _minmax_levels(values, low, high, np.asarray(thresholds, values.dtype), out)
+    if protocol_code(protocol) == CAMLIB:
+        kernel, grid = _minmax_levels, np.asarray(thresholds, values.dtype)
     else:
-        _quantized_levels(values, low, high, np.asarray(thresholds, np.float64), out)
+        kernel, grid = _quantized_levels, np.asarray(thresholds, np.float64)
+    chunks = _chunks(len(values), threads)
+    if chunks == 1:
+        kernel(values, low, high, grid, out)
+    else:
+        _levels_parallel(kernel, values, low, high, grid, out, chunks)
     return out
 
 
-def count_passed(values: np.ndarray, cuts: np.ndarray, strict: bool) -> np.ndarray:
-    """For values (N, P) and ascending cuts (N, T): how many cuts each value passes,
-    (N, P) int32: #{j : cuts[i, j] < v} with ``strict``, else #{j : cuts[i, j] ≤ v}.
-
-    >>> count_passed(np.array([[0.0, 0.5, 1.0]]), np.array([[0.0, 0.5]]), strict=True)
-    array([[0, 1, 2]], dtype=int32)
-    >>> count_passed(np.array([[0, 7, 255]], np.uint8), np.array([[0, 7]]), strict=False)
-    array([[1, 2, 2]], dtype=int32)
-    """
-    values = np.ascontiguousarray(values)
-    out = np.empty(values.shape, np.int32)
-    if values.dtype == np.uint8:
-        _count_passed_uint8(values, np.ascontiguousarray(cuts, dtype=np.int64), bool(strict),
-                            out)
-    else:
-        _count_passed(values, np.ascontiguousarray(cuts, dtype=values.dtype), bool(strict), out)
-    return out
+def _chunks(n: int, threads: int | None) -> int:
+    """How many shares to split n maps into: one per thread, at most one per map."""
+    threads = numba.get_num_threads() if threads is None else int(threads)
+    return max(1, min(n, threads))
 
 
 def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
-                    protocol: str, every: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                    protocol: str, every: bool = True, threads: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """The boxes of every mask of a grid of thresholds, one pass per map.
 
     Parameters
@@ -663,9 +676,12 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
         (j = 0 the lowest) exactly when levels[p] > j
     gt_boxes : int array (N, 4), the ground truth the best component is chosen against
     n_thresholds : T
-    protocol : "camlib" or "choe2020" (see the module docstring)
+    protocol : one of `PROTOCOLS` (see the module docstring)
     every : also find the best of all components (MaxBoxAccV2); without it only the
         largest component's box is read, which is all MaxBoxAcc needs
+    threads : how many threads sweep the maps (each a contiguous share of them); None
+        uses numba's thread count (``numba.set_num_threads``), 1 runs in the calling
+        thread. The boxes do not depend on it.
 
     Returns
     -------
@@ -681,13 +697,18 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
     >>> largest[0].tolist(), best[0].tolist()
     ([[0, 0, 1, 2], [0, 0, 1, 2]], [[2, 0, 3, 1], [0, 0, 1, 2]])
     """
-    code = {"camlib": CAMLIB, "choe2020": CHOE2020}[protocol]
+    choe = protocol_code(protocol) == CHOE2020
     levels = np.ascontiguousarray(levels, dtype=np.int32)
     gt = np.ascontiguousarray(gt_boxes, dtype=np.int64)
     n = levels.shape[0]
     largest = np.zeros((n, n_thresholds, 4), np.int64)
-    best = np.zeros((n if every else 0, n_thresholds, 4), np.int64)
+    best = np.zeros((n if every else 1, n_thresholds, 4), np.int64)
+    chunks = _chunks(n, threads)
+    args = (int(n_thresholds), choe, bool(every), JOINS, GROUPS, EULER_STEP, AREA_STEP,
+            largest, best)
     if n and levels.shape[1] * levels.shape[2]:
-        _sweep(levels, gt, int(n_thresholds), code, bool(every), JOINS, GROUPS, EULER_STEP,
-               AREA_STEP, largest, best)
+        if chunks == 1:
+            _sweep_maps(levels, gt, 0, n, *args)
+        else:
+            _sweep_parallel(levels, gt, chunks, *args)
     return largest, best if every else None

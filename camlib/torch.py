@@ -4,10 +4,11 @@ The same functions, arguments and meaning as :mod:`camlib.reference`, written wi
 tensor operations so that a whole batch runs at once on the CPU or a GPU. Inputs may be
 float32, float16, bfloat16 or float64; every result stays on the input's device.
 
-The only values copied back to the host are scalars: the validity checks (one ``bool``
-each, for example "no NaN in features"; they come after the equations, at the end of
-this file) and the convergence test of the connected component labelling. A batch of
-N = 0 gives empty results.
+On the CPU the validity checks (for example "no NaN in features") read one ``bool``
+each. On a GPU, ``class_activation_maps``, ``upsample`` and ``normalize`` never make the
+host wait: their checks run on the device (`camlib.validation`), and ``check=False``
+skips them. The boxes need the host: the labelling's convergence test and the number
+of components are read there. A batch of N = 0 gives empty results.
 
 The equations (f_k(x, y) is channel k of the last convolutional layer, Z = H·W)::
 
@@ -77,7 +78,7 @@ def global_average_pool(features: torch.Tensor, reduce: str = "mean") -> torch.T
     >>> global_average_pool(torch.ones(1, 2, 3, 3), reduce="sum")
     tensor([[9., 9.]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
+    features = validation.tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
     if reduce == "mean":
         return features.mean(dim=(2, 3))
     if reduce == "sum":
@@ -93,7 +94,7 @@ def global_max_pool(features: torch.Tensor) -> torch.Tensor:
     >>> global_max_pool(torch.arange(4.0).reshape(1, 1, 2, 2))
     tensor([[3.]])
     """
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
+    features = validation.tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3))
     return features.amax(dim=(2, 3))
 
 
@@ -120,8 +121,8 @@ def class_scores(
     >>> class_scores(torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -1.0]]), torch.tensor([0.5]))
     tensor([[-0.5000]])
     """
-    pooled = _check_tensor(pooled, "pooled", "(N, K)", 2, nonempty=(1,))
-    weight = _check_tensor(
+    pooled = validation.tensor(pooled, "pooled", "(N, K)", 2, nonempty=(1,))
+    weight = validation.tensor(
         weight, "weight", "(C, K)", 2, like=(pooled, "pooled"), nonempty=(0, 1)
     )
     if weight.shape[1] != pooled.shape[1]:
@@ -133,7 +134,7 @@ def class_scores(
     scores = pooled.to(dtype) @ weight.to(dtype).T
     if bias is None:
         return scores
-    bias = _check_tensor(bias, "bias", "(C,)", 1, like=(pooled, "pooled"))
+    bias = validation.tensor(bias, "bias", "(C,)", 1, like=(pooled, "pooled"))
     if bias.shape[0] != weight.shape[0]:
         raise ValueError(
             f"bias must have C={weight.shape[0]} entries (one per class), "
@@ -153,7 +154,7 @@ def softmax(scores: torch.Tensor) -> torch.Tensor:
     >>> softmax(torch.tensor([[0.0, 0.0]]))
     tensor([[0.5000, 0.5000]])
     """
-    scores = _check_tensor(scores, "scores", "(N, C)", 2, nonempty=(1,))
+    scores = validation.tensor(scores, "scores", "(N, C)", 2, nonempty=(1,))
     shifted = scores - scores.amax(dim=1, keepdim=True)
     exp = shifted.exp()
     return exp / exp.sum(dim=1, keepdim=True)
@@ -167,6 +168,7 @@ def class_activation_maps(
     features: torch.Tensor,
     weight: torch.Tensor,
     classes: int | Sequence[int] | torch.Tensor | None = None,
+    check: bool = True,
 ) -> torch.Tensor:
     """Class activation maps M_c(x, y) = Σ_k w_k^c f_k(x, y).
 
@@ -183,6 +185,12 @@ def class_activation_maps(
     classes : None, int, or N ints (sequence, array or tensor)
         None: every class. An int: that class for the whole batch. N ints: one class
         per image (e.g. ``logits.argmax(1)``).
+    check : bool
+        Check the values: the maps finite, the class indices in range. On the CPU these
+        raise ValueError at once; on a GPU they run on the device and never make the
+        host wait (a device-side assert, reported at the next synchronization; see
+        `camlib.validation`). False skips them, for a hot loop over trusted inputs.
+        Shapes, dtypes and devices are always checked (they cost no synchronization).
 
     Returns
     -------
@@ -198,22 +206,28 @@ def class_activation_maps(
     # Finiteness is checked on the maps, K times smaller than the features: NaN or inf in
     # f_k always reaches M_c (0·inf and inf − inf are NaN), so only then are the
     # features read again, to name them.
-    features = _check_tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3),
-                             finite=False)
-    weight = _check_weight(features.shape[1], weight, features)
+    features = validation.tensor(features, "features", "(N, K, H, W)", 4, nonempty=(1, 2, 3),
+                                 finite=False)
+    weight = _check_weight(features.shape[1], weight, features, check)
     dtype = _common_dtype(features, weight)
     features, weight = features.to(dtype), weight.to(dtype)
     if classes is None:
         maps = torch.einsum("nkhw,ck->nchw", features, weight)
     else:
-        index = _class_indices(classes, features.shape[0], weight.shape[0], features.device)
+        index = validation.class_indices(classes, features.shape[0], weight.shape[0],
+                                         features.device, check)
         maps = torch.einsum("nkhw,nk->nhw", features, weight[index])
-    if not bool(torch.isfinite(maps).all()):
-        _check_finite(features, "features")
+    if check:
+        if validation.on_host(maps):
+            if not bool(torch.isfinite(maps).all()):
+                validation.all_finite(features, "features")
+        else:
+            validation.all_finite(maps, "features")
     return maps
 
 
-def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+def upsample(maps: torch.Tensor, size: int | tuple[int, int], check: bool = True
+             ) -> torch.Tensor:
     """Bilinear upsampling of the last two axes to ``size`` (h, w).
 
     Uses the half-pixel convention of ``F.interpolate(mode="bilinear",
@@ -223,8 +237,10 @@ def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
 
     Parameters
     ----------
-    maps : tensor (..., H, W)
+    maps : tensor (..., H, W), finite
     size : int or (h, w), positive
+    check : refuse NaN and inf (on a GPU without synchronizing, as
+        `class_activation_maps` says); False skips it
 
     Returns
     -------
@@ -235,8 +251,9 @@ def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     >>> upsample(torch.tensor([[0.0, 1.0]]), (1, 4))
     tensor([[0.0000, 0.2500, 0.7500, 1.0000]])
     """
-    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)), nonempty=(-2, -1))
-    h, w = _check_size(size)
+    maps = validation.tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)),
+                             nonempty=(-2, -1), check=check)
+    h, w = validation.size(size)
     lead = maps.shape[:-2]
     if maps.numel() == 0:  # an empty batch: nothing to resample
         return maps.new_zeros(*lead, h, w)
@@ -245,12 +262,15 @@ def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return out.reshape(*lead, h, w)
 
 
-def normalize(maps: torch.Tensor, mode: str = "minmax") -> torch.Tensor:
+def normalize(maps: torch.Tensor, mode: str = "minmax", check: bool = True) -> torch.Tensor:
     """Rescale each map (over its last two axes).
 
     - ``mode="minmax"``: (M - min M) / (max M - min M), into [0, 1]; a constant map -> zeros.
     - ``mode="max"``: M / max M, so that "20% of the max" is the level 0.2; a map whose
       max is <= 0 -> zeros.
+
+    ``check``: refuse NaN and inf (on a GPU without synchronizing, as
+    `class_activation_maps` says); False skips it.
 
     Example
     -------
@@ -258,7 +278,8 @@ def normalize(maps: torch.Tensor, mode: str = "minmax") -> torch.Tensor:
     tensor([[0.0000, 0.5000],
             [0.2500, 1.0000]])
     """
-    maps = _check_tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)), nonempty=(-2, -1))
+    maps = validation.tensor(maps, "maps", "(..., H, W)", tuple(range(2, 9)),
+                             nonempty=(-2, -1), check=check)
     if mode not in ("minmax", "max"):
         raise ValueError(f'mode must be "minmax" or "max", got {mode!r}')
     dtype = maps.dtype
@@ -284,15 +305,19 @@ def normalize(maps: torch.Tensor, mode: str = "minmax") -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 def _neighbour_min(labels: torch.Tensor, connectivity: int, fill: int) -> torch.Tensor:
-    """min of each pixel's label and its 4 or 8 neighbours' labels, (N, H, W)."""
+    """min of each pixel's label and its 4 or 8 neighbours' labels, (N, H, W). The 3×3
+    window of 8-connectivity is a row's minimum of three, then a column's: four
+    comparisons a pixel instead of eight."""
     h, w = labels.shape[-2:]
+    if connectivity == 8:
+        rows = F.pad(labels, (1, 1), value=fill)
+        across = torch.minimum(torch.minimum(rows[..., :w], rows[..., 1:w + 1]), rows[..., 2:])
+        columns = F.pad(across, (0, 0, 1, 1), value=fill)
+        return torch.minimum(torch.minimum(columns[..., :h, :], columns[..., 1:h + 1, :]),
+                             columns[..., 2:, :])
     padded = F.pad(labels, (1, 1, 1, 1), value=fill)
-    if connectivity == 4:
-        shifts = [(0, 1), (1, 0), (1, 2), (2, 1)]
-    else:
-        shifts = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)]
     out = labels
-    for dy, dx in shifts:
+    for dy, dx in ((0, 1), (1, 0), (1, 2), (2, 1)):
         out = torch.minimum(out, padded[:, dy : dy + h, dx : dx + w])
     return out
 
@@ -312,7 +337,8 @@ def connected_components(
     3. pointer jumping: L(p) <- L(L(p)), which halves the chains.
 
     Steps 2 and 3 bring the rounds from about the component's length (80-100 on
-    224×224 maps) down to about ten; the rounds never exceed H·W (see ``_label_rounds``).
+    224×224 maps) down to about ten; the rounds never exceed H·W (see
+    ``_first_pixel_labels``, which also starts each row's runs at their first pixel).
     On the CPU the labels come from ``scipy.ndimage.label`` instead, which numbers them
     identically and costs a small fraction of the rounds.
 
@@ -337,8 +363,8 @@ def connected_components(
     (tensor([[[1, 0, 2],
              [1, 0, 0]]]), tensor([2]))
     """
-    masks = _check_mask(masks)
-    connectivity = _check_connectivity(connectivity)
+    masks = validation.mask(masks)
+    connectivity = validation.connectivity(connectivity)
     single = masks.ndim == 2
     if single:
         masks = masks[None]
@@ -367,40 +393,66 @@ def _label_rounds(
     masks: torch.Tensor, connectivity: int
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The device algorithm of :func:`connected_components` on masks (N, H, W):
-    (labels, counts, rounds).
+    (labels, counts, rounds), the labels numbered as scipy numbers them."""
+    n, h, w = masks.shape
+    first, rounds = _first_pixel_labels(masks, connectivity)
+    foreground = masks.reshape(n, h * w)
+    index = torch.arange(h * w, device=masks.device).expand(n, -1)
+    is_first = foreground & (first == index)
+    number = torch.cumsum(is_first.long(), dim=1)  # 1, 2, ... at first pixels, raster order
+    counts = number[:, -1] if h * w else torch.zeros(n, dtype=torch.long, device=masks.device)
+    zero = torch.zeros((n, 1), dtype=torch.long, device=masks.device)
+    labels = torch.cat([number, zero], dim=1).gather(1, first).reshape(n, h, w)
+    return labels, counts, rounds
+
+
+UNCHECKED_ROUNDS = 4  # the labelling's rounds run before its first convergence test
+
+
+def _first_pixel_labels(masks: torch.Tensor, connectivity: int) -> tuple[torch.Tensor, int]:
+    """Each foreground pixel's label, the raster index of its component's first pixel,
+    and H·W for the background: (labels (N, H·W), rounds).
+
+    Every pixel of a row's run of foreground pixels starts with the index of the run's
+    first pixel (one running maximum along the rows), so horizontal chains cost no
+    round. Then rounds of: m(p) = the smallest label among p and its neighbours;
+    hooking, L(L(p)) <- min(L(L(p)), m(p)); two pointer jumps, L(p) <- L(L(p)). One
+    scalar is copied to the host per round from round `UNCHECKED_ROUNDS` on, to learn
+    that nothing changed (2-3 copies on CAM masks).
 
     Bound: every round leaves each pixel a label no larger than its neighbours' labels
     of the round before, so after r rounds a pixel holds at most the smallest index
     within r steps inside its component. The labels are final after D rounds, D the
     longest shortest path inside a component (at most H·W − 1), and one more round sees
-    no change: at most H·W rounds; 7-15 on the course's maps. More than that is a bug
-    and raises RuntimeError instead of looping.
+    no change: at most H·W rounds; 5-9 on CAM masks. More than that is a bug and raises
+    RuntimeError instead of looping.
     """
     n, h, w = masks.shape
     foreground = masks.reshape(n, h * w)
     background = h * w  # larger than every pixel index, so min() never picks it
     index = torch.arange(h * w, device=masks.device).expand(n, -1)
-    labels = torch.where(foreground, index, background)
+    starts = masks & ~F.pad(masks, (1, 0))[..., :w]
+    runs = torch.where(starts, index.view(n, h, w), -1).cummax(dim=2).values
+    labels = torch.where(foreground, runs.reshape(n, h * w), background)
     beyond = torch.full((n, 1), background, dtype=torch.long, device=masks.device)
     rounds = 0
     while True:
         rounds += 1
-        if rounds > max(h * w, 1):
+        if rounds > max(h * w, UNCHECKED_ROUNDS):
             raise RuntimeError(f"connected_components did not converge in {h * w} rounds")
         previous = labels
         smallest = _neighbour_min(labels.view(n, h, w), connectivity, background)
         smallest = torch.where(foreground, smallest.reshape(n, h * w), background)
-        hooked = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
-        labels = torch.minimum(hooked[:, :-1], smallest)
-        labels = torch.cat([labels, beyond], dim=1).gather(1, labels)  # L(p) <- L(L(p))
-        if torch.equal(labels, previous):  # the one scalar copied to the host per round
+        table = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
+        table[:, :-1] = torch.minimum(table[:, :-1], smallest)
+        labels = table.gather(1, table[:, :-1])  # L(p) <- L(L(p))
+        table[:, :-1] = labels
+        labels = table.gather(1, labels)  # and once more: the chains shrink four times
+        # One scalar copied to the host a round, from the fourth on: fewer rounds are rare,
+        # and a round after convergence changes nothing.
+        if rounds >= UNCHECKED_ROUNDS and torch.equal(labels, previous):
             break
-    is_first = foreground & (labels == index)
-    number = torch.cumsum(is_first.long(), dim=1)  # 1, 2, ... at first pixels, raster order
-    counts = number[:, -1] if h * w else torch.zeros(n, dtype=torch.long, device=masks.device)
-    zero = torch.zeros((n, 1), dtype=torch.long, device=masks.device)
-    labels = torch.cat([number, zero], dim=1).gather(1, labels).reshape(n, h, w)
-    return labels, counts, rounds
+    return labels, rounds
 
 
 def _pixel_coordinates(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -441,6 +493,9 @@ def component_boxes(labels: torch.Tensor, count: int | torch.Tensor) -> torch.Te
         )
     if labels.is_floating_point() or labels.dtype == torch.bool:
         raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
+    if 0 in labels.shape[-2:]:
+        raise ValueError(f"labels must have H, W >= 1 (an empty image has no components), "
+                         f"got shape {tuple(labels.shape)}")
     if labels.numel() and bool((labels < 0).any()):
         raise ValueError("labels must be non-negative (0 = background), got a negative label")
     if isinstance(count, torch.Tensor):
@@ -494,25 +549,45 @@ def bounding_box(
     >>> bounding_box(torch.tensor([[0.0, 1.0, 0.9], [0.0, 0.0, 0.0], [0.5, 0.0, 0.0]]))
     tensor([1, 0, 3, 1])
     """
-    cams = _check_tensor(cams, "cams", "(N, H, W)", (2, 3))
+    cams = validation.tensor(cams, "cams", "(N, H, W)", (2, 3))
     if 0 in cams.shape[-2:]:
         raise ValueError(f"cams must have H, W >= 1, got shape {tuple(cams.shape)}")
-    threshold = _check_threshold(threshold)
-    connectivity = _check_connectivity(connectivity)
+    threshold = validation.threshold(threshold)
+    connectivity = validation.connectivity(connectivity)
     single = cams.ndim == 2
     if single:
         cams = cams[None]
     n, h, w = cams.shape
     peak = cams.amax(dim=(1, 2), keepdim=True)
     level = torch.where(peak > 0, peak * threshold, peak)
-    labels, counts = connected_components(cams >= level, connectivity)
-    flat = labels.reshape(n, h * w)
-    sizes = torch.zeros((n, h * w + 1), dtype=torch.long, device=cams.device)
-    sizes = sizes.scatter_add(1, flat, torch.ones_like(flat))
-    largest = sizes[:, 1:].argmax(dim=1)  # argmax: the first maximum (lowest label) wins
-    boxes = component_boxes(labels, counts)  # (N, max count, 4)
-    box = boxes[torch.arange(n, device=cams.device), largest]
+    masks = cams >= level
+    if masks.device.type == "cpu":
+        labels, _ = _label_scipy(masks, connectivity)
+        labels, background = labels.reshape(n, h * w), 0
+    else:  # labels are first pixels' indices; no renumbering, no count on the host
+        labels, _ = _first_pixel_labels(masks, connectivity)
+        background = h * w
+    box = _largest_box(labels, background, h, w)
     return box[0] if single else box
+
+
+def _largest_box(labels: torch.Tensor, background: int, h: int, w: int) -> torch.Tensor:
+    """The box (N, 4) of each image's largest component, from labels (N, H·W) that
+    increase with the components' first pixels in raster order (``background`` is not a
+    component): the most pixels, ties to the lowest label, the first in raster order.
+    The box is read off the rows and columns the component occupies."""
+    n = labels.shape[0]
+    bins = h * w + 1
+    offsets = torch.arange(n, device=labels.device)[:, None] * bins
+    sizes = torch.bincount((labels + offsets).reshape(-1), minlength=n * bins).view(n, bins)
+    sizes[:, background] = 0
+    largest = sizes.argmax(dim=1, keepdim=True)  # argmax: the first maximum wins
+    member = (labels == largest).view(n, h, w)
+    rows, columns = member.any(dim=2), member.any(dim=1)  # (N, H), (N, W)
+    y0, x0 = rows.byte().argmax(dim=1), columns.byte().argmax(dim=1)  # the first True
+    y1 = h - rows.flip(1).byte().argmax(dim=1)
+    x1 = w - columns.flip(1).byte().argmax(dim=1)
+    return torch.stack([x0, y0, x1, y1], dim=1)
 
 
 def iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
@@ -538,15 +613,15 @@ def iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
     >>> iou(torch.tensor([0, 0, 20, 20], dtype=torch.uint8), torch.tensor([0, 0, 20, 10]))
     tensor(0.5000)
     """
-    boxes_a, boxes_b = _check_boxes(boxes_a, "boxes_a"), _check_boxes(boxes_b, "boxes_b")
+    boxes_a, boxes_b = validation.boxes(boxes_a, "boxes_a"), validation.boxes(boxes_b, "boxes_b")
     if boxes_a.shape != boxes_b.shape:
         raise ValueError(
             f"boxes_a and boxes_b must have the same shape, got {tuple(boxes_a.shape)} "
             f"and {tuple(boxes_b.shape)}"
         )
-    _check_same_device(boxes_a, "boxes_a", boxes_b, "boxes_b")
-    _check_box_values(boxes_a, "boxes_a")
-    _check_box_values(boxes_b, "boxes_b")
+    validation.same_device(boxes_a, "boxes_a", boxes_b, "boxes_b")
+    validation.box_values(boxes_a, "boxes_a")
+    validation.box_values(boxes_b, "boxes_b")
     dtype = _common_dtype(boxes_a, boxes_b)
     out_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
     exact = _exact_dtype(boxes_a.device)
@@ -562,64 +637,9 @@ def iou(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------
-# Input checks: every message names the argument, what was expected and what came.
-# (They mirror camlib.reference's; the scalar checks are in camlib.validation.)
+# Helpers. The input checks are camlib.validation's; `_check_weight` has a twin in
+# camlib.reference, which checks NumPy arrays without torch.
 # ---------------------------------------------------------------------------
-
-def _check_tensor(
-    x: object,
-    name: str,
-    shape: str,
-    ndim: int | tuple[int, ...],
-    like: tuple[torch.Tensor, str] | None = None,
-    nonempty: tuple[int, ...] = (),
-    finite: bool = True,
-) -> torch.Tensor:
-    """Return ``x`` as a floating tensor with ``ndim`` dimensions, else raise.
-
-    Integer tensors become the default float dtype (as the reference turns integer arrays
-    into floats); bool and complex tensors are refused. ``like`` = (tensor, its name):
-    ``x`` must be on that tensor's device. No axis in ``nonempty`` may have size 0.
-    """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(x).__name__}")
-    if x.dtype == torch.bool or x.is_complex():
-        raise TypeError(
-            f"{name} must hold real numbers (float32, float16, bfloat16 or float64), "
-            f"got dtype {x.dtype}"
-        )
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())
-    allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if x.ndim not in allowed:
-        raise ValueError(
-            f"{name} must have shape {shape} ({' or '.join(map(str, allowed))} dimensions), "
-            f"got shape {tuple(x.shape)}"
-        )
-    if any(x.shape[axis] == 0 for axis in nonempty):
-        raise ValueError(
-            f"{name} must not have a dimension of size 0, got shape {tuple(x.shape)}"
-        )
-    if like is not None:
-        _check_same_device(like[0], like[1], x, name)
-    # One scalar copied to the host: a NaN would otherwise spread silently into every map.
-    if finite:
-        _check_finite(x, name)
-    return x
-
-
-def _check_finite(x: torch.Tensor, name: str) -> None:
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
-
-
-def _check_same_device(a: torch.Tensor, name_a: str, b: torch.Tensor, name_b: str) -> None:
-    if a.device != b.device:
-        raise ValueError(
-            f"{name_a} and {name_b} must be on the same device, "
-            f"got {name_a} on {a.device} and {name_b} on {b.device}"
-        )
-
 
 def _common_dtype(*tensors: torch.Tensor) -> torch.dtype:
     dtype = tensors[0].dtype
@@ -628,9 +648,11 @@ def _common_dtype(*tensors: torch.Tensor) -> torch.dtype:
     return dtype
 
 
-def _check_weight(features_k: int, weight: object, features: torch.Tensor) -> torch.Tensor:
-    weight = _check_tensor(
-        weight, "weight", "(C, K)", 2, like=(features, "features"), nonempty=(0, 1)
+def _check_weight(features_k: int, weight: object, features: torch.Tensor,
+                  check: bool = True) -> torch.Tensor:
+    weight = validation.tensor(
+        weight, "weight", "(C, K)", 2, like=(features, "features"), nonempty=(0, 1),
+        check=check,
     )
     if weight.shape[1] != features_k:
         raise ValueError(
@@ -640,109 +662,7 @@ def _check_weight(features_k: int, weight: object, features: torch.Tensor) -> to
     return weight
 
 
-def _class_indices(classes: object, n: int, c: int, device: torch.device) -> torch.Tensor:
-    """Turn ``classes`` (one int, or one int per sample) into a long tensor (N,) on ``device``."""
-    expected = f"classes must be an int or a sequence of N={n} ints"
-    if isinstance(classes, bool) or (
-        isinstance(classes, torch.Tensor) and classes.dtype == torch.bool
-    ):
-        raise TypeError(f"{expected}, got a bool")
-    if isinstance(classes, numbers.Integral):
-        index = int(classes)
-        if index < 0:
-            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {index}")
-        if index >= c:
-            raise ValueError(f"classes must be < C={c} (the number of classes), got {index}")
-        return torch.full((n,), index, dtype=torch.long, device=device)
-    if isinstance(classes, numbers.Real):
-        raise TypeError(f"{expected}, got float {classes!r}")
-    if isinstance(classes, torch.Tensor):
-        index = classes
-    elif isinstance(classes, (Sequence, np.ndarray)) and not isinstance(classes, str):
-        array = np.asarray(classes)
-        if array.size and array.dtype.kind not in "iu":
-            raise TypeError(
-                f"classes must hold integers, got dtype {array.dtype} ({array.ravel()[:3]})"
-            )
-        index = torch.as_tensor(array.astype(np.int64))
-    else:
-        raise TypeError(f"{expected}, got {type(classes).__name__}")
-    if index.is_floating_point() or index.is_complex():
-        raise TypeError(f"classes must hold integers, got a tensor of dtype {index.dtype}")
-    if index.ndim == 0:
-        return _class_indices(int(index), n, c, device)
-    if index.ndim != 1 or index.shape[0] != n:
-        raise ValueError(
-            f"classes must hold one index per sample (N={n}), got shape {tuple(index.shape)}"
-        )
-    if index.numel():
-        low, high = int(index.min()), int(index.max())
-        if low < 0:
-            raise ValueError(f"classes must be non-negative (0 <= class < C={c}), got {low}")
-        if high >= c:
-            raise ValueError(f"classes must be < C={c} (the number of classes), got {high}")
-    return index.to(device=device, dtype=torch.long)
-
-
-def _check_size(size: object) -> tuple[int, int]:
-    pair = size if isinstance(size, (tuple, list)) else (size, size)
-    if len(pair) != 2:
-        raise ValueError(f"size must be an int or a pair (h, w), got {size!r}")
-    for value in pair:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"size must be an int or a pair of ints (h, w), got {size!r}")
-        if value <= 0:
-            raise ValueError(f"size must be positive, got {size!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _check_threshold(threshold: object) -> float:
-    return validation.fraction(threshold, "threshold")
-
-
-def _check_connectivity(connectivity: object) -> int:
-    if connectivity not in (4, 8) or isinstance(connectivity, bool):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return int(connectivity)
-
-
-def _check_boxes(boxes: object, name: str) -> torch.Tensor:
-    """Boxes (..., 4) of real numbers (their values: :func:`_check_box_values`)."""
-    if not isinstance(boxes, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of shape (N, 4), got {type(boxes).__name__}"
-        )
-    if boxes.dtype == torch.bool or boxes.is_complex():
-        raise TypeError(f"{name} must hold real coordinates, got dtype {boxes.dtype}")
-    if boxes.ndim == 0 or boxes.shape[-1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4) or (4,), got shape {tuple(boxes.shape)}")
-    return boxes
-
-
-def _check_box_values(boxes: torch.Tensor, name: str) -> None:
-    if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
-        raise ValueError(f"{name} must be finite, got a tensor containing NaN or inf")
-    inverted = (boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1])
-    if bool(inverted.any()):
-        first = boxes[inverted][0].tolist()
-        raise ValueError(f"{name} must have x0 <= x1 and y0 <= y1 in every box, got {first}")
-
-
 def _exact_dtype(device: torch.device) -> torch.dtype:
     """float64 where the device has it: box areas and their ratio are exact for any pixel
     coordinates, whatever dtype the boxes came in (uint8 or float16 areas overflow)."""
     return torch.float32 if device.type == "mps" else torch.float64
-
-
-def _check_mask(masks: object) -> torch.Tensor:
-    if not isinstance(masks, torch.Tensor):
-        raise TypeError(
-            f"mask must be a torch.Tensor of shape (N, H, W), got {type(masks).__name__}"
-        )
-    if masks.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor, got dtype {masks.dtype}")
-    if masks.ndim not in (2, 3):
-        raise ValueError(
-            f"mask must have shape (N, H, W) or (H, W), got shape {tuple(masks.shape)}"
-        )
-    return masks

@@ -200,7 +200,7 @@ def _backend_cases(lib, module: str, conv) -> list[Case]:
         return Case(boxes, label, call, names, errors)
 
     cam = conv(MAPS[0])
-    for label, threshold in [("0", 0), ("-0.1", -0.1), ("1.5", 1.5), ("NaN", NAN),
+    for label, threshold in [("-1", -1), ("-0.1", -0.1), ("1.5", 1.5), ("NaN", NAN),
                              ("'0.2'", "0.2"), ("True", True), ("None", None)]:
         cases.append(c(f"bounding_box: threshold {label}",
                        lambda v=threshold: lib.bounding_box(cam, v), "threshold"))
@@ -220,8 +220,10 @@ def _backend_cases(lib, module: str, conv) -> list[Case]:
         c("connected_components: mask None", lambda: lib.connected_components(None, 8), "mask"),
     ]
     labels = conv(np.array([[1, 0], [0, 2]]))
-    for label, count in [("-1", -1), ("1.5", 1.5), ("True", True), ("'2'", "2"),
-                         ("more than the labels", 3), ("None", None)]:
+    counts = [("-1", -1), ("1.5", 1.5), ("True", True), ("'2'", "2"), ("None", None)]
+    if lib is ref:  # a batch of label maps boxes a missing component as (0, 0, 0, 0)
+        counts.append(("more than the labels", 3))
+    for label, count in counts:
         cases.append(c(f"component_boxes: count {label}",
                        lambda v=count: lib.component_boxes(labels, v), "count"))
     cases += [
@@ -231,6 +233,8 @@ def _backend_cases(lib, module: str, conv) -> list[Case]:
           lambda: lib.component_boxes(conv(np.array([[-1, 0], [0, 1]])), 1), "labels"),
         c("component_boxes: labels 4-D",
           lambda: lib.component_boxes(conv(np.ones((1, 1, 2, 2), np.int64)), 1), "labels"),
+        c("component_boxes: labels 0×0 (no component to box)",
+          lambda: lib.component_boxes(conv(np.zeros((0, 0), np.int64)), 1), "labels"),
     ]
 
     def c(label, call, names, errors=(ValueError, TypeError)):  # noqa: F811
@@ -282,6 +286,7 @@ def _localize_cases() -> list[Case]:
                                   (torch.tensor(0), torch.tensor(0), torch.tensor(3),
                                    torch.tensor(3)), torch.tensor(INF))),
                               ("size 0", torch.zeros(2, 3, 0, 0)),
+                              ("1×1", torch.rand(2, 3, 1, 1)),
                               ("bool", IMAGES > 0.5)]:
             cases.append(c(f"{fn}: images {label}",
                            lambda f=function, v=images: f(MODEL, v), "images"))
@@ -354,11 +359,11 @@ def _localize_cases() -> list[Case]:
                            MODEL, data, batch_size=v, thresholds=None), "batch_size"))
     cases.append(c("predict: data a tensor", lambda: localize.predict(MODEL, IMAGES), "data"))
     ev = localize.evaluate_localization
-    for label, value in [("0", 0), ("-0.1", -0.1), ("1.5", 1.5), ("NaN", NAN), ("'0.2'", "0.2")]:
+    for label, value in [("2", 2), ("-0.1", -0.1), ("1.5", 1.5), ("NaN", NAN), ("'0.2'", "0.2")]:
         cases.append(c(f"evaluate_localization: threshold {label}",
                        lambda v=value: ev(MODEL, data, threshold=v, thresholds=None),
                        "threshold"))
-    for label, value in [("empty", ()), ("with 1.5", (0.5, 1.5)), ("with 0", (0.0, 0.5)),
+    for label, value in [("empty", ()), ("with 1.5", (0.5, 1.5)), ("with -0.5", (-0.5, 0.5)),
                          ("with NaN", (NAN,)), ("a string", "0.5")]:
         cases.append(c(f"evaluate_localization: thresholds {label}",
                        lambda v=value: ev(MODEL, data, thresholds=v), "thresholds"))
@@ -392,7 +397,7 @@ def _perf_cases() -> list[Case]:
         return Case(module, label, call, names)
 
     cases = []
-    for label, value in [("1.5", 1.5), ("NaN", NAN), ("'0.2'", "0.2"), ("0", 0)]:
+    for label, value in [("1.5", 1.5), ("NaN", NAN), ("'0.2'", "0.2"), ("-0.01", -0.01)]:
         cases.append(c(f"boxes_from_maps: threshold {label}",
                        lambda v=value: localize.boxes_from_maps(maps, v), "threshold"))
     for label, value in [("2-D", maps[0]), ("an ndarray", maps.numpy()),
@@ -411,6 +416,10 @@ def _perf_cases() -> list[Case]:
                            lambda f=function, v=value: f(maps, v), "gt_boxes"))
         for label, value in [("2-D", maps[0]), ("4-D", maps[None])]:
             cases.append(c(f"{fn}: maps {label}", lambda f=function, v=value: f(v, gt), "maps"))
+        cases.append(c(f"{fn}: zero maps (no accuracy to give)",
+                       lambda f=function: f(maps[:0], gt[:0]), "maps"))
+        cases.append(c(f"{fn}: protocol 'typo'",
+                       lambda f=function: f(maps, gt, protocol="typo"), "protocol"))
     for label, value in [("0", 0), ("1.5", 1.5), ("-1", -1)]:
         cases.append(c(f"box_accuracy_curve: batch_size {label}",
                        lambda v=value: localize.box_accuracy_curve(maps, gt, batch_size=v),

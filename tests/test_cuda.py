@@ -118,3 +118,46 @@ def test_extractors_on_cuda_resnet18():
 def test_cpu_weight_with_cuda_features_is_refused():
     with pytest.raises(ValueError, match="same device"):
         ct.class_activation_maps(torch.ones(1, 2, 3, 3, device=CUDA), torch.ones(4, 2))
+
+
+def test_the_cam_path_never_synchronizes_with_the_host():
+    """CAMExtractor.maps, class_activation_maps, upsample and normalize: with the checks on
+    (run on the device) and off, no call waits for the GPU."""
+    from camlib.models import GAPNet
+
+    model = GAPNet().to(CUDA).eval()
+    images = torch.rand(8, 3, 64, 64, device=CUDA)
+    classes = torch.randint(0, 10, (8,), device=CUDA)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for check in (True, False):
+            with torch.no_grad(), CAMExtractor(model) as extractor:
+                logits = model(images)
+                maps = extractor.maps(logits.argmax(1), check=check)
+                direct = ct.class_activation_maps(extractor.features, extractor.weight,
+                                                  classes, check=check)
+            ct.normalize(ct.upsample(maps, 64, check=check), check=check)
+            ct.normalize(direct, "max", check=check)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+
+
+def test_bounding_box_synchronizations_are_counted():
+    """bounding_box reads only the labelling's convergence on the host, from its fourth
+    round on (2-3 times on CAM masks): counted under the "warn" mode."""
+    import warnings
+
+    cams = ct.upsample(torch.rand(16, 7, 7, device=CUDA), 224)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ct.bounding_box(cams, 0.2)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchroniz" in str(w.message)]
+    print(f"bounding_box of 16 maps 224×224: {len(syncs)} synchronizations")
+    assert 1 <= len(syncs) <= 4  # the labelling must learn that it converged

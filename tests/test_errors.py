@@ -12,12 +12,10 @@ from bad_inputs import Case, all_cases, run_case  # tests/ is on sys.path under 
 
 import camlib.reference as ref
 import camlib.torch as ct
-from camlib import localize
+from camlib import localize, validation
 from camlib.models import GAPNet
 
-# The box functions of camlib.torch and camlib.localize (labelling, thresholds, the
-# MaxBoxAcc search) are counted by bad_inputs.py but checked with their implementation.
-TABLE = [case for case in all_cases() if not case.module.endswith("(boxes)")]
+TABLE = all_cases()
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])
@@ -291,7 +289,7 @@ def test_non_finite_cam(lib):
 # --- threshold outside (0, 1] -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("threshold", [0.0, -0.2, 1.5, np.nan])
+@pytest.mark.parametrize("threshold", [-0.2, 1.5, np.nan])
 def test_threshold_out_of_range(lib, threshold):
     module, arr = lib
     with pytest.raises(ValueError, match="threshold"):
@@ -380,3 +378,34 @@ def test_pooled_and_bias_on_different_devices():
 def test_boxes_on_different_devices():
     with pytest.raises(ValueError, match="same device"):
         ct.iou(torch.zeros(2, 4), torch.zeros(2, 4, device="meta"))
+
+
+def test_one_rule_for_the_threshold_everywhere():
+    """τ ∈ [0, 1] in every function that takes one (camlib.validation.TAU_INTERVAL)."""
+    from camlib import localize
+
+    maps = torch.rand(2, 8, 8)
+    gt = torch.tensor([[0, 0, 4, 4], [1, 1, 5, 5]])
+    assert validation.TAU_INTERVAL == "[0, 1]"
+    for tau in (0.0, 1.0):
+        assert localize.boxes_from_maps(maps, tau).shape == (2, 4)
+        assert ct.bounding_box(maps, tau).shape == (2, 4)
+        assert len(ref.bounding_box(maps[0].numpy(), tau)) == 4
+    assert localize.max_box_acc(maps, gt, (0.0, 1.0))[1] in (0.0, 1.0)
+    for call in (lambda: localize.boxes_from_maps(maps, 1.01),
+                 lambda: ct.bounding_box(maps, -0.01),
+                 lambda: ref.bounding_box(maps[0].numpy(), 1.01),
+                 lambda: localize.max_box_acc(maps, gt, (-0.01,))):
+        with pytest.raises(ValueError, match=r"threshold.*\[0, 1\]"):
+            call()
+
+
+def test_float64_images_are_converted_to_the_model_dtype():
+    from camlib import localize
+    from camlib.models import GAPNet
+
+    model = GAPNet().eval()
+    images = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    maps, _ = localize.cam_maps(model, images)
+    expected, _ = localize.cam_maps(model, images.float())
+    assert maps.dtype == torch.float32 and torch.equal(maps, expected)

@@ -339,3 +339,26 @@ def test_gradcam_finds_a_layer_in_models_cam_cannot_use():
         maps = gradcam.maps(model(image(1, 8)), 0)
     assert gradcam.feature_name == "features" and maps.shape == (1, 8, 8)
     assert GradCAMExtractor(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())).feature_name == "0"
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_on_the_cpu(capsys):
+    """`python -m camlib.benchmarks.gpu --device cpu --quick`: every step runs, the
+    anchors that are not installed are skipped with a note, MaxBoxAcc is projected."""
+    from camlib.benchmarks import gpu
+
+    results = gpu.main(["--device", "cpu", "--quick", "--no-tests"])
+    out = capsys.readouterr().out
+    assert set(results) == {"resnet18", "GAPNet"}
+    for rates in results.values():
+        assert {"forward", "+ camlib CAM", "+ camlib Grad-CAM", "+ camlib CAM + boxes",
+                "MaxBoxAcc maps/s"} <= set(rates)
+        assert all(rate > 0 for rate in rates.values())
+    for anchor, module in (("TorchCAM", "torchcam"), ("pytorch-grad-cam", "pytorch_grad_cam")):
+        try:
+            __import__(module)
+        except ImportError:
+            assert f"{anchor} not installed" in out
+        else:
+            assert f"+ {anchor}" in out
+    assert "50,000 maps" in out

@@ -242,7 +242,7 @@ gt_ok = torch.tensor([[0, 0, 4, 4], [1, 1, 5, 5]])
     (lambda: loc.max_box_acc_v2(maps_ok, gt_ok, ()), ValueError, "thresholds"),
     (lambda: loc.max_box_acc_v2(maps_ok[0], gt_ok), ValueError, "maps"),
     (lambda: loc.boxes_from_maps(maps_ok, 1.5), ValueError, "threshold"),
-    (lambda: loc.boxes_from_maps(maps_ok, 0.0), ValueError, "threshold"),
+    (lambda: loc.boxes_from_maps(maps_ok, -0.5), ValueError, "threshold"),
     (lambda: loc.boxes_from_maps(maps_ok, float("nan")), ValueError, "threshold"),
     (lambda: loc.boxes_from_maps(maps_ok, "0.2"), TypeError, "threshold"),
     (lambda: loc.boxes_from_maps(maps_ok[0]), ValueError, "maps"),
@@ -255,10 +255,10 @@ def test_bad_input_gets_a_clear_error_naming_the_argument(call, error, name):
         call()
 
 
-def test_an_empty_batch_gives_zero_curves():
-    curve = loc.box_accuracy_curve(torch.zeros(0, 8, 8), torch.zeros(0, 4, dtype=torch.long),
-                                   (0.5,), (0.5,))
-    assert curve["largest"].tolist() == [[0.0]] and curve["all"].tolist() == [[0.0]]
+def test_an_evaluation_of_zero_maps_is_refused():
+    for function in (loc.box_accuracy_curve, loc.max_box_acc, loc.max_box_acc_v2):
+        with pytest.raises(ValueError, match="maps must hold at least one map"):
+            function(torch.zeros(0, 8, 8), torch.zeros(0, 4, dtype=torch.long), (0.5,))
 
 
 def _labels():
@@ -278,7 +278,7 @@ def _labels():
     (lambda: ct.component_boxes(_labels().float(), 2), TypeError, "labels"),
     (lambda: ct.component_boxes(_labels().numpy(), 2), TypeError, "labels"),
     (lambda: ct.bounding_box(torch.rand(2, 0, 5)), ValueError, "cams"),
-    (lambda: ct.bounding_box(torch.rand(2, 5, 5), 0.0), ValueError, "threshold"),
+    (lambda: ct.bounding_box(torch.rand(2, 5, 5), -1.0), ValueError, "threshold"),
     (lambda: ct.bounding_box(torch.rand(2, 5, 5), 1.5), ValueError, "threshold"),
     (lambda: ct.bounding_box(torch.full((2, 5, 5), float("nan"))), ValueError, "cams"),
     (lambda: ct.bounding_box(torch.rand(2, 5, 5), connectivity=3), ValueError, "connectivity"),
@@ -303,3 +303,61 @@ def test_cpu_labels_equal_the_bounded_device_algorithm(connectivity):
     assert 1 <= rounds <= 21 * 17
     single, count = ct.connected_components(masks[0], connectivity)
     assert torch.equal(single, labels[0]) and count == counts[0]
+
+
+def _imagenet_maps(n):
+    from camlib.benchmarks.__main__ import resnet_like_maps
+
+    return resnet_like_maps(n, size=224, grid=7, seed=n)
+
+
+def test_choe2020_boxes_at_224_equal_the_reference_opencv_code_image_by_image():
+    """ImageNet size: every map's box at every threshold of the 100 is the reference's."""
+    pytest.importorskip("cv2")
+    from camlib.benchmarks import wsol
+
+    maps, gt = _imagenet_maps(4)
+    taus = GRIDS[100]
+    largest, best = sweep.threshold_boxes(loc._levels(maps, taus, "choe2020"), gt.numpy(),
+                                          len(taus), "choe2020", every=True)
+    for i in range(len(maps)):
+        expected = wsol.boxes_at_thresholds(wsol.normalize(maps[i].numpy()), taus, False)
+        assert np.array_equal(largest[i], np.concatenate(expected)), i
+        every = wsol.boxes_at_thresholds(wsol.normalize(maps[i].numpy()), taus, True)
+        best_iou = [wsol.inclusive_iou(boxes, gt[i].numpy()).max() for boxes in every]
+        assert np.array_equal(wsol.inclusive_iou(best[i], gt[i].numpy()), best_iou), i
+
+
+def test_camlib_protocol_at_224_equals_the_per_threshold_evaluation_image_by_image():
+    maps, gt = _imagenet_maps(3)
+    taus = GRIDS[100]
+    for i in range(len(maps)):  # one image at a time: the counts are per image
+        swept = loc.box_accuracy_curve(maps[i:i + 1], gt[i:i + 1], taus)
+        expected = _per_threshold_curve(maps[i:i + 1], gt[i:i + 1], taus)
+        for key in ("largest", "all"):
+            assert torch.equal(swept[key], expected[key]), (i, key)
+
+
+@pytest.mark.parametrize("protocol", sweep.PROTOCOLS)
+def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
+    maps, gt = _hard_maps(23, seed=7)
+    levels = loc._levels(maps, GRIDS[100], protocol)
+    one = sweep.threshold_boxes(levels, gt.numpy(), 100, protocol, threads=1)
+    for threads in (2, 5, 64):
+        many = sweep.threshold_boxes(levels, gt.numpy(), 100, protocol, threads=threads)
+        assert all(np.array_equal(a, b) for a, b in zip(one, many, strict=True)), threads
+    flat = maps.reshape(len(maps), -1).numpy()
+    ranges = sweep.row_ranges(flat)
+    assert np.array_equal(sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 1),
+                          sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 3))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sweep.levels(np.zeros((1, 4), np.float32), np.zeros(1), np.ones(1),
+                         np.array([0.5]), "typo"),
+    lambda: sweep.threshold_boxes(np.zeros((1, 2, 2), np.int32), np.zeros((1, 4)), 1, "typo"),
+    lambda: loc.max_box_acc(maps_ok, gt_ok, protocol="choe"),
+])
+def test_a_protocol_is_checked_by_name(call):
+    with pytest.raises(ValueError, match="protocol must be one of 'camlib', 'choe2020'"):
+        call()

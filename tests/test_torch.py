@@ -252,3 +252,35 @@ def test_deviation_reference_vs_torch_float32():
         print(f"  {name:32s} {value:.2e}")
     print(f"  {'overall':32s} {max(worst.values()):.2e}")
     assert max(worst.values()) <= 1e-5
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_the_device_boxes_equal_the_cpu_boxes(connectivity):
+    """bounding_box's device path (first-pixel labels, the largest component's box read
+    off its rows and columns), run on the CPU, against the scipy path."""
+    generator = torch.Generator().manual_seed(connectivity)
+    cams = torch.cat([ct.upsample(torch.randn(12, 7, 7, generator=generator), (45, 52)),
+                      torch.rand(12, 45, 52, generator=generator),
+                      (torch.rand(12, 45, 52, generator=generator) * 3).floor()])
+    for threshold in (0.0, 0.2, 0.5, 1.0):
+        peak = cams.amax(dim=(1, 2), keepdim=True)
+        masks = cams >= torch.where(peak > 0, peak * threshold, peak)
+        labels, rounds = ct._first_pixel_labels(masks, connectivity)
+        device = ct._largest_box(labels, 45 * 52, 45, 52)
+        assert torch.equal(device, ct.bounding_box(cams, threshold, connectivity)), threshold
+        assert 1 <= rounds <= 45 * 52
+
+
+def test_the_device_labelling_needs_few_rounds_on_cam_masks():
+    cams = ct.upsample(torch.randn(16, 7, 7, generator=torch.Generator().manual_seed(0)), 224)
+    masks = cams >= 0.2 * cams.amax(dim=(1, 2), keepdim=True)
+    _, rounds = ct._first_pixel_labels(masks, 8)
+    assert rounds <= 7, rounds
+
+
+def test_the_device_labelling_of_tiny_masks():
+    for shape in [(2, 1, 1), (3, 1, 2), (2, 2, 1), (1, 2, 2)]:
+        masks = torch.rand(shape, generator=torch.Generator().manual_seed(len(shape))) > 0.3
+        labels, counts, _ = ct._label_rounds(masks, 8)
+        expected, expected_counts = ct.connected_components(masks)
+        assert torch.equal(labels, expected) and torch.equal(counts, expected_counts), shape
