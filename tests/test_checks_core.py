@@ -409,9 +409,12 @@ def test_a_failed_check_in_ipython_shows_the_message_first_and_no_camlib_frame()
     from IPython.utils.capture import capture_output
 
     shell = interactiveshell.InteractiveShell.instance()
-    shell.run_cell("import camlib.checks")
-    with capture_output() as shown:
-        result = shell.run_cell(_FAILING_CELL)
+    try:
+        shell.run_cell("import camlib.checks")
+        with capture_output() as shown:
+            result = shell.run_cell(_FAILING_CELL)
+    finally:  # later tests must not find a running IPython (camlib.viz.show asks for one)
+        interactiveshell.InteractiveShell.clear_instance()
     assert isinstance(result.error_in_exec, CheckFailed)
     lines = _strip_ansi(shown.stdout).strip().splitlines()
     assert lines[0].startswith("✘ Exercise 2.1: f(x=array(")

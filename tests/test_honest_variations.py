@@ -40,7 +40,8 @@ def shell():
     matplotlib.use("Agg")
     shell = interactiveshell.InteractiveShell.instance()
     shell.baseline = set(shell.user_ns)  # IPython's own names (In, Out, get_ipython, ...)
-    return shell
+    yield shell
+    interactiveshell.InteractiveShell.clear_instance()  # later tests must find no IPython
 
 
 def _run_variant(shell, variant: Variant):
