@@ -5,6 +5,7 @@ import doctest
 import gc
 import io
 import time
+from unittest import mock
 
 import matplotlib
 
@@ -185,6 +186,11 @@ def test_content_outside_the_figure_and_other_formats_print_the_standard_way(tmp
     fig = WIDGETS["plot_class_map"](0)
     fig.suptitle("far above", y=1.4)  # a tight print enlarges the figure to show it
     assert np.array_equal(_png(fig), _standard_png(fig))
+    # Outside three times in a row: the next prints skip the layers, drawn for nothing.
+    _png(fig), _png(fig)
+    assert fig.canvas.outside_streak == 3
+    with mock.patch.object(type(fig.canvas), "tight_rgb", side_effect=AssertionError):
+        assert np.array_equal(_png(fig), _standard_png(fig))
     fig.savefig(tmp_path / "figure.pdf", bbox_inches="tight")
     assert (tmp_path / "figure.pdf").read_bytes().startswith(b"%PDF")
     fig.savefig(tmp_path / "figure", bbox_inches="tight")  # savefig adds the suffix

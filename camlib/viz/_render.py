@@ -136,6 +136,7 @@ class WidgetCanvas(FigureCanvasAgg):
         self._signature: tuple | None = None
         self._static_box: Bbox | None = None
         self._titles: dict = {}
+        self.outside_streak = 0  # prints in a row whose tight box left the figure
 
     def redraw_in_full(self, ax) -> None:
         """Draw ``ax`` whole on every print (its limits or ticks change with the data)."""
@@ -151,8 +152,12 @@ class WidgetCanvas(FigureCanvasAgg):
         """`FigureCanvasAgg.print_figure`; a tight PNG at the figure's dpi comes from
         `tight_rgb` (same size and content, drawn in layers)."""
         rgb = None
-        if self._prints_in_layers(filename, dpi, facecolor, edgecolor, orientation, format,
-                                  bbox_inches, bbox_extra_artists, backend, kwargs):
+        # Labels that reach outside usually do so on every redraw (a colour bar's long tick
+        # labels): after a few, the layers are tried on every eighth print only.
+        if self.outside_streak >= 3 and self.outside_streak % 8:
+            self.outside_streak += 1
+        elif self._prints_in_layers(filename, dpi, facecolor, edgecolor, orientation, format,
+                                    bbox_inches, bbox_extra_artists, backend, kwargs):
             pad = mpl.rcParams["savefig.pad_inches"] if pad_inches in (None, "layout") \
                 else pad_inches
             rgb = self.tight_rgb(float(pad))
@@ -224,7 +229,9 @@ class WidgetCanvas(FigureCanvasAgg):
             self._render_foreground(renderer)
             box = self._tight_box(renderer)
         if box is None or box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
+            self.outside_streak += box is not None
             return None
+        self.outside_streak = 0
         # In inches, as savefig pads and sizes it (the same rounding, the same pixels).
         return self._cut(renderer, box.transformed(fig.dpi_scale_trans.inverted())
                          .padded(pad_inches))
