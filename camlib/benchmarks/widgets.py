@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import time
 from pathlib import Path
@@ -39,7 +40,8 @@ CPU = ("camlib CPU", "mpl CPU")  # the kernel's CPU time of a move: without wait
 
 
 def widget_lessons(folder: Path | None = None) -> list[Path]:
-    """The lessons whose code mentions a widget (``interact``, ``ipywidgets``, ``widget``).
+    """The lessons whose code, comments aside, names a widget (``interact``, ``widget``,
+    ``stepper``).
 
     >>> [p.name[:2] for p in widget_lessons()][:2]
     ['01', '03']
@@ -50,8 +52,9 @@ def widget_lessons(folder: Path | None = None) -> list[Path]:
     found = []
     for lesson in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
-        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        if "interact" in code or "widget" in code.replace("ipywidgets as widgets", ""):
+        code = "\n".join(re.sub(r"#.*", "", "".join(c["source"])) for c in cells
+                         if c["cell_type"] == "code")
+        if re.search(r"interact|widget|stepper", code):
             found.append(lesson)
     return found
 
