@@ -89,7 +89,7 @@ browser-deps: $(BOOK_STAMP)
 # EDITION=full (default): each solution folded under "Show solution", and the answers page;
 # EDITION=student: no solutions and no answers (for a course taught for credit).
 book: browser-deps
-	$(BIN)/python book/build.py --jobs 1 --edition $(EDITION)
+	$(BIN)/python book/build.py --edition $(EDITION)
 	CAMLIB_BROWSER_TESTS=1 CAMLIB_BOOK_EDITION=$(EDITION) $(BIN)/python -m pytest \
 	    tests/test_browser_book.py -q -p no:cacheprovider
 

@@ -1,14 +1,14 @@
 """Build the course's website: every lesson with its executed outputs, the README as home page,
 the teacher's guide, results and benchmarks, with MathJax served from the site itself.
 
-    python book/build.py [--jobs 1] [--out build/book]
+    python book/build.py [--jobs N] [--out build/book]
 
-1. Each lesson is executed with nbclient in its own folder (as nbval does), unless
-   ``build/book-cache`` already holds it executed from the same notebook, the same
-   ``camlib`` sources and the same ``data/``; a lesson that raises outside a cell tagged
-   ``raises-exception`` stops the build, and one whose cell gets no answer within
-   ``CELL_TIMEOUT_S`` is run again with a fresh kernel (``ATTEMPTS`` runs at most). A
-   widget's output becomes the still image(s) it showed for its first setting, and a note.
+1. Each lesson is executed with nbclient (``camlib.execute.LessonClient``) in its own
+   folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache`` already
+   holds it executed from the same notebook, the same ``camlib`` sources and the same
+   ``data/``; a lesson that raises outside a cell tagged ``raises-exception``, or whose cell
+   gets no answer within ``CELL_TIMEOUT_S``, stops the build. A widget's output becomes the
+   still image(s) it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
    clean notebooks for download (saved as ``NN_name.ipynb`` and
@@ -44,11 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 LESSON_GLOB = "[0-9][0-9]_*.ipynb"
-# The slowest cell (lesson 06's training) takes about 75 s on two cores. A kernel has been
-# seen to go idle without ever answering a cell (a lost reply): such a lesson is run again
-# with a fresh kernel instead of holding the build for good.
+# The slowest cell (lesson 06's training) takes about 75 s on two cores; a cell four times
+# slower is a bug to see, not to wait on.
 CELL_TIMEOUT_S = 300
-ATTEMPTS = 3
 MATHJAX = "mathjax@3.2.2"  # npm package: the browser build of MathJax 3 with its fonts
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -119,26 +117,14 @@ def widgets_to_stills(notebook: dict) -> int:
 def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
     """Execute ``lesson`` in its folder and write it, widgets as stills, to ``target``."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from camlib.execute import LessonClient
 
     start = time.perf_counter()
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are captured
-    os.environ.clear()
-    os.environ.update(env)
-    for attempt in range(1, ATTEMPTS + 1):
-        notebook = nbformat.read(lesson, as_version=4)
-        client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                resources={"metadata": {"path": str(lesson.parent)}})
-        try:
-            client.execute()
-            break
-        except (CellTimeoutError, DeadKernelError) as error:
-            if attempt == ATTEMPTS:
-                raise
-            print(f"  {lesson.name}: {type(error).__name__} ({str(error)[:120]!r}); run "
-                  f"again with a fresh kernel (attempt {attempt + 1} of {ATTEMPTS})", flush=True)
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are captured
+    notebook = nbformat.read(lesson, as_version=4)
+    LessonClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                 resources={"metadata": {"path": str(lesson.parent)}}).execute()
     data = json.loads(nbformat.writes(notebook))
     stills = widgets_to_stills(data)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -341,9 +327,8 @@ def mathjax_es5(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
-    # One at a time by default: kernels run side by side were seen to hang, idle, waiting
-    # for a reply that never came.
-    parser.add_argument("--jobs", type=int, default=1, help="lessons executed at once")
+    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                        help="lessons executed at once (default: the cores, at most 4)")
     parser.add_argument("--edition", choices=EDITIONS, default="full",
                         help="full: solutions folded under 'Show solution', and the answers "
                              "page; student: neither (default: %(default)s)")

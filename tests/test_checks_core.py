@@ -378,13 +378,14 @@ def test_every_lesson_module_is_imported_by_the_package():
 def test_a_check_cell_shows_its_message_once_and_no_value_for_nbgrader():
     # nbgrader reads a graded cell's execute_result as points; a check cell must have none,
     # and show its message once (a stream), as Jupyter runs it.
-    nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
+    from camlib.execute import LessonClient
+
     cell = nbformat.v4.new_code_cell(
         "import camlib.checks\nfrom camlib import reference\n"
         "camlib.checks.exercise_4_1(reference.class_activation_maps)")
     notebook = nbformat.v4.new_notebook(cells=[cell])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    LessonClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = notebook.cells[0].outputs
     assert [o.output_type for o in outputs] == ["stream"]
     assert outputs[0].text.count("✔ Exercise 4.1 passed") == 1
@@ -441,13 +442,13 @@ def test_rendered_failure_names_the_learners_line_inside_a_helper_of_theirs():
 
 @pytest.mark.slow
 def test_a_failed_check_in_a_notebook_has_a_short_traceback_starting_with_the_message():
-    nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
+    from camlib.execute import LessonClient
+
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import camlib.checks"),
         nbformat.v4.new_code_cell(_FAILING_CELL)])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            allow_errors=True).execute()
+    LessonClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
     (error,) = [o for o in notebook.cells[1].outputs if o.output_type == "error"]
     assert error.ename == "CheckFailed"
     traceback = [_strip_ansi(line) for line in error.traceback]

@@ -2,7 +2,7 @@
 
 The table of `tests/bad_inputs.py` covers every public function and command (one test
 per case: the exception type and that the message names the argument); the tests below
-it pin the answers that used to be silently wrong, and the documented empty batches.
+it pin the answers that must not be silently wrong, and the documented empty batches.
 """
 
 import numpy as np
@@ -39,7 +39,7 @@ def test_the_table_covers_every_public_function_and_command():
                         "python -m camlib.coursework"}
 
 
-# --- answers that used to be silently wrong -----------------------------------------------
+# --- answers that must not be silently wrong -----------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.float16,

@@ -12,9 +12,9 @@ import os
 import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
 from camlib import paths
+from camlib.execute import LessonClient as NotebookClient
 
 LESSON = paths.REPO_ROOT / "notebooks" / "09_cam_on_real_photographs.ipynb"
 

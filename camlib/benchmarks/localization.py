@@ -50,6 +50,11 @@ from camlib.localize import (
     saliency_maps,
 )
 from camlib.models import checkpoint_metrics, load_checkpoint
+from camlib.stats import (
+    interval,
+    paired_difference,
+    source_bootstrap,
+)
 from camlib.train import set_threads
 from camlib.validation import argument, fraction, non_negative_int, positive_int
 
@@ -109,38 +114,6 @@ def iou_matrix(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds) -> torch.
     """
     return torch.stack([ct.iou(boxes_from_maps(maps, float(tau)), gt_boxes)
                         for tau in thresholds]).float()
-
-
-def source_bootstrap(hits: np.ndarray, sources: np.ndarray, repeats: int = 1000,
-                     seed: int = 0) -> np.ndarray:
-    """Bootstrap replicates of per-image scores, resampling source digits (clusters).
-
-    Parameters
-    ----------
-    hits : (..., N) per-image values (1/0 hits, or differences of hits), last axis images
-    sources : (N,) the handwritten source digit of each image
-    repeats : number of bootstrap replicates
-
-    Returns
-    -------
-    (repeats, ...) the mean over the images of each replicate: the images of a resampled
-    source digit all come in together, as often as the digit is drawn.
-    """
-    hits = np.asarray(hits, dtype=float)
-    _, group = np.unique(np.asarray(sources), return_inverse=True)
-    k = int(group.max()) + 1
-    onehot = np.zeros((len(group), k))
-    onehot[np.arange(len(group)), group] = 1
-    sums = hits @ onehot                                  # (..., k) per source digit
-    sizes = onehot.sum(0)
-    counts = np.random.default_rng(seed).multinomial(k, np.full(k, 1 / k), size=repeats)
-    return np.moveaxis((sums @ counts.T) / (counts @ sizes), -1, 0)
-
-
-def interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """The percentile interval of bootstrap replicates."""
-    low, high = np.quantile(replicates, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
 
 
 @dataclass
@@ -265,14 +238,10 @@ def difference(a: ProtocolResult, b: ProtocolResult, sources: np.ndarray, norm: 
                repeats: int = 1000, seed: int = 0) -> dict[str, tuple[float, float, float]]:
     """Paired differences a − b on the same test images, with 95% source-bootstrap
     intervals: {"at_val_tau", "strict", "oracle"} -> (value, low, high)."""
-    out = {}
-    for key, hits in (("at_val_tau", "hits_val_tau"), ("strict", "hits_strict")):
-        paired = getattr(a, hits)[norm] - getattr(b, hits)[norm]
-        out[key] = (float(paired.mean()),
-                    *interval(source_bootstrap(paired, sources, repeats, seed)))
-    both = source_bootstrap(np.stack([a.hits[norm], b.hits[norm]]), sources, repeats, seed)
-    oracle = both[:, 0].max(axis=1) - both[:, 1].max(axis=1)
-    out["oracle"] = (a.oracle[norm] - b.oracle[norm], *interval(oracle))
+    out = {key: paired_difference(getattr(a, hits)[norm], getattr(b, hits)[norm], sources,
+                                  repeats, seed)
+           for key, hits in (("at_val_tau", "hits_val_tau"), ("strict", "hits_strict"))}
+    out["oracle"] = paired_difference(a.hits[norm], b.hits[norm], sources, repeats, seed)
     return out
 
 

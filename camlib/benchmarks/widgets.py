@@ -1,242 +1,241 @@
-"""How long the lessons' interactive widgets take to redraw: ``python -m
-camlib.benchmarks.widgets [--repeats 15] [--compare | --png]``.
+"""How long the lessons' own widgets take to redraw: ``python -m camlib.benchmarks.widgets
+[--repeats 9] [--lessons 01 04 ...] [--markdown]``.
 
-Moving a slider calls the widget's function, which updates one figure (`camlib.viz`
-reuses it), and ``plt.show()`` then hands it to Jupyter's inline backend, which prints it
-to a base64 PNG with ``bbox_inches="tight"`` and closes it; the browser shows that PNG.
-This times those steps, exactly as the inline backend runs them, for each lesson's widget
-on the shipped GAP net and real images at the lesson's dpi, and prints the median of
-``--repeats`` redraws against the course's 100 ms target. The browser's own display time
-is not included.
+Each lesson with a widget is executed in a Jupyter kernel, as a learner runs it, and then,
+in that kernel, every control the lesson left on the page that redraws something (a
+widget whose ``value`` is observed, as ``interact``'s sliders and dropdowns are, or a
+button with a click handler) is moved through its values. Each move runs the lesson's own
+function with the lesson's own arguments, ``plt.show()``, the inline backend's PNG and
+its message to the front end, and is timed with the wall clock; the browser's display is
+not included. A widget added to a lesson is timed without a change here.
 
-``--compare`` times the same redraws with the figure printed the standard way (every
-artist drawn, matplotlib measuring the tight box) and in place (`camlib.viz._render`),
-interleaved in one process so that both see the same load, and prints their ratio;
-``--png`` does the same for the PNG writers alone.
+Every move is timed three ways, interleaved so that the three see the same load:
+
+- ``camlib``: the figure reused and printed in layers with its own PNG writer
+  (`camlib.viz._render`), as the lessons run;
+- ``matplotlib``: the figure reused (``set_data``), printed by Agg and Pillow as any figure
+  is (`camlib.viz._render.standard_printing`);
+- ``mpl zlib 1``: the same with Pillow's fastest compression (``pil_kwargs``).
+
+Prints the median of ``--repeats`` moves per control against the course's 100 ms target,
+and the kernel's CPU time of a move, ``camlib``'s and ``matplotlib``'s (on a shared machine
+the wall clock also counts the wait for a core).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
+import re
 import statistics
 import time
-from collections.abc import Callable, Iterator
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from IPython.core.pylabtools import print_figure  # noqa: E402
-
-from camlib import localize, viz  # noqa: E402
-from camlib.data import make_cluttered_digits, to_float  # noqa: E402
-from camlib.models import load_checkpoint  # noqa: E402
-from camlib.torch import class_activation_maps  # noqa: E402
-from camlib.viz import _common  # noqa: E402
-from camlib.viz._render import standard_printing  # noqa: E402
+from pathlib import Path
 
 TARGET_MS = 100.0
-LESSON_DPI = {"07": 80, "08": 80, "09": 80}  # lessons 07-09 set rcParams["figure.dpi"] = 80
+MARKER = "WIDGET-TIMES "
+VARIANTS = ("camlib", "matplotlib", "mpl zlib 1")
+CPU = ("camlib CPU", "mpl CPU")  # the kernel's CPU time of a move: without waiting for a core
 
 
-def _photographs() -> tuple[torch.Tensor, list[str]]:
-    """Lesson 09's photographs, resized and centre-cropped to 224×224 as it does."""
-    import skimage.data
-    import torchvision.transforms.functional as TF
+def widget_lessons(folder: Path | None = None) -> list[Path]:
+    """The lessons whose code, comments aside, names a widget (``interact``, ``widget``,
+    ``stepper``).
 
-    names = ["chelsea", "coffee", "astronaut", "rocket"]
-    crops = [TF.center_crop(TF.resize(torch.from_numpy(getattr(skimage.data, name)())
-                                      .permute(2, 0, 1), 224, antialias=True), 224)
-             for name in names]
-    return torch.stack(crops), names
+    >>> [p.name[:2] for p in widget_lessons()][:2]
+    ['01', '03']
+    """
+    from camlib import paths
 
-
-def redraws() -> dict[str, Callable[[int], plt.Figure]]:
-    """Each lesson widget's figure, as a function of the image index the slider moves."""
-    test = make_cluttered_digits(16, "test", seed=0)
-    model = load_checkpoint("gap")
-    images = to_float(test.images)
-    with torch.no_grad():
-        features = model.features(images)
-        logits = model(images)
-    probabilities = torch.softmax(logits, dim=1)
-    predicted = logits.argmax(1)
-    predicted_maps = class_activation_maps(features, model.classifier.weight.detach(),
-                                           predicted)  # (N, H, W), M_c of the predicted c
-    cams, _ = localize.cam_maps(model, images)  # the same maps upsampled, as lesson 07 has them
-    names = [str(d) for d in range(10)]
-    # Lesson 09: photographs with maps on ResNet-18's 7×7 grid. Its ImageNet weights may be
-    # absent here, so the maps are the GAP net's on the photographs, pooled to 7×7.
-    photos, photo_names = _photographs()
-    with torch.no_grad():
-        photo_features = torch.nn.functional.adaptive_avg_pool2d(
-            model.features(to_float(photos.numpy())), 7)
-    photo_maps = class_activation_maps(photo_features, model.classifier.weight.detach())
-
-    def cam(n: int) -> torch.Tensor:
-        return predicted_maps[n]
-
-    def photo(n: int) -> plt.Figure:
-        n %= len(photo_names)
-        c = (n * 3) % 10  # lesson 09's rank slider walks through the classes
-        return viz.plot_maps_side_by_side(
-            photos[n], {"M_c (signed)": photo_maps[n, c], "M_c over the image": photo_maps[n, c]},
-            signed=["M_c (signed)"], title=f"{photo_names[n]}, rank {n}: class {c}, S = 1.00")
-
-    return {
-        "01 one channel f_k": lambda n: viz.plot_channel(test.images[n], features[n, 0], 0,
-                                                         box=test.boxes[n]),
-        "03 scores and softmax": lambda n: viz.plot_scores(
-            logits[n], probabilities[n], names, title=f"image {n}: digit {test.labels[n]}"),
-        "04 class map M_c": lambda n: viz.plot_class_map(test.images[n], cam(n).numpy(), "c",
-                                                         score=logits[n, predicted[n]].item(),
-                                                         bias=0.0, box=test.boxes[n]),
-        "05 CAM overlay": lambda n: viz.plot_cam_overlay(test.images[n], cam(n).numpy(),
-                                                         box=test.boxes[n]),
-        "07 box from the CAM": lambda n: viz.plot_box_from_cam(
-            test.images[n], cams[n], test.boxes[n], 0.2,
-            title=f"digit {test.labels[n]}, predicted {predicted[n].item()}"),
-        "08 maps side by side": lambda n: viz.plot_maps_side_by_side(
-            test.images[n], {"CAM": cam(n), "Grad-CAM": torch.relu(cam(n)), "copy": cam(n)},
-            gt_box=test.boxes[n], signed=["CAM"], title=f"class {int(predicted[n])}"),
-        "09 photograph's maps": photo,
-    }
+    folder = folder or paths.REPO_ROOT / "notebooks"
+    found = []
+    for lesson in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join(re.sub(r"#.*", "", "".join(c["source"])) for c in cells
+                         if c["cell_type"] == "code")
+        if re.search(r"interact|widget|stepper", code):
+            found.append(lesson)
+    return found
 
 
-def redraw_seconds(figure: Callable[[int], plt.Figure], index: int) -> float:
-    """One redraw as the inline backend runs it after ``plt.show()``: the figure, its
-    base64 PNG (``print_figure``, the backend's formatter, with ``bbox_inches="tight"``),
-    then ``plt.close``; returns the wall-clock seconds."""
-    return _redraw(figure, index)[0]
+# --- in the lesson's kernel ---------------------------------------------------------------
+
+def _live_widgets() -> list:
+    import ipywidgets
+
+    registry = getattr(ipywidgets.widgets.widget, "_instances", None)
+    if registry is None:  # ipywidgets 7
+        registry = ipywidgets.Widget.widgets
+    return list(registry.values())
 
 
-def _redraw(figure: Callable[[int], plt.Figure], index: int) -> tuple[float, float]:
-    """(wall-clock seconds, CPU seconds of this process) of one redraw. On a shared
-    machine the wall clock includes waiting for a core; the CPU time does not."""
-    start, cpu = time.perf_counter(), time.process_time()
-    fig = figure(index)
-    png = print_figure(fig, fmt="png", base64=True, bbox_inches="tight")
-    plt.close(fig)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    if not png:
-        raise RuntimeError("the widget's figure printed no PNG")
-    return seconds, cpu_seconds
+def _controls() -> list[tuple[str, object]]:
+    """(name, widget) of each control whose change redraws something."""
+    import ipywidgets
+
+    owner = {}
+    for widget in _live_widgets():
+        if isinstance(widget, ipywidgets.interactive):
+            for child in widget.kwargs_widgets:
+                owner[child.model_id] = widget.f.__name__
+    controls = []
+    for widget in _live_widgets():
+        if isinstance(widget, ipywidgets.Button):
+            if widget._click_handlers.callbacks:
+                controls.append((f"{widget.description or 'button'} (button)", widget))
+            continue
+        observed = widget._trait_notifiers.get("value", {}).get("change", [])
+        if "value" in widget.trait_names() and observed and _moves(widget):
+            label = widget.description or type(widget).__name__
+            controls.append((f"{owner.get(widget.model_id, '?')}: {label}", widget))
+    return controls
 
 
-def _dpi(name: str) -> dict:
-    return {"figure.dpi": LESSON_DPI.get(name[:2], matplotlib.rcParams["figure.dpi"])}
+def _moves(widget) -> list:
+    """Values to move ``widget`` through (indices for a selection), up to eight."""
+    import numpy as np
+
+    if hasattr(widget, "options") and hasattr(widget, "index"):
+        return list(range(len(widget.options))) if len(widget.options) > 1 else []
+    if isinstance(widget.value, bool):
+        return [True, False]
+    if hasattr(widget, "min") and hasattr(widget, "max") and widget.max > widget.min:
+        values = np.linspace(widget.min, widget.max, 8)
+        return sorted({int(round(v)) for v in values}) if isinstance(widget.value, int) \
+            else [float(v) for v in values]
+    return []
+
+
+def _move(widget, value) -> None:
+    if not hasattr(widget, "value"):
+        widget.click()
+    elif hasattr(widget, "options") and hasattr(widget, "index"):
+        widget.index = value
+    else:
+        widget.value = value
 
 
 @contextlib.contextmanager
-def _own_figures(figures: dict) -> Iterator[None]:
-    """Widget functions reuse the figures of ``figures`` within this block, so that each
-    printing keeps its own figure (a standard print moves the figure's transforms, which
-    the next print would otherwise pay for)."""
-    kept = _common._REUSABLE
-    _common._REUSABLE = figures
-    try:
+def _printing(variant: str):
+    """The inline backend prints figures the ``variant`` way within this block."""
+    from IPython import get_ipython
+    from IPython.core.pylabtools import select_figure_formats
+    from matplotlib_inline.backend_inline import InlineBackend
+
+    from camlib.viz._render import standard_printing
+
+    if variant == "camlib":
         yield
+        return
+    shell, config = get_ipython(), InlineBackend.instance()
+    kwargs = dict(config.print_figure_kwargs)
+    if variant == "mpl zlib 1":
+        kwargs["pil_kwargs"] = {"compress_level": 1}
+    select_figure_formats(shell, config.figure_formats, **kwargs)
+    try:
+        with standard_printing():
+            yield
     finally:
-        _common._REUSABLE = kept
+        select_figure_formats(shell, config.figure_formats, **config.print_figure_kwargs)
 
 
-def compare(repeats: int) -> dict[str, dict[str, float]]:
-    """Each widget's redraw with the figure printed the standard way and in place,
-    interleaved in one process; prints median wall times and their ratio, returns
-    {widget: {"standard": seconds, "in place": seconds}}."""
-    print(f"widget redraw, figure + PNG, median of {repeats}, the two printings interleaved:")
-    print(f"  {'widget':24s} {'standard':>9s} {'in place':>9s} {'ratio':>6s}")
-    times = {}
-    for name, figure in redraws().items():
-        standard_figures, in_place_figures = {}, {}
-        with matplotlib.rc_context(_dpi(name)):
-            with _own_figures(standard_figures), standard_printing():
-                _redraw(figure, 0)  # fonts, caches, the figure
-            with _own_figures(in_place_figures):
-                _redraw(figure, 0)  # the figure and its background
-            standard, in_place = [], []
-            for i in range(1, repeats + 1):
-                with _own_figures(standard_figures), standard_printing():
-                    standard.append(_redraw(figure, i % 16)[0])
-                with _own_figures(in_place_figures):
-                    in_place.append(_redraw(figure, i % 16)[0])
-        old, new = statistics.median(standard), statistics.median(in_place)
-        times[name] = {"standard": old, "in place": new}
-        print(f"  {name:24s} {1000 * old:6.0f} ms {1000 * new:6.0f} ms {new / old:6.2f}")
+def time_controls(repeats: int) -> dict[str, dict[str, list[float]]]:
+    """In a lesson's kernel: move each control ``repeats`` times per variant, interleaved;
+    prints and returns {control: {variant: [seconds, ...]}}."""
+    times: dict[str, dict[str, list[float]]] = {}
+    for name, widget in _controls():
+        values = _moves(widget) or [None]
+        start = getattr(widget, "index", None) if hasattr(widget, "options") else \
+            getattr(widget, "value", None)
+        runs = times.setdefault(name, {v: [] for v in (*VARIANTS, *CPU)})
+        for i in range(repeats + 1):  # the first round warms fonts, caches and layers
+            for variant in VARIANTS:
+                value = values[(i * len(VARIANTS) + VARIANTS.index(variant) + 1) % len(values)]
+                with _printing(variant):
+                    begin, cpu = time.perf_counter(), time.process_time()
+                    _move(widget, value)
+                    seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
+                if i:
+                    runs[variant].append(seconds)
+                    if variant in ("camlib", "matplotlib"):
+                        runs[CPU[variant != "camlib"]].append(cpu)
+        if start is not None:
+            _move(widget, start)
+    print(MARKER + json.dumps(times))
     return times
 
 
-def compare_png(repeats: int) -> dict[str, float]:
-    """The PNG writers on each widget's printed image, interleaved: matplotlib's
-    (``matplotlib.image.imsave``, Pillow's default filters and compression, RGBA) and
-    `camlib.viz._render.png_bytes`; prints median times and sizes, returns the time ratios
-    (png_bytes / matplotlib)."""
-    import io
+# --- in this process ------------------------------------------------------------------------
 
-    import numpy as np
-    from matplotlib.image import imsave
+def time_lesson(lesson: Path, repeats: int) -> dict[str, dict[str, list[float]]]:
+    """Execute ``lesson`` in a kernel, then time its controls there (`time_controls`)."""
+    import nbformat
 
-    from camlib.viz._render import png_bytes
+    from camlib.execute import LessonClient
 
-    print(f"PNG of each widget's tight figure, median of {repeats}, interleaved:")
-    print(f"  {'widget':24s} {'matplotlib':>17s} {'png_bytes':>17s} {'ratio':>6s}")
-    ratios = {}
-    for name, figure in redraws().items():
-        with matplotlib.rc_context(_dpi(name)):
-            fig = figure(0)
-            rgb = fig.canvas.tight_rgb(matplotlib.rcParams["savefig.pad_inches"])
-            dpi = fig.dpi
-            plt.close(fig)
-        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
-        theirs, ours = [], []
-        for _ in range(repeats):
-            start, buffer = time.perf_counter(), io.BytesIO()
-            imsave(buffer, rgba, format="png", dpi=dpi)
-            theirs.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            data = png_bytes(rgb, dpi)
-            ours.append(time.perf_counter() - start)
-        old, new = statistics.median(theirs), statistics.median(ours)
-        ratios[name] = new / old
-        print(f"  {name:24s} {1000 * old:5.1f} ms {len(buffer.getvalue()) / 1024:5.0f} KiB "
-              f"{1000 * new:5.1f} ms {len(data) / 1024:5.0f} KiB {ratios[name]:6.2f}")
-    return ratios
+    notebook = nbformat.read(lesson, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        f"from camlib.benchmarks.widgets import time_controls\n"
+        f"time_controls({int(repeats)});"))
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, as in Jupyter
+    LessonClient(notebook, timeout=900, kernel_name="python3",
+                 resources={"metadata": {"path": str(lesson.parent)}}).execute()
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+    line = next(x for x in printed.splitlines() if x.startswith(MARKER))
+    return json.loads(line[len(MARKER):])
 
 
-def main(argv: list[str] | None = None) -> dict:
+def table(medians: dict[str, dict[str, float]], markdown: bool = False) -> str:
+    """Median milliseconds per control and variant, with the verdict on ``camlib``'s."""
+    if markdown:
+        columns = (*VARIANTS, *CPU)
+        lines = ["| lesson: widget function: control | " + " | ".join(columns) + " |",
+                 "|---|" + "---:|" * len(columns)]
+        lines += [f"| {name} | " + " | ".join(f"{1000 * row[v]:.0f} ms" for v in columns)
+                  + " |" for name, row in medians.items()]
+        return "\n".join(lines)
+    columns = (*VARIANTS, *CPU)
+    lines = [f"  {'lesson: widget function: control':44s}" + "".join(f"{v:>12s}" for v in columns)]
+    for name, row in medians.items():
+        verdict = "ok" if 1000 * row["camlib"] <= TARGET_MS else "OVER TARGET"
+        lines.append(f"  {name[:44]:44s}" + "".join(f"{1000 * row[v]:9.0f} ms" for v in columns)
+                     + f"  {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.widgets",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=9, help="moves per control and way")
+    parser.add_argument("--lessons", nargs="*", default=None,
+                        help="lesson numbers (default: every lesson with a widget)")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--compare", action="store_true",
-                        help="time the standard printing and the in-place one, interleaved "
-                             "in this process, and print their ratio")
-    parser.add_argument("--png", action="store_true",
-                        help="time matplotlib's PNG writer against png_bytes on each "
-                             "widget's figure, interleaved, and print sizes and ratio")
+                        help='return {control: {"in place": camlib, "standard": matplotlib}}, '
+                             "the medians `python -m camlib.benchmarks` tabulates")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    lessons = widget_lessons()
+    if args.lessons is not None:
+        unknown = set(args.lessons) - {p.name[:2] for p in lessons}
+        if unknown:
+            parser.error(f"--lessons: no widget in lesson(s) {sorted(unknown)}; lessons with "
+                         f"one: {[p.name[:2] for p in lessons]}")
+        lessons = [p for p in lessons if p.name[:2] in args.lessons]
+    medians = {}
+    for lesson in lessons:
+        for name, runs in time_lesson(lesson, args.repeats).items():
+            medians[f"{lesson.name[:2]}: {name}"] = {v: statistics.median(runs[v])
+                                                     for v in (*VARIANTS, *CPU)}
+    print(f"widget redraw in the lesson's kernel, median of {args.repeats} moves "
+          f"(target {TARGET_MS:.0f} ms for camlib's):")
+    print(table(medians, args.markdown))
     if args.compare:
-        return compare(args.repeats)
-    if args.png:
-        return compare_png(args.repeats)
-    medians, cpu_medians = {}, {}
-    for name, figure in redraws().items():
-        with matplotlib.rc_context(_dpi(name)):
-            redraw_seconds(figure, 0)  # the first figure pays for fonts, caches, background
-            times = [_redraw(figure, i % 16) for i in range(1, args.repeats + 1)]
-        medians[name] = statistics.median(wall for wall, _ in times)
-        cpu_medians[name] = statistics.median(cpu for _, cpu in times)
-    print(f"widget redraw, figure + PNG (median of {args.repeats}; target {TARGET_MS:.0f} ms; "
-          "CPU = this process's user + system time):")
-    for name, seconds in medians.items():
-        verdict = "within target" if 1000 * seconds <= TARGET_MS else "over target"
-        print(f"  {name:24s} {1000 * seconds:6.1f} ms wall  {1000 * cpu_medians[name]:6.1f} ms CPU"
-              f"  {verdict}")
+        return {name: {"in place": row["camlib"], "standard": row["matplotlib"]}
+                for name, row in medians.items()}
     return medians
 
 
