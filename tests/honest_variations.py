@@ -51,7 +51,7 @@ import camlib.checks
 """
 _LESSON_IMPORTS = {  # what else each lesson imports, of what the variants use
     "from camlib import reference": (0, 2, 3, 4, 5, 7, 10, 11),
-    "import torch.nn.functional as F": (5, 6, 8),
+    "import torch.nn.functional as nnf": (5, 6, 8),
     "from scipy.stats import rankdata, spearmanr": (11,),
 }
 
@@ -332,19 +332,19 @@ def predicted_class_maps(features, weight, bias):
     # 5.1 upsample_maps ----------------------------------------------------------------------
     V("5.1", "a tensor kept", """\
 def upsample_maps(maps, size):
-    return F.interpolate(torch.as_tensor(maps)[:, None], size=size, mode="bilinear",
+    return nnf.interpolate(torch.as_tensor(maps)[:, None], size=size, mode="bilinear",
                          align_corners=False)[:, 0]
 """),
     V("5.1", "camlib's torch helper size as tuple", """\
 def upsample_maps(maps, size):
     size = (size, size) if isinstance(size, int) else tuple(size)
     x = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float64)).unsqueeze(1)
-    return F.interpolate(x, size=size, mode="bilinear").squeeze(1).numpy()
+    return nnf.interpolate(x, size=size, mode="bilinear").squeeze(1).numpy()
 """),
     V("5.1", "float32 and a plot", """\
 def upsample_maps(maps, size):
     x = torch.as_tensor(maps, dtype=torch.float32)[:, None]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
+    return nnf.interpolate(x, size=size, mode="bilinear", align_corners=False)[:, 0].numpy()
 
 plt.imshow(upsample_maps(maps, 20)[0])
 plt.close("all")
@@ -414,7 +414,7 @@ def cam_pipeline(cam, size, fraction=0.2):
 """),
     V("5.4", "tensors for heat and mask", """\
 def cam_pipeline(cam, size, fraction=0.2):
-    big = F.interpolate(torch.as_tensor(cam)[None, None], size=size, mode="bilinear",
+    big = nnf.interpolate(torch.as_tensor(cam)[None, None], size=size, mode="bilinear",
                         align_corners=False)[0, 0]
     heat = (big - big.min()) / (big.max() - big.min())
     peak = big.max()
@@ -443,7 +443,7 @@ def feature_map_size(size, layers):
 def feature_map_size(size, layers):
     x = torch.zeros(1, 1, size, size)
     for kernel, stride, padding in layers:
-        x = F.max_pool2d(x, kernel, stride, padding)
+        x = nnf.max_pool2d(x, kernel, stride, padding)
     return torch.tensor(x.shape[-1])
 """),
     V("6.1", "%%time and NumPy int", """\
@@ -458,7 +458,7 @@ def feature_map_size(size, layers):
     V("6.2", "set_to_none=False and float()", """\
 def train_step(model, optimizer, images, labels):
     optimizer.zero_grad(set_to_none=False)
-    loss = F.cross_entropy(model(images), labels)
+    loss = nnf.cross_entropy(model(images), labels)
     loss.backward()
     optimizer.step()
     return float(loss)
@@ -474,7 +474,7 @@ def train_step(model, optimizer, images, labels):
     V("6.2", "a NumPy float and a print", """\
 def train_step(model, optimizer, images, labels):
     logits = model(images)
-    loss = F.nll_loss(F.log_softmax(logits, dim=1), labels)
+    loss = nnf.nll_loss(nnf.log_softmax(logits, dim=1), labels)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -565,7 +565,7 @@ def gradcam_weights(gradients):
     V("8.1", "avg_pool and %%time", """\
 %%time
 def gradcam_weights(gradients):
-    return F.adaptive_avg_pool2d(gradients, 1).flatten(1)
+    return nnf.adaptive_avg_pool2d(gradients, 1).flatten(1)
 """),
     # 8.2 grad_cam ---------------------------------------------------------------------------
     V("8.2", "clamp and broadcasting", """\
@@ -581,7 +581,7 @@ def grad_cam(features, gradients):
     V("8.2", "float32 and a print", """\
 def grad_cam(features, gradients):
     alpha = gradients.float().mean(dim=(2, 3))
-    return F.relu((alpha[:, :, None, None] * features.float()).sum(dim=1))
+    return nnf.relu((alpha[:, :, None, None] * features.float()).sum(dim=1))
 
 print(grad_cam(torch.ones(1, 2, 3, 3), torch.ones(1, 2, 3, 3)).shape)
 """),
@@ -605,7 +605,7 @@ def score_gradients(head, features, classes):
 def score_gradients(head, features, classes):
     f = features.detach().clone().requires_grad_(True)
     scores = head(f)
-    onehot = F.one_hot(classes, scores.shape[1]).to(scores.dtype)
+    onehot = nnf.one_hot(classes, scores.shape[1]).to(scores.dtype)
     scores.backward(onehot)
     return f.grad.detach()
 """),
@@ -766,26 +766,9 @@ plt.close("all")
 """Three honest cells for each of the 31 exercises."""
 
 
-_MAGIC = ("grader side: a cell magic (%%time) reaches the learner process unchanged and is "
-          "a syntax error there (issue 20 item 4: run or strip it with IPython's input "
-          "transformer)")
-_DEMO_LINE = ("grader side: a demo line that uses another cell's variable raises NameError "
-              "in the learner process, which costs the exercise (issue 20 item 4: only the "
-              "function is graded)")
-_WIRE = ("grader side: torch.return_types.topk (a named tuple of tensors) crosses the wire "
-         "as an opaque value (issue 20 item 4: the wire format)")
 GRADER_CAUSES: dict[str, str] = {
-    **{v.id: _MAGIC for v in VARIANTS if v.source.startswith("%%")},
-    **{f"{e}-{k}": _DEMO_LINE for e, k in [
-        ("0.1", "float64 and a print"), ("0.2", "a copy and a plot"),
-        ("1.2", "a tensor and a demo print"), ("2.1", "a loop and a print"),
-        ("3.1", "lists and a demo print"), ("4.1", "a loop and a plot"),
-        ("4.2", "a demo line"), ("5.1", "float32 and a plot"),
-        ("5.2", "errstate and nan_to_num, with a print"), ("5.4", "float32 heat and a print"),
-        ("11.3", "a print and a plot")]},
-    "9.2-the topk result itself": _WIRE,
+    "9.2-the topk result itself": (
+        "grader side: torch.return_types.topk (a named tuple of tensors) crosses the wire as "
+        "an opaque value (issue 20 item 4: the wire format)"),
 }
-"""Variant id -> the grader-side cause that costs it points today (an xfail reason).
-
-Measured with the grader of this branch: 25 of the 93 variants, all for these three
-causes; the grader's own fixes (issue 20 item 4) are expected to flip every one."""
+"""Variant id -> the grader-side cause that still costs it points (an xfail reason)."""
