@@ -483,6 +483,8 @@ WRONG = [
      ["weight transposed"]),
     ("4.1", "normalized", lambda f, w: reference.normalize(np.einsum("ck,nkhw->nchw", w, f)),
      ["min-max normalized"]),
+    ("4.1", "normalized over the batch", lambda f, w: (lambda m: (m - m.min()) / (
+        m.max() - m.min()))(np.einsum("ck,nkhw->nchw", w, f)), ["the whole batch"]),
     ("4.1", "softmax over classes",
      lambda f, w: torch.softmax(torch.as_tensor(np.einsum("ck,nkhw->nchw", w, f)), 1),
      ["softmax over the classes"]),
@@ -503,6 +505,8 @@ WRONG = [
      ["b_c is multiplied by Z"]),
     ("4.2", "divide by H", lambda m, b, reduce="mean": m.sum(axis=(2, 3)) / (
         m.shape[2] if reduce == "mean" else 1) + b, ["divided by H = 4 only"]),
+    ("4.2", "divide by H²", lambda m, b, reduce="mean": m.sum(axis=(2, 3)) / (
+        m.shape[2] ** 2 if reduce == "mean" else 1) + b, ["H² = 16", "Z = H·W = 4·6 = 24"]),
     ("4.2", "sum: b_c divided by Z", lambda m, b, reduce="mean": _scores_from_maps(m, b, reduce)
      if reduce == "mean" else m.sum(axis=(2, 3)) + b / (m.shape[2] * m.shape[3]),
      ['reduce="sum": b_c is divided by Z']),
