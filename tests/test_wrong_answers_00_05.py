@@ -263,6 +263,13 @@ def _normalize_unguarded(maps, mode="minmax"):
         return (maps - low) / (high - low) if mode == "minmax" else maps / high
 
 
+def _normalize_constant_to_zeros(maps, mode="minmax"):
+    """Zeros for every constant map, in both modes: min-max's rule applied to "max"."""
+    out = _normalize(maps, mode)
+    out[np.ptp(maps, axis=(1, 2)) == 0] = 0.0
+    return out
+
+
 def _normalize_by_abs(maps, mode="minmax"):
     if mode == "minmax":
         return _normalize(maps, mode)
@@ -548,6 +555,8 @@ WRONG = [
      ["has length"]),
     # 5.2 ---------------------------------------------------------------------------------
     ("5.2", "NaN on a constant map", _normalize_unguarded, ["became NaN or inf"]),
+    ("5.2", "zeros for a constant positive map", _normalize_constant_to_zeros,
+     ["constant and positive", "all ones"]),
     ("5.2", "one scale for the batch", _normalize_global, ["each map over its own"]),
     ("5.2", "mode ignored", lambda maps, mode="minmax": _normalize(maps),
      ['mode="max" asks for M / max M']),
