@@ -473,6 +473,8 @@ WRONG = [
     ("3.2", "no division", lambda s: np.exp(s - s.max(1, keepdims=True)),
      ["without dividing"]),
     ("3.2", "log-softmax", lambda s: np.log(_softmax(s)), ["log-probabilities"]),
+    ("3.2", "divided by the batch's sum", lambda s: np.exp(s - s.max(1, keepdims=True)) / (
+        np.exp(s - s.max(1, keepdims=True)).sum()), ["rows don't sum to 1", "whole batch"]),
     ("3.2", "in place", _in_place_softmax, ["in place"]),
     ("3.2", "identity", lambda s: s.copy(), ["scores unchanged"]),
     # 4.1 ---------------------------------------------------------------------------------
