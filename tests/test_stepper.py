@@ -156,3 +156,49 @@ def test_the_widget_draws_its_first_setting(capsys):
     widget = stepper.derivation_widget({"3×3": lambda i, c: d}, 1, {"c": 0}, static=False)
     assert widget is not None
     assert "**Step 1 of 4**" in capsys.readouterr().out
+
+
+def test_step_4_draws_the_map_divided_by_z_and_ties_it_to_step_3():
+    d = stepper.derivation(SMALL_F, SMALL_W, np.array([0.5]), 0, channel_base=1)
+    fig = stepper.plot_step(d, 4)
+    assert fig.axes[0].get_title() == r"added: $M_c(x,y)\,/\,Z$"
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), d.cam / 9)
+    text = stepper.step_text(d, 4)
+    assert ("$M_c(1, 1)$ = 6, ÷ 9 = 0.6667, the same number as step 3's position (1, 1)"
+            in text)
+    assert "(1, 1): 0.6667" in stepper.step_text(d, 3)
+    # The running total writes its sum out: b_c + the sum = the total.
+    assert "0.5 + 1.22222 = **1.72222**" in text
+
+
+def test_the_small_example_numbers_its_channels_from_one():
+    d = stepper.derivation(SMALL_F, SMALL_W, np.array([0.5]), 0, channel_base=1)
+    assert "channel 1: 2 × 0.7778 = 1.556; channel 2:" in stepper.step_text(d, 1)
+    assert "Channel 1: its map sums to 7" in stepper.step_text(d, 2)
+    assert list(stepper.plot_step(d, 1).axes[0].get_xticks()) == [1, 2]
+    fig = stepper.plot_step(d, 2)
+    fig.canvas.draw()
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["1", "2"]
+    with pytest.raises(ValueError, match="channel_base"):
+        stepper.derivation(SMALL_F, SMALL_W, np.zeros(1), 0, channel_base=2)
+
+
+def test_ticks_are_whole_numbers_and_the_logit_label_stays_clear(network):
+    features, weight, bias, logits = network
+    small = stepper.derivation(SMALL_F, SMALL_W, np.array([0.5]), 0, channel_base=1)
+    big = stepper.derivation(features[0], weight, bias, 3, float(logits[0, 3]))
+    for d in (small, big):
+        for step in range(1, stepper.STEPS + 1):
+            fig = stepper.plot_step(d, step)
+            fig.canvas.draw()
+            ax_total = fig.axes[1]
+            assert all(float(t).is_integer() for t in ax_total.get_xticks())
+            label = next(t for t in ax_total.texts if "logit" in t.get_text())
+            box = label.get_window_extent()
+            frame = ax_total.get_window_extent()
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+            assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (d.name, step)
+            end = ax_total.lines[-1]
+            x, y = ax_total.transData.transform((end.get_xdata()[0], end.get_ydata()[0]))
+            assert not box.expanded(1.0, 1.0).contains(x, y)
+            plt.close(fig)

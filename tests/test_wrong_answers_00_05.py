@@ -263,6 +263,13 @@ def _normalize_unguarded(maps, mode="minmax"):
         return (maps - low) / (high - low) if mode == "minmax" else maps / high
 
 
+def _normalize_constant_to_zeros(maps, mode="minmax"):
+    """Zeros for every constant map, in both modes: min-max's rule applied to "max"."""
+    out = _normalize(maps, mode)
+    out[np.ptp(maps, axis=(1, 2)) == 0] = 0.0
+    return out
+
+
 def _normalize_by_abs(maps, mode="minmax"):
     if mode == "minmax":
         return _normalize(maps, mode)
@@ -466,6 +473,8 @@ WRONG = [
     ("3.2", "no division", lambda s: np.exp(s - s.max(1, keepdims=True)),
      ["without dividing"]),
     ("3.2", "log-softmax", lambda s: np.log(_softmax(s)), ["log-probabilities"]),
+    ("3.2", "divided by the batch's sum", lambda s: np.exp(s - s.max(1, keepdims=True)) / (
+        np.exp(s - s.max(1, keepdims=True)).sum()), ["rows don't sum to 1", "whole batch"]),
     ("3.2", "in place", _in_place_softmax, ["in place"]),
     ("3.2", "identity", lambda s: s.copy(), ["scores unchanged"]),
     # 4.1 ---------------------------------------------------------------------------------
@@ -483,6 +492,8 @@ WRONG = [
      ["weight transposed"]),
     ("4.1", "normalized", lambda f, w: reference.normalize(np.einsum("ck,nkhw->nchw", w, f)),
      ["min-max normalized"]),
+    ("4.1", "normalized over the batch", lambda f, w: (lambda m: (m - m.min()) / (
+        m.max() - m.min()))(np.einsum("ck,nkhw->nchw", w, f)), ["the whole batch"]),
     ("4.1", "softmax over classes",
      lambda f, w: torch.softmax(torch.as_tensor(np.einsum("ck,nkhw->nchw", w, f)), 1),
      ["softmax over the classes"]),
@@ -503,6 +514,8 @@ WRONG = [
      ["b_c is multiplied by Z"]),
     ("4.2", "divide by H", lambda m, b, reduce="mean": m.sum(axis=(2, 3)) / (
         m.shape[2] if reduce == "mean" else 1) + b, ["divided by H = 4 only"]),
+    ("4.2", "divide by H²", lambda m, b, reduce="mean": m.sum(axis=(2, 3)) / (
+        m.shape[2] ** 2 if reduce == "mean" else 1) + b, ["H² = 16", "Z = H·W = 4·6 = 24"]),
     ("4.2", "sum: b_c divided by Z", lambda m, b, reduce="mean": _scores_from_maps(m, b, reduce)
      if reduce == "mean" else m.sum(axis=(2, 3)) + b / (m.shape[2] * m.shape[3]),
      ['reduce="sum": b_c is divided by Z']),
@@ -544,6 +557,8 @@ WRONG = [
      ["has length"]),
     # 5.2 ---------------------------------------------------------------------------------
     ("5.2", "NaN on a constant map", _normalize_unguarded, ["became NaN or inf"]),
+    ("5.2", "zeros for a constant positive map", _normalize_constant_to_zeros,
+     ["constant and positive", "all ones"]),
     ("5.2", "one scale for the batch", _normalize_global, ["each map over its own"]),
     ("5.2", "mode ignored", lambda maps, mode="minmax": _normalize(maps),
      ['mode="max" asks for M / max M']),

@@ -96,7 +96,7 @@ def exercise_1_1(ctx: Context, fn) -> str:
                          "output)")
             ctx.compare(got, expected.numpy(), what=f"the output of model[{index}]",
                         axes=("N", "K", "H", "W"), mistakes={
-                            f"this is the input of model[{index}], not its output: a forward "
+                            f"you stored the input of model[{index}], not its output: a forward "
                             f"hook is called as hook(module, inputs, output); store `output` "
                             f"(a forward *pre*-hook sees only the inputs)": layer_input.numpy(),
                         })

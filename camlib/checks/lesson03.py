@@ -143,9 +143,21 @@ def exercise_3_2(ctx: Context, fn) -> str:
                 "that": np.log(np.maximum(expected, 1e-300)),
                 "you returned the scores unchanged": scores,
             }
-        ctx.compare(got, expected, what=label, axes=("N", "C"),
-                    mistakes=_distinct(expected, {m: v for m, v in mistakes.items()
-                                                  if np.isfinite(v).all()}))
+        named_wrong = _distinct(expected, {m: v for m, v in mistakes.items()
+                                           if np.isfinite(v).all()})
+        if (array is not None and array.shape == expected.shape
+                and np.isfinite(array.astype(np.float64)).all()
+                and not any(_same_values(array, v) for v in named_wrong.values())):
+            sums = array.astype(np.float64).sum(axis=1)
+            if not np.allclose(sums, 1.0, rtol=1e-4, atol=1e-6):
+                whole = np.isclose(sums.sum(), 1.0, rtol=1e-4)
+                ctx.fail(f"{label}: your rows don't sum to 1 (row sums from "
+                         f"{sums.min():.3g} to {sums.max():.3g}"
+                         + (", and all together to 1: you divided by the whole batch's sum"
+                            if whole else "")
+                         + "); each image's P_c sums to 1 over its own classes: divide "
+                         "each row by its own sum (axis=1, keepdims=True)")
+        ctx.compare(got, expected, what=label, axes=("N", "C"), mistakes=named_wrong)
     return ("P_c sums to 1 over the classes and stays finite for scores near ±800 and rows "
             "spread over 800")
 

@@ -9,13 +9,14 @@
 
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 4.1 a ReLU, |M|,
 a factor 1/Z, H and W swapped (square and non-square maps), the weight transposed,
-channels last, min–max normalized maps, a softmax over the classes; for 4.2 which of 1/Z
-and b_c is missing or misplaced in each pooling (1/Z missing or extra, b_c missing,
-divided by Z, added at every position, multiplied by Z), Z = H or W instead of H·W,
-``reduce`` ignored; for 4.3 argmin, class 0 for all, the class chosen without the bias or
-from the summed map, a ReLU on the map (the top class's maps here are partly or wholly
-negative), the class of the highest map peak, b_c added to the map, min–max normalized
-maps, every class's map returned.
+channels last, min–max normalized maps (each map, each image's, the batch's), a softmax
+over the classes; for 4.2 which of 1/Z and b_c is missing or misplaced in each pooling
+(1/Z missing or extra, b_c missing, divided by Z, added at every position, multiplied by
+Z), Z = H, W, H² or W² instead of H·W, ``reduce`` ignored; for 4.3 argmin, class 0 for
+all, the class chosen without the bias, from the summed map or by the highest map peak
+(the inputs make these three different answers where a few hundred draws allow), a ReLU
+on the map (the top class's maps here are partly or wholly negative), b_c added to the
+map, min–max normalized maps, every class's map returned.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def _softmax_over_classes(maps: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _minmax(maps: np.ndarray) -> np.ndarray:
-    return reference.normalize(maps, "minmax")
+def _minmax(maps: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+    """Min-max normalized over ``axes`` (None: each map over its own (H, W))."""
+    if axes is None:
+        return reference.normalize(maps, "minmax")
+    low = maps.min(axis=axes, keepdims=True)
+    return (maps - low) / (maps.max(axis=axes, keepdims=True) - low)
 
 
 @exercise_check("4.1", function="class_activation_maps")
@@ -62,6 +67,12 @@ def exercise_4_1(ctx: Context, fn) -> str:
             "indexed [n, c, y, x] like f_k": expected.transpose(0, 1, 3, 2),
             "you min-max normalized the maps; M_c is the raw weighted sum (normalizing is for "
             "display, lesson 05)": _minmax(expected),
+            "you min-max normalized the whole batch of maps to [0, 1]; M_c is the raw "
+            "weighted sum (normalizing is for display, lesson 05)":
+            _minmax(expected, (0, 1, 2, 3)),
+            "you min-max normalized each image's maps together to [0, 1]; M_c is the raw "
+            "weighted sum (normalizing is for display, lesson 05)":
+            _minmax(expected, (1, 2, 3)),
             "you applied a softmax over the classes; M_c is a weighted sum of the channels, "
             "with no softmax": _softmax_over_classes(expected),
         }
@@ -94,6 +105,10 @@ def _derivation_mistakes(maps: np.ndarray, bias: np.ndarray, reduce: str) -> dic
             'reduce="mean": both 1/Z and b_c are missing': total,
             f"you divided by H = {h} only; Z = H·W = {z} positions": total / h + bias,
             f"you divided by W = {w} only; Z = H·W = {z} positions": total / w + bias,
+            f"you divided by H² = {h * h}; Z = H·W = {h}·{w} = {z}, not H² (the map "
+            f"need not be square)": total / (h * h) + bias,
+            f"you divided by W² = {w * w}; Z = H·W = {h}·{w} = {z}, not W² (the map "
+            f"need not be square)": total / (w * w) + bias,
         }
     return {
         'reduce="sum": there is no 1/Z with sum pooling. You returned (1/Z) Σ M_c + b_c '
@@ -135,8 +150,12 @@ def exercise_4_2(ctx: Context, fn) -> str:
 
 def _predicted_case(ctx: Context, n: int, k: int, h: int, w: int, c: int):
     """Inputs where the bias changes some predictions, the top class's map has negative
-    values, and one image's top-class map is negative everywhere."""
-    for _ in range(200):
+    values, and one image's top-class map is negative everywhere; where a few hundred
+    draws find them, also inputs where the class chosen without the bias, from the summed
+    map and by the highest map peak are three different answers, so that the check names
+    the one mistake made."""
+    fallback = None
+    for _ in range(400):
         features = np.maximum(ctx.rng.normal(size=(n, k, h, w)), 0)  # after a ReLU
         weight = ctx.rng.normal(size=(c, k))
         bias = ctx.rng.normal(size=c) * 2.0
@@ -151,8 +170,17 @@ def _predicted_case(ctx: Context, n: int, k: int, h: int, w: int, c: int):
         maps = reference.class_activation_maps(features, weight, top)
         if (not np.array_equal(no_bias.argmax(axis=1), top) and (maps[:-1] < 0).any()
                 and len(set(top.tolist())) > 1 and (top != 0).any()):
-            return features, weight, bias
-    raise RuntimeError("could not draw inputs for exercise 4.3")  # pragma: no cover
+            fallback = fallback or (features, weight, bias)
+            summed = reference.class_scores(reference.global_average_pool(features, "sum"),
+                                            weight, bias).argmax(axis=1)
+            peak = reference.class_activation_maps(features, weight).max(axis=(2, 3))
+            answers = [no_bias.argmax(axis=1), summed, peak.argmax(axis=1)]
+            if all(not np.array_equal(answers[i], answers[j])
+                   for i, j in ((0, 1), (0, 2), (1, 2))):
+                return features, weight, bias
+    if fallback is None:  # pragma: no cover
+        raise RuntimeError("could not draw inputs for exercise 4.3")
+    return fallback
 
 
 @exercise_check("4.3", function="predicted_class_maps")
@@ -211,6 +239,8 @@ def exercise_4_3(ctx: Context, fn) -> str:
             "not to any position": expected + bias[top][:, None, None],
             "you min-max normalized the maps; return the raw M_c":
             reference.normalize(expected, "minmax"),
+            "you min-max normalized the maps, the whole batch together; return the raw M_c":
+            _minmax(expected, (0, 1, 2)),
         }
         got = ctx.call(fn, features, weight, bias)
         array = _to_array(got)

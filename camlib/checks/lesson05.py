@@ -12,15 +12,15 @@
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 5.1
 align_corners=True, nearest, bicubic, height and width swapped, a ReLU or normalization
 inside, the channel axis left in; for 5.2 one scale for the whole batch, the modes
-swapped or ignored, NaN on a constant map, division by a negative max or by max |M|,
-(M − min)/max, one scale per row; for 5.3 >, the min–max normalized map, the pixels
-below, a fraction of max |M|, the fraction itself as the threshold, dividing by the max
-first (wrong when the max is negative), an empty mask when no value is positive, a mask
-that is not boolean; for 5.4 every out-of-order step (normalizing, a ReLU or
-thresholding before upsampling, a box from the coarse map), the wrong normalization,
-nearest resizing, swapped height and width, the heat map thresholded instead of the raw
-map, a fraction of max |M|, every kept pixel boxed instead of the largest component,
-inclusive or (y, x) boxes.
+swapped or ignored, NaN on a constant map, zeros for a constant positive map in "max"
+mode, division by a negative max or by max |M|, (M − min)/max, one scale per row; for
+5.3 >, the min–max normalized map, the pixels below, a fraction of max |M|, the fraction
+itself as the threshold, dividing by the max first (wrong when the max is negative), an
+empty mask when no value is positive, a mask that is not boolean; for 5.4 every
+out-of-order step (normalizing, a ReLU or thresholding before upsampling, a box from the
+coarse map), the wrong normalization, nearest resizing, swapped height and width, the
+heat map thresholded instead of the raw map, a fraction of max |M|, every kept pixel
+boxed instead of the largest component, inclusive or (y, x) boxes.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def exercise_5_1(ctx: Context, fn) -> str:
         expected = reference.upsample(maps, (height, width))
         mistakes = {
             "you used align_corners=True; the course maps pixel centres onto pixel centres, "
-            "F.interpolate's default: align_corners=False":
+            "nnf.interpolate's default: align_corners=False":
             _interpolate(maps, (height, width), mode="bilinear", align_corners=True),
             "you used nearest-neighbour resizing (blocky); use mode=\"bilinear\"":
             _interpolate(maps, (height, width), mode="nearest"),
@@ -91,10 +91,10 @@ def exercise_5_1(ctx: Context, fn) -> str:
         if array is not None and array.shape == (n, width, height) and height != width:
             ctx.fail(f"upsample_maps(maps, size={size}) returned shape {array.shape}, expected "
                      f"{expected.shape}: height and width are swapped; size is "
-                     f"(height, width), rows first, as in F.interpolate")
+                     f"(height, width), rows first, as in nnf.interpolate")
         if array is not None and array.shape == (n, 1, height, width):
             ctx.fail(f"upsample_maps returned shape {array.shape}: the channel axis that "
-                     f"F.interpolate needs is still there; remove it ([:, 0]) to return "
+                     f"nnf.interpolate needs is still there; remove it ([:, 0]) to return "
                      f"(N, height, width)")
         ctx.compare(got, expected, what=f"upsample_maps(maps of shape {maps.shape}, "
                     f"size={size})", axes=("N", "H", "W"), mistakes=_distinct(expected, mistakes))
@@ -178,6 +178,15 @@ def _check_normalize(ctx: Context, fn, maps: np.ndarray, mode: str) -> None:
                 if (np.isfinite(theirs).all() and np.allclose(mine, theirs, rtol=1e-4, atol=1e-8)
                         and not np.allclose(theirs, expected[ordinary], rtol=1e-4, atol=1e-8)):
                     ctx.fail(f"{label}: {message}")
+    if mode == "max" and array is not None and array.shape == maps.shape:
+        # A constant positive map has a max to divide by: only max ≤ 0 gives zeros.
+        for item in np.flatnonzero(((high == low) & (high > 0)).ravel()):
+            if np.allclose(array[item].astype(np.float64), 0.0):
+                ctx.fail(f"{label}: map {item} is constant and positive (every value "
+                         f"{float(high.ravel()[item]):g}) and you returned zeros for it; "
+                         f"divided by its max it is all ones. In mode \"max\" only a map "
+                         f"whose max is ≤ 0 has nothing to divide by (max = min is "
+                         f"min-max's zero rule)")
     ctx.compare(got, expected, what=label,
                 axes=("N", "H", "W"),
                 mistakes=_distinct(expected, {m: v for m, v in mistakes.items()

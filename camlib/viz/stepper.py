@@ -29,7 +29,8 @@ from functools import cached_property
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from camlib.viz._common import reuse, to_numpy
 from camlib.viz.maps import DIVERGING_CMAP, signed_norm
@@ -68,6 +69,8 @@ class Derivation:
     bias : b_c
     logit : the network's logit S_c, the number every line must reach
     name : what the example is, for titles ("test image 6, class 4")
+    channel_base : the number of the first channel in text and axes: 0 for a network's
+        channels (as the code indexes them), 1 for a hand example written f_1, f_2
 
     Build it with `derivation`, which checks the shapes and the lines.
     """
@@ -77,6 +80,7 @@ class Derivation:
     bias: float
     logit: float
     name: str
+    channel_base: int = 0
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -142,7 +146,8 @@ class Derivation:
 
 
 def derivation(features, weight, bias, class_index: int, logit: float | None = None,
-               name: str = "", rtol: float = 1e-5, atol: float = 1e-5) -> Derivation:
+               name: str = "", rtol: float = 1e-5, atol: float = 1e-5,
+               channel_base: int = 0) -> Derivation:
     """The derivation for one image (f_k, shape (K, H, W)) and class c.
 
     Parameters
@@ -155,6 +160,7 @@ def derivation(features, weight, bias, class_index: int, logit: float | None = N
     name : a title for the example
     rtol, atol : how closely every line must reach ``logit`` (a float32 network's logits
         differ from float64 sums by rounding)
+    channel_base : 0 or 1, the number of the first channel in text and axes
 
     Returns
     -------
@@ -191,6 +197,8 @@ def derivation(features, weight, bias, class_index: int, logit: float | None = N
         raise ValueError(f"bias must be (C,) with C = {w.shape[0]}, got shape {b.shape}")
     if not 0 <= int(class_index) < w.shape[0]:
         raise ValueError(f"class_index must lie in 0..{w.shape[0] - 1}, got {class_index}")
+    if channel_base not in (0, 1):
+        raise ValueError(f"channel_base must be 0 or 1, got {channel_base!r}")
     c = int(class_index)
     result = Derivation(f, w[c], float(b[c]), 0.0, name)
     target = result.value(1) if logit is None else float(logit)
@@ -200,7 +208,7 @@ def derivation(features, weight, bias, class_index: int, logit: float | None = N
             raise ValueError(f"line {step} gives {value:.6g} where the network's logit is "
                              f"{target:.6g}: these maps, weights and bias are not this "
                              f"network's")
-    return Derivation(f, w[c], float(b[c]), target, name)
+    return Derivation(f, w[c], float(b[c]), target, name, int(channel_base))
 
 
 def _check_step(step) -> None:
@@ -234,37 +242,47 @@ def step_text(d: Derivation, step: int) -> str:
     _check_step(step)
     k_count, height, width = d.shape
     z = d.positions
+    base = d.channel_base
     lines = [_LINES[s].replace("[[", r"\boxed{" if s == step - 1 else "{").replace("]]", "}")
              for s in range(step)]
     equation = "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
     added = d.added(step)
     if step == 1:
         top = _largest(added)
-        detail = (f"It adds {k_count} numbers, one per channel $k$: $w_k^c F_k$. Largest: "
-                  + "; ".join(f"channel {k}: {_num(d.weight[k])} × {_num(d.pooled[k])} = "
-                              f"{_num(added[k])}" for k in top) + ".")
+        detail = (f"It adds {k_count} numbers, one per channel $k$: $w_k^c F_k$. Largest "
+                  f"in size: "
+                  + "; ".join(f"channel {k + base}: {_num(d.weight[k])} × "
+                              f"{_num(d.pooled[k])} = {_num(added[k])}" for k in top) + ".")
     elif step == 2:
         k = int(_largest(d.weight * d.pooled, 1)[0])
         detail = (f"Each $F_k$ is the mean of its map's $Z = {height}·{width} = {z}$ "
                   f"positions, so the step adds $K·Z = {k_count}·{z} = {added.size:,}$ "
-                  f"numbers $w_k^c f_k(x,y)/Z$, channel after channel. Channel {k}: its "
-                  f"map sums to {_num(d.features[k].sum())}, divided by {z} that is "
-                  f"$F_{{{k}}}$ = {_num(d.pooled[k])}.")
+                  f"numbers $w_k^c f_k(x,y)/Z$, channel after channel (on the left, "
+                  f"the outlined row is added first). Channel {k + base}: its map sums "
+                  f"to {_num(d.features[k].sum())}, divided by {z} that is "
+                  f"$F_{{{k + base}}}$ = {_num(d.pooled[k])}.")
     elif step == 3:
         per_position = d.terms.sum(axis=0)
         top = _largest(per_position)
         detail = (f"The same {added.size:,} numbers, added position after position: at "
-                  f"each $(x,y)$ the {k_count} channels first. Largest positions: "
+                  f"each $(x,y)$ the {k_count} channels first (on the left, the outlined "
+                  f"column is added first). The positions' sums largest in size: "
                   + "; ".join(f"{_position(int(p), width)}: {_num(per_position[p])}"
                               for p in top) + ".")
     else:
         top = _largest(d.cam.ravel())
+        first = int(top[0])
         detail = (f"The inner sum is the map $M_c$, {height}×{width}: it adds its {z} "
-                  f"values divided by $Z$. Largest: "
+                  f"values divided by $Z$. Largest in size: "
                   + "; ".join(f"$M_c{_position(int(p), width)}$ = {_num(d.cam.ravel()[p])}"
-                              for p in top) + ".")
-    total = (f"Running total: $b_c$ = {_num(d.bias)}, plus the sum above, = "
-             f"**{d.value(step):.6g}**; the network's logit $S_c$ = **{d.logit:.6g}**.")
+                              for p in top)
+                  + f". The swap in numbers: $M_c{_position(first, width)}$ = "
+                  f"{_num(d.cam.ravel()[first])}, ÷ {z} = {_num(added[first])}, the same "
+                  f"number as step 3's position {_position(first, width)}.")
+    summed = float(added.sum())
+    total = (f"Running total: $b_c$ + the sum above = {_num(d.bias)} "
+             f"{'−' if summed < 0 else '+'} {abs(summed):.6g} = **{d.value(step):.6g}**; "
+             f"the network's logit $S_c$ = **{d.logit:.6g}**.")
     return (f"**Step {step} of {STEPS}** ({_REASONS[step - 1]})\n\n{equation}\n\n"
             f"{detail} {total}")
 
@@ -273,22 +291,44 @@ def _layout() -> Figure:
     # Fixed margins that hold every label: the tight box stays inside the figure, so a
     # redraw is printed in layers (camlib.viz._render), not measured again. Axes whose
     # limits follow the data are drawn whole on every redraw: few ticks, few labels.
+    # x axes count channels, terms or columns: whole numbers only.
     fig = plt.figure(figsize=(6.4, 2.7))
     for box in ((0.13, 0.2, 0.32, 0.6), (0.62, 0.2, 0.35, 0.6)):
         ax = fig.add_axes(box)
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(MaxNLocator(nbins=4))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
     return fig
 
 
-def _cell_texts(state, ax, name: str, values: np.ndarray, norm) -> None:
-    """Every value written in its cell, black or white for contrast; updated in place."""
+# A cell label's size in points: 5 characters ("-0.22") at font size 8, and its height.
+_LABEL_LONG, _LABEL_SHORT = 24.0, 10.0
+
+
+def _label_rotation(ax, shape: tuple[int, int], equal: bool) -> float | None:
+    """0 where a label fits across a cell, 90 where it fits only upright, None where
+    it does not fit at all (the labels are then left out)."""
+    box = ax.get_position()
+    fig_w, fig_h = ax.figure.get_size_inches()
+    across, down = 72 * box.width * fig_w / shape[1], 72 * box.height * fig_h / shape[0]
+    if equal:
+        across = down = min(across, down)
+    if across >= _LABEL_LONG and down >= _LABEL_SHORT:
+        return 0.0
+    if down >= _LABEL_LONG and across >= _LABEL_SHORT:
+        return 90.0
+    return None
+
+
+def _cell_texts(state, ax, name: str, values: np.ndarray, norm, equal: bool) -> None:
+    """Every value written in its cell, black or white for contrast; updated in place.
+    Written upright where the cells are narrow and tall, left out where they are small."""
     texts = state.artists.get(name)
     if texts is None:
-        texts = state.artists[name] = [
-            ax.text(x, y, "", ha="center", va="center", fontsize=8)
+        rotation = _label_rotation(ax, values.shape, equal)
+        texts = state.artists[name] = [] if rotation is None else [
+            ax.text(x, y, "", ha="center", va="center", fontsize=8, rotation=rotation)
             for (y, x), _ in np.ndenumerate(values)]
-    for text, value in zip(texts, values.ravel(), strict=True):
+    for text, value in zip(texts, values.ravel(), strict=False):
         text.set_text(f"{float(value) + 0.0:.2g}")
         text.set_color("white" if abs(norm(value) - 0.5) > 0.3 else "black")
 
@@ -298,26 +338,28 @@ def plot_step(d: Derivation, step: int) -> Figure:
 
     Left: step 1 the channel terms w_k^c F_k as stems; steps 2 and 3 the K×Z terms
     w_k^c f_k(x, y)/Z as an image, rows the channels and columns the positions (step 2
-    adds them row by row, step 3 column by column); step 4 the map M_c(x, y). Right: b_c
-    plus the partial sums in the step's order, a dashed line at the network's logit,
-    the end marked with a circle. A widget's redraws reuse the figure of the same step
+    adds them channel after channel, step 3 position after position; the part added
+    first is outlined); step 4 the map M_c(x, y)/Z. Right: b_c plus the partial sums in
+    the step's order, a dashed line at the network's logit, labelled on its left end, the
+    end marked with a circle. A widget's redraws reuse the figure of the same step
     and shape (`camlib.viz._common.reuse`): only the data change.
 
     >>> f = np.array([[[0, 1, 0], [1, 3, 1], [0, 1, 0]], [[2, 0, 0], [0, 0, 0], [0, 0, 1]]])
     >>> fig = plot_step(derivation(f, np.array([[2.0, -1.0]]), np.array([0.5]), 0), 3)
     >>> [ax.get_title() for ax in fig.axes[:2]]
-    ['added: column after column', 'running total, position after position']
+    ['added: position after position', 'running total, position after position']
     >>> plt.close(fig)
     """
     _check_step(step)
     k_count, height, width = d.shape
+    base = d.channel_base
     added = d.added(step)
     small = added.size <= _ANNOTATE_MAX
-    state = reuse(("derivation step", step, d.shape), _layout)
+    state = reuse(("derivation step", step, d.shape, base), _layout)
     fig = state.fig
     ax_terms, ax_total = fig.axes[:2]
     if step == 1:
-        channels = np.arange(k_count)
+        channels = np.arange(k_count) + base
         segments = [((k, 0.0), (k, v)) for k, v in zip(channels, added, strict=True)]
         if state.fresh:
             state.artists["stems"] = ax_terms.vlines(channels, 0.0, added, color="black",
@@ -331,7 +373,6 @@ def plot_step(d: Derivation, step: int) -> Figure:
                                       xytext=(6, 0), va="center", fontsize=8)
                     for k in channels]
                 ax_terms.set_xticks(channels)
-                ax_terms.set_xticklabels([str(k + 1) for k in channels])
             ax_terms.set_xlabel("channel k")
             ax_terms.set_ylabel("term of channel k")  # plain text: lays out fast
             ax_terms.set_title("added: one term per channel", fontsize=9)
@@ -345,10 +386,10 @@ def plot_step(d: Derivation, step: int) -> Figure:
         ax_terms.relim()
         ax_terms.autoscale_view()
         if small:
-            ax_terms.set_xlim(-0.6, k_count - 0.4)
+            ax_terms.set_xlim(base - 0.6, base + k_count - 0.4)
         state.redraw_in_full(ax_terms)
     else:
-        values = d.terms if step in (2, 3) else d.cam
+        values = d.terms if step in (2, 3) else d.cam / d.positions
         norm = signed_norm(values)
         image = state.imshow(ax_terms, "terms", values, cmap=DIVERGING_CMAP, norm=norm,
                              interpolation="nearest",
@@ -356,15 +397,24 @@ def plot_step(d: Derivation, step: int) -> Figure:
         bar = state.colorbar("bar", image, ax=ax_terms, fraction=0.08, pad=0.03)
         bar.locator = MaxNLocator(nbins=4)
         if small:
-            _cell_texts(state, ax_terms, "cells", values, norm)
+            _cell_texts(state, ax_terms, "cells", values, norm, equal=step == 4)
+        if state.fresh:
+            ax_terms.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         if state.fresh and step in (2, 3):
             ax_terms.set_xlabel(f"position, (0, 0) to ({width - 1}, {height - 1})")
             ax_terms.set_ylabel("channel k")
-            ax_terms.set_title("added: row after row" if step == 2 else
-                               "added: column after column", fontsize=9)
+            ax_terms.set_title("added: channel after channel" if step == 2 else
+                               "added: position after position", fontsize=9)
+            # The terms added first: channel 1's row (step 2), position (0, 0)'s column
+            # (step 3), outlined over the frame so that a thin row still shows.
+            first = ((-0.5, -0.5), width * height, 1) if step == 2 else \
+                ((-0.5, -0.5), 1, k_count)
+            ax_terms.add_patch(Rectangle(*first, fill=False, edgecolor="black",
+                                         linewidth=2.0, clip_on=False))
+            ax_terms.yaxis.set_major_formatter(
+                FuncFormatter(lambda value, _: f"{int(round(value)) + base}"))
             if small:
                 ax_terms.set_yticks(range(k_count))
-                ax_terms.set_yticklabels([str(k + 1) for k in range(k_count)])
         elif state.fresh:
             ax_terms.set_xlabel("x (column)")
             ax_terms.set_ylabel("y (row)")
@@ -380,10 +430,13 @@ def plot_step(d: Derivation, step: int) -> Figure:
         state.artists["end"], = ax_total.plot(
             [running.size - 1], [running[-1]], "o", markerfacecolor="none",
             markeredgecolor="black", markersize=7)
-        # Over the dashed line, at its right end: clear of the running total's start.
+        # At the dashed line's left end, on the side away from b_c (where the total
+        # starts): clear of the end marker, and the y limits make room for it. A pale
+        # backing keeps it legible where a running total crosses it.
         state.artists["logit label"] = ax_total.annotate(
-            "", (0.97, d.logit), xycoords=("axes fraction", "data"), fontsize=8,
-            ha="right", va="bottom")
+            "", (0.03, d.logit), xycoords=("axes fraction", "data"), fontsize=8,
+            textcoords="offset points", xytext=(0, 2), ha="left", va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1.0})
         unit = {1: "channel", 2: "term", 3: "term", 4: "position"}[step]
         ax_total.set_xlabel(f"{unit}s added, after the bias")
         ax_total.set_title("running total, " + ("channel after channel" if step <= 2
@@ -396,9 +449,18 @@ def plot_step(d: Derivation, step: int) -> Figure:
         state.artists["end"].set_data([running.size - 1], [running[-1]])
     label = state.artists["logit label"]
     label.set_text(f"the network's logit {d.logit:.4g}")
-    label.xy = (0.97, d.logit)
+    label.xy = (0.03, d.logit)
+    above = d.logit >= d.bias
+    label.set_va("bottom" if above else "top")
+    label.xyann = (0, 2 if above else -2)
     ax_total.relim()
     ax_total.autoscale_view()
+    low, high = ax_total.get_ylim()
+    room = 0.18 * (high - low)  # the label's height, about 12 points of 70
+    if above:
+        ax_total.set_ylim(low, max(high, d.logit + room))
+    else:
+        ax_total.set_ylim(min(low, d.logit - room), high)
     state.redraw_in_full(ax_total)
     title = f"{d.name}: step {step} of {STEPS}" if d.name else f"step {step} of {STEPS}"
     state.artists["title"].set_text(title)
@@ -410,8 +472,13 @@ def _alt(d: Derivation, step: int) -> str:
     left = {1: f"{k_count} vertical stems, one per channel, the terms w_k^c F_k",
             2: f"a {k_count} by {d.positions} grid of the terms w_k^c f_k(x,y)/Z, channels "
                f"as rows, red positive and blue negative",
-            3: f"the same {k_count} by {d.positions} grid of terms, read column by column",
-            4: f"the {height} by {width} map M_c, red positive and blue negative"}[step]
+            3: f"the same {k_count} by {d.positions} grid of terms, added column by "
+               f"column, position after position",
+            4: f"the {height} by {width} map M_c(x,y)/Z, red positive and blue "
+               f"negative"}[step]
+    if step in (2, 3):
+        left += (", the first row (channel " + str(d.channel_base) + ") outlined"
+                 if step == 2 else ", the first column (position (0, 0)) outlined")
     return (f"Step {step} of the derivation for {d.name or 'the example'}. Left: {left}. "
             f"Right: a line starting at the bias {d.bias:.4g} and ending, after "
             f"{d.added(step).size} additions, at {d.value(step):.4g}, on the dashed line "
