@@ -86,6 +86,32 @@ def _widget_outputs(model_id: str, state: dict, seen: set | None = None) -> list
     return found
 
 
+def _widget_controls(model_id: str, state: dict) -> list[str]:
+    """``"description = value"`` for each control (slider, dropdown…) inside ``model_id``."""
+    model = state.get(model_id, {}).get("state", {})
+    found = []
+    if "description" in model and "value" in model and model["description"]:
+        value = model["value"]
+        if "_options_labels" in model and isinstance(value, int) and not isinstance(value, bool):
+            labels = model["_options_labels"]  # a dropdown's value is its label's index
+            value = labels[value] if 0 <= value < len(labels) else value
+        found.append(f"{model['description'].rstrip(':')} = {value}")
+    for child in model.get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            found += _widget_controls(child[len("IPY_MODEL_"):], state)
+    return found
+
+
+def _still_alt(cell: dict, controls: list[str]) -> str:
+    """A still's alt text: the cell's own (metadata ``alt``) or the controls it was drawn at."""
+    own = cell.get("metadata", {}).get("alt")
+    if own:
+        return own
+    setting = ", ".join(controls) if controls else "its first setting"
+    return (f"Still of the lesson's interactive figure drawn at {setting}; run the lesson "
+            "to move its controls.")
+
+
 def widgets_to_stills(notebook: dict) -> int:
     """Replace each widget output by the images it showed and a note; returns how many."""
     state = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
@@ -99,10 +125,13 @@ def widgets_to_stills(notebook: dict) -> int:
                 continue
             shown = [o for o in _widget_outputs(view["model_id"], state)
                      if o.get("output_type") in ("display_data", "execute_result")]
+            alt = _still_alt(cell, _widget_controls(view["model_id"], state))
             for o in shown:
                 o.pop("execution_count", None)
                 o["output_type"] = "display_data"
                 o.setdefault("metadata", {})
+                if "image/png" in o.get("data", {}):
+                    o["metadata"].setdefault("image/png", {}).setdefault("alt", alt)
                 outputs.append(o)
             outputs.append({"output_type": "display_data", "metadata": {},
                             "data": {"text/html": WIDGET_NOTE,

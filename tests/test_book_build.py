@@ -84,3 +84,39 @@ def test_download_names_tell_the_student_copy_apart():
     lesson = paths.REPO_ROOT / "notebooks" / "04_swapping_the_sums.ipynb"
     assert build.download_name(lesson, True) == "04_swapping_the_sums.student.ipynb"
     assert build.download_name(lesson, False) == "04_swapping_the_sums.ipynb"
+
+
+def _widget_notebook(cell_metadata: dict) -> dict:
+    """A cell whose `interact` output is a box holding a slider, a dropdown and an Output
+    widget that captured one PNG, as nbclient stores it in the notebook's widget state."""
+    build = _build_module()
+    png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="}, "metadata": {}}
+    state = {
+        "box": {"state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_menu", "IPY_MODEL_out"]}},
+        "slider": {"state": {"description": "image", "value": 3}},
+        "menu": {"state": {"description": "class c", "value": 1, "_options_labels": ["0", "4"]}},
+        "out": {"state": {"outputs": [png]}},
+    }
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {build.WIDGET_VIEW: {"model_id": "box"}}}
+    return {"metadata": {"widgets": {build.WIDGET_STATE: {"state": state}}},
+            "cells": [{"cell_type": "code", "metadata": cell_metadata, "outputs": [view]}]}
+
+
+def test_a_widget_still_gets_alt_text_naming_the_setting_it_was_drawn_at():
+    build = _build_module()
+    notebook = _widget_notebook({})
+    assert build.widgets_to_stills(notebook) == 1
+    still, note = notebook["cells"][0]["outputs"]
+    alt = still["metadata"]["image/png"]["alt"]
+    assert "image = 3" in alt and "class c = 4" in alt, alt
+    assert "widget-note" in note["data"]["text/html"]
+    assert list(build.image_alt_texts(notebook).values()) == [alt]
+
+
+def test_a_widget_cell_can_give_its_still_its_own_alt_text():
+    build = _build_module()
+    notebook = _widget_notebook({"alt": "The map of class 4 over image 3."})
+    build.widgets_to_stills(notebook)
+    still = notebook["cells"][0]["outputs"][0]
+    assert still["metadata"]["image/png"]["alt"] == "The map of class 4 over image 3."
