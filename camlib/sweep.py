@@ -269,14 +269,14 @@ def _filled_largest(active, h, w, largest):
 
 
 @numba.njit(cache=True)
-def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_overlap):
+def _hole_boxes(entries, starts, holes, h, w, gt, hole_box, hole_overlap):
     """The hole contours of choe2020 at the thresholds j where ``holes[j]``: background
     pixels (level ≤ j at threshold j) enter from the lowest level up, a union-find joins
     4-neighbours, and the components that do not touch the border are holes. A hole's
     contour runs through the foreground pixels around it, so its box is the hole's box
     grown by one pixel. Writes the best hole box against ``gt`` and its (intersection,
-    union), (-1, -1) for none. ``order`` and ``starts`` are `_sweep`'s counting sort
-    (padded indices, highest level first)."""
+    union), (-1, -1) for none. ``entries`` and ``starts`` are `_entry_order`'s counting
+    sort (highest level first)."""
     n_thresholds = holes.shape[0]
     stride = w + 2
     padded = (h + 2) * stride
@@ -290,12 +290,12 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
         if holes[j]:
             last = j
     n_roots = 0
-    taken = h * w  # the background at j is order[starts[T − j − 1]:]
+    taken = h * w  # the background at j is entries[starts[T − j − 1]:]
     for j in range(last + 1):
         begin = starts[n_thresholds - j - 1]
         for t in range(begin, taken):
-            c = order[t]
-            x, y = column[c], row[c]
+            x, y, _ = _unpack(entries[t])
+            c = (y + 1) * stride + x + 1
             active[c] = 1
             parent[c] = c
             comp[c, SIZE] = 1
@@ -330,13 +330,20 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
         n_roots = kept
 
 
+@numba.njit(cache=True, inline="always")
+def _unpack(entry):
+    """(x, y, neighbour pattern) of an entry of `_entry_order`."""
+    return (entry >> 8) & 0xFFFFFF, entry >> 32, entry & 0xFF
+
+
 @numba.njit(cache=True)
-def _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys):
+def _entry_order(level, n_thresholds, stride, padded_level, starts, entries):
     """Counting sort of one map's pixels, highest level first and raster order within a
     level, with each pixel's neighbour pattern at its entry: neighbour q is already in
     when its level is higher, or equal and q comes first in raster order (the rows
-    above and the pixel to the left). Writes ``order`` (padded indices), ``codes``, ``xs``,
-    ``ys`` in entry order; ``starts[k]`` ends the bucket of level T − k."""
+    above and the pixel to the left). Writes ``entries``, each pixel's y, x and pattern
+    packed in one integer (`_unpack`: one array to scatter into, not four), in entry
+    order; ``starts[k]`` ends the bucket of level T − k."""
     h, w = level.shape
     for y in range(h):
         for x in range(w):
@@ -356,28 +363,30 @@ def _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes
                     | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
             k = n_thresholds - v
             t = starts[k]
-            order[t] = (y + 1) * stride + x + 1
-            codes[t] = code
-            xs[t] = x
-            ys[t] = y
+            entries[t] = (np.int64(y) << 32) | (x << 8) | code
             starts[k] = t + 1
 
 
 @numba.njit(cache=True)
 def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, area_step,
-               largest_out, best_out, scratch, column, row):
+               largest_out, best_out, scratch):
     """The sweep of one map (H, W) against its ground truth ``g``: writes largest_out
-    (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays."""
-    (padded_level, parent, comp, roots, order, codes, xs, ys, starts, box, overlap, holes,
+    (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays.
+
+    The union-find runs on component numbers, given in order of creation, not on
+    pixels: ``label`` holds each pixel's number when it entered, and ``parent`` and
+    ``comp``, as small as the components are few, stay in the fastest cache."""
+    (padded_level, label, parent, comp, roots, entries, starts, box, overlap, holes,
      best_overlap, hole_box, hole_overlap) = scratch
     h, w = level.shape
     stride = w + 2
     ring = np.empty(8, np.int64)
     for k in range(8):
         ring[k] = RING[k][0] * stride + RING[k][1]
-    _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys)
+    _entry_order(level, n_thresholds, stride, padded_level, starts, entries)
     holes[:] = False
     n_roots = 0
+    created = 0
     components = 0
     euler4 = 0
     taken = 0
@@ -387,30 +396,30 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
         # order[:starts[T − j − 1]].
         end = starts[n_thresholds - j - 1]
         for t in range(taken, end):
-            c = order[t]
-            code = codes[t]
-            x, y = xs[t], ys[t]
+            x, y, code = _unpack(entries[t])
+            c = (y + 1) * stride + x + 1
             first = y * w + x
             if groups[code] == 0:  # a new component
-                r = c
-                parent[c] = c
-                comp[c, SIZE], comp[c, FIRST], comp[c, AREA] = 1, first, 0
-                comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
-                roots[n_roots] = c
+                r = created
+                created += 1
+                parent[r] = r
+                comp[r, SIZE], comp[r, FIRST], comp[r, AREA] = 1, first, 0
+                comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1] = x, y, x, y
+                roots[n_roots] = r
                 n_roots += 1
                 components += 1
             else:  # joins its first neighbour's component, then merges the others
-                r = _find(parent, c + ring[joins[code, 0]])
-                parent[c] = r
+                r = _find(parent, label[c + ring[joins[code, 0]]])
                 comp[r, SIZE] += 1
                 comp[r, FIRST] = min(comp[r, FIRST], first)
                 comp[r, X0], comp[r, Y0] = min(comp[r, X0], x), min(comp[r, Y0], y)
                 comp[r, X1], comp[r, Y1] = max(comp[r, X1], x), max(comp[r, Y1], y)
                 for k in range(1, groups[code]):
-                    s = _find(parent, c + ring[joins[code, k]])
+                    s = _find(parent, label[c + ring[joins[code, k]]])
                     if s != r:
                         r = _merge(parent, comp, r, s)
                         components -= 1
+            label[c] = r
             if choe:
                 euler4 += euler_step[code]
                 comp[r, AREA] += area_step[code]
@@ -489,7 +498,7 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             if rival >= key_size:
                 _filled_largest((level > j).ravel(), h, w, largest)
     if every and holes.any():  # the holes' own contours compete for the best box
-        _hole_boxes(order, starts, holes, column, row, h, w, g, hole_box, hole_overlap)
+        _hole_boxes(entries, starts, holes, h, w, g, hole_box, hole_overlap)
         for j in range(n_thresholds):
             if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
                     hole_overlap[j, 0], hole_overlap[j, 1],
@@ -505,16 +514,9 @@ def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, group
     n = h * w
     stride = w + 2
     padded = (h + 2) * stride
-    column = np.zeros(padded, np.int32)
-    row = np.zeros(padded, np.int32)
-    for y in range(h):
-        for x in range(w):
-            c = (y + 1) * stride + x + 1
-            column[c], row[c] = x, y
     padded_level = np.full((h + 2, stride), -1, np.int32)  # the border is never in a mask
-    scratch = (padded_level, np.empty(padded, np.int32), np.zeros((padded, 8), np.int32),
-               np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8),
-               np.empty(n, np.int32), np.empty(n, np.int32),
+    scratch = (padded_level, np.empty(padded, np.int32), np.empty(n, np.int32),
+               np.zeros((n, 8), np.int32), np.empty(n, np.int32), np.empty(n, np.int64),
                np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
                np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
                np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
@@ -522,7 +524,7 @@ def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, group
     for i in range(start, stop):
         _sweep_map(levels[i], gt[i], n_thresholds, choe, every, joins, groups, euler_step,
                    area_step, largest_out[i], best_out[i] if every else best_out[0],
-                   scratch, column, row)
+                   scratch)
 
 
 @numba.njit(cache=True, parallel=True)
