@@ -337,33 +337,51 @@ def _unpack(entry):
 
 
 @numba.njit(cache=True)
-def _entry_order(level, n_thresholds, stride, padded_level, starts, entries):
+def _entry_order(level, n_thresholds, stride, padded_level, starts, entries, codes,
+                 histograms):
     """Counting sort of one map's pixels, highest level first and raster order within a
     level, with each pixel's neighbour pattern at its entry: neighbour q is already in
     when its level is higher, or equal and q comes first in raster order (the rows
     above and the pixel to the left). Writes ``entries``, each pixel's y, x and pattern
     packed in one integer (`_unpack`: one array to scatter into, not four), in entry
-    order; ``starts[k]`` ends the bucket of level T − k."""
+    order; ``starts[k]`` ends the bucket of level T − k. ``codes`` (W,) and
+    ``histograms`` (4, ≥ T + 2) are work arrays."""
     h, w = level.shape
     for y in range(h):
         for x in range(w):
             padded_level[y + 1, x + 1] = level[y, x]
-    starts[:] = 0
+    # Four histograms, one per column modulo 4: neighbours often share a level, and
+    # one counter incremented twice in a row waits for its own store.
+    hist = histograms[:, :n_thresholds + 2]
+    hist[:] = 0
     for y in range(h):
-        for x in range(w):
-            starts[n_thresholds - level[y, x] + 1] += 1
+        row = level[y]
+        x = 0
+        while x + 4 <= w:
+            hist[0, n_thresholds - row[x] + 1] += 1
+            hist[1, n_thresholds - row[x + 1] + 1] += 1
+            hist[2, n_thresholds - row[x + 2] + 1] += 1
+            hist[3, n_thresholds - row[x + 3] + 1] += 1
+            x += 4
+        for x in range(x, w):
+            hist[0, n_thresholds - row[x] + 1] += 1
+    starts[0] = 0
     for k in range(1, n_thresholds + 2):
-        starts[k] += starts[k - 1]
+        starts[k] = starts[k - 1] + hist[0, k] + hist[1, k] + hist[2, k] + hist[3, k]
     for y in range(h):
         above, here, below = padded_level[y], padded_level[y + 1], padded_level[y + 2]
+        # The patterns of a row first, in a loop of its own that the compiler
+        # vectorizes; then the scatter into the buckets.
         for x in range(w):
             v = here[x + 1]
-            code = ((above[x] >= v) | (above[x + 1] >= v) << 1 | (above[x + 2] >= v) << 2
-                    | (here[x + 2] > v) << 3 | (below[x + 2] > v) << 4
-                    | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
-            k = n_thresholds - v
+            codes[x] = ((above[x] >= v) | (above[x + 1] >= v) << 1 | (above[x + 2] >= v) << 2
+                        | (here[x + 2] > v) << 3 | (below[x + 2] > v) << 4
+                        | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
+        base = np.int64(y) << 32
+        for x in range(w):
+            k = n_thresholds - here[x + 1]
             t = starts[k]
-            entries[t] = (np.int64(y) << 32) | (x << 8) | code
+            entries[t] = base | (x << 8) | codes[x]
             starts[k] = t + 1
 
 
@@ -376,14 +394,15 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     The union-find runs on component numbers, given in order of creation, not on
     pixels: ``label`` holds each pixel's number when it entered, and ``parent`` and
     ``comp``, as small as the components are few, stay in the fastest cache."""
-    (padded_level, label, parent, comp, roots, entries, starts, box, overlap, holes,
-     best_overlap, hole_box, hole_overlap) = scratch
+    (padded_level, label, parent, comp, roots, entries, codes, histograms, starts, box,
+     overlap, holes, best_overlap, hole_box, hole_overlap) = scratch
     h, w = level.shape
     stride = w + 2
     ring = np.empty(8, np.int64)
     for k in range(8):
         ring[k] = RING[k][0] * stride + RING[k][1]
-    _entry_order(level, n_thresholds, stride, padded_level, starts, entries)
+    _entry_order(level, n_thresholds, stride, padded_level, starts, entries, codes,
+                 histograms)
     holes[:] = False
     n_roots = 0
     created = 0
@@ -517,6 +536,7 @@ def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, group
     padded_level = np.full((h + 2, stride), -1, np.int32)  # the border is never in a mask
     scratch = (padded_level, np.empty(padded, np.int32), np.empty(n, np.int32),
                np.zeros((n, 8), np.int32), np.empty(n, np.int32), np.empty(n, np.int64),
+               np.empty(w, np.int64), np.empty((4, n_thresholds + 2), np.int32),
                np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
                np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
                np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
