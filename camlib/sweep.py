@@ -157,6 +157,35 @@ def _merge(parent, comp, a, b):
     return a
 
 
+@numba.njit(cache=True, inline="always")
+def _track_largest(parent, comp, r, big, big_area, big_first, dirty, choe):
+    """The largest component ``big`` after root r changed: (big, its area, its first
+    pixel, dirty), dirty when big cannot be trusted and the roots must be read.
+
+    A component's pixel count only grows, so r beats everything else when it holds the
+    largest; its contour area may stay the same while its first pixel moves, and then
+    the roots are read (choe2020 breaks ties by the first pixel)."""
+    if big < 0:
+        big = r
+    elif big == r or parent[big] != big:  # it grew, or was merged into r
+        dirty = dirty or (choe and comp[r, AREA] == big_area
+                          and comp[r, FIRST] != big_first)
+        big = r
+    elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
+                                             and comp[r, FIRST] > comp[big, FIRST])
+          if choe else
+          comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
+                                             and comp[r, FIRST] < comp[big, FIRST])):
+        big = r
+    return big, comp[big, AREA], comp[big, FIRST], dirty
+
+
+@numba.njit(cache=True, inline="always")
+def _store(comp, r, size, first, x0, y0, x1, y1, area):
+    comp[r, SIZE], comp[r, FIRST], comp[r, AREA] = size, first, area
+    comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1] = x0, y0, x1, y1
+
+
 @numba.njit(cache=True)
 def _better_iou(inter_a, union_a, inter_b, union_b):
     """inter_a / union_a > inter_b / union_b, exactly (an empty union counts as IoU 0)."""
@@ -410,6 +439,10 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     euler4 = 0
     taken = 0
     big, big_area, big_first, dirty = -1, 0, 0, False  # dirty: big is not trusted
+    # The component the last pixels joined, its numbers held in variables rather
+    # than in ``comp``: consecutive pixels mostly join the same component, and a
+    # number updated in memory pixel after pixel waits for its own store each time.
+    cur, size, low, x0, y0, x1, y1, area = -1, 0, 0, 0, 0, 0, 0, 0
     for j in range(n_thresholds - 1, -1, -1):
         # starts[k] ends the bucket of level T − k: the pixels of level > j are
         # order[:starts[T − j − 1]].
@@ -418,6 +451,35 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             x, y, code = _unpack(entries[t])
             c = (y + 1) * stride + x + 1
             first = y * w + x
+            if groups[code] == 1:  # joins one component, usually the one before
+                r = _find(parent, label[c + ring[joins[code, 0]]])
+                label[c] = r
+                if r != cur:
+                    if cur >= 0:
+                        _store(comp, cur, size, low, x0, y0, x1, y1, area)
+                    cur = r
+                    size, low, area = comp[r, SIZE], comp[r, FIRST], comp[r, AREA]
+                    x0, y0, x1, y1 = comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1]
+                size += 1
+                low = min(low, first)
+                x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+                if choe:
+                    euler4 += euler_step[code]
+                    area += area_step[code]
+                # `_track_largest` with r's numbers held here (big ≠ r is stored).
+                if big == r:
+                    dirty = dirty or (choe and area == big_area and low != big_first)
+                    big_area, big_first = area, low
+                elif (area > comp[big, AREA] or (area == comp[big, AREA]
+                                                 and low > comp[big, FIRST])
+                      if choe else
+                      size > comp[big, SIZE] or (size == comp[big, SIZE]
+                                                 and low < comp[big, FIRST])):
+                    big, big_area, big_first = r, area, low
+                continue
+            if cur >= 0:  # the components change in memory from here
+                _store(comp, cur, size, low, x0, y0, x1, y1, area)
+                cur = -1
             if groups[code] == 0:  # a new component
                 r = created
                 created += 1
@@ -442,23 +504,10 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             if choe:
                 euler4 += euler_step[code]
                 comp[r, AREA] += area_step[code]
-            # Only r changed. A component's pixel count only grows, so r beats
-            # everything else when it holds the largest; its contour area may stay
-            # the same while its first pixel moves, and then the roots are read
-            # (choe2020 breaks ties by the first pixel).
-            if big < 0:
-                big = r
-            elif big == r or parent[big] != big:  # it grew, or was merged into r
-                dirty = dirty or (choe and comp[r, AREA] == big_area
-                                  and comp[r, FIRST] != big_first)
-                big = r
-            elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
-                                                     and comp[r, FIRST] > comp[big, FIRST])
-                  if choe else
-                  comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
-                                                     and comp[r, FIRST] < comp[big, FIRST])):
-                big = r
-            big_area, big_first = comp[big, AREA], comp[big, FIRST]
+            big, big_area, big_first, dirty = _track_largest(
+                parent, comp, r, big, big_area, big_first, dirty, choe)
+        if cur >= 0:  # the components are read from memory below
+            _store(comp, cur, size, low, x0, y0, x1, y1, area)
         taken = end
         largest = largest_out[j]
         if components == 0:  # the outputs start at (0, 0, 0, 0)
