@@ -665,6 +665,61 @@ def _minmax_levels(values, low, high, grid, out):
             out[i, p] = k
 
 
+BIT_SHIFT = 16  # float32 buckets of 2⁷ values a binade: 1/256 wide just below 1
+
+
+@numba.njit(cache=True)
+def _bit_levels(values, low, high, grid, out):
+    """`_minmax_levels` for float32 maps, with no comparison loop: a normalized value
+    M̄ ≥ 0 orders as its bits do, so the bits' top half names a bucket of values, and
+    a table says how many cuts lie below the bucket and the one value of the cuts
+    inside it (+inf for none); a bucket holding two different cuts, which only a grid
+    finer than 1/256 has, falls back to comparisons."""
+    t = grid.shape[0]
+    size = (0x3F800000 >> BIT_SHIFT) + 1  # up to the bucket of 1.0
+    below = np.empty(size, np.int32)
+    inside = np.empty(size, np.int32)
+    cut = np.empty(size, np.float32)
+    edges = np.empty(2, np.int32)
+    edge_values = edges.view(np.float32)
+    mixed = False
+    k = 0
+    for b in range(size):
+        edges[0], edges[1] = b << BIT_SHIFT, ((b + 1) << BIT_SHIFT) - 1
+        while k < t and grid[k] < edge_values[0]:
+            k += 1
+        below[b] = k
+        m = k
+        while m < t and grid[m] <= edge_values[1]:
+            m += 1
+        inside[b] = m - k
+        cut[b] = grid[k] if m > k else np.inf
+        if m > k and grid[m - 1] != grid[k]:
+            inside[b] = -1  # two different cuts
+            mixed = True
+    normalized = np.empty(values.shape[1], np.float32)
+    bits = normalized.view(np.int32)
+    for i in range(values.shape[0]):
+        spread = high[i] - low[i]
+        if not spread > 0:
+            out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
+            continue
+        lo = low[i]
+        for p in range(values.shape[1]):
+            normalized[p] = (values[i, p] - lo) / spread
+        row = out[i]
+        for p in range(values.shape[1]):
+            b = min(bits[p] >> BIT_SHIFT, size - 1)
+            row[p] = below[b] + inside[b] * (normalized[p] >= cut[b])
+        if mixed:
+            for p in range(values.shape[1]):
+                if inside[min(bits[p] >> BIT_SHIFT, size - 1)] < 0:
+                    v, m = normalized[p], 0
+                    while m < t and grid[m] <= v:
+                        m += 1
+                    row[p] = m
+
+
 @numba.njit(cache=True)
 def _quantized_levels(values, low, high, grid, out):
     t = grid.shape[0]
@@ -719,7 +774,8 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     values = np.ascontiguousarray(values)
     out = np.empty(values.shape, np.int32)
     if protocol_code(protocol) == CAMLIB:
-        kernel, grid = _minmax_levels, np.asarray(thresholds, values.dtype)
+        kernel = _bit_levels if values.dtype == np.float32 else _minmax_levels
+        grid = np.asarray(thresholds, values.dtype)
     else:
         kernel, grid = _quantized_levels, np.asarray(thresholds, np.float64)
     chunks = _chunks(len(values), threads)
