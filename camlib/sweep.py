@@ -430,6 +430,9 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     ring = np.empty(8, np.int64)
     for k in range(8):
         ring[k] = RING[k][0] * stride + RING[k][1]
+    step = np.empty(256, np.int64)  # the offset of each pattern's first neighbour to join
+    for code in range(256):
+        step[code] = ring[max(joins[code, 0], 0)]
     _entry_order(level, n_thresholds, stride, padded_level, starts, entries, codes,
                  histograms)
     holes[:] = False
@@ -452,7 +455,10 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             c = (y + 1) * stride + x + 1
             first = y * w + x
             if groups[code] == 1:  # joins one component, usually the one before
-                r = _find(parent, label[c + ring[joins[code, 0]]])
+                q = label[c + step[code]]
+                r = parent[q]
+                if parent[r] != r:  # rarely: q's component was merged twice since
+                    r = _find(parent, q)
                 label[c] = r
                 if r != cur:
                     if cur >= 0:
