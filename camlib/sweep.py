@@ -392,8 +392,8 @@ def _entry_order(level, n_thresholds, stride, padded_level, starts, entries, cod
             hist[2, n_thresholds - row[x + 2] + 1] += 1
             hist[3, n_thresholds - row[x + 3] + 1] += 1
             x += 4
-        for x in range(x, w):
-            hist[0, n_thresholds - row[x] + 1] += 1
+        for rest in range(x, w):
+            hist[0, n_thresholds - row[rest] + 1] += 1
     starts[0] = 0
     for k in range(1, n_thresholds + 2):
         starts[k] = starts[k - 1] + hist[0, k] + hist[1, k] + hist[2, k] + hist[3, k]
