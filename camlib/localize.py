@@ -253,7 +253,7 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     return gt_boxes.long().cpu()
 
 
-SWEEP_MAPS = 8  # maps a thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
+SWEEP_MAPS = 8  # maps one thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
 
 
 def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
@@ -285,9 +285,11 @@ def _threshold_boxes(maps: torch.Tensor, gt: np.ndarray, ascending: list[float],
                      protocol: str, every: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """`camlib.sweep.threshold_boxes` of maps (n, H, W) at ascending thresholds, their
     levels made a few maps per thread at a time: levels still in the cache when swept
-    (a whole batch of them, 4 bytes a pixel, would be written to memory and read back)."""
+    (a whole batch of them, 4 bytes a pixel, would be written to memory and read back).
+    On several threads the batch goes at once: waking the threads for every few maps
+    costs more than the cache saves."""
     n = len(maps)
-    step = SWEEP_MAPS * numba.get_num_threads()
+    step = SWEEP_MAPS if numba.get_num_threads() == 1 else n
     largest = np.zeros((n, len(ascending), 4), np.int64)
     best = np.zeros((n if every else 0, len(ascending), 4), np.int64)
     for start in range(0, n, step):

@@ -1,6 +1,7 @@
 """MaxBoxAcc in one pass (camlib.sweep) gives exactly the numbers of a threshold-by-threshold
 evaluation: camlib's own (protocol "camlib") and Choe et al.'s OpenCV code ("choe2020")."""
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -201,8 +202,14 @@ def test_levels_equal_thresholding_the_normalized_tensor(dtype, protocol):
 def test_the_curves_do_not_depend_on_how_many_maps_are_swept_at_a_time(monkeypatch):
     maps, gt = _hard_maps(12)
     whole = loc.box_accuracy_curve(maps, gt, GRIDS[100], protocol="choe2020")
-    monkeypatch.setattr(loc, "SWEEP_MAPS", 1)  # a few maps per thread at a time
-    parts = loc.box_accuracy_curve(maps, gt, GRIDS[100], protocol="choe2020", batch_size=5)
+    monkeypatch.setattr(loc, "SWEEP_MAPS", 1)  # one thread sweeps a few maps at a time
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        parts = loc.box_accuracy_curve(maps, gt, GRIDS[100], protocol="choe2020",
+                                       batch_size=5)
+    finally:
+        numba.set_num_threads(threads)
     assert all(torch.equal(whole[key], parts[key]) for key in whole)
 
 
