@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 from torch import nn
@@ -252,6 +253,9 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     return gt_boxes.long().cpu()
 
 
+SWEEP_MAPS = 8  # maps one thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
+
+
 def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
     """For maps (n, H, W) and ascending thresholds τ_0 ≤ ... ≤ τ_{T-1}, the number of
     thresholds each pixel passes (n, H, W): the pixel is in the mask of τ_j iff level > j.
@@ -275,6 +279,28 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
                          "in its dtype, got a tensor containing NaN or inf or a range "
                          "beyond the dtype's largest value")
     return sweep.levels(array, low, high, np.asarray(thresholds), protocol).reshape(maps.shape)
+
+
+def _threshold_boxes(maps: torch.Tensor, gt: np.ndarray, ascending: list[float],
+                     protocol: str, every: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """`camlib.sweep.threshold_boxes` of maps (n, H, W) at ascending thresholds, their
+    levels made a few maps per thread at a time: levels still in the cache when swept
+    (a whole batch of them, 4 bytes a pixel, would be written to memory and read back).
+    On several threads the batch goes at once: waking the threads for every few maps
+    costs more than the cache saves."""
+    n = len(maps)
+    step = SWEEP_MAPS if numba.get_num_threads() == 1 else n
+    largest = np.zeros((n, len(ascending), 4), np.int64)
+    best = np.zeros((n if every else 0, len(ascending), 4), np.int64)
+    for start in range(0, n, step):
+        part = slice(start, start + step)
+        levels = _levels(maps[part], ascending, protocol)
+        boxes, others = sweep.threshold_boxes(levels, gt[part], len(ascending), protocol,
+                                              every=every)
+        largest[part] = boxes
+        if every:
+            best[part] = others
+    return largest, best if every else None
 
 
 def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:
@@ -361,9 +387,8 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     counts = {key: torch.zeros(len(taus), len(deltas)) for key in keys}
     for start in range(0, len(maps), batch_size):
         chunk, truth = maps[start:start + batch_size], gt[start:start + batch_size]
-        levels = _levels(chunk, ascending, protocol)
-        largest, best = sweep.threshold_boxes(levels, truth.numpy(), len(taus), protocol,
-                                              every="all" in keys)
+        largest, best = _threshold_boxes(chunk, truth.numpy(), ascending, protocol,
+                                         "all" in keys)
         for key, boxes in (("largest", largest), ("all", best)):
             if key in keys:
                 hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)

@@ -157,6 +157,35 @@ def _merge(parent, comp, a, b):
     return a
 
 
+@numba.njit(cache=True, inline="always")
+def _track_largest(parent, comp, r, big, big_area, big_first, dirty, choe):
+    """The largest component ``big`` after root r changed: (big, its area, its first
+    pixel, dirty), dirty when big cannot be trusted and the roots must be read.
+
+    A component's pixel count only grows, so r beats everything else when it holds the
+    largest; its contour area may stay the same while its first pixel moves, and then
+    the roots are read (choe2020 breaks ties by the first pixel)."""
+    if big < 0:
+        big = r
+    elif big == r or parent[big] != big:  # it grew, or was merged into r
+        dirty = dirty or (choe and comp[r, AREA] == big_area
+                          and comp[r, FIRST] != big_first)
+        big = r
+    elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
+                                             and comp[r, FIRST] > comp[big, FIRST])
+          if choe else
+          comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
+                                             and comp[r, FIRST] < comp[big, FIRST])):
+        big = r
+    return big, comp[big, AREA], comp[big, FIRST], dirty
+
+
+@numba.njit(cache=True, inline="always")
+def _store(comp, r, size, first, x0, y0, x1, y1, area):
+    comp[r, SIZE], comp[r, FIRST], comp[r, AREA] = size, first, area
+    comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1] = x0, y0, x1, y1
+
+
 @numba.njit(cache=True)
 def _better_iou(inter_a, union_a, inter_b, union_b):
     """inter_a / union_a > inter_b / union_b, exactly (an empty union counts as IoU 0)."""
@@ -269,14 +298,14 @@ def _filled_largest(active, h, w, largest):
 
 
 @numba.njit(cache=True)
-def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_overlap):
+def _hole_boxes(entries, starts, holes, h, w, gt, hole_box, hole_overlap):
     """The hole contours of choe2020 at the thresholds j where ``holes[j]``: background
     pixels (level ≤ j at threshold j) enter from the lowest level up, a union-find joins
     4-neighbours, and the components that do not touch the border are holes. A hole's
     contour runs through the foreground pixels around it, so its box is the hole's box
     grown by one pixel. Writes the best hole box against ``gt`` and its (intersection,
-    union), (-1, -1) for none. ``order`` and ``starts`` are `_sweep`'s counting sort
-    (padded indices, highest level first)."""
+    union), (-1, -1) for none. ``entries`` and ``starts`` are `_entry_order`'s counting
+    sort (highest level first)."""
     n_thresholds = holes.shape[0]
     stride = w + 2
     padded = (h + 2) * stride
@@ -290,12 +319,12 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
         if holes[j]:
             last = j
     n_roots = 0
-    taken = h * w  # the background at j is order[starts[T − j − 1]:]
+    taken = h * w  # the background at j is entries[starts[T − j − 1]:]
     for j in range(last + 1):
         begin = starts[n_thresholds - j - 1]
         for t in range(begin, taken):
-            c = order[t]
-            x, y = column[c], row[c]
+            x, y, _ = _unpack(entries[t])
+            c = (y + 1) * stride + x + 1
             active[c] = 1
             parent[c] = c
             comp[c, SIZE] = 1
@@ -330,107 +359,161 @@ def _hole_boxes(order, starts, holes, column, row, h, w, gt, hole_box, hole_over
         n_roots = kept
 
 
+@numba.njit(cache=True, inline="always")
+def _unpack(entry):
+    """(x, y, neighbour pattern) of an entry of `_entry_order`."""
+    return (entry >> 8) & 0xFFFFFF, entry >> 32, entry & 0xFF
+
+
 @numba.njit(cache=True)
-def _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys):
+def _entry_order(level, n_thresholds, stride, padded_level, starts, entries, codes,
+                 histograms):
     """Counting sort of one map's pixels, highest level first and raster order within a
     level, with each pixel's neighbour pattern at its entry: neighbour q is already in
     when its level is higher, or equal and q comes first in raster order (the rows
-    above and the pixel to the left). Writes ``order`` (padded indices), ``codes``, ``xs``,
-    ``ys`` in entry order; ``starts[k]`` ends the bucket of level T − k."""
+    above and the pixel to the left). Writes ``entries``, each pixel's y, x and pattern
+    packed in one integer (`_unpack`: one array to scatter into, not four), in entry
+    order; ``starts[k]`` ends the bucket of level T − k. ``codes`` (W,) and
+    ``histograms`` (4, ≥ T + 2) are work arrays."""
     h, w = level.shape
     for y in range(h):
         for x in range(w):
             padded_level[y + 1, x + 1] = level[y, x]
-    starts[:] = 0
+    # Four histograms, one per column modulo 4: neighbours often share a level, and
+    # one counter incremented twice in a row waits for its own store.
+    hist = histograms[:, :n_thresholds + 2]
+    hist[:] = 0
     for y in range(h):
-        for x in range(w):
-            starts[n_thresholds - level[y, x] + 1] += 1
+        row = level[y]
+        x = 0
+        while x + 4 <= w:
+            hist[0, n_thresholds - row[x] + 1] += 1
+            hist[1, n_thresholds - row[x + 1] + 1] += 1
+            hist[2, n_thresholds - row[x + 2] + 1] += 1
+            hist[3, n_thresholds - row[x + 3] + 1] += 1
+            x += 4
+        for rest in range(x, w):
+            hist[0, n_thresholds - row[rest] + 1] += 1
+    starts[0] = 0
     for k in range(1, n_thresholds + 2):
-        starts[k] += starts[k - 1]
+        starts[k] = starts[k - 1] + hist[0, k] + hist[1, k] + hist[2, k] + hist[3, k]
     for y in range(h):
         above, here, below = padded_level[y], padded_level[y + 1], padded_level[y + 2]
+        # The patterns of a row first, in a loop of its own that the compiler
+        # vectorizes; then the scatter into the buckets.
         for x in range(w):
             v = here[x + 1]
-            code = ((above[x] >= v) | (above[x + 1] >= v) << 1 | (above[x + 2] >= v) << 2
-                    | (here[x + 2] > v) << 3 | (below[x + 2] > v) << 4
-                    | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
-            k = n_thresholds - v
+            codes[x] = ((above[x] >= v) | (above[x + 1] >= v) << 1 | (above[x + 2] >= v) << 2
+                        | (here[x + 2] > v) << 3 | (below[x + 2] > v) << 4
+                        | (below[x + 1] > v) << 5 | (below[x] > v) << 6 | (here[x] >= v) << 7)
+        base = np.int64(y) << 32
+        for x in range(w):
+            k = n_thresholds - here[x + 1]
             t = starts[k]
-            order[t] = (y + 1) * stride + x + 1
-            codes[t] = code
-            xs[t] = x
-            ys[t] = y
+            entries[t] = base | (x << 8) | codes[x]
             starts[k] = t + 1
 
 
 @numba.njit(cache=True)
 def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, area_step,
-               largest_out, best_out, scratch, column, row):
+               largest_out, best_out, scratch):
     """The sweep of one map (H, W) against its ground truth ``g``: writes largest_out
-    (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays."""
-    (padded_level, parent, comp, roots, order, codes, xs, ys, starts, box, overlap, holes,
-     best_overlap, hole_box, hole_overlap) = scratch
+    (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays.
+
+    The union-find runs on component numbers, given in order of creation, not on
+    pixels: ``label`` holds each pixel's number when it entered, and ``parent`` and
+    ``comp``, as small as the components are few, stay in the fastest cache."""
+    (padded_level, label, parent, comp, roots, entries, codes, histograms, starts, box,
+     overlap, holes, best_overlap, hole_box, hole_overlap) = scratch
     h, w = level.shape
     stride = w + 2
     ring = np.empty(8, np.int64)
     for k in range(8):
         ring[k] = RING[k][0] * stride + RING[k][1]
-    _entry_order(level, n_thresholds, stride, padded_level, starts, order, codes, xs, ys)
+    step = np.empty(256, np.int64)  # the offset of each pattern's first neighbour to join
+    for code in range(256):
+        step[code] = ring[max(joins[code, 0], 0)]
+    _entry_order(level, n_thresholds, stride, padded_level, starts, entries, codes,
+                 histograms)
     holes[:] = False
     n_roots = 0
+    created = 0
     components = 0
     euler4 = 0
     taken = 0
     big, big_area, big_first, dirty = -1, 0, 0, False  # dirty: big is not trusted
+    # The component the last pixels joined, its numbers held in variables rather
+    # than in ``comp``: consecutive pixels mostly join the same component, and a
+    # number updated in memory pixel after pixel waits for its own store each time.
+    cur, size, low, x0, y0, x1, y1, area = -1, 0, 0, 0, 0, 0, 0, 0
     for j in range(n_thresholds - 1, -1, -1):
         # starts[k] ends the bucket of level T − k: the pixels of level > j are
         # order[:starts[T − j − 1]].
         end = starts[n_thresholds - j - 1]
         for t in range(taken, end):
-            c = order[t]
-            code = codes[t]
-            x, y = xs[t], ys[t]
+            x, y, code = _unpack(entries[t])
+            c = (y + 1) * stride + x + 1
             first = y * w + x
+            if groups[code] == 1:  # joins one component, usually the one before
+                q = label[c + step[code]]
+                r = parent[q]
+                if parent[r] != r:  # rarely: q's component was merged twice since
+                    r = _find(parent, q)
+                label[c] = r
+                if r != cur:
+                    if cur >= 0:
+                        _store(comp, cur, size, low, x0, y0, x1, y1, area)
+                    cur = r
+                    size, low, area = comp[r, SIZE], comp[r, FIRST], comp[r, AREA]
+                    x0, y0, x1, y1 = comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1]
+                size += 1
+                low = min(low, first)
+                x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+                if choe:
+                    euler4 += euler_step[code]
+                    area += area_step[code]
+                # `_track_largest` with r's numbers held here (big ≠ r is stored).
+                if big == r:
+                    dirty = dirty or (choe and area == big_area and low != big_first)
+                    big_area, big_first = area, low
+                elif (area > comp[big, AREA] or (area == comp[big, AREA]
+                                                 and low > comp[big, FIRST])
+                      if choe else
+                      size > comp[big, SIZE] or (size == comp[big, SIZE]
+                                                 and low < comp[big, FIRST])):
+                    big, big_area, big_first = r, area, low
+                continue
+            if cur >= 0:  # the components change in memory from here
+                _store(comp, cur, size, low, x0, y0, x1, y1, area)
+                cur = -1
             if groups[code] == 0:  # a new component
-                r = c
-                parent[c] = c
-                comp[c, SIZE], comp[c, FIRST], comp[c, AREA] = 1, first, 0
-                comp[c, X0], comp[c, Y0], comp[c, X1], comp[c, Y1] = x, y, x, y
-                roots[n_roots] = c
+                r = created
+                created += 1
+                parent[r] = r
+                comp[r, SIZE], comp[r, FIRST], comp[r, AREA] = 1, first, 0
+                comp[r, X0], comp[r, Y0], comp[r, X1], comp[r, Y1] = x, y, x, y
+                roots[n_roots] = r
                 n_roots += 1
                 components += 1
             else:  # joins its first neighbour's component, then merges the others
-                r = _find(parent, c + ring[joins[code, 0]])
-                parent[c] = r
+                r = _find(parent, label[c + ring[joins[code, 0]]])
                 comp[r, SIZE] += 1
                 comp[r, FIRST] = min(comp[r, FIRST], first)
                 comp[r, X0], comp[r, Y0] = min(comp[r, X0], x), min(comp[r, Y0], y)
                 comp[r, X1], comp[r, Y1] = max(comp[r, X1], x), max(comp[r, Y1], y)
                 for k in range(1, groups[code]):
-                    s = _find(parent, c + ring[joins[code, k]])
+                    s = _find(parent, label[c + ring[joins[code, k]]])
                     if s != r:
                         r = _merge(parent, comp, r, s)
                         components -= 1
+            label[c] = r
             if choe:
                 euler4 += euler_step[code]
                 comp[r, AREA] += area_step[code]
-            # Only r changed. A component's pixel count only grows, so r beats
-            # everything else when it holds the largest; its contour area may stay
-            # the same while its first pixel moves, and then the roots are read
-            # (choe2020 breaks ties by the first pixel).
-            if big < 0:
-                big = r
-            elif big == r or parent[big] != big:  # it grew, or was merged into r
-                dirty = dirty or (choe and comp[r, AREA] == big_area
-                                  and comp[r, FIRST] != big_first)
-                big = r
-            elif (comp[r, AREA] > comp[big, AREA] or (comp[r, AREA] == comp[big, AREA]
-                                                     and comp[r, FIRST] > comp[big, FIRST])
-                  if choe else
-                  comp[r, SIZE] > comp[big, SIZE] or (comp[r, SIZE] == comp[big, SIZE]
-                                                     and comp[r, FIRST] < comp[big, FIRST])):
-                big = r
-            big_area, big_first = comp[big, AREA], comp[big, FIRST]
+            big, big_area, big_first, dirty = _track_largest(
+                parent, comp, r, big, big_area, big_first, dirty, choe)
+        if cur >= 0:  # the components are read from memory below
+            _store(comp, cur, size, low, x0, y0, x1, y1, area)
         taken = end
         largest = largest_out[j]
         if components == 0:  # the outputs start at (0, 0, 0, 0)
@@ -489,7 +572,7 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             if rival >= key_size:
                 _filled_largest((level > j).ravel(), h, w, largest)
     if every and holes.any():  # the holes' own contours compete for the best box
-        _hole_boxes(order, starts, holes, column, row, h, w, g, hole_box, hole_overlap)
+        _hole_boxes(entries, starts, holes, h, w, g, hole_box, hole_overlap)
         for j in range(n_thresholds):
             if holes[j] and hole_overlap[j, 1] >= 0 and _better_iou(
                     hole_overlap[j, 0], hole_overlap[j, 1],
@@ -505,16 +588,10 @@ def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, group
     n = h * w
     stride = w + 2
     padded = (h + 2) * stride
-    column = np.zeros(padded, np.int32)
-    row = np.zeros(padded, np.int32)
-    for y in range(h):
-        for x in range(w):
-            c = (y + 1) * stride + x + 1
-            column[c], row[c] = x, y
     padded_level = np.full((h + 2, stride), -1, np.int32)  # the border is never in a mask
-    scratch = (padded_level, np.empty(padded, np.int32), np.zeros((padded, 8), np.int32),
-               np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.uint8),
-               np.empty(n, np.int32), np.empty(n, np.int32),
+    scratch = (padded_level, np.empty(padded, np.int32), np.empty(n, np.int32),
+               np.zeros((n, 8), np.int32), np.empty(n, np.int32), np.empty(n, np.int64),
+               np.empty(w, np.int64), np.empty((4, n_thresholds + 2), np.int32),
                np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
                np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
                np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
@@ -522,7 +599,7 @@ def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, group
     for i in range(start, stop):
         _sweep_map(levels[i], gt[i], n_thresholds, choe, every, joins, groups, euler_step,
                    area_step, largest_out[i], best_out[i] if every else best_out[0],
-                   scratch, column, row)
+                   scratch)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -594,6 +671,61 @@ def _minmax_levels(values, low, high, grid, out):
             out[i, p] = k
 
 
+BIT_SHIFT = 16  # float32 buckets of 2⁷ values a binade: 1/256 wide just below 1
+
+
+@numba.njit(cache=True)
+def _bit_levels(values, low, high, grid, out):
+    """`_minmax_levels` for float32 maps, with no comparison loop: a normalized value
+    M̄ ≥ 0 orders as its bits do, so the bits' top half names a bucket of values, and
+    a table says how many cuts lie below the bucket and the one value of the cuts
+    inside it (+inf for none); a bucket holding two different cuts, which only a grid
+    finer than 1/256 has, falls back to comparisons."""
+    t = grid.shape[0]
+    size = (0x3F800000 >> BIT_SHIFT) + 1  # up to the bucket of 1.0
+    below = np.empty(size, np.int32)
+    inside = np.empty(size, np.int32)
+    cut = np.empty(size, np.float32)
+    edges = np.empty(2, np.int32)
+    edge_values = edges.view(np.float32)
+    mixed = False
+    k = 0
+    for b in range(size):
+        edges[0], edges[1] = b << BIT_SHIFT, ((b + 1) << BIT_SHIFT) - 1
+        while k < t and grid[k] < edge_values[0]:
+            k += 1
+        below[b] = k
+        m = k
+        while m < t and grid[m] <= edge_values[1]:
+            m += 1
+        inside[b] = m - k
+        cut[b] = grid[k] if m > k else np.inf
+        if m > k and grid[m - 1] != grid[k]:
+            inside[b] = -1  # two different cuts
+            mixed = True
+    normalized = np.empty(values.shape[1], np.float32)
+    bits = normalized.view(np.int32)
+    for i in range(values.shape[0]):
+        spread = high[i] - low[i]
+        if not spread > 0:
+            out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
+            continue
+        lo = low[i]
+        for p in range(values.shape[1]):
+            normalized[p] = (values[i, p] - lo) / spread
+        row = out[i]
+        for p in range(values.shape[1]):
+            b = min(bits[p] >> BIT_SHIFT, size - 1)
+            row[p] = below[b] + inside[b] * (normalized[p] >= cut[b])
+        if mixed:
+            for p in range(values.shape[1]):
+                if inside[min(bits[p] >> BIT_SHIFT, size - 1)] < 0:
+                    v, m = normalized[p], 0
+                    while m < t and grid[m] <= v:
+                        m += 1
+                    row[p] = m
+
+
 @numba.njit(cache=True)
 def _quantized_levels(values, low, high, grid, out):
     t = grid.shape[0]
@@ -648,7 +780,8 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     values = np.ascontiguousarray(values)
     out = np.empty(values.shape, np.int32)
     if protocol_code(protocol) == CAMLIB:
-        kernel, grid = _minmax_levels, np.asarray(thresholds, values.dtype)
+        kernel = _bit_levels if values.dtype == np.float32 else _minmax_levels
+        grid = np.asarray(thresholds, values.dtype)
     else:
         kernel, grid = _quantized_levels, np.asarray(thresholds, np.float64)
     chunks = _chunks(len(values), threads)

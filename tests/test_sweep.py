@@ -1,6 +1,7 @@
 """MaxBoxAcc in one pass (camlib.sweep) gives exactly the numbers of a threshold-by-threshold
 evaluation: camlib's own (protocol "camlib") and Choe et al.'s OpenCV code ("choe2020")."""
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -189,9 +190,27 @@ def test_levels_equal_thresholding_the_normalized_tensor(dtype, protocol):
     maps[1::6] = np.round(maps[1::6] * 2) / 2  # plateaus
     maps[2::6] += 1e7  # a large offset: the spread is a few ulps
     maps = torch.from_numpy(maps).to(dtype)
-    for thresholds in (GRIDS[100], sorted(rng.random(37).tolist()), [0.0, 1.0]):
+    # A grid finer than the float32 buckets of `sweep._bit_levels` (1/256 below 1), and
+    # equal cuts, take its comparison path.
+    fine = [k / 1000 for k in range(1000)]
+    for thresholds in (GRIDS[100], sorted(rng.random(37).tolist()), [0.0, 1.0], fine,
+                       [0.3, 0.3, 0.30001, 0.5, 0.5]):
         assert np.array_equal(loc._levels(maps, thresholds, protocol),
                               _torch_levels(maps, thresholds, protocol))
+
+
+def test_the_curves_do_not_depend_on_how_many_maps_are_swept_at_a_time(monkeypatch):
+    maps, gt = _hard_maps(12)
+    whole = loc.box_accuracy_curve(maps, gt, GRIDS[100], protocol="choe2020")
+    monkeypatch.setattr(loc, "SWEEP_MAPS", 1)  # one thread sweeps a few maps at a time
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        parts = loc.box_accuracy_curve(maps, gt, GRIDS[100], protocol="choe2020",
+                                       batch_size=5)
+    finally:
+        numba.set_num_threads(threads)
+    assert all(torch.equal(whole[key], parts[key]) for key in whole)
 
 
 def test_unsorted_grids_give_the_rows_in_the_order_asked():
