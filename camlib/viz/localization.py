@@ -333,6 +333,8 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
         # A line style per curve as well as a colour: readable without colour.
         style = LINE_STYLES[i % len(LINE_STYLES)]
         ax.plot(thresholds, values, color=f"C{i}", linestyle=style, label=name)
+        if values.max() == values.min():
+            continue  # a flat line (a fixed box) has no best threshold to mark
         best = int(np.argmax(values))
         ax.plot(thresholds[best], values[best], "o", color=f"C{i}")
         ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
