@@ -141,8 +141,10 @@ def test_plot_accuracy_vs_threshold_marks_each_best_threshold():
                                                       "box": [0.3, 0.3, 0.3, 0.3]})
     ax = fig.axes[0]
     dots = [line for line in ax.lines if line.get_marker() == "o"]
+    # The flat curve (a fixed box) has no best threshold: no dot, no label.
     assert [(float(d.get_xdata()[0]), float(d.get_ydata()[0])) for d in dots] == [
-        (0.2, 80.0), (0.1, 30.0)]
+        (0.2, 80.0)]
+    assert [t.get_text() for t in ax.texts] == ["80.0% at 0.20"]
     assert "τ = 0.2" in [t.get_text() for t in ax.get_legend().get_texts()]
     with pytest.raises(ValueError, match="one value per threshold"):
         viz.plot_accuracy_vs_threshold(thresholds, {"bad": [0.1, 0.2]})
@@ -199,3 +201,14 @@ def test_plot_cam_gallery_upsamples_each_map_to_its_image():
     assert not fig.axes[2].axison  # the empty third cell is hidden
     with pytest.raises(ValueError, match="maps must be"):
         viz.plot_cam_gallery([np.zeros((4, 4))], maps)
+
+
+def test_plot_cam_gallery_draws_the_maps_boxes_solid_beside_the_dashed_truth():
+    images = [np.zeros((8, 8))] * 2
+    maps = np.zeros((2, 8, 8))
+    maps[:, 2:5, 2:5] = 1.0
+    fig = viz.plot_cam_gallery(images, maps, boxes=np.array([[0, 0, 4, 4]] * 2),
+                               map_boxes=np.array([[2, 2, 5, 5]] * 2), columns=2)
+    styles = sorted(p.get_linestyle() for p in fig.axes[0].patches)
+    assert styles == ["-", "--"]
+    assert len(fig.axes[1].patches) == 2

@@ -253,6 +253,114 @@ def _mass_inclusive(cam, box):
     return float(positive[y0:y1 + 1, x0:x1 + 1].sum() / total) if total > 0 else 0.0
 
 
+# --- findings of a learner's review: each once passed or got another mistake's message ---
+
+
+def _step_in_eval_mode(model, optimizer, images, labels):
+    model.eval()
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _iou_xywh(a, b):
+    return reference.iou((a[0], a[1], a[0] + a[2], a[1] + a[3]),
+                         (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+
+
+def _box_strict(cam, threshold=0.2):
+    labels, count = reference.connected_components(cam > threshold * cam.max(), 8)
+    if count == 0:
+        return reference.bounding_box(cam, threshold)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return tuple(int(v) for v in reference.component_boxes(labels, count)[np.argmax(sizes)])
+
+
+def _acc_by_mean_iou(ious, iou_threshold=0.5):
+    best = int(np.asarray(ious).mean(axis=1).argmax())
+    return float((np.asarray(ious)[best] >= iou_threshold).mean()), best
+
+
+def _grad_cam_channel_mean(features, gradients):
+    alpha = gradients.mean(dim=(2, 3))
+    return torch.relu((alpha[:, :, None, None] * features).mean(dim=1))
+
+
+def _grad_cam_no_relu(features, gradients):
+    return (gradients.mean(dim=(2, 3))[:, :, None, None] * features).sum(dim=1)
+
+
+def _grad_cam_pixelwise(features, gradients):
+    return torch.relu((gradients * features).sum(dim=1))
+
+
+def _scores_batch_mean(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    head(f)[torch.arange(len(classes)), classes].mean().backward()
+    return f.grad
+
+
+def _scores_cross_entropy(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    F.cross_entropy(head(f), torch.as_tensor(classes), reduction="sum").backward()
+    return f.grad
+
+
+_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+
+
+def _preprocess_reshape(image):
+    h, w, _ = image.shape
+    return (torch.as_tensor(image).float().div(255).reshape(1, 3, h, w) - _MEAN) / _STD
+
+
+def _preprocess_mean_only(image):
+    return torch.as_tensor(image).float().div(255).permute(2, 0, 1)[None] - _MEAN
+
+
+def _preprocess_std_only(image):
+    return torch.as_tensor(image).float().div(255).permute(2, 0, 1)[None] / _STD
+
+
+def _loc_with(box_of):
+    def gt_known_loc(cams, boxes, threshold=0.2):
+        return float(np.mean([reference.iou(box_of(c, threshold), b) >= 0.5
+                              for c, b in zip(cams, boxes, strict=True)]))
+    return gt_known_loc
+
+
+def _whole_mask(cam, threshold):
+    rows, cols = np.nonzero(cam >= threshold * cam.max())
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _swapped(cam, threshold):
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    return y0, x0, y1, x1
+
+
+def _spearman_method(method):
+    def rank_correlation(a, b):
+        from scipy.stats import rankdata
+
+        return float(np.corrcoef(rankdata(np.ravel(a), method=method),
+                                 rankdata(np.ravel(b), method=method))[0, 1])
+    return rank_correlation
+
+
+def _instance_no_single_pixels(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), connectivity=8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(int(v) for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")
+            if sizes[i] > 1]
+
+
 WRONG = [
     # 6.1 ---------------------------------------------------------------------------------
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
@@ -306,6 +414,32 @@ WRONG = [
     ("11.3", "every box inclusive", lambda cam, threshold=0.2: [
         (x0, y0, x1 - 1, y1 - 1) for x0, y0, x1, y1 in _instance_4_connected(cam, threshold)],
      ["expected"]),
+    # review findings ------------------------------------------------------------------------
+    ("6.2", "train step in eval mode", _step_in_eval_mode, ["model.eval()", "train mode"]),
+    ("7.1", "(x, y, w, h) boxes", _iou_xywh, ["(x, y, width, height)"]),
+    ("7.2", "strict > threshold", _box_strict, ["strictly above", ">="]),
+    ("7.3", "threshold by mean IoU", _acc_by_mean_iou, ["best mean IoU"]),
+    ("8.2", "mean over channels", _grad_cam_channel_mean, ["averaged", "over the channels"]),
+    ("8.2", "no ReLU", _grad_cam_no_relu, ["left out the ReLU"]),
+    ("8.2", "gradients times features pixel by pixel", _grad_cam_pixelwise,
+     ["pixel by pixel"]),
+    ("8.3", "batch mean", _scores_batch_mean, [".mean()", ".sum()"]),
+    ("8.3", "cross-entropy", _scores_cross_entropy, ["cross-entropy"]),
+    ("9.1", "reshape, not permute", _preprocess_reshape, ["reshaped", "permute"]),
+    ("9.1", "mean only", _preprocess_mean_only, ["did not divide by the std"]),
+    ("9.1", "std only", _preprocess_std_only, ["did not subtract the mean"]),
+    ("9.2", "log-softmax", lambda logits, k: torch.log_softmax(logits, dim=1).topk(k, dim=1),
+     ["log_softmax"]),
+    ("9.2", "sigmoid", lambda logits, k: torch.sigmoid(logits).topk(k, dim=1), ["sigmoid"]),
+    ("10.2", "whole mask", _loc_with(_whole_mask), ["whole thresholded mask"]),
+    ("10.2", "min-max normalized", _loc_with(
+        lambda c, t: reference.bounding_box(reference.normalize(c), t)), ["min–max"]),
+    ("10.2", "4-connected", _loc_with(lambda c, t: reference.bounding_box(c, t, 4)),
+     ["4-connectivity"]),
+    ("10.2", "x and y swapped", _loc_with(_swapped), ["x and y swapped"]),
+    ("11.2", "method='min'", _spearman_method("min"), ["method='min'"]),
+    ("11.2", "method='dense'", _spearman_method("dense"), ["method='dense'"]),
+    ("11.3", "single pixels dropped", _instance_no_single_pixels, ["single pixel"]),
 ]
 
 

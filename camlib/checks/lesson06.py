@@ -157,6 +157,7 @@ def exercise_6_2(ctx: Context, fn) -> str:
     run.__wrapped__ = fn  # type: ignore[attr-defined]
     steps = []
     handle = optimizer.register_step_post_hook(lambda *_: steps.append(1))
+    model.train()  # a train step leaves it so; model.eval() belongs to evaluation
     losses = []
     try:
         for _step, (images, labels) in enumerate(batches, start=1):
@@ -169,6 +170,11 @@ def exercise_6_2(ctx: Context, fn) -> str:
                                     expected="the loss as one number (loss.item())"))
     finally:
         handle.remove()
+    if not model.training:
+        ctx.fail("train_step put the model in evaluation mode (model.eval()): a training step "
+                 "must run in train mode, where dropout drops and batch norm uses the batch's "
+                 "statistics; call model.train() (or leave the mode alone) and keep "
+                 "model.eval() for evaluation")
     parameters = _parameters(model)
     gradients = [p.grad for p in model.parameters()]
     cleared = all(g is None or not bool(g.any()) for g in gradients)
@@ -181,7 +187,7 @@ def exercise_6_2(ctx: Context, fn) -> str:
         "no_zero_grad": "the second step used the first step's gradients as well: call "
                         "optimizer.zero_grad() before loss.backward() (PyTorch adds gradients "
                         "up until they are cleared)",
-        "softmax_first": "F.cross_entropy takes the logits S_c and applies log-softmax itself; "
+        "softmax_first": "nnf.cross_entropy takes the logits S_c and applies log-softmax itself; "
                          "passing probabilities applies the softmax twice",
     }
     moved = not np.allclose(parameters, _parameters(_setup(seed, ctx.hidden)[0]), rtol=0,
@@ -202,7 +208,7 @@ def exercise_6_2(ctx: Context, fn) -> str:
             ctx.fail(hint)
     if not np.allclose(losses[:1], expected_losses[:1], rtol=1e-6):
         ctx.fail(f"the first loss is {losses[0]:.6f}, expected {expected_losses[0]:.6f}: return "
-                 f"F.cross_entropy(model(images), labels) computed before the update")
+                 f"nnf.cross_entropy(model(images), labels) computed before the update")
     if np.allclose(parameters, outcomes["right"][1], rtol=1e-6, atol=1e-9):
         ctx.fail(f"the parameters are right but the losses are {losses}, expected "
                  f"{expected_losses}: return the loss of this batch, computed before the update")

@@ -36,6 +36,12 @@ def _iou_variants(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     wi, hi = w + 1, h + 1
     inter_incl = max(wi, 0.0) * max(hi, 0.0)
     union_incl = area(a, 1) + area(b, 1) - inter_incl
+    # Read as (x, y, width, height): the corners are (x, y) and (x + width, y + height).
+    ca = np.array([a[0], a[1], a[0] + a[2], a[1] + a[3]])
+    cb = np.array([b[0], b[1], b[0] + b[2], b[1] + b[3]])
+    inter_wh = (max(min(ca[2], cb[2]) - max(ca[0], cb[0]), 0.0)
+                * max(min(ca[3], cb[3]) - max(ca[1], cb[1]), 0.0))
+    union_wh = area(ca) + area(cb) - inter_wh
     return {
         "right": inter / union,
         "inclusive": inter_incl / union_incl,
@@ -45,6 +51,7 @@ def _iou_variants(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         "over_b": inter / area(b),
         "over_min": inter / min(area(a), area(b)),
         "floor": inter // union,
+        "xywh": inter_wh / union_wh if union_wh > 0 else float("nan"),
     }
 
 
@@ -61,6 +68,8 @@ _IOU_HINTS = {
     "over_min": "you divided by the smaller box's area; IoU divides by the union",
     "floor": "you used integer division (//), which rounds every IoU below 1 down to 0; "
              "IoU is a fraction: divide with /",
+    "xywh": "you read the boxes as (x, y, width, height); the course's boxes are two "
+            "corners (x0, y0, x1, y1), so width = x1 - x0 and height = y1 - y0",
 }
 
 
@@ -102,12 +111,19 @@ def exercise_7_1(ctx: Context, fn) -> str:
         for name, hint in _IOU_HINTS.items():
             if all(same_number(r[3], r[4][name], atol=1e-6) for r in results):
                 ctx.fail(f"{where}: {hint}")
-        for a, b, what, value, variants in wrong:
-            names = [n for n in _IOU_HINTS if same_number(value, variants[n], atol=1e-6)]
-            if len(names) == 1:
-                ctx.fail(f"iou{a, b} ({what}) returned {value:.4g}, expected "
-                         f"{variants['right']:.4g}: {_IOU_HINTS[names[0]]}")
-        ctx.fail(where)
+        # Else name a mistake only when a second wrong pair confirms it: one pair alone
+        # often fits a mistake the learner did not make.
+        explains = {n: [r for r in wrong if same_number(r[3], r[4][n], atol=1e-6)]
+                    for n in _IOU_HINTS}
+        ranked = sorted(explains, key=lambda n: -len(explains[n]))
+        top = ranked[0]
+        if len(explains[top]) >= 2 and len(explains[top]) > len(explains[ranked[1]]):
+            a, b, what, value, variants = explains[top][0]
+            ctx.fail(f"iou{a, b} ({what}) returned {value:.4g}, expected "
+                     f"{variants['right']:.4g}, and {len(explains[top]) - 1} other pair(s) "
+                     f"fit the same mistake: {_IOU_HINTS[top]}")
+        ctx.fail(f"{where} (IoU = area(A ∩ B) / (area(A) + area(B) - area(A ∩ B)), "
+                 f"half-open corner boxes, width = x1 - x0)")
     a, b = (1, 2, 9, 7), (4, 0, 12, 5)
     if not same_number(as_number(ctx.call(fn, b, a), f"iou{b, a}"), reference.iou(a, b),
                        atol=1e-6):
@@ -146,6 +162,25 @@ def _box_of(mask: np.ndarray, inclusive: bool = False) -> tuple[int, int, int, i
     return int(cols.min()), int(rows.min()), int(cols.max()) + end, int(rows.max()) + end
 
 
+def _strict_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """The box of the largest 8-connected component of {cam > threshold × max}."""
+    mask = cam > threshold * cam.max()
+    if not mask.any():
+        return reference.bounding_box(cam, threshold)
+    labels, count = reference.connected_components(mask, 8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return _box_of(labels == int(np.argmax(sizes)) + 1)
+
+
+def _plateau(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A map with a band exactly at threshold × max: >= keeps it, > drops it."""
+    cam = rng.uniform(-0.05, 0.05, size=(12, 12))
+    top = int(rng.integers(1, 4))
+    cam[top:top + 3, 2:6] = 2.0
+    cam[top + 3:top + 8, 2:6] = 1.0  # exactly 0.5 × 2.0
+    return cam, 0.5
+
+
 def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...]]:
     peak = cam.max()
     mask = cam >= threshold * peak
@@ -169,6 +204,8 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
             reference.bounding_box(reference.normalize(cam), threshold),
         "your components use 4-connectivity (edge neighbours only); the course joins pixels "
         "that touch at a corner too (8-connectivity)": reference.bounding_box(cam, threshold, 4),
+        "you kept pixels strictly above threshold × max (>); a pixel exactly at it belongs "
+        "to the mask (>=)": _strict_box(cam, threshold),
     }
     return {m: tuple(int(v) for v in box) for m, box in mistakes.items() if tuple(box) != right}
 
@@ -178,11 +215,13 @@ def exercise_7_2(ctx: Context, fn) -> str:
     """Check ``cam_to_box(cam, threshold)`` against ``camlib.reference.bounding_box``."""
     count = 0
     trials = 16 if ctx.hidden else 10
-    for trial in range(trials + 1):
+    for trial in range(trials + 2):
         cam = _blobs(ctx.rng, size=int(ctx.rng.integers(16, 28)))
         threshold = [0.2, 0.5, 0.35][trial % 3]
         if trial == trials:  # the largest 8-connected and 4-connected components differ
             cam, threshold = _diagonal_chain(ctx.rng), 0.2
+        elif trial == trials + 1:  # pixels exactly at threshold × max
+            cam, threshold = _plateau(ctx.rng)
         elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
             cam = np.concatenate([cam, _blobs(ctx.rng, size=cam.shape[0])[:, :7]], axis=1)
             cam = cam * 10 ** ctx.rng.uniform(-3, 4)
@@ -252,6 +291,8 @@ def exercise_7_3(ctx: Context, fn) -> str:
         ious[:, ctx.rng.integers(images)] = 0.5  # one image exactly on the ≥ boundary
         sets.append(ious)
     sets.append(_tied_ious(ctx.rng))
+    # The best mean IoU (row 1) is not the best accuracy (row 0): checked first.
+    sets.insert(0, np.array([[0.6, 0.6, 0.6, 0.0], [0.9, 0.9, 0.45, 0.45]]))
     pending = ""
     for ious in sets:
         accuracy = (ious >= 0.5).mean(axis=1)
@@ -262,6 +303,15 @@ def exercise_7_3(ctx: Context, fn) -> str:
         value = as_number(value, label, expected=f"two values {names}", item=0)
         index = as_integer(index, label, expected=f"two values {names}", item=1)
         where = f"for IoUs of shape {ious.shape} (thresholds × images)"
+        by_iou = int(np.argmax(ious.mean(axis=1)))
+        # A tie with the best accuracy is left to the tie messages below; the first set
+        # (no tie) already tells a choice by mean IoU apart.
+        if (index == by_iou and accuracy[by_iou] != accuracy[best]
+                and same_number(value, accuracy[by_iou])):
+            ctx.fail(f"{where} you returned ({value:.4f}, {index}), expected "
+                     f"({accuracy[best]:.4f}, {best}): you chose the threshold with the best "
+                     f"mean IoU; MaxBoxAcc chooses the first threshold with the best accuracy "
+                     f"(the largest fraction of images with IoU ≥ iou_threshold)")
         if not same_number(value, accuracy[best]):
             named = [message for wrong, message in _accuracy_mistakes(ious)
                      if same_number(value, wrong) and not same_number(wrong, accuracy[best])]

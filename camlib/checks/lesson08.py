@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as nnf
 
 from camlib.checks._core import Context, exercise_check, factor_Z
 
@@ -66,6 +67,8 @@ def exercise_8_2(ctx: Context, fn) -> str:
                         "you applied the ReLU to α_k (or to the gradients) before the sum; it "
                         "belongs after the weighted sum":
                             torch.einsum("nk,nkhw->nhw", alpha.clamp(min=0), f).numpy(),
+                        "you averaged α_k f_k over the channels (a mean over k); Grad-CAM "
+                        "sums them, ReLU(Σ_k α_k f_k)": (raw.clamp(min=0) / k).numpy(),
                         "you min–max normalized the map; return the raw ReLU(Σ_k α_k f_k) (the "
                         "lesson normalizes only to display it)":
                             _minmax(raw.clamp(min=0)).numpy(),
@@ -129,6 +132,16 @@ def exercise_8_3(ctx: Context, fn) -> str:
         "this is the gradient of log P_c (log-softmax, or minus the cross-entropy); Grad-CAM "
         "differentiates the score S_c itself":
             gradient_of(lambda s: torch.log_softmax(s, dim=1)[rows, classes].sum()),
+        "this is the gradient of the cross-entropy loss (minus log P_c); Grad-CAM "
+        "differentiates the class score S_c itself, not a loss":
+            gradient_of(lambda s: nnf.cross_entropy(s, classes, reduction="sum")),
+        "this is the gradient of the mean cross-entropy loss (minus log P_c over N); "
+        "Grad-CAM differentiates the class score S_c itself, summed over the batch":
+            gradient_of(lambda s: nnf.cross_entropy(s, classes)),
+        "you averaged the selected scores over the batch (.mean()), which divides every "
+        "gradient by N; sum them (.sum()): each sample's score depends only on its own "
+        "features, so the sum's gradient is each score's gradient":
+            gradient_of(lambda s: s[rows, classes].mean()),
         "you differentiated the sum of all class scores; select each sample's own class "
         "S[n, classes[n]] before calling backward":
             gradient_of(lambda s: s.sum()),

@@ -54,6 +54,18 @@ def exercise_9_1(ctx: Context, fn) -> str:
             "order": np.moveaxis((x[..., ::-1] / 255.0 - mean) / std, -1, 0)[None],
             "you multiplied by the std instead of dividing": np.moveaxis(
                 (x / 255.0 - mean) * std, -1, 0)[None],
+            "you subtracted the mean but did not divide by the std; standardize: "
+            "(x / 255 - mean) / std": np.moveaxis(x / 255.0 - mean, -1, 0)[None],
+            "you divided by the std but did not subtract the mean first; standardize: "
+            "(x / 255 - mean) / std": np.moveaxis(x / 255.0 / std, -1, 0)[None],
+            "you reshaped (H, W, 3) to (1, 3, H, W), which reorders the numbers without "
+            "moving the channels; move the channel axis with permute(2, 0, 1) (or "
+            "np.moveaxis), then add the batch axis":
+                ((x / 255.0).reshape(1, 3, height, width) - mean[:, None, None])
+                / std[:, None, None],
+            "you standardized, then reshaped (H, W, 3) to (1, 3, H, W), which reorders the "
+            "numbers without moving the channels; use permute(2, 0, 1) (or np.moveaxis)":
+                ((x / 255.0 - mean) / std).reshape(1, 3, height, width),
         }
         ctx.compare(got.detach().double(), expected, axes=("N", "C", "H", "W"), atol=1e-5,
                     mistakes=mistakes)
@@ -93,6 +105,13 @@ def exercise_9_2(ctx: Context, fn) -> str:
                         "first": expected_p.flip(1).numpy(),
                         "these are the class indices: the pair is in the wrong order, return "
                         "(probabilities, classes)": expected_i.double().numpy(),
+                        "these are log-probabilities (log_softmax); return the "
+                        "probabilities themselves, torch.softmax(logits, dim=1)":
+                            torch.log_softmax(logits.double(), dim=1).topk(k, dim=1)
+                            .values.numpy(),
+                        "you applied a sigmoid to each logit; class probabilities come from "
+                        "a softmax over the classes (dim=1), which makes them sum to 1":
+                            torch.sigmoid(logit_values).numpy(),
                         "you took the softmax over the k best logits only, so the k "
                         "probabilities sum to 1; the probabilities are over all C classes "
                         "(softmax first, then topk)": torch.softmax(logit_values, dim=1).numpy(),

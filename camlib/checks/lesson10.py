@@ -110,49 +110,134 @@ def _threshold_matters(rng: np.random.Generator, cams: np.ndarray, boxes: np.nda
     return cams, boxes
 
 
+def _plateau_case(threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """20×20 piecewise-constant maps, each built so that one mistake misses it.
+
+    Every map but the last two is a hit for the right answer. Each mistake misses its own
+    number of maps (the whole mask's box: 1, the min–max normalized map: 2,
+    4-connectivity: 3, x and y swapped: 4, a fixed 0.2: 5), so the fraction a learner
+    returns names the mistake. Boxes lie on the diagonal (x and y swapped give the same
+    box) except the tall or wide ones made for the swap; the threshold must lie in (0, 0.5].
+    """
+    size = 20
+    cams, boxes = [], []
+
+    def add(cam, box):
+        cams.append(cam)
+        boxes.append(box)
+
+    # Two components: the whole mask's box spans both.
+    cam = np.zeros((size, size))
+    cam[2:8, 2:8] = 1.0
+    cam[15:17, 15:17] = 1.0
+    add(cam, (2, 2, 8, 8))
+    # A negative minimum: min–max normalizing lifts the 0-valued ring above threshold.
+    for lo in (4, 9):
+        cam = np.full((size, size), -1.0)
+        cam[lo:lo + 10, lo:lo + 10] = 0.0
+        cam[lo + 3:lo + 7, lo + 3:lo + 7] = 1.0
+        add(cam, (lo + 3, lo + 3, lo + 7, lo + 7))
+    # Two squares that touch only at a corner: one component with 8-connectivity.
+    for shift in (0, 4, 8):
+        cam = np.zeros((size, size))
+        cam[1 + shift:6 + shift, 1 + shift:6 + shift] = 1.0
+        cam[6 + shift:10 + shift, 6 + shift:10 + shift] = 1.0
+        add(cam, (1 + shift, 1 + shift, 10 + shift, 10 + shift))
+    # Tall or wide boxes off the diagonal: swapping x and y misses them.
+    for x0, x1, y0, y1 in ((1, 4, 8, 18), (14, 18, 2, 9), (3, 6, 10, 19), (10, 19, 1, 4)):
+        cam = np.zeros((size, size))
+        cam[y0:y1, x0:x1] = 1.0
+        add(cam, (x0, y0, x1, y1))
+    # A ring between 0.2 and the threshold: a fixed 0.2 gets the other box.
+    ring = (0.2 + threshold) / 2
+    for lo in (0, 2, 5, 7, 10):
+        cam = np.zeros((size, size))
+        cam[lo:lo + 10, lo:lo + 10] = ring
+        cam[lo + 3:lo + 7, lo + 3:lo + 7] = 1.0
+        core, whole = (lo + 3, lo + 3, lo + 7, lo + 7), (lo, lo, lo + 10, lo + 10)
+        add(cam, core if threshold > 0.2 else whole)
+    # Two misses for everyone (IoU 1/3), so the expected fraction is not 1.
+    for lo, box in ((2, (2, 2, 6, 14)), (11, (11, 3, 15, 15))):
+        cam = np.zeros((size, size))
+        cam[lo:lo + 4, lo:lo + 4] = 1.0
+        add(cam, box)
+    return np.stack(cams), np.array(boxes, dtype=np.int64)
+
+
+def _whole_mask_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """The box of every pixel above threshold × max, components ignored."""
+    peak = cam.max()
+    rows, cols = np.nonzero(cam >= (threshold * peak if peak > 0 else peak))
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _swapped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    return y0, x0, y1, x1
+
+
+_BOX_MISTAKES = (
+    (_whole_mask_box, "you boxed the whole thresholded mask; box only its largest "
+                      "connected component (a map can have several)"),
+    (lambda c, t: reference.bounding_box(reference.normalize(c), t),
+     "you thresholded the min–max normalized map; keep M ≥ threshold × max M of the map "
+     "itself (with a negative minimum, min–max lowers the cut)"),
+    (lambda c, t: reference.bounding_box(c, t, 4),
+     "your components use 4-connectivity; the course joins pixels that touch at a corner "
+     "too (8-connectivity)"),
+    (_swapped_box, "your box has x and y swapped: rows are y, columns are x, and a box is "
+                   "(x0, y0, x1, y1)"),
+)
+
+
 @exercise_check("10.2", function="gt_known_loc")
 def exercise_10_2(ctx: Context, fn) -> str:
     """Check ``gt_known_loc(cams, boxes, threshold=0.2)`` -> fraction with IoU ≥ 0.5."""
-    cases = [(12, 24, 0.2), (20, 20, 0.5)]
+    cases = [(0, 20, 0.35), (12, 24, 0.2), (20, 20, 0.5)]
     if ctx.hidden:  # grading: other sizes and thresholds
-        cases += [(15, 31, float(ctx.rng.uniform(0.1, 0.6))), (9, 17, 0.35)]
+        cases += [(0, 20, float(ctx.rng.uniform(0.25, 0.45))),
+                  (15, 31, float(ctx.rng.uniform(0.1, 0.6))), (9, 17, 0.35)]
     for n, size, threshold in cases:
-        cams, boxes = _smooth_cams(ctx.rng, n, size)
-        # A flat square map whose box has IoU exactly 0.5 with a box twice as tall: it
-        # counts as correct (IoU ≥ 0.5, not > 0.5).
-        cams[0] = 0.0
-        cams[0, 2:6, 2:6] = 1.0
-        boxes[0] = (2, 2, 6, 10)
-        cams, boxes = _threshold_matters(ctx.rng, cams, boxes, threshold)
+        if n == 0:
+            cams, boxes = _plateau_case(threshold)
+        else:
+            cams, boxes = _smooth_cams(ctx.rng, n, size)
+            # A flat square map whose box has IoU exactly 0.5 with a box twice as tall: it
+            # counts as correct (IoU ≥ 0.5, not > 0.5).
+            cams[0] = 0.0
+            cams[0, 2:6, 2:6] = 1.0
+            boxes[0] = (2, 2, 6, 10)
+            cams, boxes = _threshold_matters(ctx.rng, cams, boxes, threshold)
         n = len(cams)
         ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
                          for c, b in zip(cams, boxes, strict=True)])
         expected = float((ious >= 0.5).mean())
-        label = f"gt_known_loc({n} maps of {size}×{size}, threshold={threshold})"
+        label = f"gt_known_loc({n} maps of {size}×{size}, threshold={threshold:.3g})"
         value = as_number(ctx.call(fn, cams.copy(), boxes.copy(), threshold=threshold), label,
                           expected="one number (a fraction)")
         if same_number(value, expected):
             continue
-        where = f"for {n} maps of {size}×{size} with threshold={threshold}"
-        at_02 = np.array([reference.iou(reference.bounding_box(c, 0.2), b)
-                          for c, b in zip(cams, boxes, strict=True)])
-        at_05 = np.array([reference.iou(reference.bounding_box(c, 0.5), b)
-                          for c, b in zip(cams, boxes, strict=True)])
+        where = f"for {n} maps of {size}×{size} with threshold={threshold:.3g}"
+
+        def hits(box_of, t=threshold, cams=cams, boxes=boxes):
+            return float(np.mean([reference.iou(box_of(c, t), b) >= 0.5
+                                  for c, b in zip(cams, boxes, strict=True)]))
+
         wrong = [
             (100 * expected, "you returned a percentage; return a fraction in [0, 1]"),
             (float(ious.mean()), "you returned the mean IoU; GT-known Loc is the fraction of "
                                  "images whose IoU is at least 0.5"),
-            (float((at_02 >= 0.5).mean()), "you ignored the threshold argument and used a "
-                                           "fixed 0.2 (0.2 is only its default)"),
+            (hits(reference.bounding_box, 0.2), "you ignored the threshold argument and used "
+                                                "a fixed 0.2 (0.2 is only its default)"),
             (float((ious >= 0.5).sum()), "you returned the count of correct images; divide "
                                          "by the number of images"),
             (float((ious > 0.5).mean()), "an IoU of exactly 0.5 counts as correct: use >= "
                                          "0.5, not > 0.5"),
-            (float((at_05 >= 0.5).mean()), "you ignored the threshold argument and used a "
-                                           "fixed 0.5; pass `threshold` to the box"),
+            (hits(reference.bounding_box, 0.5), "you ignored the threshold argument and used "
+                                                "a fixed 0.5; pass `threshold` to the box"),
             (1 - expected, "you returned the fraction of images that are wrong (IoU < 0.5); "
                            "GT-known Loc is the fraction that are right"),
-        ]
+        ] + [(hits(box_of), message) for box_of, message in _BOX_MISTAKES]
         named = [m for c, m in wrong if same_number(value, c) and not same_number(c, expected)]
         if len(named) == 1:
             ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g}: {named[0]}")
@@ -161,5 +246,7 @@ def exercise_10_2(ctx: Context, fn) -> str:
                      + "; or ".join(named))
         ctx.fail(f"{where} you returned {value:.4g}, expected {expected:.4g} (the fraction of "
                  f"maps whose box, bounding_box(cam, threshold), has IoU ≥ 0.5 with its "
-                 f"ground-truth box)")
-    return "the fraction of boxes with IoU ≥ 0.5 at the given threshold, on two sets"
+                 f"ground-truth box: the largest 8-connected component of M ≥ threshold × "
+                 f"max M, as (x0, y0, x1, y1))")
+    return ("the fraction of boxes with IoU ≥ 0.5 at the given threshold, on maps with "
+            "several components, negative minima, corner-touching parts and tall boxes")

@@ -200,6 +200,16 @@ def _spearman_mistakes(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         "not the rank of each value (that would be argsort of argsort, and ties need "
         "averaging)": _pearson(np.argsort(fa, kind="stable").astype(float),
                                np.argsort(fb, kind="stable").astype(float)),
+        "your ranks give tied values the lowest rank of their group (rankdata's "
+        "method='min'); tied values must share their average rank (method='average', "
+        "the default)": _pearson(rankdata(fa, method="min"), rankdata(fb, method="min")),
+        "your ranks give tied values the highest rank of their group (rankdata's "
+        "method='max'); tied values must share their average rank (method='average', "
+        "the default)": _pearson(rankdata(fa, method="max"), rankdata(fb, method="max")),
+        "your ranks are dense (rankdata's method='dense': no gap after a tie); tied values "
+        "share their average rank and the next value's rank skips past the group "
+        "(method='average', the default)":
+            _pearson(rankdata(fa, method="dense"), rankdata(fb, method="dense")),
         "you returned |ρ|; the sign matters: ρ < 0 means the maps order the positions in "
         "opposite ways": abs(rho),
         "you returned 1 − ρ (a distance); return the correlation ρ itself": 1 - rho,
@@ -273,9 +283,11 @@ def exercise_11_2(ctx: Context, fn) -> str:
         if same_number(value, expected, atol=1e-6):
             untied_passed += not ties
             continue
-        for message, wrong in _spearman_mistakes(a, b).items():
-            if same_number(value, wrong, atol=1e-6):
-                ctx.fail(f"{where} you returned {value:.4f}, expected {expected:.4f}: {message}")
+        named = [message for message, wrong in _spearman_mistakes(a, b).items()
+                 if same_number(value, wrong, atol=1e-6)]
+        if named:  # ranks with ties only at the bottom cannot tell 'max' from 'dense'
+            ctx.fail(f"{where} you returned {value:.4f}, expected {expected:.4f}: "
+                     + ("either " if len(named) > 1 else "") + "; or ".join(named))
         if ties and untied_passed:
             ctx.fail(f"{where} you returned {value:.4f}, expected {expected:.4f}: right on maps "
                      f"without ties, wrong on these, so your ranks break ties somehow (argsort "
@@ -314,6 +326,15 @@ def _sizes(cam: np.ndarray, threshold: float) -> dict[tuple[int, ...], list[int]
     return found
 
 
+def _ordered_sizes(cam: np.ndarray, threshold: float) -> list[int]:
+    """The pixel counts of the components, largest first (the order of _instance_boxes)."""
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    labels, count = reference.connected_components(mask, 8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return [int(sizes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+
 def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
     peak = cam.max()
     mask = cam >= (threshold * peak if peak > 0 else peak)
@@ -334,6 +355,10 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
         "equal to the threshold belongs to the mask, as in camlib.reference.bounding_box)":
             [tuple(int(v) for v in strict_boxes[i])
              for i in np.argsort(-strict_sizes, kind="stable")],
+        "you dropped the components of a single pixel; return a box for every component, "
+        "however small (a 1-pixel component has a 1×1 box)":
+            [b for b, size in zip(right, _ordered_sizes(cam, threshold), strict=True)
+             if size > 1],
         "you returned only the largest component's box (the paper's single box); return a "
         "box for every component, however small": right[:1],
         "your components use 4-connectivity (edge neighbours only); join pixels that touch "
@@ -373,6 +398,7 @@ def exercise_11_3(ctx: Context, fn) -> str:
     twins[2:8, 10:13] = 1.5
     twins[3:6, 1:4] = 1.2
     twins[3:6, 6:9] = 1.2
+    twins[8, 0] = 0.9  # a component of one pixel
     cases.append((twins, 0.5))
     # Pixel count against box area: a 4×4 block (16 pixels) beside a diagonal stroke
     # (7 pixels, a 7×7 box), and a 2×3 patch exactly at threshold × max (kept by ≥).
@@ -408,14 +434,14 @@ def exercise_11_3(ctx: Context, fn) -> str:
                          f"sizes {order}); put the largest component first (sort by pixel "
                          f"count, descending; not by box area, peak value or label)")
             continue
-        for message, wrong in _box_mistakes(cam, threshold).items():
-            if sorted(boxes) == sorted(wrong):
-                ctx.fail(f"{where} you returned {boxes}, expected {expected}: {message}")
-        if cam.max() <= 0:
+        if cam.max() <= 0 and not boxes:
             ctx.fail(f"{where} (its max is {cam.max():.3g} < 0) you returned {boxes}, expected "
                      f"{expected}: when no value is positive, threshold × max lies above the "
                      f"max and keeps nothing; keep the pixels equal to the max instead (as "
                      f"camlib.reference.bounding_box does)")
+        for message, wrong in _box_mistakes(cam, threshold).items():
+            if sorted(boxes) == sorted(wrong):
+                ctx.fail(f"{where} you returned {boxes}, expected {expected}: {message}")
         ctx.fail(f"{where} you returned {boxes}, expected {expected} (the half-open box of "
                  f"each 8-connected component of {{cam ≥ {threshold} × max(cam)}}, largest "
                  f"first)")

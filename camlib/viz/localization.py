@@ -333,6 +333,8 @@ def plot_accuracy_vs_threshold(thresholds, curves: Mapping[str, Sequence[float]]
         # A line style per curve as well as a colour: readable without colour.
         style = LINE_STYLES[i % len(LINE_STYLES)]
         ax.plot(thresholds, values, color=f"C{i}", linestyle=style, label=name)
+        if values.max() == values.min():
+            continue  # a flat line (a fixed box) has no best threshold to mark
         best = int(np.argmax(values))
         ax.plot(thresholds[best], values[best], "o", color=f"C{i}")
         ax.annotate(f"{values[best]:.1f}% at {thresholds[best]:.2f}",
@@ -404,7 +406,7 @@ def plot_maps_side_by_side(image, maps: Mapping[str, object], *, gt_box=None,
 
 
 def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes=None,
-                     columns: int = 6, alpha: float = 0.45) -> Figure:
+                     columns: int = 6, alpha: float = 0.45, map_boxes=None) -> Figure:
     """A grid of images with their CAMs laid over them (min–max normalized, "inferno").
 
     Parameters
@@ -413,6 +415,7 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
     maps : (N, h, w) maps; each upsampled to its image
     titles : N strings, optional
     boxes : (N, 4) half-open ground-truth boxes, optional (dashed green)
+    map_boxes : (N, 4) half-open boxes found from the maps, optional (solid)
     """
     images = list(images)
     maps = to_numpy(maps)
@@ -429,6 +432,8 @@ def plot_cam_gallery(images, maps, *, titles: Sequence[str] | None = None, boxes
                   alpha=alpha, vmin=0, vmax=1)
         if boxes is not None:
             draw_box(ax, to_numpy(boxes)[i], GT_COLOR, linestyle="--")
+        if map_boxes is not None:
+            draw_box(ax, to_numpy(map_boxes)[i], PRED_COLOR)
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
