@@ -57,6 +57,7 @@ EDITIONS = ("full", "student")
 ANSWERS = "answers.md"  # the answers to the end-of-lesson questions: not in the student edition
 SOLUTION_DROPDOWN = ("````{{admonition}} Solution\n:class: dropdown\n\n"
                      "```python\n{code}\n```\n````")
+MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 LINK = re.compile(r"(\]\(|<img[^>]*?\ssrc=[\"']|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
 
 sys.path.insert(0, str(ROOT))
@@ -170,6 +171,11 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
 
     setting = load_setting() if setting is None else setting
 
+    def unlink_hidden(match: re.Match) -> str:  # [text](answers.md#…) -> text
+        path = match.group(2).partition("#")[0]
+        hidden_target = path and (source.parent / path).resolve() in hidden
+        return match.group(1) if hidden_target else match.group(0)
+
     def fix(match: re.Match) -> str:
         opening, target = match.group(1), match.group(2)
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", target) or target.startswith(("#", "/", "{")):
@@ -186,6 +192,8 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
             return match.group(0)
         return f"{opening}{Path(new).as_posix()}{'#' + anchor if anchor else ''}"
 
+    if hidden:
+        text = MARKDOWN_LINK.sub(unlink_hidden, text)
     return LINK.sub(fix, text)
 
 
@@ -389,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     stage_dir = args.out.parent / "book-src"
     stage(stage_dir, executed, args.edition)
     html = args.out / "html"
+    if html.exists():  # an edition's site holds nothing of the other's (answers, solutions)
+        shutil.rmtree(html)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
                "--keep-going", "-j", "1", str(stage_dir), str(html)]
     subprocess.run(command, check=True,

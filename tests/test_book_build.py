@@ -120,3 +120,14 @@ def test_a_widget_cell_can_give_its_still_its_own_alt_text():
     build.widgets_to_stills(notebook)
     still = notebook["cells"][0]["outputs"][0]
     assert still["metadata"]["image/png"]["alt"] == "The map of class 4 over image 3."
+
+
+def test_the_student_edition_keeps_a_link_to_the_answers_as_plain_text():
+    build = _build_module()
+    root = paths.REPO_ROOT
+    lesson = root / "notebooks" / "04_swapping_the_sums.ipynb"
+    text = "Answers: [Lesson 04: swapping the sums](../docs/answers.md#lesson-04). See [x](#y)."
+    hidden = frozenset({(root / "docs" / "answers.md").resolve()})
+    new = build.relink(text, lesson, root / "build" / "x" / lesson.name, {}, hidden=hidden)
+    assert new == "Answers: Lesson 04: swapping the sums. See [x](#y)."
+    assert build.relink(text, lesson, root / "build" / "x" / lesson.name, {}) != new
