@@ -402,7 +402,7 @@ def free_names(code: str) -> set[str]:
 
     Falls back to :func:`names_used` (every identifier) when the cell does not parse.
 
-    >>> sorted(free_names("def f(model):\n    return model(x) + np.pi"))
+    >>> sorted(free_names("def f(model):\\n    return model(x) + np.pi"))
     ['np', 'x']
     """
     try:
