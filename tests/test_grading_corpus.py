@@ -83,7 +83,7 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("infinite_loop_cell", "4.2"): "the exercise cell did not finish within 2 s",
             ("broken_json", "4.1"): "not a readable notebook",
             ("kill_self", "4.2"): "SIGKILL",
-            ("l00_demo_name_error", "0.2"): "note: a line of the exercise cell raised NameError",
+            ("l09_demo_then_consts", "9.1"): "note: a line of the exercise cell raised NameError",
             ("l09_sparse_answer", "9.2"): "could not be encoded as plain data",
             ("lesson02_as_04", "4.1"): "exercise headings are lesson 02's",
             ("unknown_lesson", ""): "the course has no lesson 12",
