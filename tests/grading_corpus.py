@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class Case:
     lesson: int = 4
     kind: str = "wrong"
     file_name: str = "submission.ipynb"
+    post: Callable[[Path], None] | None = None  # turns the written file into a FIFO, a link…
 
 
 def _wrong(**cells: str) -> dict[str, str]:
@@ -248,6 +250,21 @@ def _duplicate_wrong_first(number: str, wrong: str) -> Callable[[dict], dict]:
         first = copy.deepcopy(nb["cells"][cell])
         set_source(first, wrong)
         nb["cells"].insert(cell, first)
+        return nb
+    return edit
+
+
+def _insert_before(number: str, code: str, then: dict[str, str] | None = None,
+                   ) -> Callable[[dict], dict]:
+    """A plain (untagged) code cell holding ``code`` just above exercise ``number``'s cell;
+    ``then``: exercise cells to replace afterwards."""
+    def edit(nb: dict) -> dict:
+        nb = copy.deepcopy(nb)
+        cell = {"cell_type": "code", "metadata": {}, "source": code, "outputs": [],
+                "execution_count": None}
+        nb["cells"].insert(_exercise_cell(nb, number), cell)
+        for other, text in (then or {}).items():
+            set_source(nb["cells"][_exercise_cell(nb, other)], text)
         return nb
     return edit
 
@@ -482,7 +499,197 @@ MORE = [
              {"cell_type": "code", "metadata": {}, "source": "", "outputs": [],
               "execution_count": None}] * 100_000}, kind="run"),
 ]
-CASES += MORE
+
+
+def _replace_with(make: Callable[[Path], None]) -> Callable[[Path], None]:
+    def post(target: Path) -> None:
+        target.unlink()
+        make(target)
+    return post
+
+
+def _sparse(target: Path) -> None:
+    with open(target, "wb") as handle:  # 60 MB on paper, nothing on disk
+        handle.truncate(60 << 20)
+
+
+FILES = [
+    # the submission's files cannot hang or harm the grader
+    Case("fifo_submission", 0, "a FIFO named like a lesson 03 notebook: refused, the run goes on",
+         lesson=3, file_name="03_scores_and_softmax__fifo.ipynb", kind="run",
+         post=_replace_with(os.mkfifo)),
+    Case("dev_zero_link", 0, "a symbolic link to /dev/zero named like lesson 01: refused",
+         lesson=1, file_name="01_feature_maps__zero.ipynb", kind="run",
+         post=_replace_with(lambda t: t.symlink_to("/dev/zero"))),
+    Case("link_to_solution", 0, "a symbolic link to the course's own solution notebook",
+         file_name="04_swapping_the_sums.ipynb", kind="run",
+         post=_replace_with(lambda t: t.symlink_to(_lesson_path(4)))),
+    Case("relative_link_to_solution", 0, "a relative link to a classmate's file (lesson 02)",
+         lesson=2, file_name="02_link.ipynb", kind="run",
+         post=_replace_with(lambda t: t.symlink_to("../solution/submission.ipynb"))),
+    Case("directory_named_ipynb", 0, "a directory named 05_x.ipynb", lesson=5,
+         file_name="05_x.ipynb", kind="run", post=_replace_with(lambda t: t.mkdir())),
+    Case("sparse_60mb", 0, "a 60 MB (sparse) file: over the size limit, refused unread",
+         lesson=6, file_name="06_big.ipynb", kind="run", post=_replace_with(_sparse)),
+    Case("nested_reply", 2, "4.2 returns 400,000 tiny nested lists; 4.1, 4.3 right",
+         _wrong(**{"4.2": _body("4.2", "return [[0, 0] for _ in range(400_000)]"),
+                   "4.3": _solution("4.3")}), kind="run"),
+    Case("wide_reply", 2, "4.2 returns a flat list of 1.5 million zeros; 4.1, 4.3 right",
+         _wrong(**{"4.2": _body("4.2", "return [0] * 1_500_000"), "4.3": _solution("4.3")}),
+         kind="run"),
+]
+
+NAMESPACE = [
+    # the namespace is what Run All leaves before the check (class "honest")
+    Case("l00_helper_above", 2, "0.1 uses a helper defined in a plain cell above it; 0.2 a "
+         "constant of its own cell", lesson=0, kind="honest",
+         edit=_insert_before("0.1", "def _scale(x):\n    return x.astype(np.float32) / 255\n",
+                             {"0.1": "def to_unit_float(images):\n    return _scale(images)\n",
+                              "0.2": "BOX_ORDER = (0, 1, 2, 3)\ndef crop_box(image, box):\n"
+                                     "    x0, y0, x1, y1 = (box[i] for i in BOX_ORDER)\n"
+                                     "    return image[:, y0:y1, x0:x1]\n"})),
+    Case("l03_constant_above", 2, "3.2 uses a constant and a lambda from a plain cell above",
+         lesson=3, kind="honest",
+         edit=_insert_before("3.2", "AXIS = 1\n_shift = lambda s: s - s.max(axis=AXIS, "
+                                    "keepdims=True)\nfor _ in range(3):\n    pass\n",
+                             {"3.2": "def softmax(scores):\n    e = np.exp(_shift(scores))\n"
+                                     "    return e / e.sum(axis=AXIS, keepdims=True)\n"})),
+    Case("l09_device", 2, "9.1 and 9.2 use `device` from the set-up cell; 9.2 returns "
+         "torch.topk's named tuple", lesson=9, kind="honest",
+         cells={"9.1": "def preprocess(image):\n"
+                       "    mean = torch.tensor([0.485, 0.456, 0.406], device=device)\n"
+                       "    std = torch.tensor([0.229, 0.224, 0.225], device=device)\n"
+                       "    x = torch.from_numpy(image).to(device).float() / 255\n"
+                       "    return ((x - mean) / std).permute(2, 0, 1).unsqueeze(0)"
+                       ".contiguous()\n",
+                "9.2": "def top_k(logits, k):\n    p = logits.softmax(dim=-1)\n"
+                       "    return torch.topk(p, k, dim=-1)\n"}),
+    Case("l09_demo_then_consts", 2, "9.1's cell prints another cell's variable, then defines "
+         "its constants and function", lesson=9, kind="honest",
+         cells={"9.1": "print(image.shape, image.dtype)\n"
+                       "MEAN = torch.tensor([0.485, 0.456, 0.406])\n"
+                       "STD = torch.tensor([0.229, 0.224, 0.225])\n"
+                       "def preprocess(image):\n"
+                       "    x = torch.from_numpy(image).float() / 255.0\n"
+                       "    return ((x - MEAN) / STD).permute(2, 0, 1).unsqueeze(0)"
+                       ".contiguous()\n"}),
+    Case("l04_demo_then_consts", 3, "4.2's cell shows a demo with another cell's maps, then "
+         "defines a constant its function uses", kind="honest",
+         cells={"4.2": "print(scores_from_maps(maps, bias).shape)\nAXES = (2, 3)\n"
+                       "def scores_from_maps(maps, bias, reduce='mean'):\n"
+                       "    total = maps.sum(axis=AXES)\n    if reduce == 'mean':\n"
+                       "        total = total / (maps.shape[2] * maps.shape[3])\n"
+                       "    return total + bias\n"}),
+    Case("l03_try_import", 2, "3.2 uses scipy's softmax, imported in a try block above",
+         lesson=3, kind="honest",
+         edit=_insert_before("3.2", "try:\n    from scipy.special import softmax as sp_softmax"
+                                    "\nexcept ImportError:\n    sp_softmax = None\n",
+                             {"3.2": "def softmax(scores):\n"
+                                     "    return sp_softmax(scores, axis=1)\n"})),
+    Case("l02_display", 3, "2.1 calls display() inside the function (no import, as Jupyter "
+         "allows)", lesson=2, kind="honest",
+         cells={"2.1": "def global_average_pool(features, reduce='mean'):\n"
+                       "    out = features.sum(axis=(2, 3))\n    if reduce == 'mean':\n"
+                       "        out = out / (features.shape[2] * features.shape[3])\n"
+                       "    display(out.shape)\n    return out\n"}),
+    Case("l02_namedtuple", 3, "2.2 returns a namedtuple", lesson=2, kind="honest",
+         cells={"2.2": "from collections import namedtuple\n"
+                       "Counts = namedtuple('Counts', 'flatten gap')\n"
+                       "def head_parameter_counts(channels, height, width, classes):\n"
+                       "    return Counts(channels * height * width * classes + classes, "
+                       "channels * classes + classes)\n"}),
+    Case("l06_training_not_run", 2, "a plain cell above 6.1 trains for ever at the top level "
+         "and assigns a constant the function uses", lesson=6, kind="honest",
+         edit=_insert_before("6.1", "import time\nSTRIDE = 1\nwhile True:\n"
+                                    "    time.sleep(1)\n")),
+]
+
+ELSEWHERE = [
+    # camlib's own answer under another path, and the checks' private helpers (absence)
+    Case("l07_sweep_engine", 2, "7.2 through camlib.sweep.threshold_boxes (the sweep's engine)",
+         lesson=7, kind="absence",
+         cells={"7.2": "from camlib import sweep\ndef cam_to_box(cam, threshold=0.2):\n"
+                       "    levels = (cam >= threshold * cam.max()).astype(np.int64)[None]\n"
+                       "    gt = np.array([[0, 0, cam.shape[1], cam.shape[0]]])\n"
+                       "    boxes, _ = sweep.threshold_boxes(levels, gt, 1, 'camlib', "
+                       "every=False, threads=1)\n"
+                       "    return tuple(int(v) for v in boxes[0, 0])\n"}),
+    Case("l04_stepper_cam", 2, "4.1 through the derivation stepper's .cam",
+         kind="absence",
+         cells={"4.1": "from camlib.viz import stepper\n"
+                       "def class_activation_maps(features, weight):\n"
+                       "    zero = np.zeros(weight.shape[0])\n"
+                       "    return np.stack([np.stack([stepper.derivation(f, weight, zero, c)"
+                       ".cam for c in range(weight.shape[0])]) for f in features])\n"}),
+    Case("l11_checks_helpers", 1, "11.1 and 11.2 through the checks' _mass and _spearman",
+         lesson=11, kind="absence",
+         cells={"11.1": "from camlib.checks.lesson11 import _mass\n"
+                        "def mass_inside(cam, box):\n    return _mass(cam, box)\n",
+                "11.2": "from camlib.checks import lesson11\n"
+                        "def rank_correlation(a, b):\n"
+                        "    return lesson11._spearman(a, b)\n"}),
+    Case("l05_checks_interpolate", 3, "5.1 through the checks' _interpolate helper",
+         lesson=5, kind="absence",
+         cells={"5.1": "import camlib.checks.lesson05 as _c5\n"
+                       "def upsample_maps(maps, size):\n"
+                       "    return _c5._interpolate(maps, _c5._pair(size), mode='bilinear', "
+                       "align_corners=False)\n"}),
+]
+
+_STEP = "def train_step(model, optimizer, images, labels):\n    loss = nnf.cross_entropy(" \
+        "model(images), labels)\n{}    return loss.item()\n"
+STEPS = [
+    # 6.2's step runs in the learner's process: the diagnosis still sees it (class "wrong")
+    Case("l06_zero_grad_after_backward", 1, "6.2: backward, zero_grad, step (the gradients "
+         "are zero when step runs)", lesson=6,
+         cells={"6.2": _STEP.format("    loss.backward()\n    optimizer.zero_grad()\n"
+                                    "    optimizer.step()\n")}),
+    Case("l06_step_before_backward", 1, "6.2: zero_grad, step, backward", lesson=6,
+         cells={"6.2": _STEP.format("    optimizer.zero_grad()\n    optimizer.step()\n"
+                                    "    loss.backward()\n")}),
+    Case("l06_no_step", 1, "6.2: zero_grad and backward, no step", lesson=6,
+         cells={"6.2": _STEP.format("    optimizer.zero_grad()\n    loss.backward()\n")}),
+]
+
+_HIDE_HOOKS = """import sys as _s
+_m = _s.modules['__main__']
+_orig = _m._state
+def _fake(v):
+    d = _orig(v)
+    if isinstance(d, dict) and d.get('kind') == 'module':
+        d['hooks'] = {n: [0, 0, 0] for n in d['hooks']}
+    return d
+_m._state = _fake
+_m._describe_state = lambda v, *a: ('same', [])
+"""
+_HIDE_CHANGES = """import sys as _s
+_w = _s.modules['__main__']._wire
+_send = _w.send
+def _quiet(sock, header, blobs=()):
+    if 'changes' in header:
+        header = dict(header, changes=[])
+    return _send(sock, header, blobs)
+_w.send = _quiet
+"""
+FORGED = [
+    # the runner reports side effects with references it bound first (class "isolation")
+    Case("l01_hides_leaked_hook", 1, "1.1 leaves its hook and replaces the runner's _state "
+         "to hide it; 1.2 right", lesson=1, kind="isolation",
+         cells={"1.1": _HIDE_HOOKS + "def capture_output(model, layer, images):\n"
+                       "    result = {}\n    layer.register_forward_hook(lambda m, i, o: "
+                       "result.__setitem__('out', o.detach()))\n"
+                       "    with torch.no_grad():\n        model(images)\n"
+                       "    return result['out']\n"}),
+    Case("l08_hides_requires_grad", 2, "8.3 calls requires_grad_ on the caller's tensor and "
+         "patches the wire's send to drop the change report", lesson=8, kind="isolation",
+         cells={"8.3": _HIDE_CHANGES + "def score_gradients(head, features, classes):\n"
+                       "    features.requires_grad_(True)\n"
+                       "    scores = head(features)\n"
+                       "    chosen = scores[torch.arange(len(classes)), classes].sum()\n"
+                       "    (gradient,) = torch.autograd.grad(chosen, features)\n"
+                       "    return gradient\n"}),
+]
+CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "
@@ -516,4 +723,6 @@ def write_corpus(folder: Path, cases: list[Case] | None = None) -> dict[str, Cas
             target.write_bytes(content)
         else:
             target.write_text(json.dumps(content), encoding="utf-8")
+        if case.post is not None:
+            case.post(target)
     return {case.name: case for case in cases}

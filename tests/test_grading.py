@@ -98,6 +98,82 @@ def test_oversized_deep_or_broken_messages_are_refused():
         _wire.decode(tree, [])
 
 
+def test_many_small_values_are_refused_before_parsing():
+    a, b = socket.socketpair()
+    with a, b:
+        head = (b'{"blobs":[],"value":{"t":"list","v":[' + b'{"t":"list","v":[0,0]},' * 300_000
+                + b'0]}}')
+        body = len(head).to_bytes(4, "big") + head
+        import threading
+
+        sender = threading.Thread(target=a.sendall, args=(len(body).to_bytes(8, "big") + body,),
+                                  daemon=True)
+        sender.start()
+        with pytest.raises(_wire.ChannelRefused, match="nested lists"):
+            _wire.receive(b, time.monotonic() + 20)
+        sender.join(20)
+
+
+def test_tuple_and_list_subclasses_travel_as_plain_ones():
+    import collections
+
+    import torch
+
+    pair = collections.namedtuple("Pair", "a b")(1, 2)
+    top = torch.topk(torch.tensor([0.1, 0.7, 0.2]), 2)
+    blobs: list[bytes] = []
+    back = _wire.decode(_wire.encode([pair, top], blobs), blobs)
+    assert back[0] == (1, 2) and type(back[0]) is tuple
+    assert type(back[1]) is tuple and back[1][1].tolist() == [1, 2]
+
+
+def test_only_regular_files_are_read_as_submissions(tmp_path):
+    import os
+
+    from camlib.coursework.notebooks import read_file_bytes
+
+    fifo = tmp_path / "a.ipynb"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="FIFO"):
+        read_file_bytes(fifo)  # does not block
+    link = tmp_path / "b.ipynb"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="character device"):
+        read_file_bytes(link)
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_file_bytes(link, follow_symlinks=False)
+    big = tmp_path / "c.ipynb"
+    big.write_bytes(b"x" * 100)
+    with pytest.raises(ValueError, match="over the limit"):
+        read_file_bytes(big, limit=10)
+    assert read_file_bytes(big, limit=100) == b"x" * 100
+
+
+def test_other_cells_give_only_the_definitions_the_exercises_need():
+    from camlib.coursework.notebooks import needed_definitions
+
+    cells = ["import numpy as np\nimport os\ntrain_for_hours()\nhistory = fit(model)\n",
+             "try:\n    import scipy\nexcept ImportError:\n    scipy = None\n"
+             "SCALE = 2\ndef helper(x):\n    return np.asarray(x) * SCALE\n"
+             "for _ in range(10**9):\n    pass\n"]
+    got = needed_definitions(cells, {"helper", "scipy", "model"})
+    assert got == [["import numpy as np"],
+                   ["try:\n    import scipy\nexcept ImportError:\n    scipy = None",
+                    "SCALE = 2", "def helper(x):\n    return np.asarray(x) * SCALE"]]
+
+
+def test_the_learner_camlib_has_no_check_helpers():
+    import camlib
+    from camlib.coursework._library import library_without
+    from camlib.coursework._remote import package_files
+
+    files = library_without(package_files(Path(camlib.__file__).parent), (), "0.1")
+    lesson07 = files["camlib/checks/lesson07.py"].decode()
+    assert "def _iou_variants(*args, **kwargs):" in lesson07
+    lesson06 = files["camlib/checks/lesson06.py"].decode()
+    assert "class _TinyGAPNet" in lesson06 and "def exercise_6_2(*args" in lesson06
+
+
 # ---------------------------------------------------------------------------
 # A test lesson graded end to end
 # ---------------------------------------------------------------------------

@@ -83,10 +83,20 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("infinite_loop_cell", "4.2"): "the exercise cell did not finish within 2 s",
             ("broken_json", "4.1"): "not a readable notebook",
             ("kill_self", "4.2"): "SIGKILL",
-            ("l00_demo_name_error", "0.2"): "note: a line of the exercise cell raised NameError",
+            ("l09_demo_then_consts", "9.1"): "note: a line of the exercise cell raised NameError",
             ("l09_sparse_answer", "9.2"): "could not be encoded as plain data",
             ("lesson02_as_04", "4.1"): "exercise headings are lesson 02's",
-            ("unknown_lesson", ""): "the course has no lesson 12"}.items():
+            ("unknown_lesson", ""): "the course has no lesson 12",
+            ("l06_zero_grad_after_backward", "6.2"): "the gradients were zero when it ran",
+            ("l06_step_before_backward", "6.2"): "it ran before loss.backward()",
+            ("l06_no_step", "6.2"): "call optimizer.step() after loss.backward()",
+            ("fifo_submission", "3.1"): "not a regular file (a FIFO)",
+            ("dev_zero_link", "1.1"): "a symbolic link",
+            ("link_to_solution", "4.1"): "a symbolic link",
+            ("sparse_60mb", "6.1"): "over the limit",
+            ("nested_reply", "4.2"): "the grader refuses to read",
+            ("l07_sweep_engine", "7.2"): "camlib.sweep.threshold_boxes",
+            ("l11_checks_helpers", "11.1"): "the checks' helper _mass"}.items():
         if name in cases:
             assert words in message[name, number], message[name, number]
     assert not any("memory or CPU" in m for m in message.values())

@@ -17,6 +17,8 @@ camlib's source into a cell (docs/grading.md lists it among the grader's limits)
 from __future__ import annotations
 
 import ast
+import hashlib
+import re
 
 STUB_FUNCTION = '''def {name}(*args, **kwargs):
     """Absent while exercise {exercise} is graded."""
@@ -78,14 +80,80 @@ def remove_definition(text: str, name: str, message: str, exercise: str) -> str:
     return "".join(lines[:first]) + stub + "".join(lines[node.end_lineno:])
 
 
+CHECK_LESSON = re.compile(r"^camlib/checks/lesson\d\d\.py$")
+HELPER_MESSAGE = ("the checks' helper {name} is not in the learner's process (it computes "
+                  "answers); write your own")
+_STRIPPED: dict[str, dict[str, bytes]] = {}
+
+
+def check_helpers_removed(text: str) -> str:
+    """A check module's source keeping only what importing it and unpickling needs.
+
+    Kept: imports, classes (the checks' test networks), module-level statements, and
+    every function those use, directly or through each other. Every other top-level
+    function (the checks themselves, their private helpers that compute answers) becomes
+    a stub raising ``RuntimeError``, in one pass.
+
+    >>> src = "def _answer(x):\\n    return x\\n\\ndef _size():\\n    return 3\\n"
+    >>> src += "class Net:\\n    def f(self):\\n        return _size()\\n"
+    >>> out = check_helpers_removed(src)
+    >>> "return x" in out, "return 3" in out
+    (False, True)
+    """
+    from camlib.coursework.notebooks import _free_in
+
+    tree = ast.parse(text)
+    functions = {n.name: n for n in tree.body
+                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    needed: set[str] = set()
+    for node in tree.body:
+        if node.__class__ in (ast.FunctionDef, ast.AsyncFunctionDef):
+            for part in [*node.decorator_list, *node.args.defaults,
+                         *[d for d in node.args.kw_defaults if d]]:
+                needed |= _free_in(part)
+        else:
+            needed |= _free_in(node)
+    todo = [n for n in needed if n in functions]
+    keep: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        todo += [n for n in _free_in(functions[name]) if n in functions and n not in keep]
+    lines = text.splitlines(keepends=True)
+    strip = sorted((n for name, n in functions.items() if name not in keep),
+                   key=lambda n: n.lineno, reverse=True)
+    for node in strip:
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+        stub = STUB_FUNCTION.format(name=node.name, exercise="(any)",
+                                    message=HELPER_MESSAGE.format(name=node.name))
+        lines[first:node.end_lineno] = [stub]
+    return "".join(lines)
+
+
+def without_check_helpers(files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` with :func:`check_helpers_removed` applied to each ``checks/lessonNN.py``.
+
+    Computed once per distinct set of check files (every exercise of a run shares it).
+    """
+    names = sorted(p for p in files if CHECK_LESSON.match(p))
+    key = hashlib.sha256(b"".join(p.encode() + b"\0" + files[p] for p in names)).hexdigest()
+    if key not in _STRIPPED:
+        _STRIPPED[key] = {p: check_helpers_removed(files[p].decode("utf-8")).encode("utf-8")
+                          for p in names}
+    return {**files, **_STRIPPED[key]}
+
+
 def library_without(files: dict[str, bytes], targets: tuple[str, ...] | list[str],
                     exercise: str) -> dict[str, bytes]:
     """camlib's files (:func:`~camlib.coursework._remote.package_files`) minus ``targets``.
 
     Raises ``LookupError`` when a target is not a top-level definition of its module, so
-    that a renamed function cannot stay available by mistake.
+    that a renamed function cannot stay available by mistake. The check modules keep only
+    what unpickling the checks' inputs needs (:func:`without_check_helpers`).
     """
-    out = dict(files)
+    out = without_check_helpers(files)
     for target in targets:
         path, name = module_path(target)
         if path not in out:

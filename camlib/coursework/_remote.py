@@ -327,6 +327,15 @@ def _apply(target: Any, state: Any) -> None:
                 if name in current and isinstance(value, torch.Tensor) \
                         and value.shape == current[name].shape:
                     current[name].copy_(value.to(current[name].dtype))
+        parameters = dict(target.named_parameters())
+        for name, grad in dict(state.get("grads") or {}).items():
+            parameter = parameters.get(name)
+            if parameter is None:
+                continue
+            if grad is None:
+                parameter.grad = None
+            elif isinstance(grad, torch.Tensor) and grad.shape == parameter.shape:
+                parameter.grad = grad.detach().to(parameter.dtype)
         modules = dict(target.named_modules())
         for name, counts in dict(state.get("hooks") or {}).items():
             module = modules.get(name)
@@ -347,6 +356,15 @@ def _apply(target: Any, state: Any) -> None:
             target.load_state_dict(state.get("state_dict"))
         except Exception:  # noqa: BLE001 - a state the optimizer refuses is not mirrored
             pass
+        steps = state.get("steps")
+        # step() ran in the learner's process: the grader's own step hooks (a check's) run
+        # once per step, after the parameters and gradients were mirrored (modules come
+        # first in a call's changes only when they come first in its arguments; the hooks
+        # of a check read the model after the call, not inside the hook).
+        if isinstance(steps, int) and steps > 0:
+            for hook in list(getattr(target, "_optimizer_step_post_hooks", {}).values())[:8]:
+                for _ in range(min(steps, 1000)):
+                    hook(target, (), {})
     elif kind == "container":
         value = state.get("value")
         if isinstance(target, list) and isinstance(value, list):
@@ -407,6 +425,10 @@ class RemoteFunction:
         except _wire.ChannelTimeout:
             self.lost = "it did not answer in time"
             raise _TimeUp from None
+        except _wire.ChannelRefused as exc:
+            self.lost = f"the grader refused its reply: {exc}"
+            raise LearnerError("", f"{self.name} returned something the grader refuses to "
+                                   f"read: {exc}") from None
         except _wire.ChannelError as exc:
             self.lost = self.process.ended()
             raise LearnerError("", f"the Python process running {self.name} ended during "

@@ -117,8 +117,6 @@ def _load_module(spec: str) -> None:
 # Cells: magics through IPython's transformer, demo lines that fail cost nothing
 # ---------------------------------------------------------------------------
 
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
-                ast.ImportFrom)
 _RUN_BODY = {"time", "timeit", "capture", "prun"}
 """Cell and line magics whose code is run once (the rest are skipped, as are shell lines)."""
 
@@ -171,18 +169,27 @@ class _Shell:
         return lambda *args, **kwargs: None
 
 
+def _display(*objects: Any, **kwargs: Any) -> None:
+    """IPython's ``display`` where nobody looks: the objects' reprs are made, then dropped."""
+    for value in objects:
+        repr(value)
+
+
 def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseException | None:
     """Run a cell's top-level statements in order; returns the first exception, if any.
 
-    After a statement raises, only definitions (``def``, ``class``, ``import``) still run:
-    a demo line using another cell's variables costs nothing, the function is graded.
-    ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
+    After a statement raises, only definitions (imports, ``def``, ``class``, assignments
+    to names, ``try`` blocks of those: ``notebooks.statement_binds``) still run: a demo
+    line using another cell's variables costs nothing, the function and the constants
+    after it are graded. ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
     """
+    from camlib.coursework.notebooks import statement_binds
+
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     tree = ast.parse(code, filename)
     first: BaseException | None = None
     for node in tree.body:
-        if first is not None and not isinstance(node, _DEFINITIONS):
+        if first is not None and statement_binds(node) is None:
             continue
         statement = compile(ast.Module([node], type_ignores=[]), filename, "exec")
         try:
@@ -199,6 +206,29 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
 # ---------------------------------------------------------------------------
 
 
+_STEPS: dict[int, int] = {}
+"""Calls of ``step()`` per optimizer argument during one call (the grader replays its own
+step hooks that many times: a check's hook is on the grader's optimizer, not this one)."""
+
+
+def _count_steps(values: list[Any]) -> list[Any]:
+    """Count ``step()`` on every optimizer among ``values``; returns the hooks' handles."""
+    torch = sys.modules.get("torch")
+    handles = []
+    _STEPS.clear()
+    if torch is None:
+        return handles
+    for value in values:
+        if isinstance(value, torch.optim.Optimizer):
+            key = id(value)
+            _STEPS[key] = 0
+
+            def counted(*_: Any, key: int = key) -> None:
+                _STEPS[key] += 1
+            handles.append(value.register_step_post_hook(counted))
+    return handles
+
+
 def _state(value: Any) -> Any:
     """What the grader mirrors of an argument after a call (a plain-data description)."""
     torch = sys.modules.get("torch")
@@ -210,20 +240,43 @@ def _state(value: Any) -> Any:
             named = dict(value.named_modules())
             return {"kind": "module",
                     "state": dict(value.state_dict()),
+                    "grads": {n: None if p.grad is None else p.grad.detach()
+                              for n, p in value.named_parameters()},
                     "hooks": {n: [len(m._forward_hooks), len(m._forward_pre_hooks),
                                   len(m._backward_hooks)] for n, m in named.items()},
                     "training": {n: bool(m.training) for n, m in named.items()}}
         if isinstance(value, torch.optim.Optimizer):
-            return {"kind": "optimizer", "state_dict": value.state_dict()}
+            return {"kind": "optimizer", "state_dict": value.state_dict(),
+                    "steps": _STEPS.get(id(value), 0)}
     if isinstance(value, (list, dict, tuple)):
         return {"kind": "container", "value": value}
     return value
 
 
-def _describe_state(value: Any) -> tuple[str, list[bytes]]:
+def _describe_state(value: Any, tools: _Tools) -> tuple[str, list[bytes]]:
     blobs: list[bytes] = []
-    tree = _wire.encode(_state(value), blobs)
-    return json.dumps(tree, sort_keys=True), blobs
+    tree = tools.encode(tools.state(value), blobs)
+    return tools.dumps(tree, sort_keys=True), blobs
+
+
+class _Tools:
+    """What the runner reports with, bound before any learner code runs.
+
+    The request loop and the calls use these references only, never the module's globals:
+    a cell that replaces ``sys.modules['__main__']._state`` or ``_wire.send`` changes a
+    name nobody looks up any more. (Anything else inside this process stays forgeable:
+    docs/grading.md says why the grade does not rest on it.)
+    """
+
+    __slots__ = ("send", "receive", "encode", "state", "dumps", "count_steps", "budget",
+                 "channel_error", "loads", "describe", "handle", "call")
+
+    def __init__(self) -> None:
+        self.send, self.receive, self.encode = _wire.send, _wire.receive, _wire.encode
+        self.channel_error = _wire.ChannelError
+        self.state, self.dumps, self.count_steps = _state, json.dumps, _count_steps
+        self.budget, self.loads = _Budget, pickle.loads
+        self.describe, self.handle, self.call = _describe_state, _handle, _call
 
 
 # ---------------------------------------------------------------------------
@@ -243,14 +296,17 @@ def main(fd: int, config: dict[str, Any]) -> int:
     namespace: dict[str, Any] = {"__name__": "__main__"}
     shell = _Shell(namespace)
     namespace["get_ipython"] = lambda: shell
-    _wire.send(sock, {"status": "ready", "confinement": report})
+    namespace["display"] = _display  # always there in Jupyter, without an import
+    tools = _Tools()
+    send, receive = tools.send, tools.receive
+    send(sock, {"status": "ready", "confinement": report})
     while True:
         try:
-            header, blobs = _wire.receive(sock, None, limit=1 << 34)
-        except _wire.ChannelError:
+            header, blobs = receive(sock, None, limit=1 << 34)
+        except tools.channel_error:
             return 0
         try:
-            reply, out = _handle(header, blobs, namespace)
+            reply, out = tools.handle(header, blobs, namespace, tools)
         except _CpuTimeUp:  # the alarm fired while a reply was being made
             reply, out = {"status": "timeout"}, []
         except BaseException as exc:  # noqa: BLE001 - the request loop goes on
@@ -258,14 +314,14 @@ def main(fd: int, config: dict[str, Any]) -> int:
                                                           f"{_text(exc, 200)}"}, []
         reply["id"] = header.get("id")
         try:
-            _wire.send(sock, reply, out)
+            send(sock, reply, out)
         except (OSError, ValueError, TypeError) as exc:
-            _wire.send(sock, {"id": header.get("id"), "status": "unsendable",
+            send(sock, {"id": header.get("id"), "status": "unsendable",
                               "text": _text(exc)})
 
 
-def _handle(header: dict[str, Any], blobs: list[bytes],
-            namespace: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
+            tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     op = header.get("op")
     if op == "checks":
         failed = []
@@ -283,10 +339,26 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
             except BaseException as exc:  # noqa: BLE001
                 failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
         return {"status": "ok", "failed": failed}, []
+    if op == "define":  # another cell's definitions: each alone, failures only noted
+        failed = []
+        for statement in header["statements"]:
+            # an import (also in a try block) may take long on a loaded machine: Torch,
+            # matplotlib; it gets the import budget, the rest the small one
+            cpu = header.get("import_cpu", header["cpu"]) if statement.startswith(
+                ("import ", "from ", "try:")) else header["cpu"]
+            try:
+                with tools.budget(cpu):
+                    exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
+                         namespace)
+            except _CpuTimeUp:
+                failed.append([statement, f"more than {cpu:g} s of CPU time"])
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
+        return {"status": "ok", "failed": failed}, []
     if op == "exec":
         code_text, filename = as_python(header["source"]), header["filename"]
         try:
-            with _Budget(header["cpu"]):
+            with tools.budget(header["cpu"]):
                 error = run_cell(code_text, filename, namespace)
         except _CpuTimeUp:
             return {"status": "timeout"}, []
@@ -308,7 +380,7 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
                 return {"status": "ok", "found": name, "params": params}, []
         return {"status": "ok", "found": None}, []
     if op == "call":
-        return _call(header, blobs, namespace)
+        return tools.call(header, blobs, namespace, tools)
     if op == "usage":
         import resource
 
@@ -318,14 +390,15 @@ def _handle(header: dict[str, Any], blobs: list[bytes],
     return {"status": "unknown"}, []
 
 
-def _call(header: dict[str, Any], blobs: list[bytes],
-          namespace: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
+          tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     fn = namespace.get(header["name"])
-    args, kwargs = pickle.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    args, kwargs = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
     keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
     values = list(args) + list(kwargs.values())
-    before = [_describe_state(v) for v in values]
-    budget = _Budget(header["cpu"])
+    before = [tools.describe(v, tools) for v in values]
+    counting = tools.count_steps(values)
+    budget = tools.budget(header["cpu"])
     reply: dict[str, Any]
     try:
         with budget:
@@ -337,14 +410,16 @@ def _call(header: dict[str, Any], blobs: list[bytes],
     else:
         reply = {"status": "ok"}
     reply["cpu"] = getattr(budget, "used", 0.0)
+    for handle in counting:
+        handle.remove()
     out: list[bytes] = []
     try:
         if reply["status"] == "ok":
-            reply["value"] = _wire.encode(value, out)
+            reply["value"] = tools.encode(value, out)
         changes = []
         for (kind, key), value_now, (text, arrays) in zip(keys, values, before, strict=True):
-            if _describe_state(value_now) != (text, arrays):
-                changes.append([kind, key, _wire.encode(_state(value_now), out)])
+            if tools.describe(value_now, tools) != (text, arrays):
+                changes.append([kind, key, tools.encode(tools.state(value_now), out)])
     except BaseException as exc:  # noqa: BLE001 - e.g. a sparse or quantized tensor
         what = type(value).__name__ if reply["status"] == "ok" else "an argument"
         return {"status": "unsendable", "cpu": reply["cpu"],

@@ -26,6 +26,16 @@ import numpy as np
 MAX_MESSAGE = 256 << 20
 """Bytes one message may carry (a learner's answer larger than this is refused)."""
 
+MAX_HEADER = 16 << 20
+"""Bytes of a message's JSON header (arrays travel as blobs, so answers stay far below)."""
+
+MAX_NODES = 200_000
+"""Lists, tuples, dicts and tagged values one message may describe."""
+
+MAX_ITEMS = 1_000_000
+"""Elements (JSON commas) one message may hold: 3 million tiny nested lists are refused
+before they are parsed, so a reply cannot make the grader's memory grow by gigabytes."""
+
 MAX_DEPTH = 40
 MAX_TEXT = 2000
 ARRAY_KINDS = "biufc"
@@ -35,6 +45,10 @@ TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "complex64", "compl
 
 class ChannelError(Exception):
     """The other side closed the channel, sent too much, or sent something unreadable."""
+
+
+class ChannelRefused(ChannelError):
+    """A message the grader refuses to read (too large, too many values); the process lives."""
 
 
 class ChannelTimeout(ChannelError):
@@ -97,8 +111,17 @@ def receive(sock: socket.socket, deadline: float | None = None,
     (head_size,) = struct.unpack(">I", body[:4])
     if head_size > size - 4:
         raise ChannelError("a malformed message")
+    head = body[4:4 + head_size]
+    if head_size > MAX_HEADER:
+        raise ChannelRefused(f"a reply whose description takes {head_size:,} bytes (the limit "
+                           f"is {MAX_HEADER:,}; return arrays, not nested lists)")
+    nodes, items = head.count(b"{") + head.count(b"["), head.count(b",")
+    if nodes > MAX_NODES or items > MAX_ITEMS:
+        raise ChannelRefused(f"a reply of {nodes:,} nested lists/tuples/dicts and {items:,} "
+                           f"elements (the limits are {MAX_NODES:,} and {MAX_ITEMS:,}; "
+                           f"return an array, not nested lists)")
     try:
-        header = json.loads(body[4:4 + head_size].decode())
+        header = json.loads(head.decode())
     except (ValueError, RecursionError) as exc:
         raise ChannelError(f"an unreadable message ({type(exc).__name__})") from None
     if not isinstance(header, dict) or not isinstance(header.get("blobs"), list):
@@ -129,36 +152,48 @@ def _is_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
-    """A JSON-able tree for ``value``; arrays appended to ``blobs`` as ``.npy``."""
-    if depth > MAX_DEPTH:
-        return {"t": "obj", "type": "deeply nested value"}
-    if value is None or isinstance(value, (bool, str)) and type(value) in (bool, str):
-        return value if not isinstance(value, str) else value[:MAX_TEXT * 50]
-    if type(value) is int:
-        return value if abs(value) < 2**63 else {"t": "float", "v": str(float(value))}
-    if type(value) is float:
-        return value if math.isfinite(value) else {"t": "float", "v": str(value)}
-    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
-        blobs.append(_npy(np.asarray(value)))
-        return {"t": "np", "b": len(blobs) - 1}
-    if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
-        blobs.append(_npy(np.asarray(value)))
-        return {"t": "nd", "b": len(blobs) - 1}
-    if _is_tensor(value) and hasattr(value, "shape"):
-        tensor = value.detach().cpu()
-        dtype = str(tensor.dtype).replace("torch.", "")
-        if dtype == "bfloat16":
-            tensor = tensor.float()
-        blobs.append(_npy(tensor.resolve_conj().resolve_neg().numpy()))
-        return {"t": "tensor", "b": len(blobs) - 1, "dtype": dtype,
-                "requires_grad": bool(value.requires_grad)}
-    if type(value) in (list, tuple):
-        return {"t": type(value).__name__, "v": [encode(v, blobs, depth + 1) for v in value]}
-    if type(value) is dict:
-        return {"t": "dict", "v": [[encode(k, blobs, depth + 1), encode(v, blobs, depth + 1)]
-                                   for k, v in value.items()]}
-    return {"t": "obj", "type": type(value).__name__[:80]}
+def _make_encoder():
+    """:func:`encode`, whose recursion and helpers are bound in its closure: replacing
+    ``_wire.encode`` or ``_wire._npy`` in the learner's process after the runner took its
+    reference changes nothing the runner uses."""
+    _npy_, _is_tensor_, isfinite = _npy, _is_tensor, math.isfinite
+
+    def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
+        """A JSON-able tree for ``value``; arrays appended to ``blobs`` as ``.npy``."""
+        if depth > MAX_DEPTH:
+            return {"t": "obj", "type": "deeply nested value"}
+        if value is None or isinstance(value, (bool, str)) and type(value) in (bool, str):
+            return value if not isinstance(value, str) else value[:MAX_TEXT * 50]
+        if type(value) is int:
+            return value if abs(value) < 2**63 else {"t": "float", "v": str(float(value))}
+        if type(value) is float:
+            return value if isfinite(value) else {"t": "float", "v": str(value)}
+        if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+            blobs.append(_npy_(np.asarray(value)))
+            return {"t": "np", "b": len(blobs) - 1}
+        if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
+            blobs.append(_npy_(np.asarray(value)))
+            return {"t": "nd", "b": len(blobs) - 1}
+        if _is_tensor_(value) and hasattr(value, "shape"):
+            tensor = value.detach().cpu()
+            dtype = str(tensor.dtype).replace("torch.", "")
+            if dtype == "bfloat16":
+                tensor = tensor.float()
+            blobs.append(_npy_(tensor.resolve_conj().resolve_neg().numpy()))
+            return {"t": "tensor", "b": len(blobs) - 1, "dtype": dtype,
+                    "requires_grad": bool(value.requires_grad)}
+        if isinstance(value, (list, tuple)):  # a namedtuple, torch.return_types.topk: plain
+            kind = "tuple" if isinstance(value, tuple) else "list"
+            return {"t": kind, "v": [encode(v, blobs, depth + 1) for v in value]}
+        if isinstance(value, dict):
+            return {"t": "dict", "v": [[encode(k, blobs, depth + 1), encode(v, blobs, depth + 1)]
+                                       for k, v in value.items()]}
+        return {"t": "obj", "type": type(value).__name__[:80]}
+
+    return encode
+
+
+encode = _make_encoder()
 
 
 def _array(blob: bytes) -> np.ndarray:

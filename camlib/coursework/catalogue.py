@@ -115,23 +115,32 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
     "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
     "3.2": ("camlib.reference.softmax", "camlib.torch.softmax"),
-    "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
+    "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
+            "camlib.viz.stepper.derivation", "camlib.viz.stepper.Derivation"),
     "4.2": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool",
             "camlib.reference.class_scores", "camlib.torch.class_scores"),
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
-    "5.1": ("camlib.reference.upsample", "camlib.torch.upsample"),
+    "5.1": ("camlib.reference.upsample", "camlib.torch.upsample",
+            "camlib.reference._interpolation_taps"),
     "5.2": ("camlib.reference.normalize", "camlib.torch.normalize"),
     "5.4": ("camlib.viz.maps.heat_mask_box",),
     "6.2": ("camlib.train.training_step",),
-    "7.1": ("camlib.reference.iou", "camlib.torch.iou"),
+    "7.1": ("camlib.reference.iou", "camlib.torch.iou", "camlib.localize._ious"),
     "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
             "camlib.reference.component_boxes", "camlib.torch.component_boxes",
-            "camlib.localize.boxes_from_maps"),
-    "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve"),
+            "camlib.localize.boxes_from_maps", "camlib.torch._largest_box",
+            "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
+            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map"),
+    "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve",
+            "camlib.localize.max_box_acc_v2", "camlib.localize._curves",
+            "camlib.localize._max_box_acc_of", "camlib.localize.evaluate_localization",
+            "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
+            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map"),
     "8.1": ("camlib.extract.GradCAMExtractor",),
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
-    "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps"),
+    "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
+             "camlib.viz.stepper.derivation", "camlib.viz.stepper.Derivation"),
     "10.2": ("camlib.localize.localization_accuracy",),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
@@ -142,7 +151,12 @@ stub in its place raising ``RuntimeError("Exercise 4.1 asks you to write
 camlib.reference.class_activation_maps; it is not in camlib while this exercise is
 graded")``); every other camlib function stays available as a helper (7.2 may use
 ``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
-``connected_components`` and ``component_boxes``). Each name must be a top-level
+``connected_components`` and ``component_boxes``). The list holds every camlib path to
+an exercise's answer, not only the obvious one: the threshold sweep's engine
+(``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` for 4.1 and 10.1,
+the private helpers that compute an IoU, an upsampling or a curve. The checks' own
+private helpers are out of the learner's camlib for every exercise
+(``_library.without_check_helpers``). Each name must be a top-level
 definition of its module (tests/test_grading.py resolves them all); grading every
 lesson's solution to full marks checks that no helper a solution uses is on the list.
 """

@@ -45,9 +45,9 @@ from camlib.coursework.notebooks import (
     Exercise,
     defined_names,
     find_exercises,
-    import_statements,
+    free_names,
     lesson_number,
-    names_used,
+    needed_definitions,
     read_notebook,
     source,
     tags,
@@ -61,6 +61,9 @@ MESSAGE_LIMIT = 2000
 """Characters of a message in the CSV; the full text goes to the student's feedback file."""
 MATCH_SECONDS = 30.0
 """Time allowed to read a notebook and find its exercise cells."""
+DEFINE_SECONDS = 2.0
+"""CPU seconds for each definition replayed from a cell other than the exercise's (a
+``device = …``, a helper, a constant); one that takes longer is skipped with a note."""
 CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(")
 
 
@@ -225,7 +228,7 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
     number = lesson if lesson is not None else lesson_number(path)
     notebook = None
     try:
-        notebook = read_notebook(path)
+        notebook = read_notebook(path, follow_symlinks=False)
     except (OSError, ValueError) as exc:
         problem = f"not a readable notebook: {exc}"
     else:
@@ -324,16 +327,15 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 # ---------------------------------------------------------------------------
 
 
-def _start(process, prelude: list[str], settings: Settings) -> str:
-    """Start the learner's process and run the imports; returns a note on a failed import."""
-    process.start()
-    header, _ = process.request({"op": "imports", "statements": prelude},
-                                timeout=settings.import_timeout)
-    failed = header.get("failed") or []
-    if not failed:
-        return ""
-    statement, error = (str(x)[:200] for x in failed[0])
-    return f" (the import `{statement}` failed: {error})"
+def _define(process, statements: list[str], settings: Settings) -> list[list[str]]:
+    """Run another cell's definitions, each alone under a small CPU budget; the failed ones."""
+    cpu = min(DEFINE_SECONDS, settings.cell_timeout)
+    imports = sum(t.startswith(("import ", "from ", "try:")) for t in statements)
+    header, _ = process.request({"op": "define", "statements": statements, "cpu": cpu,
+                                 "import_cpu": settings.import_timeout},
+                                timeout=(len(statements) - imports) * (3 * cpu + 2)
+                                + min(imports, 1) * settings.import_timeout + 10)
+    return [[str(x)[:200] for x in f] for f in header.get("failed") or []][:50]
 
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
@@ -365,39 +367,60 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     return False, f"running the exercise cell raised {text}"
 
 
-def _prepare(process, cells: list[str], prelude: list[str], settings: Settings) -> tuple[
-        bool, str]:
-    """Start the process, run the imports, the earlier exercise cells and this one.
+def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple[
+        bool, str, str]:
+    """Start the process and replay what Run All leaves before the exercise's check.
 
-    An earlier cell that ends the process is left out and the process started again.
-    Returns (this cell ran, its message with notes).
+    ``steps``: ("define", statements) for other cells' definitions, ("exec", source) for
+    the earlier exercise cells and, last, this one. A step that ends the process is left
+    out and the process started again. Returns (this cell ran, its message with notes,
+    a note on what was skipped, for a failed check).
     """
+    from camlib.coursework._wire import ChannelError
+
     skipped: set[int] = set()
     while True:
-        note = _start(process, prelude, settings)
-        for k, code in enumerate(cells[:-1]):
-            if k not in skipped:
-                _exec(process, code, "earlier", settings)
-                if not process.alive:
-                    skipped.add(k)
-                    break
+        process.start()
+        failed: list[list[str]] = []
+        for k, (kind, payload) in enumerate(steps[:-1]):
+            if k in skipped:
+                continue
+            if kind == "define":
+                try:
+                    failed += _define(process, payload, settings)
+                except ChannelError:
+                    pass
+            else:
+                _exec(process, payload, "earlier", settings)
+            if not process.alive:
+                skipped.add(k)
+                break
         else:
-            ran, message = _exec(process, cells[-1], "cell", settings)
-            return ran, message + note
+            ran, message = _exec(process, steps[-1][1], "cell", settings)
+            imports = [f for f in failed if f[0].startswith(("import ", "from "))]
+            if imports:
+                message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
+            others = [f for f in failed if not f[0].startswith(("import ", "from "))]
+            skipped_note = ""
+            if others:
+                statement = others[0][0].splitlines()[0][:80]
+                skipped_note = (f" (note: {len(others)} statement(s) of other cells were "
+                                f"skipped, e.g. `{statement}`: {others[0][1][:160]})")
+            return ran, message, skipped_note
 
 
-def run_exercise(e: Exercise, cells: list[str], prelude: list[str],
-                 settings: Settings) -> tuple[bool, str, float]:
-    """Grade exercise ``e`` whose cell is ``cells[-1]`` (earlier exercise cells before it).
+def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
+                 ) -> tuple[bool, str, float]:
+    """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
     Returns (passed, message, CPU seconds of the learner's process).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, cells, prelude, settings, holder)
+    passed, message = _run_exercise(e, steps, settings, holder)
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
-def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: Settings,
+def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
                   holder: list) -> tuple[bool, str]:
     from camlib.checks import get_check
     from camlib.checks._results import CheckResult
@@ -417,13 +440,13 @@ def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: S
     holder.append(process)
     try:
         try:
-            ran, message = _prepare(process, cells, prelude, settings)
+            ran, message, skipped_note = _prepare(process, steps, settings)
         except (ChannelError, OSError) as exc:
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
             return False, f"✘ Exercise {e.number}: {message}"
         names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
-                                           *defined_names(cells[-1])]) if n]
+                                           *defined_names(steps[-1][1])]) if n]
         try:
             header, _ = process.request({"op": "find", "names": names}, timeout=30)
         except ChannelError:
@@ -432,7 +455,7 @@ def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: S
         if not header.get("found"):
             wanted = f"`{names[0]}`" if names else "a function"
             return False, f"✘ Exercise {e.number}: the exercise cell does not define {wanted}" \
-                + message
+                + message + skipped_note
         fn = RemoteFunction(process, str(header["found"]),
                             [str(p) for p in header.get("params") or []], exercise=e.number,
                             cpu_seconds=settings.check_time_limit,
@@ -443,7 +466,8 @@ def _run_exercise(e: Exercise, cells: list[str], prelude: list[str], settings: S
         except Exception as exc:  # noqa: BLE001 - the check must not stop the run
             result = CheckResult(e.number, False, f"✘ Exercise {e.number}: the check stopped "
                                                   f"({type(exc).__name__}: {exc})")
-        return bool(result.passed), result.message + message
+        return bool(result.passed), result.message + message + (
+            "" if result.passed else skipped_note)
     finally:
         process.kill()
 
@@ -480,18 +504,30 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
     except TimeoutError as exc:
         return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
     cells = plan.notebook["cells"]
-    used = set().union(*(names_used(source(cells[i])) for i in where.values()))
-    prelude = import_statements(plan.notebook, used=used)
-    order = sorted(where.values())
+    chosen = set(where.values())
+    last = max(chosen, default=-1)
+    others = [i for i, c in enumerate(cells[:last])
+              if c.get("cell_type") == "code" and i not in chosen]
+    used = set().union(*(free_names(source(cells[i])) for i in chosen))
+    needed = dict(zip(others, needed_definitions([source(cells[i]) for i in others], used),
+                      strict=True))
     results = {}
     for e in plan.expected:
         if e.number not in where:
             results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
                                         f"submission (deleted, or its function renamed?)", True)
             continue
-        chain = [source(cells[i]) for i in order if i <= where[e.number]]
+        steps: list[tuple[str, Any]] = []
+        for i in range(where[e.number] + 1):
+            if i in chosen:
+                steps.append(("exec", source(cells[i])))
+            elif needed.get(i):
+                if steps and steps[-1][0] == "define":
+                    steps[-1][1].extend(needed[i])
+                else:
+                    steps.append(("define", list(needed[i])))
         try:
-            passed, message, cpu = run_exercise(e, chain, prelude, settings)
+            passed, message, cpu = run_exercise(e, steps, settings)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d+)\.(\d+)[ \t]*[:.—–-]?
                      re.MULTILINE)
 CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
 LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # far above any lesson (< 1 MB without outputs)
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,71 @@ class Exercise:
     function: str | None
 
 
-def read_notebook(path: str | Path) -> dict[str, Any]:
-    """Load a notebook's JSON; raises ``ValueError`` naming the file if it is not a notebook."""
+def read_file_bytes(path: str | Path, *, limit: int = MAX_NOTEBOOK_BYTES,
+                    follow_symlinks: bool = True) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, read with a bounded read.
+
+    Raises ``ValueError`` naming the file for anything else: a FIFO, a device (``/dev/zero``),
+    a directory, a file over the limit, and with ``follow_symlinks=False`` a symbolic link.
+    The file is opened without blocking (a FIFO with no writer cannot hang the reader).
+
+    >>> read_file_bytes("/dev/zero")
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/zero: not a regular file (a character device)
+    """
     path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise ValueError(f"{path}: a symbolic link, not a file (refused: a submission is "
+                             f"graded only from a regular file)")
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):
+            raise ValueError(f"{path}: a symbolic link, not a file (refused)") from None
+        raise ValueError(f"{path}: cannot be opened ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise ValueError(f"{path}: {info.st_size:,} bytes, over the limit of {limit:,}")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"{path}: more than {limit:,} bytes, over the limit")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """Load a notebook's JSON; raises ``ValueError`` naming the file if it is not a notebook.
+
+    Only a regular file of at most ``MAX_NOTEBOOK_BYTES`` is read (see
+    :func:`read_file_bytes`); ``follow_symlinks=False`` refuses a symbolic link too.
+    """
+    path = Path(path)
+    data = read_file_bytes(path, follow_symlinks=follow_symlinks)
+    try:
+        notebook = json.loads(data.decode("utf-8"))
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
@@ -290,6 +353,177 @@ def import_statements(notebook: dict[str, Any], used: set[str] | None = None) ->
                 if statement and statement not in statements:
                     statements.append(statement)
     return statements
+
+
+def _free_in(tree: ast.AST) -> set[str]:
+    """Names ``tree`` reads that its functions and comprehensions do not bind themselves."""
+    free: set[str] = set()
+
+    def stores(nodes: list[ast.AST]) -> set[str]:
+        names = set()
+        for top in nodes:
+            for n in ast.walk(top):
+                if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                    names.add(n.id)
+                elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    names.add(n.name)
+                elif isinstance(n, ast.arg):
+                    names.add(n.arg)
+                elif isinstance(n, ast.Import | ast.ImportFrom):
+                    names |= _bound_names(n)
+        return names
+
+    def visit(node: ast.AST, local: frozenset[str]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            outer = [*node.args.defaults, *[d for d in node.args.kw_defaults if d]]
+            if not isinstance(node, ast.Lambda):
+                outer += node.decorator_list
+            for child in outer:
+                visit(child, local)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            inner = local | stores([node.args, *body])
+            for child in body:
+                visit(child, inner)
+            return
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            local = local | stores([g.target for g in node.generators])
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                and node.id not in local:
+            free.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(tree, frozenset())
+    return free
+
+
+def free_names(code: str) -> set[str]:
+    """The names ``code`` reads from outside (a function's parameters and locals left out).
+
+    Falls back to :func:`names_used` (every identifier) when the cell does not parse.
+
+    >>> sorted(free_names("def f(model):\\n    return model(x) + np.pi"))
+    ['np', 'x']
+    """
+    try:
+        tree = ast.parse(without_magics(code))
+        names = _free_in(tree)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return names_used(code)
+    for node in ast.walk(tree):  # the body of a cell magic (``%%time``) is code that runs
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "run_cell_magic" and len(node.args) == 3 \
+                and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            names |= free_names(node.args[2].value)
+    return names
+
+
+_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+             ast.Assign, ast.AnnAssign, ast.AugAssign)
+
+
+def _target_names(target: ast.expr) -> set[str] | None:
+    """Names a plain assignment target binds; None for ``x.attr = …`` / ``x[i] = …``."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names: set[str] = set()
+        for element in target.elts:
+            inner = _target_names(element.value if isinstance(element, ast.Starred)
+                                  else element)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    return None
+
+
+def statement_binds(node: ast.stmt) -> set[str] | None:
+    """The names a top-level statement defines, or None if it is not a definition.
+
+    Definitions: imports, ``def``, ``class``, assignments to names, and ``try`` / ``if``
+    blocks made only of those (``try: import scipy`` ``except ImportError: scipy = None``).
+    Expression statements, loops, ``with`` blocks and attribute or item assignments are not.
+
+    >>> statement_binds(ast.parse("device = 'cpu'").body[0])
+    {'device'}
+    >>> statement_binds(ast.parse("model.fit(x)").body[0]) is None
+    True
+    """
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return _bound_names(node)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        names: set[str] = set()
+        for target in node.targets:
+            inner = _target_names(target)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    if isinstance(node, ast.AnnAssign | ast.AugAssign):
+        return _target_names(node.target) if (
+            not isinstance(node, ast.AnnAssign) or node.value is not None) else None
+    if isinstance(node, ast.Try | ast.If):
+        blocks = [node.body, node.orelse]
+        if isinstance(node, ast.Try):
+            blocks += [h.body for h in node.handlers] + [node.finalbody]
+        names = set()
+        for block in blocks:
+            for inner in block:
+                if isinstance(inner, ast.Pass):
+                    continue
+                bound = statement_binds(inner)
+                if bound is None:
+                    return None
+                names |= bound
+        return names or None
+    return None
+
+
+def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
+    """A cell's top-level definitions: (source, names bound, names used), in order.
+
+    Magics and shell lines are dropped; a cell that does not parse gives nothing.
+    """
+    code = without_magics(code)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found = []
+    for node in tree.body:
+        bound = statement_binds(node)
+        text = ast.get_source_segment(code, node) if bound is not None else None
+        if text:
+            try:
+                used = _free_in(node)
+            except RecursionError:
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            found.append((text, bound, used))
+    return found
+
+
+def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
+    """Per cell, the definitions that the names ``used`` need, directly or through others.
+
+    A star import is always kept. Linear passes until nothing is added (a definition is
+    added at most once).
+    """
+    found = [definitions(code) for code in cells]
+    keep = [[False] * len(d) for d in found]
+    needed = set(used)
+    changed = True
+    while changed:
+        changed = False
+        for i, cell in enumerate(found):
+            for j, (_, bound, uses) in enumerate(cell):
+                if not keep[i][j] and ("*" in bound or bound & needed):
+                    keep[i][j] = changed = True
+                    needed |= uses
+    return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
+            for i, cell in enumerate(found)]
 
 
 def without_magics(code: str) -> str:
