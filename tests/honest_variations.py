@@ -8,10 +8,9 @@ marks in the notebook (the check, in-process) and under the grader.
 
 ``VARIANTS`` holds the cells; ``notebook(lesson)`` is what the lesson's earlier cells leave
 defined when the exercise cell runs (its imports, and the variables a demo line uses),
-so a cell runs here as in the lesson. ``GRADER_CAUSES`` names, for the variants the
-grader does not yet give full marks, the grader-side cause (the wire format, a cell
-magic, a demo line's NameError): tests/test_honest_variations.py marks those grader
-cases ``xfail(strict=False)`` with that reason, to be flipped once the grader is fixed.
+so a cell runs here as in the lesson. ``GRADER_CAUSES`` would name, for a variant the
+grader could not yet give full marks, the grader-side cause (tests/test_honest_variations.py
+marks such a case ``xfail`` with it); it is empty: every variant earns full marks there.
 """
 
 from __future__ import annotations
@@ -766,9 +765,5 @@ plt.close("all")
 """Three honest cells for each of the 31 exercises."""
 
 
-GRADER_CAUSES: dict[str, str] = {
-    "9.2-the topk result itself": (
-        "grader side: torch.return_types.topk (a named tuple of tensors) crosses the wire as "
-        "an opaque value (issue 20 item 4: the wire format)"),
-}
-"""Variant id -> the grader-side cause that still costs it points (an xfail reason)."""
+GRADER_CAUSES: dict[str, str] = {}
+"""Variant id -> a grader-side cause that still costs it points (an xfail reason); none."""
