@@ -55,4 +55,4 @@ def test_offline_path_describes_the_digits_and_leaks_no_download_message(tmp_pat
     outputs = _run(tmp_path, {"http_proxy": "http://127.0.0.1:9", "https_proxy":
                               "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert "four cluttered test digits" in outputs
-    assert "Downloading" not in outputs and "the digit's ink covers" in outputs
+    assert "Downloading" not in outputs and "half the ink covers" in outputs
