@@ -94,7 +94,7 @@ book: browser-deps
 	    tests/test_browser_book.py -q -p no:cacheprovider
 
 # Lessons 04, 05 and 07 in JupyterLab in headless Chromium: Run All, widgets redraw (about 5
-# minutes on a busy 2-core machine; stopped at 7).
+# minutes on a busy 2-core machine; stopped at 15).
 test-browser: browser-deps
 	CAMLIB_BROWSER_TESTS=1 timeout 900 $(BIN)/python -m pytest tests/test_browser_lab.py -q -s -p no:cacheprovider
 
