@@ -1,18 +1,18 @@
 """The course's repository setting, and its commands where ``make`` is missing (Windows).
 
-The one setting that names the course's repository lives in ``camlib/course.json``::
+The one setting that names the course's repository lives in ``camcourse/course.json``::
 
     {"repo_url": "https://github.com/OWNER/NAME", "branch": "main"}
 
 Code reads it with :func:`load_setting` and passes the :class:`Setting` on; the clone line,
 the "Open in Colab" links and every notebook's set-up cell are made from it here.
-``python -m camlib.coursework publish URL`` writes the file and regenerates what depends
+``python -m camcourse.coursework publish URL`` writes the file and regenerates what depends
 on it. This module needs only the standard library, so its commands run before anything
 is installed::
 
-    python -m camlib.course lab     # what `make lab` does: .venv, install, JupyterLab
-    python -m camlib.course test    # what `make test` does
-    python -m camlib.course lab --dry-run   # print the steps, run nothing
+    python -m camcourse.course lab     # what `make lab` does: .venv, install, JupyterLab
+    python -m camcourse.course test    # what `make test` does
+    python -m camcourse.course lab --dry-run   # print the steps, run nothing
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ COLAB = "https://colab.research.google.com/github/"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # Where the set-up cell puts the course's package and data when it has to fetch them.
 CLONE_DIR_ON_COLAB = "/content/cam-course"
-# What the set-up cell checks out: the package and its data, never notebooks/.
-SPARSE_PATHS = ("camlib", "data")
+# What the set-up cell checks out: the packages and their data, never notebooks/.
+SPARSE_PATHS = ("camlib", "camcourse", "data")
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 _REPO_URL = re.compile(r"^https://github\.com/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
@@ -82,7 +82,7 @@ class Setting:
 
 
 def load_setting(path: str | Path = SETTING_FILE) -> Setting:
-    """The repository setting stored in ``path`` (default: ``camlib/course.json``)."""
+    """The repository setting stored in ``path`` (default: ``camcourse/course.json``)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -127,9 +127,10 @@ def badge_markdown(notebook_path: str | Path, setting: Setting) -> str:
 
 
 _SETUP_CELL = '''\
-# Set-up. camlib (the course's package) is installed in the course's own environment.
-# On Colab, or in a notebook downloaded on its own, this cell fetches camlib {version}
-# and its data (never the lessons) from the course's repository and installs it.
+# Set-up. camlib (the library) and camcourse (the course's data, models, figures and
+# checks) are installed in the course's own environment. On Colab, or in a notebook
+# downloaded on its own, this cell fetches both ({version}) and their data (never the
+# lessons) from the course's repository and installs them.
 import importlib.util
 import os
 import subprocess
@@ -137,16 +138,18 @@ import sys
 
 COURSE = "{repo_url}"
 ON_COLAB = "google.colab" in sys.modules
-if ON_COLAB or importlib.util.find_spec("camlib") is None:
+if ON_COLAB or None in (importlib.util.find_spec("camlib"),
+                        importlib.util.find_spec("camcourse")):
     cache = os.environ.get("CAMLIB_CACHE", os.path.expanduser("~/.cache/camlib"))
     where = os.path.join(cache, "cam-course-{version}")
     if ON_COLAB:
         where = "{colab_dir}"
-    print(f"Installing camlib {version} from {{COURSE}} into {{where}} (needs git and the "
-          "network; pip adds PyTorch and the rest only where they are missing)")
+    print(f"Installing camlib and camcourse {version} from {{COURSE}} into {{where}} "
+          "(needs git and the network; pip adds PyTorch and the rest only where they are "
+          "missing)")
     try:
         if not os.path.isdir(where):
-            # A sparse clone without blobs: only the top-level files, camlib/, data/.
+            # A sparse clone without blobs: the top-level files, camlib/, camcourse/, data/.
             subprocess.run(["git", "clone", "--quiet", "--depth", "1",
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
                             COURSE, where], check=True)
@@ -157,9 +160,9 @@ if ON_COLAB or importlib.util.find_spec("camlib") is None:
                         *(["--no-deps"] if ON_COLAB else []), "-e", where], check=True)
     except (OSError, subprocess.CalledProcessError) as error:
         raise RuntimeError(
-            f"camlib could not be installed ({{error}}). Offline? On a machine with the "
-            f"network run `git clone {{COURSE}}`, copy that folder here, run "
-            "`python -m camlib.course lab` inside it and open the lessons from there."
+            f"camlib and camcourse could not be installed ({{error}}). Offline? On a "
+            f"machine with the network run `git clone {{COURSE}}`, copy that folder here, "
+            "run `python -m camcourse.course lab` inside it and open the lessons from there."
         ) from None
     sys.path.insert(0, where)
 
@@ -177,12 +180,13 @@ print(f"camlib {{camlib.__version__}}, torch {{torch.__version__}}, device: {{de
 def setup_cell_source(setting: Setting, version: str = __version__) -> str:
     """The first code cell of every lesson and student copy: runs wherever it lands.
 
-    Where ``import camlib`` works (the course's own environment) it only imports. On
-    Colab, and wherever camlib is missing (a lesson downloaded on its own), it makes a
-    sparse clone without blobs of the repository (``camlib/`` and ``data/`` only, so no
-    solution arrives) and installs camlib from it: ``--no-deps`` on Colab, which already
-    has every dependency; elsewhere pip adds what is missing. If that fails (no network,
-    no git) it says what to do. The device comes from ``torch.cuda.is_available()``.
+    Where camlib and camcourse import (the course's own environment) it only imports. On
+    Colab, and wherever either is missing (a lesson downloaded on its own), it makes a
+    sparse clone without blobs of the repository (``camlib/``, ``camcourse/`` and
+    ``data/`` only, so no solution arrives) and installs the project, both packages, from
+    it: ``--no-deps`` on Colab, which already has every dependency; elsewhere pip adds
+    what is missing. If that fails (no network, no git) it says what to do. The device
+    comes from ``torch.cuda.is_available()``.
 
     >>> cell = setup_cell_source(Setting("https://github.com/ada/cam-course", "main"))
     >>> "--sparse" in cell and max(len(line) for line in cell.splitlines()) <= 88
@@ -205,7 +209,7 @@ def venv_python(venv: Path) -> Path:
 def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
          cpu: bool = False, fresh: bool | None = None, as_root: bool | None = None,
          ) -> list[list[str]]:
-    """The commands that ``python -m camlib.course COMMAND`` runs, in order.
+    """The commands that ``python -m camcourse.course COMMAND`` runs, in order.
 
     Parameters
     ----------
@@ -257,14 +261,15 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     else:
         lessons = sorted(str(p.relative_to(root)) for p in (root / "notebooks").glob(
             "[0-9]*.ipynb"))
-        steps.append([py, "-m", "pytest", "tests", "camlib", *lessons, "--doctest-modules",
+        steps.append([py, "-m", "pytest", "tests", "camlib", "camcourse", *lessons,
+                      "--doctest-modules",
                       "--nbval-lax", "--nbval-cell-timeout=600", "-p", "no:cacheprovider"])
     return steps
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m camlib.course",
+        prog="python -m camcourse.course",
         description="The course's commands without make: lab (as `make lab`) and test "
                     "(as `make test`). Both create .venv on first use.")
     parser.add_argument("command", choices=("lab", "test", "clone-line"),

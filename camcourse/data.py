@@ -20,7 +20,7 @@ The source digits come from only 13 writers (scikit-learn's description of the s
 the split is by image, not by writer: the same writers' hands appear in every split.
 
 Images are uint8 (N, 3, H, W); 30 000 float32 images would need about 1.5 GB, so convert
-per batch with `to_float`. Generated sets are cached under ``camlib.paths.CACHE_DIR``,
+per batch with `to_float`. Generated sets are cached under ``camcourse.paths.CACHE_DIR``,
 keyed by every parameter, so a second call is immediate and a changed parameter never
 returns stale data.
 
@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from camlib import paths
+from camcourse import paths
 
 __all__ = [
     "ClutteredDigits",
@@ -533,7 +533,7 @@ def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int
     """
     import matplotlib.pyplot as plt
 
-    from camlib.viz._common import display_image, draw_box, to_numpy
+    from camcourse.viz._common import display_image, draw_box, to_numpy
 
     count = min(count, len(data))
     if boxes is not None:

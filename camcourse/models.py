@@ -29,7 +29,7 @@ from urllib.error import URLError
 import torch
 from torch import nn
 
-from camlib import paths
+from camcourse import paths
 
 __all__ = [
     "GAPNet",
@@ -185,7 +185,7 @@ def _checkpoint_path(name: str | Path) -> Path:
 def load_checkpoint(name: str | Path = "gap", device: torch.device | str | None = None
                     ) -> nn.Module:
     """Load a course checkpoint in eval mode: a shipped name ("gap", "gmp", "gap8", and
-    lesson 11's "gap_spurious") from ``camlib.paths.DATA_DIR`` or a path to a .pt file
+    lesson 11's "gap_spurious") from ``camcourse.paths.DATA_DIR`` or a path to a .pt file
     written by `save_checkpoint`.
 
     >>> load_checkpoint("gap").pool
@@ -267,7 +267,7 @@ def load_pretrained_resnet(name: str = "resnet18", timeout: float = 10.0,
         return None, (
             f"Could not download the pretrained {name} weights ({reason}). "
             f"This needs a network connection once; the file is then kept in {cached.parent}. "
-            "Without it, continue with the course's own model: camlib.models.load_checkpoint()."
+            "Without it, continue with the course's own model: camcourse.models.load_checkpoint()."
         )
     except RuntimeError as error:  # a truncated or corrupt file in the cache
         return None, f"The cached {name} weights in {cached} could not be read ({error})."

@@ -9,7 +9,7 @@ thick, three pixels away from its ink: nothing like it occurs in the training im
 only label is the digit. The frame decides the answer and has a box (the frame's outer
 edge), so the CAM of the new classifier can be scored against it.
 
-Images are two cluttered digits from :func:`camlib.data.make_cluttered_digits` placed side
+Images are two cluttered digits from :func:`camcourse.data.make_cluttered_digits` placed side
 by side: (N, 3, S, 2S) uint8. Boxes are half-open (x0, y0, x1, y1) in the wide image, so
 the right digit's box is its own box shifted by S columns. The "val" split (digits the
 network never trained on) makes fresh training images for the new classifier; "test" uses
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camlib.data import make_cluttered_digits, without_validation_digits
+from camcourse.data import make_cluttered_digits, without_validation_digits
 
 __all__ = ["FramedDigitTask", "make_framed_digit_task", "draw_frame", "FRAME_PADDING",
            "FRAME_WIDTH"]
@@ -51,7 +51,7 @@ class FramedDigitTask:
     boxes : (N, 2, 4) int64, half-open boxes of the left and right digit in the wide image
     frame_boxes : (N, 4) int64, the frame's outer box; (0, 0, 0, 0) when there is no frame
     framed_side : (N,) int64, 0 (left) or 1 (right) for the framed digit; -1 when none
-    sources : (N, 2) int64, the handwritten source digits (see `camlib.data`)
+    sources : (N, 2) int64, the handwritten source digits (see `camcourse.data`)
     """
 
     images: np.ndarray

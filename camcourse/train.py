@@ -1,4 +1,4 @@
-"""Train a course network on cluttered digits: ``python -m camlib.train``.
+"""Train a course network on cluttered digits: ``python -m camcourse.train``.
 
 The labels are the digits only; the boxes are used after training, to measure how well
 the CAM localizes. Seeded (same command, same machine -> same weights), with progress
@@ -11,10 +11,10 @@ On a 2-core CPU with bfloat16 the default run takes about 100 s; in float32
 
 Examples
 --------
-    python -m camlib.train                       # the GAP net -> data/gap.pt, data/gap.json
-    python -m camlib.train --pool max --name gmp # the same net with global max pooling
-    python -m camlib.train --map-stride 8 --name gap8
-    python -m camlib.train --variant spurious    # a coloured corner cue gives the label away
+    python -m camcourse.train                       # the GAP net -> data/gap.pt, data/gap.json
+    python -m camcourse.train --pool max --name gmp # the same net with global max pooling
+    python -m camcourse.train --map-stride 8 --name gap8
+    python -m camcourse.train --variant spurious    # a coloured corner cue gives the label away
 
 From Python (for example in lesson 06):
 
@@ -35,12 +35,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from camlib import paths
-from camlib.data import batches, make_cluttered_digits
+from camcourse import paths
+from camcourse.data import batches, make_cluttered_digits
+from camcourse.models import GAPNet, parameter_count, save_checkpoint
+from camcourse.variants import make_spurious_digits
 from camlib.localize import evaluate_localization
-from camlib.models import GAPNet, parameter_count, save_checkpoint
 from camlib.validation import argument, fraction, non_negative_int, positive_int, real
-from camlib.variants import make_spurious_digits
 
 __all__ = ["train", "training_step", "main", "default_device", "set_threads",
            "autocast_dtype", "native_bfloat16_cpu"]
@@ -169,7 +169,7 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
     out : where to write the checkpoint (and its .json); None writes nothing
     progress : show tqdm progress bars
     verbose : print a line per epoch even without progress bars
-    variant : "plain" (the cluttered digits) or "spurious" (`camlib.variants`: a corner cue
+    variant : "plain" (the cluttered digits) or "spurious" (`camcourse.variants`: a corner cue
         with the class's colour in every training image, a cue of a random colour in every
         test image)
 
@@ -265,13 +265,13 @@ def train(pool: str = "avg", map_stride: int = 4, epochs: int = 7, train_size: i
 
 
 def _command() -> str:
-    if sys.argv and sys.argv[0].endswith(os.path.join("camlib", "train.py")):
-        return " ".join(["python -m camlib.train", *sys.argv[1:]])
-    return "camlib.train.train(...)"
+    if sys.argv and sys.argv[0].endswith(os.path.join("camcourse", "train.py")):
+        return " ".join(["python -m camcourse.train", *sys.argv[1:]])
+    return "camcourse.train.train(...)"
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m camlib.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m camcourse.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     count = argument(positive_int, int)
     parser.add_argument("--pool", choices=["avg", "max"], default="avg")
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=argument(non_negative_int, int), default=0)
     parser.add_argument("--variant", choices=VARIANTS, default="plain",
                         help="spurious: train with a corner cue that gives the label away, "
-                             "test with a cue of a random colour (camlib.variants)")
+                             "test with a cue of a random colour (camcourse.variants)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: float16 on CUDA, bfloat16 on a CPU that has it in "
                              "hardware, else float32 (float16 needs CUDA)")

@@ -1,6 +1,6 @@
 """Variants of the cluttered digits for lesson 11, where CAM misleads.
 
-Both are built from `camlib.data.make_cluttered_digits` (same source digits, same split by
+Both are built from `camcourse.data.make_cluttered_digits` (same source digits, same split by
 handwritten digit, same drawing), then changed in a way that is known exactly:
 
 - `make_spurious_digits`: a small coloured square, the **cue**, is painted in a corner of
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camlib.data import SPLITS, ClutteredDigits, make_cluttered_digits
+from camcourse.data import SPLITS, ClutteredDigits, make_cluttered_digits
 from camlib.validation import non_negative_int, positive_int, real
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "box_overlaps",
 ]
 
-# Bump when the drawing of a variant changes (the base images are versioned by camlib.data).
+# Bump when the drawing of a variant changes (the base images are versioned by camcourse.data).
 VARIANTS_VERSION = 1
 CUES = ("label", "random", "none")
 # Ten saturated hues, 36° apart: class c's cue colour is CUE_COLOURS[c] (RGB in [0, 1]).
@@ -124,7 +124,7 @@ def make_spurious_digits(n: int, split: str = "train", seed: int = 0, cue: str |
     Parameters
     ----------
     n : number of images (> 0)
-    split : a split of `camlib.data` ("train" or "test": disjoint handwritten source digits)
+    split : a split of `camcourse.data` ("train" or "test": disjoint handwritten source digits)
     seed : the same seed and parameters always give the same images
     cue : "label" (the square has its class's colour ``CUE_COLOURS[label]``: a perfect
         shortcut), "random" (a colour drawn uniformly from the ten, independent of the
@@ -245,7 +245,7 @@ def make_two_digits(n: int, split: str = "test", seed: int = 0, same_class: bool
     Parameters
     ----------
     n : number of images (> 0)
-    split : a split of `camlib.data` ("train" or "test")
+    split : a split of `camcourse.data` ("train" or "test")
     seed : the same seed and parameters always give the same images
     same_class : False: the two digits are of different classes; True: of the same class
         (two instances, different handwriting)

@@ -16,8 +16,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from camcourse.checks import CheckFailed, get_check
 from camlib import reference
-from camlib.checks import CheckFailed, get_check
 
 HIDDEN_SEEDS = (1, 20260101)
 

@@ -1,5 +1,5 @@
 """camlib against the reference implementations, side by side in one run:
-``python -m camlib.benchmarks [--maps 1000] [--repeats 3] [--out docs/benchmarks.md]``.
+``python -m camcourse.benchmarks [--maps 1000] [--repeats 3] [--out docs/benchmarks.md]``.
 
 Every row times camlib and the reference on the same inputs in the same process, on one
 CPU thread, alternating between the two so that a busy machine slows both alike, and
@@ -7,7 +7,7 @@ reports the median CPU time (user + sys) and the ratio. Rows:
 
 - MaxBoxAcc over grids of 10 to 1000 thresholds on the GAP checkpoint's CAMs of the test
   images: camlib's one-pass sweep (protocols "camlib" and "choe2020") against the
-  threshold-by-threshold OpenCV loop of Choe et al.'s code (`camlib.benchmarks.wsol`);
+  threshold-by-threshold OpenCV loop of Choe et al.'s code (`camcourse.benchmarks.wsol`);
   the values of MaxBoxAcc and MaxBoxAccV2 of all three;
 - connected components of 256 random masks: `camlib.torch.connected_components` on the
   CPU against ``scipy.ndimage.label`` one mask at a time, and the rounds of the device
@@ -16,7 +16,7 @@ reports the median CPU time (user + sys) and the ratio. Rows:
   against the loop, and the projection to 50,000 maps;
 - the overhead of `camlib.extract.CAMExtractor` (forward pass plus the maps of the
   predicted classes) over the plain forward pass of the GAP net at batch 256;
-- the lesson widgets' redraw time (`camlib.benchmarks.widgets`).
+- the lesson widgets' redraw time (`camcourse.benchmarks.widgets`).
 
 It writes the Markdown page and a plot of time against the number of thresholds.
 OpenCV (``opencv-python-headless``, a development dependency) is needed for the
@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from camlib import localize, paths
+from camcourse import paths
+from camlib import localize
 from camlib import torch as ct
 
 GRIDS = (10, 30, 100, 300, 1000)
@@ -63,8 +64,8 @@ def grid(count: int) -> list[float]:
 
 
 def course_maps(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from camlib.data import make_cluttered_digits, to_float
-    from camlib.models import load_checkpoint
+    from camcourse.data import make_cluttered_digits, to_float
+    from camcourse.models import load_checkpoint
 
     test = make_cluttered_digits(n, "test")
     maps, _ = localize.cam_maps(load_checkpoint("gap"), to_float(test.images),
@@ -100,8 +101,8 @@ def maxboxacc_rows(maps: torch.Tensor, gt: torch.Tensor, repeats: int) -> dict:
     """MaxBoxAcc (largest component, δ = 0.5) and MaxBoxAccV2 (every component, three δ)
     of camlib against the reference loop computing the same, over each grid; where
     camlib's time goes at 100 thresholds; the values of all three."""
+    from camcourse.benchmarks import wsol
     from camlib import sweep
-    from camlib.benchmarks import wsol
 
     arrays = maps.numpy(), gt.numpy()
     for protocol in ("camlib", "choe2020"):  # compile
@@ -161,7 +162,7 @@ def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
     50,000 validation maps."""
     import numba
 
-    from camlib.benchmarks import wsol
+    from camcourse.benchmarks import wsol
 
     maps, gt = resnet_like_maps(n)
     taus = grid(100)
@@ -224,8 +225,8 @@ def components_rows(repeats: int) -> dict:
 
 
 def extractor_row(repeats: int) -> dict:
+    from camcourse.models import load_checkpoint
     from camlib.extract import CAMExtractor
-    from camlib.models import load_checkpoint
 
     model = load_checkpoint("gap").eval()
     images = torch.rand(256, 3, 64, 64)
@@ -342,7 +343,7 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
     lines = [
         "# Benchmarks: camlib against the reference implementations",
         "",
-        "Made by `python -m camlib.benchmarks`; every row times camlib and the reference",
+        "Made by `python -m camcourse.benchmarks`; every row times camlib and the reference",
         "side by side in one run, on one CPU thread, as the median CPU time (user + sys).",
         "",
         f"- machine: {machine()}",
@@ -352,7 +353,7 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
         "## GPU",
         "",
         "No GPU was available in the session that made this page: every number here is",
-        "from the CPU. On a machine with CUDA, `python -m camlib.benchmarks.gpu` measures,",
+        "from the CPU. On a machine with CUDA, `python -m camcourse.benchmarks.gpu` measures,",
         "side by side and interleaved, resnet50 forward against forward + camlib's CAM and",
         "against TorchCAM's and pytorch-grad-cam's (each when installed; skipped with a",
         "note otherwise) on the same batch and precision, the boxes, and MaxBoxAcc of",
@@ -443,11 +444,11 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
         f"| GAP net, batch 256, 64 px | {100 * overhead:+.1f}% | {extractor['forward']:.3f} | "
         f"{extractor['forward + CAM']:.3f} |",
         "",
-        "## Lesson widgets (`python -m camlib.benchmarks.widgets --compare`)",
+        "## Lesson widgets (`python -m camcourse.benchmarks.widgets --compare`)",
         "",
         "Wall time of one redraw as a slider moves (the widget's function, then the inline",
         "backend's tight PNG), median of the repeats; target 100 ms. \"in place\" is how the",
-        "lessons' figures print (`camlib.viz._render`), \"standard\" the same figure printed",
+        "lessons' figures print (`camcourse.viz._render`), \"standard\" the same figure printed",
         "the way matplotlib prints any figure, interleaved with it.",
         "",
         "| widget | in place (ms) | standard (ms) | in place / standard |",
@@ -459,7 +460,7 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m camcourse.benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--maps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -480,7 +481,7 @@ def main(argv: list[str] | None = None) -> str:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)  # one thread, but where a row says "all cores"
-    from camlib.benchmarks import widgets
+    from camcourse.benchmarks import widgets
 
     maps, gt = course_maps(args.maps)
     mba = maxboxacc_rows(maps, gt, args.repeats)

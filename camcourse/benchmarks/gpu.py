@@ -1,5 +1,5 @@
 """Throughput on a GPU, side by side with the anchors:
-``python -m camlib.benchmarks.gpu [--device cuda] [--precision float32] [--quick]``.
+``python -m camcourse.benchmarks.gpu [--device cuda] [--precision float32] [--quick]``.
 
 On the device it first runs the CUDA tests (``pytest -m cuda tests/test_cuda.py``; not
 with ``--no-tests`` or off CUDA), then times, interleaved (one run of each step in turn,
@@ -199,7 +199,7 @@ def _last_linear_name(model: torch.nn.Module) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.gpu", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m camcourse.benchmarks.gpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:1, cpu, ...")
     parser.add_argument("--precision", choices=("float32", "bfloat16", "float16"),
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print(f"CUDA tests: {'passed' if status == 0 else 'FAILED'}")
     from torchvision.models import resnet18, resnet50
 
-    from camlib.models import GAPNet
+    from camcourse.models import GAPNet
 
     torch.manual_seed(0)
     repeats = 2 if args.quick else args.repeats

@@ -1,4 +1,4 @@
-"""The CAM paper's Table 2 in miniature: ``python -m camlib.benchmarks.localization``.
+"""The CAM paper's Table 2 in miniature: ``python -m camcourse.benchmarks.localization``.
 
 Evaluates the shipped checkpoints (data/gap.pt, data/gmp.pt, and data/gap8.pt when
 present) on the cluttered digits and compares CAM with the baselines the paper uses:
@@ -31,9 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from camlib import paths
-from camlib import torch as ct
-from camlib.data import (
+from camcourse import paths
+from camcourse.data import (
     ClutteredDigits,
     batches,
     make_cluttered_digits,
@@ -41,6 +40,14 @@ from camlib.data import (
     source_digits,
     without_validation_digits,
 )
+from camcourse.models import checkpoint_metrics, load_checkpoint
+from camcourse.stats import (
+    interval,
+    paired_difference,
+    source_bootstrap,
+)
+from camcourse.train import set_threads
+from camlib import torch as ct
 from camlib.localize import (
     LocalizationResult,
     boxes_from_maps,
@@ -49,13 +56,6 @@ from camlib.localize import (
     mean_box_size,
     saliency_maps,
 )
-from camlib.models import checkpoint_metrics, load_checkpoint
-from camlib.stats import (
-    interval,
-    paired_difference,
-    source_bootstrap,
-)
-from camlib.train import set_threads
 from camlib.validation import argument, fraction, non_negative_int, positive_int
 
 COLUMNS = ("accuracy", "top1_loc", "gt_known_loc", "max_box_acc", "max_box_acc_v2")
@@ -369,7 +369,7 @@ def findings(rows: dict[str, LocalizationResult], results: dict[str, ProtocolRes
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.localization",
+    parser = argparse.ArgumentParser(prog="python -m camcourse.benchmarks.localization",
                                      description=__doc__)
     parser.add_argument("--test-size", type=argument(positive_int, int), default=1000,
                         help="test images of Table 1 (the checkpoints' own test set)")
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> str:
 
 RESULTS = """# Localization on cluttered digits: the paper's Table 2 in miniature
 
-Made by `python -m camlib.benchmarks.localization` from the checkpoints shipped in `data/`,
+Made by `python -m camcourse.benchmarks.localization` from the checkpoints shipped in `data/`,
 in {cpu:.0f} s of CPU time on {threads} CPU thread(s) (torch {torch}, Python {python}).
 All numbers are percentages of the images; τ runs over {step}, 2·{step}, ... < 1.
 
@@ -485,7 +485,7 @@ The time is the whole command: generating the images (about 10 s with an empty c
 1 s from the cache), training, and the final evaluation. `--precision auto` trains in
 bfloat16 on a CPU that has it in hardware (AVX512-BF16 or AMX): on the machine that trained
 these checkpoints, the GAP net's training took 88 s, and 156 s with `--precision float32`.
-`python -m camlib.benchmarks.training` times the two precisions' training steps side by
+`python -m camcourse.benchmarks.training` times the two precisions' training steps side by
 side. The numbers in the table come from each checkpoint's JSON file in `data/`, which also
 records the torch version and the device. The test split's handwritten digits are not
 among the training digits, but both come from the same 13 writers (scikit-learn's digits):

@@ -1,6 +1,6 @@
 """How fast the course's GAP net trains, in float32 and in mixed precision, side by side.
 
-    python -m camlib.benchmarks.training [--repeats 5] [--steps 20] [--batch-size 64]
+    python -m camcourse.benchmarks.training [--repeats 5] [--steps 20] [--batch-size 64]
 
 Each repeat times ``--steps`` optimizer steps (forward, cross-entropy, backward, AdamW) of a
 fresh `GAPNet` on random 64 px images, once per precision, the precisions alternating so
@@ -21,15 +21,15 @@ import time
 
 import torch
 
-from camlib.models import GAPNet
-from camlib.train import default_device, native_bfloat16_cpu, set_threads, training_step
+from camcourse.models import GAPNet
+from camcourse.train import default_device, native_bfloat16_cpu, set_threads, training_step
 
-RECIPE_IMAGES, RECIPE_EPOCHS = 16000, 7  # `python -m camlib.train`'s defaults
+RECIPE_IMAGES, RECIPE_EPOCHS = 16000, 7  # `python -m camcourse.train`'s defaults
 
 
 def seconds_per_step(dtype: torch.dtype | None, steps: int, batch_size: int,
                      device: torch.device) -> float:
-    """Mean wall time of one `camlib.train.training_step` (after two warm-up steps) at
+    """Mean wall time of one `camcourse.train.training_step` (after two warm-up steps) at
     autocast ``dtype`` (None: float32)."""
     model = GAPNet().to(device)
     layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
@@ -55,7 +55,7 @@ def seconds_per_step(dtype: torch.dtype | None, steps: int, batch_size: int,
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.training",
+    parser = argparse.ArgumentParser(prog="python -m camcourse.benchmarks.training",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)

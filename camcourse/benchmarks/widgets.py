@@ -1,4 +1,4 @@
-"""How long the lessons' own widgets take to redraw: ``python -m camlib.benchmarks.widgets
+"""How long the lessons' own widgets take to redraw: ``python -m camcourse.benchmarks.widgets
 [--repeats 9] [--lessons 01 04 ...] [--markdown]``.
 
 Each lesson with a widget is executed in a Jupyter kernel, as a learner runs it, and then,
@@ -12,9 +12,9 @@ not included. A widget added to a lesson is timed without a change here.
 Every move is timed three ways, interleaved so that the three see the same load:
 
 - ``camlib``: the figure reused and printed in layers with its own PNG writer
-  (`camlib.viz._render`), as the lessons run;
+  (`camcourse.viz._render`), as the lessons run;
 - ``matplotlib``: the figure reused (``set_data``), printed by Agg and Pillow as any figure
-  is (`camlib.viz._render.standard_printing`);
+  is (`camcourse.viz._render.standard_printing`);
 - ``mpl zlib 1``: the same with Pillow's fastest compression (``pil_kwargs``).
 
 Prints the median of ``--repeats`` moves per control against the course's 100 ms target,
@@ -46,7 +46,7 @@ def widget_lessons(folder: Path | None = None) -> list[Path]:
     >>> [p.name[:2] for p in widget_lessons()][:2]
     ['01', '03']
     """
-    from camlib import paths
+    from camcourse import paths
 
     folder = folder or paths.REPO_ROOT / "notebooks"
     found = []
@@ -123,7 +123,7 @@ def _printing(variant: str):
     from IPython.core.pylabtools import select_figure_formats
     from matplotlib_inline.backend_inline import InlineBackend
 
-    from camlib.viz._render import standard_printing
+    from camcourse.viz._render import standard_printing
 
     if variant == "camlib":
         yield
@@ -172,11 +172,11 @@ def time_lesson(lesson: Path, repeats: int) -> dict[str, dict[str, list[float]]]
     """Execute ``lesson`` in a kernel, then time its controls there (`time_controls`)."""
     import nbformat
 
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     notebook = nbformat.read(lesson, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(
-        f"from camlib.benchmarks.widgets import time_controls\n"
+        f"from camcourse.benchmarks.widgets import time_controls\n"
         f"time_controls({int(repeats)});"))
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, as in Jupyter
     LessonClient(notebook, timeout=900, kernel_name="python3",
@@ -205,7 +205,7 @@ def table(medians: dict[str, dict[str, float]], markdown: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m camlib.benchmarks.widgets",
+    parser = argparse.ArgumentParser(prog="python -m camcourse.benchmarks.widgets",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=9, help="moves per control and way")
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--compare", action="store_true",
                         help='return {control: {"in place": camlib, "standard": matplotlib}}, '
-                             "the medians `python -m camlib.benchmarks` tabulates")
+                             "the medians `python -m camcourse.benchmarks` tabulates")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

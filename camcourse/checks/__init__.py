@@ -1,13 +1,13 @@
-"""Exercise checks: ``camlib.checks.exercise_N_M(fn)`` tests a learner's function.
+"""Exercise checks: ``camcourse.checks.exercise_N_M(fn)`` tests a learner's function.
 
-Each lesson's checks live in ``camlib/checks/lessonNN.py`` (NN = two-digit lesson
+Each lesson's checks live in ``camcourse/checks/lessonNN.py`` (NN = two-digit lesson
 number) and are imported here, so every ``exercise_N_M`` is an attribute of this
 package and registered in ``CHECKS``. The framework (``exercise_check``, ``Context``,
 ``diagnose``, ...) is re-exported by ``_core``; its docstring explains how to write a
 check. A lesson author adds the module and one import line below.
 
->>> import camlib.checks
->>> result = camlib.checks.exercise_4_1(my_function)  # doctest: +SKIP
+>>> import camcourse.checks
+>>> result = camcourse.checks.exercise_4_1(my_function)  # doctest: +SKIP
 ✔ Exercise 4.1 passed: ...
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import pkgutil
 import re
 
-from camlib.checks import (
+from camcourse.checks import (
     lesson00,
     lesson01,
     lesson02,
@@ -30,7 +30,7 @@ from camlib.checks import (
     lesson10,
     lesson11,
 )
-from camlib.checks._core import (
+from camcourse.checks._core import (
     CHECKS,
     CheckFailed,
     CheckResult,

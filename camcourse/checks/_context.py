@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from camlib.checks._diagnose import _fmt, _is_tensor, describe, diagnose
-from camlib.checks._inplace import _mode_change, _same, _snapshot
-from camlib.checks._limits import run_with_time_limit
-from camlib.checks._results import (
+from camcourse.checks._diagnose import _fmt, _is_tensor, describe, diagnose
+from camcourse.checks._inplace import _mode_change, _same, _snapshot
+from camcourse.checks._limits import run_with_time_limit
+from camcourse.checks._results import (
     DEFAULT_TIME_LIMIT,
     LearnerError,
     _Failure,
@@ -32,7 +32,7 @@ def seed_for(exercise: str) -> int:
     >>> seed_for("4.1") == seed_for("4.1")
     True
     """
-    digest = hashlib.sha256(f"camlib.checks:{exercise}".encode()).digest()
+    digest = hashlib.sha256(f"camcourse.checks:{exercise}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
 
 

@@ -1,11 +1,11 @@
-"""The machinery behind every exercise check in ``camlib.checks``, in one namespace.
+"""The machinery behind every exercise check in ``camcourse.checks``, in one namespace.
 
 This module re-exports what check modules use; each job lives in its own module:
 ``_results`` (CheckResult, CheckFailed), ``_limits`` (time limits), ``_inplace``
 (in-place modification), ``_diagnose`` (comparing and describing), ``_context``
 (seeds and :class:`Context`), ``_registry`` (the decorator, ``CHECKS``, ``pick``).
 
-A lesson's checks live in ``camlib/checks/lessonNN.py``; ``camlib.checks`` imports every
+A lesson's checks live in ``camcourse/checks/lessonNN.py``; ``camcourse.checks`` imports every
 such module and re-exports its ``exercise_N_M`` functions. A check is a plain function
 decorated with :func:`exercise_check`; it receives the learner's function and a
 :class:`Context`, and returns a one-line description of what passed::
@@ -13,7 +13,7 @@ decorated with :func:`exercise_check`; it receives the learner's function and a
     import numpy as np
 
     from camlib import reference
-    from camlib.checks._core import Context, exercise_check, factor_Z
+    from camcourse.checks._core import Context, exercise_check, factor_Z
 
     @exercise_check("4.1", function="class_activation_maps")
     def exercise_4_1(ctx: Context, fn) -> str:
@@ -27,7 +27,7 @@ decorated with :func:`exercise_check`; it receives the learner's function and a
                         factors=[factor_Z(h * w)])
         return "M_c matches the reference on two random batches"
 
-The learner then calls ``camlib.checks.exercise_4_1(class_activation_maps)``:
+The learner then calls ``camcourse.checks.exercise_4_1(class_activation_maps)``:
 
 - pass: it prints ``✔ Exercise 4.1 passed: <description>`` and returns
   ``CheckResult("4.1", True, message)``;
@@ -83,8 +83,8 @@ imports, not other notebook variables.
 ``get_check("4.1")`` and ``CHECKS`` (exercise number -> public check) serve tools.
 """
 
-from camlib.checks._context import Context, _fn_name, _learner_frame, _short, rng_for, seed_for
-from camlib.checks._diagnose import (
+from camcourse.checks._context import Context, _fn_name, _learner_frame, _short, rng_for, seed_for
+from camcourse.checks._diagnose import (
     Factor,
     _close,
     _fmt,
@@ -94,10 +94,10 @@ from camlib.checks._diagnose import (
     diagnose,
     factor_Z,
 )
-from camlib.checks._inplace import _same, _snapshot
-from camlib.checks._limits import run_with_time_limit
-from camlib.checks._numbers import as_integer, as_items, as_number, number_or_none, same_number
-from camlib.checks._registry import (
+from camcourse.checks._inplace import _same, _snapshot
+from camcourse.checks._limits import run_with_time_limit
+from camcourse.checks._numbers import as_integer, as_items, as_number, number_or_none, same_number
+from camcourse.checks._registry import (
     _LAST_RESULTS,
     CHECKS,
     _exercise_key,
@@ -105,7 +105,7 @@ from camlib.checks._registry import (
     get_check,
     pick,
 )
-from camlib.checks._results import (
+from camcourse.checks._results import (
     DEFAULT_TIME_LIMIT,
     CheckFailed,
     CheckResult,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from camlib.checks._diagnose import _is_tensor
+from camcourse.checks._diagnose import _is_tensor
 
 __all__ = ["_mode_change", "_same", "_snapshot"]
 

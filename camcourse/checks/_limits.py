@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from camlib.checks._results import DEFAULT_TIME_LIMIT, _TimeUp
+from camcourse.checks._results import DEFAULT_TIME_LIMIT, _TimeUp
 
 __all__ = ["run_with_time_limit"]
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from camlib.checks._diagnose import _is_tensor, _to_array, describe
-from camlib.checks._results import _Failure
+from camcourse.checks._diagnose import _is_tensor, _to_array, describe
+from camcourse.checks._results import _Failure
 
 __all__ = ["as_integer", "as_items", "as_number", "number_or_none", "same_number"]
 

@@ -7,8 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from camlib.checks._context import Context, _fn_name
-from camlib.checks._results import (
+from camcourse.checks._context import Context, _fn_name
+from camcourse.checks._results import (
     DEFAULT_TIME_LIMIT,
     CheckFailed,
     CheckResult,

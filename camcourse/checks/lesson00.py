@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from camlib.checks._core import Context, Factor, _to_array, exercise_check
+from camcourse.checks._core import Context, Factor, _to_array, exercise_check
 
 __all__ = ["exercise_0_1", "exercise_0_2"]
 

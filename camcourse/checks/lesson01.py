@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from camlib.checks._core import Context, _to_array, exercise_check, run_with_time_limit
+from camcourse.checks._core import Context, _to_array, exercise_check, run_with_time_limit
 
 __all__ = ["exercise_1_1", "exercise_1_2"]
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from camlib import reference
-from camlib.checks._core import (
+from camcourse.checks._core import (
     Context,
     _to_array,
     as_items,
@@ -27,6 +26,7 @@ from camlib.checks._core import (
     exercise_check,
     factor_Z,
 )
+from camlib import reference
 
 __all__ = ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camcourse.checks._core import Context, _to_array, exercise_check
 from camlib import reference
-from camlib.checks._core import Context, _to_array, exercise_check
 
 __all__ = ["exercise_3_1", "exercise_3_2"]
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camcourse.checks._core import Context, _to_array, exercise_check, factor_Z
 from camlib import reference
-from camlib.checks._core import Context, _to_array, exercise_check, factor_Z
 
 __all__ = ["exercise_4_1", "exercise_4_2", "exercise_4_3"]
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from camcourse.checks._core import Context, _to_array, exercise_check
 from camlib import reference
-from camlib.checks._core import Context, _to_array, exercise_check
 
 __all__ = ["exercise_5_1", "exercise_5_2", "exercise_5_3", "exercise_5_4"]
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from camlib.checks._core import Context, as_integer, as_number, exercise_check
+from camcourse.checks._core import Context, as_integer, as_number, exercise_check
 
 __all__ = ["exercise_6_1", "exercise_6_2"]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from camlib import reference
-from camlib.checks._core import (
+from camcourse.checks._core import (
     Context,
     as_integer,
     as_items,
@@ -17,6 +16,7 @@ from camlib.checks._core import (
     exercise_check,
     same_number,
 )
+from camlib import reference
 
 __all__ = ["exercise_7_1", "exercise_7_2", "exercise_7_3"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from camlib.checks._core import Context, exercise_check, factor_Z
+from camcourse.checks._core import Context, exercise_check, factor_Z
 
 __all__ = ["exercise_8_1", "exercise_8_2", "exercise_8_3"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from camlib.checks._core import Context, exercise_check
+from camcourse.checks._core import Context, exercise_check
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "exercise_9_1", "exercise_9_2"]
 

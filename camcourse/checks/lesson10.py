@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camcourse.checks._core import Context, as_number, exercise_check, factor_Z, same_number
 from camlib import reference
-from camlib.checks._core import Context, as_number, exercise_check, factor_Z, same_number
 
 __all__ = ["exercise_10_1", "exercise_10_2"]
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from camcourse.checks._core import Context, as_number, exercise_check, same_number
 from camlib import reference
-from camlib.checks._core import Context, as_number, exercise_check, same_number
 
 __all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3"]
 

@@ -1,4 +1,4 @@
-"""``python -m camlib.coursework {release,grade,nbgrader,docs,publish}``: see the package."""
+"""``python -m camcourse.coursework {release,grade,nbgrader,docs,publish}``: see the package."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from camcourse.paths import NOTEBOOKS_DIR, REPO_ROOT
 from camlib.validation import existing_path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m camlib.coursework",
+    parser = argparse.ArgumentParser(prog="python -m camcourse.coursework",
                                      description="Student copies of the lessons, and grading.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "publish":
-        from camlib.coursework import colab
+        from camcourse.coursework import colab
 
         try:
             report = colab.publish(args.repo_url, args.branch, repo_root=REPO_ROOT,
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in report:
             print(line)
         if args.check and report:
-            print("out of step with the Colab setting: run `python -m camlib.coursework "
+            print("out of step with the Colab setting: run `python -m camcourse.coursework "
                   "publish`", file=sys.stderr)
             return 1
         setting = colab.load_setting()
@@ -102,23 +102,23 @@ def main(argv: list[str] | None = None) -> int:
               + ("" if report else "; everything already in step"))
         return 0
     if args.command == "nbgrader":
-        from camlib.coursework.nbgrader import export
+        from camcourse.coursework.nbgrader import export
 
         for path in export(args.source, args.dest):
             print(f"wrote {path}")
         return 0
     if args.command == "docs":
-        from camlib.coursework.catalogue import update_docs
+        from camcourse.coursework.catalogue import update_docs
 
         changed = update_docs(args.doc, args.source, check=args.check)
         if args.check and changed:
             print(f"{args.doc} is out of step with the lessons: run `python -m "
-                  f"camlib.coursework docs`", file=sys.stderr)
+                  f"camcourse.coursework docs`", file=sys.stderr)
             return 1
         print(f"{args.doc}: {'updated' if changed else 'up to date'}")
         return 0
     if args.command == "release":
-        from camlib.coursework.release import release
+        from camcourse.coursework.release import release
 
         dest = args.dest if args.dest is not None else args.source / "student"
         try:
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         if args.check:
             if report:
-                print("student copies are out of step: run `python -m camlib.coursework "
+                print("student copies are out of step: run `python -m camcourse.coursework "
                       "release`", file=sys.stderr)
                 return 1
             print("student copies are in step with the lessons")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             print("student copies already up to date")
         return 0
 
-    from camlib.coursework.grade import grade, read_seed
+    from camcourse.coursework.grade import grade, read_seed
 
     seed = read_seed(args.seed_file) if args.seed_file is not None else args.seed
     try:

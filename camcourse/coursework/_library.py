@@ -1,10 +1,12 @@
 """Write-it-yourself by absence: the camlib a learner's process imports for one exercise.
 
-While exercise N.M is graded, the learner's process imports a copy of camlib generated
-for N.M: each function or class that ``catalogue.WRITE_IT_YOURSELF[N.M]`` names is
-removed from its module's source (found with :mod:`ast`, decorators included) and a stub
-of the same name takes its place, so that camlib's own callers, and the learner, get a
-clear error instead of the answer::
+While exercise N.M is graded, the learner's process imports copies of camlib and
+camcourse generated for N.M (``_remote.learner_files``, then :func:`library_without`): each
+function or class that ``catalogue.WRITE_IT_YOURSELF[N.M]`` names is removed from its
+module's source (found with :mod:`ast`, decorators included) and a stub of the same name
+takes its place, so that camlib's own callers, the course's functions built on them
+(camcourse imports the generated camlib beside it), and the learner, get a clear error
+instead of the answer::
 
     RuntimeError: Exercise 4.1 asks you to write camlib.reference.class_activation_maps;
     it is not in camlib while this exercise is graded
@@ -38,8 +40,9 @@ def absence_message(exercise: str, target: str) -> str:
     >>> absence_message("4.1", "camlib.reference.class_activation_maps")[:48]
     'Exercise 4.1 asks you to write camlib.reference.'
     """
-    return (f"Exercise {exercise} asks you to write {target}; it is not in camlib while this "
-            f"exercise is graded")
+    package = target.partition(".")[0]
+    return (f"Exercise {exercise} asks you to write {target}; it is not in {package} while "
+            f"this exercise is graded")
 
 
 def module_path(target: str) -> tuple[str, str]:
@@ -80,7 +83,7 @@ def remove_definition(text: str, name: str, message: str, exercise: str) -> str:
     return "".join(lines[:first]) + stub + "".join(lines[node.end_lineno:])
 
 
-CHECK_LESSON = re.compile(r"^camlib/checks/lesson\d\d\.py$")
+CHECK_LESSON = re.compile(r"^camcourse/checks/lesson\d\d\.py$")
 HELPER_MESSAGE = ("the checks' helper {name} is not in the learner's process (it computes "
                   "answers); write your own")
 _STRIPPED: dict[str, dict[str, bytes]] = {}
@@ -100,7 +103,7 @@ def check_helpers_removed(text: str) -> str:
     >>> "return x" in out, "return 3" in out
     (False, True)
     """
-    from camlib.coursework.notebooks import _free_in
+    from camcourse.coursework.notebooks import _free_in
 
     tree = ast.parse(text)
     functions = {n.name: n for n in tree.body
@@ -147,7 +150,7 @@ def without_check_helpers(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def library_without(files: dict[str, bytes], targets: tuple[str, ...] | list[str],
                     exercise: str) -> dict[str, bytes]:
-    """camlib's files (:func:`~camlib.coursework._remote.package_files`) minus ``targets``.
+    """The learner's packages (``_remote.learner_files``) minus ``targets``.
 
     Raises ``LookupError`` when a target is not a top-level definition of its module, so
     that a renamed function cannot stay available by mistake. The check modules keep only
@@ -157,7 +160,7 @@ def library_without(files: dict[str, bytes], targets: tuple[str, ...] | list[str
     for target in targets:
         path, name = module_path(target)
         if path not in out:
-            raise LookupError(f"{target}: camlib has no module {path}")
+            raise LookupError(f"{target}: the learner's packages have no module {path}")
         text = out[path].decode("utf-8")
         try:
             text = remove_definition(text, name, absence_message(exercise, target), exercise)

@@ -1,10 +1,10 @@
 """The grader's side of the learner's process: start it, talk to it, call through it.
 
-:class:`LearnerProcess` starts ``camlib.coursework._runner`` for one exercise, inside
+:class:`LearnerProcess` starts ``camcourse.coursework._runner`` for one exercise, inside
 bubblewrap where it works (``_sandbox``), else in its own session with an empty temporary
-working directory, with the camlib generated for that exercise on its path (``_library``),
-and kills it with everything it started when done; :func:`remove_tree` cleans up
-without following links. :class:`RemoteFunction` is what a check
+working directory, with the camlib and camcourse generated for that exercise on its
+path (``_library``), and kills it with everything it started when done;
+:func:`remove_tree` cleans up without following links. :class:`RemoteFunction` is what a check
 receives as the learner's function: calling it sends the check's inputs to that process,
 calls the learner's function there, and returns the answer rebuilt from plain data;
 changes the function made to its arguments (arrays, tensors, a model's parameters and
@@ -14,6 +14,7 @@ them exactly as it would in a notebook.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import keyword
@@ -30,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from camlib.checks._results import LearnerError, _TimeUp
-from camlib.coursework import _wire
+from camcourse.checks._results import LearnerError, _TimeUp
+from camcourse.coursework import _wire
 
 
 def package_files(package_dir: Path) -> dict[str, bytes]:
@@ -40,6 +41,24 @@ def package_files(package_dir: Path) -> dict[str, bytes]:
     for path in sorted(package_dir.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             files[path.relative_to(package_dir.parent).as_posix()] = path.read_bytes()
+    return files
+
+
+PACKAGES = ("camlib", "camcourse")
+"""What the learner's process imports: the library, and the course's modules the lessons
+import (data, models, figures); the checks' answers are stripped (``_library``)."""
+
+
+def learner_files() -> dict[str, bytes]:
+    """:func:`package_files` of each of :data:`PACKAGES`, as this process imports them.
+
+    Paths are relative to each package's parent (``camlib/reference.py``,
+    ``camcourse/checks/lesson07.py``): written under one folder, they import side by side,
+    and the generated camcourse imports the generated camlib.
+    """
+    files: dict[str, bytes] = {}
+    for name in PACKAGES:
+        files.update(package_files(Path(importlib.import_module(name).__file__).parent))
     return files
 
 
@@ -141,10 +160,10 @@ class LearnerProcess:
 
     def _command(self, fd: int, config: dict[str, Any]) -> tuple[list[str], dict, Path | None]:
         """(argv, environment, working directory) of the learner's process."""
-        from camlib.coursework._sandbox import LIBRARY_MOUNT, WORK_MOUNT, bubblewrap_command
+        from camcourse.coursework._sandbox import LIBRARY_MOUNT, WORK_MOUNT, bubblewrap_command
 
         lib = self.root / "lib"
-        runner = ["-s", "-m", "camlib.coursework._runner", str(fd), json.dumps(config)]
+        runner = ["-s", "-m", "camcourse.coursework._runner", str(fd), json.dumps(config)]
         env = {key: os.environ[key] for key in ("LANG", "LC_ALL", "SYSTEMROOT")
                if key in os.environ}
         env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", MPLBACKEND="Agg",

@@ -1,6 +1,6 @@
 """The process that runs a submission's code for the autograder (the learner's process).
 
-Started by ``camlib.coursework._remote`` as ``python -m camlib.coursework._runner FD CONFIG``
+Started by ``camcourse.coursework._remote`` as ``python -m camcourse.coursework._runner FD CONFIG``
 with one end of a private socket pair as file descriptor ``FD``, inside bubblewrap's
 namespaces where available; its standard streams go to ``/dev/null``. It confines itself
 (``_sandbox.confine``), then answers requests:
@@ -14,8 +14,8 @@ namespaces where available; its standard streams go to ``/dev/null``. It confine
 - ``call``: unpickle the grader's arguments, call the learner's function under a CPU-time
   limit, and send back the result and the arguments' changes (in place) as plain data.
 
-The camlib this process imports was generated for the exercise being graded, without
-the functions it asks the learner to write (``_library``).
+The camlib and camcourse this process imports were generated for the exercise being
+graded, without the functions it asks the learner to write (``_library``).
 
 Nothing here judges anything: whatever runs in this process can only change what it
 sends back, and the grader reads that as plain data (``_wire``).
@@ -40,7 +40,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from camlib.coursework import _wire
+from camcourse.coursework import _wire
 
 
 class _CpuTimeUp(BaseException):
@@ -183,7 +183,7 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
     line using another cell's variables costs nothing, the function and the constants
     after it are graded. ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
     """
-    from camlib.coursework.notebooks import statement_binds
+    from camcourse.coursework.notebooks import statement_binds
 
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     tree = ast.parse(code, filename)
@@ -286,7 +286,7 @@ class _Tools:
 
 def main(fd: int, config: dict[str, Any]) -> int:
     sock = socket.socket(fileno=fd)
-    from camlib.coursework._sandbox import confine
+    from camcourse.coursework._sandbox import confine
 
     report = confine(os.getcwd(), memory_bytes=config.get("memory_bytes"),
                      cpu_seconds=config.get("cpu_seconds"), file_bytes=config.get("file_bytes"),

@@ -5,8 +5,9 @@ learner's process in bubblewrap (``bwrap``, the sandbox behind Flatpak) with new
 PID, IPC, network, UTS, cgroup and mount namespaces, ``--die-with-parent`` and
 ``--new-session``. Inside, the process sees the interpreter and its site-packages
 read-only (the virtual environment mounted at ``/venv``, so a path an editable install's
-``.pth`` adds, such as the course checkout, does not exist there), the camlib generated
-for the exercise (``/camlib``, read-only), a size-capped tmpfs working directory
+``.pth`` adds, such as the course checkout, does not exist there), the camlib and
+camcourse generated for the exercise (``/library``, read-only), a size-capped tmpfs
+working directory
 (``/work``) and its own ``/proc`` and ``/dev``; everything else is absent. When it ends,
 its namespaces go with it: files, SysV shared memory and processes.
 
@@ -231,7 +232,7 @@ def confine(workdir: str, *, memory_bytes: int | None, cpu_seconds: int | None,
 # ---------------------------------------------------------------------------
 
 VENV_MOUNT = "/venv"
-LIBRARY_MOUNT = "/camlib"
+LIBRARY_MOUNT = "/library"
 WORK_MOUNT = "/work"
 
 
@@ -268,8 +269,9 @@ def _system_mounts() -> list[str]:
 def bubblewrap_command(library: str, *, work_mb: int, env: dict[str, str]) -> list[str]:
     """The ``bwrap ... --`` prefix and the interpreter that run the learner's process.
 
-    ``library`` (the generated camlib's parent folder) is mounted read-only at
-    ``/camlib``; ``/work`` is a tmpfs of ``work_mb`` MiB; ``env`` is the whole environment.
+    ``library`` (the folder holding the generated camlib and camcourse) is mounted
+    read-only at ``/library``; ``/work`` is a tmpfs of ``work_mb`` MiB; ``env`` is the
+    whole environment.
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     mounts, python = interpreter_mounts()
@@ -322,7 +324,7 @@ def probe() -> list[str]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as work:
-        code = ("import json, sys; from camlib.coursework._sandbox import confine; "
+        code = ("import json, sys; from camcourse.coursework._sandbox import confine; "
                 "print(json.dumps(confine(sys.argv[1], memory_bytes=None, cpu_seconds=None, "
                 "file_bytes=None)))")
         result = subprocess.run([sys.executable, "-c", code, work], capture_output=True,

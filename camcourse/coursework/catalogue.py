@@ -1,6 +1,6 @@
 """The generated tables of docs/teaching.md: the lessons and their exercises.
 
-``python -m camlib.coursework docs`` rewrites the blocks between
+``python -m camcourse.coursework docs`` rewrites the blocks between
 ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` from the lessons
 themselves; ``--check`` reports a stale block, so the guide never lists an exercise the
 course does not have.
@@ -16,9 +16,9 @@ import math
 import re
 from pathlib import Path
 
-from camlib.course import Setting, colab_url, load_setting
-from camlib.coursework.notebooks import find_exercises, read_notebook, source
-from camlib.coursework.release import lessons
+from camcourse.course import Setting, colab_url, load_setting
+from camcourse.coursework.notebooks import find_exercises, read_notebook, source
+from camcourse.coursework.release import lessons
 
 WORDS_PER_MINUTE = 120
 MINUTES_PER_CODE_CELL = 0.5
@@ -52,7 +52,7 @@ def estimated_minutes(notebook: dict) -> int:
 def lessons_table(lessons_dir: str | Path, setting: Setting | None = None) -> str:
     """Markdown table: lesson, student copy on Colab, exercises, points, estimated time.
 
-    The Colab links come from ``setting`` (default: ``camlib.course.load_setting()``).
+    The Colab links come from ``setting`` (default: ``camcourse.course.load_setting()``).
     """
     setting = load_setting() if setting is None else setting
     rows = ["| Lesson | Student copy | Exercises | Points | Learner time (est.) |",
@@ -70,7 +70,7 @@ def lessons_table(lessons_dir: str | Path, setting: Setting | None = None) -> st
 
 def exercises_table(lessons_dir: str | Path) -> str:
     """Markdown table: each exercise, the function a learner writes, what its check tests."""
-    from camlib.checks import get_check
+    from camcourse.checks import get_check
 
     rows = ["| Exercise | Title | The learner writes | The check | Points |",
             "|---|---|---|---|---|"]
@@ -109,22 +109,22 @@ def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = 
 
 
 WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
-    "0.1": ("camlib.data.to_float",),
+    "0.1": ("camcourse.data.to_float",),
     "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor"),
     "2.1": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool"),
     "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
     "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
     "3.2": ("camlib.reference.softmax", "camlib.torch.softmax"),
     "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-            "camlib.viz.stepper.derivation", "camlib.viz.stepper.Derivation"),
+            "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
     "4.2": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool",
             "camlib.reference.class_scores", "camlib.torch.class_scores"),
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
     "5.1": ("camlib.reference.upsample", "camlib.torch.upsample",
             "camlib.reference._interpolation_taps"),
     "5.2": ("camlib.reference.normalize", "camlib.torch.normalize"),
-    "5.4": ("camlib.viz.maps.heat_mask_box",),
-    "6.2": ("camlib.train.training_step",),
+    "5.4": ("camcourse.viz.maps.heat_mask_box",),
+    "6.2": ("camcourse.train.training_step",),
     "7.1": ("camlib.reference.iou", "camlib.torch.iou", "camlib.localize._ious"),
     "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
             "camlib.reference.component_boxes", "camlib.torch.component_boxes",
@@ -140,7 +140,7 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-             "camlib.viz.stepper.derivation", "camlib.viz.stepper.Derivation"),
+             "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
     "10.2": ("camlib.localize.localization_accuracy",),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.

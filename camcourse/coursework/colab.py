@@ -1,13 +1,13 @@
 """Point the course at its repository and keep every notebook's first two cells in step.
 
-The repository setting lives in ``camlib/course.json`` (read with
-``camlib.course.load_setting``). Every lesson and student copy opens with an "Open in
-Colab" badge and a set-up cell made from it (``camlib.course.badge_markdown`` and
+The repository setting lives in ``camcourse/course.json`` (read with
+``camcourse.course.load_setting``). Every lesson and student copy opens with an "Open in
+Colab" badge and a set-up cell made from it (``camcourse.course.badge_markdown`` and
 ``setup_cell_source``), and the docs' Colab links come from it too. A teacher who forks or
 publishes the course changes it with one command, which writes that file and regenerates
 the badges, the set-up cells, the student copies and the docs::
 
-    python -m camlib.coursework publish https://github.com/ME/cam-course [--branch main]
+    python -m camcourse.coursework publish https://github.com/ME/cam-course [--branch main]
 
 Run without an address, ``publish`` brings everything in step with the current setting
 (after a lesson changed); ``publish --check`` writes nothing and exits 1 if anything is
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from camlib.course import (
+from camcourse.course import (
     BADGE_IMAGE,
     CLONE_DIR_ON_COLAB,
     SETTING_FILE,
@@ -35,9 +35,9 @@ from camlib.course import (
     setup_cell_source,
     write_setting,
 )
-from camlib.coursework.catalogue import update_docs
-from camlib.coursework.notebooks import read_notebook, write_notebook
-from camlib.coursework.release import lessons, release
+from camcourse.coursework.catalogue import update_docs
+from camcourse.coursework.notebooks import read_notebook, write_notebook
+from camcourse.coursework.release import lessons, release
 
 __all__ = ["BADGE_CELL_TAG", "BADGE_IMAGE", "CLONE_DIR_ON_COLAB", "SETUP_CELL_TAG", "Setting",
            "badge_markdown", "colab_url", "load_setting", "publish", "setup_cell_source",
@@ -112,7 +112,7 @@ def publish(repo_url: str | None = None, branch: str | None = None, *,
             repo_root: str | Path | None = None, check: bool = False) -> list[str]:
     """Point the course at ``repo_url``/``branch`` and bring every generated part in step.
 
-    Rewrites, in this order: the setting file ``camlib/course.json``; the addresses in
+    Rewrites, in this order: the setting file ``camcourse/course.json``; the addresses in
     README.md, pyproject.toml and docs/*.md, and the clone line of README.md and
     docs/get-started.md; every lesson's badge and set-up cell; the
     student copies (``release``); the generated tables of docs/teaching.md. Running it
@@ -134,7 +134,7 @@ def publish(repo_url: str | None = None, branch: str | None = None, *,
         One line per file changed (or, with ``check``, out of step).
     """
     root = Path(repo_root) if repo_root is not None else SETTING_FILE.resolve().parents[1]
-    setting_file = root / "camlib" / SETTING_FILE.name
+    setting_file = root / "camcourse" / SETTING_FILE.name
     old = load_setting(setting_file) if setting_file.exists() else None
     default = old if old is not None else load_setting()
     new = Setting(default.repo_url if repo_url is None else repo_url,

@@ -8,10 +8,10 @@ A submission is graded in five layers, one function each:
 2. :func:`match_cells`: which code cell holds each exercise, in one pass over the cells
    (the last definition before the exercise's check, as Run All leaves it).
 3. :func:`run_exercise`: a fresh learner process per exercise (``_remote``; inside
-   bubblewrap where available, ``_sandbox``) imports a camlib generated without the
-   functions that exercise asks for (``_library``), runs the notebook's imports and the
-   exercise cells up to this one, and hands the check a
-   :class:`~camlib.coursework._remote.RemoteFunction`.
+   bubblewrap where available, ``_sandbox``) imports a camlib and camcourse generated
+   without the functions that exercise asks for (``_library``), runs the notebook's
+   imports and the exercise cells up to this one, and hands the check a
+   :class:`~camcourse.coursework._remote.RemoteFunction`.
 4. The check runs here, in the grader, on inputs from a secret seed; answers come back
    as plain data (``_wire``), never unpickled.
 5. :func:`grading_rows` turns the results into one :class:`Grade` per exercise;
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from camlib.coursework.notebooks import (
+from camcourse.coursework.notebooks import (
     CHECK_TAG,
     EXERCISE_TAG,
     HEADING,
@@ -190,11 +190,11 @@ def reference_exercises(lessons_dir: str | Path | None,
 
 
 def checks_hash(extra: Sequence[str] = ()) -> str:
-    """SHA-256 of camlib's check modules and the extra check files, in a stable order."""
-    import camlib.checks
+    """SHA-256 of the course's check modules and the extra check files, in a stable order."""
+    import camcourse.checks
 
     digest = hashlib.sha256()
-    files = sorted(Path(camlib.checks.__file__).parent.glob("*.py"))
+    files = sorted(Path(camcourse.checks.__file__).parent.glob("*.py"))
     files += [Path(m) for m in extra if str(m).endswith(".py")]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -202,7 +202,7 @@ def checks_hash(extra: Sequence[str] = ()) -> str:
 
 
 def _load_check_module(spec: str) -> None:
-    from camlib.coursework._runner import _load_module
+    from camcourse.coursework._runner import _load_module
 
     _load_module(spec)
 
@@ -340,7 +340,7 @@ def _define(process, statements: list[str], settings: Settings) -> list[list[str
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
     """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
-    from camlib.coursework._wire import ChannelError, ChannelTimeout
+    from camcourse.coursework._wire import ChannelError, ChannelTimeout
 
     limit = settings.cell_timeout
     try:
@@ -376,7 +376,7 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple
     out and the process started again. Returns (this cell ran, its message with notes,
     a note on what was skipped, for a failed check).
     """
-    from camlib.coursework._wire import ChannelError
+    from camcourse.coursework._wire import ChannelError
 
     skipped: set[int] = set()
     while True:
@@ -422,12 +422,12 @@ def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
 
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
                   holder: list) -> tuple[bool, str]:
-    from camlib.checks import get_check
-    from camlib.checks._results import CheckResult
-    from camlib.coursework._library import library_without
-    from camlib.coursework._remote import LearnerProcess, RemoteFunction
-    from camlib.coursework._wire import ChannelError
-    from camlib.coursework.catalogue import WRITE_IT_YOURSELF
+    from camcourse.checks import get_check
+    from camcourse.checks._results import CheckResult
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import LearnerProcess, RemoteFunction
+    from camcourse.coursework._wire import ChannelError
+    from camcourse.coursework.catalogue import WRITE_IT_YOURSELF
 
     try:
         check = get_check(e.number)
@@ -550,13 +550,12 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
     modules defining checks. ``seed``: the secret seed of the hidden inputs (default: a
     fresh one). ``lesson``: the lesson of a file named freely. ``import_timeout``: seconds
     to start a learner process and run the imports. ``memory_mb``: its address space.
-    ``library``: camlib's files (default: read now). ``sandbox``: bubblewrap or not
-    (default: where it works).
+    ``library``: the files of camlib and camcourse (default: read now). ``sandbox``:
+    bubblewrap or not (default: where it works).
     """
-    import camlib
-    from camlib.coursework._remote import package_files
-    from camlib.coursework._sandbox import bubblewrap_problem
-    from camlib.paths import NOTEBOOKS_DIR
+    from camcourse.coursework._remote import learner_files
+    from camcourse.coursework._sandbox import bubblewrap_problem
+    from camcourse.paths import NOTEBOOKS_DIR
 
     path = Path(path)
     name = name if name is not None else str(path)
@@ -566,7 +565,7 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
     settings = Settings(Path(lessons_dir or NOTEBOOKS_DIR), cell_timeout, check_time_limit,
                         tuple(map(str, check_modules)),
                         seed if seed is not None else secrets.randbits(63), import_timeout,
-                        memory_mb, library or package_files(Path(camlib.__file__).parent),
+                        memory_mb, library or learner_files(),
                         sandbox)
     isolation = "bubblewrap" if sandbox else "process"
     try:
@@ -629,7 +628,7 @@ def totals(grades: Sequence[Grade]) -> list[tuple[str, str, str, float, float, s
 def summary(grades: Sequence[Grade], seconds: float | None = None,
             info: RunInfo | None = None) -> str:
     """A plain-text summary: total per submission, passes per exercise, the isolation."""
-    from camlib.checks._registry import _exercise_key
+    from camcourse.checks._registry import _exercise_key
 
     rows = totals(grades)
     width = max([len(r[2]) for r in rows] + [10])
@@ -857,9 +856,9 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
     the submissions; other parameters are :func:`grade_notebook`'s.
     """
     import camlib
-    from camlib.coursework._remote import package_files
-    from camlib.coursework._sandbox import bubblewrap_problem, protect_grader
-    from camlib.paths import NOTEBOOKS_DIR
+    from camcourse.coursework._remote import learner_files
+    from camcourse.coursework._sandbox import bubblewrap_problem, protect_grader
+    from camcourse.paths import NOTEBOOKS_DIR
 
     start = time.monotonic()
     problem = bubblewrap_problem() if sandbox is not False else "not asked for"
@@ -871,7 +870,7 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
     seed = seed if seed is not None else secrets.randbits(63)
     info = RunInfo(seed, getattr(camlib, "__version__", "unknown"),
                    checks_hash([str(m) for m in check_modules]))
-    library = package_files(Path(camlib.__file__).parent)  # once: every task grades with it
+    library = learner_files()  # once: every task grades with it
     tasks = [dict(path=p, name=str(p), student=student_name(p, folder),
                   lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,

@@ -21,7 +21,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from camlib.coursework.notebooks import (
+from camcourse.coursework.notebooks import (
     find_exercises,
     read_notebook,
     set_source,
@@ -29,7 +29,7 @@ from camlib.coursework.notebooks import (
     tags,
     write_notebook,
 )
-from camlib.coursework.release import lessons, student_badge
+from camcourse.coursework.release import lessons, student_badge
 
 
 def nbgrader_notebook(notebook: dict[str, Any]) -> dict[str, Any]:

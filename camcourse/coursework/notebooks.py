@@ -3,7 +3,7 @@
 The format (docs/teaching.md, COURSE.md): a markdown cell with a heading
 ``### Exercise N.M: title``, then a code cell tagged ``exercise`` whose solution sits
 between nbgrader's markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``, then a code
-cell tagged ``check`` that calls ``camlib.checks.exercise_N_M(function)``.
+cell tagged ``check`` that calls ``camcourse.checks.exercise_N_M(function)``.
 Notebooks are handled as plain JSON (nbformat 4), so nothing here needs Jupyter.
 """
 

@@ -22,8 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from camlib.course import Setting, badge_markdown, load_setting
-from camlib.coursework.notebooks import (
+from camcourse.course import Setting, badge_markdown, load_setting
+from camcourse.coursework.notebooks import (
     BEGIN,
     CHECK_TAG,
     EXERCISE_TAG,
@@ -85,7 +85,7 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
         Relative path from the student folder back to the lessons' folder, used to
         re-root relative links (``".."`` for ``notebooks/student``).
     badge : str, optional
-        Markdown for the cell tagged ``colab-badge`` (``camlib.course.badge_markdown``
+        Markdown for the cell tagged ``colab-badge`` (``camcourse.course.badge_markdown``
         of the student copy's path); by default the lesson's badge with its link rewritten.
 
     Raises
@@ -171,8 +171,8 @@ def release(source_dir: str | Path, dest_dir: str | Path, *, check: bool = False
         Write nothing; report what is missing, stale or left over.
     repo_root : path, optional
         Repository root, for the student copies' Colab badges (paths are relative to it).
-    setting : camlib.course.Setting, optional
-        The repository the badges point at (default: ``camlib.course.load_setting()``).
+    setting : camcourse.course.Setting, optional
+        The repository the badges point at (default: ``camcourse.course.load_setting()``).
 
     Returns
     -------

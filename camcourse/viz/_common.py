@@ -1,7 +1,7 @@
 """What every figure of the course shares: arrays to NumPy, images ready for ``imshow``,
 and half-open boxes drawn around the pixels they cover.
 
-`camlib.viz.maps`, `camlib.viz.localization` and `camlib.data.show_samples` all draw
+`camcourse.viz.maps`, `camcourse.viz.localization` and `camcourse.data.show_samples` all draw
 with these three functions, so an image or a box looks the same in every lesson.
 """
 
@@ -116,7 +116,7 @@ class _Reused:
     a caller that keeps figures gets a new one each call.
 
     Under the inline (or Agg) backend the figure's canvas is a
-    `camlib.viz._render.WidgetCanvas` (``canvas``; None under other backends): its tight
+    `camcourse.viz._render.WidgetCanvas` (``canvas``; None under other backends): its tight
     PNG draws the axes' ticks and labels once and only what is inside the axes, the titles
     and the colour bars on every redraw.
     """
@@ -217,7 +217,7 @@ def _use_widget_canvas(state: _Reused) -> None:
     inline backend's and the Agg backend's); other backends keep their own canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from camlib.viz._render import WidgetCanvas
+    from camcourse.viz._render import WidgetCanvas
 
     fig = state.fig
     if type(fig.canvas) is not FigureCanvasAgg:

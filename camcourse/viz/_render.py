@@ -1,7 +1,7 @@
 """A widget's figure, redrawn in place: what did not change is not drawn again.
 
-Moving a lesson's slider calls a `camlib.viz` function, which updates the artists of one
-figure (`camlib.viz._common.reuse`), and the inline backend then prints that figure to a
+Moving a lesson's slider calls a `camcourse.viz` function, which updates the artists of one
+figure (`camcourse.viz._common.reuse`), and the inline backend then prints that figure to a
 PNG with ``bbox_inches="tight"``. Printed the usual way, every redraw lays out and renders
 every tick label twice (once to measure the tight box, once to draw) although the axes and
 their ticks are the same as before. `WidgetCanvas`, the canvas of every reused figure
@@ -22,7 +22,7 @@ size and content as a tight ``savefig``; it is cut from the canvas and written b
 `png_bytes`. A print this canvas cannot reproduce (another format or dpi, a transparent
 face, a layout engine, content outside the figure) is printed the usual way.
 
-``python -m camlib.benchmarks.widgets`` times both paths side by side on the lessons' own
+``python -m camcourse.benchmarks.widgets`` times both paths side by side on the lessons' own
 widgets, and matplotlib's path with Pillow's fastest compression as well.
 """
 
@@ -108,7 +108,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 class WidgetCanvas(FigureCanvasAgg):
     """An Agg canvas that prints a redrawn figure's PNG from a background rendered once.
 
-    Everything but a tight PNG print is `FigureCanvasAgg`'s. `camlib.viz._common.reuse`
+    Everything but a tight PNG print is `FigureCanvasAgg`'s. `camcourse.viz._common.reuse`
     gives each widget figure one, and axes whose limits or ticks change on every redraw
     can be named in advance with `redraw_in_full` (colour bars are found by themselves).
 

@@ -19,9 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from camcourse.viz._common import display_image, draw_box, reuse, to_numpy
+from camcourse.viz.maps import signed_norm
 from camlib import reference, validation
-from camlib.viz._common import display_image, draw_box, reuse, to_numpy
-from camlib.viz.maps import signed_norm
 
 __all__ = [
     "plot_accuracy_vs_threshold",

@@ -22,8 +22,8 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from camcourse.viz._common import as_display_image, draw_box, reuse, to_numpy
 from camlib import reference
-from camlib.viz._common import as_display_image, draw_box, reuse, to_numpy
 
 __all__ = [
     "DIVERGING_CMAP",
@@ -103,7 +103,7 @@ def _fixed_layout(fig: Figure) -> None:
 
     ``tight_layout`` draws every label once more to measure it; the widget figures have a
     fixed shape, so fixed margins save that pass on every redraw
-    (``python -m camlib.benchmarks.widgets`` times the redraws).
+    (``python -m camcourse.benchmarks.widgets`` times the redraws).
     """
     fig.subplots_adjust(left=0.06, right=0.97, bottom=0.15, top=0.84, wspace=0.4)
 

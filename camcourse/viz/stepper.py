@@ -32,8 +32,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from camlib.viz._common import reuse, to_numpy
-from camlib.viz.maps import DIVERGING_CMAP, signed_norm
+from camcourse.viz._common import reuse, to_numpy
+from camcourse.viz.maps import DIVERGING_CMAP, signed_norm
 
 __all__ = ["STEPS", "Derivation", "derivation", "step_text", "plot_step", "show_step",
            "show_steps", "derivation_widget", "has_widget_frontend"]
@@ -289,7 +289,7 @@ def step_text(d: Derivation, step: int) -> str:
 
 def _layout() -> Figure:
     # Fixed margins that hold every label: the tight box stays inside the figure, so a
-    # redraw is printed in layers (camlib.viz._render), not measured again. Axes whose
+    # redraw is printed in layers (camcourse.viz._render), not measured again. Axes whose
     # limits follow the data are drawn whole on every redraw: few ticks, few labels.
     # x axes count channels, terms or columns: whole numbers only.
     fig = plt.figure(figsize=(6.4, 2.7))
@@ -342,7 +342,7 @@ def plot_step(d: Derivation, step: int) -> Figure:
     first is outlined); step 4 the map M_c(x, y)/Z. Right: b_c plus the partial sums in
     the step's order, a dashed line at the network's logit, labelled on its left end, the
     end marked with a circle. A widget's redraws reuse the figure of the same step
-    and shape (`camlib.viz._common.reuse`): only the data change.
+    and shape (`camcourse.viz._common.reuse`): only the data change.
 
     >>> f = np.array([[[0, 1, 0], [1, 3, 1], [0, 1, 0]], [[2, 0, 0], [0, 0, 0], [0, 0, 1]]])
     >>> fig = plot_step(derivation(f, np.array([[2.0, -1.0]]), np.array([0.5]), 0), 3)
@@ -487,8 +487,8 @@ def _alt(d: Derivation, step: int) -> str:
 
 def show_step(d: Derivation, step: int) -> None:
     """Show step ``step``: its text (Markdown) and its figure, with caption and alt
-    text (`camlib.viz.show`)."""
-    from camlib.viz.figures import show
+    text (`camcourse.viz.show`)."""
+    from camcourse.viz.figures import show
 
     text = step_text(d, step)
     try:
@@ -580,7 +580,7 @@ def time_redraws(repeats: int = 10, images: int = 8) -> dict[str, float]:
     (``perf_counter``) and this process's CPU time (``process_time``), which other
     processes on a shared machine do not inflate.
 
-    ``python -m camlib.viz.stepper [repeats]`` prints them.
+    ``python -m camcourse.viz.stepper [repeats]`` prints them.
     """
     import statistics
     import time
@@ -588,9 +588,9 @@ def time_redraws(repeats: int = 10, images: int = 8) -> dict[str, float]:
     import torch
     from IPython.core.pylabtools import print_figure
 
-    from camlib.data import make_cluttered_digits, to_float
-    from camlib.models import load_checkpoint
-    from camlib.viz.maps import plot_class_map
+    from camcourse.data import make_cluttered_digits, to_float
+    from camcourse.models import load_checkpoint
+    from camcourse.viz.maps import plot_class_map
 
     test = make_cluttered_digits(images, "test", seed=0)
     model = load_checkpoint("gap")
