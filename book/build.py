@@ -5,9 +5,10 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
 
 1. Each lesson is executed with nbclient (``camcourse.execute.LessonClient``) in its own
    folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache`` already
-   holds it executed from the same notebook, the same ``camlib`` sources and the same
-   ``data/``; a lesson that raises outside a cell tagged ``raises-exception``, or whose cell
-   gets no answer within ``CELL_TIMEOUT_S``, stops the build. A widget's output becomes the
+   holds it executed from the same notebook, the same ``camlib`` and ``camcourse``
+   sources and the same ``data/``; a lesson that raises outside a cell tagged
+   ``raises-exception``, or whose cell gets no answer within ``CELL_TIMEOUT_S``, stops the
+   build. A widget's output becomes the
    still image(s) it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
