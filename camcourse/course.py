@@ -145,11 +145,11 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
     if ON_COLAB:
         where = "{colab_dir}"
     print(f"Installing camlib and camcourse {version} from {{COURSE}} into {{where}} "
-          "(needs git and the network; pip adds PyTorch and the rest only where they are "
-          "missing)")
+          "(needs git and the network; pip adds PyTorch and the rest only where "
+          "they are missing)")
     try:
         if not os.path.isdir(where):
-            # A sparse clone without blobs: the top-level files, camlib/, camcourse/, data/.
+            # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/.
             subprocess.run(["git", "clone", "--quiet", "--depth", "1",
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
                             COURSE, where], check=True)
@@ -160,9 +160,10 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
                         *(["--no-deps"] if ON_COLAB else []), "-e", where], check=True)
     except (OSError, subprocess.CalledProcessError) as error:
         raise RuntimeError(
-            f"camlib and camcourse could not be installed ({{error}}). Offline? On a "
-            f"machine with the network run `git clone {{COURSE}}`, copy that folder here, "
-            "run `python -m camcourse.course lab` inside it and open the lessons from there."
+            f"camlib and camcourse could not be installed ({{error}}). Offline? On "
+            f"a machine with the network run `git clone {{COURSE}}`, copy that folder "
+            "here, run `python -m camcourse.course lab` inside it and open the lessons "
+            "from there."
         ) from None
     sys.path.insert(0, where)
 
@@ -262,8 +263,8 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
         lessons = sorted(str(p.relative_to(root)) for p in (root / "notebooks").glob(
             "[0-9]*.ipynb"))
         steps.append([py, "-m", "pytest", "tests", "camlib", "camcourse", *lessons,
-                      "--doctest-modules",
-                      "--nbval-lax", "--nbval-cell-timeout=600", "-p", "no:cacheprovider"])
+                      "--doctest-modules", "--nbval-lax", "--nbval-cell-timeout=600", "-p",
+                      "no:cacheprovider"])
     return steps
 
 

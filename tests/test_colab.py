@@ -246,7 +246,8 @@ def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(t
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "stream")
     clone = Path(env["CAMLIB_CACHE"]) / "cam-course-0.1.0"
-    assert f"Installing camlib and camcourse 0.1.0 from {bare.as_uri()} into {clone}" in printed
+    assert f"Installing camlib and camcourse 0.1.0 from {bare.as_uri()} into {clone} " \
+        in printed
     assert "not attempted yet" in printed and "Note: this lesson" not in printed
     assert not (clone / "notebooks").exists()
     installed = subprocess.run([str(python), "-c", IMPORTED], cwd=downloads,
