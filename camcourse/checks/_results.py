@@ -12,6 +12,8 @@ import os
 import traceback
 from dataclasses import dataclass
 
+import camlib
+
 DEFAULT_TIME_LIMIT = 10.0
 """Seconds of learner code one check may run (all its calls together)."""
 
@@ -45,7 +47,16 @@ class CheckResult:
         pass
 
 
-_CAMLIB = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The course's folders: a frame in one of them is the checks' (or the library they call),
+# never the learner's.
+COURSE_DIRS = tuple(os.path.dirname(os.path.abspath(path)) + os.sep
+                    for path in (os.path.dirname(__file__), camlib.__file__))
+
+
+def in_course(filename: str) -> bool:
+    """Whether ``filename`` is a file of camcourse or camlib."""
+    return os.path.abspath(filename).startswith(COURSE_DIRS)
+
 _RED, _DIM, _RESET = "\x1b[0;31m", "\x1b[2m", "\x1b[0m"
 
 
@@ -54,7 +65,7 @@ class CheckFailed(AssertionError):
 
     In a notebook (IPython, as in JupyterLab, Colab and classic Jupyter) the failure is
     shown by :meth:`_render_traceback_`: the message first, then the learner's own line
-    that called the check, and no frame inside camlib. Elsewhere (plain Python, pytest)
+    that called the check, and no frame inside camcourse or camlib. Elsewhere (plain Python, pytest)
     it is an ordinary ``AssertionError`` with its full traceback.
     """
 
@@ -81,10 +92,10 @@ class CheckFailed(AssertionError):
 
 
 def _learner_line(tb) -> str:
-    """'line N: `code`' of the innermost frame outside camlib (the learner's cell)."""
+    """'line N: `code`' of the innermost frame outside the course (the learner's cell)."""
     chosen = None
     for frame in traceback.extract_tb(tb):
-        if os.path.abspath(frame.filename).startswith(_CAMLIB + os.sep):
+        if in_course(frame.filename):
             continue
         chosen = frame
     if chosen is None:
