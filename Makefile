@@ -1,7 +1,7 @@
 # The course's commands: `make lab` opens the lessons, `make test` checks everything.
 # Both create the virtual environment in .venv on first use (Python >= 3.10 and pip only);
 # `make lab` installs what a learner needs (the `lab` extra), `make test` adds the test
-# tools (the `test` extra). Without make (Windows): python -m camlib.course lab | test.
+# tools (the `test` extra). Without make (Windows): python -m camcourse.course lab | test.
 # `make book` builds the course's website (EDITION=student: without solutions or answers);
 # `make test-browser` runs lessons in JupyterLab in headless Chromium (both install what
 # they need: the `book` extra and Debian's chromium).
@@ -38,28 +38,28 @@ lab: $(STAMP)
 	    --LabApp.default_url=/lab/tree/student/00_setup.ipynb
 
 # Unit tests (tests/test_colab.py runs every student copy with a plain executor, as
-# Colab's "Run all" does), camlib's docstring examples, then every lesson executed under
-# nbval (outputs are not compared).
+# Colab's "Run all" does), camlib's and camcourse's docstring examples, then every lesson
+# executed under nbval (outputs are not compared).
 test: $(TEST_STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib notebooks/[0-9]*.ipynb --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib camcourse notebooks/[0-9]*.ipynb --doctest-modules --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider
 
 # The inner loop: unit tests and docstring examples without those marked slow.
 test-fast: $(TEST_STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib --doctest-modules -m "not slow" -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests camlib camcourse --doctest-modules -m "not slow" -p no:cacheprovider
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check camlib tests notebooks book
+	$(BIN)/ruff check camlib camcourse tests notebooks book
 
 # Point the course at its repository (badges, set-up cells, student copies, docs):
 #   make publish REPO=https://github.com/ME/cam-course [BRANCH=main]
 publish: $(TEST_STAMP)
-	$(BIN)/python -m camlib.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
+	$(BIN)/python -m camcourse.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 
 # Run the lessons against the package versions Colab ships (its published list,
-# github.com/googlecolab/backend-info pip-freeze.txt, August 2026), with camlib installed the
-# way the Colab set-up cell does: --no-deps. Then the set-up cell itself, with Colab
-# detected, against a local bare repository (tests/test_colab.py). Every camlib dependency
-# must be in this list: a new one that Colab lacks fails here.
+# github.com/googlecolab/backend-info pip-freeze.txt, August 2026), with camlib and
+# camcourse installed the way the Colab set-up cell does: --no-deps. Then the set-up cell
+# itself, with Colab detected, against a local bare repository (tests/test_colab.py). Every
+# dependency of the project must be in this list: a new one that Colab lacks fails here.
 COLAB_VENV := .venv-colab
 COLAB_PINS := numpy==2.1.3 matplotlib==3.10.0 ipywidgets==7.7.1 scikit-learn==1.6.1 \
               scikit-image==0.25.2 scipy==1.16.3 tqdm==4.67.3 ipykernel==6.17.1 \
@@ -84,8 +84,8 @@ browser-deps: $(BOOK_STAMP)
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm; }
 
 # The course's website in build/book/html (lessons executed once, then reused from
-# build/book-cache until a lesson, camlib or data/ changes), then every page checked in
-# headless Chromium; screenshots of the lessons in build/book-screenshots/.
+# build/book-cache until a lesson, camlib, camcourse or data/ changes), then every page
+# checked in headless Chromium; screenshots of the lessons in build/book-screenshots/.
 # EDITION=full (default): each solution folded under "Show solution", and the answers page;
 # EDITION=student: no solutions and no answers (for a course taught for credit).
 book: browser-deps

@@ -3,11 +3,12 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
 
     python book/build.py [--jobs N] [--out build/book]
 
-1. Each lesson is executed with nbclient (``camlib.execute.LessonClient``) in its own
+1. Each lesson is executed with nbclient (``camcourse.execute.LessonClient``) in its own
    folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache`` already
-   holds it executed from the same notebook, the same ``camlib`` sources and the same
-   ``data/``; a lesson that raises outside a cell tagged ``raises-exception``, or whose cell
-   gets no answer within ``CELL_TIMEOUT_S``, stops the build. A widget's output becomes the
+   holds it executed from the same notebook, the same ``camlib`` and ``camcourse``
+   sources and the same ``data/``; a lesson that raises outside a cell tagged
+   ``raises-exception``, or whose cell gets no answer within ``CELL_TIMEOUT_S``, stops the
+   build. A widget's output becomes the
    still image(s) it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
@@ -16,11 +17,11 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
    ``npm pack`` into ``build/mathjax``). Each exercise cell shows the student's starting
    code; the full edition adds the solution folded under "Show solution"
    (sphinx-togglebutton's dropdown), the student edition (``--edition student``) leaves
-   it and the answers page (docs/answers.md) out. A figure's alt text (``camlib.viz.show``
+   it and the answers page (docs/answers.md) out. A figure's alt text (``camcourse.viz.show``
    puts it in the PNG output's metadata) goes to ``image_alt.json``, which book/conf.py
    puts on the page's ``<img>``.
    Relative links are rewritten to the staged pages; a link to another file of the
-   repository points at it on GitHub (``camlib/course.json``'s setting).
+   repository points at it on GitHub (``camcourse/course.json``'s setting).
 3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``; any
    Sphinx warning fails the build.
 """
@@ -64,9 +65,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def fingerprint(lesson: Path) -> str:
-    """Hash of what a lesson's outputs depend on: itself, camlib's sources and data/."""
+    """Hash of what a lesson's outputs depend on: itself, camlib's and camcourse's
+    sources and data/."""
     digest = hashlib.sha256(lesson.read_bytes())
-    for path in sorted([*(ROOT / "camlib").rglob("*.py"), *(ROOT / "data").glob("*")]):
+    for path in sorted([*(ROOT / "camlib").rglob("*.py"), *(ROOT / "camcourse").rglob("*.py"),
+                        *(ROOT / "data").glob("*")]):
         if path.is_file():
             digest.update(path.relative_to(ROOT).as_posix().encode())
             digest.update(path.read_bytes())
@@ -148,7 +151,7 @@ def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
     """Execute ``lesson`` in its folder and write it, widgets as stills, to ``target``."""
     import nbformat
 
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     start = time.perf_counter()
     os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, so figures are captured
@@ -167,7 +170,7 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
     """Rewrite the relative links of ``text`` (from repository file ``source``, staged at
     ``staged``) to staged pages, or to the repository on GitHub for other files; a link to
     a file in ``hidden`` (left out of this edition) loses its target."""
-    from camlib.course import load_setting
+    from camcourse.course import load_setting
 
     setting = load_setting() if setting is None else setting
 
@@ -207,7 +210,7 @@ def download_name(lesson: Path, student: bool) -> str:
 
 
 def _links_cell(lesson: Path, setting, edition: str) -> str:
-    from camlib.course import colab_url
+    from camcourse.course import colab_url
 
     name = lesson.name  # the badge is served by the site: no image from Colab's servers
     student = colab_url(f"notebooks/student/{name}", setting)
@@ -225,12 +228,12 @@ def show_exercises_as_students_start(notebook: dict, student: dict, edition: str
     """Each code cell the student copy changes (an exercise's solution) shows the student's
     starting code; the full edition adds the solution after it, folded under "Show
     solution". Returns how many cells changed. The two notebooks have the same cells."""
-    from camlib.coursework.notebooks import source
+    from camcourse.coursework.notebooks import source
 
     cells, starts = notebook["cells"], student["cells"]
     if len(cells) != len(starts):
         raise ValueError(f"the student copy has {len(starts)} cells, the lesson {len(cells)}: "
-                         f"run `python -m camlib.coursework release`")
+                         f"run `python -m camcourse.coursework release`")
     folded, changed = [], 0
     for index, (cell, start) in enumerate(zip(cells, starts, strict=True)):
         if cell.get("cell_type") != "code" or source(cell) == source(start):
@@ -249,7 +252,7 @@ def show_exercises_as_students_start(notebook: dict, student: dict, edition: str
 
 
 def image_alt_texts(notebook: dict) -> dict[str, str]:
-    """``{sha256 of a PNG output: its alt text}`` for the figures shown with camlib.viz.show.
+    """``{sha256 of a PNG output: its alt text}`` for the figures shown with camcourse.viz.show.
 
     myst-nb names an output image after the SHA-256 of its bytes and keeps only its width
     and height from the output's metadata; book/conf.py uses this map to set the alt text.
@@ -272,7 +275,7 @@ GET_STARTED = "get-started.md"
 
 def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> list[Path]:
     """Write the Sphinx sources; returns the lesson pages."""
-    from camlib.course import load_setting
+    from camcourse.course import load_setting
 
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
@@ -313,7 +316,7 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
                       setting, hidden)
         (stage_dir / doc.name).write_text(text, encoding="utf-8")
 
-    from camlib.coursework.notebooks import read_notebook, set_source, source, tags
+    from camcourse.coursework.notebooks import read_notebook, set_source, source, tags
 
     alts: dict[str, str] = {}
     (stage_dir / "_notebooks").mkdir()

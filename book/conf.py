@@ -45,11 +45,11 @@ STAGE = Path(os.environ.get("CAMLIB_BOOK_STATIC", "_static")).parent
 
 
 def _repository() -> str:
-    """The course's repository (camlib/course.json), linked from every page's footer."""
+    """The course's repository (camcourse/course.json), linked from every page's footer."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from camlib.course import load_setting
+    from camcourse.course import load_setting
 
     return load_setting().repo_url
 

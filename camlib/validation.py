@@ -3,7 +3,7 @@
 Every check names the argument the caller wrote, says what was expected and what came,
 and raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind, wrong value).
 The same checks serve the commands' options through :func:`argument`, so
-``python -m camlib.train --epochs 0`` stops at argument parsing with one usage line.
+``python -m camcourse.train --epochs 0`` stops at argument parsing with one usage line.
 
 This is camlib's one module of checks: the scalar rules both backends share (one rule
 for the threshold τ, sizes, connectivity, the protocols' names), and the tensor checks

@@ -36,9 +36,9 @@ import torch
 
 import camlib.reference as ref
 import camlib.torch as ct
+from camcourse.models import GAPNet
 from camlib import localize
 from camlib.extract import CAMExtractor, GradCAMExtractor
-from camlib.models import GAPNet
 
 NAN, INF = math.nan, math.inf
 
@@ -378,7 +378,7 @@ def _localize_cases() -> list[Case]:
 
 
 def _tiny_set():
-    from camlib.data import ClutteredDigits
+    from camcourse.data import ClutteredDigits
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (4, 3, 16, 16), dtype=np.uint8)
@@ -488,7 +488,7 @@ def _extract_cases() -> list[Case]:
 
 
 def _train_command(*argv: str):
-    import camlib.train as train
+    import camcourse.train as train
 
     def accepted(*args, **kwargs):
         raise _Accepted
@@ -499,7 +499,7 @@ def _train_command(*argv: str):
 
 
 def _localization_command(*argv: str):
-    import camlib.benchmarks.localization as bench
+    import camcourse.benchmarks.localization as bench
 
     def accepted(*args, **kwargs):
         raise _Accepted
@@ -512,7 +512,7 @@ def _localization_command(*argv: str):
 
 
 def _grade_command(*argv: str):
-    from camlib.coursework.__main__ import main
+    from camcourse.coursework.__main__ import main
 
     code = main(["grade", *argv])
     if code:
@@ -531,14 +531,14 @@ def _command_cases() -> list[Case]:
     if not torch.cuda.is_available():
         train_bad.append(("--precision", "float16"))
     for flag, value in train_bad:
-        cases.append(Case("python -m camlib.train", f"{flag} {value}",
+        cases.append(Case("python -m camcourse.train", f"{flag} {value}",
                           lambda f=flag, v=value: _train_command(f, v), flag))
     for flag, value in [("--test-size", "0"), ("--test-size", "-5"), ("--step", "0"),
                         ("--step", "-0.1"), ("--step", "2"), ("--step", "1"), ("--step", "nan"),
                         ("--seed", "-1")]:
-        cases.append(Case("python -m camlib.benchmarks.localization", f"{flag} {value}",
+        cases.append(Case("python -m camcourse.benchmarks.localization", f"{flag} {value}",
                           lambda f=flag, v=value: _localization_command(f, v), flag))
-    cases.append(Case("python -m camlib.coursework", "grade missing.ipynb",
+    cases.append(Case("python -m camcourse.coursework", "grade missing.ipynb",
                       lambda: _grade_command("missing-submission.ipynb"), "missing-submission"))
     return cases
 

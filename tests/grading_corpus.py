@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camlib.coursework.notebooks import find_exercises, read_notebook, set_source, source
-from camlib.paths import NOTEBOOKS_DIR
+from camcourse.coursework.notebooks import find_exercises, read_notebook, set_source, source
+from camcourse.paths import NOTEBOOKS_DIR
 
 LESSON = NOTEBOOKS_DIR / "04_swapping_the_sums.ipynb"
 CLASSES = {
@@ -72,7 +72,7 @@ CASES = [
                           "np.array_equal = lambda *a, **k: True\nnp.isclose = lambda *a, **k: "
                           "np.ones(1, bool)\n" + WRONG_42})),
     Case("patch_checks", 1, "replaces CHECKS, diagnose, Context.compare and CheckResult",
-         _wrong(**{"4.2": "import camlib.checks._core as c\nimport camlib.checks as cc\n"
+         _wrong(**{"4.2": "import camcourse.checks._core as c\nimport camcourse.checks as cc\n"
                           "c.diagnose = lambda *a, **k: None\n"
                           "c.Context.compare = lambda *a, **k: None\n"
                           "for k in list(c.CHECKS):\n    c.CHECKS[k] = lambda *a, **kw: "
@@ -106,7 +106,7 @@ CASES = [
                  "def class_activation_maps(features, weight):\n"
                  "    return mine(features, weight)\n"}),
     Case("hard_coded_visible", 1, "returns the visible check's answers, zeros otherwise",
-         _wrong(**{"4.2": "from camlib.checks import rng_for\n_table = {}\n"
+         _wrong(**{"4.2": "from camcourse.checks import rng_for\n_table = {}\n"
                           "_r = rng_for('4.2')\n"
                           "for n, c, h, w in [(2, 4, 5, 5), (3, 10, 4, 6)]:\n"
                           "    m = _r.normal(size=(n, c, h, w)); b = _r.normal(size=c)\n"
@@ -140,10 +140,10 @@ CASES = [
                           "'/tmp/events.jsonl'] + glob.glob('/tmp/*/*.csv'):\n"
                           "    try:\n        open(p, 'a').write(line)\n"
                           "    except OSError:\n        pass\n" + WRONG_42}), needs="landlock"),
-    Case("rewrite_checks", 1, "rewrites camlib/checks/lesson04.py (installed and copies)",
-         _wrong(**{"4.2": "import camlib.checks.lesson04 as m, os, pathlib, sys\n"
+    Case("rewrite_checks", 1, "rewrites camcourse/checks/lesson04.py (installed and copies)",
+         _wrong(**{"4.2": "import camcourse.checks.lesson04 as m, os, pathlib, sys\n"
                           "p = pathlib.Path(m.__file__)\n"
-                          "for f in [p] + [pathlib.Path(s) / 'camlib/checks/lesson04.py'\n"
+                          "for f in [p] + [pathlib.Path(s) / 'camcourse/checks/lesson04.py'\n"
                           "              for s in sys.path]:\n"
                           "    try:\n        os.chmod(f, 0o644); os.chmod(f.parent, 0o755)\n"
                           "        f.write_text(f.read_text().replace('ctx.compare(', "
@@ -616,21 +616,21 @@ ELSEWHERE = [
                        "    return tuple(int(v) for v in boxes[0, 0])\n"}),
     Case("l04_stepper_cam", 2, "4.1 through the derivation stepper's .cam",
          kind="absence",
-         cells={"4.1": "from camlib.viz import stepper\n"
+         cells={"4.1": "from camcourse.viz import stepper\n"
                        "def class_activation_maps(features, weight):\n"
                        "    zero = np.zeros(weight.shape[0])\n"
                        "    return np.stack([np.stack([stepper.derivation(f, weight, zero, c)"
                        ".cam for c in range(weight.shape[0])]) for f in features])\n"}),
     Case("l11_checks_helpers", 1, "11.1 and 11.2 through the checks' _mass and _spearman",
          lesson=11, kind="absence",
-         cells={"11.1": "from camlib.checks.lesson11 import _mass\n"
+         cells={"11.1": "from camcourse.checks.lesson11 import _mass\n"
                         "def mass_inside(cam, box):\n    return _mass(cam, box)\n",
-                "11.2": "from camlib.checks import lesson11\n"
+                "11.2": "from camcourse.checks import lesson11\n"
                         "def rank_correlation(a, b):\n"
                         "    return lesson11._spearman(a, b)\n"}),
     Case("l05_checks_interpolate", 3, "5.1 through the checks' _interpolate helper",
          lesson=5, kind="absence",
-         cells={"5.1": "import camlib.checks.lesson05 as _c5\n"
+         cells={"5.1": "import camcourse.checks.lesson05 as _c5\n"
                        "def upsample_maps(maps, size):\n"
                        "    return _c5._interpolate(maps, _c5._pair(size), mode='bilinear', "
                        "align_corners=False)\n"}),

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 import camlib
-import camlib.checks
+import camcourse.checks
 """
 _LESSON_IMPORTS = {  # what else each lesson imports, of what the variants use
     "from camlib import reference": (0, 2, 3, 4, 5, 7, 10, 11),

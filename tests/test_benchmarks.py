@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from camlib import paths, stats
-from camlib.benchmarks import localization, training
-from camlib.models import checkpoint_metrics
+from camcourse import paths, stats
+from camcourse.benchmarks import localization, training
+from camcourse.models import checkpoint_metrics
 
 
 def test_results_md_quotes_the_shipped_checkpoints():
@@ -22,7 +22,7 @@ def test_results_md_quotes_the_shipped_checkpoints():
         recorded = [100 * metrics[k] for k in ("test_accuracy", "top1_loc", "gt_known_loc")]
         assert quoted == pytest.approx(recorded, abs=0.051), (
             f"{row}: docs/results.md says {quoted}, data/{name}.json {recorded}; rerun "
-            "python -m camlib.benchmarks.localization")
+            "python -m camcourse.benchmarks.localization")
 
 
 @pytest.mark.slow
@@ -90,7 +90,7 @@ def test_stats_say_what_they_need():
         stats.interval([1.0, 2.0], level=95)
     with pytest.raises(ValueError, match="one shape"):
         stats.paired_difference(np.ones(3), np.ones(4), [0, 1, 2])
-    # Lesson 07 imports these two from the benchmark until it imports them from camlib.stats.
+    # Lesson 07 imports these two from the benchmark until it imports them from camcourse.stats.
     assert localization.interval is stats.interval
     assert localization.source_bootstrap is stats.source_bootstrap
 
@@ -108,7 +108,7 @@ def test_the_training_benchmark_compares_two_precisions(capsys):
 def test_the_widget_benchmark_finds_every_lesson_with_interact():
     import json
 
-    from camlib.benchmarks import widgets
+    from camcourse.benchmarks import widgets
 
     with_interact = []
     for lesson in sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
@@ -120,7 +120,7 @@ def test_the_widget_benchmark_finds_every_lesson_with_interact():
 
 @pytest.mark.slow
 def test_the_widget_benchmark_moves_a_lessons_own_slider(capsys):
-    from camlib.benchmarks import widgets
+    from camcourse.benchmarks import widgets
 
     medians = widgets.main(["--repeats", "1", "--lessons", "03"])
     assert list(medians) == ["03: show_scores: image"]
@@ -135,7 +135,7 @@ def test_the_widget_benchmark_moves_a_lessons_own_slider(capsys):
 def test_the_gpu_benchmark_says_so_and_exits_cleanly_without_cuda(monkeypatch, capsys):
     import torch
 
-    from camlib.benchmarks import gpu
+    from camcourse.benchmarks import gpu
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu.main(["--repeats", "1"]) == {}
@@ -153,7 +153,7 @@ def test_the_gpu_benchmark_command_exits_cleanly_without_cuda():
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is here: the command would benchmark it")
-    done = subprocess.run([sys.executable, "-m", "camlib.benchmarks.gpu"],
+    done = subprocess.run([sys.executable, "-m", "camcourse.benchmarks.gpu"],
                           capture_output=True, text=True, cwd=paths.REPO_ROOT)
     assert done.returncode == 0 and "no CUDA device" in done.stdout
 
@@ -161,7 +161,7 @@ def test_the_gpu_benchmark_command_exits_cleanly_without_cuda():
 @pytest.mark.slow
 def test_the_benchmark_page_puts_camlib_and_the_references_side_by_side(tmp_path):
     pytest.importorskip("cv2")
-    from camlib.benchmarks.__main__ import main
+    from camcourse.benchmarks.__main__ import main
 
     text = main(["--maps", "8", "--repeats", "1", "--out", str(tmp_path / "b.md")])
     assert (tmp_path / "b.png").exists() and (tmp_path / "b.md").read_text() == text
@@ -172,7 +172,7 @@ def test_the_benchmark_page_puts_camlib_and_the_references_side_by_side(tmp_path
 @pytest.mark.slow
 def test_the_benchmark_page_times_maxboxacc_against_the_reference_loop(monkeypatch):
     pytest.importorskip("cv2")
-    from camlib.benchmarks import __main__ as bench
+    from camcourse.benchmarks import __main__ as bench
 
     monkeypatch.setattr(bench, "GRIDS", (10, 100))
     maps, gt = bench.course_maps(12)

@@ -8,7 +8,7 @@ import json
 import nbformat
 import pytest
 
-from camlib import paths
+from camcourse import paths
 
 
 def _build_module():

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from browser_support import browser, serve_folder  # noqa: F401 (fixture)
 
-from camlib.course import colab_url, load_setting
+from camcourse.course import colab_url, load_setting
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = Path(os.environ.get("CAMLIB_BOOK_HTML", ROOT / "build" / "book" / "html"))

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from browser_support import browser  # noqa: F401 (fixture)
 
-from camlib.coursework.colab import BADGE_IMAGE
+from camcourse.coursework.colab import BADGE_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ["04_swapping_the_sums", "05_seeing_cams", "07_weakly_supervised_localization"]

@@ -4,10 +4,10 @@ and it took the shortcut (right when the cue agrees, at chance when the cue is r
 import numpy as np
 import pytest
 
-from camlib import paths
+from camcourse import paths
+from camcourse.models import GAPNet, checkpoint_metrics, load_checkpoint
+from camcourse.variants import make_spurious_digits
 from camlib.localize import evaluate_localization, predict
-from camlib.models import GAPNet, checkpoint_metrics, load_checkpoint
-from camlib.variants import make_spurious_digits
 
 NAME = "gap_spurious"
 
@@ -15,7 +15,7 @@ NAME = "gap_spurious"
 def test_the_shortcut_net_records_its_command_and_data():
     assert (paths.DATA_DIR / f"{NAME}.pt").stat().st_size < 2 * 2**20
     metrics = checkpoint_metrics(NAME)
-    assert metrics["command"].startswith("python -m camlib.train --variant spurious")
+    assert metrics["command"].startswith("python -m camcourse.train --variant spurious")
     assert metrics["data"]["train"]["cue"] == "label" and metrics["data"]["test"]["cue"] == "random"
     assert isinstance(load_checkpoint(NAME), GAPNet)
 
@@ -42,7 +42,7 @@ def test_the_shortcut_net_follows_the_cue():
 
 @pytest.mark.slow
 def test_training_on_the_spurious_variant_is_an_option(tmp_path, monkeypatch):
-    from camlib.train import main, train
+    from camcourse.train import main, train
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
     with pytest.raises(ValueError, match="variant must be one of"):

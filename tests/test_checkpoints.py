@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from camlib import paths
-from camlib.data import make_cluttered_digits
+from camcourse import paths
+from camcourse.data import make_cluttered_digits
+from camcourse.models import GAPNet, checkpoint_metrics, load_checkpoint
 from camlib.localize import evaluate_localization
-from camlib.models import GAPNet, checkpoint_metrics, load_checkpoint
 
 SHIPPED = ["gap", "gmp"]
 
@@ -23,7 +23,7 @@ def test_checkpoint_is_small_and_records_its_command(name):
     path = paths.DATA_DIR / f"{name}.pt"
     assert path.stat().st_size < 2 * 2**20
     metrics = checkpoint_metrics(name)
-    assert metrics["command"].startswith("python -m camlib.train")
+    assert metrics["command"].startswith("python -m camcourse.train")
     model = load_checkpoint(name)
     assert isinstance(model, GAPNet) and not model.training
     pool = {"gap": torch.nn.AdaptiveAvgPool2d, "gmp": torch.nn.AdaptiveMaxPool2d}[name]
@@ -51,7 +51,7 @@ def test_the_course_targets_hold():
     # The shipped GAP net was trained by the default command. Its training time was
     # measured on another machine (its JSON records which); here only the record's own
     # consistency can be checked, not the time.
-    assert gap["command"] == "python -m camlib.train --no-progress"
+    assert gap["command"] == "python -m camcourse.train --no-progress"
     for metrics in (gap, gmp):
         seconds = metrics["seconds"]
         assert 0 <= seconds["data"] <= seconds["train_total"] <= seconds["total"]
@@ -64,7 +64,7 @@ def test_train_imports_and_measures_memory_without_the_posix_resource_module(mon
     import importlib
     import sys
 
-    import camlib.train as training
+    import camcourse.train as training
 
     monkeypatch.setitem(sys.modules, "resource", None)  # `import resource` now fails
     try:
@@ -96,7 +96,7 @@ def test_a_test_set_and_a_checkpoint_load_fast(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatch):
-    from camlib.train import train
+    from camcourse.train import train
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     with pytest.raises(ValueError, match="steps"):
@@ -113,7 +113,7 @@ def test_training_writes_a_checkpoint_and_metrics_that_load(tmp_path, monkeypatc
 
 
 def test_mixed_precision_is_chosen_by_the_hardware(monkeypatch):
-    import camlib.train as training
+    import camcourse.train as training
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert training.autocast_dtype("auto", cuda) == torch.float16
@@ -131,7 +131,7 @@ def test_mixed_precision_is_chosen_by_the_hardware(monkeypatch):
 
 @pytest.mark.slow
 def test_training_options_are_checked_and_recorded(tmp_path, monkeypatch):
-    from camlib.train import train
+    from camcourse.train import train
 
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path)
     with pytest.raises(ValueError, match="label_smoothing must be in"):

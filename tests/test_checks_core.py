@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from camlib.checks import _core, _limits
-from camlib.checks._core import (
+from camcourse.checks import _core, _limits
+from camcourse.checks._core import (
     CheckFailed,
     CheckResult,
     Context,
@@ -322,22 +322,22 @@ def test_diagnose_tolerates_float32_rounding():
 
 
 def test_lesson_checks_are_discovered_and_exported_lazily():
-    import camlib.checks
+    import camcourse.checks
 
-    names = camlib.checks.load_all()
-    for module_name in camlib.checks.lesson_modules():
-        module = importlib.import_module(f"camlib.checks.{module_name}")
+    names = camcourse.checks.load_all()
+    for module_name in camcourse.checks.lesson_modules():
+        module = importlib.import_module(f"camcourse.checks.{module_name}")
         for attr in vars(module):
             if re.fullmatch(r"exercise_\d+_\d+", attr):
-                assert getattr(camlib.checks, attr) is getattr(module, attr)
-                assert attr in names and attr in dir(camlib.checks)
+                assert getattr(camcourse.checks, attr) is getattr(module, attr)
+                assert attr in names and attr in dir(camcourse.checks)
     with pytest.raises(AttributeError):
-        camlib.checks.exercise_96_1  # noqa: B018 - no lesson 96
+        camcourse.checks.exercise_96_1  # noqa: B018 - no lesson 96
 
 
 def test_pick_uses_the_learners_function_only_after_its_check_passed(capsys):
+    from camcourse.checks import exercise_4_1, pick
     from camlib import reference
-    from camlib.checks import exercise_4_1, pick
 
     def wrong(features, weight):
         return reference.class_activation_maps(features, weight) * 2
@@ -358,7 +358,7 @@ def test_pick_uses_the_learners_function_only_after_its_check_passed(capsys):
 
 
 def test_hidden_seed_changes_the_inputs_but_not_the_notebooks():
-    from camlib.checks._core import Context
+    from camcourse.checks._core import Context
 
     visible = Context("4.1").rng.normal(size=3)
     assert np.array_equal(visible, Context("4.1").rng.normal(size=3))
@@ -368,10 +368,10 @@ def test_hidden_seed_changes_the_inputs_but_not_the_notebooks():
 
 
 def test_every_lesson_module_is_imported_by_the_package():
-    import camlib.checks
+    import camcourse.checks
 
-    imported = {m.__name__.rsplit(".", 1)[1] for m in camlib.checks._LESSONS}
-    assert imported == set(camlib.checks.lesson_modules())
+    imported = {m.__name__.rsplit(".", 1)[1] for m in camcourse.checks._LESSONS}
+    assert imported == set(camcourse.checks.lesson_modules())
 
 
 @pytest.mark.slow
@@ -379,11 +379,11 @@ def test_a_check_cell_shows_its_message_once_and_no_value_for_nbgrader():
     # nbgrader reads a graded cell's execute_result as points; a check cell must have none,
     # and show its message once (a stream), as Jupyter runs it.
     nbformat = pytest.importorskip("nbformat")
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     cell = nbformat.v4.new_code_cell(
-        "import camlib.checks\nfrom camlib import reference\n"
-        "camlib.checks.exercise_4_1(reference.class_activation_maps)")
+        "import camcourse.checks\nfrom camlib import reference\n"
+        "camcourse.checks.exercise_4_1(reference.class_activation_maps)")
     notebook = nbformat.v4.new_notebook(cells=[cell])
     LessonClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = notebook.cells[0].outputs
@@ -396,7 +396,7 @@ def test_a_check_cell_shows_its_message_once_and_no_value_for_nbgrader():
 _FAILING_CELL = ("def f(x, reduce='mean'):\n"
                  "    return x.sum(axis=(2, 3))\n"
                  "\n"
-                 "camlib.checks.exercise_2_1(f)\n")
+                 "camcourse.checks.exercise_2_1(f)\n")
 
 
 def _strip_ansi(text: str) -> str:
@@ -411,19 +411,19 @@ def test_a_failed_check_in_ipython_shows_the_message_first_and_no_camlib_frame()
 
     shell = interactiveshell.InteractiveShell.instance()
     try:
-        shell.run_cell("import camlib.checks")
+        shell.run_cell("import camcourse.checks")
         with capture_output() as shown:
             result = shell.run_cell(_FAILING_CELL)
-    finally:  # later tests must not find a running IPython (camlib.viz.show asks for one)
+    finally:  # later tests must not find a running IPython (camcourse.viz.show asks for one)
         interactiveshell.InteractiveShell.clear_instance()
     assert isinstance(result.error_in_exec, CheckFailed)
     lines = _strip_ansi(shown.stdout).strip().splitlines()
     assert lines[0].startswith("✘ Exercise 2.1: f(x=array(")
     assert "20 times too large" in lines[0]
-    assert lines[-1] == ("(raised by the check at line 4: `camlib.checks.exercise_2_1(f)`, "
+    assert lines[-1] == ("(raised by the check at line 4: `camcourse.checks.exercise_2_1(f)`, "
                          "in your code)")
     assert len(lines) == 2, lines
-    assert "camlib" + os.sep + "checks" not in shown.stdout
+    assert "camcourse" + os.sep + "checks" not in shown.stdout
     assert "Traceback" not in shown.stdout
 
 
@@ -443,10 +443,10 @@ def test_rendered_failure_names_the_learners_line_inside_a_helper_of_theirs():
 @pytest.mark.slow
 def test_a_failed_check_in_a_notebook_has_a_short_traceback_starting_with_the_message():
     nbformat = pytest.importorskip("nbformat")
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import camlib.checks"),
+        nbformat.v4.new_code_cell("import camcourse.checks"),
         nbformat.v4.new_code_cell(_FAILING_CELL)])
     LessonClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
     (error,) = [o for o in notebook.cells[1].outputs if o.output_type == "error"]
@@ -455,7 +455,8 @@ def test_a_failed_check_in_a_notebook_has_a_short_traceback_starting_with_the_me
     assert traceback[0].startswith("✘ Exercise 2.1:"), traceback
     assert len(traceback) == 2, traceback
     assert "exercise_2_1(f)" in traceback[1]
-    assert not any("camlib" + os.sep in line for line in traceback)
+    assert not any(package + os.sep in line for line in traceback
+                   for package in ("camlib", "camcourse"))
 
 
 # --- one layer reads numbers: every honest form, NaN equals nothing -----------------------
@@ -467,7 +468,7 @@ def test_a_failed_check_in_a_notebook_has_a_short_traceback_starting_with_the_me
     torch.tensor(0.5, dtype=torch.float64), torch.tensor(0.5, requires_grad=True) * 1,
 ])
 def test_as_number_accepts_every_honest_form_of_one_number(value):
-    from camlib.checks._core import as_number
+    from camcourse.checks._core import as_number
 
     assert as_number(value, "f()") == 0.5
 
@@ -480,7 +481,7 @@ def test_as_number_accepts_every_honest_form_of_one_number(value):
     (None, "None"),
 ])
 def test_as_number_names_what_came_back_instead(value, words):
-    from camlib.checks._core import _Failure, as_number
+    from camcourse.checks._core import _Failure, as_number
 
     with pytest.raises(_Failure) as info:
         as_number(value, "f()")
@@ -489,7 +490,7 @@ def test_as_number_names_what_came_back_instead(value, words):
 
 
 def test_as_integer_accepts_whole_floats_and_names_a_fraction():
-    from camlib.checks._core import _Failure, as_integer
+    from camcourse.checks._core import _Failure, as_integer
 
     assert as_integer(np.float64(16.0), "f()") == 16
     assert as_integer(np.int64(16), "f()") == 16
@@ -499,7 +500,7 @@ def test_as_integer_accepts_whole_floats_and_names_a_fraction():
 
 
 def test_same_number_never_matches_nan_or_inf_against_a_number():
-    from camlib.checks._core import same_number
+    from camcourse.checks._core import same_number
 
     nan, inf = float("nan"), float("inf")
     assert same_number(0.5, 0.5) and same_number(1.0, 1.0 + 1e-12)
@@ -522,7 +523,7 @@ def test_nan_passes_no_check_that_asks_for_a_number(exercise, answer):
 
 
 def test_a_training_mode_changed_by_the_learner_is_named():
-    from camlib.checks._core import Context
+    from camcourse.checks._core import Context
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     model.train()

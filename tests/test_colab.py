@@ -9,8 +9,9 @@
 - Every student copy is executed by a plain nbclient executor with the
   ``raises-exception`` tags removed: Colab's "Run all" stops at the first exception.
 - A student copy downloaded on its own, executed outside the checkout in a fresh virtual
-  environment without camlib (its other packages layered from this test's interpreter),
-  installs camlib with its own set-up cell from a local bare repository and runs.
+  environment without camlib or camcourse (its other packages layered from this test's
+  interpreter), installs both with its own set-up cell from a local bare repository and
+  runs.
 - ``publish`` moves the course to another address consistently, and is idempotent.
 """
 
@@ -26,14 +27,15 @@ from pathlib import Path
 
 import pytest
 
-from camlib.course import load_setting
-from camlib.coursework import colab
-from camlib.coursework.notebooks import read_notebook, source, tags
+from camcourse.course import load_setting
+from camcourse.coursework import colab
+from camcourse.coursework.notebooks import read_notebook, source, tags
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = sorted((ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb"))
 COLAB_PYTHON = os.environ.get("CAMLIB_COLAB_PYTHON") or sys.executable
 SETTING = load_setting()
+IMPORTED = "import camlib, camcourse; print(camlib.__file__, camcourse.__file__)"
 FAKE_COLAB = "import google.colab  # a stand-in: what Colab's kernel has imported\n"
 
 
@@ -120,7 +122,7 @@ def _without_raises_exception(notebook: dict) -> dict:
 def _execute(notebook: dict, cwd: Path, kernel_name: str, env: dict, timeout: int = 600):
     import nbformat
 
-    from camlib.execute import LessonClient as NotebookClient
+    from camcourse.execute import LessonClient as NotebookClient
 
     nb = nbformat.reads(json.dumps(notebook), as_version=4)
     old = dict(os.environ)
@@ -153,7 +155,8 @@ def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(t
     setup["source"] = cell
     probe = {"cell_type": "code", "id": "camlib-probe", "metadata": {}, "execution_count": None,
              "outputs": [],
-             "source": "import camlib\nprint('CAMLIB_FILE', camlib.__file__)"}
+             "source": "import camlib, camcourse\n"
+                       "print('CAMLIB_FILE', camlib.__file__, camcourse.__file__)"}
     index = notebook["cells"].index(setup)
     notebook["cells"][index + 1:index + 1] = [probe]
     notebook["cells"].insert(0, {"cell_type": "code", "id": "fake-colab", "metadata": {},
@@ -168,10 +171,13 @@ def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(t
 
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "stream")
-    assert f"CAMLIB_FILE {clone / 'camlib' / '__init__.py'}" in printed, printed[-2000:]
+    assert f"CAMLIB_FILE {clone / 'camlib' / '__init__.py'} " \
+           f"{clone / 'camcourse' / '__init__.py'}" in printed, printed[-2000:]
     assert "not attempted yet" in printed
-    # The clone holds camlib and data, and none of the notebooks, not even as git objects.
-    assert (clone / "camlib" / "checks").is_dir() and (clone / "data" / "gap.pt").is_file()
+    # The clone holds camlib, camcourse and data, and none of the notebooks, not even as
+    # git objects.
+    assert (clone / "camlib" / "reference.py").is_file() and (clone / "data" / "gap.pt").is_file()
+    assert (clone / "camcourse" / "checks").is_dir()
     assert not (clone / "notebooks").exists()
     blobs = [line.split()[2] for line in
              _git("ls-tree", "-r", "HEAD", "notebooks", cwd=bare).splitlines()]
@@ -179,11 +185,11 @@ def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(t
     missing = {line[1:] for line in _git("-C", str(clone), "rev-list", "--objects", "--all",
                                          "--missing=print").splitlines() if line[:1] == "?"}
     assert set(blobs) <= missing, "notebooks were downloaded into the Colab runtime"
-    # camlib is installed in the kernel's environment, not only put on sys.path.
-    installed = subprocess.run([str(python), "-c", "import camlib; print(camlib.__file__)"],
-                               cwd=tmp_path, capture_output=True, text=True,
-                               env={k: v for k, v in env.items() if k != "PYTHONPATH"})
-    assert installed.stdout.strip() == str(clone / "camlib" / "__init__.py"), installed.stderr
+    # Both packages are installed in the kernel's environment, not only put on sys.path.
+    installed = subprocess.run([str(python), "-c", IMPORTED], cwd=tmp_path, capture_output=True,
+                               text=True, env={k: v for k, v in env.items() if k != "PYTHONPATH"})
+    assert installed.stdout.split() == [str(clone / "camlib" / "__init__.py"),
+                                        str(clone / "camcourse" / "__init__.py")], installed.stderr
     versions = subprocess.run([str(python), "-c", "import numpy, matplotlib, ipywidgets, torch;"
                                "print(numpy.__version__, matplotlib.__version__, "
                                "ipywidgets.__version__, torch.__version__)"],
@@ -199,7 +205,7 @@ def test_student_copy_runs_to_the_end_with_a_plain_executor(path, tmp_path):
     import nbformat
     from nbclient.exceptions import CellExecutionError
 
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     nb = nbformat.reads(json.dumps(_without_raises_exception(read_notebook(path))),
                         as_version=4)
@@ -230,36 +236,41 @@ def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(t
     name, env = _kernel(tmp_path, python, tmp_path / "nothing")  # no google.colab here
     env.update(HOME=str(tmp_path / "home"), CAMLIB_CACHE=str(tmp_path / "cache"))
     (tmp_path / "home").mkdir()
-    probe = subprocess.run([str(python), "-c", "import camlib"], capture_output=True,
-                           text=True, env=env, cwd=downloads)
-    assert probe.returncode != 0, "camlib must not be importable before the set-up cell"
+    for package in ("camlib", "camcourse"):
+        probe = subprocess.run([str(python), "-c", f"import {package}"], capture_output=True,
+                               text=True, env=env, cwd=downloads)
+        assert probe.returncode != 0, f"{package} must not be importable before the set-up cell"
     start = time.perf_counter()
     executed = _execute(notebook, downloads, name, env)
     seconds = time.perf_counter() - start
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "stream")
     clone = Path(env["CAMLIB_CACHE"]) / "cam-course-0.1.0"
-    assert f"Installing camlib 0.1.0 from {bare.as_uri()} into {clone}" in printed
+    assert f"Installing camlib and camcourse 0.1.0 from {bare.as_uri()} into {clone} " \
+        in printed
     assert "not attempted yet" in printed and "Note: this lesson" not in printed
     assert not (clone / "notebooks").exists()
-    installed = subprocess.run([str(python), "-c", "import camlib; print(camlib.__file__)"],
-                               cwd=downloads, capture_output=True, text=True,
+    installed = subprocess.run([str(python), "-c", IMPORTED], cwd=downloads,
+                               capture_output=True, text=True,
                                env={k: v for k, v in env.items() if k != "PYTHONPATH"})
-    assert installed.stdout.strip() == str(clone / "camlib" / "__init__.py"), installed.stderr
+    assert installed.stdout.split() == [str(clone / "camlib" / "__init__.py"),
+                                        str(clone / "camcourse" / "__init__.py")], installed.stderr
     print(f"downloaded student copy of lesson 04: set-up cell installed camlib and the lesson "
           f"ran in {seconds:.0f} s")
 
 
 def test_the_set_up_cell_says_what_to_do_offline():
     cell = colab.setup_cell_source(SETTING)
-    assert "Offline?" in cell and "python -m camlib.course lab" in cell
-    assert 'find_spec("camlib") is None' in cell
+    assert "Offline?" in cell and "python -m camcourse.course lab" in cell
+    assert 'find_spec("camlib")' in cell and 'find_spec("camcourse")' in cell
+    assert '"sparse-checkout", "set",\n                            "camlib", "camcourse", "data"]' \
+        in cell
     assert max(len(line) for line in cell.splitlines()) <= 88
 
 
 def _copy_course(tmp: Path) -> Path:
     root = tmp / "course"
-    for name in ("camlib", "notebooks", "docs"):
+    for name in ("camlib", "camcourse", "notebooks", "docs"):
         shutil.copytree(ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     for name in ("README.md", "pyproject.toml"):
@@ -276,9 +287,9 @@ def test_publish_moves_every_address_and_is_idempotent(tmp_path):
     assert colab.publish(new, branch, repo_root=root) == []
     assert colab.publish(new, branch, repo_root=root, check=True) == []
     assert load_setting() == SETTING  # this process's setting file is unchanged
-    assert load_setting(root / "camlib" / "course.json") == colab.Setting(new, branch)
-    assert (root / "camlib" / "coursework" / "colab.py").read_text() == (
-        ROOT / "camlib" / "coursework" / "colab.py").read_text()  # code is never rewritten
+    assert load_setting(root / "camcourse" / "course.json") == colab.Setting(new, branch)
+    assert (root / "camcourse" / "coursework" / "colab.py").read_text() == (
+        ROOT / "camcourse" / "coursework" / "colab.py").read_text()  # code is never rewritten
     colab_prefix = "https://colab.research.google.com/github/ada-lovelace/cam-course-2027/blob/fall/"
     old_prefix = f"github/{SETTING.github_path}/"
     for path in sorted((root / "notebooks").rglob("[0-9][0-9]_*.ipynb")):
@@ -312,7 +323,7 @@ def test_publish_refuses_a_bad_branch(tmp_path):
 
 
 def test_student_copies_and_nbgrader_sources_badge_the_student_copy():
-    from camlib.coursework.nbgrader import nbgrader_notebook
+    from camcourse.coursework.nbgrader import nbgrader_notebook
 
     for path in STUDENT:
         badge = next(c for c in read_notebook(path)["cells"] if colab.BADGE_CELL_TAG in tags(c))
@@ -326,7 +337,7 @@ def test_student_copies_and_nbgrader_sources_badge_the_student_copy():
 def test_the_repository_is_in_step_with_the_colab_setting():
     tomllib = pytest.importorskip("tomllib")
 
-    assert colab.publish(check=True) == [], "run `python -m camlib.coursework publish`"
+    assert colab.publish(check=True) == [], "run `python -m camcourse.coursework publish`"
 
     urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
     assert urls["Repository"] == SETTING.repo_url

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from camlib.coursework import find_exercises, grade, read_notebook, release, student_notebook
-from camlib.coursework.__main__ import main as coursework_main
-from camlib.coursework.catalogue import estimated_minutes, update_docs
-from camlib.coursework.nbgrader import nbgrader_notebook
-from camlib.coursework.notebooks import (
+from camcourse.coursework import find_exercises, grade, read_notebook, release, student_notebook
+from camcourse.coursework.__main__ import main as coursework_main
+from camcourse.coursework.catalogue import estimated_minutes, update_docs
+from camcourse.coursework.nbgrader import nbgrader_notebook
+from camcourse.coursework.notebooks import (
     import_statements,
     names_used,
     solution_lines,
@@ -26,7 +26,7 @@ from camlib.coursework.notebooks import (
     strip_solutions,
     tags,
 )
-from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from camcourse.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "coursework"
 CHECKS = str(FIXTURES / "fixture_checks.py")
@@ -72,14 +72,14 @@ def lesson() -> dict:
         md("# 90 · A test lesson\n\nSee [the data](../data/README.md), "
            "[lesson 91](91_next.ipynb#top), [the paper](https://arxiv.org/abs/1512.04150) "
            "and <img src=\"figures/pool.png\">."),
-        code("import numpy as np\n%matplotlib inline\nimport camlib.checks", "setup"),
+        code("import numpy as np\n%matplotlib inline\nimport camcourse.checks", "setup"),
         md("Some text.\n\n### Exercise 90.1: average pooling\n\nWrite `average_pool`."),
         code(POOL, "exercise"),
-        code("camlib.checks.exercise_90_1(average_pool)", "check"),
+        code("camcourse.checks.exercise_90_1(average_pool)", "check"),
         code("print(np.ones(2).mean())"),
         md("### Exercise 90.2: class scores\n\nWrite `class_scores`."),
         code(SCORES, "exercise", points=2),
-        code("camlib.checks.exercise_90_2(class_scores)", "check"),
+        code("camcourse.checks.exercise_90_2(class_scores)", "check"),
     ]
     cells[4]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["x\n"]}]
     cells[4]["execution_count"] = 3
@@ -132,7 +132,7 @@ def test_unbalanced_markers_are_an_error(text):
 
 
 def test_import_statements_come_from_non_exercise_cells_without_magics():
-    assert import_statements(lesson()) == ["import numpy as np", "import camlib.checks"]
+    assert import_statements(lesson()) == ["import numpy as np", "import camcourse.checks"]
     assert import_statements(lesson(), used=names_used(POOL)) == []  # `features.mean` only
     assert import_statements(lesson(), used=names_used("x = np.ones(2)")) == [
         "import numpy as np"]
@@ -239,7 +239,7 @@ LESSONS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 def test_committed_student_copies_are_in_step_with_the_lessons():
     problems = release(NOTEBOOKS_DIR, NOTEBOOKS_DIR / "student", check=True, repo_root=REPO_ROOT)
-    assert problems == [], ("student copies out of step; run `python -m camlib.coursework "
+    assert problems == [], ("student copies out of step; run `python -m camcourse.coursework "
                             "release`:\n" + "\n".join(problems))
 
 
@@ -262,7 +262,7 @@ def test_course_lessons_get_full_marks_and_their_student_copies_zero():
 
 def test_teaching_guide_tables_are_in_step_with_the_lessons():
     changed = update_docs(REPO_ROOT / "docs" / "teaching.md", NOTEBOOKS_DIR, check=True)
-    assert not changed, "docs/teaching.md is stale; run `python -m camlib.coursework docs`"
+    assert not changed, "docs/teaching.md is stale; run `python -m camcourse.coursework docs`"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
@@ -270,7 +270,7 @@ def test_no_solution_line_survives_in_a_student_copy(path):
     lesson_nb = read_notebook(path)
     copy_path = NOTEBOOKS_DIR / "student" / path.name
     if not copy_path.exists():
-        pytest.fail(f"no student copy of {path.name}; run `python -m camlib.coursework release`")
+        pytest.fail(f"no student copy of {path.name}; run `python -m camcourse.coursework release`")
     student_cells = [source(c) for c in read_notebook(copy_path)["cells"]]
     # Lines the lesson shows outside its solutions (e.g. `return out`) are not a leak.
     visible = {line.strip() for c in lesson_nb["cells"]
@@ -289,11 +289,11 @@ def test_no_solution_line_survives_in_a_student_copy(path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_every_lesson_exercise_has_a_check_and_a_function(path):
-    import camlib.checks
+    import camcourse.checks
 
     for exercise in find_exercises(read_notebook(path)):
         assert exercise.number, f"{path.name}: exercise cell {exercise.cell} has no heading"
-        check = camlib.checks.get_check(exercise.number)
+        check = camcourse.checks.get_check(exercise.number)
         assert exercise.check_cell is not None, f"{path.name}: exercise {exercise.number}"
         assert check.function in (None, exercise.function), (
             f"{path.name}: exercise {exercise.number} defines {exercise.function}, "

@@ -123,7 +123,7 @@ def test_cpu_weight_with_cuda_features_is_refused():
 def test_the_cam_path_never_synchronizes_with_the_host():
     """CAMExtractor.maps, class_activation_maps, upsample and normalize: with the checks on
     (run on the device) and off, no call waits for the GPU."""
-    from camlib.models import GAPNet
+    from camcourse.models import GAPNet
 
     model = GAPNet().to(CUDA).eval()
     images = torch.rand(8, 3, 64, 64, device=CUDA)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from camlib import data as cd
-from camlib.data import make_cluttered_digits
+from camcourse import data as cd
+from camcourse.data import make_cluttered_digits
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ from bad_inputs import Case, all_cases, run_case  # tests/ is on sys.path under 
 
 import camlib.reference as ref
 import camlib.torch as ct
+from camcourse.models import GAPNet
 from camlib import localize, validation
-from camlib.models import GAPNet
 
 TABLE = all_cases()
 
@@ -35,8 +35,8 @@ def test_the_table_covers_every_public_function_and_command():
                      "evaluate_localization"]:
         assert any(t.startswith(f"localize: {function}") for t in tried), function
     commands = {case.module for case in all_cases() if case.module.startswith("python -m")}
-    assert commands == {"python -m camlib.train", "python -m camlib.benchmarks.localization",
-                        "python -m camlib.coursework"}
+    assert commands == {"python -m camcourse.train", "python -m camcourse.benchmarks.localization",
+                        "python -m camcourse.coursework"}
 
 
 # --- answers that must not be silently wrong -----------------------------------------------
@@ -401,8 +401,8 @@ def test_one_rule_for_the_threshold_everywhere():
 
 
 def test_float64_images_are_converted_to_the_model_dtype():
+    from camcourse.models import GAPNet
     from camlib import localize
-    from camlib.models import GAPNet
 
     model = GAPNet().eval()
     images = torch.rand(2, 3, 32, 32, dtype=torch.float64)

@@ -343,9 +343,9 @@ def test_gradcam_finds_a_layer_in_models_cam_cannot_use():
 
 @pytest.mark.slow
 def test_the_gpu_benchmark_runs_on_the_cpu(capsys):
-    """`python -m camlib.benchmarks.gpu --device cpu --quick`: every step runs, the
+    """`python -m camcourse.benchmarks.gpu --device cpu --quick`: every step runs, the
     anchors that are not installed are skipped with a note, MaxBoxAcc is projected."""
-    from camlib.benchmarks import gpu
+    from camcourse.benchmarks import gpu
 
     results = gpu.main(["--device", "cpu", "--quick", "--no-tests"])
     out = capsys.readouterr().out

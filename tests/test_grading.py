@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camlib.coursework import _wire, catalogue, grade
-from camlib.coursework.notebooks import find_exercises, read_notebook
-from camlib.paths import NOTEBOOKS_DIR
+from camcourse.coursework import _wire, catalogue, grade
+from camcourse.coursework.notebooks import find_exercises, read_notebook
+from camcourse.paths import NOTEBOOKS_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "coursework"
 CHECKS = str(FIXTURES / "grading_checks.py")
@@ -130,7 +130,7 @@ def test_tuple_and_list_subclasses_travel_as_plain_ones():
 def test_only_regular_files_are_read_as_submissions(tmp_path):
     import os
 
-    from camlib.coursework.notebooks import read_file_bytes
+    from camcourse.coursework.notebooks import read_file_bytes
 
     fifo = tmp_path / "a.ipynb"
     os.mkfifo(fifo)
@@ -150,7 +150,7 @@ def test_only_regular_files_are_read_as_submissions(tmp_path):
 
 
 def test_other_cells_give_only_the_definitions_the_exercises_need():
-    from camlib.coursework.notebooks import needed_definitions
+    from camcourse.coursework.notebooks import needed_definitions
 
     cells = ["import numpy as np\nimport os\ntrain_for_hours()\nhistory = fit(model)\n",
              "try:\n    import scipy\nexcept ImportError:\n    scipy = None\n"
@@ -163,14 +163,13 @@ def test_other_cells_give_only_the_definitions_the_exercises_need():
 
 
 def test_the_learner_camlib_has_no_check_helpers():
-    import camlib
-    from camlib.coursework._library import library_without
-    from camlib.coursework._remote import package_files
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import learner_files
 
-    files = library_without(package_files(Path(camlib.__file__).parent), (), "0.1")
-    lesson07 = files["camlib/checks/lesson07.py"].decode()
+    files = library_without(learner_files(), (), "0.1")
+    lesson07 = files["camcourse/checks/lesson07.py"].decode()
     assert "def _iou_variants(*args, **kwargs):" in lesson07
-    lesson06 = files["camlib/checks/lesson06.py"].decode()
+    lesson06 = files["camcourse/checks/lesson06.py"].decode()
     assert "class _TinyGAPNet" in lesson06 and "def exercise_6_2(*args" in lesson06
 
 
@@ -202,7 +201,7 @@ def _lesson(setup="import numpy as np\nfrom camlib import reference\n"):
     cells = [_md("# 91 · grading"), _code(setup, "setup")]
     for number, source in EXERCISES.items():
         cells += [_md(f"### Exercise {number}: x"), _code(source, "exercise"),
-                  _code(f"camlib.checks.exercise_{number.replace('.', '_')}(f)", "check")]
+                  _code(f"camcourse.checks.exercise_{number.replace('.', '_')}(f)", "check")]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -298,11 +297,11 @@ def test_solutions_get_full_marks_and_student_copies_zero_on_a_loaded_machine(tm
 # ---------------------------------------------------------------------------
 
 
-def test_every_catalogue_name_is_a_top_level_definition_in_camlib_source():
+def test_every_catalogue_name_is_a_top_level_definition_in_its_module_source():
     import ast
 
-    from camlib.coursework._library import module_path
-    from camlib.paths import REPO_ROOT
+    from camcourse.coursework._library import module_path
+    from camcourse.paths import REPO_ROOT
 
     for exercise, targets in catalogue.WRITE_IT_YOURSELF.items():
         for target in targets:
@@ -314,11 +313,10 @@ def test_every_catalogue_name_is_a_top_level_definition_in_camlib_source():
 
 
 def test_the_generated_camlib_lacks_the_exercise_functions_and_says_so(tmp_path):
-    import camlib
-    from camlib.coursework._library import library_without
-    from camlib.coursework._remote import package_files
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import learner_files
 
-    files = package_files(Path(camlib.__file__).parent)
+    files = learner_files()
     lib = library_without(files, catalogue.WRITE_IT_YOURSELF["7.1"], "7.1")
     text = lib["camlib/reference.py"].decode()
     original = files["camlib/reference.py"].decode()
@@ -331,6 +329,39 @@ def test_the_generated_camlib_lacks_the_exercise_functions_and_says_so(tmp_path)
         namespace["iou"]((0, 0, 1, 1), (0, 0, 1, 1))
     with pytest.raises(LookupError, match="no top-level def or class 'renamed_iou'"):
         library_without(files, ("camlib.reference.renamed_iou",), "7.1")
+
+
+def test_the_course_functions_a_lesson_imports_call_the_generated_camlib(tmp_path):
+    """The learner's process imports camcourse (the lessons' figures, data, models) beside
+    the generated camlib: a course function built on an absent camlib function gets its
+    stub, and a camcourse target is absent too, each naming its package."""
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import learner_files, write_package
+
+    targets = ("camlib.reference.bounding_box", "camcourse.data.to_float")
+    write_package(library_without(learner_files(), targets, "7.2"), tmp_path / "lib")
+    code = ("import numpy as np, camlib, camcourse\n"
+            "from camcourse.viz.maps import heat_mask_box\n"
+            "from camcourse.data import to_float\n"
+            "print(camlib.__file__, camcourse.__file__)\n"
+            "for call in (lambda: heat_mask_box(np.eye(2), 4), lambda: to_float(np.eye(2))):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except RuntimeError as error:\n"
+            "        print(error)\n")
+    env = {"PYTHONPATH": str(tmp_path / "lib"), "MPLBACKEND": "Agg", "HOME": str(tmp_path),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    run = subprocess.run([sys.executable, "-s", "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=300)
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert lines[0] == f"{tmp_path / 'lib' / 'camlib' / '__init__.py'} " \
+                       f"{tmp_path / 'lib' / 'camcourse' / '__init__.py'}"
+    assert lines[1:] == [
+        "Exercise 7.2 asks you to write camlib.reference.bounding_box; it is not in camlib "
+        "while this exercise is graded",
+        "Exercise 7.2 asks you to write camcourse.data.to_float; it is not in camcourse "
+        "while this exercise is graded"]
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +382,7 @@ def test_zero_dimensional_values_stay_zero_dimensional():
 
 
 def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
-    from camlib.coursework._runner import _Shell, as_python, run_cell
+    from camcourse.coursework._runner import _Shell, as_python, run_cell
 
     namespace: dict = {}
     namespace["get_ipython"] = lambda: shell
@@ -365,7 +396,7 @@ def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
 
 
 def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():
-    from camlib.coursework._remote import _signature
+    from camcourse.coursework._remote import _signature
 
     assert list(_signature(["lambda", "x", "x", "1a"]).parameters) == ["arg0", "x", "arg2"]
 
@@ -380,7 +411,7 @@ def test_clean_up_is_iterative_and_never_follows_links(tmp_path):
     import os
     import stat
 
-    from camlib.coursework._remote import remove_tree
+    from camcourse.coursework._remote import remove_tree
 
     outside = tmp_path / "outside.txt"
     outside.write_text("keep")
@@ -403,7 +434,7 @@ def test_clean_up_is_iterative_and_never_follows_links(tmp_path):
 
 
 def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts():
-    from camlib.coursework.grade import match_cells
+    from camcourse.coursework.grade import match_cells
 
     expected = [e for e in find_exercises(_lesson()) if e.number]
     nb = _lesson()
@@ -419,7 +450,7 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
 def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):
     import csv
 
-    from camlib.coursework.grade import MESSAGE_LIMIT, Grade, RunInfo, _Output
+    from camcourse.coursework.grade import MESSAGE_LIMIT, Grade, RunInfo, _Output
 
     info = RunInfo(123, "0", "abc")
     out = _Output(tmp_path / "g.csv", tmp_path / "g-totals.csv", info)
@@ -435,7 +466,7 @@ def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):
 
 
 def test_summary_counts_the_passed_field_not_the_message():
-    from camlib.coursework.grade import Grade, summary
+    from camcourse.coursework.grade import Grade, summary
 
     rows = [Grade("a", "1.1", 1, 1, "right", passed=True), Grade("b", "1.1", 0, 1, "✔ forged")]
     assert "1.1       1/2" in summary(rows)
@@ -464,7 +495,7 @@ def test_a_dead_grading_process_is_replaced_and_the_run_says_what_it_could_not_g
 
 
 def test_require_sandbox_refuses_to_grade_without_bubblewrap(monkeypatch, tmp_path):
-    from camlib.coursework import _sandbox
+    from camcourse.coursework import _sandbox
 
     monkeypatch.setitem(_sandbox._BWRAP_STATE, "problem", "bubblewrap is not installed")
     with pytest.raises(RuntimeError, match="--require-sandbox: bubblewrap is not installed"):

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from camlib.coursework import grade
-from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from camcourse.coursework import grade
+from camcourse.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grading_corpus import CASES, CLASSES, _lesson_path, write_corpus  # noqa: E402
 
-from camlib.coursework.notebooks import find_exercises, read_notebook  # noqa: E402
+from camcourse.coursework.notebooks import find_exercises, read_notebook  # noqa: E402
 
 
 def _tree_hash(folder: Path) -> str:
@@ -43,7 +43,7 @@ def test_corpus_covers_every_lesson_and_every_class():
 def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
     import shutil
 
-    from camlib.coursework._sandbox import bubblewrap_problem, probe
+    from camcourse.coursework._sandbox import bubblewrap_problem, probe
 
     scratch = tmp_path / "scratch"  # where the run's learner processes get their folders
     scratch.mkdir()
@@ -62,7 +62,7 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
     if len(cases) < len(CASES):
         print(f"confinement here: {confinement}; {len(CASES) - len(cases)} cases skipped "
               f"(`apt-get install bubblewrap` runs them)")
-    checks_before = _tree_hash(REPO_ROOT / "camlib")
+    checks_before = [_tree_hash(REPO_ROOT / p) for p in ("camlib", "camcourse")]
     out = tmp_path / "grades.csv"
     start = time.monotonic()
     rows = grade([tmp_path / "subs"], out=out, lessons_dir=NOTEBOOKS_DIR, cell_timeout=2,
@@ -108,7 +108,7 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
     assert {n: sum(r.student == n for r in rows) for n in cases} == expected
     assert all(r.graded for r in rows)
     # Nothing a submission did changed the course or the grades afterwards.
-    assert _tree_hash(REPO_ROOT / "camlib") == checks_before
+    assert [_tree_hash(REPO_ROOT / p) for p in ("camlib", "camcourse")] == checks_before
     written = out.read_bytes()
     time.sleep(3)
     assert out.read_bytes() == written

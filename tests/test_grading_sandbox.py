@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from camlib.coursework import grade
-from camlib.coursework.notebooks import find_exercises, read_notebook, set_source
-from camlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from camcourse.coursework import grade
+from camcourse.coursework.notebooks import find_exercises, read_notebook, set_source
+from camcourse.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 LESSON = NOTEBOOKS_DIR / "04_swapping_the_sums.ipynb"
 pytestmark = [

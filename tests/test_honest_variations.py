@@ -22,7 +22,7 @@ from honest_variations import (  # tests/ is on sys.path under pytest
     notebook,
 )
 
-from camlib.checks import get_check
+from camcourse.checks import get_check
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN_SEEDS = (1, 20260101)
@@ -59,7 +59,7 @@ def _run_variant(shell, variant: Variant):
 
 
 def test_every_exercise_has_three_honest_variations():
-    from camlib.coursework.notebooks import find_exercises, read_notebook
+    from camcourse.coursework.notebooks import find_exercises, read_notebook
 
     course = {e.number for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
               for e in find_exercises(read_notebook(path)) if e.number}
@@ -92,7 +92,7 @@ def _round(variant: Variant) -> int:
 def submission(lesson: int, round_: int, folder: Path) -> Path:
     """Lesson ``lesson``'s student copy with every exercise cell replaced by its variant
     number ``round_``: one graded notebook covers one variant of each exercise."""
-    from camlib.coursework.notebooks import find_exercises
+    from camcourse.coursework.notebooks import find_exercises
 
     (path,) = sorted((ROOT / "notebooks" / "student").glob(f"{lesson:02d}_*.ipynb"))
     notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -109,7 +109,7 @@ _GRADED: dict[tuple[int, int], dict[str, object]] = {}
 
 
 def _grader_row(variant: Variant, folder: Path):
-    from camlib.coursework.grade import grade_notebook
+    from camcourse.coursework.grade import grade_notebook
 
     lesson = int(variant.exercise.split(".")[0])
     key = (lesson, _round(variant))

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 import torch
 
-from camlib import paths
-from camlib.execute import LessonClient as NotebookClient
+from camcourse import paths
+from camcourse.execute import LessonClient as NotebookClient
 
 LESSON = paths.REPO_ROOT / "notebooks" / "09_cam_on_real_photographs.ipynb"
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from camcourse.checks import CheckFailed
+from camcourse.checks.lesson00 import exercise_0_1, exercise_0_2
+from camcourse.checks.lesson01 import exercise_1_1, exercise_1_2
+from camcourse.checks.lesson02 import exercise_2_1, exercise_2_2, exercise_2_3
+from camcourse.checks.lesson03 import exercise_3_1, exercise_3_2
+from camcourse.checks.lesson04 import exercise_4_1, exercise_4_2, exercise_4_3
+from camcourse.checks.lesson05 import exercise_5_1, exercise_5_2, exercise_5_3, exercise_5_4
 from camlib import reference
-from camlib.checks import CheckFailed
-from camlib.checks.lesson00 import exercise_0_1, exercise_0_2
-from camlib.checks.lesson01 import exercise_1_1, exercise_1_2
-from camlib.checks.lesson02 import exercise_2_1, exercise_2_2, exercise_2_3
-from camlib.checks.lesson03 import exercise_3_1, exercise_3_2
-from camlib.checks.lesson04 import exercise_4_1, exercise_4_2, exercise_4_3
-from camlib.checks.lesson05 import exercise_5_1, exercise_5_2, exercise_5_3, exercise_5_4
 
 
 def failure(check, fn) -> str:
@@ -51,10 +51,10 @@ def test_a_function_returning_none_is_named(check):
 
 
 def test_checks_are_exported_from_camlib_checks():
-    import camlib.checks
+    import camcourse.checks
 
     for check in ALL_CHECKS:
-        assert getattr(camlib.checks, check.__name__) is check
+        assert getattr(camcourse.checks, check.__name__) is check
 
 
 # --- 0.1, 0.2 ------------------------------------------------------------------------------
@@ -478,7 +478,7 @@ def test_a_failing_check_shows_the_learners_line_not_camlibs():
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
 def test_hidden_inputs_are_not_the_notebooks(check):
-    from camlib.checks import Context
+    from camcourse.checks import Context
 
     visible = Context(check.exercise).rng.normal(size=4)
     hidden = Context(check.exercise, hidden_seed=5).rng.normal(size=4)
@@ -486,7 +486,7 @@ def test_hidden_inputs_are_not_the_notebooks(check):
 
 
 def test_pick_uses_the_learners_function_only_after_it_passed(capsys):
-    from camlib.checks import pick
+    from camcourse.checks import pick
 
     def upsample_maps(maps, size):
         return reference.upsample(maps, size)

@@ -5,13 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from camcourse.checks import CheckFailed
+from camcourse.checks.lesson06 import exercise_6_1, exercise_6_2
+from camcourse.checks.lesson07 import exercise_7_1, exercise_7_2, exercise_7_3
+from camcourse.checks.lesson08 import exercise_8_1, exercise_8_2, exercise_8_3
+from camcourse.checks.lesson09 import exercise_9_1, exercise_9_2
+from camcourse.checks.lesson10 import exercise_10_1, exercise_10_2
 from camlib import reference
-from camlib.checks import CheckFailed
-from camlib.checks.lesson06 import exercise_6_1, exercise_6_2
-from camlib.checks.lesson07 import exercise_7_1, exercise_7_2, exercise_7_3
-from camlib.checks.lesson08 import exercise_8_1, exercise_8_2, exercise_8_3
-from camlib.checks.lesson09 import exercise_9_1, exercise_9_2
-from camlib.checks.lesson10 import exercise_10_1, exercise_10_2
 
 
 def failure(check, fn) -> str:
@@ -37,10 +37,10 @@ def test_the_student_placeholder_reads_not_attempted(check):
 
 
 def test_checks_are_exported_from_camlib_checks():
-    import camlib.checks
+    import camcourse.checks
 
     for check in ALL_CHECKS:
-        assert getattr(camlib.checks, check.__name__) is check
+        assert getattr(camcourse.checks, check.__name__) is check
 
 
 # --- 6.1 -------------------------------------------------------------------------------------

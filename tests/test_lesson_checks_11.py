@@ -6,9 +6,9 @@ import pytest
 from scipy.stats import kendalltau, rankdata, spearmanr
 from skimage.measure import label
 
+from camcourse.checks import CheckFailed
+from camcourse.checks.lesson11 import exercise_11_1, exercise_11_2, exercise_11_3
 from camlib import reference
-from camlib.checks import CheckFailed
-from camlib.checks.lesson11 import exercise_11_1, exercise_11_2, exercise_11_3
 
 ALL_CHECKS = [exercise_11_1, exercise_11_2, exercise_11_3]
 HIDDEN_SEEDS = [1, 7, 2024]
@@ -31,9 +31,9 @@ def test_the_student_placeholder_reads_not_attempted(check):
 
 
 def test_checks_are_exported_from_camlib_checks():
-    import camlib.checks
+    import camcourse.checks
 
-    assert camlib.checks.exercise_11_2 is exercise_11_2
+    assert camcourse.checks.exercise_11_2 is exercise_11_2
 
 
 # --- right answers, written independently of the checks' own code ----------------------------

@@ -114,7 +114,7 @@ class _Peak(nn.Module):
 
 
 def _square_data(n=4, size=16):
-    from camlib.data import ClutteredDigits
+    from camcourse.data import ClutteredDigits
 
     images = np.zeros((n, 3, size, size), np.uint8)
     boxes = np.array([[2 + i, 3, 8 + i, 9] for i in range(n)])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from camlib import models
-from camlib.models import FCNet, GAPNet, parameter_count
+from camcourse import models
+from camcourse.models import FCNet, GAPNet, parameter_count
 
 
 def _conv_params(cin, cout, k):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from camlib.course import load_setting
-from camlib.coursework.colab import (
+from camcourse.course import load_setting
+from camcourse.coursework.colab import (
     BADGE_CELL_TAG,
     SETUP_CELL_TAG,
     badge_markdown,
@@ -85,12 +85,12 @@ def test_badge_title_and_setup_cells_are_in_step_with_the_colab_setting(notebook
     cells = nb["cells"]
     assert cells[0]["cell_type"] == "markdown" and BADGE_CELL_TAG in _tags(cells[0])
     assert _source(cells[0]) == badge_markdown(path.relative_to(ROOT), load_setting()), (
-        f"{path.name}: badge out of step; run python -m camlib.coursework publish")
+        f"{path.name}: badge out of step; run python -m camcourse.coursework publish")
     assert cells[1]["cell_type"] == "markdown" and _source(cells[1]).startswith("# ")
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert first_code is cells[2] and SETUP_CELL_TAG in _tags(first_code)
     assert _source(first_code) == setup_cell_source(load_setting()), (
-        f"{path.name}: set-up cell out of step; run python -m camlib.coursework publish")
+        f"{path.name}: set-up cell out of step; run python -m camcourse.coursework publish")
 
 
 def test_intro_says_what_the_learner_will_be_able_to_do(notebook):
@@ -163,7 +163,7 @@ def test_exercises_follow_the_course_format(notebook):
         assert '"""' in head, f"{number}: the docstring must stay outside the markers"
         assert body.index(END) > 0
         assert check.get("cell_type") == "code" and "check" in _tags(check), number
-        call = f"camlib.checks.exercise_{number.replace('.', '_')}("
+        call = f"camcourse.checks.exercise_{number.replace('.', '_')}("
         assert call in _source(check), f"{number}: the check cell must call {call}...)"
 
 

@@ -49,7 +49,7 @@ def test_environment_yml_names_the_same_packages_and_ranges_as_pyproject():
 
 def test_ci_runs_the_documented_commands_and_colab_check():
     readme = (ROOT / "README.md").read_text()
-    assert "make lab" in readme and "python -m camlib.course lab" in readme
+    assert "make lab" in readme and "python -m camcourse.course lab" in readme
     contributing = (ROOT / "CONTRIBUTING.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     commands = [line for line in ci.splitlines() if line and not line.startswith("#")]
@@ -61,7 +61,7 @@ def test_ci_runs_the_documented_commands_and_colab_check():
 
 
 def test_the_readme_and_get_started_page_give_the_clone_line_of_the_setting():
-    from camlib.course import load_setting
+    from camcourse.course import load_setting
 
     line = load_setting().clone_line()
     for path in (ROOT / "README.md", ROOT / "docs" / "get-started.md"):
@@ -139,10 +139,10 @@ def test_makefile_creates_the_venv_for_both_commands():
     assert "--nbval-lax" in makefile
 
 
-# --- python -m camlib.course: `make lab` and `make test` without make ----------------------
+# --- python -m camcourse.course: `make lab` and `make test` without make ----------------------
 
 def test_course_lab_plan_creates_the_venv_installs_the_lab_extra_and_opens_the_copies(tmp_path):
-    from camlib.course import plan, venv_python
+    from camcourse.course import plan, venv_python
 
     (tmp_path / "pyproject.toml").write_text("")
     steps = plan("lab", root=tmp_path, python="python3", as_root=False)
@@ -158,7 +158,7 @@ def test_course_lab_plan_creates_the_venv_installs_the_lab_extra_and_opens_the_c
 
 
 def test_course_test_plan_runs_what_make_test_runs(tmp_path):
-    from camlib.course import plan
+    from camcourse.course import plan
 
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "notebooks").mkdir()
@@ -169,10 +169,11 @@ def test_course_test_plan_runs_what_make_test_runs(tmp_path):
     for flag in ("--doctest-modules", "--nbval-lax", "--nbval-cell-timeout=600"):
         assert flag in steps[-1] and flag in makefile
     assert "notebooks/04_x.ipynb" in steps[-1] and "tests" in steps[-1]
+    assert "camlib" in steps[-1] and "camcourse" in steps[-1]  # both packages' doctests
 
 
 def test_course_skips_the_install_once_it_is_done(tmp_path):
-    from camlib.course import plan, venv_python
+    from camcourse.course import plan, venv_python
 
     (tmp_path / "pyproject.toml").write_text("")
     python = venv_python(tmp_path / ".venv")
@@ -187,42 +188,42 @@ def test_course_command_dry_run_prints_the_steps_and_runs_nothing(tmp_path):
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "camlib.course", "lab", "--dry-run"],
+    run = subprocess.run([sys.executable, "-m", "camcourse.course", "lab", "--dry-run"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr
     assert "jupyterlab" in run.stdout and "-e" in run.stdout
     assert run.stdout.count("$ ") >= 1
-    bad = subprocess.run([sys.executable, "-m", "camlib.course", "install"], cwd=tmp_path,
+    bad = subprocess.run([sys.executable, "-m", "camcourse.course", "install"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 2 and "invalid choice: 'install'" in bad.stderr
-    line = subprocess.run([sys.executable, "-m", "camlib.course", "clone-line"],
+    line = subprocess.run([sys.executable, "-m", "camcourse.course", "clone-line"],
                           capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert line.stdout.startswith("git clone --branch ")
 
 
 def test_course_plan_refuses_an_unknown_command():
-    from camlib.course import plan
+    from camcourse.course import plan
 
     with pytest.raises(ValueError, match="command must be 'lab' or 'test'"):
         plan("install")
 
 
 def test_the_repository_setting_is_a_data_file_that_travels_with_the_package():
-    from camlib.course import SETTING_FILE, Setting, load_setting
+    from camcourse.course import SETTING_FILE, Setting, load_setting
 
-    assert SETTING_FILE.name == "course.json" and SETTING_FILE.parent.name == "camlib"
+    assert SETTING_FILE.name == "course.json" and SETTING_FILE.parent.name == "camcourse"
     assert isinstance(load_setting(), Setting)
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "course.json" in data["package-data"]["camlib"]
+    assert "course.json" in data["package-data"]["camcourse"]
 
 
 @pytest.mark.parametrize("content", ['{"repo_url": "https://github.com/a/b"}', "not json",
                                      '{"repo_url": "https://gitlab.com/a/b", "branch": "m"}'])
 def test_a_bad_setting_file_is_refused_with_what_is_expected(content, tmp_path):
-    from camlib.course import load_setting
+    from camcourse.course import load_setting
 
     path = tmp_path / "course.json"
     path.write_text(content)
@@ -233,10 +234,47 @@ def test_a_bad_setting_file_is_refused_with_what_is_expected(content, tmp_path):
 def test_coursework_has_no_import_cycle_through_colab():
     """colab -> release/catalogue -> course; nothing in coursework imports colab back."""
     for name in ("release.py", "catalogue.py", "notebooks.py", "nbgrader.py"):
-        text = (ROOT / "camlib" / "coursework" / name).read_text()
+        text = (ROOT / "camcourse" / "coursework" / name).read_text()
         assert "coursework.colab" not in text and "coursework import colab" not in text, name
-    colab = (ROOT / "camlib" / "coursework" / "colab.py").read_text()
+    colab = (ROOT / "camcourse" / "coursework" / "colab.py").read_text()
     assert "__main__" not in colab and "global " not in colab
+
+
+# The library imports nothing of the course: importing camcourse fails in this child.
+_NO_COURSE = """
+import importlib, json, pkgutil, sys
+
+class NoCourse:
+    def find_spec(self, name, path=None, target=None):
+        if name == "camcourse" or name.startswith("camcourse."):
+            raise ImportError(f"camlib imported {name}")
+
+sys.meta_path.insert(0, NoCourse())
+import camlib
+names = [m.name for m in pkgutil.walk_packages(camlib.__path__, "camlib.")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps([camlib.__file__, names, [m for m in sys.modules if m.startswith("camcourse")]]))
+"""
+
+
+def test_camlib_imports_nothing_of_the_course():
+    """Every camlib module imports with camcourse made unimportable, and none loads it;
+    no import of camcourse hides in a function either. The library can be read,
+    documented and vendored alone; the course depends on it, never the reverse."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _NO_COURSE], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    where, names, loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(where) == ROOT / "camlib" / "__init__.py"
+    sources = sorted((ROOT / "camlib").glob("*.py"))
+    assert sorted(names) == sorted(f"camlib.{p.stem}" for p in sources if p.stem != "__init__")
+    assert loaded == []
+    for path in sources:
+        assert not re.search(r"^\s*(import|from)\s+camcourse\b", path.read_text(), re.M), path
 
 
 def test_notebooks_are_committed_without_outputs():

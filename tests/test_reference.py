@@ -15,7 +15,7 @@ import doctest
 import numpy as np
 import pytest
 
-import camlib.course
+import camcourse.course
 import camlib.reference as R
 
 F1 = np.array([[1, 0, 2], [0, 3, 0], [1, 1, 1]], dtype=float)
@@ -28,7 +28,7 @@ M1 = np.array([[0.5, 2, 1], [4, 1.5, 4], [0.5, 2.5, 0.5]])
 
 
 def test_docstring_examples_hold():
-    for module in (R, camlib.course):
+    for module in (R, camcourse.course):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
 

@@ -1,4 +1,4 @@
-"""camlib.viz.stepper: lesson 04's derivation, stepped through, on the shipped GAP net."""
+"""camcourse.viz.stepper: lesson 04's derivation, stepped through, on the shipped GAP net."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from IPython.core.pylabtools import print_figure  # noqa: E402
 
-from camlib.data import make_cluttered_digits, to_float  # noqa: E402
-from camlib.models import load_checkpoint  # noqa: E402
-from camlib.viz import _render, stepper  # noqa: E402
+from camcourse.data import make_cluttered_digits, to_float  # noqa: E402
+from camcourse.models import load_checkpoint  # noqa: E402
+from camcourse.viz import _render, stepper  # noqa: E402
 
 BUDGET_S = 0.100  # a widget redraw, the course's target
 MARGIN = 2.5  # a shared 2-core machine: CPU time still grows with its load

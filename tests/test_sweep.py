@@ -36,8 +36,8 @@ def _per_threshold_curve(maps, gt, thresholds, deltas=(0.3, 0.5, 0.7)):
 
 
 def _course_maps(n=60):
-    from camlib.data import make_cluttered_digits, to_float
-    from camlib.models import load_checkpoint
+    from camcourse.data import make_cluttered_digits, to_float
+    from camcourse.models import load_checkpoint
 
     test = make_cluttered_digits(n, "test")
     maps, _ = loc.cam_maps(load_checkpoint("gap"), to_float(test.images),
@@ -75,7 +75,7 @@ def test_camlib_protocol_equals_the_per_threshold_evaluation(grid, data):
 @pytest.mark.parametrize("data", ["course", "hard"])
 def test_choe2020_protocol_equals_the_reference_opencv_code(grid, data):
     pytest.importorskip("cv2")
-    from camlib.benchmarks import wsol
+    from camcourse.benchmarks import wsol
 
     maps, gt = _course_maps() if data == "course" else _hard_maps(seed=grid)
     taus = GRIDS[grid]
@@ -119,7 +119,7 @@ def test_tiny_maps_equal_the_per_threshold_evaluation_at_many_deltas(seed):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_tiny_maps_equal_the_reference_opencv_code_at_many_deltas(seed):
     pytest.importorskip("cv2")
-    from camlib.benchmarks import wsol
+    from camcourse.benchmarks import wsol
 
     maps, gt = _tiny_maps(seed=seed)
     taus = [0.0, 0.2, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9]
@@ -153,7 +153,7 @@ def test_equal_contour_areas_go_to_the_last_contour_even_after_the_first_one_gro
         largest, _ = sweep.threshold_boxes(levels, gt, 3, "choe2020", every=every)
         assert largest[0].tolist() == expected, every
     pytest.importorskip("cv2")
-    from camlib.benchmarks import wsol
+    from camcourse.benchmarks import wsol
 
     for j, tau in enumerate((0.0, 0.34, 0.67)):  # q = 0, 85, 170, 255: masks of level > j
         boxes = wsol.boxes_at_thresholds(levels[0] / 3, [tau], every_contour=False)[0]
@@ -325,7 +325,7 @@ def test_cpu_labels_equal_the_bounded_device_algorithm(connectivity):
 
 
 def _imagenet_maps(n):
-    from camlib.benchmarks.__main__ import resnet_like_maps
+    from camcourse.benchmarks.__main__ import resnet_like_maps
 
     return resnet_like_maps(n, size=224, grid=7, seed=n)
 
@@ -333,7 +333,7 @@ def _imagenet_maps(n):
 def test_choe2020_boxes_at_224_equal_the_reference_opencv_code_image_by_image():
     """ImageNet size: every map's box at every threshold of the 100 is the reference's."""
     pytest.importorskip("cv2")
-    from camlib.benchmarks import wsol
+    from camcourse.benchmarks import wsol
 
     maps, gt = _imagenet_maps(4)
     taus = GRIDS[100]

@@ -1,10 +1,10 @@
-"""camlib.tasks: framed-digit images built exactly from the cluttered digits."""
+"""camcourse.tasks: framed-digit images built exactly from the cluttered digits."""
 
 import numpy as np
 import pytest
 
-from camlib.data import make_cluttered_digits, source_digits, without_validation_digits
-from camlib.tasks import draw_frame, make_framed_digit_task
+from camcourse.data import make_cluttered_digits, source_digits, without_validation_digits
+from camcourse.tasks import draw_frame, make_framed_digit_task
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def task_and_pool(cache):
     mp = pytest.MonkeyPatch()
-    mp.setattr("camlib.paths.CACHE_DIR", cache)
+    mp.setattr("camcourse.paths.CACHE_DIR", cache)
     pool = without_validation_digits(make_cluttered_digits(160, "test", seed=3))
     task = make_framed_digit_task(160, "test", seed=3)
     yield task, pool

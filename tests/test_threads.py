@@ -1,11 +1,11 @@
-"""camlib.train.set_threads: one intra-op thread per free core."""
+"""camcourse.train.set_threads: one intra-op thread per free core."""
 
 from unittest import mock
 
 import pytest
 import torch
 
-from camlib import train
+from camcourse import train
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ training and not in test, never covering the digit, and two digits with the righ
 import numpy as np
 import pytest
 
-from camlib.data import make_cluttered_digits
-from camlib.variants import (
+from camcourse.data import make_cluttered_digits
+from camcourse.variants import (
     CUE_COLOURS,
     SpuriousDigits,
     box_overlaps,

@@ -1,4 +1,4 @@
-"""camlib.viz.maps: each figure function on its own, fast, with the artists it promises."""
+"""camcourse.viz.maps: each figure function on its own, fast, with the artists it promises."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from camlib import viz  # noqa: E402
-from camlib.viz import maps  # noqa: E402
+from camcourse import viz  # noqa: E402
+from camcourse.viz import maps  # noqa: E402
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.integers(0, 256, size=(3, 64, 64), dtype=np.uint8)

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from camlib import viz  # noqa: E402
+from camcourse import viz  # noqa: E402
 
 
 def _extent(artist, renderer):
@@ -60,7 +60,7 @@ def test_overlays_use_a_colour_map_readable_by_colour_blind_readers():
 def test_lesson_05s_fallback_pipeline_is_a_right_answer_to_exercise_5_4():
     """Lesson 05 falls back on viz.heat_mask_box until 5.4 is solved: it must pass 5.4's
     check, and draw the boxes apart by line style, not colour alone."""
-    from camlib.checks.lesson05 import exercise_5_4
+    from camcourse.checks.lesson05 import exercise_5_4
 
     assert exercise_5_4(viz.heat_mask_box, raise_on_fail=False, verbose=False).passed
     cam = np.zeros((4, 4))

@@ -1,4 +1,4 @@
-"""camlib.viz.localization: every figure of lessons 06–10 draws what it says, quickly."""
+"""camcourse.viz.localization: every figure of lessons 06–10 draws what it says, quickly."""
 
 import statistics
 import time
@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from camcourse.viz import localization as viz  # noqa: E402
 from camlib import reference  # noqa: E402
-from camlib.viz import localization as viz  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -23,19 +23,19 @@ def close_figures():
 
 
 def test_everything_in_all_exists_and_is_reexported_by_camlib_viz():
-    import camlib.viz
+    import camcourse.viz
 
     for name in viz.__all__:
-        assert getattr(camlib.viz, name) is getattr(viz, name)
+        assert getattr(camcourse.viz, name) is getattr(viz, name)
 
 
 def test_one_image_converter_and_one_box_drawer_serve_every_figure():
-    import camlib.viz
-    from camlib.viz import _common, maps
+    import camcourse.viz
+    from camcourse.viz import _common, maps
 
-    for module in (camlib.viz, maps, viz):
+    for module in (camcourse.viz, maps, viz):
         assert module.draw_box is _common.draw_box
-    assert camlib.viz.as_display_image is camlib.viz.display_image is _common.display_image
+    assert camcourse.viz.as_display_image is camcourse.viz.display_image is _common.display_image
 
 
 def test_bfloat16_maps_and_images_are_drawn():

@@ -19,9 +19,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from camlib import viz  # noqa: E402
-from camlib.viz import _common, _render  # noqa: E402
-from camlib.viz._render import WidgetCanvas, png_bytes, standard_printing  # noqa: E402
+from camcourse import viz  # noqa: E402
+from camcourse.viz import _common, _render  # noqa: E402
+from camcourse.viz._render import WidgetCanvas, png_bytes, standard_printing  # noqa: E402
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (3, 3, 64, 64), dtype=np.uint8)
@@ -290,8 +290,8 @@ KERNEL_CELLS = [
 import matplotlib.pyplot as plt
 import numpy as np
 from ipywidgets import IntSlider, interact
-from camlib import viz
-from camlib.viz import _common
+from camcourse import viz
+from camcourse.viz import _common
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (4, 3, 64, 64), dtype=np.uint8)
 maps = rng.normal(size=(4, 16, 16))
@@ -319,7 +319,7 @@ def test_sliders_redraw_the_figure_in_a_kernel(tmp_path, monkeypatch):
     printed in layers from one background, one PNG in the widget's output each time."""
     import nbformat
 
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend
 
@@ -338,12 +338,12 @@ def test_sliders_redraw_the_figure_in_a_kernel(tmp_path, monkeypatch):
 def test_a_reply_that_arrives_during_an_output_widget_sync_is_read_at_once(monkeypatch):
     """nbclient sends an Output widget's state to the kernel while it waits for the cell's
     reply on the same channel; with the plain client, a few cells in a hundred wait for
-    their poll's timeout although the reply is there (camlib.execute says why)."""
+    their poll's timeout although the reply is there (camcourse.execute says why)."""
     import time
 
     import nbformat
 
-    from camlib.execute import LessonClient
+    from camcourse.execute import LessonClient
 
     monkeypatch.delenv("MPLBACKEND", raising=False)
     timeout = 5

@@ -1,0 +1,216 @@
+"""Checks for lesson 06, training a GAP network: the last map's size, one training step.
+
+A convolution or pooling layer with kernel k, stride s and padding p turns a side of n
+pixels into floor((n + 2p - k) / s) + 1 pixels; the CAM's resolution is the last map's.
+One step of training: logits = model(x); loss = cross_entropy(logits, y);
+optimizer.zero_grad(); loss.backward(); optimizer.step().
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from camcourse.checks._core import Context, as_integer, as_number, exercise_check
+
+__all__ = ["exercise_6_1", "exercise_6_2"]
+
+
+def _side(n: int, layers) -> int:
+    for kernel, stride, padding in layers:
+        n = (n + 2 * padding - kernel) // stride + 1
+    return n
+
+
+@exercise_check("6.1", function="feature_map_size")
+def exercise_6_1(ctx: Context, fn) -> str:
+    """Check ``feature_map_size(size, layers)`` against real ``nn.Conv2d`` / ``nn.MaxPool2d``."""
+    stacks = [
+        [(3, 1, 1), (2, 2, 0), (3, 1, 1), (2, 2, 0)],  # the course net's pattern: 64 -> 16
+        [(3, 1, 1), (2, 2, 0), (3, 1, 1), (2, 2, 0), (3, 1, 1), (2, 2, 0)],  # one more: 8×8
+        [(7, 2, 3), (3, 2, 1)],  # a ResNet stem
+        [(5, 1, 0), (3, 2, 0)],  # no padding
+        [(3, 2, 1), (3, 2, 1), (3, 2, 1)],  # odd sizes: floor, not ceil
+    ]
+    for _ in range(7 if ctx.hidden else 3):  # grading: more stacks, larger kernels, stride 3
+        depth = int(ctx.rng.integers(1, 6 if ctx.hidden else 5))
+        stacks.append([(int(k), int(s), int(ctx.rng.integers(0, k // 2 + 1)))
+                       for k, s in zip(ctx.rng.choice([1, 3, 5, 7] if ctx.hidden else [1, 3, 5],
+                                                      depth),
+                                       ctx.rng.integers(1, 4 if ctx.hidden else 3, depth),
+                                       strict=True)])
+    sizes = (64, 37, 224)
+    if ctx.hidden:  # odd and unusual input sizes the notebook never tried
+        sizes += tuple(int(v) for v in ctx.rng.integers(9, 400, 3))
+    answers: list[tuple[int, int]] = []  # (expected, returned) so far
+    for layers in stacks:
+        for size in sizes:
+            expected = _side(size, layers)
+            if expected < 1:
+                continue
+            # The size PyTorch itself gives, so the formula is not taken on trust.
+            x = torch.zeros(1, 1, size, size)
+            for kernel, stride, padding in layers:
+                x = F.max_pool2d(x, kernel, stride, padding)
+            expected = x.shape[-1]
+            got = ctx.call(fn, size, list(layers))
+            value = as_integer(got, f"feature_map_size({size}, {layers})")
+            answers.append((expected, value))
+            if value == expected:
+                continue
+            if len({v for _, v in answers}) == 1 and len({e for e, _ in answers}) > 1:
+                ctx.fail(f"feature_map_size returned {value} for every stack and size so far "
+                         f"(expected {', '.join(str(e) for e, _ in answers)}): a number "
+                         f"hard-coded for one network; compute it from `size` and `layers`")
+            no_padding = _side(size, [(k, s, 0) for k, s, _ in layers])
+            ceil = size
+            for kernel, stride, padding in layers:
+                ceil = -(-(ceil + 2 * padding - kernel) // stride) + 1
+            only_strides = size
+            for _, stride, _ in layers:
+                only_strides //= stride
+            no_plus_one = size
+            for kernel, stride, padding in layers:
+                no_plus_one = (no_plus_one + 2 * padding - kernel) // stride
+            where = f"feature_map_size({size}, {layers})"
+            if value == no_padding:
+                ctx.fail(f"{where} returned {value}, expected {expected}: padding p adds p "
+                         f"pixels on each side, so the formula uses n + 2p")
+            if value == ceil:
+                ctx.fail(f"{where} returned {value}, expected {expected}: PyTorch rounds "
+                         f"down, floor((n + 2p - k) / s) + 1 (use //)")
+            if value == no_plus_one:
+                ctx.fail(f"{where} returned {value}, expected {expected}: each layer gives "
+                         f"floor((n + 2p - k) / s) + 1 positions; the + 1 counts the first "
+                         f"position of the kernel, and is missing")
+            if value == only_strides:
+                ctx.fail(f"{where} returned {value}, expected {expected}: dividing by the "
+                         f"strides ignores the kernel and padding; use "
+                         f"floor((n + 2p - k) / s) + 1 for every layer")
+            ctx.fail(f"{where} returned {value}, expected {expected} "
+                     f"(floor((n + 2p - k) / s) + 1, layer after layer)")
+    return "floor((n + 2p - k) / s) + 1 through every layer, on eight stacks and three sizes"
+
+
+class _TinyGAPNet(torch.nn.Module):
+    """conv -> ReLU -> GAP -> linear: the course's architecture at toy size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def _setup(seed: int, hidden: bool = False):
+    torch.manual_seed(seed)
+    model = _TinyGAPNet().double()
+    # Grading: momentum (stale gradients then also corrupt the velocity), an odd batch size,
+    # a non-square image and three steps.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.5 if hidden else 0.0)
+    generator = torch.Generator().manual_seed(seed)
+    size, shape, steps = (7, (3, 5, 8), 3) if hidden else (6, (3, 5, 5), 2)
+    batches = [(torch.randn(size, *shape, generator=generator, dtype=torch.float64),
+                torch.randint(0, 3, (size,), generator=generator)) for _ in range(steps)]
+    return model, optimizer, batches
+
+
+def _reference_step(model, optimizer, images, labels, *, zero_grad=True, step=True,
+                    softmax_first=False) -> float:
+    logits = model(images)
+    if softmax_first:
+        logits = torch.softmax(logits, dim=1)
+    loss = F.cross_entropy(logits, labels)
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    if step:
+        optimizer.step()
+    return loss.item()
+
+
+def _parameters(model) -> np.ndarray:
+    return torch.cat([p.detach().ravel() for p in model.parameters()]).numpy().copy()
+
+
+@exercise_check("6.2", function="train_step")
+def exercise_6_2(ctx: Context, fn) -> str:
+    """Check ``train_step(model, optimizer, images, labels) -> float`` over two steps."""
+    seed = ctx.seed % (2**31)
+    outcomes = {}
+    for name, options in {"right": {}, "no_zero_grad": {"zero_grad": False},
+                          "no_step": {"step": False},
+                          "softmax_first": {"softmax_first": True}}.items():
+        model, optimizer, batches = _setup(seed, ctx.hidden)
+        losses = [_reference_step(model, optimizer, x, y, **options) for x, y in batches]
+        outcomes[name] = (losses, _parameters(model))
+
+    model, optimizer, batches = _setup(seed, ctx.hidden)
+
+    def run(images, labels):
+        return fn(model, optimizer, images, labels)
+
+    run.__name__ = getattr(fn, "__name__", "train_step")
+    run.__wrapped__ = fn  # type: ignore[attr-defined]
+    steps = []
+    handle = optimizer.register_step_post_hook(lambda *_: steps.append(1))
+    model.train()  # a train step leaves it so; model.eval() belongs to evaluation
+    losses = []
+    try:
+        for _step, (images, labels) in enumerate(batches, start=1):
+            loss = ctx.call(run, images, labels)
+            if torch.is_tensor(loss) and loss.requires_grad:
+                ctx.fail("train_step returned the loss tensor, still attached to the autograd "
+                         "graph; return loss.item(), a Python float (the tensor keeps the "
+                         "whole graph of the step alive and fills the memory)")
+            losses.append(as_number(loss, "train_step(model, optimizer, images, labels)",
+                                    expected="the loss as one number (loss.item())"))
+    finally:
+        handle.remove()
+    if not model.training:
+        ctx.fail("train_step put the model in evaluation mode (model.eval()): a training step "
+                 "must run in train mode, where dropout drops and batch norm uses the batch's "
+                 "statistics; call model.train() (or leave the mode alone) and keep "
+                 "model.eval() for evaluation")
+    parameters = _parameters(model)
+    gradients = [p.grad for p in model.parameters()]
+    cleared = all(g is None or not bool(g.any()) for g in gradients)
+    expected_losses, expected_parameters = outcomes["right"]
+    if np.allclose(losses, expected_losses, rtol=1e-6) and np.allclose(
+            parameters, expected_parameters, rtol=1e-6, atol=1e-9):
+        return "forward, cross-entropy on logits, zero_grad, backward, step: two steps match"
+    hints = {
+        "no_step": "the parameters did not move: call optimizer.step() after loss.backward()",
+        "no_zero_grad": "the second step used the first step's gradients as well: call "
+                        "optimizer.zero_grad() before loss.backward() (PyTorch adds gradients "
+                        "up until they are cleared)",
+        "softmax_first": "nnf.cross_entropy takes the logits S_c and applies log-softmax itself; "
+                         "passing probabilities applies the softmax twice",
+    }
+    moved = not np.allclose(parameters, _parameters(_setup(seed, ctx.hidden)[0]), rtol=0,
+                            atol=0)
+    if not moved and steps and cleared:
+        ctx.fail("optimizer.step() was called but the parameters did not move: the gradients "
+                 "were zero when it ran. Call optimizer.zero_grad() before loss.backward(), not "
+                 "between loss.backward() and optimizer.step() (which clears what backward "
+                 "just computed)")
+    if not moved and steps:
+        ctx.fail("optimizer.step() was called but the parameters did not move: it ran before "
+                 "loss.backward() had filled the gradients; the order is zero_grad, backward, "
+                 "step")
+    for name, hint in hints.items():
+        wrong_losses, wrong_parameters = outcomes[name]
+        if np.allclose(losses, wrong_losses, rtol=1e-6) and np.allclose(
+                parameters, wrong_parameters, rtol=1e-6, atol=1e-9):
+            ctx.fail(hint)
+    if not np.allclose(losses[:1], expected_losses[:1], rtol=1e-6):
+        ctx.fail(f"the first loss is {losses[0]:.6f}, expected {expected_losses[0]:.6f}: return "
+                 f"nnf.cross_entropy(model(images), labels) computed before the update")
+    if np.allclose(parameters, outcomes["right"][1], rtol=1e-6, atol=1e-9):
+        ctx.fail(f"the parameters are right but the losses are {losses}, expected "
+                 f"{expected_losses}: return the loss of this batch, computed before the update")
+    ctx.fail("after two steps the parameters differ from plain SGD on the cross-entropy: "
+             "forward, loss, zero_grad, backward, step, once per call")

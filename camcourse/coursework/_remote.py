@@ -1,0 +1,479 @@
+"""The grader's side of the learner's process: start it, talk to it, call through it.
+
+:class:`LearnerProcess` starts ``camcourse.coursework._runner`` for one exercise, inside
+bubblewrap where it works (``_sandbox``), else in its own session with an empty temporary
+working directory, with the camlib and camcourse generated for that exercise on its
+path (``_library``), and kills it with everything it started when done;
+:func:`remove_tree` cleans up without following links. :class:`RemoteFunction` is what a check
+receives as the learner's function: calling it sends the check's inputs to that process,
+calls the learner's function there, and returns the answer rebuilt from plain data;
+changes the function made to its arguments (arrays, tensors, a model's parameters and
+hooks, an optimizer's state) are applied to the grader's own objects, so the check sees
+them exactly as it would in a notebook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import keyword
+import os
+import pickle
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from camcourse.checks._results import LearnerError, _TimeUp
+from camcourse.coursework import _wire
+
+
+def package_files(package_dir: Path) -> dict[str, bytes]:
+    """Every file of a package (``__pycache__`` skipped), read now: relative path -> bytes."""
+    files = {}
+    for path in sorted(package_dir.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[path.relative_to(package_dir.parent).as_posix()] = path.read_bytes()
+    return files
+
+
+PACKAGES = ("camlib", "camcourse")
+"""What the learner's process imports: the library, and the course's modules the lessons
+import (data, models, figures); the checks' answers are stripped (``_library``)."""
+
+
+def learner_files() -> dict[str, bytes]:
+    """:func:`package_files` of each of :data:`PACKAGES`, as this process imports them.
+
+    Paths are relative to each package's parent (``camlib/reference.py``,
+    ``camcourse/checks/lesson07.py``): written under one folder, they import side by side,
+    and the generated camcourse imports the generated camlib.
+    """
+    files: dict[str, bytes] = {}
+    for name in PACKAGES:
+        files.update(package_files(Path(importlib.import_module(name).__file__).parent))
+    return files
+
+
+def write_package(files: dict[str, bytes], root: Path) -> None:
+    """Write :func:`package_files` under ``root``, read-only."""
+    for name, data in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o444)
+    for directory in sorted({p for p in root.rglob("*") if p.is_dir()}, reverse=True):
+        directory.chmod(0o555)
+
+
+def remove_tree(root: str | Path) -> None:
+    """Delete ``root`` and everything under it without following a link, iteratively.
+
+    Works on directory file descriptors (``openat``/``unlinkat``), so neither depth nor
+    path length matters (no recursion), and a symbolic link is removed, never followed
+    or ``chmod``-ed through. Real directories (opened with ``O_NOFOLLOW``) are made
+    writable first, in case a learner made them read-only. What cannot be removed stays;
+    nothing outside ``root`` is touched.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        top = os.open(root, flags)
+        os.fchmod(top, 0o700)
+    except OSError:
+        return
+    stack: list[tuple[int, str, set[str]]] = [(top, "", set())]  # (fd, name, stuck)
+    while stack:
+        fd, name, stuck = stack[-1]
+        child = None
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.name in stuck:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name, dir_fd=fd)
+                    except OSError:
+                        stuck.add(entry.name)
+        except OSError:
+            pass
+        if child is not None:
+            try:
+                opened = os.open(child, flags, dir_fd=fd)
+            except OSError:
+                stuck.add(child)
+                continue
+            try:
+                os.fchmod(opened, 0o700)
+            except OSError:
+                pass
+            stack.append((opened, child, set()))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            try:
+                os.rmdir(name, dir_fd=stack[-1][0])
+            except OSError:
+                stack[-1][2].add(name)
+    try:
+        os.rmdir(root)
+    except OSError:
+        pass
+
+
+class LearnerProcess:
+    """One learner process for one exercise of one submission.
+
+    ``sandbox``: run it inside bubblewrap (``_sandbox.bubblewrap_command``); otherwise
+    as a plain process in its own session with a temporary working directory.
+    """
+
+    def __init__(self, library: dict[str, bytes], *, check_modules=(), memory_mb: int = 4096,
+                 cpu_seconds: int = 600, file_mb: int = 64, start_timeout: float = 300.0,
+                 sandbox: bool = False):
+        self.library = library
+        self.check_modules = [str(m) for m in check_modules]
+        self.memory_mb, self.cpu_seconds, self.file_mb = memory_mb, cpu_seconds, file_mb
+        self.start_timeout = start_timeout
+        self.sandbox = sandbox
+        self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.root: Path | None = None
+        self.confinement: list[str] = []
+        self.exit_code: int | None = None
+        self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
+        self.peer_closed, self.healthy = False, True
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.sock is not None
+
+    def _command(self, fd: int, config: dict[str, Any]) -> tuple[list[str], dict, Path | None]:
+        """(argv, environment, working directory) of the learner's process."""
+        from camcourse.coursework._sandbox import LIBRARY_MOUNT, WORK_MOUNT, bubblewrap_command
+
+        lib = self.root / "lib"
+        runner = ["-s", "-m", "camcourse.coursework._runner", str(fd), json.dumps(config)]
+        env = {key: os.environ[key] for key in ("LANG", "LC_ALL", "SYSTEMROOT")
+               if key in os.environ}
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", MPLBACKEND="Agg",
+                   OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   CUDA_VISIBLE_DEVICES="")
+        if self.sandbox:
+            env.update(PATH="/usr/bin:/bin", PYTHONPATH=LIBRARY_MOUNT, HOME=WORK_MOUNT,
+                       TMPDIR=WORK_MOUNT, MPLCONFIGDIR=WORK_MOUNT)
+            prefix = bubblewrap_command(str(lib), work_mb=self.file_mb, env=env)
+            # bwrap's options travel through a pipe (``--args FD``), so that the command
+            # line of bwrap's init, the one process the learner can see, names no host path.
+            read, write = os.pipe()
+            os.write(write, b"".join(a.encode() + b"\0" for a in prefix[1:-2]))
+            os.close(write)
+            self.extra_fds = [read]
+            return [prefix[0], "--args", str(read), *prefix[-2:], *runner], env, None
+        work = self.root / "work"
+        work.mkdir()
+        env.update(PATH=os.environ.get("PATH", ""), PYTHONPATH=str(lib), HOME=str(work),
+                   TMPDIR=str(work), MPLCONFIGDIR=str(work))
+        return [sys.executable, *runner], env, work
+
+    def start(self) -> None:
+        import tempfile
+
+        self.exit_code = None
+        self.peer_closed, self.healthy = False, True
+        self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
+        write_package(self.library, self.root / "lib")
+        parent, child = socket.socketpair()
+        config = {"memory_bytes": self.memory_mb << 20, "cpu_seconds": self.cpu_seconds,
+                  "file_bytes": self.file_mb << 20, "namespaces": self.sandbox}
+        self.extra_fds: list[int] = []
+        argv, env, cwd = self._command(child.fileno(), config)
+        try:
+            self.process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=[child.fileno(), *self.extra_fds],
+                start_new_session=True)
+        finally:
+            child.close()
+            for fd in self.extra_fds:
+                os.close(fd)
+        self.sock = parent
+        try:
+            header, _ = self._receive(time.monotonic() + self.start_timeout, None)
+        except _wire.ChannelError:
+            self.kill()
+            raise
+        self.confinement = [str(x) for x in header.get("confinement", [])][:8]
+        if self.check_modules:
+            self.request({"op": "checks", "modules": self.check_modules},
+                         timeout=self.start_timeout)
+
+    def _receive(self, deadline: float, ident: str | None) -> tuple[dict, list[bytes]]:
+        for _ in range(1000):  # messages not answering this request are dropped
+            header, blobs = _wire.receive(self.sock, deadline)
+            if ident is None or header.get("id") == ident:
+                return header, blobs
+        raise _wire.ChannelError("too many unrequested messages")
+
+    def request(self, header: dict[str, Any], blobs: list[bytes] = (), *,
+                timeout: float) -> tuple[dict[str, Any], list[bytes]]:
+        """Send a request and wait for its answer; kills the process on any failure."""
+        if not self.alive:
+            raise _wire.ChannelError("the learner's process is not running")
+        ident = secrets.token_hex(8)
+        try:
+            _wire.send(self.sock, dict(header, id=ident), blobs)
+            return self._receive(time.monotonic() + timeout, ident)
+        except (OSError, _wire.ChannelError) as exc:
+            self.peer_closed = not isinstance(exc, _wire.ChannelTimeout)
+            self.healthy = False
+            self.kill()
+            if isinstance(exc, _wire.ChannelError):
+                raise
+            raise _wire.ChannelError(f"the channel failed ({type(exc).__name__})") from None
+        except BaseException:
+            self.healthy = False
+            self.kill()
+            raise
+
+    def ended(self) -> str:
+        """How the process ended, in words: its exit status or signal (after :meth:`kill`).
+
+        Under bubblewrap a process killed by signal N is reported by ``bwrap`` as exit
+        status 128 + N; both are named.
+        """
+        code = self.exit_code
+        if code is None:
+            return "it stopped answering and the grader stopped it"
+        if code < 0:
+            return f"it was killed by signal {-code} ({_signal_name(-code)})"
+        if self.sandbox and code > 128:
+            return (f"it exited with status {code} (bubblewrap's way of saying signal "
+                    f"{code - 128}, {_signal_name(code - 128)})")
+        return f"it exited with status {code}"
+
+    def kill(self) -> None:
+        """Kill the process (with its session, and under bubblewrap its namespaces); clean up."""
+        if self.alive and self.healthy:
+            try:  # ask first: under bubblewrap its CPU time never reaches the grader's rusage
+                _wire.send(self.sock, {"op": "usage", "id": "usage"})
+                header, _ = self._receive(time.monotonic() + 2, "usage")
+                used = header.get("cpu")
+                self.cpu_seconds_used += float(used) if isinstance(used, (int, float)) else 0
+            except (OSError, _wire.ChannelError, ValueError):
+                pass
+        if self.process is not None:
+            try:  # a process that closed the channel is ending: let it say how
+                self.exit_code = self.process.wait(timeout=2 if self.peer_closed else 0.01)
+            except subprocess.TimeoutExpired:
+                self.exit_code = None
+            try:
+                if hasattr(os, "killpg"):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()
+            except OSError:
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.process = None
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.root is not None:
+            remove_tree(self.root)
+            self.root = None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+# ---------------------------------------------------------------------------
+# The learner's function as a check sees it
+# ---------------------------------------------------------------------------
+
+
+def _mirrored_hook(*args: Any) -> None:
+    """Stands for a hook the learner's function left on a module (it does nothing)."""
+    return None
+
+
+def _apply(target: Any, state: Any) -> None:
+    """Apply a change the learner's function made to an argument to the grader's object."""
+    import torch
+
+    if isinstance(target, np.ndarray):
+        if isinstance(state, np.ndarray) and state.shape == target.shape \
+                and target.flags.writeable:
+            np.copyto(target, state, casting="unsafe")
+        return
+    if isinstance(target, torch.Tensor) and isinstance(state, dict):
+        data = state.get("data")
+        with torch.no_grad():
+            if isinstance(data, torch.Tensor) and data.shape == target.shape:
+                target.copy_(data.to(target.dtype))
+        if target.is_leaf and target.is_floating_point():
+            target.requires_grad_(bool(state.get("requires_grad")))
+            grad = state.get("grad")
+            if isinstance(grad, torch.Tensor) and grad.shape == target.shape:
+                target.grad = grad.to(target.dtype)
+            elif grad is None:
+                target.grad = None
+        return
+    if not isinstance(state, dict):
+        return
+    kind = state.get("kind")
+    if kind == "module" and isinstance(target, torch.nn.Module):
+        current = target.state_dict()
+        with torch.no_grad():
+            for name, value in dict(state.get("state") or {}).items():
+                if name in current and isinstance(value, torch.Tensor) \
+                        and value.shape == current[name].shape:
+                    current[name].copy_(value.to(current[name].dtype))
+        parameters = dict(target.named_parameters())
+        for name, grad in dict(state.get("grads") or {}).items():
+            parameter = parameters.get(name)
+            if parameter is None:
+                continue
+            if grad is None:
+                parameter.grad = None
+            elif isinstance(grad, torch.Tensor) and grad.shape == parameter.shape:
+                parameter.grad = grad.detach().to(parameter.dtype)
+        modules = dict(target.named_modules())
+        for name, counts in dict(state.get("hooks") or {}).items():
+            module = modules.get(name)
+            if module is None or not isinstance(counts, (list, tuple)) or len(counts) != 3:
+                continue
+            for count, hooks, register in (
+                    (counts[0], module._forward_hooks, module.register_forward_hook),
+                    (counts[1], module._forward_pre_hooks, module.register_forward_pre_hook),
+                    (counts[2], module._backward_hooks, module.register_full_backward_hook)):
+                if isinstance(count, int):
+                    for _ in range(min(count, 100) - len(hooks)):
+                        register(_mirrored_hook)
+        for name, training in dict(state.get("training") or {}).items():
+            if name in modules and isinstance(training, bool):
+                modules[name].training = training
+    elif kind == "optimizer" and isinstance(target, torch.optim.Optimizer):
+        try:
+            target.load_state_dict(state.get("state_dict"))
+        except Exception:  # noqa: BLE001 - a state the optimizer refuses is not mirrored
+            pass
+        steps = state.get("steps")
+        # step() ran in the learner's process: the grader's own step hooks (a check's) run
+        # once per step, after the parameters and gradients were mirrored (modules come
+        # first in a call's changes only when they come first in its arguments; the hooks
+        # of a check read the model after the call, not inside the hook).
+        if isinstance(steps, int) and steps > 0:
+            for hook in list(getattr(target, "_optimizer_step_post_hooks", {}).values())[:8]:
+                for _ in range(min(steps, 1000)):
+                    hook(target, (), {})
+    elif kind == "container":
+        value = state.get("value")
+        if isinstance(target, list) and isinstance(value, list):
+            target[:] = value
+        elif isinstance(target, dict) and isinstance(value, dict):
+            target.clear()
+            target.update(value)
+
+
+def _signature(params: list[str]) -> inspect.Signature:
+    """A signature with the learner's parameter names where Python allows them.
+
+    A name that is not a usable identifier (a keyword such as ``lambda``, set through a
+    forged ``__signature__``) becomes ``argN``; any other trouble gives ``(*args, **kwargs)``.
+    """
+    names = []
+    for i, p in enumerate(dict.fromkeys(str(p) for p in params)):
+        names.append(p if p.isidentifier() and not keyword.iskeyword(p) else f"arg{i}")
+    try:
+        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                  for n in dict.fromkeys(names)])
+    except (ValueError, TypeError):
+        return inspect.Signature([
+            inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
+            inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+
+class RemoteFunction:
+    """The learner's function, called in the learner's process; see the module docstring.
+
+    ``cpu_seconds`` of the learner's CPU time are allowed over all calls (one check), and
+    ``wall_seconds`` of waiting in all.
+    """
+
+    def __init__(self, process: LearnerProcess, name: str, params: list[str], *,
+                 exercise: str, cpu_seconds: float, wall_seconds: float):
+        self.process, self.name, self.exercise = process, name, exercise
+        self.__name__ = self.__qualname__ = name
+        self.__signature__ = _signature(params)
+        self.cpu_left, self.wall_left = cpu_seconds, wall_seconds
+        self.time_limit = cpu_seconds
+        self.lost: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.process.alive:
+            raise LearnerError("", f"the Python process running {self.name} had ended: "
+                                   f"{self.lost or self.process.ended()}")
+        try:
+            payload = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - a check's input that cannot travel
+            raise LearnerError("", f"the grader could not send the inputs ({exc})") from None
+        cpu = max(self.cpu_left, 0.05)
+        wall = min(3 * cpu + 10, max(self.wall_left, 1.0))
+        start = time.monotonic()
+        try:
+            header, blobs = self.process.request(
+                {"op": "call", "name": self.name, "cpu": cpu}, [payload], timeout=wall)
+        except _wire.ChannelTimeout:
+            self.lost = "it did not answer in time"
+            raise _TimeUp from None
+        except _wire.ChannelRefused as exc:
+            self.lost = f"the grader refused its reply: {exc}"
+            raise LearnerError("", f"{self.name} returned something the grader refuses to "
+                                   f"read: {exc}") from None
+        except _wire.ChannelError as exc:
+            self.lost = self.process.ended()
+            raise LearnerError("", f"the Python process running {self.name} ended during "
+                                   f"the call: {self.lost} ({exc})") from None
+        finally:
+            self.wall_left -= time.monotonic() - start
+        used = header.get("cpu")
+        self.cpu_left -= float(used) if isinstance(used, (int, float)) and used > 0 else 0.0
+        status = header.get("status")
+        try:
+            for change in header.get("changes") or []:
+                kind, key, tree = change
+                target = args[key] if kind == "arg" else kwargs[key]
+                _apply(target, _wire.decode(tree, blobs))
+            value = _wire.decode(header.get("value"), blobs) if status == "ok" else None
+        except (_wire.ChannelError, TypeError, ValueError, KeyError, IndexError) as exc:
+            self.process.kill()
+            raise LearnerError("", f"{self.name} returned something the grader cannot read "
+                                   f"({exc})") from None
+        if status == "ok":
+            return value
+        if status == "timeout":
+            raise _TimeUp
+        if status == "raised":
+            raise LearnerError(str(header.get("type", "Exception"))[:80],
+                               str(header.get("text", ""))[:300],
+                               str(header.get("where", ""))[:200])
+        raise LearnerError("", f"what {self.name} returned could not be sent to the grader: "
+                               f"{str(header.get('text', status))[:200]}")

@@ -1,0 +1,433 @@
+"""The process that runs a submission's code for the autograder (the learner's process).
+
+Started by ``camcourse.coursework._remote`` as ``python -m camcourse.coursework._runner FD CONFIG``
+with one end of a private socket pair as file descriptor ``FD``, inside bubblewrap's
+namespaces where available; its standard streams go to ``/dev/null``. It confines itself
+(``_sandbox.confine``), then answers requests:
+
+- ``checks``: import extra check modules (so the grader's pickled inputs can be rebuilt);
+- ``imports``: run the notebook's import statements, reporting each one that fails;
+- ``exec``: run an exercise cell under a CPU-time limit (magics through IPython's input
+  transformer; a failing demo line is reported, the definitions after it still run);
+- ``find``: which of some names the cells defined as callables, with parameter names;
+- ``usage``: the CPU time this process has used (the grader's accounting);
+- ``call``: unpickle the grader's arguments, call the learner's function under a CPU-time
+  limit, and send back the result and the arguments' changes (in place) as plain data.
+
+The camlib and camcourse this process imports were generated for the exercise being
+graded, without the functions it asks the learner to write (``_library``).
+
+Nothing here judges anything: whatever runs in this process can only change what it
+sends back, and the grader reads that as plain data (``_wire``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import json
+import linecache
+import os
+import pickle
+import re
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from camcourse.coursework import _wire
+
+
+class _CpuTimeUp(BaseException):
+    """The CPU-time alarm of one cell or call."""
+
+
+def _on_alarm(signum, frame):
+    raise _CpuTimeUp
+
+
+class _Budget:
+    """Raise :class:`_CpuTimeUp` after ``seconds`` of CPU time (re-fired every 50 ms)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = max(float(seconds), 0.01)
+
+    def __enter__(self):
+        self.start = time.process_time()
+        signal.signal(signal.SIGPROF, _on_alarm)
+        signal.setitimer(signal.ITIMER_PROF, self.seconds, 0.05)
+        return self
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        self.used = time.process_time() - self.start
+        return False
+
+
+def _text(value: Any, limit: int = 300) -> str:
+    try:
+        lines = str(value).strip().splitlines()
+    except BaseException:  # noqa: BLE001 - a learner's __str__ may do anything
+        return ""
+    return lines[0][:limit] if lines else ""
+
+
+def _where(exc: BaseException) -> str:
+    try:
+        frames = traceback.extract_tb(exc.__traceback__)
+    except BaseException:  # noqa: BLE001
+        return ""
+    chosen = None
+    for frame in frames:
+        if frame.filename.startswith("<exercise"):
+            chosen = frame
+    if chosen is None or not chosen.line:
+        return ""
+    return f" (line {chosen.lineno}: `{chosen.line.strip()[:120]}`)"
+
+
+def _raised(exc: BaseException) -> dict[str, Any]:
+    return {"status": "raised", "type": type(exc).__name__[:80], "text": _text(exc),
+            "where": _where(exc)}
+
+
+def _load_module(spec: str) -> None:
+    """Import a module by dotted name, or a ``.py`` file by path, named as the grader does."""
+    if spec.endswith(".py") or os.sep in spec or "/" in spec:
+        path = Path(spec)
+        name = f"_coursework_checks_{path.stem}"
+        if name in sys.modules:
+            return
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"cannot load checks from {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)
+    else:
+        importlib.import_module(spec)
+
+
+# ---------------------------------------------------------------------------
+# Cells: magics through IPython's transformer, demo lines that fail cost nothing
+# ---------------------------------------------------------------------------
+
+_RUN_BODY = {"time", "timeit", "capture", "prun"}
+"""Cell and line magics whose code is run once (the rest are skipped, as are shell lines)."""
+
+
+def as_python(code: str) -> str:
+    """A cell's source with magics and shell lines turned into Python by IPython itself.
+
+    ``%%time`` becomes ``get_ipython().run_cell_magic('time', '', ...)``, ``!ls``
+    ``get_ipython().system('ls')``; :class:`_Shell` answers those calls. Without IPython
+    the source is returned unchanged.
+    """
+    if "%" not in code and "!" not in code:
+        return code
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return code
+    try:
+        return TransformerManager().transform_cell(code)
+    except Exception:  # noqa: BLE001 - left to the compiler to report
+        return code
+
+
+class _Shell:
+    """What ``get_ipython()`` returns in a graded cell: magics run once, no shell."""
+
+    def __init__(self, namespace: dict[str, Any]):
+        self.namespace = namespace
+        self.user_ns = namespace
+
+    def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        if name in _RUN_BODY:
+            error = run_cell(as_python(cell), f"<exercise %%{name}>", self.namespace)
+            if error is not None:
+                raise error
+
+    def run_line_magic(self, name: str, line: str, *args: Any) -> None:
+        if name in _RUN_BODY:  # options first (``%timeit -n1 -r 3 f(x)``), then the code
+            code = re.sub(r"^\s*(?:-[nrp]\s*\d+\s+|-[a-zA-Z]+\s+)*", "", line)
+            exec(compile(as_python(code), "<exercise %line>", "exec"),  # noqa: S102
+                 self.namespace)
+
+    def system(self, command: str) -> None:
+        return None
+
+    def getoutput(self, command: str, *args: Any) -> list[str]:
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def _display(*objects: Any, **kwargs: Any) -> None:
+    """IPython's ``display`` where nobody looks: the objects' reprs are made, then dropped."""
+    for value in objects:
+        repr(value)
+
+
+def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseException | None:
+    """Run a cell's top-level statements in order; returns the first exception, if any.
+
+    After a statement raises, only definitions (imports, ``def``, ``class``, assignments
+    to names, ``try`` blocks of those: ``notebooks.statement_binds``) still run: a demo
+    line using another cell's variables costs nothing, the function and the constants
+    after it are graded. ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
+    """
+    from camcourse.coursework.notebooks import statement_binds
+
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    tree = ast.parse(code, filename)
+    first: BaseException | None = None
+    for node in tree.body:
+        if first is not None and statement_binds(node) is None:
+            continue
+        statement = compile(ast.Module([node], type_ignores=[]), filename, "exec")
+        try:
+            exec(statement, namespace)  # noqa: S102 - running submissions is the job
+        except _CpuTimeUp:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - reported, the cell goes on
+            first = first or exc
+    return first
+
+
+# ---------------------------------------------------------------------------
+# Changes made to the arguments, as plain data
+# ---------------------------------------------------------------------------
+
+
+_STEPS: dict[int, int] = {}
+"""Calls of ``step()`` per optimizer argument during one call (the grader replays its own
+step hooks that many times: a check's hook is on the grader's optimizer, not this one)."""
+
+
+def _count_steps(values: list[Any]) -> list[Any]:
+    """Count ``step()`` on every optimizer among ``values``; returns the hooks' handles."""
+    torch = sys.modules.get("torch")
+    handles = []
+    _STEPS.clear()
+    if torch is None:
+        return handles
+    for value in values:
+        if isinstance(value, torch.optim.Optimizer):
+            key = id(value)
+            _STEPS[key] = 0
+
+            def counted(*_: Any, key: int = key) -> None:
+                _STEPS[key] += 1
+            handles.append(value.register_step_post_hook(counted))
+    return handles
+
+
+def _state(value: Any) -> Any:
+    """What the grader mirrors of an argument after a call (a plain-data description)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if isinstance(value, torch.Tensor):
+            return {"data": value.detach(), "requires_grad": bool(value.requires_grad),
+                    "grad": None if value.grad is None else value.grad.detach()}
+        if isinstance(value, torch.nn.Module):
+            named = dict(value.named_modules())
+            return {"kind": "module",
+                    "state": dict(value.state_dict()),
+                    "grads": {n: None if p.grad is None else p.grad.detach()
+                              for n, p in value.named_parameters()},
+                    "hooks": {n: [len(m._forward_hooks), len(m._forward_pre_hooks),
+                                  len(m._backward_hooks)] for n, m in named.items()},
+                    "training": {n: bool(m.training) for n, m in named.items()}}
+        if isinstance(value, torch.optim.Optimizer):
+            return {"kind": "optimizer", "state_dict": value.state_dict(),
+                    "steps": _STEPS.get(id(value), 0)}
+    if isinstance(value, (list, dict, tuple)):
+        return {"kind": "container", "value": value}
+    return value
+
+
+def _describe_state(value: Any, tools: _Tools) -> tuple[str, list[bytes]]:
+    blobs: list[bytes] = []
+    tree = tools.encode(tools.state(value), blobs)
+    return tools.dumps(tree, sort_keys=True), blobs
+
+
+class _Tools:
+    """What the runner reports with, bound before any learner code runs.
+
+    The request loop and the calls use these references only, never the module's globals:
+    a cell that replaces ``sys.modules['__main__']._state`` or ``_wire.send`` changes a
+    name nobody looks up any more. (Anything else inside this process stays forgeable:
+    docs/grading.md says why the grade does not rest on it.)
+    """
+
+    __slots__ = ("send", "receive", "encode", "state", "dumps", "count_steps", "budget",
+                 "channel_error", "loads", "describe", "handle", "call")
+
+    def __init__(self) -> None:
+        self.send, self.receive, self.encode = _wire.send, _wire.receive, _wire.encode
+        self.channel_error = _wire.ChannelError
+        self.state, self.dumps, self.count_steps = _state, json.dumps, _count_steps
+        self.budget, self.loads = _Budget, pickle.loads
+        self.describe, self.handle, self.call = _describe_state, _handle, _call
+
+
+# ---------------------------------------------------------------------------
+# The request loop
+# ---------------------------------------------------------------------------
+
+
+def main(fd: int, config: dict[str, Any]) -> int:
+    sock = socket.socket(fileno=fd)
+    from camcourse.coursework._sandbox import confine
+
+    report = confine(os.getcwd(), memory_bytes=config.get("memory_bytes"),
+                     cpu_seconds=config.get("cpu_seconds"), file_bytes=config.get("file_bytes"),
+                     namespaces=bool(config.get("namespaces")))
+    import numpy  # noqa: F401 - the answers' arrays
+
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    shell = _Shell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    namespace["display"] = _display  # always there in Jupyter, without an import
+    tools = _Tools()
+    send, receive = tools.send, tools.receive
+    send(sock, {"status": "ready", "confinement": report})
+    while True:
+        try:
+            header, blobs = receive(sock, None, limit=1 << 34)
+        except tools.channel_error:
+            return 0
+        try:
+            reply, out = tools.handle(header, blobs, namespace, tools)
+        except _CpuTimeUp:  # the alarm fired while a reply was being made
+            reply, out = {"status": "timeout"}, []
+        except BaseException as exc:  # noqa: BLE001 - the request loop goes on
+            reply, out = {"status": "unsendable", "text": f"{type(exc).__name__}: "
+                                                          f"{_text(exc, 200)}"}, []
+        reply["id"] = header.get("id")
+        try:
+            send(sock, reply, out)
+        except (OSError, ValueError, TypeError) as exc:
+            send(sock, {"id": header.get("id"), "status": "unsendable",
+                              "text": _text(exc)})
+
+
+def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
+            tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
+    op = header.get("op")
+    if op == "checks":
+        failed = []
+        for spec in header["modules"]:
+            try:
+                _load_module(spec)
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([spec, f"{type(exc).__name__}: {_text(exc)}"])
+        return {"status": "ok", "failed": failed}, []
+    if op == "imports":
+        failed = []
+        for statement in header["statements"]:
+            try:
+                exec(compile(statement, "<imports>", "exec"), namespace)  # noqa: S102
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
+        return {"status": "ok", "failed": failed}, []
+    if op == "define":  # another cell's definitions: each alone, failures only noted
+        failed = []
+        for statement in header["statements"]:
+            # an import (also in a try block) may take long on a loaded machine: Torch,
+            # matplotlib; it gets the import budget, the rest the small one
+            cpu = header.get("import_cpu", header["cpu"]) if statement.startswith(
+                ("import ", "from ", "try:")) else header["cpu"]
+            try:
+                with tools.budget(cpu):
+                    exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
+                         namespace)
+            except _CpuTimeUp:
+                failed.append([statement, f"more than {cpu:g} s of CPU time"])
+            except BaseException as exc:  # noqa: BLE001
+                failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
+        return {"status": "ok", "failed": failed}, []
+    if op == "exec":
+        code_text, filename = as_python(header["source"]), header["filename"]
+        try:
+            with tools.budget(header["cpu"]):
+                error = run_cell(code_text, filename, namespace)
+        except _CpuTimeUp:
+            return {"status": "timeout"}, []
+        except SyntaxError as exc:
+            return {"status": "syntax", "line": exc.lineno, "text": _text(exc.msg)}, []
+        except BaseException as exc:  # noqa: BLE001 - e.g. too deeply nested to compile
+            return _raised(exc), []
+        if error is not None:
+            return dict(_raised(error), status="ok"), []
+        return {"status": "ok"}, []
+    if op == "find":
+        for name in header["names"]:
+            value = namespace.get(name)
+            if callable(value):
+                try:
+                    params = [str(p)[:60] for p in inspect.signature(value).parameters]
+                except BaseException:  # noqa: BLE001
+                    params = []
+                return {"status": "ok", "found": name, "params": params}, []
+        return {"status": "ok", "found": None}, []
+    if op == "call":
+        return tools.call(header, blobs, namespace, tools)
+    if op == "usage":
+        import resource
+
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN)]
+        return {"status": "ok", "cpu": sum(u.ru_utime + u.ru_stime for u in used)}, []
+    return {"status": "unknown"}, []
+
+
+def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
+          tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
+    fn = namespace.get(header["name"])
+    args, kwargs = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
+    values = list(args) + list(kwargs.values())
+    before = [tools.describe(v, tools) for v in values]
+    counting = tools.count_steps(values)
+    budget = tools.budget(header["cpu"])
+    reply: dict[str, Any]
+    try:
+        with budget:
+            value = fn(*args, **kwargs)
+    except _CpuTimeUp:
+        reply = {"status": "timeout"}
+    except BaseException as exc:  # noqa: BLE001 - reported as text
+        reply = _raised(exc)
+    else:
+        reply = {"status": "ok"}
+    reply["cpu"] = getattr(budget, "used", 0.0)
+    for handle in counting:
+        handle.remove()
+    out: list[bytes] = []
+    try:
+        if reply["status"] == "ok":
+            reply["value"] = tools.encode(value, out)
+        changes = []
+        for (kind, key), value_now, (text, arrays) in zip(keys, values, before, strict=True):
+            if tools.describe(value_now, tools) != (text, arrays):
+                changes.append([kind, key, tools.encode(tools.state(value_now), out)])
+    except BaseException as exc:  # noqa: BLE001 - e.g. a sparse or quantized tensor
+        what = type(value).__name__ if reply["status"] == "ok" else "an argument"
+        return {"status": "unsendable", "cpu": reply["cpu"],
+                "text": f"{what} could not be encoded as plain data "
+                        f"({type(exc).__name__}: {_text(exc, 200)})"}, []
+    reply["changes"] = changes
+    return reply, out
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]), json.loads(sys.argv[2])))

@@ -1,0 +1,918 @@
+"""The autograder: score submitted notebooks with the course's own checks.
+
+A submission is graded in five layers, one function each:
+
+1. :func:`read_submission`: which lesson (``--lesson``, else the file name, else the
+   headings) and, from the course's own lesson notebook, which exercises and points. The
+   submission never adds an exercise or changes a point.
+2. :func:`match_cells`: which code cell holds each exercise, in one pass over the cells
+   (the last definition before the exercise's check, as Run All leaves it).
+3. :func:`run_exercise`: a fresh learner process per exercise (``_remote``; inside
+   bubblewrap where available, ``_sandbox``) imports a camlib and camcourse generated
+   without the functions that exercise asks for (``_library``), runs the notebook's
+   imports and the exercise cells up to this one, and hands the check a
+   :class:`~camcourse.coursework._remote.RemoteFunction`.
+4. The check runs here, in the grader, on inputs from a secret seed; answers come back
+   as plain data (``_wire``), never unpickled.
+5. :func:`grading_rows` turns the results into one :class:`Grade` per exercise;
+   :func:`grade` writes them (CSV, totals, per-student feedback) as each submission
+   finishes, with ``jobs`` grading processes, and restarts one that dies.
+
+Every step is inside a ``try`` that yields rows: whatever a submission does, each
+expected exercise gets a row, and a row the grader itself could not produce says so
+(``graded=False``; the command then exits with status 1). docs/grading.md describes it
+for teachers and maintainers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from camcourse.coursework.notebooks import (
+    CHECK_TAG,
+    EXERCISE_TAG,
+    HEADING,
+    Exercise,
+    defined_names,
+    find_exercises,
+    free_names,
+    lesson_number,
+    needed_definitions,
+    read_notebook,
+    source,
+    tags,
+)
+
+CSV_FIELDS = ("student", "lesson", "submission", "exercise", "points", "max_points", "passed",
+              "message", "isolation", "seed_sha256", "camlib_version", "checks_sha256")
+TOTALS_FIELDS = ("student", "lesson", "submission", "points", "max_points", "isolation",
+                 "seed_sha256", "camlib_version", "checks_sha256")
+MESSAGE_LIMIT = 2000
+"""Characters of a message in the CSV; the full text goes to the student's feedback file."""
+MATCH_SECONDS = 30.0
+"""Time allowed to read a notebook and find its exercise cells."""
+DEFINE_SECONDS = 2.0
+"""CPU seconds for each definition replayed from a cell other than the exercise's (a
+``device = …``, a helper, a constant); one that takes longer is skipped with a note."""
+CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(")
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One row of the grades: a submission's score on one exercise.
+
+    ``passed``: the check passed. ``graded``: False when the grader itself could not grade
+    (a grading process that died twice, a grader error), never for the learner's faults.
+    """
+
+    submission: str
+    exercise: str
+    points: float
+    max_points: float
+    message: str
+    student: str = ""
+    lesson: str = ""
+    passed: bool = False
+    graded: bool = True
+    isolation: str = ""
+    learner_cpu: float = 0.0
+    """CPU seconds the learner's processes used for this exercise, as they reported it."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a grading run records with every row: the seed's fingerprint, camlib, the checks.
+
+    The seed itself is for the teacher only (:func:`grade` writes it to a file of its
+    own); rows carry :attr:`seed_sha256`.
+    """
+
+    seed: int
+    camlib_version: str
+    checks_sha256: str
+
+    @property
+    def seed_sha256(self) -> str:
+        return seed_fingerprint(self.seed)
+
+
+@dataclass
+class Settings:
+    """How a run grades: limits, checks, the secret seed, the isolation."""
+
+    lessons_dir: Path
+    cell_timeout: float = 10.0
+    check_time_limit: float = 10.0
+    check_modules: tuple[str, ...] = ()
+    seed: int = 0
+    import_timeout: float = 300.0
+    memory_mb: int = 4096
+    library: dict[str, bytes] = field(default_factory=dict)
+    sandbox: bool = False
+
+
+@dataclass
+class Plan:
+    """What :func:`read_submission` found: the notebook, the lesson, the expected exercises."""
+
+    notebook: dict[str, Any] | None
+    expected: list[Exercise]
+    lesson: int | None
+    problem: str | None = None
+    note: str = ""
+
+
+def seed_fingerprint(seed: int) -> str:
+    """A fingerprint of a grading seed (16 hex digits of SHA-256), safe to publish.
+
+    >>> seed_fingerprint(1)
+    'd8185725de98665a'
+    """
+    return hashlib.sha256(f"camlib-grading-seed:{seed}".encode()).hexdigest()[:16]
+
+
+def read_seed(path: str | Path) -> int:
+    """The seed in a file :func:`grade` wrote (its first line)."""
+    first = Path(path).read_text(encoding="utf-8").strip().splitlines()[:1]
+    try:
+        return int(first[0])
+    except (IndexError, ValueError):
+        raise ValueError(f"{path}: no seed on its first line") from None
+
+
+def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
+    """(file, the folder it was found in) pairs; folders searched for ``*.ipynb``."""
+    found: list[tuple[Path, Path | None]] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += [(p, path) for p in sorted(path.rglob("*.ipynb"))
+                      if ".ipynb_checkpoints" not in p.parts]
+        else:
+            found.append((path, None))
+    return found
+
+
+def student_name(path: Path, folder: Path | None) -> str:
+    """The learner: the sub-folder under the submitted folder, else the file name's stem."""
+    if folder is not None:
+        parts = path.relative_to(folder).parts
+        if len(parts) > 1:
+            return parts[0]
+    return path.stem
+
+
+def reference_exercises(lessons_dir: str | Path | None,
+                        lesson: int | None) -> list[Exercise] | None:
+    """The exercises of lesson ``lesson`` as the course defines them (each number once).
+
+    None when the course has no such lesson.
+    """
+    if lessons_dir is None or lesson is None:
+        return None
+    matches = sorted(Path(lessons_dir).glob(f"{lesson:02d}_*.ipynb"))
+    if not matches:
+        return None
+    found: dict[str, Exercise] = {}
+    for e in find_exercises(read_notebook(matches[0])):
+        if e.number and e.number not in found:
+            found[e.number] = e
+    return list(found.values())
+
+
+def checks_hash(extra: Sequence[str] = ()) -> str:
+    """SHA-256 of the course's check modules and the extra check files, in a stable order."""
+    import camcourse.checks
+
+    digest = hashlib.sha256()
+    files = sorted(Path(camcourse.checks.__file__).parent.glob("*.py"))
+    files += [Path(m) for m in extra if str(m).endswith(".py")]
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _load_check_module(spec: str) -> None:
+    from camcourse.coursework._runner import _load_module
+
+    _load_module(spec)
+
+
+# ---------------------------------------------------------------------------
+# 1. Read the submission: the course decides what is graded
+# ---------------------------------------------------------------------------
+
+
+def _content_lesson(notebook: dict[str, Any]) -> int | None:
+    numbers = [int(m.group(1)) for c in notebook["cells"] if c.get("cell_type") == "markdown"
+               for m in HEADING.finditer(source(c))]
+    return max(set(numbers), key=numbers.count) if numbers else None
+
+
+def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) -> Plan:
+    """The submission's lesson and the exercises the course expects of it.
+
+    The lesson is ``lesson``, else the file name's ``NN_``, else the notebook's exercise
+    headings. Exercises and points come only from the course's lesson notebook; a lesson
+    the course does not have gives a plan with no exercises and a problem.
+    """
+    number = lesson if lesson is not None else lesson_number(path)
+    notebook = None
+    try:
+        notebook = read_notebook(path, follow_symlinks=False)
+    except (OSError, ValueError) as exc:
+        problem = f"not a readable notebook: {exc}"
+    else:
+        problem = None
+    content = _content_lesson(notebook) if notebook is not None else None
+    number = number if number is not None else content
+    expected = reference_exercises(lessons_dir, number)
+    if expected is None:
+        what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \
+            "in the file name, NN_name.ipynb, nor in Exercise N.M headings)"
+        return Plan(notebook, [], number, f"the course has {what}: nothing to grade"
+                    if number is None else f"the course has no {what}: nothing to grade")
+    note = ""
+    if content is not None and content != number:
+        note = (f" (this notebook's exercise headings are lesson {content:02d}'s; it is "
+                f"graded as lesson {number:02d}, as its file name says)")
+    return Plan(notebook, expected, number, problem, note)
+
+
+# ---------------------------------------------------------------------------
+# 2. Match cells: one pass, the last definition before the check
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _CodeCell:
+    index: int
+    tagged: bool
+    heads: frozenset[str]
+    defines: list[str]
+
+
+def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict]:
+    """Every code cell (tag, headings above it, names it defines) and each first check."""
+    heads: frozenset[str] = frozenset()
+    code: list[_CodeCell] = []
+    checks: dict[str, int] = {}
+    for i, cell in enumerate(cells):
+        if i % 512 == 0 and time.monotonic() > deadline:
+            raise TimeoutError(f"reading the notebook's cells took more than {MATCH_SECONDS:g} s")
+        kind, text = cell.get("cell_type"), source(cell)
+        if kind == "markdown":
+            found = frozenset(f"{int(m.group(1))}.{int(m.group(2))}"
+                              for m in HEADING.finditer(text))
+            heads = found or heads
+        elif kind == "code":
+            cell_tags = tags(cell)
+            code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
+                                  defined_names(text) if text.strip() else []))
+            if CHECK_TAG in cell_tags or "exercise_" in text:
+                for m in CHECK_CALL.finditer(text):
+                    checks.setdefault(f"{int(m.group(1))}.{int(m.group(2))}", i)
+    return code, checks
+
+
+def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
+                seconds: float = MATCH_SECONDS) -> dict[str, int]:
+    """Exercise number -> the code cell that holds it; linear in the number of cells.
+
+    A cell defining the exercise's function wins: the last one before the exercise's
+    check cell (what Run All leaves in force when the check runs); without a check cell,
+    the last of the best kind (tagged ``exercise`` under the exercise's heading, then
+    tagged, then any). A tagged cell under the exercise's heading comes next (a renamed
+    function). Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
+    """
+    code, checks = _scan(notebook["cells"], time.monotonic() + seconds)
+    by_name: dict[str, list[_CodeCell]] = {}
+    for cell in code:
+        for name in dict.fromkeys(cell.defines):
+            by_name.setdefault(name, []).append(cell)
+    taken: set[int] = set()
+    found: dict[str, int] = {}
+    for e in expected:
+        candidates = [c for c in by_name.get(e.function or "", []) if c.index not in taken]
+        check = checks.get(e.number)
+        before = [c for c in candidates if check is not None and c.index < check]
+        if before:
+            chosen = before[-1]
+        elif candidates:
+            best = min((not c.tagged or e.number not in c.heads, not c.tagged)
+                       for c in candidates)
+            chosen = [c for c in candidates
+                      if (not c.tagged or e.number not in c.heads, not c.tagged) == best][-1]
+        else:
+            renamed = [c for c in code if c.index not in taken and c.tagged
+                       and e.number in c.heads]
+            chosen = renamed[-1] if renamed else None
+        if chosen is not None:
+            found[e.number] = chosen.index
+            taken.add(chosen.index)
+    return found
+
+
+# ---------------------------------------------------------------------------
+# 3-4. Run one exercise in its own learner process, and check it here
+# ---------------------------------------------------------------------------
+
+
+def _define(process, statements: list[str], settings: Settings) -> list[list[str]]:
+    """Run another cell's definitions, each alone under a small CPU budget; the failed ones."""
+    cpu = min(DEFINE_SECONDS, settings.cell_timeout)
+    imports = sum(t.startswith(("import ", "from ", "try:")) for t in statements)
+    header, _ = process.request({"op": "define", "statements": statements, "cpu": cpu,
+                                 "import_cpu": settings.import_timeout},
+                                timeout=(len(statements) - imports) * (3 * cpu + 2)
+                                + min(imports, 1) * settings.import_timeout + 10)
+    return [[str(x)[:200] for x in f] for f in header.get("failed") or []][:50]
+
+
+def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
+    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
+    from camcourse.coursework._wire import ChannelError, ChannelTimeout
+
+    limit = settings.cell_timeout
+    try:
+        header, _ = process.request({"op": "exec", "source": code, "cpu": limit,
+                                     "filename": f"<exercise {label}>"}, timeout=3 * limit + 10)
+    except ChannelTimeout:
+        return False, f"the exercise cell did not finish within {limit:g} s"
+    except ChannelError:
+        return False, f"the Python process running the exercise cell ended: {process.ended()}"
+    status = header.get("status")
+    text = f"{str(header.get('type'))[:80]}: {str(header.get('text'))[:300]}"
+    if status == "ok" and header.get("type"):
+        return True, (f" (note: a line of the exercise cell raised {text}"
+                      f"{str(header.get('where', ''))[:200]}; the cell's definitions were kept "
+                      f"and the function graded)")
+    if status == "ok":
+        return True, ""
+    if status == "timeout":
+        return False, (f"the exercise cell did not finish within {limit:g} s of CPU time "
+                       f"(a loop at the top level of the cell?)")
+    if status == "syntax":
+        return False, (f"the exercise cell has a syntax error at line {header.get('line')}: "
+                       f"{str(header.get('text'))[:200]}")
+    return False, f"running the exercise cell raised {text}"
+
+
+def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple[
+        bool, str, str]:
+    """Start the process and replay what Run All leaves before the exercise's check.
+
+    ``steps``: ("define", statements) for other cells' definitions, ("exec", source) for
+    the earlier exercise cells and, last, this one. A step that ends the process is left
+    out and the process started again. Returns (this cell ran, its message with notes,
+    a note on what was skipped, for a failed check).
+    """
+    from camcourse.coursework._wire import ChannelError
+
+    skipped: set[int] = set()
+    while True:
+        process.start()
+        failed: list[list[str]] = []
+        for k, (kind, payload) in enumerate(steps[:-1]):
+            if k in skipped:
+                continue
+            if kind == "define":
+                try:
+                    failed += _define(process, payload, settings)
+                except ChannelError:
+                    pass
+            else:
+                _exec(process, payload, "earlier", settings)
+            if not process.alive:
+                skipped.add(k)
+                break
+        else:
+            ran, message = _exec(process, steps[-1][1], "cell", settings)
+            imports = [f for f in failed if f[0].startswith(("import ", "from "))]
+            if imports:
+                message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
+            others = [f for f in failed if not f[0].startswith(("import ", "from "))]
+            skipped_note = ""
+            if others:
+                statement = others[0][0].splitlines()[0][:80]
+                skipped_note = (f" (note: {len(others)} statement(s) of other cells were "
+                                f"skipped, e.g. `{statement}`: {others[0][1][:160]})")
+            return ran, message, skipped_note
+
+
+def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
+                 ) -> tuple[bool, str, float]:
+    """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
+
+    Returns (passed, message, CPU seconds of the learner's process).
+    """
+    holder: list = []  # the learner's process, once started, for its CPU time
+    passed, message = _run_exercise(e, steps, settings, holder)
+    return passed, message, holder[0].cpu_seconds_used if holder else 0.0
+
+
+def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
+                  holder: list) -> tuple[bool, str]:
+    from camcourse.checks import get_check
+    from camcourse.checks._results import CheckResult
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import LearnerProcess, RemoteFunction
+    from camcourse.coursework._wire import ChannelError
+    from camcourse.coursework.catalogue import WRITE_IT_YOURSELF
+
+    try:
+        check = get_check(e.number)
+    except KeyError:
+        return False, f"✘ Exercise {e.number}: the course has no check for this exercise"
+    library = library_without(settings.library, WRITE_IT_YOURSELF.get(e.number, ()), e.number)
+    process = LearnerProcess(library, check_modules=settings.check_modules,
+                             memory_mb=settings.memory_mb, start_timeout=settings.import_timeout,
+                             sandbox=settings.sandbox)
+    holder.append(process)
+    try:
+        try:
+            ran, message, skipped_note = _prepare(process, steps, settings)
+        except (ChannelError, OSError) as exc:
+            return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
+        if not ran:
+            return False, f"✘ Exercise {e.number}: {message}"
+        names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
+                                           *defined_names(steps[-1][1])]) if n]
+        try:
+            header, _ = process.request({"op": "find", "names": names}, timeout=30)
+        except ChannelError:
+            return False, (f"✘ Exercise {e.number}: the Python process running this exercise "
+                           f"ended: {process.ended()}")
+        if not header.get("found"):
+            wanted = f"`{names[0]}`" if names else "a function"
+            return False, f"✘ Exercise {e.number}: the exercise cell does not define {wanted}" \
+                + message + skipped_note
+        fn = RemoteFunction(process, str(header["found"]),
+                            [str(p) for p in header.get("params") or []], exercise=e.number,
+                            cpu_seconds=settings.check_time_limit,
+                            wall_seconds=3 * settings.check_time_limit + 30)
+        try:
+            result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
+                           hidden_seed=settings.seed)
+        except Exception as exc:  # noqa: BLE001 - the check must not stop the run
+            result = CheckResult(e.number, False, f"✘ Exercise {e.number}: the check stopped "
+                                                  f"({type(exc).__name__}: {exc})")
+        return bool(result.passed), result.message + message + (
+            "" if result.passed else skipped_note)
+    finally:
+        process.kill()
+
+
+# ---------------------------------------------------------------------------
+# 5. One submission: its rows
+# ---------------------------------------------------------------------------
+
+
+def grading_rows(plan: Plan, results: dict[str, tuple], *, name: str,
+                 student: str, isolation: str) -> list[Grade]:
+    """One :class:`Grade` per expected exercise (or one row saying why there is none)."""
+    lesson = f"{plan.lesson:02d}" if isinstance(plan.lesson, int) else ""
+    if not plan.expected:
+        return [Grade(name, "", 0.0, 0.0, plan.problem or "no exercises", student, lesson,
+                      isolation=isolation)]
+    rows = []
+    for e in plan.expected:
+        passed, message, graded, *cpu = results.get(
+            e.number, (False, f"✘ Exercise {e.number}: not graded", False))
+        rows.append(Grade(name, e.number, e.points if passed else 0.0, e.points,
+                          message + plan.note, student, lesson, passed, graded, isolation,
+                          cpu[0] if cpu else 0.0))
+    return rows
+
+
+def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
+    """(passed, message, graded[, learner CPU]) per expected exercise of a submission."""
+    if plan.problem:
+        return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
+                for e in plan.expected}
+    try:
+        where = match_cells(plan.notebook, plan.expected)
+    except TimeoutError as exc:
+        return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
+    cells = plan.notebook["cells"]
+    chosen = set(where.values())
+    last = max(chosen, default=-1)
+    others = [i for i, c in enumerate(cells[:last])
+              if c.get("cell_type") == "code" and i not in chosen]
+    used = set().union(*(free_names(source(cells[i])) for i in chosen))
+    needed = dict(zip(others, needed_definitions([source(cells[i]) for i in others], used),
+                      strict=True))
+    results = {}
+    for e in plan.expected:
+        if e.number not in where:
+            results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
+                                        f"submission (deleted, or its function renamed?)", True)
+            continue
+        steps: list[tuple[str, Any]] = []
+        for i in range(where[e.number] + 1):
+            if i in chosen:
+                steps.append(("exec", source(cells[i])))
+            elif needed.get(i):
+                if steps and steps[-1][0] == "define":
+                    steps[-1][1].extend(needed[i])
+                else:
+                    steps.append(("define", list(needed[i])))
+        try:
+            passed, message, cpu = run_exercise(e, steps, settings)
+            results[e.number] = (passed, message, True, cpu)
+        except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
+            results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
+                                        f"exercise ({type(exc).__name__}: {exc})", False)
+    return results
+
+
+def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
+                   cell_timeout: float = 10.0, check_time_limit: float = 10.0,
+                   check_modules: Sequence[str] = (), name: str | None = None,
+                   seed: int | None = None, lesson: int | None = None, student: str = "",
+                   import_timeout: float = 300.0, memory_mb: int = 4096,
+                   library: dict[str, bytes] | None = None,
+                   sandbox: bool | None = None) -> list[Grade]:
+    """Grade one submitted notebook; one :class:`Grade` per exercise the course expects.
+
+    ``lessons_dir``: the course's lessons (default: the course's ``notebooks/``), which
+    alone define exercises and points. ``cell_timeout``: CPU seconds per exercise cell.
+    ``check_time_limit``: CPU seconds of learner code per check. ``check_modules``: extra
+    modules defining checks. ``seed``: the secret seed of the hidden inputs (default: a
+    fresh one). ``lesson``: the lesson of a file named freely. ``import_timeout``: seconds
+    to start a learner process and run the imports. ``memory_mb``: its address space.
+    ``library``: the files of camlib and camcourse (default: read now). ``sandbox``:
+    bubblewrap or not (default: where it works).
+    """
+    from camcourse.coursework._remote import learner_files
+    from camcourse.coursework._sandbox import bubblewrap_problem
+    from camcourse.paths import NOTEBOOKS_DIR
+
+    path = Path(path)
+    name = name if name is not None else str(path)
+    for spec in check_modules:
+        _load_check_module(str(spec))
+    sandbox = bubblewrap_problem() is None if sandbox is None else sandbox
+    settings = Settings(Path(lessons_dir or NOTEBOOKS_DIR), cell_timeout, check_time_limit,
+                        tuple(map(str, check_modules)),
+                        seed if seed is not None else secrets.randbits(63), import_timeout,
+                        memory_mb, library or learner_files(),
+                        sandbox)
+    isolation = "bubblewrap" if sandbox else "process"
+    try:
+        plan = read_submission(path, settings.lessons_dir, lesson)
+    except Exception as exc:  # noqa: BLE001 - one bad file costs only itself
+        plan = Plan(None, [], lesson, f"the grader could not read this notebook "
+                                      f"({type(exc).__name__}: {exc})")
+    try:
+        results = _results(plan, settings)
+    except Exception as exc:  # noqa: BLE001
+        results = {e.number: (False, f"✘ Exercise {e.number}: the grader failed on this "
+                                     f"notebook ({type(exc).__name__}: {exc})", False)
+                   for e in plan.expected}
+    return grading_rows(plan, results, name=name, student=student, isolation=isolation)
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:100] or "submission"
+
+
+def _capped(message: str, feedback: str | None) -> str:
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    where = f"; the full text is in {feedback}" if feedback else ""
+    return message[:MESSAGE_LIMIT - 120] + f" … (cut at {MESSAGE_LIMIT} of {len(message)} " \
+        f"characters{where})"
+
+
+def _csv_row(g: Grade, info: RunInfo | None, feedback: str | None = None) -> list[str]:
+    run = [info.seed_sha256, info.camlib_version, info.checks_sha256] if info else ["", "", ""]
+    return [g.student, g.lesson, g.submission, g.exercise, f"{g.points:g}", f"{g.max_points:g}",
+            "yes" if g.passed else "no", _capped(g.message, feedback), g.isolation, *run]
+
+
+def write_csv(grades: Iterable[Grade], out: str | Path, info: RunInfo | None = None) -> None:
+    """Write grades as CSV (columns ``CSV_FIELDS``, messages capped at ``MESSAGE_LIMIT``)."""
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_FIELDS)
+        for g in grades:
+            writer.writerow(_csv_row(g, info))
+
+
+def totals(grades: Sequence[Grade]) -> list[tuple[str, str, str, float, float, str]]:
+    """(student, lesson, submission, points, max_points, isolation), one per submission."""
+    out: dict[str, list] = {}
+    for g in grades:
+        entry = out.setdefault(g.submission, [g.student, g.lesson, g.submission, 0.0, 0.0,
+                                              g.isolation])
+        entry[3] += g.points
+        entry[4] += g.max_points
+    return [tuple(v) for v in out.values()]
+
+
+def summary(grades: Sequence[Grade], seconds: float | None = None,
+            info: RunInfo | None = None) -> str:
+    """A plain-text summary: total per submission, passes per exercise, the isolation."""
+    from camcourse.checks._registry import _exercise_key
+
+    rows = totals(grades)
+    width = max([len(r[2]) for r in rows] + [10])
+    timing = ""
+    if seconds is not None and rows:
+        timing = f" in {seconds:.1f} s ({seconds / len(rows):.1f} s per submission)"
+    lines = [f"Graded {len(rows)} submission(s), {len(grades)} exercise row(s){timing}"]
+    if rows:
+        learner = sum(g.learner_cpu for g in grades)
+        lines.append(f"CPU time of the learners' processes: {learner:.1f} s "
+                     f"({learner / len(rows):.1f} s per submission)")
+    if info is not None:
+        lines.append(f"seed fingerprint {info.seed_sha256}, camlib {info.camlib_version}, "
+                     f"checks sha256 {info.checks_sha256[:16]}")
+    isolations = sorted({r[5] for r in rows})
+    lines.append("isolation: " + ", ".join(
+        f"{kind} ({sum(r[5] == kind for r in rows)} submission(s))" for kind in isolations))
+    ungraded = [g for g in grades if not g.graded]
+    if ungraded:
+        lines.append(f"NOT GRADED: {len(ungraded)} row(s) the grader could not grade "
+                     f"(see their messages)")
+    lines.append(f"{'submission':<{width}}  points")
+    for _, _, submission, got, total, _ in rows:
+        lines.append(f"{submission:<{width}}  {got:g}/{total:g}")
+    by_exercise: dict[str, list[Grade]] = {}
+    for g in grades:
+        if g.exercise:
+            by_exercise.setdefault(g.exercise, []).append(g)
+    if by_exercise:
+        lines.append("exercise  passed")
+        for number in sorted(by_exercise, key=_exercise_key):
+            group = by_exercise[number]
+            lines.append(f"{number:<8}  {sum(g.passed for g in group)}/{len(group)}")
+    return "\n".join(lines)
+
+
+class _Output:
+    """The run's files: grades CSV, totals CSV, per-student feedback, the teacher's seed."""
+
+    def __init__(self, out: Path | None, totals_out: Path | None, info: RunInfo):
+        self.info, self.handles, self.writers = info, [], []
+        self.feedback = out.with_name(out.stem + "-feedback") if out is not None else None
+        self.seed_file = out.with_name(out.stem + "-seed.txt") if out is not None else None
+        self.started: set[str] = set()
+        for target, fields in ((out, CSV_FIELDS), (totals_out, TOTALS_FIELDS)):
+            if target is None:
+                self.writers.append(None)
+                continue
+            handle = open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self.handles.append(handle)
+            writer = csv.writer(handle)
+            writer.writerow(fields)
+            handle.flush()
+            self.writers.append((writer, handle))
+        if self.seed_file is not None:
+            fd = os.open(self.seed_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f"{info.seed}\n# The secret seed of this grading run (fingerprint "
+                             f"{info.seed_sha256} in the CSV). Keep it private: regrade with "
+                             f"--seed-file {self.seed_file.name}, never --seed on a shared "
+                             f"command line.\n")
+        if self.feedback is not None:
+            self.feedback.mkdir(exist_ok=True)
+
+    def _feedback_file(self, rows: list[Grade]) -> str | None:
+        if self.feedback is None or not rows:
+            return None
+        key = _safe_name(rows[0].student or Path(rows[0].submission).stem)
+        path = self.feedback / f"{key}.txt"
+        mode = "a" if key in self.started else "w"
+        self.started.add(key)
+        with open(path, mode, encoding="utf-8") as handle:
+            handle.write(f"== {rows[0].submission} (lesson {rows[0].lesson or '?'})\n")
+            for g in rows:
+                handle.write(f"{g.exercise or '-'}: {g.points:g}/{g.max_points:g}\n"
+                             f"{g.message}\n\n")
+        return f"{self.feedback.name}/{path.name}"
+
+    def record(self, rows: list[Grade]) -> None:
+        feedback = self._feedback_file(rows)
+        if self.writers[0] is not None:
+            writer, handle = self.writers[0]
+            for g in rows:
+                writer.writerow(_csv_row(g, self.info, feedback))
+            handle.flush()
+        if self.writers[1] is not None and rows:
+            writer, handle = self.writers[1]
+            for student, lesson_text, submission, got, total, isolation in totals(rows):
+                writer.writerow([student, lesson_text, submission, f"{got:g}", f"{total:g}",
+                                 isolation, self.info.seed_sha256, self.info.camlib_version,
+                                 self.info.checks_sha256])
+            handle.flush()
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+def default_jobs() -> int:
+    """The cores this process may use (``os.sched_getaffinity``; else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _grade_one(task: dict[str, Any]) -> list[Grade]:
+    try:
+        return grade_notebook(**task)
+    except Exception as exc:  # noqa: BLE001 - a row, whatever happened
+        return [_ungraded(task, f"the grader failed on this notebook ({type(exc).__name__}: "
+                                f"{exc})")[0]]
+
+
+def _ungraded(task: dict[str, Any], why: str) -> list[Grade]:
+    """Rows saying that the grader could not grade this submission, and why."""
+    try:
+        plan = read_submission(Path(task["path"]), Path(task["lessons_dir"]), task["lesson"])
+        expected, lesson = plan.expected, plan.lesson
+    except Exception:  # noqa: BLE001
+        expected, lesson = [], task.get("lesson")
+    lesson_text = f"{lesson:02d}" if isinstance(lesson, int) else ""
+    base = Grade(task["name"], "", 0.0, 0.0, f"NOT GRADED: {why}", task["student"], lesson_text,
+                 graded=False, isolation="bubblewrap" if task["sandbox"] else "process")
+    if not expected:
+        return [base]
+    return [replace(base, exercise=e.number, max_points=e.points,
+                    message=f"✘ Exercise {e.number}: NOT GRADED: {why}") for e in expected]
+
+
+def _worker(conn) -> None:
+    """A grading process: grade each task received until told to stop (None)."""
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(_grade_one(task))
+
+
+def _died(i: int, code: int | None, tasks: list[dict[str, Any]], deaths: dict[int, int],
+          pending: list[int], record: Callable[[int, list[Grade]], None]) -> None:
+    """A grading process died on task ``i``: grade it again once, else say so in its rows."""
+    deaths[i] = deaths.get(i, 0) + 1
+    how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+    if deaths[i] < 2:
+        pending.append(i)
+    else:
+        record(i, _ungraded(tasks[i], f"the grading process died twice while grading this "
+                                      f"submission (the last time: {how})"))
+
+
+def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
+               record: Callable[[int, list[Grade]], None]) -> None:
+    """Grade ``tasks`` in ``jobs`` processes; a process that dies is replaced.
+
+    Its submission is graded once more by a new process; if that one dies too, the
+    submission gets rows saying so (``graded=False``).
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    pending = list(range(len(tasks)))[::-1]
+    deaths: dict[int, int] = {}
+    busy: dict[Any, tuple[Any, int]] = {}  # connection -> (process, task index)
+
+    def assign(conn, process) -> None:
+        i = pending.pop()
+        busy[conn] = (process, i)
+        try:
+            conn.send(tasks[i])
+        except OSError:
+            pass  # the process died: its sentinel says so below
+
+    while pending or busy:
+        while pending and len(busy) < jobs:
+            conn, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child,), daemon=True)
+            process.start()
+            child.close()
+            assign(conn, process)
+        ready = wait(list(busy) + [p.sentinel for p, _ in busy.values()])
+        for conn in list(busy):
+            process, i = busy[conn]
+            if conn not in ready and process.sentinel not in ready:
+                continue
+            try:
+                rows = conn.recv() if conn.poll() else None
+            except (EOFError, OSError):
+                rows = None
+            if rows is not None:
+                record(i, rows)
+                del busy[conn]
+                if pending:
+                    assign(conn, process)
+                else:
+                    conn.send(None)
+                    conn.close()
+                    process.join(timeout=10)
+                continue
+            if not process.is_alive():
+                del busy[conn]
+                conn.close()
+                _died(i, process.exitcode, tasks, deaths, pending, record)
+
+
+def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
+          totals_out: str | Path | None = None, lessons_dir: str | Path | None = None,
+          cell_timeout: float = 10.0, check_time_limit: float = 10.0,
+          check_modules: Sequence[str] = (), jobs: int | None = None, verbose: bool = True,
+          seed: int | None = None, lesson: int | None = None, import_timeout: float = 300.0,
+          memory_mb: int = 4096, sandbox: bool | None = None, require_sandbox: bool = False,
+          on_rows: Callable[[list[Grade]], None] | None = None) -> list[Grade]:
+    """Grade every submission (files, or folders searched for ``*.ipynb``).
+
+    ``jobs`` submissions are graded at once (default: the usable cores). Rows are
+    appended to ``out`` (CSV) as each submission finishes, its total to ``totals_out``
+    (default: ``out`` with ``-totals``), the full messages to ``OUT-feedback/STUDENT.txt``
+    and the secret seed to ``OUT-seed.txt`` (the CSV has its fingerprint only).
+    ``sandbox``: bubblewrap or not (default: where it works); ``require_sandbox``:
+    raise ``RuntimeError`` rather than grade without it. Returns the rows in the order of
+    the submissions; other parameters are :func:`grade_notebook`'s.
+    """
+    import camlib
+    from camcourse.coursework._remote import learner_files
+    from camcourse.coursework._sandbox import bubblewrap_problem, protect_grader
+    from camcourse.paths import NOTEBOOKS_DIR
+
+    start = time.monotonic()
+    problem = bubblewrap_problem() if sandbox is not False else "not asked for"
+    if require_sandbox and problem:
+        raise RuntimeError(f"--require-sandbox: {problem}")
+    protect_grader()
+    for spec in check_modules:
+        _load_check_module(str(spec))
+    seed = seed if seed is not None else secrets.randbits(63)
+    info = RunInfo(seed, getattr(camlib, "__version__", "unknown"),
+                   checks_hash([str(m) for m in check_modules]))
+    library = learner_files()  # once: every task grades with it
+    tasks = [dict(path=p, name=str(p), student=student_name(p, folder),
+                  lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
+                  cell_timeout=cell_timeout, check_time_limit=check_time_limit,
+                  check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
+                  import_timeout=import_timeout, memory_mb=memory_mb,
+                  library=library, sandbox=problem is None)
+             for p, folder in expand_submissions(submissions)]
+    if out is not None and totals_out is None:
+        totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
+    output = _Output(Path(out) if out is not None else None,
+                     Path(totals_out) if totals_out is not None else None, info)
+    by_index: dict[int, list[Grade]] = {}
+
+    def record(i: int, rows: list[Grade]) -> None:
+        by_index[i] = rows
+        output.record(rows)
+        if on_rows is not None:
+            on_rows(rows)
+
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    try:
+        if jobs == 1 or len(tasks) <= 1:
+            for i, task in enumerate(tasks):
+                record(i, _grade_one(task))
+        else:
+            _run_tasks(tasks, min(jobs, len(tasks)), record)
+    finally:
+        output.close()
+    grades = [row for i in range(len(tasks)) for row in by_index.get(i, [])]
+    if verbose:
+        _report(grades, time.monotonic() - start, info, output, problem)
+    if checks_hash([str(m) for m in check_modules]) != info.checks_sha256:
+        print("warning: the course's check files changed while grading; the grades above were "
+              "computed with the checks as they were when grading started", file=sys.stderr)
+    return grades
+
+
+def _report(grades: list[Grade], seconds: float, info: RunInfo, output: _Output,
+            problem: str | None) -> None:
+    print(summary(grades, seconds, info))
+    if problem and problem != "not asked for":
+        print(f"isolation: process only, because {problem}")
+    if output.seed_file is not None:
+        print(f"wrote {output.handles[0].name}, its totals, {output.feedback}/ and the secret "
+              f"seed to {output.seed_file} (keep it private)")

@@ -1,0 +1,543 @@
+"""Reading the course's exercise format out of a notebook's JSON.
+
+The format (docs/teaching.md, COURSE.md): a markdown cell with a heading
+``### Exercise N.M: title``, then a code cell tagged ``exercise`` whose solution sits
+between nbgrader's markers ``### BEGIN SOLUTION`` and ``### END SOLUTION``, then a code
+cell tagged ``check`` that calls ``camcourse.checks.exercise_N_M(function)``.
+Notebooks are handled as plain JSON (nbformat 4), so nothing here needs Jupyter.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXERCISE_TAG = "exercise"
+CHECK_TAG = "check"
+RAISES_TAG = "raises-exception"
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+
+HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d+)\.(\d+)[ \t]*[:.—–-]?[ \t]*(.*?)[ \t]*$",
+                     re.MULTILINE)
+CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # far above any lesson (< 1 MB without outputs)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a notebook.
+
+    Attributes
+    ----------
+    number : str
+        ``"N.M"`` from the heading (``None`` when the exercise cell has no heading).
+    title : str
+        The heading's text after the number.
+    cell : int
+        Index of the ``exercise`` code cell in ``notebook["cells"]``.
+    check_cell : int or None
+        Index of the ``check`` cell that follows it, if any.
+    points : float
+        Cell metadata ``points`` (or nbgrader's ``nbgrader.points``); default 1.
+    function : str or None
+        The learner's function: the one the check cell passes, else the cell's only
+        public top-level ``def``/``class``.
+    """
+
+    number: str | None
+    title: str
+    cell: int
+    check_cell: int | None
+    points: float
+    function: str | None
+
+
+def read_file_bytes(path: str | Path, *, limit: int = MAX_NOTEBOOK_BYTES,
+                    follow_symlinks: bool = True) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, read with a bounded read.
+
+    Raises ``ValueError`` naming the file for anything else: a FIFO, a device (``/dev/zero``),
+    a directory, a file over the limit, and with ``follow_symlinks=False`` a symbolic link.
+    The file is opened without blocking (a FIFO with no writer cannot hang the reader).
+
+    >>> read_file_bytes("/dev/zero")
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/zero: not a regular file (a character device)
+    """
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise ValueError(f"{path}: a symbolic link, not a file (refused: a submission is "
+                             f"graded only from a regular file)")
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):
+            raise ValueError(f"{path}: a symbolic link, not a file (refused)") from None
+        raise ValueError(f"{path}: cannot be opened ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file ({_file_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise ValueError(f"{path}: {info.st_size:,} bytes, over the limit of {limit:,}")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"{path}: more than {limit:,} bytes, over the limit")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str, Any]:
+    """Load a notebook's JSON; raises ``ValueError`` naming the file if it is not a notebook.
+
+    Only a regular file of at most ``MAX_NOTEBOOK_BYTES`` is read (see
+    :func:`read_file_bytes`); ``follow_symlinks=False`` refuses a symbolic link too.
+    """
+    path = Path(path)
+    data = read_file_bytes(path, follow_symlinks=follow_symlinks)
+    try:
+        notebook = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to read") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"{path}: valid JSON but not a notebook (no list of cells)")
+    for i, cell in enumerate(notebook["cells"]):
+        if not isinstance(cell, dict) or "cell_type" not in cell:
+            raise ValueError(f"{path}: cell {i} is not a notebook cell")
+    return notebook
+
+
+def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
+    """Write a notebook as the course keeps them: JSON indented by 1, UTF-8, a final newline."""
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def source(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat stores a string or a list of lines)."""
+    text = cell.get("source", "")
+    if isinstance(text, list):
+        return "".join(t if isinstance(t, str) else "" for t in text)
+    return text if isinstance(text, str) else ""
+
+
+def set_source(cell: dict[str, Any], text: str) -> None:
+    """Set a cell's source, keeping the list-of-lines form if the cell used it."""
+    cell["source"] = text.splitlines(keepends=True) if isinstance(cell.get("source"), list) \
+        else text
+
+
+def tags(cell: dict[str, Any]) -> list[str]:
+    """The cell's tags (metadata.tags), or an empty list."""
+    metadata = cell.get("metadata")
+    found = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return [t for t in found if isinstance(t, str)] if isinstance(found, list) else []
+
+
+def defined_names(code: str) -> list[str]:
+    """Names of the top-level functions and classes that ``code`` defines, in order.
+
+    Falls back to a line scan when the code does not parse (a learner's syntax error).
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", code, re.MULTILINE)
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return [node.name for node in tree.body if isinstance(node, kinds)]
+
+
+def _points(cell: dict[str, Any]) -> float:
+    metadata = cell.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    nbgrader = metadata.get("nbgrader")
+    nbgrader = nbgrader if isinstance(nbgrader, dict) else {}
+    value = metadata.get("points", nbgrader.get("points", 1))
+    try:
+        points = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return points if points >= 0 else 1.0
+
+
+def find_exercises(notebook: dict[str, Any]) -> list[Exercise]:
+    """Every ``exercise`` cell of a notebook with its number, check cell, points, function.
+
+    The number comes from the last ``Exercise N.M`` heading in the nearest markdown
+    cell above the exercise cell (and below the previous exercise cell).
+    """
+    cells = notebook["cells"]
+    found = []
+    previous = -1
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code" or EXERCISE_TAG not in tags(cell):
+            continue
+        number, title = None, ""
+        for j in range(i - 1, previous, -1):
+            if cells[j].get("cell_type") == "markdown":
+                matches = list(HEADING.finditer(source(cells[j])))
+                if matches:
+                    last = matches[-1]
+                    number, title = f"{int(last.group(1))}.{int(last.group(2))}", last.group(3)
+                    break
+        check_cell = None
+        for j in range(i + 1, len(cells)):
+            if EXERCISE_TAG in tags(cells[j]):
+                break
+            if cells[j].get("cell_type") == "code" and CHECK_TAG in tags(cells[j]):
+                check_cell = j
+                break
+        found.append(Exercise(number, title, i, check_cell, _points(cell),
+                              _function(source(cell), cells, check_cell)))
+        previous = i
+    return found
+
+
+def _function(code: str, cells: list[dict[str, Any]], check_cell: int | None) -> str | None:
+    names = defined_names(code)
+    if check_cell is not None:
+        call = CHECK_CALL.search(source(cells[check_cell]))
+        if call and call.group(3) in names:
+            return call.group(3)
+    public = [n for n in names if not n.startswith("_")]
+    if len(public) == 1:
+        return public[0]
+    return public[-1] if public else None
+
+
+def solution_regions(code: str) -> list[tuple[int, int, str]]:
+    """(begin line, end line, indentation) of each solution region; lines are 0-based.
+
+    Raises ``ValueError`` on a marker without its partner or nested markers.
+    """
+    regions = []
+    begin = None
+    indent = ""
+    for n, line in enumerate(code.splitlines()):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if begin is not None:
+                raise ValueError(f"line {n + 1}: {BEGIN} inside another solution region")
+            begin, indent = n, line[: len(line) - len(line.lstrip())]
+        elif stripped == END:
+            if begin is None:
+                raise ValueError(f"line {n + 1}: {END} without {BEGIN}")
+            regions.append((begin, n, indent))
+            begin = None
+    if begin is not None:
+        raise ValueError(f"line {begin + 1}: {BEGIN} without {END}")
+    return regions
+
+
+def solution_lines(code: str) -> list[str]:
+    """The lines strictly between the markers (what a student copy must not contain)."""
+    lines = code.splitlines()
+    return [line for b, e, _ in solution_regions(code) for line in lines[b + 1 : e]]
+
+
+def strip_solutions(code: str, number: str) -> str:
+    """Replace each solution region, markers included, by the student placeholder.
+
+    >>> strip_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n"
+    ...                 "    ### END SOLUTION\\n", "4.1")
+    'def f(x):\\n    # YOUR CODE HERE\\n    raise NotImplementedError("Exercise 4.1")\\n'
+    """
+    lines = code.splitlines()
+    out: list[str] = []
+    start = 0
+    for begin, end, indent in solution_regions(code):
+        out += lines[start:begin]
+        out += [f"{indent}# YOUR CODE HERE",
+                f'{indent}raise NotImplementedError("Exercise {number}")']
+        start = end + 1
+    out += lines[start:]
+    text = "\n".join(out)
+    return text + "\n" if code.endswith("\n") else text
+
+
+def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> int | None:
+    """The lesson a notebook belongs to: its exercises' N, else a ``NN_`` file-name prefix."""
+    if notebook is not None:
+        numbers = [int(e.number.split(".")[0]) for e in find_exercises(notebook) if e.number]
+        if not numbers:  # tags lost (some editors drop them): the headings still say
+            numbers = [int(m.group(1)) for c in notebook["cells"]
+                       if c.get("cell_type") == "markdown" for m in HEADING.finditer(source(c))]
+        if numbers:
+            return max(set(numbers), key=numbers.count)
+    match = re.search(r"(?:^|\D)(\d{2})_", Path(path).name)  # also "Copy of 04_name.ipynb"
+    return int(match.group(1)) if match else None
+
+
+def names_used(code: str) -> set[str]:
+    """Every identifier ``code`` mentions (a superset of the free names it needs).
+
+    The body of a cell magic (``%%time``) counts: it is code that runs.
+    """
+    try:
+        tree = ast.parse(without_magics(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set(re.findall(r"[A-Za-z_]\w*", code))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "run_cell_magic" and len(node.args) == 3 \
+                and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            names |= names_used(node.args[2].value)
+    return names
+
+
+def _bound_names(node: ast.Import | ast.ImportFrom) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {a.asname or a.name.split(".")[0] for a in node.names}
+    return {a.asname or a.name for a in node.names}
+
+
+def import_statements(notebook: dict[str, Any], used: set[str] | None = None) -> list[str]:
+    """Top-level ``import`` / ``from ... import`` statements of the non-exercise code cells.
+
+    These are what an exercise function may rely on (``np``, ``torch``, ``F``...). With
+    ``used``, only statements binding one of those names (or ``*``) are kept, so grading
+    does not import what the exercises never touch. Magics and shell lines are ignored;
+    cells that do not parse are skipped.
+    """
+    statements: list[str] = []
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") != "code" or EXERCISE_TAG in tags(cell):
+            continue
+        code = without_magics(source(cell))
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound = _bound_names(node)
+                if used is not None and "*" not in bound and not bound & used:
+                    continue
+                statement = ast.get_source_segment(code, node)
+                if statement and statement not in statements:
+                    statements.append(statement)
+    return statements
+
+
+def _free_in(tree: ast.AST) -> set[str]:
+    """Names ``tree`` reads that its functions and comprehensions do not bind themselves."""
+    free: set[str] = set()
+
+    def stores(nodes: list[ast.AST]) -> set[str]:
+        names = set()
+        for top in nodes:
+            for n in ast.walk(top):
+                if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                    names.add(n.id)
+                elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    names.add(n.name)
+                elif isinstance(n, ast.arg):
+                    names.add(n.arg)
+                elif isinstance(n, ast.Import | ast.ImportFrom):
+                    names |= _bound_names(n)
+        return names
+
+    def visit(node: ast.AST, local: frozenset[str]) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            outer = [*node.args.defaults, *[d for d in node.args.kw_defaults if d]]
+            if not isinstance(node, ast.Lambda):
+                outer += node.decorator_list
+            for child in outer:
+                visit(child, local)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            inner = local | stores([node.args, *body])
+            for child in body:
+                visit(child, inner)
+            return
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            local = local | stores([g.target for g in node.generators])
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                and node.id not in local:
+            free.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(tree, frozenset())
+    return free
+
+
+def free_names(code: str) -> set[str]:
+    """The names ``code`` reads from outside (a function's parameters and locals left out).
+
+    Falls back to :func:`names_used` (every identifier) when the cell does not parse.
+
+    >>> sorted(free_names("def f(model):\\n    return model(x) + np.pi"))
+    ['np', 'x']
+    """
+    try:
+        tree = ast.parse(without_magics(code))
+        names = _free_in(tree)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return names_used(code)
+    for node in ast.walk(tree):  # the body of a cell magic (``%%time``) is code that runs
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "run_cell_magic" and len(node.args) == 3 \
+                and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            names |= free_names(node.args[2].value)
+    return names
+
+
+_DEFINING = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+             ast.Assign, ast.AnnAssign, ast.AugAssign)
+
+
+def _target_names(target: ast.expr) -> set[str] | None:
+    """Names a plain assignment target binds; None for ``x.attr = …`` / ``x[i] = …``."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        names: set[str] = set()
+        for element in target.elts:
+            inner = _target_names(element.value if isinstance(element, ast.Starred)
+                                  else element)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    return None
+
+
+def statement_binds(node: ast.stmt) -> set[str] | None:
+    """The names a top-level statement defines, or None if it is not a definition.
+
+    Definitions: imports, ``def``, ``class``, assignments to names, and ``try`` / ``if``
+    blocks made only of those (``try: import scipy`` ``except ImportError: scipy = None``).
+    Expression statements, loops, ``with`` blocks and attribute or item assignments are not.
+
+    >>> statement_binds(ast.parse("device = 'cpu'").body[0])
+    {'device'}
+    >>> statement_binds(ast.parse("model.fit(x)").body[0]) is None
+    True
+    """
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return _bound_names(node)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        names: set[str] = set()
+        for target in node.targets:
+            inner = _target_names(target)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    if isinstance(node, ast.AnnAssign | ast.AugAssign):
+        return _target_names(node.target) if (
+            not isinstance(node, ast.AnnAssign) or node.value is not None) else None
+    if isinstance(node, ast.Try | ast.If):
+        blocks = [node.body, node.orelse]
+        if isinstance(node, ast.Try):
+            blocks += [h.body for h in node.handlers] + [node.finalbody]
+        names = set()
+        for block in blocks:
+            for inner in block:
+                if isinstance(inner, ast.Pass):
+                    continue
+                bound = statement_binds(inner)
+                if bound is None:
+                    return None
+                names |= bound
+        return names or None
+    return None
+
+
+def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
+    """A cell's top-level definitions: (source, names bound, names used), in order.
+
+    Magics and shell lines are dropped; a cell that does not parse gives nothing.
+    """
+    code = without_magics(code)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found = []
+    for node in tree.body:
+        bound = statement_binds(node)
+        text = ast.get_source_segment(code, node) if bound is not None else None
+        if text:
+            try:
+                used = _free_in(node)
+            except RecursionError:
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            found.append((text, bound, used))
+    return found
+
+
+def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
+    """Per cell, the definitions that the names ``used`` need, directly or through others.
+
+    A star import is always kept. Linear passes until nothing is added (a definition is
+    added at most once).
+    """
+    found = [definitions(code) for code in cells]
+    keep = [[False] * len(d) for d in found]
+    needed = set(used)
+    changed = True
+    while changed:
+        changed = False
+        for i, cell in enumerate(found):
+            for j, (_, bound, uses) in enumerate(cell):
+                if not keep[i][j] and ("*" in bound or bound & needed):
+                    keep[i][j] = changed = True
+                    needed |= uses
+    return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
+            for i, cell in enumerate(found)]
+
+
+def without_magics(code: str) -> str:
+    """``code`` as plain Python: magics and shell lines made calls by IPython's transformer.
+
+    ``%matplotlib inline`` becomes ``get_ipython().run_line_magic(...)``; without IPython,
+    such lines are commented out instead.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(code)
+    except ImportError:
+        return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                         for line in code.splitlines())
+    except Exception:  # noqa: BLE001 - what IPython cannot read, the parser will refuse
+        return code
