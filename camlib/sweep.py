@@ -446,6 +446,7 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     # than in ``comp``: consecutive pixels mostly join the same component, and a
     # number updated in memory pixel after pixel waits for its own store each time.
     cur, size, low, x0, y0, x1, y1, area = -1, 0, 0, 0, 0, 0, 0, 0
+    prev_c, prev_r = -1, -1
     for j in range(n_thresholds - 1, -1, -1):
         # starts[k] ends the bucket of level T − k: the pixels of level > j are
         # order[:starts[T − j − 1]].
@@ -455,10 +456,14 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             c = (y + 1) * stride + x + 1
             first = y * w + x
             if groups[code] == 1:  # joins one component, usually the one before
-                q = label[c + step[code]]
-                r = parent[q]
-                if parent[r] != r:  # rarely: q's component was merged twice since
-                    r = _find(parent, q)
+                if code & 0x80 and c - 1 == prev_c:
+                    r = prev_r
+                else:
+                    q = label[c + step[code]]
+                    r = parent[q]
+                    if parent[r] != r:  # rarely: q's component was merged twice since
+                        r = _find(parent, q)
+                prev_c, prev_r = c, r
                 label[c] = r
                 if r != cur:
                     if cur >= 0:
@@ -507,6 +512,7 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
                         r = _merge(parent, comp, r, s)
                         components -= 1
             label[c] = r
+            prev_c, prev_r = c, r
             if choe:
                 euler4 += euler_step[code]
                 comp[r, AREA] += area_step[code]
@@ -640,87 +646,74 @@ def row_ranges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-@numba.njit(cache=True)
-def _minmax_levels(values, low, high, grid, out):
-    t = grid.shape[0]
-    buckets = 16 * t + 1  # fine enough that a bucket rarely holds a cut
-    table = np.empty(buckets + 1, np.int32)  # cuts below each bucket's lower edge
-    k = 0
-    for b in range(buckets + 1):
-        while k < t and grid[k] < b / buckets:
-            k += 1
-        table[b] = k
-    normalized = np.empty(values.shape[1], values.dtype)
-    for i in range(values.shape[0]):
-        spread = high[i] - low[i]
-        if not spread > 0:
-            out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
-            continue
-        # The division first, in a loop of its own that the compiler vectorizes; then
-        # the bucket's count, corrected by exact comparisons (rarely more than none).
-        lo = low[i]
-        for p in range(values.shape[1]):
-            normalized[p] = (values[i, p] - lo) / spread
-        for p in range(values.shape[1]):
-            v = normalized[p]
-            k = table[min(int(v * buckets), buckets)]
-            while k > 0 and not grid[k - 1] <= v:
-                k -= 1
-            while k < t and grid[k] <= v:
-                k += 1
-            out[i, p] = k
-
-
-BIT_SHIFT = 16  # float32 buckets of 2⁷ values a binade: 1/256 wide just below 1
+@numba.njit(cache=True, inline="always")
+def _bucket(v, scale, buckets):
+    """The bucket of a value v ≥ 0 of [0, 1]: ⌊v·B⌋ in v's dtype, clipped to B."""
+    return min(np.int32(v * scale), buckets)
 
 
 @numba.njit(cache=True)
-def _bit_levels(values, low, high, grid, out):
-    """`_minmax_levels` for float32 maps, with no comparison loop: a normalized value
-    M̄ ≥ 0 orders as its bits do, so the bits' top half names a bucket of values, and
-    a table says how many cuts lie below the bucket and the one value of the cuts
-    inside it (+inf for none); a bucket holding two different cuts, which only a grid
-    finer than 1/256 has, falls back to comparisons."""
+def _bucket_tables(grid, buckets):
+    """The tables of `_normalized_levels` for an ascending grid: for each bucket b,
+    how many cuts lie in lower buckets, how many in b, and their value (+inf for none);
+    ``mixed`` when some bucket holds two different cuts.
+
+    A value v falls in bucket ⌊v·B⌋ (clipped to B), computed in v's dtype. Rounding
+    may put a value beside the one its exact product names, but never out of order:
+    the product and the truncation are monotone, so a cut g ≤ v has a bucket ≤ v's and
+    a cut g > v one ≥ v's, and only the cuts of v's own bucket need a comparison."""
     t = grid.shape[0]
-    size = (0x3F800000 >> BIT_SHIFT) + 1  # up to the bucket of 1.0
-    below = np.empty(size, np.int32)
-    inside = np.empty(size, np.int32)
-    cut = np.empty(size, np.float32)
-    edges = np.empty(2, np.int32)
-    edge_values = edges.view(np.float32)
+    below = np.empty(buckets + 1, np.int32)
+    inside = np.zeros(buckets + 1, np.int32)
+    cut = np.full(buckets + 1, np.inf, grid.dtype)
+    scale = grid.dtype.type(buckets)
     mixed = False
     k = 0
-    for b in range(size):
-        edges[0], edges[1] = b << BIT_SHIFT, ((b + 1) << BIT_SHIFT) - 1
-        while k < t and grid[k] < edge_values[0]:
-            k += 1
+    for b in range(buckets + 1):
         below[b] = k
-        m = k
-        while m < t and grid[m] <= edge_values[1]:
-            m += 1
-        inside[b] = m - k
-        cut[b] = grid[k] if m > k else np.inf
-        if m > k and grid[m - 1] != grid[k]:
-            inside[b] = -1  # two different cuts
-            mixed = True
-    normalized = np.empty(values.shape[1], np.float32)
-    bits = normalized.view(np.int32)
+        while k < t and _bucket(grid[k], scale, buckets) <= b:
+            if inside[b] and grid[k] != cut[b]:
+                mixed = True
+            if not inside[b]:
+                cut[b] = grid[k]
+            inside[b] += 1
+            k += 1
+    return below, inside, cut, mixed
+
+
+@numba.njit(cache=True)
+def _normalized_levels(values, low, high, grid, out):
+    """The "camlib" levels: M̄ = (M − min M)/(max M − min M) in the maps' dtype, and
+    the number of cuts ≤ M̄ read from a table of buckets of [0, 1] (`_bucket_tables`)
+    with one comparison; a bucket holding two different cuts, which only a grid finer
+    than the buckets has, falls back to counting them."""
+    t = grid.shape[0]
+    buckets = 16 * t + 1  # fine enough that a bucket rarely holds two cuts
+    below, inside, cut, mixed = _bucket_tables(grid, buckets)
+    scale = values.dtype.type(buckets)
+    normalized = np.empty(values.shape[1], values.dtype)
+    index = np.empty(values.shape[1], np.int32)
     for i in range(values.shape[0]):
         spread = high[i] - low[i]
         if not spread > 0:
             out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
             continue
+        # The arithmetic first, in loops of their own that the compiler vectorizes;
+        # then the look-ups.
         lo = low[i]
         for p in range(values.shape[1]):
             normalized[p] = (values[i, p] - lo) / spread
+        for p in range(values.shape[1]):
+            index[p] = _bucket(normalized[p], scale, buckets)
         row = out[i]
         for p in range(values.shape[1]):
-            b = min(bits[p] >> BIT_SHIFT, size - 1)
+            b = index[p]
             row[p] = below[b] + inside[b] * (normalized[p] >= cut[b])
         if mixed:
             for p in range(values.shape[1]):
-                if inside[min(bits[p] >> BIT_SHIFT, size - 1)] < 0:
-                    v, m = normalized[p], 0
+                b = index[p]
+                if inside[b] > 1:
+                    v, m = normalized[p], below[b]
                     while m < t and grid[m] <= v:
                         m += 1
                     row[p] = m
@@ -780,8 +773,7 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     values = np.ascontiguousarray(values)
     out = np.empty(values.shape, np.int32)
     if protocol_code(protocol) == CAMLIB:
-        kernel = _bit_levels if values.dtype == np.float32 else _minmax_levels
-        grid = np.asarray(thresholds, values.dtype)
+        kernel, grid = _normalized_levels, np.asarray(thresholds, values.dtype)
     else:
         kernel, grid = _quantized_levels, np.asarray(thresholds, np.float64)
     chunks = _chunks(len(values), threads)

@@ -380,3 +380,17 @@ def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
 def test_a_protocol_is_checked_by_name(call):
     with pytest.raises(ValueError, match="protocol must be one of 'camlib', 'choe2020'"):
         call()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_levels_of_values_at_and_beside_every_cut_equal_thresholding(dtype):
+    # Normalized values equal to each cut and one ulp either side: the buckets of the
+    # look-up table must never put a value on the wrong side of a cut.
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    for thresholds in (GRIDS[100], [k / 1000 for k in range(1000)], [0.1, 1 / 3, 0.7]):
+        cuts = np.asarray(thresholds, np_dtype)
+        values = np.concatenate([cuts, np.nextafter(cuts, np_dtype(0)),
+                                 np.nextafter(cuts, np_dtype(1)), [0, 1]]).astype(np_dtype)
+        maps = torch.from_numpy(values.reshape(1, 1, -1))
+        assert np.array_equal(loc._levels(maps, thresholds, "camlib"),
+                              _torch_levels(maps, thresholds, "camlib"))
