@@ -421,7 +421,8 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays.
 
     The union-find runs on component numbers, given in order of creation, not on
-    pixels: ``label`` holds each pixel's number when it entered, and ``parent`` and
+    pixels: ``label`` holds a pixel's root when it entered (brought up to date when a
+    neighbour reads it after a merge), and ``parent`` and
     ``comp``, as small as the components are few, stay in the fastest cache."""
     (padded_level, label, parent, comp, roots, entries, codes, histograms, starts, box,
      overlap, holes, best_overlap, hole_box, hole_overlap) = scratch
@@ -446,7 +447,6 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     # than in ``comp``: consecutive pixels mostly join the same component, and a
     # number updated in memory pixel after pixel waits for its own store each time.
     cur, size, low, x0, y0, x1, y1, area = -1, 0, 0, 0, 0, 0, 0, 0
-    prev_c, prev_r = -1, -1
     for j in range(n_thresholds - 1, -1, -1):
         # starts[k] ends the bucket of level T − k: the pixels of level > j are
         # order[:starts[T − j − 1]].
@@ -456,14 +456,11 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             c = (y + 1) * stride + x + 1
             first = y * w + x
             if groups[code] == 1:  # joins one component, usually the one before
-                if code & 0x80 and c - 1 == prev_c:
-                    r = prev_r
-                else:
-                    q = label[c + step[code]]
-                    r = parent[q]
-                    if parent[r] != r:  # rarely: q's component was merged twice since
-                        r = _find(parent, q)
-                prev_c, prev_r = c, r
+                q = c + step[code]
+                r = label[q]
+                if parent[r] != r:  # rarely: q's component was merged since
+                    r = _find(parent, r)
+                    label[q] = r  # the next pixel to read q finds the root at once
                 label[c] = r
                 if r != cur:
                     if cur >= 0:
@@ -512,7 +509,6 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
                         r = _merge(parent, comp, r, s)
                         components -= 1
             label[c] = r
-            prev_c, prev_r = c, r
             if choe:
                 euler4 += euler_step[code]
                 comp[r, AREA] += area_step[code]
