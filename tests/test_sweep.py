@@ -369,6 +369,11 @@ def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
     ranges = sweep.row_ranges(flat)
     assert np.array_equal(sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 1),
                           sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 3))
+    # Levels and sweep in one call, a few maps at a time on each thread: the same boxes.
+    for threads, at_a_time in ((1, 1), (1, 8), (2, 3), (3, 8), (64, 2)):
+        fused = sweep.map_boxes(flat, *ranges, maps.shape[1:], np.array(GRIDS[100]),
+                                gt.numpy(), protocol, threads=threads, at_a_time=at_a_time)
+        assert all(np.array_equal(a, b) for a, b in zip(one, fused, strict=True)), threads
 
 
 @pytest.mark.parametrize("call", [
