@@ -543,6 +543,11 @@ def bounding_box(
     If max M <= 0 the kept set is {M >= max M}. "Largest" counts pixels; on a tie the
     component with the lowest label (the first in raster order) wins.
 
+    On a GPU the call waits for the device once: the labelling's one convergence test
+    (`CHECKED_AFTER` rounds run first; masks whose components need more rounds, unlike
+    CAM masks, cost one more wait per doubling of them). On the CPU the labels are
+    ``scipy.ndimage.label``'s, the same numbers.
+
     Parameters
     ----------
     cams : tensor (N, H, W) or (H, W)

@@ -190,8 +190,8 @@ def test_levels_equal_thresholding_the_normalized_tensor(dtype, protocol):
     maps[1::6] = np.round(maps[1::6] * 2) / 2  # plateaus
     maps[2::6] += 1e7  # a large offset: the spread is a few ulps
     maps = torch.from_numpy(maps).to(dtype)
-    # A grid finer than the float32 buckets of `sweep._bit_levels` (1/256 below 1), and
-    # equal cuts, take its comparison path.
+    # Cuts closer than the buckets of `sweep._normalized_levels` (1/(16·T + 1) wide), as
+    # 0.3 and 0.30001, share a bucket and take its comparison path; equal cuts do not.
     fine = [k / 1000 for k in range(1000)]
     for thresholds in (GRIDS[100], sorted(rng.random(37).tolist()), [0.0, 1.0], fine,
                        [0.3, 0.3, 0.30001, 0.5, 0.5]):
