@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numba
 import numpy as np
 import torch
 from torch import nn
@@ -259,19 +258,15 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     return gt_boxes.long().cpu()
 
 
-SWEEP_MAPS = 8  # maps one thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
+SWEEP_MAPS = sweep.MAPS_AT_A_TIME  # maps a thread levels and sweeps at a time
 
 
-def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
-    """For maps (n, H, W) and ascending thresholds τ_0 ≤ ... ≤ τ_{T-1}, the number of
-    thresholds each pixel passes (n, H, W): the pixel is in the mask of τ_j iff level > j.
-
-    "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
-    when max M̄ ≤ 0), computed exactly as `camlib.torch.normalize` computes M̄, in
-    float32 for float16 and bfloat16 maps (every such value is exactly a float32, and
-    `normalize` computes in float32 for them too). "choe2020": q = ⌊255·M̄⌋ as uint8 and
-    the mask {q > ⌊τ·max q⌋}, in float32.
-    """
+def _level_inputs(maps: torch.Tensor, protocol: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads, with their
+    ranges: float32, or float64 for float64 maps in "camlib" (float16 and bfloat16
+    values are all exactly float32 ones, and `camlib.torch.normalize` computes in float32
+    for them too); refused when not finite."""
     n = maps.shape[0]
     flat = maps.detach().reshape(n, -1)
     if protocol == "choe2020" or flat.dtype != torch.float64:
@@ -284,29 +279,28 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
         raise ValueError("maps must be finite, and max − min of each map a finite number "
                          "in its dtype, got a tensor containing NaN or inf or a range "
                          "beyond the dtype's largest value")
+    return array, low, high
+
+
+def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> np.ndarray:
+    """For maps (n, H, W) and ascending thresholds τ_0 ≤ ... ≤ τ_{T-1}, the number of
+    thresholds each pixel passes (n, H, W): the pixel is in the mask of τ_j iff level > j.
+
+    "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
+    when max M̄ ≤ 0), computed exactly as `camlib.torch.normalize` computes M̄.
+    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}, in float32.
+    """
+    array, low, high = _level_inputs(maps, protocol)
     return sweep.levels(array, low, high, np.asarray(thresholds), protocol).reshape(maps.shape)
 
 
 def _threshold_boxes(maps: torch.Tensor, gt: np.ndarray, ascending: list[float],
                      protocol: str, every: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """`camlib.sweep.threshold_boxes` of maps (n, H, W) at ascending thresholds, their
-    levels made a few maps per thread at a time: levels still in the cache when swept
-    (a whole batch of them, 4 bytes a pixel, would be written to memory and read back).
-    On several threads the batch goes at once: waking the threads for every few maps
-    costs more than the cache saves."""
-    n = len(maps)
-    step = SWEEP_MAPS if numba.get_num_threads() == 1 else n
-    largest = np.zeros((n, len(ascending), 4), np.int64)
-    best = np.zeros((n if every else 0, len(ascending), 4), np.int64)
-    for start in range(0, n, step):
-        part = slice(start, start + step)
-        levels = _levels(maps[part], ascending, protocol)
-        boxes, others = sweep.threshold_boxes(levels, gt[part], len(ascending), protocol,
-                                              every=every)
-        largest[part] = boxes
-        if every:
-            best[part] = others
-    return largest, best if every else None
+    levels made and swept a few maps per thread at a time (`camlib.sweep.map_boxes`)."""
+    array, low, high = _level_inputs(maps, protocol)
+    return sweep.map_boxes(array, low, high, tuple(maps.shape[1:]), np.asarray(ascending),
+                           gt, protocol, every=every, at_a_time=SWEEP_MAPS)
 
 
 def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:

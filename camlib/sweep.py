@@ -47,7 +47,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["PROTOCOLS", "threshold_boxes", "levels", "row_ranges"]
+__all__ = ["PROTOCOLS", "threshold_boxes", "levels", "map_boxes", "row_ranges"]
 
 PROTOCOLS = ("camlib", "choe2020")  # the conventions of a mask, a box and "largest"
 CAMLIB, CHOE2020 = 0, 1  # their codes in the compiled loops
@@ -421,7 +421,8 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
     (T, 4) and, with ``every``, best_out (T, 4). ``scratch`` holds the work arrays.
 
     The union-find runs on component numbers, given in order of creation, not on
-    pixels: ``label`` holds each pixel's number when it entered, and ``parent`` and
+    pixels: ``label`` holds a pixel's root when it entered (brought up to date when a
+    neighbour reads it after a merge), and ``parent`` and
     ``comp``, as small as the components are few, stay in the fastest cache."""
     (padded_level, label, parent, comp, roots, entries, codes, histograms, starts, box,
      overlap, holes, best_overlap, hole_box, hole_overlap) = scratch
@@ -455,10 +456,11 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
             c = (y + 1) * stride + x + 1
             first = y * w + x
             if groups[code] == 1:  # joins one component, usually the one before
-                q = label[c + step[code]]
-                r = parent[q]
-                if parent[r] != r:  # rarely: q's component was merged twice since
-                    r = _find(parent, q)
+                q = c + step[code]
+                r = label[q]
+                if parent[r] != r:  # rarely: q's component was merged since
+                    r = _find(parent, r)
+                    label[q] = r  # the next pixel to read q finds the root at once
                 label[c] = r
                 if r != cur:
                     if cur >= 0:
@@ -581,21 +583,27 @@ def _sweep_map(level, g, n_thresholds, choe, every, joins, groups, euler_step, a
 
 
 @numba.njit(cache=True)
-def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, groups,
-                euler_step, area_step, largest_out, best_out):
-    """`_sweep_map` over maps start..stop − 1, with one set of work arrays."""
-    _, h, w = levels.shape
+def _scratch(h, w, n_thresholds):
+    """The work arrays of `_sweep_map` for maps (H, W) and T thresholds."""
     n = h * w
     stride = w + 2
     padded = (h + 2) * stride
     padded_level = np.full((h + 2, stride), -1, np.int32)  # the border is never in a mask
-    scratch = (padded_level, np.empty(padded, np.int32), np.empty(n, np.int32),
-               np.zeros((n, 8), np.int32), np.empty(n, np.int32), np.empty(n, np.int64),
-               np.empty(w, np.int64), np.empty((4, n_thresholds + 2), np.int32),
-               np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
-               np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
-               np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
-               np.zeros((n_thresholds, 2), np.int64))
+    return (padded_level, np.empty(padded, np.int32), np.empty(n, np.int32),
+            np.zeros((n, 8), np.int32), np.empty(n, np.int32), np.empty(n, np.int64),
+            np.empty(w, np.int64), np.empty((4, n_thresholds + 2), np.int32),
+            np.zeros(n_thresholds + 2, np.int32), np.empty(4, np.int64),
+            np.empty(2, np.int64), np.zeros(n_thresholds, np.bool_),
+            np.zeros((n_thresholds, 2), np.int64), np.zeros((n_thresholds, 4), np.int64),
+            np.zeros((n_thresholds, 2), np.int64))
+
+
+@numba.njit(cache=True)
+def _sweep_maps(levels, gt, start, stop, n_thresholds, choe, every, joins, groups,
+                euler_step, area_step, largest_out, best_out):
+    """`_sweep_map` over maps start..stop − 1, with one set of work arrays."""
+    _, h, w = levels.shape
+    scratch = _scratch(h, w, n_thresholds)
     for i in range(start, stop):
         _sweep_map(levels[i], gt[i], n_thresholds, choe, every, joins, groups, euler_step,
                    area_step, largest_out[i], best_out[i] if every else best_out[0],
@@ -613,6 +621,38 @@ def _sweep_parallel(levels, gt, chunks, n_thresholds, choe, every, joins, groups
         _sweep_maps(levels, gt, k * n // chunks, (k + 1) * n // chunks, n_thresholds,
                     choe, every, joins, groups, euler_step, area_step, largest_out,
                     best_out)
+
+
+@numba.njit(cache=True)
+def _level_and_sweep(kernel, values, low, high, grid, h, w, gt, start, stop, at_a_time,
+                     choe, every, joins, groups, euler_step, area_step, largest_out,
+                     best_out):
+    """Maps start..stop − 1, ``at_a_time`` maps at a time: their levels made by
+    ``kernel`` into one small buffer, then swept while the buffer is in the cache."""
+    n_thresholds = grid.shape[0]
+    levels = np.empty((at_a_time, h, w), np.int32)
+    flat = levels.reshape(at_a_time, h * w)
+    scratch = _scratch(h, w, n_thresholds)
+    for a in range(start, stop, at_a_time):
+        b = min(a + at_a_time, stop)
+        kernel(values[a:b], low[a:b], high[a:b], grid, flat[:b - a])
+        for i in range(a, b):
+            _sweep_map(levels[i - a], gt[i], n_thresholds, choe, every, joins, groups,
+                       euler_step, area_step, largest_out[i],
+                       best_out[i] if every else best_out[0], scratch)
+
+
+@numba.njit(cache=True, parallel=True)
+def _level_and_sweep_parallel(kernel, values, low, high, grid, h, w, gt, chunks,
+                              at_a_time, choe, every, joins, groups, euler_step,
+                              area_step, largest_out, best_out):
+    """`_level_and_sweep` on ``chunks`` contiguous shares of the maps, one per task."""
+    n = values.shape[0]
+    for k in numba.prange(chunks):
+        _level_and_sweep(kernel, values, low, high, grid, h, w, gt, k * n // chunks,
+                         (k + 1) * n // chunks, at_a_time, choe, every, joins, groups,
+                         euler_step, area_step, largest_out, best_out)
+
 
 @numba.njit(cache=True)
 def _row_ranges(values, low, high):
@@ -640,87 +680,74 @@ def row_ranges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-@numba.njit(cache=True)
-def _minmax_levels(values, low, high, grid, out):
-    t = grid.shape[0]
-    buckets = 16 * t + 1  # fine enough that a bucket rarely holds a cut
-    table = np.empty(buckets + 1, np.int32)  # cuts below each bucket's lower edge
-    k = 0
-    for b in range(buckets + 1):
-        while k < t and grid[k] < b / buckets:
-            k += 1
-        table[b] = k
-    normalized = np.empty(values.shape[1], values.dtype)
-    for i in range(values.shape[0]):
-        spread = high[i] - low[i]
-        if not spread > 0:
-            out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
-            continue
-        # The division first, in a loop of its own that the compiler vectorizes; then
-        # the bucket's count, corrected by exact comparisons (rarely more than none).
-        lo = low[i]
-        for p in range(values.shape[1]):
-            normalized[p] = (values[i, p] - lo) / spread
-        for p in range(values.shape[1]):
-            v = normalized[p]
-            k = table[min(int(v * buckets), buckets)]
-            while k > 0 and not grid[k - 1] <= v:
-                k -= 1
-            while k < t and grid[k] <= v:
-                k += 1
-            out[i, p] = k
-
-
-BIT_SHIFT = 16  # float32 buckets of 2⁷ values a binade: 1/256 wide just below 1
+@numba.njit(cache=True, inline="always")
+def _bucket(v, scale, buckets):
+    """The bucket of a value v ≥ 0 of [0, 1]: ⌊v·B⌋ in v's dtype, clipped to B."""
+    return min(np.int32(v * scale), buckets)
 
 
 @numba.njit(cache=True)
-def _bit_levels(values, low, high, grid, out):
-    """`_minmax_levels` for float32 maps, with no comparison loop: a normalized value
-    M̄ ≥ 0 orders as its bits do, so the bits' top half names a bucket of values, and
-    a table says how many cuts lie below the bucket and the one value of the cuts
-    inside it (+inf for none); a bucket holding two different cuts, which only a grid
-    finer than 1/256 has, falls back to comparisons."""
+def _bucket_tables(grid, buckets):
+    """The tables of `_normalized_levels` for an ascending grid: for each bucket b,
+    how many cuts lie in lower buckets, how many in b, and their value (+inf for none);
+    ``mixed`` when some bucket holds two different cuts.
+
+    A value v falls in bucket ⌊v·B⌋ (clipped to B), computed in v's dtype. Rounding
+    may put a value beside the one its exact product names, but never out of order:
+    the product and the truncation are monotone, so a cut g ≤ v has a bucket ≤ v's and
+    a cut g > v one ≥ v's, and only the cuts of v's own bucket need a comparison."""
     t = grid.shape[0]
-    size = (0x3F800000 >> BIT_SHIFT) + 1  # up to the bucket of 1.0
-    below = np.empty(size, np.int32)
-    inside = np.empty(size, np.int32)
-    cut = np.empty(size, np.float32)
-    edges = np.empty(2, np.int32)
-    edge_values = edges.view(np.float32)
+    below = np.empty(buckets + 1, np.int32)
+    inside = np.zeros(buckets + 1, np.int32)
+    cut = np.full(buckets + 1, np.inf, grid.dtype)
+    scale = grid.dtype.type(buckets)
     mixed = False
     k = 0
-    for b in range(size):
-        edges[0], edges[1] = b << BIT_SHIFT, ((b + 1) << BIT_SHIFT) - 1
-        while k < t and grid[k] < edge_values[0]:
-            k += 1
+    for b in range(buckets + 1):
         below[b] = k
-        m = k
-        while m < t and grid[m] <= edge_values[1]:
-            m += 1
-        inside[b] = m - k
-        cut[b] = grid[k] if m > k else np.inf
-        if m > k and grid[m - 1] != grid[k]:
-            inside[b] = -1  # two different cuts
-            mixed = True
-    normalized = np.empty(values.shape[1], np.float32)
-    bits = normalized.view(np.int32)
+        while k < t and _bucket(grid[k], scale, buckets) <= b:
+            if inside[b] and grid[k] != cut[b]:
+                mixed = True
+            if not inside[b]:
+                cut[b] = grid[k]
+            inside[b] += 1
+            k += 1
+    return below, inside, cut, mixed
+
+
+@numba.njit(cache=True)
+def _normalized_levels(values, low, high, grid, out):
+    """The "camlib" levels: M̄ = (M − min M)/(max M − min M) in the maps' dtype, and
+    the number of cuts ≤ M̄ read from a table of buckets of [0, 1] (`_bucket_tables`)
+    with one comparison; a bucket holding two different cuts, which only a grid finer
+    than the buckets has, falls back to counting them."""
+    t = grid.shape[0]
+    buckets = 16 * t + 1  # fine enough that a bucket rarely holds two cuts
+    below, inside, cut, mixed = _bucket_tables(grid, buckets)
+    scale = values.dtype.type(buckets)
+    normalized = np.empty(values.shape[1], values.dtype)
+    index = np.empty(values.shape[1], np.int32)
     for i in range(values.shape[0]):
         spread = high[i] - low[i]
         if not spread > 0:
             out[i] = t  # a constant map is 0 everywhere, and 0 ≥ τ·0 for every τ
             continue
+        # The arithmetic first, in loops of their own that the compiler vectorizes;
+        # then the look-ups.
         lo = low[i]
         for p in range(values.shape[1]):
             normalized[p] = (values[i, p] - lo) / spread
+        for p in range(values.shape[1]):
+            index[p] = _bucket(normalized[p], scale, buckets)
         row = out[i]
         for p in range(values.shape[1]):
-            b = min(bits[p] >> BIT_SHIFT, size - 1)
+            b = index[p]
             row[p] = below[b] + inside[b] * (normalized[p] >= cut[b])
         if mixed:
             for p in range(values.shape[1]):
-                if inside[min(bits[p] >> BIT_SHIFT, size - 1)] < 0:
-                    v, m = normalized[p], 0
+                b = index[p]
+                if inside[b] > 1:
+                    v, m = normalized[p], below[b]
                     while m < t and grid[m] <= v:
                         m += 1
                     row[p] = m
@@ -779,17 +806,21 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     """
     values = np.ascontiguousarray(values)
     out = np.empty(values.shape, np.int32)
-    if protocol_code(protocol) == CAMLIB:
-        kernel = _bit_levels if values.dtype == np.float32 else _minmax_levels
-        grid = np.asarray(thresholds, values.dtype)
-    else:
-        kernel, grid = _quantized_levels, np.asarray(thresholds, np.float64)
+    kernel, grid = _levels_kernel(values.dtype, thresholds, protocol)
     chunks = _chunks(len(values), threads)
     if chunks == 1:
         kernel(values, low, high, grid, out)
     else:
         _levels_parallel(kernel, values, low, high, grid, out, chunks)
     return out
+
+
+def _levels_kernel(dtype: np.dtype, thresholds: np.ndarray, protocol: str
+                   ) -> tuple[object, np.ndarray]:
+    """The compiled loop that makes a protocol's levels, and the grid in its dtype."""
+    if protocol_code(protocol) == CAMLIB:
+        return _normalized_levels, np.asarray(thresholds, dtype)
+    return _quantized_levels, np.asarray(thresholds, np.float64)
 
 
 def _chunks(n: int, threads: int | None) -> int:
@@ -844,4 +875,44 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
             _sweep_maps(levels, gt, 0, n, *args)
         else:
             _sweep_parallel(levels, gt, chunks, *args)
+    return largest, best if every else None
+
+
+MAPS_AT_A_TIME = 8  # maps a thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
+
+
+def map_boxes(values: np.ndarray, low: np.ndarray, high: np.ndarray, shape: tuple[int, int],
+              thresholds: np.ndarray, gt_boxes: np.ndarray, protocol: str,
+              every: bool = True, threads: int | None = None,
+              at_a_time: int = MAPS_AT_A_TIME) -> tuple[np.ndarray, np.ndarray | None]:
+    """`threshold_boxes` of the `levels` of maps flattened to rows (N, H·W), in one
+    compiled call: each thread makes the levels of ``at_a_time`` maps of its share and
+    sweeps them while they are in its cache (the levels of a whole batch, 4 bytes a
+    pixel, would go to memory and back). ``values``, ``low``, ``high``, ``thresholds``
+    (ascending) and ``protocol`` as in `levels`; ``shape`` the maps' (H, W);
+    ``gt_boxes``, ``every`` and ``threads`` as in `threshold_boxes`, whose outputs it
+    returns, identical.
+
+    >>> maps = np.array([[2, 0, 1, 2, 0, 0]], np.float32)
+    >>> largest, _ = map_boxes(maps, *row_ranges(maps), (2, 3), np.array([0.4, 0.9]),
+    ...                        np.array([[0, 0, 1, 2]]), "camlib", every=False)
+    >>> largest[0].tolist()
+    [[0, 0, 1, 2], [0, 0, 1, 2]]
+    """
+    values = np.ascontiguousarray(values)
+    kernel, grid = _levels_kernel(values.dtype, thresholds, protocol)
+    choe = protocol_code(protocol) == CHOE2020
+    gt = np.ascontiguousarray(gt_boxes, dtype=np.int64)
+    n, (h, w) = values.shape[0], shape
+    largest = np.zeros((n, len(grid), 4), np.int64)
+    best = np.zeros((n if every else 1, len(grid), 4), np.int64)
+    chunks = _chunks(n, threads)
+    args = (kernel, values, low, high, grid, int(h), int(w), gt)
+    rest = (max(1, int(at_a_time)), choe, bool(every), JOINS, GROUPS, EULER_STEP,
+            AREA_STEP, largest, best)
+    if n and h * w:
+        if chunks == 1:
+            _level_and_sweep(*args, 0, n, *rest)
+        else:
+            _level_and_sweep_parallel(*args, chunks, *rest)
     return largest, best if every else None

@@ -406,26 +406,27 @@ def _label_rounds(
     return labels, counts, rounds
 
 
-UNCHECKED_ROUNDS = 4  # the labelling's rounds run before its first convergence test
+CHECKED_AFTER = 8  # the labelling's rounds run before its one convergence test
 
 
 def _first_pixel_labels(masks: torch.Tensor, connectivity: int) -> tuple[torch.Tensor, int]:
     """Each foreground pixel's label, the raster index of its component's first pixel,
-    and H·W for the background: (labels (N, H·W), rounds).
+    and H·W for the background: (labels (N, H·W), rounds run).
 
     Every pixel of a row's run of foreground pixels starts with the index of the run's
     first pixel (one running maximum along the rows), so horizontal chains cost no
-    round. Then rounds of: m(p) = the smallest label among p and its neighbours;
-    hooking, L(L(p)) <- min(L(L(p)), m(p)); two pointer jumps, L(p) <- L(L(p)). One
-    scalar is copied to the host per round from round `UNCHECKED_ROUNDS` on, to learn
-    that nothing changed (2-3 copies on CAM masks).
+    round. Then rounds of `_label_round`. The rounds run blind, with no host read, up
+    to `CHECKED_AFTER`; then one scalar is copied to the host: whether the last round
+    changed nothing. CAM masks converge within 7 rounds (tests/test_torch.py), so one
+    read is all a call makes on them; a mask with longer paths inside its components
+    doubles the blind rounds and reads again.
 
     Bound: every round leaves each pixel a label no larger than its neighbours' labels
     of the round before, so after r rounds a pixel holds at most the smallest index
     within r steps inside its component. The labels are final after D rounds, D the
-    longest shortest path inside a component (at most H·W − 1), and one more round sees
-    no change: at most H·W rounds; 5-9 on CAM masks. More than that is a bug and raises
-    RuntimeError instead of looping.
+    longest shortest path inside a component (at most H·W − 1), and a round after that
+    changes nothing: a read after H·W rounds or more finds them converged, and one that
+    does not is a bug, which raises RuntimeError instead of looping.
     """
     n, h, w = masks.shape
     foreground = masks.reshape(n, h * w)
@@ -434,25 +435,33 @@ def _first_pixel_labels(masks: torch.Tensor, connectivity: int) -> tuple[torch.T
     starts = masks & ~F.pad(masks, (1, 0))[..., :w]
     runs = torch.where(starts, index.view(n, h, w), -1).cummax(dim=2).values
     labels = torch.where(foreground, runs.reshape(n, h * w), background)
-    beyond = torch.full((n, 1), background, dtype=torch.long, device=masks.device)
-    rounds = 0
+    rounds, blind = 0, CHECKED_AFTER
     while True:
-        rounds += 1
-        if rounds > max(h * w, UNCHECKED_ROUNDS):
-            raise RuntimeError(f"connected_components did not converge in {h * w} rounds")
-        previous = labels
-        smallest = _neighbour_min(labels.view(n, h, w), connectivity, background)
-        smallest = torch.where(foreground, smallest.reshape(n, h * w), background)
-        table = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
-        table[:, :-1] = torch.minimum(table[:, :-1], smallest)
-        labels = table.gather(1, table[:, :-1])  # L(p) <- L(L(p))
-        table[:, :-1] = labels
-        labels = table.gather(1, labels)  # and once more: the chains shrink four times
-        # One scalar copied to the host a round, from the fourth on: fewer rounds are rare,
-        # and a round after convergence changes nothing.
-        if rounds >= UNCHECKED_ROUNDS and torch.equal(labels, previous):
-            break
-    return labels, rounds
+        for _ in range(blind - rounds):
+            previous, labels = labels, _label_round(labels, foreground, connectivity, h, w)
+        rounds = blind
+        if torch.equal(labels, previous):  # the host read
+            return labels, rounds
+        if rounds >= h * w:
+            raise RuntimeError(f"connected_components did not converge in {rounds} rounds")
+        blind *= 2
+
+
+def _label_round(labels: torch.Tensor, foreground: torch.Tensor, connectivity: int,
+                 h: int, w: int) -> torch.Tensor:
+    """One round of the device labelling on labels (N, H·W): m(p) = the smallest label
+    among p and its neighbours; hooking, L(L(p)) <- min(L(L(p)), m(p)); two pointer
+    jumps, L(p) <- L(L(p)). All on the device."""
+    n = labels.shape[0]
+    background = h * w
+    beyond = torch.full((n, 1), background, dtype=torch.long, device=labels.device)
+    smallest = _neighbour_min(labels.view(n, h, w), connectivity, background)
+    smallest = torch.where(foreground, smallest.reshape(n, h * w), background)
+    table = torch.cat([labels, beyond], dim=1).scatter_reduce(1, labels, smallest, "amin")
+    table[:, :-1] = torch.minimum(table[:, :-1], smallest)
+    labels = table.gather(1, table[:, :-1])  # L(p) <- L(L(p))
+    table[:, :-1] = labels
+    return table.gather(1, labels)  # and once more: the chains shrink four times
 
 
 def _pixel_coordinates(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -533,6 +542,11 @@ def bounding_box(
 
     If max M <= 0 the kept set is {M >= max M}. "Largest" counts pixels; on a tie the
     component with the lowest label (the first in raster order) wins.
+
+    On a GPU the call waits for the device once: the labelling's one convergence test
+    (`CHECKED_AFTER` rounds run first; masks whose components need more rounds, unlike
+    CAM masks, cost one more wait per doubling of them). On the CPU the labels are
+    ``scipy.ndimage.label``'s, the same numbers.
 
     Parameters
     ----------

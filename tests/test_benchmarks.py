@@ -181,8 +181,11 @@ def test_the_benchmark_page_times_maxboxacc_against_the_reference_loop(monkeypat
     for parts in mba["parts"].values():
         assert set(parts) == {"MaxBoxAcc", "levels", "sweep", "IoU"}
     extractor = {"forward": 1.0, "forward + CAM": 1.02, "overhead": 0.02, "pairs": 3}
-    widgets = {"01 one channel f_k": {"in place": 0.05, "standard": 0.2}}
+    widgets = {"01: show_channel: image": {"camlib": 0.05, "matplotlib": 0.2,
+                                           "mpl zlib 1": 0.19, "camlib CPU": 0.04,
+                                           "mpl CPU": 0.15}}
     text = bench.page(mba, {}, extractor, widgets, "", len(maps))
     assert re.search(r"^\| 100 \| [\d.]+× \| [\d.]+× \|", text, re.MULTILINE)
     assert "| camlib, protocol \"choe2020\" |" in text and "+2.0%" in text
-    assert "| 01 one channel f_k | 50 | 200 | 0.25 |" in text
+    assert "| 01: show_channel: image | 50 ms | 200 ms | 190 ms | 40 ms | 150 ms |" in text
+    assert "Over the target on the wall clock: none." in text

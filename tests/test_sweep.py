@@ -190,8 +190,8 @@ def test_levels_equal_thresholding_the_normalized_tensor(dtype, protocol):
     maps[1::6] = np.round(maps[1::6] * 2) / 2  # plateaus
     maps[2::6] += 1e7  # a large offset: the spread is a few ulps
     maps = torch.from_numpy(maps).to(dtype)
-    # A grid finer than the float32 buckets of `sweep._bit_levels` (1/256 below 1), and
-    # equal cuts, take its comparison path.
+    # Cuts closer than the buckets of `sweep._normalized_levels` (1/(16·T + 1) wide), as
+    # 0.3 and 0.30001, share a bucket and take its comparison path; equal cuts do not.
     fine = [k / 1000 for k in range(1000)]
     for thresholds in (GRIDS[100], sorted(rng.random(37).tolist()), [0.0, 1.0], fine,
                        [0.3, 0.3, 0.30001, 0.5, 0.5]):
@@ -369,6 +369,11 @@ def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
     ranges = sweep.row_ranges(flat)
     assert np.array_equal(sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 1),
                           sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 3))
+    # Levels and sweep in one call, a few maps at a time on each thread: the same boxes.
+    for threads, at_a_time in ((1, 1), (1, 8), (2, 3), (3, 8), (64, 2)):
+        fused = sweep.map_boxes(flat, *ranges, maps.shape[1:], np.array(GRIDS[100]),
+                                gt.numpy(), protocol, threads=threads, at_a_time=at_a_time)
+        assert all(np.array_equal(a, b) for a, b in zip(one, fused, strict=True)), threads
 
 
 @pytest.mark.parametrize("call", [
@@ -380,3 +385,17 @@ def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
 def test_a_protocol_is_checked_by_name(call):
     with pytest.raises(ValueError, match="protocol must be one of 'camlib', 'choe2020'"):
         call()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_levels_of_values_at_and_beside_every_cut_equal_thresholding(dtype):
+    # Normalized values equal to each cut and one ulp either side: the buckets of the
+    # look-up table must never put a value on the wrong side of a cut.
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    for thresholds in (GRIDS[100], [k / 1000 for k in range(1000)], [0.1, 1 / 3, 0.7]):
+        cuts = np.asarray(thresholds, np_dtype)
+        values = np.concatenate([cuts, np.nextafter(cuts, np_dtype(0)),
+                                 np.nextafter(cuts, np_dtype(1)), [0, 1]]).astype(np_dtype)
+        maps = torch.from_numpy(values.reshape(1, 1, -1))
+        assert np.array_equal(loc._levels(maps, thresholds, "camlib"),
+                              _torch_levels(maps, thresholds, "camlib"))

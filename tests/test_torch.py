@@ -11,6 +11,10 @@ The hand-worked example has K=2 channels on a 3×3 grid:
     M_1 = f_1 - f_0   = [[-1, 1, -2], [1, -2, 1], [-3, 1, -1]]    Σ M_1 = -5 = -8 + 3
 """
 
+import contextlib
+from collections.abc import Iterator
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -271,11 +275,69 @@ def test_the_device_boxes_equal_the_cpu_boxes(connectivity):
         assert 1 <= rounds <= 45 * 52
 
 
-def test_the_device_labelling_needs_few_rounds_on_cam_masks():
+def _rounds_to_converge(masks: torch.Tensor, connectivity: int) -> int:
+    """The first round of the device labelling that changes nothing, found by running
+    the rounds one at a time."""
+    n, h, w = masks.shape
+    foreground = masks.reshape(n, h * w)
+    labels = ct._first_pixel_labels(masks, connectivity)[0]  # the fixed point
+    index = torch.arange(h * w).expand(n, -1)
+    starts = masks & ~torch.nn.functional.pad(masks, (1, 0))[..., :w]
+    runs = torch.where(starts, index.view(n, h, w), -1).cummax(dim=2).values
+    current = torch.where(foreground, runs.reshape(n, h * w), h * w)
+    for rounds in range(1, h * w + 1):
+        current, previous = ct._label_round(current, foreground, connectivity, h, w), current
+        if torch.equal(current, previous):
+            assert torch.equal(current, labels)
+            return rounds
+    raise AssertionError("no fixed point")
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_cam_masks_converge_before_the_one_convergence_test(connectivity):
+    """CAM masks (a 7×7 map upsampled to 224×224, every threshold of the course) reach
+    their fixed point within the rounds run blind, so the one host read finds them done."""
     cams = ct.upsample(torch.randn(16, 7, 7, generator=torch.Generator().manual_seed(0)), 224)
+    peak = cams.amax(dim=(1, 2), keepdim=True)
+    for threshold in (0.0, 0.15, 0.2, 0.5, 0.9):
+        masks = cams >= torch.where(peak > 0, peak * threshold, peak)
+        assert _rounds_to_converge(masks, connectivity) <= ct.CHECKED_AFTER, threshold
+        assert ct._first_pixel_labels(masks, connectivity)[1] == ct.CHECKED_AFTER
+
+
+@contextlib.contextmanager
+def _host_reads() -> Iterator[list[str]]:
+    """Count the calls that copy a tensor's value to the host: ``torch.equal``,
+    ``Tensor.item``, ``bool``, ``int``, ``float`` and ``tolist`` of a tensor."""
+    reads: list[str] = []
+    patches = [mock.patch.object(torch, "equal", _counted(torch.equal, "equal", reads))]
+    for name in ("item", "__bool__", "__int__", "__float__", "tolist", "__index__"):
+        patches.append(mock.patch.object(torch.Tensor, name,
+                                         _counted(getattr(torch.Tensor, name), name, reads)))
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch)
+        yield reads
+
+
+def _counted(function, name: str, reads: list[str]):
+    def counted(*args, **kwargs):
+        reads.append(name)
+        return function(*args, **kwargs)
+    return counted
+
+
+def test_the_device_path_of_bounding_box_reads_the_host_once():
+    """bounding_box's device path (labelling and box), run on the CPU with every host
+    read counted: one, the labelling's convergence test; CUDA's own count is in
+    tests/test_cuda.py."""
+    cams = ct.upsample(torch.randn(16, 7, 7, generator=torch.Generator().manual_seed(1)), 224)
     masks = cams >= 0.2 * cams.amax(dim=(1, 2), keepdim=True)
-    _, rounds = ct._first_pixel_labels(masks, 8)
-    assert rounds <= 7, rounds
+    with _host_reads() as reads:
+        labels, _ = ct._first_pixel_labels(masks, 8)
+        box = ct._largest_box(labels, 224 * 224, 224, 224)
+    assert reads == ["equal"], reads
+    assert torch.equal(box, ct.bounding_box(cams, 0.2))
 
 
 def test_the_device_labelling_of_tiny_masks():

@@ -212,9 +212,6 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--lessons", nargs="*", default=None,
                         help="lesson numbers (default: every lesson with a widget)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    parser.add_argument("--compare", action="store_true",
-                        help='return {control: {"in place": camlib, "standard": matplotlib}}, '
-                             "the medians `python -m camcourse.benchmarks` tabulates")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -233,9 +230,6 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"widget redraw in the lesson's kernel, median of {args.repeats} moves "
           f"(target {TARGET_MS:.0f} ms for camlib's):")
     print(table(medians, args.markdown))
-    if args.compare:
-        return {name: {"in place": row["camlib"], "standard": row["matplotlib"]}
-                for name, row in medians.items()}
     return medians
 
 
