@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -58,7 +57,6 @@ __all__ = [
     "to_float",
     "batches",
     "data_loader",
-    "show_samples",
     "GENERATOR_VERSION",
 ]
 
@@ -516,45 +514,3 @@ def data_loader(data: ClutteredDigits, batch_size: int = 256, shuffle: bool = Fa
     generator = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(ClutteredDigitsDataset(data), batch_size=batch_size,
                                        shuffle=shuffle, generator=generator)
-
-
-# --- a picture ----------------------------------------------------------------------------
-
-
-def show_samples(data: ClutteredDigits, count: int = 8, boxes=None, columns: int = 8,
-                 ax_size: float = 1.6, title: str | None = None):
-    """A grid of samples with their ground-truth boxes (solid green) and optional predicted
-    boxes (``boxes`` (count, 4), dashed red): told apart by line style, not colour alone.
-    Returns the matplotlib Figure.
-
-    >>> fig = show_samples(make_cluttered_digits(4, "test"), count=4)
-    >>> len(fig.axes[0].patches)
-    1
-    """
-    import matplotlib.pyplot as plt
-
-    from camcourse.viz._common import display_image, draw_box, to_numpy
-
-    count = min(count, len(data))
-    if boxes is not None:
-        boxes = to_numpy(boxes)
-        if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < count:
-            raise ValueError(f"boxes must be ({count}, 4), one box per sample shown, got "
-                             f"shape {boxes.shape}")
-    rows = math.ceil(count / columns)
-    cols = min(columns, count)
-    fig, axes = plt.subplots(rows, cols, figsize=(ax_size * cols, ax_size * rows + 0.3),
-                             squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= count:
-            continue
-        ax.imshow(display_image(data.images[i]))
-        draw_box(ax, data.boxes[i], color="lime", linewidth=1.5)
-        if boxes is not None:
-            draw_box(ax, boxes[i], color="red", linewidth=1.5, linestyle="--")
-        ax.set_title(str(int(data.labels[i])), fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -9,6 +9,7 @@ import torch
 
 from camcourse import data as cd
 from camcourse.data import make_cluttered_digits
+from camcourse.viz import show_samples
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +189,7 @@ def test_show_samples_draws_one_panel_per_sample():
 
     matplotlib.use("Agg")
     d = make_cluttered_digits(6, "test", cache=False)
-    fig = cd.show_samples(d, count=6, columns=3, boxes=d.boxes)
+    fig = show_samples(d, count=6, columns=3, boxes=d.boxes)
     assert len([ax for ax in fig.axes if ax.images]) == 6
     assert all(len(ax.patches) == 2 for ax in fig.axes if ax.images)
 
@@ -212,11 +213,11 @@ def test_show_samples_draws_ground_truth_and_predicted_boxes_with_the_shared_dra
     import matplotlib.pyplot as plt
 
     data = make_cluttered_digits(3, "test")
-    fig = cd.show_samples(data, count=3, boxes=torch.from_numpy(data.boxes) + 1)
+    fig = show_samples(data, count=3, boxes=torch.from_numpy(data.boxes) + 1)
     patches = fig.axes[0].patches
     assert [p.get_edgecolor()[:3] for p in patches] == [(0.0, 1.0, 0.0), (1.0, 0.0, 0.0)]
     x0, y0 = data.boxes[0, :2]
     assert patches[0].get_xy() == (x0 - 0.5, y0 - 0.5)
     with pytest.raises(ValueError, match="boxes must be"):
-        cd.show_samples(data, count=3, boxes=np.zeros((2, 4)))
+        show_samples(data, count=3, boxes=np.zeros((2, 4)))
     plt.close("all")

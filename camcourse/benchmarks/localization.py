@@ -36,7 +36,6 @@ from camcourse.data import (
     ClutteredDigits,
     batches,
     make_cluttered_digits,
-    show_samples,
     source_digits,
     without_validation_digits,
 )
@@ -271,6 +270,8 @@ def samples_figure(path: Path, count: int = 16, seed: int = 0) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from camcourse.viz import show_samples
 
     test = make_cluttered_digits(count, "test", seed=seed + 1)
     model = load_checkpoint("gap")

@@ -1,7 +1,7 @@
 """What every figure of the course shares: arrays to NumPy, images ready for ``imshow``,
 and half-open boxes drawn around the pixels they cover.
 
-`camcourse.viz.maps`, `camcourse.viz.localization` and `camcourse.data.show_samples` all draw
+`camcourse.viz.maps` and `camcourse.viz.localization` (`show_samples` among them) draw
 with these three functions, so an image or a box looks the same in every lesson.
 """
 
