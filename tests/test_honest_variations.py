@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from honest_variations import (  # tests/ is on sys.path under pytest
     GRADER_CAUSES,
+    LAYOUTS,
     VARIANTS,
     Variant,
     notebook,
@@ -133,3 +134,32 @@ def _grader_cases():
 def test_honest_variation_gets_full_marks_from_the_grader(variant, tmp_path_factory):
     row = _grader_row(variant, tmp_path_factory.getbasetemp())
     assert row.points == row.max_points > 0, f"{variant.id}: {row.message}"
+
+
+def _solved(lesson: int) -> dict:
+    """Lesson ``lesson``'s student copy with the lesson's own solution in each exercise cell."""
+    from camlib.coursework.notebooks import find_exercises, read_notebook, source
+
+    (path,) = sorted((ROOT / "notebooks" / "student").glob(f"{lesson:02d}_*.ipynb"))
+    (lesson_path,) = sorted((ROOT / "notebooks").glob(f"{lesson:02d}_*.ipynb"))
+    solution = read_notebook(lesson_path)
+    nb = read_notebook(path)
+    for mine, theirs in zip(find_exercises(nb), find_exercises(solution), strict=True):
+        nb["cells"][mine.cell]["source"] = source(solution["cells"][theirs.cell])
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", [0, 4])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda f: f.__name__)
+def test_honest_layout_keeps_full_marks(layout, lesson, tmp_path):
+    from camlib.coursework.grade import grade_notebook
+    from camlib.coursework.notebooks import find_exercises
+
+    nb = _solved(lesson)
+    layout(nb, [e.cell for e in find_exercises(nb)])
+    path = tmp_path / f"{lesson:02d}_layout.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    rows = grade_notebook(path, lessons_dir=ROOT / "notebooks", seed=20260101)
+    assert rows and all(r.points == r.max_points > 0 for r in rows), \
+        [(r.exercise, r.message) for r in rows if r.points != r.max_points]

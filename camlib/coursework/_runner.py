@@ -340,12 +340,14 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
                 failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
         return {"status": "ok", "failed": failed}, []
     if op == "define":  # another cell's definitions: each alone, failures only noted
+        from camlib.coursework.notebooks import imports_only
+
         failed = []
         for statement in header["statements"]:
             # an import (also in a try block) may take long on a loaded machine: Torch,
             # matplotlib; it gets the import budget, the rest the small one
-            cpu = header.get("import_cpu", header["cpu"]) if statement.startswith(
-                ("import ", "from ", "try:")) else header["cpu"]
+            cpu = header.get("import_cpu", header["cpu"]) if imports_only(statement) \
+                else header["cpu"]
             try:
                 with tools.budget(cpu):
                     exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
