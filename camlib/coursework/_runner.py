@@ -320,6 +320,32 @@ def main(fd: int, config: dict[str, Any]) -> int:
                               "text": _text(exc)})
 
 
+def _installed_imports(statement: str) -> bool:
+    """True when ``statement`` only imports (``notebooks.imports_only``) modules that are
+    loaded already or installed outside this process's working directory."""
+    from camlib.coursework.notebooks import imports_only
+
+    if not imports_only(statement):
+        return False
+    work = os.path.realpath(os.getcwd())
+    for node in ast.walk(ast.parse(statement)):
+        if isinstance(node, ast.ImportFrom) and (node.level or not node.module):
+            return False
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            top = name.split(".")[0]
+            if top in sys.modules:
+                continue
+            spec = importlib.util.find_spec(top)
+            places = [spec.origin] if spec is not None and spec.origin else []
+            places += list(spec.submodule_search_locations or []) if spec is not None else []
+            if not places or any(os.path.realpath(p).startswith(work + os.sep)
+                                 or os.path.realpath(p) == work for p in places):
+                return False
+    return True
+
+
 def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
             tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     op = header.get("op")
@@ -340,14 +366,17 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
                 failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
         return {"status": "ok", "failed": failed}, []
     if op == "define":  # another cell's definitions: each alone, failures only noted
-        from camlib.coursework.notebooks import imports_only
-
         failed = []
         for statement in header["statements"]:
-            # an import (also in a try block) may take long on a loaded machine: Torch,
-            # matplotlib; it gets the import budget, the rest the small one
-            cpu = header.get("import_cpu", header["cpu"]) if imports_only(statement) \
-                else header["cpu"]
+            # an import of an installed package (also in a try block) may take long on a
+            # loaded machine: Torch, matplotlib; it gets the import budget, the rest
+            # (a module the learner wrote in its folder included) the small one
+            try:
+                with tools.budget(header["cpu"]):
+                    installed = _installed_imports(statement)
+            except BaseException:  # noqa: BLE001 - a learner's import hook may do anything
+                installed = False
+            cpu = header.get("import_cpu", header["cpu"]) if installed else header["cpu"]
             try:
                 with tools.budget(cpu):
                     exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
