@@ -421,10 +421,31 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
     return {"status": "unknown"}, []
 
 
+def _restore_gradients(args: tuple, kwargs: dict, gradients: list) -> None:
+    """Give the unpickled arguments the ``.grad`` pickle left behind (``_remote._gradients``)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    for kind, key, grads in gradients:
+        value = args[key] if kind == "arg" else kwargs[key]
+        if isinstance(value, torch.Tensor):
+            tensors = [value]
+        elif isinstance(value, torch.nn.Module):
+            tensors = list(value.parameters())
+        elif isinstance(value, torch.optim.Optimizer):
+            tensors = [p for group in value.param_groups for p in group["params"]]
+        else:
+            continue
+        for tensor, grad in zip(tensors, grads, strict=False):
+            if grad is not None and tensor.is_leaf:
+                tensor.grad = grad
+
+
 def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
           tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     fn = namespace.get(header["name"])
-    args, kwargs = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    args, kwargs, gradients = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    _restore_gradients(args, kwargs, gradients)
     keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
     values = list(args) + list(kwargs.values())
     before = [tools.describe(v, tools) for v in values]

@@ -338,15 +338,42 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 # ---------------------------------------------------------------------------
 
 
-def _define(process, statements: list[str], settings: Settings) -> list[list[str]]:
-    """Run another cell's definitions, each alone under a small CPU budget; the failed ones."""
+def _define(process, statements: list[str], settings: Settings,
+            dropped: dict[str, str]) -> list[list[str]]:
+    """Run another cell's definitions, each alone under a small CPU budget; the failed ones.
+
+    Consecutive import statements travel together with the import budget; every other
+    statement travels alone, with a deadline of its own: the CPU alarm of the learner's
+    process fires only between Python instructions, so a definition that spends its time
+    in one C call (``N = sum(range(10**12))``) is stopped by this deadline, never given
+    the minutes an import of Torch may take on a loaded machine. Statements in
+    ``dropped`` are left out; those of a request that ends the process are added to it
+    (with why), and the caller starts the process again without them.
+    """
+    from camlib.coursework._wire import ChannelError
+
     cpu = min(DEFINE_SECONDS, settings.cell_timeout)
-    imports = sum(imports_only(t) for t in statements)
-    header, _ = process.request({"op": "define", "statements": statements, "cpu": cpu,
-                                 "import_cpu": settings.import_timeout},
-                                timeout=(len(statements) - imports) * (3 * cpu + 2)
-                                + min(imports, 1) * settings.import_timeout + 10)
-    return [[str(x)[:200] for x in f] for f in header.get("failed") or []][:50]
+    groups: list[list[str]] = []
+    for text in statements:
+        if text in dropped:
+            continue
+        if groups and imports_only(text) and imports_only(groups[-1][0]):
+            groups[-1].append(text)
+        else:
+            groups.append([text])
+    failed: list[list[str]] = []
+    for group in groups:
+        timeout = settings.import_timeout + 10 if imports_only(group[0]) else 3 * cpu + 10
+        try:
+            header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
+                                         "import_cpu": settings.import_timeout},
+                                        timeout=timeout)
+        except ChannelError:
+            why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
+            dropped.update(dict.fromkeys(group, why))
+            return failed
+        failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
+    return failed[:50]
 
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
@@ -387,32 +414,28 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
     out and the process started again. Returns (this cell ran, its message with notes,
     a note on what was skipped, for a failed check).
     """
-    from camlib.coursework._wire import ChannelError
-
-    skipped: set[int] = set()
+    skipped: set[int] = set()  # earlier exercise cells that ended the process
+    dropped: dict[str, str] = {}  # definitions that ended it -> why
     while True:
         process.start()
-        failed: list[list[str]] = []
+        failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
         for k, (kind, payload) in enumerate(steps[:-1]):
             if k in skipped:
                 continue
             if kind == "define":
-                try:
-                    failed += _define(process, payload, settings)
-                except ChannelError:
-                    pass
+                failed += _define(process, payload, settings, dropped)
             else:
                 _exec(process, payload, "earlier", settings)
+                if not process.alive:
+                    skipped.add(k)
             if not process.alive:
-                skipped.add(k)
                 break
         else:
             ran, message = _exec(process, steps[-1][1], "cell", settings)
             if ran and after and process.alive:
-                try:
-                    failed += _define(process, list(after), settings)
-                except ChannelError:
-                    pass
+                failed += _define(process, list(after), settings, dropped)
+                if not process.alive:
+                    continue
             imports = [f for f in failed if f[0].startswith(("import ", "from "))]
             if imports:
                 message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
