@@ -7,6 +7,8 @@ namespaces where available; its standard streams go to ``/dev/null``. It confine
 
 - ``checks``: import extra check modules (so the grader's pickled inputs can be rebuilt);
 - ``imports``: run the notebook's import statements, reporting each one that fails;
+- ``installed``: which import statements import installed packages only (they get the
+  import budget; a module the learner wrote does not);
 - ``exec``: run an exercise cell under a CPU-time limit (magics through IPython's input
   transformer; a failing demo line is reported, the definitions after it still run);
 - ``find``: which of some names the cells defined as callables, with parameter names;
@@ -410,6 +412,15 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
                     params = []
                 return {"status": "ok", "found": name, "params": params}, []
         return {"status": "ok", "found": None}, []
+    if op == "installed":  # which import statements get the import budget
+        answers = []
+        for statement in header["statements"]:
+            try:
+                with tools.budget(header["cpu"]):
+                    answers.append(bool(_installed_imports(statement)))
+            except BaseException:  # noqa: BLE001 - a learner's import hook may do anything
+                answers.append(False)
+        return {"status": "ok", "installed": answers}, []
     if op == "call":
         return tools.call(header, blobs, namespace, tools)
     if op == "usage":

@@ -362,8 +362,27 @@ def _define(process, statements: list[str], settings: Settings,
         else:
             groups.append([text])
     failed: list[list[str]] = []
+    imports = [t for g in groups if imports_only(g[0]) for t in g]
+    installed: set[str] = set()
+    if imports:
+        try:  # the learner's process says which imports are of installed packages
+            header, _ = process.request({"op": "installed", "cpu": cpu, "statements": imports},
+                                        timeout=3 * cpu + 10)
+        except ChannelError:
+            why = f"the learner's process was stopped while importing: {process.ended()}"
+            dropped.update(dict.fromkeys(imports, why))
+            return failed
+        installed = {t for t, yes in zip(imports, header.get("installed") or [], strict=False)
+                     if yes is True}
+        split: list[list[str]] = []  # installed imports together, any other alone, in order
+        for text in (t for g in groups for t in g):
+            if text in installed and split and split[-1][0] in installed:
+                split[-1].append(text)
+            else:
+                split.append([text])
+        groups = split
     for group in groups:
-        timeout = settings.import_timeout + 10 if imports_only(group[0]) else 3 * cpu + 10
+        timeout = settings.import_timeout + 10 if group[0] in installed else 3 * cpu + 10
         try:
             header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
                                          "import_cpu": settings.import_timeout},
