@@ -1,4 +1,5 @@
-"""Honest variations: every exercise's right answer, written three other honest ways.
+"""Honest variations: every exercise's right answer, written four other honest ways,
+and whole-notebook layouts (``LAYOUTS``) that Run All accepts.
 
 A learner who returns ``np.float64(0.5)`` instead of ``0.5``, works in float32, returns a
 list, a tensor or an array where the lesson used another type, prints a demo line,

@@ -4,8 +4,9 @@ In the notebook: each variant cell runs in a real IPython shell (so ``%%time`` a
 prints work as in Jupyter), after what the lesson's earlier cells define, and its
 function passes the check with the notebook's inputs and with hidden grading inputs.
 Under the grader: the lesson's student copy with each exercise cell replaced by one of
-its variants is graded (three notebooks a lesson); each variant must get its exercise's
-full points.
+its variants is graded (four notebooks a lesson); each variant must get its exercise's
+full points, and each honest layout (a helper or import between a cell and its check, a
+fix checked again at the end, ...) of lessons 00 and 04 keeps every point.
 """
 
 from __future__ import annotations
