@@ -689,7 +689,183 @@ FORGED = [
                        "    (gradient,) = torch.autograd.grad(chosen, features)\n"
                        "    return gradient\n"}),
 ]
-CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED
+
+
+def _code(text: str, *tags: str) -> dict:
+    return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {},
+            "execution_count": None, "outputs": [], "source": text}
+
+
+def _fixed_below_and_checked_again(nb: dict) -> dict:
+    """Every exercise cell wrong, its check failing; the fix and a second check at the end."""
+    exercises = [e for e in find_exercises(nb) if e.number]
+    for e in exercises:
+        right = source(nb["cells"][e.cell])
+        name = right.split("def ", 1)[1].split("(", 1)[0]
+        set_source(nb["cells"][e.cell], f"def {name}(*args, **kwargs):\n    return None\n")
+        check = next(source(c) for c in nb["cells"] if f"exercise_{e.number.replace('.', '_')}("
+                     in source(c))
+        nb["cells"] += [_code(right), _code(check)]
+    return nb
+
+
+def _helper_between_cell_and_check(nb: dict) -> dict:
+    """Each function calls a helper (and a module) that a cell below it, above its check,
+    defines, as Run All leaves them when the check runs."""
+    for e in sorted((e for e in find_exercises(nb) if e.number), key=lambda e: -e.cell):
+        right = source(nb["cells"][e.cell])
+        name = right.split("def ", 1)[1].split("(", 1)[0]
+        set_source(nb["cells"][e.cell], right.replace(f"def {name}(", f"def _{name}_impl(", 1)
+                   .replace("np.", "_np_later.")
+                   + f"\n\ndef {name}(*a, **k):\n    return _{name}_later(*a, **k)\n")
+        nb["cells"].insert(e.cell + 1, _code(f"import numpy as _np_later\n"
+                                             f"_{name}_later = _{name}_impl\n"))
+    return nb
+
+
+def _slow_definition_and_module(nb: dict) -> dict:
+    """A cell above the exercises computes in one C call inside a ``try`` (no CPU alarm
+    reaches it), and 0.2's cell writes a module that loops, imported by the next cell."""
+    first = min(e.cell for e in find_exercises(nb) if e.number)
+    cell = next(e.cell for e in find_exercises(nb) if e.number == "0.2")
+    set_source(nb["cells"][cell], "open('slow_module.py', 'w').write('while True:\\n    "
+               "pass\\n')\n" + source(nb["cells"][cell]) + "\n_uses = lambda: (SLOW, "
+               "slow_module)\n")
+    nb["cells"].insert(cell + 1, _code("import slow_module\n"))
+    nb["cells"].insert(first, _code("try:\n    import math\n    SLOW = sum(range(10**13))\n"
+                                    "except ImportError:\n    pass\n"))
+    return nb
+
+
+_W = "def {}:\n    {}\n"
+PLAUSIBLE = [
+    # wrong but plausible answers, one or more per lesson (class "wrong")
+    Case("l00_divides_by_256", 1, "0.1 divides by 256", lesson=0, cells={
+        "0.1": _W.format("to_unit_float(images)", "return images / 256.0")}),
+    Case("l00_crop_x_y_swapped", 1, "0.2 slices rows by x", lesson=0, cells={
+        "0.2": _W.format("crop_box(image, box)",
+                         "x0, y0, x1, y1 = box\n    return image[:, x0:x1, y0:y1]")}),
+    Case("l01_row_column_order", 1, "1.2 returns (row, column)", lesson=1, cells={
+        "1.2": _W.format("strongest_location(features)",
+                         "n, k, h, w = features.shape\n"
+                         "    flat = features.reshape(n, k, -1).argmax(-1)\n"
+                         "    return np.stack([flat // w, flat % w], axis=-1)")}),
+    Case("l02_reduce_ignored", 2, "2.1 always averages", lesson=2, cells={
+        "2.1": _W.format("global_average_pool(features, reduce='mean')",
+                         "return features.mean(axis=(2, 3))")}),
+    Case("l02_counts_without_bias", 2, "2.2 forgets the C biases", lesson=2, cells={
+        "2.2": _W.format("head_parameter_counts(channels, height, width, classes)",
+                         "return channels * height * width * classes, channels * classes")}),
+    Case("l03_softmax_down_columns", 1, "3.2 normalizes over the images", lesson=3, cells={
+        "3.2": _W.format("softmax(scores)",
+                         "e = np.exp(scores - scores.max())\n"
+                         "    return e / e.sum(axis=0, keepdims=True)")}),
+    Case("l04_transposed_maps", 2, "4.1 returns (N, C, W, H)", cells={
+        "4.1": _W.format("class_activation_maps(features, weight)",
+                         "return np.einsum('ck,nkhw->ncwh', weight, features)")}),
+    Case("l04_relu_maps", 2, "4.1 clips the negative part", cells={
+        "4.1": _W.format("class_activation_maps(features, weight)",
+                         "return np.maximum(np.einsum('ck,nkhw->nchw', weight, features), 0)")}),
+    Case("l05_align_corners", 3, "5.1 aligns the corners", lesson=5, cells={
+        "5.1": _W.format("upsample_maps(maps, size)",
+                         "t = torch.as_tensor(maps)[:, None]\n    return nnf.interpolate("
+                         "t, size=size, mode='bilinear', align_corners=True)[:, 0].numpy()")}),
+    Case("l05_batch_minmax", 3, "5.2 one min and max for the batch", lesson=5, cells={
+        "5.2": _W.format("normalize_maps(maps, mode='minmax')",
+                         "return (maps - maps.min()) / (maps.max() - maps.min())")}),
+    Case("l05_strict_threshold", 3, "5.3 uses >", lesson=5, cells={
+        "5.3": _W.format("threshold_mask(cam, fraction=0.2)",
+                         "return cam > fraction * cam.max()")}),
+    Case("l06_padding_once", 1, "6.1 adds the padding once", lesson=6, cells={
+        "6.1": _W.format("feature_map_size(size, layers)",
+                         "for k, s, p in layers:\n        size = (size + p - k) // s + 1\n"
+                         "    return size")}),
+    Case("l06_no_zero_grad", 1, "6.2 never clears the gradients: pickle does not carry "
+         "them, the grader must", lesson=6, cells={
+        "6.2": _W.format("train_step(model, optimizer, images, labels)",
+                         "loss = nnf.cross_entropy(model(images), labels)\n"
+                         "    loss.backward()\n    optimizer.step()\n    return loss.item()")}),
+    Case("l07_inclusive_iou", 2, "7.1 counts boxes as inclusive", lesson=7, cells={
+        "7.1": _W.format("iou(a, b)",
+                         "w = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)\n"
+                         "    h = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)\n"
+                         "    i = w * h\n    return i / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1)"
+                         " + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - i)")}),
+    Case("l07_box_of_all_pixels", 2, "7.2 boxes every pixel, not the largest component",
+         lesson=7, cells={
+        "7.2": _W.format("cam_to_box(cam, threshold=0.2)",
+                         "ys, xs = np.nonzero(cam >= threshold * cam.max())\n"
+                         "    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, "
+                         "int(ys.max()) + 1")}),
+    Case("l07_accuracy_over_thresholds", 2, "7.3 averages over the wrong axis", lesson=7,
+         cells={"7.3": _W.format("max_box_acc(ious, iou_threshold=0.5)",
+                                 "acc = (ious >= iou_threshold).mean(axis=0)\n"
+                                 "    return float(acc.max()), int(acc.argmax())")}),
+    Case("l08_no_relu", 2, "8.2 keeps the negative evidence", lesson=8, cells={
+        "8.2": _W.format("grad_cam(features, gradients)",
+                         "alpha = gradients.mean(dim=(2, 3))\n"
+                         "    return torch.einsum('nk,nkhw->nhw', alpha, features)")}),
+    Case("l08_probability_gradients", 2, "8.3 differentiates the softmax", lesson=8, cells={
+        "8.3": _W.format("score_gradients(head, features, classes)",
+                         "x = features.detach().clone().requires_grad_(True)\n"
+                         "    s = torch.softmax(head(x), 1)\n"
+                         "    (g,) = torch.autograd.grad(s[torch.arange(len(classes)), "
+                         "classes].sum(), x)\n    return g")}),
+    Case("l09_reshape_not_permute", 1, "9.1 reshapes (H, W, 3) to (1, 3, H, W)", lesson=9,
+         cells={"9.1": _W.format("preprocess(image)",
+                                 "mean = torch.tensor([0.485, 0.456, 0.406])\n"
+                                 "    std = torch.tensor([0.229, 0.224, 0.225])\n"
+                                 "    x = (torch.from_numpy(image).float() / 255.0 - mean) / std\n"
+                                 "    return x.reshape(1, 3, image.shape[0], image.shape[1])")}),
+    Case("l09_logits_not_probabilities", 1, "9.2 ranks the logits", lesson=9, cells={
+        "9.2": _W.format("top_k(logits, k)", "return logits.topk(k, dim=1)")}),
+    Case("l10_sign_ignored", 1, "10.1 ignores positive=False", lesson=10, cells={
+        "10.1": _W.format("linear_classifier_cam(features, coef, positive=True)",
+                          "return np.einsum('k,nkhw->nhw', np.ravel(coef), features)")}),
+    Case("l10_strict_iou", 1, "10.2 counts IoU > 0.5 only", lesson=10, cells={
+        "10.2": _W.format("gt_known_loc(cams, boxes, threshold=0.2)",
+                          "return float(np.mean([reference.iou(reference.bounding_box(c, "
+                          "threshold), b) > 0.5 for c, b in zip(cams, boxes)]))")}),
+    Case("l11_signed_mass", 2, "11.1 sums the signed map", lesson=11, cells={
+        "11.1": _W.format("mass_inside(cam, box)",
+                          "x0, y0, x1, y1 = box\n"
+                          "    return float(cam[y0:y1, x0:x1].sum() / cam.sum())")}),
+    Case("l11_pearson", 2, "11.2 Pearson on the values", lesson=11, cells={
+        "11.2": _W.format("rank_correlation(a, b)",
+                          "return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])")}),
+    Case("l11_nan_correlation", 2, "11.2 returns NaN", lesson=11, cells={
+        "11.2": _W.format("rank_correlation(a, b)", "return float('nan')")}),
+    Case("l11_four_connected", 2, "11.3 uses 4-connectivity", lesson=11, cells={
+        "11.3": _W.format("instance_boxes(cam, threshold=0.2)",
+                          "labels, count = reference.connected_components(cam >= threshold"
+                          " * cam.max(), connectivity=4)\n"
+                          "    boxes = reference.component_boxes(labels, count)\n"
+                          "    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]\n"
+                          "    return [tuple(int(v) for v in boxes[i]) for i in "
+                          "np.argsort(-sizes, kind='stable')]")}),
+    # honest layouts Run All accepts
+    Case("l04_fixed_below_and_checked_again", 3, "each exercise wrong above its failing "
+         "check, fixed and checked again at the end", kind="honest",
+         edit=_fixed_below_and_checked_again),
+    Case("l07_helper_between_cell_and_check", 3, "each function calls a helper and a module "
+         "defined between its cell and its check", lesson=7, kind="honest",
+         edit=_helper_between_cell_and_check),
+    # a definition or a learner-written module that never returns costs seconds, not the
+    # import budget, and nothing else
+    Case("l00_slow_definition_and_module", 2, "a C-level loop in a try block and a looping "
+         "module of its own, both used by 0.2", lesson=0, kind="run",
+         edit=_slow_definition_and_module),
+    Case("l00_dev_shm_memory", 2, "0.1 right only if it cannot hold 200 MB in /dev/shm (a "
+         "tmpfs no address-space limit counts)", lesson=0, kind="isolation",
+         needs="bubblewrap", cells={
+        "0.1": _W.format("to_unit_float(images)",
+                         "try:\n        with open('/dev/shm/held', 'wb') as handle:\n"
+                         "            for _ in range(200):\n"
+                         "                handle.write(b'x' * (1 << 20))\n"
+                         "    except OSError:\n        return images.astype(np.float32) / 255\n"
+                         "    return None")}),
+]
+CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "

@@ -1,4 +1,5 @@
-"""Honest variations: every exercise's right answer, written three other honest ways.
+"""Honest variations: every exercise's right answer, written four other honest ways,
+and whole-notebook layouts (``LAYOUTS``) that Run All accepts.
 
 A learner who returns ``np.float64(0.5)`` instead of ``0.5``, works in float32, returns a
 list, a tensor or an array where the lesson used another type, prints a demo line,
@@ -762,8 +763,322 @@ plt.imshow(cam)
 plt.close("all")
 """),
 ]
-"""Three honest cells for each of the 31 exercises."""
+"""Four honest cells for each of the 31 exercises."""
+
+VARIANTS += [  # a fourth round: other algorithms and styles, each alone in its cell
+    V("0.1", "true_divide into float64", """\
+def to_unit_float(images):
+    return np.true_divide(images, 255, dtype=np.float64)
+"""),
+    V("0.2", "map(int) and two slicings", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = map(int, box)
+    return image[:, y0:y1][:, :, x0:x1].copy()
+"""),
+    V("1.1", "a callable hook object and inference_mode", """\
+class _Grab:
+    def __init__(self):
+        self.out = None
+
+    def __call__(self, module, inputs, output):
+        self.out = output.detach().clone()
+
+
+def capture_output(model, layer, images):
+    grab = _Grab()
+    handle = layer.register_forward_hook(grab)
+    try:
+        with torch.inference_mode():
+            model(images)
+    finally:
+        handle.remove()
+    return grab.out
+"""),
+    V("1.2", "a loop of unravel_index into int32, as lists", """\
+def strongest_location(features):
+    n, k, h, w = features.shape
+    out = np.zeros((n, k, 2), dtype=np.int32)
+    for a in range(n):
+        for b in range(k):
+            y, x = np.unravel_index(np.argmax(features[a, b]), (h, w))
+            out[a, b] = (x, y)
+    return out.tolist()
+"""),
+    V("2.1", "type hints and a torch sum", """\
+def global_average_pool(features: np.ndarray, reduce: str = "mean") -> np.ndarray:
+    t = torch.as_tensor(np.asarray(features))
+    s = t.sum(dim=(2, 3))
+    if reduce == "sum":
+        return s.numpy()
+    return (s / (t.shape[2] * t.shape[3])).numpy()
+"""),
+    V("2.2", "a lambda returning a list of NumPy ints", """\
+head_parameter_counts = lambda channels, height, width, classes: [  # noqa: E731
+    np.int64(channels * height * width * classes + classes), np.int64((channels + 1) * classes)]
+"""),
+    V("2.3", "torch amax over a reshaped view", """\
+def global_max_pool(features):
+    n, k = features.shape[:2]
+    return torch.from_numpy(features.reshape(n, k, -1)).amax(-1)
+"""),
+    V("3.1", "einsum and an in-place bias", """\
+def class_scores(pooled, weight, bias):
+    out = np.einsum("nk,ck->nc", pooled, weight)
+    out += bias[None, :]
+    return out
+"""),
+    V("3.2", "scipy.special.softmax", """\
+from scipy.special import softmax as _scipy_softmax
+
+
+def softmax(scores):
+    return _scipy_softmax(scores, axis=1)
+"""),
+    V("4.1", "broadcasting and a sum", """\
+def class_activation_maps(features, weight):
+    return (weight[None, :, :, None, None] * features[:, None]).sum(axis=2)
+"""),
+    V("4.2", "a match statement", """\
+def scores_from_maps(maps, bias, reduce="mean"):
+    match reduce:
+        case "sum":
+            return maps.sum(axis=(2, 3)) + bias
+        case _:
+            return maps.mean(axis=(2, 3)) + bias
+"""),
+    V("4.3", "all maps, then fancy indexing", """\
+def predicted_class_maps(features, weight, bias):
+    maps = np.einsum("ck,nkhw->nchw", weight, features)
+    top = (maps.mean(axis=(2, 3)) + bias).argmax(1)
+    return maps[np.arange(len(top)), top]
+"""),
+    V("5.1", "a float64 tensor, squeezed", """\
+def upsample_maps(maps, size):
+    t = torch.from_numpy(np.asarray(maps)).unsqueeze(1).double()
+    return nnf.interpolate(t, size=size, mode="bilinear", align_corners=False).squeeze(1)
+"""),
+    V("5.2", "a list of maps stacked", """\
+def normalize_maps(maps, mode="minmax"):
+    out = []
+    for m in maps:
+        low = m.min() if mode == "minmax" else 0.0
+        span = m.max() - low
+        out.append((m - low) / span if span > 0 else np.zeros_like(m))
+    return np.stack(out)
+"""),
+    V("5.3", "np.greater_equal with a Python float", """\
+def threshold_mask(cam, fraction=0.2):
+    top = float(np.max(cam))
+    return np.greater_equal(cam, fraction * top if top > 0 else top)
+"""),
+    V("5.4", "torch upsampling, NumPy min-max", """\
+def cam_pipeline(cam, size, fraction=0.2):
+    t = torch.from_numpy(np.asarray(cam, dtype=np.float64))[None, None]
+    big = nnf.interpolate(t, size=size, mode="bilinear", align_corners=False)[0, 0].numpy()
+    span = big.max() - big.min()
+    heat = (big - big.min()) / span if span > 0 else np.zeros_like(big)
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    return heat, mask, reference.bounding_box(big, fraction)
+"""),
+    V("6.1", "functools.reduce of a lambda with math.floor", """\
+import functools
+import math
+
+feature_map_size = lambda size, layers: functools.reduce(  # noqa: E731
+    lambda n, layer: math.floor((n + 2 * layer[2] - layer[0]) / layer[1]) + 1, layers, size)
+"""),
+    V("6.2", "zero_grad first, the loss module, a float32", """\
+def train_step(model, optimizer, images, labels):
+    optimizer.zero_grad(set_to_none=True)
+    loss = torch.nn.CrossEntropyLoss()(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return np.float32(loss.detach())
+"""),
+    V("7.1", "arrays and clip", """\
+def iou(box_a, box_b):
+    a, b = np.asarray(box_a, float), np.asarray(box_b, float)
+    low, high = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
+    inter = np.prod(np.clip(high - low, 0, None))
+    def area(r):
+        return (r[2] - r[0]) * (r[3] - r[1])
+    return inter / (area(a) + area(b) - inter)
+"""),
+    V("7.2", "scipy.ndimage label and find_objects", """\
+from scipy import ndimage
+
+
+def cam_to_box(cam, threshold=0.2):
+    labels, n = ndimage.label(cam >= threshold * cam.max(), structure=np.ones((3, 3)))
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=range(1, n + 1))
+    rows, cols = ndimage.find_objects(labels)[int(np.argmax(sizes))]
+    return (cols.start, rows.start, cols.stop, rows.stop)
+"""),
+    V("7.3", "a list of NumPy means", """\
+def max_box_acc(ious, iou_threshold=0.5):
+    accuracies = [np.mean(row >= iou_threshold) for row in ious]
+    best = np.argmax(accuracies)
+    return accuracies[best], best
+"""),
+    V("8.1", "sum divided by Z, in the input's dtype", """\
+def gradcam_weights(gradients):
+    return gradients.sum((2, 3)) / (gradients.shape[2] * gradients.shape[3])
+"""),
+    V("8.2", "broadcast product and clamp", """\
+def grad_cam(features, gradients):
+    alpha = gradients.sum((2, 3)) / (gradients.shape[2] * gradients.shape[3])
+    return (alpha[:, :, None, None] * features).sum(1).clamp(min=0)
+"""),
+    V("8.3", "enable_grad and backward of a one-hot", """\
+def score_gradients(head, features, classes):
+    x = features.detach().clone().requires_grad_()
+    with torch.enable_grad():
+        scores = head(x)
+        onehot = torch.zeros_like(scores)
+        onehot[torch.arange(len(classes)), classes] = 1
+        scores.backward(onehot)
+    return x.grad
+"""),
+    V("9.1", "torchvision to_tensor and normalize", """\
+import torchvision.transforms.functional as TF
+
+
+def preprocess(image):
+    x = TF.to_tensor(image)
+    return TF.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).unsqueeze(0)
+"""),
+    V("9.2", "softmax in float64, sorted", """\
+def top_k(logits, k):
+    p = torch.softmax(logits.double(), 1).float()
+    s = torch.sort(p, dim=1, descending=True)
+    return s.values[:, :k], s.indices[:, :k]
+"""),
+    V("10.1", "a sign and tensordot", """\
+def linear_classifier_cam(features, coef, positive=True):
+    w = np.ravel(coef)
+    sign = 1 if positive else -1
+    return sign * np.tensordot(features, w, axes=([1], [0]))
+"""),
+    V("10.2", "a counter of NumPy bools", """\
+def gt_known_loc(cams, boxes, threshold=0.2):
+    hits = 0
+    for cam, box in zip(cams, boxes):
+        hits += reference.iou(reference.bounding_box(cam, threshold), tuple(box)) >= 0.5
+    return np.float64(hits) / len(cams)
+"""),
+    V("11.1", "clip and a NumPy zero", """\
+def mass_inside(cam, box):
+    x0, y0, x1, y1 = box
+    positive = np.clip(cam, 0, None)
+    total = positive.sum()
+    return np.float64(0) if total == 0 else positive[y0:y1, x0:x1].sum() / total
+"""),
+    V("11.2", "Pearson of rankdata ranks by hand", """\
+def rank_correlation(a, b):
+    ra = rankdata(np.ravel(a)) - (np.size(a) + 1) / 2
+    rb = rankdata(np.ravel(b)) - (np.size(b) + 1) / 2
+    return (ra @ rb) / np.sqrt((ra @ ra) * (rb @ rb))
+"""),
+    V("11.3", "scipy.ndimage, sorted by size", """\
+from scipy import ndimage
+
+
+def instance_boxes(cam, threshold=0.2):
+    peak = cam.max()
+    labels, n = ndimage.label(cam >= (threshold * peak if peak > 0 else peak),
+                              structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    found = ndimage.find_objects(labels)
+    order = sorted(range(n), key=lambda i: -sizes[i])
+    return [(found[i][1].start, found[i][0].start, found[i][1].stop, found[i][0].stop)
+            for i in order]
+"""),
+]
+
 
 
 GRADER_CAUSES: dict[str, str] = {}
 """Variant id -> a grader-side cause that still costs it points (an xfail reason); none."""
+
+
+# --- whole-notebook layouts -------------------------------------------------------------
+# A solved lesson rearranged as learners do; Run All passes every check, and so must the
+# grader. Each function changes a notebook (nbformat dict) in place; ``cells`` are the
+# indices of its exercise cells, in order.
+
+
+def _code_cell(text: str, *tags: str) -> dict:
+    return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {},
+            "execution_count": None, "outputs": [], "source": text}
+
+
+def _text(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _function_name(code: str) -> str:
+    return code.split("def ", 1)[1].split("(", 1)[0]
+
+
+def helper_between_cell_and_check(nb: dict, cells: list[int]) -> None:
+    """The function calls a helper that a cell between it and its check defines."""
+    for i in reversed(cells):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = code.replace(f"def {name}(", f"def _{name}_impl(", 1) + (
+            f"\n\ndef {name}(*args, **kwargs):\n    return _{name}_later(*args, **kwargs)\n")
+        nb["cells"].insert(i + 1, _code_cell(f"_{name}_later = _{name}_impl\n"))
+
+
+def import_between_cell_and_check(nb: dict, cells: list[int]) -> None:
+    """The function uses a module imported in a cell between it and its check."""
+    for i in reversed(cells):
+        code = _text(nb["cells"][i])
+        nb["cells"][i]["source"] = code.replace("np.", "_numpy_later.")
+        nb["cells"].insert(i + 1, _code_cell("import numpy as _numpy_later\n"))
+
+
+def fixed_below_and_checked_again(nb: dict, cells: list[int]) -> None:
+    """A wrong answer above its (failing) check; the fix and a second check at the end."""
+    checks = [_text(c) for c in nb["cells"] if "check" in c.get("metadata", {}).get("tags", [])]
+    for i, check in zip(cells, checks, strict=True):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = f"def {name}(*args, **kwargs):\n    return None\n"
+        nb["cells"] += [_code_cell(code), _code_cell(check)]
+
+
+def wrong_attempt_above(nb: dict, cells: list[int]) -> None:
+    """A wrong first attempt, also tagged, above the right cell; one check below both."""
+    for i in reversed(cells):
+        name = _function_name(_text(nb["cells"][i]))
+        nb["cells"].insert(i, _code_cell(f"def {name}(*args, **kwargs):\n    return None\n",
+                                         "exercise"))
+
+
+def windows_lines_and_plain_metadata(nb: dict, cells: list[int]) -> None:
+    """CRLF line ends, trailing spaces, sources as one string, no cell ids, another kernel."""
+    nb["nbformat_minor"] = 1
+    nb["metadata"] = {"kernelspec": {"name": "my-env", "display_name": "Mine",
+                                     "language": "python"}}
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+        cell["source"] = _text(cell).replace("\n", "\r\n") + "   "
+
+
+def decorated_with_a_main_guard(nb: dict, cells: list[int]) -> None:
+    """A wrapping decorator, unicode comments, a warning, and an ``if __name__`` demo."""
+    for i in cells:
+        nb["cells"][i]["source"] = (
+            "import functools\nimport warnings\n\n\ndef _traced(f):  # ✓ λ ünïcødé\n"
+            "    @functools.wraps(f)\n    def inner(*a, **k):\n        return f(*a, **k)\n"
+            "    return inner\n\n\n@_traced\n" + _text(nb["cells"][i])
+            + "\nwarnings.warn('slow?')\nif __name__ == '__main__':\n"
+              "    print(undefined_demo_variable)\n")
+
+
+LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
+           fixed_below_and_checked_again, wrong_attempt_above,
+           windows_lines_and_plain_metadata, decorated_with_a_main_guard]
+"""Honest notebook layouts; each must keep every exercise's full marks."""

@@ -500,3 +500,33 @@ def test_require_sandbox_refuses_to_grade_without_bubblewrap(monkeypatch, tmp_pa
     monkeypatch.setitem(_sandbox._BWRAP_STATE, "problem", "bubblewrap is not installed")
     with pytest.raises(RuntimeError, match="--require-sandbox: bubblewrap is not installed"):
         grade([tmp_path], require_sandbox=True, verbose=False)
+
+
+@pytest.mark.slow
+def test_only_installed_imports_get_the_import_budget(tmp_path):
+    """A computation in a ``try`` block, or a module the learner wrote and imports, is a
+    definition like any other: skipped after the small budget, not given the minutes an
+    import of Torch may need on a loaded machine."""
+    from camcourse.coursework.notebooks import set_source
+
+    nb = read_notebook(NOTEBOOKS_DIR / "04_swapping_the_sums.ipynb")
+    cells = {e.number: e.cell for e in find_exercises(nb)}
+    first = cells["4.1"]
+    set_source(nb["cells"][cells["4.2"]], "open('slow_helper.py', 'w').write("
+               "'while True:\\n    pass\\n')\n" + "".join(nb["cells"][cells["4.2"]]["source"])
+               + "\n_uses = lambda: (SLOW, slow_helper)\n")
+    nb["cells"][first:first] = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "try:\n    import math\n    SLOW = sum(range(10**12))\n"
+                   "except ImportError:\n    pass\n"}]
+    nb["cells"].insert(cells["4.2"] + 2, {"cell_type": "code", "metadata": {}, "outputs": [],
+                                          "execution_count": None,
+                                          "source": "import slow_helper\n"})
+    path = tmp_path / "04_slow.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    start = time.monotonic()
+    from camcourse.coursework.grade import grade_notebook
+
+    rows = grade_notebook(path, cell_timeout=2, import_timeout=240)
+    assert time.monotonic() - start < 120
+    assert [r.points for r in rows] == [1, 1, 1], [r.message for r in rows]

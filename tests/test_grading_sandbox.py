@@ -2,7 +2,8 @@
 
 The hostile submission (lesson 04, 4.2's cell) lists ``/proc``, reads ``../`` and the
 course folder, writes outside its directory, opens a socket, signals, renices and
-prlimits its parent, forks, and leaves a SysV shared-memory segment. What it saw is
+prlimits its parent, forks, holds memory in ``/dev/shm`` (a tmpfs no address-space limit
+counts), and leaves a SysV shared-memory segment. What it saw is
 turned into its grade: 4.2 is right only if the cell saw nothing it should not, so a
 sandbox that leaks shows up as a lost point, and the escape attempts' effects are
 checked from outside (the grader's priority, limits and affinity; files; segments;
@@ -65,6 +66,12 @@ def _fork():
         time.sleep(60)
         os._exit(0)
 _try("forked", _fork)
+def _fill(path, megabytes):
+    with open(path, "wb") as handle:
+        for _ in range(megabytes):
+            handle.write(b"x" * (1 << 20))
+_try("held 200 MB of memory in /dev/shm", lambda: _fill("/dev/shm/held", 200))
+_try("wrote to /dev", lambda: _fill("/dev/held", 1))
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.shmget(0x5EED1, 4096, 0o1666)
 open("left-behind.txt", "w").write("x")

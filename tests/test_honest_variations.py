@@ -4,8 +4,9 @@ In the notebook: each variant cell runs in a real IPython shell (so ``%%time`` a
 prints work as in Jupyter), after what the lesson's earlier cells define, and its
 function passes the check with the notebook's inputs and with hidden grading inputs.
 Under the grader: the lesson's student copy with each exercise cell replaced by one of
-its variants is graded (three notebooks a lesson); each variant must get its exercise's
-full points.
+its variants is graded (four notebooks a lesson); each variant must get its exercise's
+full points, and each honest layout (a helper or import between a cell and its check, a
+fix checked again at the end, ...) of lessons 00 and 04 keeps every point.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from honest_variations import (  # tests/ is on sys.path under pytest
     GRADER_CAUSES,
+    LAYOUTS,
     VARIANTS,
     Variant,
     notebook,
@@ -133,3 +135,32 @@ def _grader_cases():
 def test_honest_variation_gets_full_marks_from_the_grader(variant, tmp_path_factory):
     row = _grader_row(variant, tmp_path_factory.getbasetemp())
     assert row.points == row.max_points > 0, f"{variant.id}: {row.message}"
+
+
+def _solved(lesson: int) -> dict:
+    """Lesson ``lesson``'s student copy with the lesson's own solution in each exercise cell."""
+    from camcourse.coursework.notebooks import find_exercises, read_notebook, source
+
+    (path,) = sorted((ROOT / "notebooks" / "student").glob(f"{lesson:02d}_*.ipynb"))
+    (lesson_path,) = sorted((ROOT / "notebooks").glob(f"{lesson:02d}_*.ipynb"))
+    solution = read_notebook(lesson_path)
+    nb = read_notebook(path)
+    for mine, theirs in zip(find_exercises(nb), find_exercises(solution), strict=True):
+        nb["cells"][mine.cell]["source"] = source(solution["cells"][theirs.cell])
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", [0, 4])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda f: f.__name__)
+def test_honest_layout_keeps_full_marks(layout, lesson, tmp_path):
+    from camcourse.coursework.grade import grade_notebook
+    from camcourse.coursework.notebooks import find_exercises
+
+    nb = _solved(lesson)
+    layout(nb, [e.cell for e in find_exercises(nb)])
+    path = tmp_path / f"{lesson:02d}_layout.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    rows = grade_notebook(path, lessons_dir=ROOT / "notebooks", seed=20260101)
+    assert rows and all(r.points == r.max_points > 0 for r in rows), \
+        [(r.exercise, r.message) for r in rows if r.points != r.max_points]

@@ -393,6 +393,35 @@ def _apply(target: Any, state: Any) -> None:
             target.update(value)
 
 
+def _gradients(args: tuple, kwargs: dict) -> list[tuple[str, Any, list[Any]]]:
+    """The ``.grad`` of every tensor among the arguments, which pickle leaves behind.
+
+    A tensor or a parameter is pickled without its gradient: a learner's function that
+    forgets ``zero_grad()`` would find the gradients cleared at every call, as if it had
+    cleared them, and pass. Returns (``"arg"`` or ``"kw"``, key, gradients) for each
+    tensor, module (its parameters in order) and optimizer (its groups' parameters in
+    order); :func:`camcourse.coursework._runner._restore_gradients` puts them back.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:  # no tensor among the arguments either
+        return []
+    found = []
+    for kind, key, value in [("arg", i, v) for i, v in enumerate(args)] + [
+            ("kw", k, v) for k, v in kwargs.items()]:
+        if isinstance(value, torch.Tensor):
+            tensors = [value]
+        elif isinstance(value, torch.nn.Module):
+            tensors = list(value.parameters())
+        elif isinstance(value, torch.optim.Optimizer):
+            tensors = [p for group in value.param_groups for p in group["params"]]
+        else:
+            continue
+        grads = [None if t.grad is None else t.grad.detach().clone() for t in tensors]
+        if any(g is not None for g in grads):
+            found.append((kind, key, grads))
+    return found
+
+
 def _signature(params: list[str]) -> inspect.Signature:
     """A signature with the learner's parameter names where Python allows them.
 
@@ -432,7 +461,8 @@ class RemoteFunction:
             raise LearnerError("", f"the Python process running {self.name} had ended: "
                                    f"{self.lost or self.process.ended()}")
         try:
-            payload = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((args, kwargs, _gradients(args, kwargs)),
+                                   protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - a check's input that cannot travel
             raise LearnerError("", f"the grader could not send the inputs ({exc})") from None
         cpu = max(self.cpu_left, 0.05)

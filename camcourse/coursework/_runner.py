@@ -7,6 +7,8 @@ namespaces where available; its standard streams go to ``/dev/null``. It confine
 
 - ``checks``: import extra check modules (so the grader's pickled inputs can be rebuilt);
 - ``imports``: run the notebook's import statements, reporting each one that fails;
+- ``installed``: which import statements import installed packages only (they get the
+  import budget; a module the learner wrote does not);
 - ``exec``: run an exercise cell under a CPU-time limit (magics through IPython's input
   transformer; a failing demo line is reported, the definitions after it still run);
 - ``find``: which of some names the cells defined as callables, with parameter names;
@@ -320,6 +322,32 @@ def main(fd: int, config: dict[str, Any]) -> int:
                               "text": _text(exc)})
 
 
+def _installed_imports(statement: str) -> bool:
+    """True when ``statement`` only imports (``notebooks.imports_only``) modules that are
+    loaded already or installed outside this process's working directory."""
+    from camcourse.coursework.notebooks import imports_only
+
+    if not imports_only(statement):
+        return False
+    work = os.path.realpath(os.getcwd())
+    for node in ast.walk(ast.parse(statement)):
+        if isinstance(node, ast.ImportFrom) and (node.level or not node.module):
+            return False
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            top = name.split(".")[0]
+            if top in sys.modules:
+                continue
+            spec = importlib.util.find_spec(top)
+            places = [spec.origin] if spec is not None and spec.origin else []
+            places += list(spec.submodule_search_locations or []) if spec is not None else []
+            if not places or any(os.path.realpath(p).startswith(work + os.sep)
+                                 or os.path.realpath(p) == work for p in places):
+                return False
+    return True
+
+
 def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
             tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     op = header.get("op")
@@ -342,10 +370,15 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
     if op == "define":  # another cell's definitions: each alone, failures only noted
         failed = []
         for statement in header["statements"]:
-            # an import (also in a try block) may take long on a loaded machine: Torch,
-            # matplotlib; it gets the import budget, the rest the small one
-            cpu = header.get("import_cpu", header["cpu"]) if statement.startswith(
-                ("import ", "from ", "try:")) else header["cpu"]
+            # an import of an installed package (also in a try block) may take long on a
+            # loaded machine: Torch, matplotlib; it gets the import budget, the rest
+            # (a module the learner wrote in its folder included) the small one
+            try:
+                with tools.budget(header["cpu"]):
+                    installed = _installed_imports(statement)
+            except BaseException:  # noqa: BLE001 - a learner's import hook may do anything
+                installed = False
+            cpu = header.get("import_cpu", header["cpu"]) if installed else header["cpu"]
             try:
                 with tools.budget(cpu):
                     exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
@@ -379,6 +412,15 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
                     params = []
                 return {"status": "ok", "found": name, "params": params}, []
         return {"status": "ok", "found": None}, []
+    if op == "installed":  # which import statements get the import budget
+        answers = []
+        for statement in header["statements"]:
+            try:
+                with tools.budget(header["cpu"]):
+                    answers.append(bool(_installed_imports(statement)))
+            except BaseException:  # noqa: BLE001 - a learner's import hook may do anything
+                answers.append(False)
+        return {"status": "ok", "installed": answers}, []
     if op == "call":
         return tools.call(header, blobs, namespace, tools)
     if op == "usage":
@@ -390,10 +432,31 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
     return {"status": "unknown"}, []
 
 
+def _restore_gradients(args: tuple, kwargs: dict, gradients: list) -> None:
+    """Give the unpickled arguments the ``.grad`` pickle left behind (``_remote._gradients``)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    for kind, key, grads in gradients:
+        value = args[key] if kind == "arg" else kwargs[key]
+        if isinstance(value, torch.Tensor):
+            tensors = [value]
+        elif isinstance(value, torch.nn.Module):
+            tensors = list(value.parameters())
+        elif isinstance(value, torch.optim.Optimizer):
+            tensors = [p for group in value.param_groups for p in group["params"]]
+        else:
+            continue
+        for tensor, grad in zip(tensors, grads, strict=False):
+            if grad is not None and tensor.is_leaf:
+                tensor.grad = grad
+
+
 def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
           tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     fn = namespace.get(header["name"])
-    args, kwargs = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    args, kwargs, gradients = tools.loads(blobs[0])  # noqa: S301 - the grader's own inputs
+    _restore_gradients(args, kwargs, gradients)
     keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
     values = list(args) + list(kwargs.values())
     before = [tools.describe(v, tools) for v in values]

@@ -270,8 +270,14 @@ def bubblewrap_command(library: str, *, work_mb: int, env: dict[str, str]) -> li
     """The ``bwrap ... --`` prefix and the interpreter that run the learner's process.
 
     ``library`` (the folder holding the generated camlib and camcourse) is mounted
-    read-only at ``/library``; ``/work`` is a tmpfs of ``work_mb`` MiB; ``env`` is the
-    whole environment.
+    read-only at ``/library``; ``/work`` and ``/dev/shm`` are tmpfs of ``work_mb`` MiB
+    each, the only places it can write; ``env`` is the whole environment.
+
+    Every writable tmpfs has a size: tmpfs pages are memory that no address-space limit
+    of the process counts, and bwrap's ``--dev`` is an uncapped tmpfs (half the
+    machine's memory) whose ``shm`` would otherwise hold gigabytes after the process's
+    own limit stopped it. ``--remount-ro`` is not recursive, hence ``/dev`` named on
+    its own (device nodes such as ``/dev/null`` stay writable on a read-only mount).
     """
     bwrap = shutil.which("bwrap") or "bwrap"
     mounts, python = interpreter_mounts()
@@ -281,8 +287,9 @@ def bubblewrap_command(library: str, *, work_mb: int, env: dict[str, str]) -> li
             *_system_mounts(), *mounts,
             "--ro-bind", library, LIBRARY_MOUNT,
             "--proc", "/proc", "--dev", "/dev",
+            "--size", str(work_mb << 20), "--tmpfs", "/dev/shm",
             "--size", str(work_mb << 20), "--tmpfs", WORK_MOUNT,
-            "--remount-ro", "/", "--chdir", WORK_MOUNT]
+            "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_MOUNT]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + ["--", python]

@@ -48,7 +48,8 @@ class ChannelError(Exception):
 
 
 class ChannelRefused(ChannelError):
-    """A message the grader refuses to read (too large, too many values); the process lives."""
+    """A message the grader refuses to read (too large, too many values): the learner's
+    answer, not a failure of its process."""
 
 
 class ChannelTimeout(ChannelError):
@@ -105,8 +106,11 @@ def receive(sock: socket.socket, deadline: float | None = None,
             limit: int = MAX_MESSAGE) -> tuple[dict[str, Any], list[bytes]]:
     """Read one message; raises :class:`ChannelError` (or :class:`ChannelTimeout`)."""
     (size,) = struct.unpack(">Q", _read_exactly(sock, 8, deadline))
-    if size > limit or size < 4:
-        raise ChannelError(f"a message of {size} bytes (the limit is {limit})")
+    if size < 4:
+        raise ChannelError("a malformed message")
+    if size > limit:  # refused unread: the channel is out of step, the sender must go
+        raise ChannelRefused(f"a reply of {size:,} bytes (the limit is {limit:,}; an answer "
+                             f"this large is not what the exercise asks for)")
     body = _read_exactly(sock, size, deadline)
     (head_size,) = struct.unpack(">I", body[:4])
     if head_size > size - 4:

@@ -46,6 +46,7 @@ from camcourse.coursework.notebooks import (
     defined_names,
     find_exercises,
     free_names,
+    imports_only,
     lesson_number,
     needed_definitions,
     read_notebook,
@@ -262,7 +263,8 @@ class _CodeCell:
 
 
 def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict]:
-    """Every code cell (tag, headings above it, names it defines) and each first check."""
+    """Every code cell (tag, headings above it, names it defines) and each exercise's last
+    check call (commented-out lines are not calls)."""
     heads: frozenset[str] = frozenset()
     code: list[_CodeCell] = []
     checks: dict[str, int] = {}
@@ -279,8 +281,10 @@ def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell]
             code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
                                   defined_names(text) if text.strip() else []))
             if CHECK_TAG in cell_tags or "exercise_" in text:
-                for m in CHECK_CALL.finditer(text):
-                    checks.setdefault(f"{int(m.group(1))}.{int(m.group(2))}", i)
+                calls = "\n".join(line for line in text.splitlines()
+                                  if not line.lstrip().startswith("#"))
+                for m in CHECK_CALL.finditer(calls):
+                    checks[f"{int(m.group(1))}.{int(m.group(2))}"] = i
     return code, checks
 
 
@@ -289,11 +293,18 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     """Exercise number -> the code cell that holds it; linear in the number of cells.
 
     A cell defining the exercise's function wins: the last one before the exercise's
-    check cell (what Run All leaves in force when the check runs); without a check cell,
-    the last of the best kind (tagged ``exercise`` under the exercise's heading, then
-    tagged, then any). A tagged cell under the exercise's heading comes next (a renamed
-    function). Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
+    last check call (what Run All leaves in force when that check runs: a fix written
+    below a failed check and checked again counts); without a check cell, the last of
+    the best kind (tagged ``exercise`` under the exercise's heading, then tagged, then
+    any). A tagged cell under the exercise's heading comes next (a renamed function).
+    Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
     """
+    return locate_cells(notebook, expected, seconds=seconds)[0]
+
+
+def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
+                 seconds: float = MATCH_SECONDS) -> tuple[dict[str, int], dict[str, int]]:
+    """(:func:`match_cells`'s answer, exercise number -> the cell of its last check call)."""
     code, checks = _scan(notebook["cells"], time.monotonic() + seconds)
     by_name: dict[str, list[_CodeCell]] = {}
     for cell in code:
@@ -319,7 +330,7 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
         if chosen is not None:
             found[e.number] = chosen.index
             taken.add(chosen.index)
-    return found
+    return found, checks
 
 
 # ---------------------------------------------------------------------------
@@ -327,15 +338,61 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 # ---------------------------------------------------------------------------
 
 
-def _define(process, statements: list[str], settings: Settings) -> list[list[str]]:
-    """Run another cell's definitions, each alone under a small CPU budget; the failed ones."""
+def _define(process, statements: list[str], settings: Settings,
+            dropped: dict[str, str]) -> list[list[str]]:
+    """Run another cell's definitions, each alone under a small CPU budget; the failed ones.
+
+    Consecutive import statements travel together with the import budget; every other
+    statement travels alone, with a deadline of its own: the CPU alarm of the learner's
+    process fires only between Python instructions, so a definition that spends its time
+    in one C call (``N = sum(range(10**12))``) is stopped by this deadline, never given
+    the minutes an import of Torch may take on a loaded machine. Statements in
+    ``dropped`` are left out; those of a request that ends the process are added to it
+    (with why), and the caller starts the process again without them.
+    """
+    from camcourse.coursework._wire import ChannelError
+
     cpu = min(DEFINE_SECONDS, settings.cell_timeout)
-    imports = sum(t.startswith(("import ", "from ", "try:")) for t in statements)
-    header, _ = process.request({"op": "define", "statements": statements, "cpu": cpu,
-                                 "import_cpu": settings.import_timeout},
-                                timeout=(len(statements) - imports) * (3 * cpu + 2)
-                                + min(imports, 1) * settings.import_timeout + 10)
-    return [[str(x)[:200] for x in f] for f in header.get("failed") or []][:50]
+    groups: list[list[str]] = []
+    for text in statements:
+        if text in dropped:
+            continue
+        if groups and imports_only(text) and imports_only(groups[-1][0]):
+            groups[-1].append(text)
+        else:
+            groups.append([text])
+    failed: list[list[str]] = []
+    imports = [t for g in groups if imports_only(g[0]) for t in g]
+    installed: set[str] = set()
+    if imports:
+        try:  # the learner's process says which imports are of installed packages
+            header, _ = process.request({"op": "installed", "cpu": cpu, "statements": imports},
+                                        timeout=3 * cpu + 10)
+        except ChannelError:
+            why = f"the learner's process was stopped while importing: {process.ended()}"
+            dropped.update(dict.fromkeys(imports, why))
+            return failed
+        installed = {t for t, yes in zip(imports, header.get("installed") or [], strict=False)
+                     if yes is True}
+        split: list[list[str]] = []  # installed imports together, any other alone, in order
+        for text in (t for g in groups for t in g):
+            if text in installed and split and split[-1][0] in installed:
+                split[-1].append(text)
+            else:
+                split.append([text])
+        groups = split
+    for group in groups:
+        timeout = settings.import_timeout + 10 if group[0] in installed else 3 * cpu + 10
+        try:
+            header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
+                                         "import_cpu": settings.import_timeout},
+                                        timeout=timeout)
+        except ChannelError:
+            why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
+            dropped.update(dict.fromkeys(group, why))
+            return failed
+        failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
+    return failed[:50]
 
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
@@ -367,8 +424,8 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     return False, f"running the exercise cell raised {text}"
 
 
-def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple[
-        bool, str, str]:
+def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
+             after: Sequence[str] = ()) -> tuple[bool, str, str]:
     """Start the process and replay what Run All leaves before the exercise's check.
 
     ``steps``: ("define", statements) for other cells' definitions, ("exec", source) for
@@ -376,27 +433,29 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple
     out and the process started again. Returns (this cell ran, its message with notes,
     a note on what was skipped, for a failed check).
     """
-    from camcourse.coursework._wire import ChannelError
 
-    skipped: set[int] = set()
+    skipped: set[int] = set()  # earlier exercise cells that ended the process
+    dropped: dict[str, str] = {}  # definitions that ended it -> why
     while True:
         process.start()
-        failed: list[list[str]] = []
+        failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
         for k, (kind, payload) in enumerate(steps[:-1]):
             if k in skipped:
                 continue
             if kind == "define":
-                try:
-                    failed += _define(process, payload, settings)
-                except ChannelError:
-                    pass
+                failed += _define(process, payload, settings, dropped)
             else:
                 _exec(process, payload, "earlier", settings)
+                if not process.alive:
+                    skipped.add(k)
             if not process.alive:
-                skipped.add(k)
                 break
         else:
             ran, message = _exec(process, steps[-1][1], "cell", settings)
+            if ran and after and process.alive:
+                failed += _define(process, list(after), settings, dropped)
+                if not process.alive:
+                    continue
             imports = [f for f in failed if f[0].startswith(("import ", "from "))]
             if imports:
                 message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
@@ -410,18 +469,20 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings) -> tuple
 
 
 def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                 ) -> tuple[bool, str, float]:
+                 after: Sequence[str] = ()) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
-    Returns (passed, message, CPU seconds of the learner's process).
+    ``after``: definitions of the cells between the exercise's cell and its check, run
+    after the cell as Run All does. Returns (passed, message, CPU seconds of the
+    learner's process).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, steps, settings, holder)
+    passed, message = _run_exercise(e, steps, settings, holder, list(after))
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                  holder: list) -> tuple[bool, str]:
+                  holder: list, after: list[str]) -> tuple[bool, str]:
     from camcourse.checks import get_check
     from camcourse.checks._results import CheckResult
     from camcourse.coursework._library import library_without
@@ -440,7 +501,7 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
     holder.append(process)
     try:
         try:
-            ran, message, skipped_note = _prepare(process, steps, settings)
+            ran, message, skipped_note = _prepare(process, steps, settings, after)
         except (ChannelError, OSError) as exc:
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
@@ -500,12 +561,15 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
                 for e in plan.expected}
     try:
-        where = match_cells(plan.notebook, plan.expected)
+        where, checks = locate_cells(plan.notebook, plan.expected)
     except TimeoutError as exc:
         return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
     cells = plan.notebook["cells"]
     chosen = set(where.values())
-    last = max(chosen, default=-1)
+    # Run All runs the cells between an exercise's cell and its check before the check
+    # calls the function: a helper or an import written there is in force.
+    ends = {n: max(i, checks.get(n, i)) for n, i in where.items()}
+    last = max(ends.values(), default=-1)
     others = [i for i, c in enumerate(cells[:last])
               if c.get("cell_type") == "code" and i not in chosen]
     used = set().union(*(free_names(source(cells[i])) for i in chosen))
@@ -526,8 +590,10 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
                     steps[-1][1].extend(needed[i])
                 else:
                     steps.append(("define", list(needed[i])))
+        after = [t for i in range(where[e.number] + 1, ends[e.number])
+                 if i not in chosen for t in needed.get(i, ())]
         try:
-            passed, message, cpu = run_exercise(e, steps, settings)
+            passed, message, cpu = run_exercise(e, steps, settings, after)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "

@@ -482,6 +482,42 @@ def statement_binds(node: ast.stmt) -> set[str] | None:
     return None
 
 
+def imports_only(code: str) -> bool:
+    """True when ``code`` only imports: import statements, also in ``try`` / ``if`` blocks
+    whose other statements bind a name to a constant or another name (``scipy = None``).
+
+    Such a statement may take long (Torch on a loaded machine) and gets the import time
+    budget; anything else that computes gets the small budget of a definition.
+
+    >>> imports_only("try:\\n    import scipy\\nexcept ImportError:\\n    scipy = None")
+    True
+    >>> imports_only("try:\\n    import math\\n    N = sum(range(10**12))\\n"
+    ...              "except ImportError:\\n    pass")
+    False
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+    def plain(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Import | ast.ImportFrom | ast.Pass):
+            return True
+        if isinstance(node, ast.Assign):
+            return isinstance(node.value, ast.Constant | ast.Name) and all(
+                isinstance(t, ast.Name) for t in node.targets)
+        if isinstance(node, ast.Try):
+            return all(plain(n) for block in (node.body, node.orelse, node.finalbody,
+                                              *(h.body for h in node.handlers)) for n in block)
+        if isinstance(node, ast.If):
+            return isinstance(node.test, ast.Constant | ast.Name | ast.Attribute) and all(
+                plain(n) for n in (*node.body, *node.orelse))
+        return False
+
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return bool(imports) and all(plain(n) for n in tree.body)
+
+
 def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
     """A cell's top-level definitions: (source, names bound, names used), in order.
 
