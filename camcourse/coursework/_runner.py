@@ -193,9 +193,15 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
     for node in tree.body:
         if first is not None and statement_binds(node) is None:
             continue
-        statement = compile(ast.Module([node], type_ignores=[]), filename, "exec")
+        # IPython runs a top-level ``await`` (autoawait): so does the grader, to the end
+        statement = compile(ast.Module([node], type_ignores=[]), filename, "exec",
+                            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         try:
-            exec(statement, namespace)  # noqa: S102 - running submissions is the job
+            if statement.co_flags & inspect.CO_COROUTINE:
+                import asyncio
+                asyncio.run(eval(statement, namespace))  # noqa: S307 - as exec below
+            else:
+                exec(statement, namespace)  # noqa: S102 - running submissions is the job
         except _CpuTimeUp:
             raise
         except BaseException as exc:  # noqa: BLE001 - reported, the cell goes on
