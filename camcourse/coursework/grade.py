@@ -172,6 +172,28 @@ def student_name(path: Path, folder: Path | None) -> str:
     return path.stem
 
 
+def student_names(found: list[tuple[Path, Path | None]]) -> list[str]:
+    """:func:`student_name` of each (file, folder), told apart where two would share one.
+
+    ``grade ann/ bob/`` finds ``ann/04_x.ipynb`` and ``bob/04_x.ipynb``: both would be
+    "04_x", their rows indistinguishable and their messages in one feedback file. A file
+    named by its stem that shares the name with a file in another folder is named by its
+    folder instead ("ann", "bob"), or by the folder's path when those are alike too.
+    """
+    names = [student_name(p, folder) for p, folder in found]
+    folders: dict[str, set[Path]] = {}
+    for (p, _), name in zip(found, names, strict=True):
+        folders.setdefault(name, set()).add(p.parent)
+    clashing = {name for name, parents in folders.items() if len(parents) > 1}
+    renamed = [p.parent.resolve().name if name in clashing and name == p.stem else name
+               for (p, _), name in zip(found, names, strict=True)]
+    counts: dict[str, set[Path]] = {}
+    for (p, _), name in zip(found, renamed, strict=True):
+        counts.setdefault(name, set()).add(p.parent)
+    return [str(p.parent) if name in clashing and len(counts[new]) > 1 else new
+            for (p, _), name, new in zip(found, names, renamed, strict=True)]
+
+
 def reference_exercises(lessons_dir: str | Path | None,
                         lesson: int | None) -> list[Exercise] | None:
     """The exercises of lesson ``lesson`` as the course defines them (each number once).
@@ -937,13 +959,14 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
     info = RunInfo(seed, getattr(camlib, "__version__", "unknown"),
                    checks_hash([str(m) for m in check_modules]))
     library = learner_files()  # once: every task grades with it
-    tasks = [dict(path=p, name=str(p), student=student_name(p, folder),
+    found = expand_submissions(submissions)
+    tasks = [dict(path=p, name=str(p), student=student,
                   lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,
                   check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
                   import_timeout=import_timeout, memory_mb=memory_mb,
                   library=library, sandbox=problem is None)
-             for p, folder in expand_submissions(submissions)]
+             for (p, _), student in zip(found, student_names(found), strict=True)]
     if out is not None and totals_out is None:
         totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
     output = _Output(Path(out) if out is not None else None,
