@@ -996,6 +996,39 @@ def instance_boxes(cam, threshold=0.2):
 """),
 ]
 
+VARIANTS += [  # a fifth round, on some exercises: what IPython accepts and plain Python not
+    V("1.2", "tqdm over the images and a note on stderr", """\
+import sys
+from tqdm.auto import tqdm
+
+def strongest_location(features):
+    n, k, h, w = features.shape
+    out = np.zeros((n, k, 2), dtype=np.int64)
+    for i in tqdm(range(n)):
+        rows, cols = np.unravel_index(features[i].reshape(k, -1).argmax(-1), (h, w))
+        out[i] = np.stack([cols, rows], axis=-1)
+    print("done", file=sys.stderr)
+    return out
+"""),
+    V("2.3", "functools.partial of np.max", """\
+import functools
+
+global_max_pool = functools.partial(np.max, axis=(2, 3))
+"""),
+    V("3.1", "an np.matrix", """\
+def class_scores(pooled, weight, bias):
+    return np.asmatrix(pooled) @ np.asmatrix(weight).T + bias
+"""),
+    V("8.1", "a top-level await in the cell", """\
+import asyncio
+
+await asyncio.sleep(0)
+
+def gradcam_weights(gradients):
+    return gradients.mean(dim=(2, 3))
+"""),
+]
+
 
 
 GRADER_CAUSES: dict[str, str] = {}
