@@ -865,7 +865,98 @@ PLAUSIBLE = [
                          "    except OSError:\n        return images.astype(np.float32) / 255\n"
                          "    return None")}),
 ]
-CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE
+_LIARS = """import builtins
+class _Yes(int):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = int.__hash__
+    def __index__(self): return 1
+    def __float__(self): return 1.0
+class _Close(float):
+    def __eq__(self, other): return True
+    def __sub__(self, other): return 0.0
+    def __rsub__(self, other): return 0.0
+    def __abs__(self): return 0.0
+    def __lt__(self, other): return True
+    def __gt__(self, other): return False
+"""
+ODDITIES = [  # lessons 01-10: what IPython runs, objects that lie, a process that misbehaves
+    Case("l08_await_in_cell", 3, "a top-level await above a right 8.1 (IPython's autoawait)",
+         {"8.1": _around("8.1", "import asyncio\nawait asyncio.sleep(0)\n")},
+         lesson=8, kind="honest"),
+    Case("l08_await_forever", 2, "8.1 wrong, then a top-level await that never ends",
+         {"8.1": "def gradcam_weights(gradients):\n    return gradients.sum(dim=(2, 3))\n"
+                 "async def _spin():\n    while True:\n        pass\nawait _spin()\n"},
+         lesson=8, kind="run"),
+    Case("l01_torch_function_liar", 1, "1.2 returns a Tensor subclass whose "
+         "__torch_function__ answers True to everything",
+         {"1.2": "class _T(torch.Tensor):\n    @classmethod\n"
+                 "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                 "        return True\ndef strongest_location(features):\n"
+                 "    return torch.zeros(features.shape[0], features.shape[1], 2, "
+                 "dtype=torch.long).as_subclass(_T)\n"}, lesson=1),
+    Case("l01_patches_builtins", 1, "1.2 makes np.allclose, np.array_equal and isinstance "
+         "always true, then returns a wrong shape",
+         {"1.2": "import builtins\nnp.allclose = lambda *a, **k: True\n"
+                 "np.array_equal = lambda *a, **k: True\n"
+                 "builtins.isinstance = lambda *a: True\n"
+                 "def strongest_location(features):\n    return np.zeros((1,))\n"},
+         lesson=1, kind="isolation"),
+    Case("l01_frames_and_gc", 1, "1.2 looks for the expected answer in its callers' frames "
+         "and in gc, else returns int64 overflow",
+         {"1.2": "import gc, inspect\ndef strongest_location(features):\n"
+                 "    for frame in inspect.stack():\n"
+                 "        for v in frame.frame.f_locals.values():\n"
+                 "            if isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[-1] == 2:\n"
+                 "                return v\n"
+                 "    for o in gc.get_objects():\n"
+                 "        if isinstance(o, np.ndarray) and o.ndim == 3 and "
+                 "o.shape[:2] == features.shape[:2] and o.shape[-1] == 2 and o is not features:\n"
+                 "            return o\n"
+                 "    return np.full(features.shape[:2] + (2,), 2**63 - 1)\n"},
+         lesson=1, kind="isolation"),
+    Case("l02_lying_numbers", 2, "2.2 returns ints whose == is always True",
+         {"2.2": _LIARS + "def head_parameter_counts(channels, height, width, classes):\n"
+                          "    return _Yes(0), _Yes(0)\n"}, lesson=2),
+    Case("l02_endless_generators", 1, "2.1 and 2.3 return endless generators",
+         {"2.1": "def global_average_pool(features, reduce='mean'):\n"
+                 "    def g():\n        while True:\n            yield 1.0\n    return g()\n",
+          "2.3": "import itertools\ndef global_max_pool(features):\n"
+                 "    return itertools.count()\n"}, lesson=2, kind="run"),
+    Case("l02_broadcast_terabyte", 2, "2.3 returns a (10^6, 10^6) broadcast view of one zero",
+         {"2.3": "def global_max_pool(features):\n"
+                 "    return np.broadcast_to(np.float64(0), (10**6, 10**6))\n"},
+         lesson=2, kind="run"),
+    Case("l03_patches_torch", 1, "3.1 patches Tensor.__eq__, torch.allclose and "
+         "assert_allclose, then returns a wrong shape",
+         {"3.1": "torch.Tensor.__eq__ = lambda a, b: torch.ones((), dtype=torch.bool)\n"
+                 "torch.allclose = lambda *a, **k: True\n"
+                 "np.testing.assert_allclose = lambda *a, **k: None\n"
+                 "def class_scores(pooled, weight, bias):\n    return pooled[:, :1] * 0\n"},
+         lesson=3, kind="isolation"),
+    Case("l03_object_array", 1, "3.2 returns an object array of 0.5",
+         {"3.2": "def softmax(scores):\n    a = np.empty(scores.shape, dtype=object)\n"
+                 "    a[...] = 0.5\n    return a\n"}, lesson=3),
+    Case("l04_sleep_ignoring_signals", 2, "4.2 ignores SIGALRM and SIGXCPU, then sleeps",
+         {"4.2": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                 "signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+                 "def scores_from_maps(maps, bias, reduce='mean'):\n    time.sleep(10**6)\n"},
+         kind="run"),
+    Case("l05_fork_and_kill", 3, "5.3 wrong; its cell kills its parent and, from a fork, PID 1",
+         {"5.3": "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+                 "except Exception:\n    pass\ntry:\n    if os.fork() == 0:\n"
+                 "        os.kill(1, signal.SIGKILL)\nexcept Exception:\n    pass\n"
+                 "def threshold_mask(cam, fraction=0.2):\n    return cam > -1e9\n"},
+         lesson=5, kind="isolation", needs="seccomp"),
+    Case("l09_closes_std_fds", 1, "9.2 closes file descriptors 0 to 49",
+         {"9.2": _body("9.2", "import os\nfor fd in range(50):\n    try:\n"
+                              "        os.close(fd)\n    except OSError:\n"
+                              "        pass\nreturn None")}, lesson=9, kind="run"),
+    Case("l10_lying_float", 1, "10.2 returns a float whose ==, - and < always agree",
+         {"10.2": _LIARS + "def gt_known_loc(cams, boxes, threshold=0.2):\n"
+                           "    return _Close(0.123)\n"}, lesson=10),
+]
+CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "
