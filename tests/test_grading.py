@@ -395,6 +395,31 @@ def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
     assert isinstance(error, NameError) and namespace["g"]() == 1
 
 
+def test_a_top_level_await_runs_as_in_ipython():
+    from camcourse.coursework._runner import run_cell
+
+    namespace: dict = {}
+    code = ("import asyncio\nasync def two():\n    return 2\nx = await two()\n"
+            "def f():\n    return x\n")
+    assert run_cell(code, "<exercise t>", namespace) is None and namespace["f"]() == 2
+
+
+def test_submissions_that_would_share_a_student_name_are_named_by_their_folders():
+    from camcourse.coursework.grade import student_names
+
+    def names(*pairs):
+        return student_names([(Path(p), Path(f) if f else None) for p, f in pairs])
+
+    # grade ann/ bob/: both files are 04_x.ipynb
+    assert names(("ann/04_x.ipynb", "ann"), ("bob/04_x.ipynb", "bob")) == ["ann", "bob"]
+    # grade class/: sub-folders name the learners, files alone in it their stems
+    assert names(("c/ann/04_x.ipynb", "c"), ("c/ann/02_x.ipynb", "c"),
+                 ("c/bob.ipynb", "c")) == ["ann", "ann", "bob"]
+    # folders alike too: their paths
+    assert names(("x/a/04_x.ipynb", None), ("y/a/04_x.ipynb", None),
+                 ("z/b/03_x.ipynb", None)) == ["x/a", "y/a", "03_x"]
+
+
 def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():
     from camcourse.coursework._remote import _signature
 
