@@ -884,6 +884,12 @@ ODDITIES = [  # lessons 01-10: what IPython runs, objects that lie, a process th
     Case("l08_await_in_cell", 3, "a top-level await above a right 8.1 (IPython's autoawait)",
          {"8.1": _around("8.1", "import asyncio\nawait asyncio.sleep(0)\n")},
          lesson=8, kind="honest"),
+    Case("l03_writefile_module", 2, "3.2 imports its function from a module that a "
+         "%%writefile cell above it writes",
+         edit=_insert_before("3.2", "%%writefile mysoftmax.py\nimport numpy as np\n\n\n"
+                             + _solution("3.2"),
+                             then={"3.2": "from mysoftmax import softmax\n"}),
+         lesson=3, kind="honest"),
     Case("l08_await_forever", 2, "8.1 wrong, then a top-level await that never ends",
          {"8.1": "def gradcam_weights(gradients):\n    return gradients.sum(dim=(2, 3))\n"
                  "async def _spin():\n    while True:\n        pass\nawait _spin()\n"},

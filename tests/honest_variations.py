@@ -1111,7 +1111,18 @@ def decorated_with_a_main_guard(nb: dict, cells: list[int]) -> None:
               "    print(undefined_demo_variable)\n")
 
 
+def module_from_writefile(nb: dict, cells: list[int]) -> None:
+    """Each function in a module that a ``%%writefile`` cell above writes; the exercise
+    cell imports it from there."""
+    for k, i in reversed(list(enumerate(cells))):
+        code = _text(nb["cells"][i])
+        nb["cells"].insert(i, _code_cell(f"%%writefile mine_{k}.py\nimport numpy as np\n"
+                                         f"import torch\n\n\n{code}"))
+        nb["cells"][i + 1]["source"] = f"from mine_{k} import {_function_name(code)}\n"
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
-           windows_lines_and_plain_metadata, decorated_with_a_main_guard]
+           windows_lines_and_plain_metadata, decorated_with_a_main_guard,
+           module_from_writefile]
 """Honest notebook layouts; each must keep every exercise's full marks."""

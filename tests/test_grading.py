@@ -404,6 +404,23 @@ def test_a_top_level_await_runs_as_in_ipython():
     assert run_cell(code, "<exercise t>", namespace) is None and namespace["f"]() == 2
 
 
+def test_a_module_written_by_writefile_is_written_and_importable(tmp_path, monkeypatch):
+    from camcourse.coursework._runner import _Shell, as_python, run_cell
+    from camcourse.coursework.notebooks import defined_names, needed_definitions
+
+    cell = "%%writefile mine.py\ndef f(x):\n    return 2 * x\n"
+    assert defined_names(cell) == [] and defined_names("%%time\ndef g():\n    pass\n") == ["g"]
+    (kept,) = needed_definitions([cell], {"unrelated"})  # always kept: a later import reads it
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace: dict = {}
+    shell = _Shell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    assert run_cell(kept[0], "<another cell>", namespace) is None
+    assert run_cell(as_python("from mine import f\n"), "<exercise t>", namespace) is None
+    assert namespace["f"](2) == 4
+
+
 def test_submissions_that_would_share_a_student_name_are_named_by_their_folders():
     from camcourse.coursework.grade import student_names
 

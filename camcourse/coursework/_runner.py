@@ -150,6 +150,15 @@ class _Shell:
         self.user_ns = namespace
 
     def run_cell_magic(self, name: str, line: str, cell: str) -> None:
+        if name in ("writefile", "file"):  # a module a later cell imports: written, as
+            words = line.split()           # in Jupyter, in the working folder
+            paths = [w for w in words if not w.startswith("-")]
+            if paths:
+                mode = "a" if {"-a", "--append"} & set(words) else "w"
+                with open(paths[0], mode, encoding="utf-8") as handle:
+                    handle.write(cell)
+                importlib.invalidate_caches()
+            return
         if name in _RUN_BODY:
             error = run_cell(as_python(cell), f"<exercise %%{name}>", self.namespace)
             if error is not None:

@@ -167,11 +167,20 @@ def tags(cell: dict[str, Any]) -> list[str]:
     return [t for t in found if isinstance(t, str)] if isinstance(found, list) else []
 
 
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+"""Cell magics whose body is Python that runs in the notebook's namespace."""
+
+
 def defined_names(code: str) -> list[str]:
     """Names of the top-level functions and classes that ``code`` defines, in order.
 
-    Falls back to a line scan when the code does not parse (a learner's syntax error).
+    Falls back to a line scan when the code does not parse (a learner's syntax error, or
+    a ``%%time`` cell). A cell whose body is not Python (``%%writefile``, ``%%bash``)
+    defines nothing, as in Jupyter.
     """
+    first = code.lstrip().split("\n", 1)[0]
+    if first.startswith("%%") and first[2:].split(" ", 1)[0].strip() not in PYTHON_CELL_MAGICS:
+        return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -518,10 +527,25 @@ def imports_only(code: str) -> bool:
     return bool(imports) and all(plain(n) for n in tree.body)
 
 
+WRITES_FILE = "%%writefile"
+"""What :func:`definitions` says a ``%%writefile`` cell binds: a file a later cell may
+import (``%%writefile helpers.py`` then ``from helpers import f``); always kept."""
+
+
+def _writes_file(node: ast.stmt) -> bool:
+    """Whether ``node`` is IPython's ``get_ipython().run_cell_magic('writefile', ...)``."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run_cell_magic" and bool(call.args)
+            and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value in ("writefile", "file"))
+
+
 def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
     """A cell's top-level definitions: (source, names bound, names used), in order.
 
-    Magics and shell lines are dropped; a cell that does not parse gives nothing.
+    Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
+    what a later ``import`` reads); a cell that does not parse gives nothing.
     """
     code = without_magics(code)
     try:
@@ -530,7 +554,7 @@ def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
         return []
     found = []
     for node in tree.body:
-        bound = statement_binds(node)
+        bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
         text = ast.get_source_segment(code, node) if bound is not None else None
         if text:
             try:
@@ -544,8 +568,8 @@ def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
 def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     """Per cell, the definitions that the names ``used`` need, directly or through others.
 
-    A star import is always kept. Linear passes until nothing is added (a definition is
-    added at most once).
+    A star import and a ``%%writefile`` are always kept. Linear passes until nothing is
+    added (a definition is added at most once).
     """
     found = [definitions(code) for code in cells]
     keep = [[False] * len(d) for d in found]
@@ -555,7 +579,8 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
         changed = False
         for i, cell in enumerate(found):
             for j, (_, bound, uses) in enumerate(cell):
-                if not keep[i][j] and ("*" in bound or bound & needed):
+                if not keep[i][j] and ("*" in bound or WRITES_FILE in bound
+                                       or bound & needed):
                     keep[i][j] = changed = True
                     needed |= uses
     return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
