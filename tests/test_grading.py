@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import socket
 import subprocess
 import sys
@@ -487,6 +488,19 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
     where = match_cells(nb, expected)
     assert time.monotonic() - start < 10
     assert "return np.asarray(x)" in nb["cells"][where["91.2"]]["source"]
+
+
+def test_each_student_gets_a_feedback_file_of_their_own(tmp_path):
+    from camcourse.coursework.grade import Grade, RunInfo, _Output
+
+    out = _Output(tmp_path / "g.csv", None, RunInfo(1, "0", "abc"))
+    for student in ("张伟", "李娜", "Zoë", "Zoé", "ann b", "ann_b", "张伟"):
+        out.record([Grade("s.ipynb", "1.1", 0, 1, f"✘ for {student}", student, "01")])
+    out.close()
+    files = sorted((tmp_path / "g-feedback").iterdir())
+    assert len(files) == 6, [f.name for f in files]
+    assert [f.read_text().count("✘ for ") for f in files].count(2) == 1  # 张伟's two rows
+    assert all(len(set(re.findall("✘ for (.*)", f.read_text()))) == 1 for f in files)
 
 
 def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):

@@ -676,7 +676,8 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
 
 
 def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:100] or "submission"
+    """``text`` as a file name: letters of any script, digits, ``._-``; else ``_``."""
+    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:100] or "submission"
 
 
 def _capped(message: str, feedback: str | None) -> str:
@@ -761,6 +762,7 @@ class _Output:
         self.feedback = out.with_name(out.stem + "-feedback") if out is not None else None
         self.seed_file = out.with_name(out.stem + "-seed.txt") if out is not None else None
         self.started: set[str] = set()
+        self.keys: dict[str, str] = {}  # student -> feedback file name, one file each
         for target, fields in ((out, CSV_FIELDS), (totals_out, TOTALS_FIELDS)):
             if target is None:
                 self.writers.append(None)
@@ -784,7 +786,13 @@ class _Output:
     def _feedback_file(self, rows: list[Grade]) -> str | None:
         if self.feedback is None or not rows:
             return None
-        key = _safe_name(rows[0].student or Path(rows[0].submission).stem)
+        student = rows[0].student or Path(rows[0].submission).stem
+        if student not in self.keys:  # two students whose names read alike get two files
+            key = _safe_name(student)
+            if key in self.keys.values():
+                key += "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
+            self.keys[student] = key
+        key = self.keys[student]
         path = self.feedback / f"{key}.txt"
         mode = "a" if key in self.started else "w"
         self.started.add(key)
