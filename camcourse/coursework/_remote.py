@@ -408,13 +408,8 @@ def _gradients(args: tuple, kwargs: dict) -> list[tuple[str, Any, list[Any]]]:
     found = []
     for kind, key, value in [("arg", i, v) for i, v in enumerate(args)] + [
             ("kw", k, v) for k, v in kwargs.items()]:
-        if isinstance(value, torch.Tensor):
-            tensors = [value]
-        elif isinstance(value, torch.nn.Module):
-            tensors = list(value.parameters())
-        elif isinstance(value, torch.optim.Optimizer):
-            tensors = [p for group in value.param_groups for p in group["params"]]
-        else:
+        tensors = _wire.trained_tensors(value, torch)
+        if tensors is None:
             continue
         grads = [None if t.grad is None else t.grad.detach().clone() for t in tensors]
         if any(g is not None for g in grads):

@@ -454,13 +454,8 @@ def _restore_gradients(args: tuple, kwargs: dict, gradients: list) -> None:
         return
     for kind, key, grads in gradients:
         value = args[key] if kind == "arg" else kwargs[key]
-        if isinstance(value, torch.Tensor):
-            tensors = [value]
-        elif isinstance(value, torch.nn.Module):
-            tensors = list(value.parameters())
-        elif isinstance(value, torch.optim.Optimizer):
-            tensors = [p for group in value.param_groups for p in group["params"]]
-        else:
+        tensors = _wire.trained_tensors(value, torch)
+        if tensors is None:
             continue
         for tensor, grad in zip(tensors, grads, strict=False):
             if grad is not None and tensor.is_leaf:

@@ -265,3 +265,16 @@ def decode(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
     if kind == "obj":
         return Opaque(str(tree.get("type", "object"))[:80])
     raise ChannelError("a malformed value")
+
+
+def trained_tensors(value: Any, torch: Any) -> list | None:
+    """The tensors whose ``.grad`` an argument carries, in a fixed order: the tensor itself,
+    a module's parameters, an optimizer's groups' parameters; None for anything else.
+    Both ends of the channel list them alike, so gradients match tensors by position."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, torch.nn.Module):
+        return list(value.parameters())
+    if isinstance(value, torch.optim.Optimizer):
+        return [p for group in value.param_groups for p in group["params"]]
+    return None
