@@ -261,17 +261,20 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
 SWEEP_MAPS = sweep.MAPS_AT_A_TIME  # maps a thread levels and sweeps at a time
 
 
-def _level_inputs(maps: torch.Tensor, protocol: str
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads, with their
-    ranges: float32, or float64 for float64 maps in "camlib" (float16 and bfloat16
-    values are all exactly float32 ones, and `camlib.torch.normalize` computes in float32
-    for them too); refused when not finite."""
-    n = maps.shape[0]
-    flat = maps.detach().reshape(n, -1)
+def _level_values(maps: torch.Tensor, protocol: str) -> np.ndarray:
+    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads: float32, or
+    float64 for float64 maps in "camlib" (float16 and bfloat16 values are all exactly
+    float32 ones, and `camlib.torch.normalize` computes in float32 for them too)."""
+    flat = maps.detach().reshape(maps.shape[0], -1)
     if protocol == "choe2020" or flat.dtype != torch.float64:
         flat = flat.float()
-    array = flat.cpu().numpy()
+    return flat.cpu().numpy()
+
+
+def _level_inputs(maps: torch.Tensor, protocol: str
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_level_values` with their `camlib.sweep.row_ranges`; refused when not finite."""
+    array = _level_values(maps, protocol)
     low, high = sweep.row_ranges(array)
     with np.errstate(over="ignore", invalid="ignore"):
         finite = np.isfinite(low).all() and np.isfinite(high - low).all()
@@ -297,10 +300,11 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
 def _threshold_boxes(maps: torch.Tensor, gt: np.ndarray, ascending: list[float],
                      protocol: str, every: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """`camlib.sweep.threshold_boxes` of maps (n, H, W) at ascending thresholds, their
-    levels made and swept a few maps per thread at a time (`camlib.sweep.map_boxes`)."""
-    array, low, high = _level_inputs(maps, protocol)
-    return sweep.map_boxes(array, low, high, tuple(maps.shape[1:]), np.asarray(ascending),
-                           gt, protocol, every=every, at_a_time=SWEEP_MAPS)
+    ranges, levels and boxes made a few maps per thread at a time
+    (`camlib.sweep.map_boxes`, which also refuses maps that are not finite)."""
+    return sweep.map_boxes(_level_values(maps, protocol), tuple(maps.shape[1:]),
+                           np.asarray(ascending), gt, protocol, every=every,
+                           at_a_time=SWEEP_MAPS, name="maps")
 
 
 def _ious(boxes: np.ndarray, gt: torch.Tensor, protocol: str) -> torch.Tensor:

@@ -624,18 +624,26 @@ def _sweep_parallel(levels, gt, chunks, n_thresholds, choe, every, joins, groups
 
 
 @numba.njit(cache=True)
-def _level_and_sweep(kernel, values, low, high, grid, h, w, gt, start, stop, at_a_time,
-                     choe, every, joins, groups, euler_step, area_step, largest_out,
-                     best_out):
-    """Maps start..stop − 1, ``at_a_time`` maps at a time: their levels made by
-    ``kernel`` into one small buffer, then swept while the buffer is in the cache."""
+def _level_and_sweep(kernel, values, grid, h, w, gt, start, stop, at_a_time, choe, every,
+                     joins, groups, euler_step, area_step, largest_out, best_out, finite):
+    """Maps start..stop − 1, ``at_a_time`` maps at a time: their ranges and their levels
+    made by ``kernel`` into small buffers, then swept while the maps are in the cache.
+    ``finite[i]`` says whether map i and its range are finite (its boxes mean nothing
+    otherwise)."""
     n_thresholds = grid.shape[0]
     levels = np.empty((at_a_time, h, w), np.int32)
     flat = levels.reshape(at_a_time, h * w)
+    low = np.empty(at_a_time, values.dtype)
+    high = np.empty(at_a_time, values.dtype)
     scratch = _scratch(h, w, n_thresholds)
     for a in range(start, stop, at_a_time):
         b = min(a + at_a_time, stop)
-        kernel(values[a:b], low[a:b], high[a:b], grid, flat[:b - a])
+        _row_ranges(values[a:b], low, high)
+        for i in range(a, b):
+            finite[i] = np.isfinite(low[i - a]) and np.isfinite(high[i - a] - low[i - a])
+            if not finite[i]:  # swept as a constant map (its levels could be any index)
+                low[i - a] = high[i - a] = 0
+        kernel(values[a:b], low, high, grid, flat[:b - a])
         for i in range(a, b):
             _sweep_map(levels[i - a], gt[i], n_thresholds, choe, every, joins, groups,
                        euler_step, area_step, largest_out[i],
@@ -643,15 +651,15 @@ def _level_and_sweep(kernel, values, low, high, grid, h, w, gt, start, stop, at_
 
 
 @numba.njit(cache=True, parallel=True)
-def _level_and_sweep_parallel(kernel, values, low, high, grid, h, w, gt, chunks,
-                              at_a_time, choe, every, joins, groups, euler_step,
-                              area_step, largest_out, best_out):
+def _level_and_sweep_parallel(kernel, values, grid, h, w, gt, chunks, at_a_time, choe,
+                              every, joins, groups, euler_step, area_step, largest_out,
+                              best_out, finite):
     """`_level_and_sweep` on ``chunks`` contiguous shares of the maps, one per task."""
     n = values.shape[0]
     for k in numba.prange(chunks):
-        _level_and_sweep(kernel, values, low, high, grid, h, w, gt, k * n // chunks,
+        _level_and_sweep(kernel, values, grid, h, w, gt, k * n // chunks,
                          (k + 1) * n // chunks, at_a_time, choe, every, joins, groups,
-                         euler_step, area_step, largest_out, best_out)
+                         euler_step, area_step, largest_out, best_out, finite)
 
 
 @numba.njit(cache=True)
@@ -881,20 +889,25 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
 MAPS_AT_A_TIME = 8  # maps a thread levels and sweeps at a time (their levels: 1.6 MB at 224²)
 
 
-def map_boxes(values: np.ndarray, low: np.ndarray, high: np.ndarray, shape: tuple[int, int],
-              thresholds: np.ndarray, gt_boxes: np.ndarray, protocol: str,
-              every: bool = True, threads: int | None = None,
-              at_a_time: int = MAPS_AT_A_TIME) -> tuple[np.ndarray, np.ndarray | None]:
+def map_boxes(values: np.ndarray, shape: tuple[int, int], thresholds: np.ndarray,
+              gt_boxes: np.ndarray, protocol: str, every: bool = True,
+              threads: int | None = None, at_a_time: int = MAPS_AT_A_TIME, *,
+              name: str = "values") -> tuple[np.ndarray, np.ndarray | None]:
     """`threshold_boxes` of the `levels` of maps flattened to rows (N, H·W), in one
-    compiled call: each thread makes the levels of ``at_a_time`` maps of its share and
-    sweeps them while they are in its cache (the levels of a whole batch, 4 bytes a
-    pixel, would go to memory and back). ``values``, ``low``, ``high``, ``thresholds``
+    compiled call: each thread takes ``at_a_time`` maps of its share, finds their
+    `row_ranges`, makes their levels and sweeps them while they are in its cache (a
+    separate pass for the ranges, or the levels of a whole batch at 4 bytes a pixel,
+    would go to memory and back). ``values`` (float32 or float64), ``thresholds``
     (ascending) and ``protocol`` as in `levels`; ``shape`` the maps' (H, W);
     ``gt_boxes``, ``every`` and ``threads`` as in `threshold_boxes`, whose outputs it
     returns, identical.
 
+    A map holding NaN or ±inf, or whose max − min overflows its dtype, has no levels: a
+    ValueError names ``name`` (the caller's word for the maps) and the first such map.
+    The check reads the ranges the sweep computes anyway, so it costs no extra pass.
+
     >>> maps = np.array([[2, 0, 1, 2, 0, 0]], np.float32)
-    >>> largest, _ = map_boxes(maps, *row_ranges(maps), (2, 3), np.array([0.4, 0.9]),
+    >>> largest, _ = map_boxes(maps, (2, 3), np.array([0.4, 0.9]),
     ...                        np.array([[0, 0, 1, 2]]), "camlib", every=False)
     >>> largest[0].tolist()
     [[0, 0, 1, 2], [0, 0, 1, 2]]
@@ -906,13 +919,18 @@ def map_boxes(values: np.ndarray, low: np.ndarray, high: np.ndarray, shape: tupl
     n, (h, w) = values.shape[0], shape
     largest = np.zeros((n, len(grid), 4), np.int64)
     best = np.zeros((n if every else 1, len(grid), 4), np.int64)
+    finite = np.ones(n, np.bool_)
     chunks = _chunks(n, threads)
-    args = (kernel, values, low, high, grid, int(h), int(w), gt)
+    args = (kernel, values, grid, int(h), int(w), gt)
     rest = (max(1, int(at_a_time)), choe, bool(every), JOINS, GROUPS, EULER_STEP,
-            AREA_STEP, largest, best)
+            AREA_STEP, largest, best, finite)
     if n and h * w:
         if chunks == 1:
             _level_and_sweep(*args, 0, n, *rest)
         else:
             _level_and_sweep_parallel(*args, chunks, *rest)
+    if not finite.all():
+        raise ValueError(f"{name} must be finite, and max − min of each map a finite "
+                         f"number in its dtype, got a map containing NaN or inf or a range "
+                         f"beyond the dtype's largest value (map {int(np.argmin(finite))})")
     return largest, best if every else None

@@ -371,7 +371,7 @@ def test_the_boxes_do_not_depend_on_the_number_of_threads(protocol):
                           sweep.levels(flat, *ranges, np.array(GRIDS[100]), protocol, 3))
     # Levels and sweep in one call, a few maps at a time on each thread: the same boxes.
     for threads, at_a_time in ((1, 1), (1, 8), (2, 3), (3, 8), (64, 2)):
-        fused = sweep.map_boxes(flat, *ranges, maps.shape[1:], np.array(GRIDS[100]),
+        fused = sweep.map_boxes(flat, maps.shape[1:], np.array(GRIDS[100]),
                                 gt.numpy(), protocol, threads=threads, at_a_time=at_a_time)
         assert all(np.array_equal(a, b) for a, b in zip(one, fused, strict=True)), threads
 
@@ -399,3 +399,19 @@ def test_levels_of_values_at_and_beside_every_cut_equal_thresholding(dtype):
         maps = torch.from_numpy(values.reshape(1, 1, -1))
         assert np.array_equal(loc._levels(maps, thresholds, "camlib"),
                               _torch_levels(maps, thresholds, "camlib"))
+
+
+@pytest.mark.parametrize("protocol", sweep.PROTOCOLS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "overflow"])
+def test_map_boxes_refuses_a_map_that_is_not_finite_and_names_it(protocol, bad):
+    maps = np.random.default_rng(0).random((5, 36), dtype=np.float32)
+    if bad == "overflow":  # every value finite, max − min beyond float32
+        maps[3, 0], maps[3, 1] = -3e38, 3e38
+    else:
+        maps[3, 7] = bad
+    with pytest.raises(ValueError, match=r"scores must be finite.*\(map 3\)"):
+        sweep.map_boxes(maps, (6, 6), np.array([0.5]), np.zeros((5, 4)), protocol,
+                        threads=2, at_a_time=2, name="scores")
+    with pytest.raises(ValueError, match="maps must be finite"):
+        loc.max_box_acc(torch.from_numpy(maps.reshape(5, 6, 6)), torch.zeros(5, 4).long(),
+                        protocol=protocol)
