@@ -1,7 +1,9 @@
 """The benchmark commands run, and docs/results.md agrees with the shipped checkpoints."""
 
+import os
 import re
 
+import numpy as np
 import pytest
 
 from camcourse import paths, stats
@@ -189,3 +191,40 @@ def test_the_benchmark_page_times_maxboxacc_against_the_reference_loop(monkeypat
     assert "| camlib, protocol \"choe2020\" |" in text and "+2.0%" in text
     assert "| 01: show_channel: image | 50 ms | 200 ms | 190 ms | 40 ms | 150 ms |" in text
     assert "Over the target on the wall clock: none." in text
+
+
+def test_the_released_evaluation_needs_a_checkout_of_it(tmp_path):
+    from camcourse.benchmarks import wsol
+
+    with pytest.raises(FileNotFoundError, match="clovaai/wsolevaluation"):
+        wsol.released_counts(tmp_path, np.zeros((1, 4, 4)), np.zeros((1, 4)), [0.5])
+
+
+@pytest.mark.skipif(not os.environ.get("CAMCOURSE_WSOLEVALUATION"),
+                    reason="set CAMCOURSE_WSOLEVALUATION to a clone of clovaai/wsolevaluation")
+def test_the_released_evaluation_counts_what_the_port_counts():
+    pytest.importorskip("cv2")
+    from camcourse.benchmarks import wsol
+    from camcourse.benchmarks.__main__ import grid, resnet_like_maps
+
+    maps, gt = resnet_like_maps(20, size=96, seed=3)
+    taus = grid(100)
+    released = wsol.released_counts(os.environ["CAMCOURSE_WSOLEVALUATION"], maps.numpy(),
+                                    gt.numpy(), taus)
+    port = wsol.correct_counts(maps.numpy(), gt.numpy(), taus, (0.5,))[:, 0]
+    assert np.array_equal(released, port) and released.max() > 0
+
+
+def test_the_imagenet_section_adds_the_released_code_when_it_was_timed():
+    from camcourse.benchmarks.__main__ import imagenet_section
+
+    row = {"one thread": 1.0, "one thread cpu": 1.0, "all cores": 0.5, "all cores cpu": 1.0}
+    rows = {"maps": 2000, "cores": 2, "loop": 4.0, "camlib": row, "choe2020": row,
+            "values": {"n": 100, "camlib": 0.4, "choe2020": 0.42, "loop": 0.42}}
+    text = "\n".join(imagenet_section(rows))
+    assert "| camlib | 1.00 | 0.50 | 2.00× | 4.0× | 0.50 | 25 | 12 |" in text
+    assert "`--wsolevaluation PATH` adds their released code" in text
+    rows["released"], rows["values"]["released"] = 5.0, 0.42
+    text = "\n".join(imagenet_section(rows))
+    assert "| camlib | 1.00 | 0.50 | 2.00× | 4.0× | 5.0× | 0.50 | 25 | 12 |" in text
+    assert "the released code 42.0" in text

@@ -155,11 +155,12 @@ def wall_and_cpu(step: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
+def imagenet_rows(n: int, loop_maps: int, repeats: int, released: str | None = None) -> dict:
     """MaxBoxAcc at ImageNet size: n ResNet-like maps of 224×224 (`resnet_like_maps`),
     100 thresholds, camlib on one thread and on every core, against Choe et al.'s loop on
-    ``loop_maps`` of them (its time per map scaled to n); the projection to ILSVRC's
-    50,000 validation maps."""
+    ``loop_maps`` of them (its time per map scaled to n), and against their released code
+    when ``released`` names a checkout of it (`wsol.released_counts`); the projection to
+    ILSVRC's 50,000 validation maps."""
     import numba
 
     from camcourse.benchmarks import wsol
@@ -172,7 +173,7 @@ def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
     rows: dict = {"maps": n, "cores": cores}
     for protocol in ("camlib", "choe2020"):
         one, every = [], []
-        loop = []
+        loop, original = [], []
         for _ in range(repeats):  # interleaved: a busy machine slows all three alike
             numba.set_num_threads(1)
             one.append(wall_and_cpu(lambda p=protocol: localize.max_box_acc(
@@ -183,6 +184,9 @@ def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
             if protocol == "choe2020":
                 loop.append(cpu_seconds(lambda: wsol.correct_counts(
                     maps[:loop_maps].numpy(), gt[:loop_maps].numpy(), taus, (0.5,))))
+                if released:
+                    original.append(cpu_seconds(lambda: wsol.released_counts(
+                        released, maps[:loop_maps].numpy(), gt[:loop_maps].numpy(), taus)))
         rows[protocol] = {
             "one thread": statistics.median(w for w, _ in one),
             "one thread cpu": statistics.median(c for _, c in one),
@@ -191,6 +195,8 @@ def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
         }
         if loop:
             rows["loop"] = statistics.median(loop) * n / loop_maps
+        if original:
+            rows["released"] = statistics.median(original) * n / loop_maps
     numba.set_num_threads(1)
     values = {protocol: localize.max_box_acc(maps[:loop_maps], gt[:loop_maps], taus,
                                              protocol=protocol)[0]
@@ -198,6 +204,9 @@ def imagenet_rows(n: int, loop_maps: int, repeats: int) -> dict:
     counts = wsol.correct_counts(maps[:loop_maps].numpy(), gt[:loop_maps].numpy(), taus,
                                  (0.5,))
     rows["values"] = {**values, "loop": counts.max() / loop_maps, "n": loop_maps}
+    if released:
+        rows["values"]["released"] = wsol.released_counts(
+            released, maps[:loop_maps].numpy(), gt[:loop_maps].numpy(), taus).max() / loop_maps
     return rows
 
 
@@ -299,28 +308,36 @@ def machine() -> str:
 
 def imagenet_section(rows: dict) -> list[str]:
     n, cores = rows["maps"], rows["cores"]
-    loop = rows["loop"]
+    loop, released = rows["loop"], rows.get("released")
     lines = [
         "## MaxBoxAcc at ImageNet size (224×224)",
         "",
         f"{n} ResNet-like maps (a 7×7 map, noise plus an object's bump, upsampled",
         "bilinearly to 224×224; `resnet_like_maps`), 100 thresholds. Wall seconds, median",
         f"of the repeats, interleaved; \"all cores\" is numba's {cores} threads sweeping",
-        "contiguous shares of the maps. Choe et al.'s loop ran on a subset, scaled to",
-        f"{n} maps (one thread, CPU time). The boxes are the same for any number of threads",
-        "(tested).",
+        "contiguous shares of the maps. Choe et al.'s evaluation ran on a subset, scaled to",
+        f"{n} maps (one thread, CPU time): \"loop\" is this repository's port of it",
+        "(`camcourse.benchmarks.wsol.correct_counts`: the same OpenCV calls, the peak of",
+        "each map read once, one IoU computation per map)" + (
+            ", \"released\" their released code itself (`BoxEvaluator.accumulate` of "
+            "github.com/clovaai/wsolevaluation, run by `wsol.released_counts`; it reads the "
+            "map's peak again at every threshold)." if released else
+            "; `--wsolevaluation PATH` adds their released code itself."),
+        "The boxes are the same for any number of threads (tested).",
         "",
         "| protocol | one thread (s) | all cores (s) | all cores / one thread | "
-        "loop / one thread | ms a map, one thread (CPU) | 50,000 maps, one thread (CPU s) | "
+        "loop / one thread | " + ("released / one thread | " if released else "")
+        + "ms a map, one thread (CPU) | 50,000 maps, one thread (CPU s) | "
         "50,000 maps, all cores (wall s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|" + ("---:|" if released else "") + "---:|---:|---:|",
     ]
     for protocol in ("camlib", "choe2020"):
         row = rows[protocol]
         lines.append(
             f"| {protocol} | {row['one thread']:.2f} | {row['all cores']:.2f} | "
             f"{row['one thread'] / row['all cores']:.2f}× | {loop / row['one thread cpu']:.1f}× | "
-            f"{1000 * row['one thread cpu'] / n:.2f} | "
+            + (f"{released / row['one thread cpu']:.1f}× | " if released else "")
+            + f"{1000 * row['one thread cpu'] / n:.2f} | "
             f"{50000 * row['one thread cpu'] / n:.0f} | "
             f"{50000 * row['all cores'] / n:.0f} |")
     v = rows["values"]
@@ -329,10 +346,14 @@ def imagenet_section(rows: dict) -> list[str]:
         f"CPU seconds (all threads together): one thread "
         f"{rows['choe2020']['one thread cpu']:.2f}, all cores "
         f"{rows['choe2020']['all cores cpu']:.2f} (\"choe2020\"); the loop "
-        f"{loop:.2f} for {n} maps. \"loop / one thread\" compares CPU times.",
+        f"{loop:.2f} for {n} maps"
+        + (f", the released code {released:.2f}" if released else "")
+        + ". The ratios compare CPU times.",
         "",
         f"MaxBoxAcc of the first {v['n']} maps (%): \"choe2020\" {100 * v['choe2020']:.1f}, "
-        f"the loop {100 * v['loop']:.1f}, \"camlib\" {100 * v['camlib']:.1f}.",
+        f"the loop {100 * v['loop']:.1f}, "
+        + (f"the released code {100 * v['released']:.1f}, " if "released" in v else "")
+        + f"\"camlib\" {100 * v['camlib']:.1f}.",
     ]
     return lines
 
@@ -516,6 +537,9 @@ def main(argv: list[str] | None = None) -> str:
                         help="224×224 maps for the ImageNet-size rows")
     parser.add_argument("--loop-maps", type=int, default=100,
                         help="of them, how many Choe et al.'s loop evaluates")
+    parser.add_argument("--wsolevaluation", metavar="PATH",
+                        help="a checkout of github.com/clovaai/wsolevaluation: also time "
+                        "its released evaluation code on the 224×224 maps")
     parser.add_argument("--out", default=str(paths.REPO_ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
     if args.maps < 1 or args.repeats < 1:
@@ -533,7 +557,7 @@ def main(argv: list[str] | None = None) -> str:
     maps, gt = course_maps(args.maps)
     mba = maxboxacc_rows(maps, gt, args.repeats)
     imagenet = imagenet_rows(args.imagenet_maps, min(args.loop_maps, args.imagenet_maps),
-                             args.repeats)
+                             args.repeats, args.wsolevaluation)
     components = components_rows(args.repeats)
     extractor = extractor_row(max(10 * args.repeats, 40))
     redraws = widgets.main(["--repeats", str(WIDGET_REPEATS)])

@@ -16,6 +16,7 @@ pixels inclusively (+1). OpenCV (``opencv-python-headless``) is needed only here
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -81,11 +82,66 @@ def correct_counts(maps: np.ndarray, gt_boxes: np.ndarray, thresholds: Sequence[
     """Number of maps (N, H, W) whose box has IoU ≥ δ with their ground truth, for every
     threshold τ and IoU threshold δ: an int array (T, D). MaxBoxAcc is
     ``counts[:, δ=0.5].max() / N`` (``every_contour=False``); MaxBoxAccV2 the mean over δ
-    of ``counts[:, δ].max() / N`` with ``every_contour=True``."""
+    of ``counts[:, δ].max() / N`` with ``every_contour=True``.
+
+    As the released code does, each map's boxes at all thresholds go through one IoU
+    computation, then the best box of each threshold is taken."""
     counts = np.zeros((len(thresholds), len(iou_thresholds)), np.int64)
     for scoremap, gt in zip(maps, gt_boxes, strict=True):
         per_threshold = boxes_at_thresholds(normalize(scoremap), thresholds, every_contour)
-        best = np.array([inclusive_iou(boxes, gt).max() for boxes in per_threshold])
+        ious = inclusive_iou(np.concatenate(per_threshold), gt)
+        starts = np.cumsum([0] + [len(boxes) for boxes in per_threshold[:-1]])
+        best = np.maximum.reduceat(ious, starts)
         for d, delta in enumerate(iou_thresholds):
             counts[:, d] += best >= delta
     return counts
+
+
+def released_counts(checkout: str | Path, maps: np.ndarray, gt_boxes: np.ndarray,
+                    thresholds: Sequence[float], iou_threshold: float = 0.5) -> np.ndarray:
+    """`correct_counts` (MaxBoxAcc, one δ) by the released code itself: ``BoxEvaluator.
+    accumulate`` of ``evaluation.py`` from a checkout of github.com/clovaai/wsolevaluation,
+    map by map, on the maps min-max normalized in float64 as its ``normalize_scoremap``
+    and ``t2n`` leave them. Returns counts (T,).
+
+    The checkout's modules are imported from ``checkout``. Two shims let them run with
+    today's packages, and nothing else of them changes: ``np.float`` (removed in
+    NumPy 1.24; the released ``check_scoremap_validity`` compares a dtype with it) is
+    Python's float during the call, and ``munch`` (imported by its ``config.py``, not
+    used by the evaluator) is an empty stand-in module when it is not installed. The
+    evaluator's metadata is set directly: the thresholds, δ and each map's ground truth.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    checkout = str(Path(checkout).resolve())
+    if not (Path(checkout) / "evaluation.py").is_file():
+        raise FileNotFoundError(f"checkout must be a clone of clovaai/wsolevaluation "
+                                f"(holding evaluation.py), got {checkout}")
+    added_float = not hasattr(np, "float")
+    if added_float:
+        np.float = float  # noqa: NPY001 (the released code's own name)
+    if importlib.util.find_spec("munch") is None:
+        sys.modules.setdefault("munch", types.ModuleType("munch"))
+    sys.path.insert(0, checkout)
+    try:
+        evaluation = importlib.import_module("evaluation")
+        evaluator = object.__new__(evaluation.BoxEvaluator)
+        percent = round(100 * iou_threshold)
+        evaluator.cam_threshold_list = list(thresholds)
+        evaluator.iou_threshold_list = [percent]
+        evaluator.multi_contour_eval = False
+        evaluator.num_correct = {percent: np.zeros(len(thresholds))}
+        evaluator.cnt = 0
+        evaluator.gt_bboxes = {i: [list(map(int, box))] for i, box in enumerate(gt_boxes)}
+        for i, scoremap in enumerate(maps):
+            scoremap = scoremap.astype(np.float64) - scoremap.min()
+            top = scoremap.max()
+            evaluator.accumulate(scoremap / top if top > 0 else scoremap, i)
+        return evaluator.num_correct[percent].astype(np.int64)
+    finally:
+        sys.path.remove(checkout)
+        if added_float:
+            del np.float  # noqa: NPY001
