@@ -183,8 +183,8 @@ def test_the_benchmark_page_times_maxboxacc_against_the_reference_loop(monkeypat
     for parts in mba["parts"].values():
         assert set(parts) == {"MaxBoxAcc", "levels", "sweep", "IoU"}
     extractor = {"forward": 1.0, "forward + CAM": 1.02, "overhead": 0.02, "pairs": 3}
-    widgets = {"01: show_channel: image": {"camlib": 0.05, "matplotlib": 0.2,
-                                           "mpl zlib 1": 0.19, "camlib CPU": 0.04,
+    widgets = {"01: show_channel: image": {"layers": 0.05, "matplotlib": 0.2,
+                                           "mpl zlib 1": 0.19, "layers CPU": 0.04,
                                            "mpl CPU": 0.15}}
     text = bench.page(mba, {}, extractor, widgets, "", len(maps))
     assert re.search(r"^\| 100 \| [\d.]+× \| [\d.]+× \|", text, re.MULTILINE)

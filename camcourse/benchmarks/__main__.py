@@ -480,14 +480,14 @@ def widgets_section(medians: dict[str, dict[str, float]], repeats: int) -> list[
     from camcourse.benchmarks import widgets
 
     lines = [
-        "## Lesson widgets in their kernels: camlib's layered printing against matplotlib's own",
+        "## Lesson widgets in their kernels: layered printing against matplotlib's own",
         "",
         f"`python -m camcourse.benchmarks.widgets --repeats {repeats} --markdown` executes every",
         "lesson whose code names a widget in a Jupyter kernel, then moves each of the",
         "lesson's own controls through its values there: the lesson's function with the",
         "lesson's arguments, `plt.show()`, the inline backend's PNG and its message to the",
         "front end (the browser's display is not included). Each move is timed three ways,",
-        "interleaved: **camlib** (the figure reused and printed in layers by",
+        "interleaved: **layers** (the figure reused and printed in layers by",
         "`camcourse.viz._render`, its own PNG writer), **matplotlib** (the same reused figure,",
         "updated with `set_data`, printed by Agg and Pillow as any figure is) and **mpl zlib",
         "1** (the same with `pil_kwargs={\"compress_level\": 1}`). Median of the moves; CPU is",
@@ -498,17 +498,17 @@ def widgets_section(medians: dict[str, dict[str, float]], repeats: int) -> list[
     ]
     if medians:
         ms = {way: [1000 * row[way] for row in medians.values()]
-              for way in ("camlib", "matplotlib", "camlib CPU", "mpl CPU")}
+              for way in ("layers", "matplotlib", "layers CPU", "mpl CPU")}
         over = [name for name, row in medians.items()
-                if 1000 * row["camlib"] > widgets.TARGET_MS]
+                if 1000 * row["layers"] > widgets.TARGET_MS]
         slow = sorted({name[:2] for name, row in medians.items()
                        if 1000 * row["mpl CPU"] > widgets.TARGET_MS})
         zlib = statistics.median(row["mpl zlib 1"] / row["matplotlib"] - 1
                                  for row in medians.values())
         lines += [
             "",
-            f"camlib's layers: {min(ms['camlib CPU']):.0f}–{max(ms['camlib CPU']):.0f} ms of CPU "
-            f"a move, wall {min(ms['camlib']):.0f}–{max(ms['camlib']):.0f} ms; matplotlib's own "
+            f"The layers: {min(ms['layers CPU']):.0f}–{max(ms['layers CPU']):.0f} ms of CPU "
+            f"a move, wall {min(ms['layers']):.0f}–{max(ms['layers']):.0f} ms; matplotlib's own "
             f"printing of the same reused figures: {min(ms['mpl CPU']):.0f}–"
             f"{max(ms['mpl CPU']):.0f} ms of CPU, wall {min(ms['matplotlib']):.0f}–"
             f"{max(ms['matplotlib']):.0f} ms. Over the target on the wall clock: "

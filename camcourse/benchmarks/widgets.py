@@ -11,14 +11,14 @@ not included. A widget added to a lesson is timed without a change here.
 
 Every move is timed three ways, interleaved so that the three see the same load:
 
-- ``camlib``: the figure reused and printed in layers with its own PNG writer
+- ``layers``: the figure reused and printed in layers with its own PNG writer
   (`camcourse.viz._render`), as the lessons run;
 - ``matplotlib``: the figure reused (``set_data``), printed by Agg and Pillow as any figure
   is (`camcourse.viz._render.standard_printing`);
 - ``mpl zlib 1``: the same with Pillow's fastest compression (``pil_kwargs``).
 
 Prints the median of ``--repeats`` moves per control against the course's 100 ms target,
-and the kernel's CPU time of a move, ``camlib``'s and ``matplotlib``'s (on a shared machine
+and the kernel's CPU time of a move, ``layers``' and ``matplotlib``'s (on a shared machine
 the wall clock also counts the wait for a core).
 """
 
@@ -35,8 +35,8 @@ from pathlib import Path
 
 TARGET_MS = 100.0
 MARKER = "WIDGET-TIMES "
-VARIANTS = ("camlib", "matplotlib", "mpl zlib 1")
-CPU = ("camlib CPU", "mpl CPU")  # the kernel's CPU time of a move: without waiting for a core
+VARIANTS = ("layers", "matplotlib", "mpl zlib 1")
+CPU = ("layers CPU", "mpl CPU")  # the kernel's CPU time of a move: without waiting for a core
 
 
 def widget_lessons(folder: Path | None = None) -> list[Path]:
@@ -125,7 +125,7 @@ def _printing(variant: str):
 
     from camcourse.viz._render import standard_printing
 
-    if variant == "camlib":
+    if variant == "layers":
         yield
         return
     shell, config = get_ipython(), InlineBackend.instance()
@@ -158,8 +158,8 @@ def time_controls(repeats: int) -> dict[str, dict[str, list[float]]]:
                     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
                 if i:
                     runs[variant].append(seconds)
-                    if variant in ("camlib", "matplotlib"):
-                        runs[CPU[variant != "camlib"]].append(cpu)
+                    if variant in ("layers", "matplotlib"):
+                        runs[CPU[variant != "layers"]].append(cpu)
         if start is not None:
             _move(widget, start)
     print(MARKER + json.dumps(times))
@@ -187,7 +187,7 @@ def time_lesson(lesson: Path, repeats: int) -> dict[str, dict[str, list[float]]]
 
 
 def table(medians: dict[str, dict[str, float]], markdown: bool = False) -> str:
-    """Median milliseconds per control and variant, with the verdict on ``camlib``'s."""
+    """Median milliseconds per control and variant, with the verdict on ``layers``'."""
     if markdown:
         columns = (*VARIANTS, *CPU)
         lines = ["| lesson: widget function: control | " + " | ".join(columns) + " |",
@@ -198,7 +198,7 @@ def table(medians: dict[str, dict[str, float]], markdown: bool = False) -> str:
     columns = (*VARIANTS, *CPU)
     lines = [f"  {'lesson: widget function: control':44s}" + "".join(f"{v:>12s}" for v in columns)]
     for name, row in medians.items():
-        verdict = "ok" if 1000 * row["camlib"] <= TARGET_MS else "OVER TARGET"
+        verdict = "ok" if 1000 * row["layers"] <= TARGET_MS else "OVER TARGET"
         lines.append(f"  {name[:44]:44s}" + "".join(f"{1000 * row[v]:9.0f} ms" for v in columns)
                      + f"  {verdict}")
     return "\n".join(lines)
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             medians[f"{lesson.name[:2]}: {name}"] = {v: statistics.median(runs[v])
                                                      for v in (*VARIANTS, *CPU)}
     print(f"widget redraw in the lesson's kernel, median of {args.repeats} moves "
-          f"(target {TARGET_MS:.0f} ms for camlib's):")
+          f"(target {TARGET_MS:.0f} ms for the layers):")
     print(table(medians, args.markdown))
     return medians
 
