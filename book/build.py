@@ -22,8 +22,9 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
    puts on the page's ``<img>``.
    Relative links are rewritten to the staged pages; a link to another file of the
    repository points at it on GitHub (``camcourse/course.json``'s setting).
-3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``; any
-   Sphinx warning fails the build.
+3. ``sphinx-build`` (myst-nb, furo theme; book/conf.py) writes ``build/book/html``, the
+   folder to host, and its doctrees beside it in ``build/book/doctrees``; any Sphinx
+   warning fails the build.
 """
 
 from __future__ import annotations
@@ -168,16 +169,21 @@ def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
 def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
            setting=None, hidden: frozenset = frozenset()) -> str:
     """Rewrite the relative links of ``text`` (from repository file ``source``, staged at
-    ``staged``) to staged pages, or to the repository on GitHub for other files; a link to
-    a file in ``hidden`` (left out of this edition) loses its target."""
+    ``staged``) to staged pages, or to the repository on GitHub for other files. A line
+    that links to a file in ``hidden`` (left out of this edition, the answers page) is
+    left out with it: a lesson's "Answers: [Lesson 04](../docs/answers.md#…)." line would
+    otherwise point learners at a page their site does not have."""
     from camcourse.course import load_setting
 
     setting = load_setting() if setting is None else setting
 
-    def unlink_hidden(match: re.Match) -> str:  # [text](answers.md#…) -> text
-        path = match.group(2).partition("#")[0]
-        hidden_target = path and (source.parent / path).resolve() in hidden
-        return match.group(1) if hidden_target else match.group(0)
+    def links_hidden(line: str) -> bool:
+        for match in MARKDOWN_LINK.finditer(line):
+            path = match.group(2).partition("#")[0]
+            if path and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", path) and (
+                    source.parent / path).resolve() in hidden:
+                return True
+        return False
 
     def fix(match: re.Match) -> str:
         opening, target = match.group(1), match.group(2)
@@ -188,15 +194,16 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
         if resolved in hidden:
             return f"{opening}#"
         if resolved in pages:
-            new = os.path.relpath(pages[resolved], staged.parent)
+            new = Path(os.path.relpath(pages[resolved], staged.parent)).as_posix()
         elif resolved.exists() and ROOT in resolved.parents:
-            new = setting.blob_url(resolved.relative_to(ROOT))
+            new = setting.blob_url(resolved.relative_to(ROOT))  # a URL: no Path() around it
         else:
             return match.group(0)
-        return f"{opening}{Path(new).as_posix()}{'#' + anchor if anchor else ''}"
+        return f"{opening}{new}{'#' + anchor if anchor else ''}"
 
     if hidden:
-        text = MARKDOWN_LINK.sub(unlink_hidden, text)
+        text = "".join(line for line in text.splitlines(keepends=True)
+                       if not links_hidden(line))
     return LINK.sub(fix, text)
 
 
@@ -210,18 +217,26 @@ def download_name(lesson: Path, student: bool) -> str:
 
 
 def _links_cell(lesson: Path, setting, edition: str) -> str:
+    """The lesson page's first line: the badge opens the student copy (the exercises left
+    to the learner, what a learner came to do); the full edition adds the solved lesson.
+
+    >>> from camcourse.course import Setting
+    >>> line = _links_cell(Path("04_x.ipynb"), Setting("https://github.com/a/c"), "full")
+    >>> line.split(")](")[1].split(")")[0]
+    'https://colab.research.google.com/github/a/c/blob/main/notebooks/student/04_x.ipynb'
+    """
     from camcourse.course import colab_url
 
     name = lesson.name  # the badge is served by the site: no image from Colab's servers
-    student = colab_url(f"notebooks/student/{name}", setting)
-    student_copy = f"{{download}}`the student copy <../_notebooks/{download_name(lesson, True)}>`"
+    badge = (f"[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
+             f"({colab_url(f'notebooks/student/{name}', setting)})")
+    student_copy = (f"{{download}}`the exercises (student copy) "
+                    f"<../_notebooks/{download_name(lesson, True)}>`")
     if edition == "student":
-        return (f"[![Open In Colab](../_static/open-in-colab.svg)]({student}) · "
-                f"download {student_copy}")
-    return (f"[![Open In Colab](../_static/open-in-colab.svg)]"
-            f"({colab_url(f'notebooks/{name}', setting)}) "
-            f"[exercises only, on Colab]({student}) · "
-            f"download {{download}}`the lesson <../_notebooks/{name}>` or {student_copy}")
+        return f"{badge} · download {student_copy}"
+    return (f"{badge} [the lesson with its solutions, on Colab]"
+            f"({colab_url(f'notebooks/{name}', setting)}) · "
+            f"download {student_copy} or {{download}}`the lesson <../_notebooks/{name}>`")
 
 
 def show_exercises_as_students_start(notebook: dict, student: dict, edition: str) -> int:
@@ -364,6 +379,22 @@ def mathjax_es5(folder: Path) -> Path:
     return es5
 
 
+def sphinx_command(stage_dir: Path, out: Path) -> list[str]:
+    """The ``sphinx-build`` call that writes the site to ``out/html``.
+
+    Sphinx's pickled doctrees go to ``out/doctrees``, beside the site rather than in
+    its default ``html/.doctrees``: a teacher hosts the ``html`` folder as it is, and the
+    doctrees hold every page's source text (for the full edition, the solutions).
+
+    >>> command = sphinx_command(Path("build/book-src"), Path("build/book"))
+    >>> command[command.index("-d") + 1], command[-1]
+    ('build/book/doctrees', 'build/book/html')
+    """
+    return [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
+            "--keep-going", "-j", "1", "-d", str(out / "doctrees"), str(stage_dir),
+            str(out / "html")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
@@ -400,11 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     stage_dir = args.out.parent / "book-src"
     stage(stage_dir, executed, args.edition)
     html = args.out / "html"
-    if html.exists():  # an edition's site holds nothing of the other's (answers, solutions)
-        shutil.rmtree(html)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-W",
-               "--keep-going", "-j", "1", str(stage_dir), str(html)]
-    subprocess.run(command, check=True,
+    for built in (html, args.out / "doctrees"):  # an edition's site holds nothing of the
+        if built.exists():                        # other's (answers, solutions)
+            shutil.rmtree(built)
+    subprocess.run(sphinx_command(stage_dir, args.out), check=True,
                    env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static"),
                         "CAMLIB_BOOK_EDITION": args.edition})
     pages = sorted(html.rglob("*.html"))

@@ -122,12 +122,83 @@ def test_a_widget_cell_can_give_its_still_its_own_alt_text():
     assert still["metadata"]["image/png"]["alt"] == "The map of class 4 over image 3."
 
 
-def test_the_student_edition_keeps_a_link_to_the_answers_as_plain_text():
+def test_the_student_edition_leaves_out_the_lines_that_link_to_the_answers():
     build = _build_module()
     root = paths.REPO_ROOT
     lesson = root / "notebooks" / "04_swapping_the_sums.ipynb"
-    text = "Answers: [Lesson 04: swapping the sums](../docs/answers.md#lesson-04). See [x](#y)."
+    text = ("7. Why must the predicted class be chosen with the bias?\n\n"
+            "Answers: [Lesson 04: swapping the sums](../docs/answers.md#lesson-04).\n\n"
+            "## Exercises, see [x](#y).\n")
     hidden = frozenset({(root / "docs" / "answers.md").resolve()})
     new = build.relink(text, lesson, root / "build" / "x" / lesson.name, {}, hidden=hidden)
-    assert new == "Answers: Lesson 04: swapping the sums. See [x](#y)."
-    assert build.relink(text, lesson, root / "build" / "x" / lesson.name, {}) != new
+    assert new == ("7. Why must the predicted class be chosen with the bias?\n\n\n"
+                   "## Exercises, see [x](#y).\n")
+    full = build.relink(text, lesson, root / "build" / "x" / lesson.name, {})
+    assert "Answers: [Lesson 04" in full
+
+
+def test_every_lesson_and_the_readme_put_their_answers_link_on_a_line_of_its_own():
+    """The student edition drops a line that links to the answers page: such a line must
+    hold nothing else, or a sentence would go with it."""
+    build = _build_module()
+    root = paths.REPO_ROOT
+    hidden = frozenset({(root / "docs" / "answers.md").resolve()})
+    sources = [root / "README.md", *sorted((root / "docs").glob("*.md")),
+               *sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    lines = []
+    for path in sources:
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(c["source"]) for c in json.loads(
+                path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "markdown")
+        else:
+            text = path.read_text(encoding="utf-8")
+        staged = root / "build" / "x" / path.name
+        full = build.relink(text, path, staged, {}).splitlines()
+        kept = set(build.relink(text, path, staged, {}, hidden=hidden).splitlines())
+        lines += [(path.name, line) for line in full if line not in kept]
+    lessons = sorted(p.name for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(name for name, _ in lines if name.endswith(".ipynb")) == lessons
+    for name, line in lines:
+        rest = build.MARKDOWN_LINK.sub("", line).strip(" .-*")
+        assert rest in ("", "Answers:", "The answers to the end-of-lesson questions are on"), (
+            name, line)
+
+
+def test_a_link_to_a_repository_file_becomes_its_github_page():
+    build = _build_module()
+    root = paths.REPO_ROOT
+    from camcourse.course import load_setting
+
+    setting = load_setting()
+    text = "See [Contributing](CONTRIBUTING.md) and [the lessons](notebooks/)."
+    new = build.relink(text, root / "README.md", root / "build" / "x" / "index.md", {}, setting)
+    assert f"[Contributing]({setting.repo_url}/blob/{setting.branch}/CONTRIBUTING.md)" in new
+    assert "https:/github" not in new
+
+
+def test_the_doctrees_are_written_beside_the_site_not_inside_it(tmp_path):
+    build = _build_module()
+    command = build.sphinx_command(tmp_path / "src", tmp_path / "book")
+    assert command[-1] == str(tmp_path / "book" / "html")
+    doctrees = command[command.index("-d") + 1]
+    assert doctrees == str(tmp_path / "book" / "doctrees")
+
+
+def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_names():
+    from camcourse.course import Setting, colab_url
+
+    build = _build_module()
+    setting = Setting("https://github.com/ada/cam-course", "main")
+    lesson = paths.REPO_ROOT / "notebooks" / "04_swapping_the_sums.ipynb"
+    full = build._links_cell(lesson, setting, "full")
+    student_colab = colab_url("notebooks/student/04_swapping_the_sums.ipynb", setting)
+    assert full.startswith("[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
+                           f"({student_colab})")
+    assert colab_url("notebooks/04_swapping_the_sums.ipynb", setting) in full
+    assert "<../_notebooks/04_swapping_the_sums.student.ipynb>" in full
+    assert "<../_notebooks/04_swapping_the_sums.ipynb>" in full
+    student = build._links_cell(lesson, setting, "student")
+    assert student.startswith(f"[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
+                              f"({student_colab})")
+    assert "solutions" not in student and "<../_notebooks/04_swapping_the_sums.ipynb>" \
+        not in student
