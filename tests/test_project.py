@@ -83,6 +83,15 @@ def test_the_readme_is_for_learners_first_and_links_by_title():
     assert "10 points" not in readme or "2.4" in readme  # 10 holds for GAP-CAM only
 
 
+def test_the_readme_opens_with_plain_words_before_get_started():
+    """On a phone the first screen is the opening paragraph: a display formula there is
+    wider than the screen and pushes "Get started" out of sight."""
+    readme = (ROOT / "README.md").read_text()
+    opening = readme[:readme.index("\n## Get started")]
+    assert "$$" not in opening
+    assert len(opening.split()) < 120, len(opening.split())
+
+
 def test_colab_check_pins_every_dependency_of_camlib():
     """A dependency Colab lacks (numba was one) must show up in `make colab-check`."""
     makefile = (ROOT / "Makefile").read_text()
