@@ -160,10 +160,10 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
                         *(["--no-deps"] if ON_COLAB else []), "-e", where], check=True)
     except (OSError, subprocess.CalledProcessError) as error:
         raise RuntimeError(
-            f"camlib and camcourse could not be installed ({{error}}). Offline? On "
-            f"a machine with the network run `git clone {{COURSE}}`, copy that folder "
-            "here, run `python -m camcourse.course lab` inside it and open the lessons "
-            "from there."
+            f"camlib and camcourse could not be installed ({{error}}). Offline? "
+            "Nothing can be installed without the network: connect and run this cell "
+            "again (once is enough), or open the lesson where the course is installed "
+            f"(`python -m camcourse.course lab` in a clone of {{COURSE}})."
         ) from None
     sys.path.insert(0, where)
 

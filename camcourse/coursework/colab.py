@@ -14,9 +14,9 @@ Run without an address, ``publish`` brings everything in step with the current s
 out of step.
 
 The set-up cell makes, on Colab (or wherever camlib is missing), a sparse, blob-less clone
-of the repository: only the top-level files, ``camlib/`` and ``data/`` (the trained
-checkpoints) are downloaded, so the lessons with their solutions never reach a learner's
-runtime.
+of the repository: only the top-level files, ``camlib/``, ``camcourse/`` and ``data/``
+(the trained checkpoints) are downloaded, so the lessons with their solutions never reach
+a learner's runtime.
 """
 
 from __future__ import annotations
