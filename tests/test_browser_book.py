@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from browser_support import browser, serve_folder  # noqa: F401 (fixture)
@@ -82,6 +84,62 @@ def test_the_student_edition_holds_no_solution_and_the_full_one_folds_them():
                 'class="dropdown admonition"'), page
 
 
+class _Anchors(HTMLParser):
+    """Every ``<a href>`` of a page, and every id a link can point at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href") is not None:
+            self.hrefs.append(attrs["href"])
+        for name in ("id", "name") if tag == "a" else ("id",):
+            if attrs.get(name):
+                self.ids.add(attrs[name])
+
+
+def test_every_link_of_every_page_resolves():
+    """An internal link names a file of the site (and an id in it); an external one is a
+    well-formed http(s) address (a repository file's link once read ``https:/github.com``)."""
+    parsed = {}
+    for page in _pages():
+        anchors = _Anchors()
+        anchors.feed((HTML / page).read_text(encoding="utf-8"))
+        parsed[(HTML / page).resolve()] = anchors
+    dead, malformed, links = [], [], 0
+    for path, anchors in parsed.items():
+        for href in anchors.hrefs:
+            links += 1
+            url = urlsplit(href)
+            if url.scheme in ("http", "https"):
+                if not re.match(r"^https?://[A-Za-z0-9.-]+\.[a-z]{2,}(/|$)", href):
+                    malformed.append((path.name, href))
+                continue
+            if url.scheme:
+                continue
+            target = (path.parent / unquote(url.path)).resolve() if url.path else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file() or HTML.resolve() not in target.parents:
+                dead.append((path.name, href))
+            elif url.fragment and target in parsed and url.fragment not in parsed[target].ids:
+                dead.append((path.name, href))
+    assert links > 100 and dead == [] and malformed == [], (dead, malformed)
+
+
+def test_the_hosted_folder_holds_the_site_only():
+    """No Sphinx doctrees in the folder a teacher hosts; in the student edition no lesson
+    page sends learners to an answers page it does not have."""
+    assert not (HTML / ".doctrees").exists()
+    if EDITION == "student":
+        for lesson in LESSONS:
+            text = (HTML / "lessons" / f"{lesson}.html").read_text(encoding="utf-8")
+            assert "Answers:" not in text, lesson
+
+
 @pytest.mark.parametrize("page", _pages() or ["index.html"])
 def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -139,3 +197,20 @@ def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: 
               if not alt.strip() or re.search(r"\.(png|jpe?g|svg|gif)$", alt.strip(), re.I)]
     assert no_alt == [], f"{page}: {len(no_alt)} of {len(alts)} images without alt text"
     context.close()
+
+
+def test_on_a_phone_the_home_page_first_screen_shows_the_clone_line(site, browser):  # noqa: F811
+    """At 390 × 844 px: the repository link at the top and the clone line with `make lab`
+    right under it, before any scrolling."""
+    tab = browser.new_page(viewport={"width": 390, "height": 844})
+    tab.goto(f"{site}/index.html", wait_until="load")
+    top = tab.evaluate("""() => Array.from(document.querySelectorAll('a'))
+        .filter(a => a.getAttribute('href') === arguments_repo && a.offsetParent !== null)
+        .map(a => a.getBoundingClientRect().top)""".replace(
+        "arguments_repo", repr(SETTING.repo_url)))
+    assert top and min(top) < 100, f"repository link at {top}"
+    clone = tab.evaluate("""() => Array.from(document.querySelectorAll('article pre'))
+        .find(e => e.innerText.includes('git clone')).getBoundingClientRect().bottom""")
+    assert clone < 844, f"the clone line ends at {clone:.0f} px, below the first screen"
+    assert "make lab" in tab.locator("article").inner_text()
+    tab.close()
