@@ -230,13 +230,12 @@ def _links_cell(lesson: Path, setting, edition: str) -> str:
     name = lesson.name  # the badge is served by the site: no image from Colab's servers
     badge = (f"[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
              f"({colab_url(f'notebooks/student/{name}', setting)})")
-    student_copy = (f"{{download}}`the exercises (student copy) "
-                    f"<../_notebooks/{download_name(lesson, True)}>`")
+    student_copy = f"{{download}}`the exercises <../_notebooks/{download_name(lesson, True)}>`"
     if edition == "student":
-        return f"{badge} · download {student_copy}"
-    return (f"{badge} [the lesson with its solutions, on Colab]"
-            f"({colab_url(f'notebooks/{name}', setting)}) · "
-            f"download {student_copy} or {{download}}`the lesson <../_notebooks/{name}>`")
+        return f"{badge} the exercises · download {student_copy}"
+    return (f"{badge} the exercises, or [the lesson with its solutions]"
+            f"({colab_url(f'notebooks/{name}', setting)}) · download {student_copy} or "
+            f"{{download}}`the lesson with its solutions <../_notebooks/{name}>`")
 
 
 def show_exercises_as_students_start(notebook: dict, student: dict, edition: str) -> int:
