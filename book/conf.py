@@ -81,7 +81,27 @@ def _image_alt_texts(app, doctree) -> None:
             image["alt"] = alt
 
 
+def _figures_open_full_size(app, doctree, docname) -> None:
+    """Make each lesson figure a link to its image file, so that on a phone, where the
+    column shrinks a figure to a third of its size, a tap opens it at full size to zoom."""
+    from sphinx.util.osutil import relative_uri
+
+    if app.builder.format != "html" or not docname.startswith("lessons/"):
+        return
+    folder = relative_uri(app.builder.get_target_uri(docname), "_images")
+    for image in list(doctree.findall(nodes.image)):
+        uri = image.get("candidates", {}).get("*", image.get("uri", ""))
+        if isinstance(image.parent, nodes.reference) or uri not in app.env.images \
+                or not uri.lower().endswith(".png"):
+            continue
+        link = nodes.reference("", "", refuri=f"{folder}/{app.env.images[uri][1]}",
+                               internal=True, classes=["figure-full-size"])
+        image.replace_self(link)
+        link.append(image)
+
+
 def setup(app):
     # MathJax on every page: the navigation shows lesson titles with formulas everywhere.
     app.set_html_assets_policy("always")
     app.connect("doctree-read", _image_alt_texts)
+    app.connect("doctree-resolved", _figures_open_full_size)

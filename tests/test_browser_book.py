@@ -188,6 +188,11 @@ def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: 
         for href in downloads:
             fetched = context.request.get(f"{site}/lessons/{href}")
             assert fetched.ok and fetched.json()["cells"], href
+        # On a phone a figure shrinks to the column: each opens at full size with a tap.
+        unlinked = tab.evaluate("() => Array.from(document.querySelectorAll('.cell_output img'))"
+                                ".filter(i => !(i.closest('a') && i.closest('a')"
+                                ".getAttribute('href').endsWith('.png'))).length")
+        assert unlinked == 0, f"{page}: {unlinked} figures that do not open at full size"
         if tab.locator(".widget-note").count():
             assert "Error displaying widget" not in tab.content()
     # Last, so that a lesson whose figures still lack alt text is checked for the rest too.
