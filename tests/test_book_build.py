@@ -202,3 +202,19 @@ def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_nam
                               f"({student_colab})")
     assert "solutions" not in student and "<../_notebooks/04_swapping_the_sums.ipynb>" \
         not in student
+
+
+def test_every_interactive_figure_describes_its_still_for_the_website():
+    """The site shows a widget as a still image: its figure's alt text comes from
+    ``viz.show(caption, alt)`` inside the widget, or else from the cell's ``alt`` metadata
+    (the generic text would name only the controls)."""
+    lessons = sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    widgets, missing = 0, []
+    for lesson in lessons:
+        for cell in json.loads(lesson.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code" and "interact(" in "".join(cell["source"]):
+                widgets += 1
+                alt = cell["metadata"].get("alt", "")
+                if "viz.show(" not in "".join(cell["source"]) and len(alt.split()) < 12:
+                    missing.append(lesson.name)
+    assert widgets >= 4 and missing == [], missing
