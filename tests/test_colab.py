@@ -262,6 +262,8 @@ def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(t
 def test_the_set_up_cell_says_what_to_do_offline():
     cell = colab.setup_cell_source(SETTING)
     assert "Offline?" in cell and "python -m camcourse.course lab" in cell
+    # Offline nothing installs, not even from a copied clone: the cell says to connect once.
+    assert "Nothing can be installed without the network" in cell and "copy" not in cell
     assert 'find_spec("camlib")' in cell and 'find_spec("camcourse")' in cell
     assert '"sparse-checkout", "set",\n                            "camlib", "camcourse", "data"]' \
         in cell
