@@ -219,3 +219,24 @@ def test_on_a_phone_the_home_page_first_screen_shows_the_clone_line(site, browse
     assert clone < 844, f"the clone line ends at {clone:.0f} px, below the first screen"
     assert "make lab" in tab.locator("article").inner_text()
     tab.close()
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_on_a_phone_no_formula_runs_past_the_column(lesson, site, browser):  # noqa: F811
+    """At 390 px a formula does not wrap: none, inline or in a heading, may be wider than
+    the text column, or it is cut at the screen's edge (a display formula may scroll)."""
+    tab = browser.new_page(viewport={"width": 390, "height": 844})
+    tab.goto(f"{site}/lessons/{lesson}.html", wait_until="load")
+    if tab.locator(".math.notranslate").count():
+        tab.wait_for_function("() => !!(window.MathJax && MathJax.startup"
+                              " && MathJax.startup.promise)", timeout=60_000)
+        tab.evaluate("() => MathJax.startup.promise")
+    cut = tab.evaluate("""() => {
+        const column = document.querySelector('article').getBoundingClientRect();
+        return Array.from(document.querySelectorAll(
+            'article mjx-container:not([display="true"])'))
+          .filter(m => m.getBoundingClientRect().right > column.right + 1)
+          .map(m => Math.round(m.getBoundingClientRect().width) + ' px: '
+                    + (m.getAttribute('aria-label') || m.textContent).slice(0, 60)); }""")
+    assert cut == [], f"{lesson}: formulas cut at 390 px: {cut}"
+    tab.close()
