@@ -112,6 +112,13 @@ def _pipeline_torch(cam, size, fraction=0.2):
     return heat, mask, list(reference.bounding_box(big.numpy(), fraction))
 
 
+def _mask_float32(cam, fraction):
+    # Honest float32 arithmetic: the check's boundary pixel must sit at the same level.
+    cam = np.asarray(cam, dtype=np.float32)
+    peak = cam.max()
+    return cam >= (np.float32(fraction) * peak if peak > 0 else peak)
+
+
 RIGHT = {
     "0.1": [_unit_float, lambda x: torch.as_tensor(x).float() / 255],
     "0.2": [_crop, lambda im, b: im[:, b[1]:b[3], b[0]:b[2]].copy()],
@@ -133,7 +140,8 @@ RIGHT = {
     "5.1": [_upsample, reference.upsample],
     "5.2": [_normalize, reference.normalize],
     "5.3": [_mask, lambda cam, fraction=0.2: cam >= (fraction * cam.max() if cam.max() > 0
-                                                     else cam.max())],
+                                                     else cam.max()),
+            _mask_float32],
     "5.4": [_pipeline, _pipeline_torch],
 }
 
@@ -625,6 +633,13 @@ WRONG = [
         cam, (size[1], size[0]), fraction), ["shape"]),
     ("5.4", "two outputs", lambda cam, size, fraction=0.2: _pipeline(cam, size, fraction)[:2],
      ["return three things"]),
+    # fourth reading: a map with no positive value ----------------------------------------
+    ("5.4", "ReLU of the upsampled map before the mask", _pipeline_with(
+        mask=lambda cam, size, big, f: np.maximum(big, 0) >= f * np.maximum(big, 0).max()),
+     ["keeps every pixel", "exercise 5.3's rule"]),
+    ("5.4", "threshold at max(max M, 0)", _pipeline_with(
+        mask=lambda cam, size, big, f: big >= f * max(big.max(), 0)),
+     ["mask is empty", "exercise 5.3's rule"]),
 ]
 
 

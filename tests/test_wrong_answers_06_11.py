@@ -320,6 +320,29 @@ def _preprocess_std_only(image):
     return torch.as_tensor(image).float().div(255).permute(2, 0, 1)[None] / _STD
 
 
+def _acc_pair_swapped(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).mean(axis=1)
+    return int(np.argmax(accuracy)), float(accuracy.max())
+
+
+def _preprocess_255_last(image):
+    return ((torch.as_tensor(image).float().permute(2, 0, 1)[None] - _MEAN) / _STD) / 255
+
+
+def _preprocess_mean_std_swapped(image):
+    return (torch.as_tensor(image).float().div(255).permute(2, 0, 1)[None] - _STD) / _MEAN
+
+
+def _top_k_skips_the_best(logits, k):
+    values, indices = torch.softmax(logits, dim=1).topk(k + 1, dim=1)
+    return values[:, 1:], indices[:, 1:]
+
+
+def _top_k_float_classes(logits, k):
+    values, indices = torch.softmax(logits, dim=1).topk(k, dim=1)
+    return values, indices.float()
+
+
 def _loc_with(box_of):
     def gt_known_loc(cams, boxes, threshold=0.2):
         return float(np.mean([reference.iou(box_of(c, threshold), b) >= 0.5
@@ -435,6 +458,17 @@ WRONG = [
     ("11.2", "method='min'", _spearman_method("min"), ["method='min'"]),
     ("11.2", "method='dense'", _spearman_method("dense"), ["method='dense'"]),
     ("11.3", "single pixels dropped", _instance_no_single_pixels, ["single pixel"]),
+    # fourth reading ----------------------------------------------------------------------
+    ("7.3", "(index, accuracy) pair", _acc_pair_swapped, ["wrong order",
+                                                          "(accuracy, threshold_index)"]),
+    ("9.1", "divided by 255 last", _preprocess_255_last, ["divided by 255 after"]),
+    ("9.1", "mean and std swapped", _preprocess_mean_std_swapped, ["swapped the mean"]),
+    ("9.2", "the best class skipped", _top_k_skips_the_best, ["left out the most probable"]),
+    ("9.2", "float class indices", _top_k_float_classes, ["must be integers"]),
+    ("7.2", "ReLU, then min-max", lambda cam, threshold=0.2: reference.bounding_box(
+        reference.normalize(np.maximum(cam, 0)), threshold), ["min–max normalized"]),
+    ("10.2", "threshold on |M|", _loc_with(
+        lambda c, t: reference.bounding_box(np.abs(c), t)), ["|M|"]),
 ]
 
 

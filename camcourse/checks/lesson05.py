@@ -201,8 +201,13 @@ def _mask(cam: np.ndarray, fraction: float) -> np.ndarray:
 
 def _threshold_maps(ctx: Context) -> list[np.ndarray]:
     # Non-square; the most negative value far below -max (so max |M| ≠ max M); a pixel
-    # exactly at 20% of the max; and a map whose max is below zero.
+    # exactly at 20% of the max; and a map whose max is below zero. The max is 5·2^e and
+    # the pixel at 20% is 2^e: 0.2 · max rounds to 2^e exactly in float64 and in float32
+    # alike, so a learner who computes in float32 meets the same boundary pixel.
     cam = ctx.rng.normal(size=(8, 11))
+    scale = 2.0 ** int(ctx.rng.integers(-2, 3))
+    cam *= 4.0 * scale / cam.max()
+    cam[1, 7] = 5.0 * scale
     cam[0, 0] = -4.0 * cam.max()
     cam[2, 3] = 0.2 * cam.max()
     negative = -np.abs(ctx.rng.normal(size=(6, 5))) - 0.3
@@ -284,6 +289,9 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
         cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
         cases.append((cam, size, 0.2))
     cases.append((_diagonal_chain(), (18, 24), 0.2))
+    # No positive value: exercise 5.3's rule keeps the pixels at the max; a ReLU before
+    # the threshold (or a threshold at max(max M, 0)) keeps every pixel or none.
+    cases.append((-np.abs(ctx.rng.normal(size=(4, 5))) - 0.3, (16, 20), 0.2))
     if ctx.hidden:
         h, w = int(ctx.rng.integers(3, 9)), int(ctx.rng.integers(3, 9))
         cam = ctx.rng.normal(size=(h, w)) * ctx.rng.uniform(0.5, 20)
@@ -335,7 +343,23 @@ def _mask_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> d
     h, w = size
     big = reference.upsample(cam, size)
     coarse = _mask(cam, fraction).astype(np.float64)
+    relu_before = ({} if big.max() <= 0 else {  # with no positive value: the entry below
+        "you thresholded a map whose negative values were clipped (a ReLU) before "
+        "upsampling; threshold the upsampled raw map":
+        _mask(reference.upsample(np.maximum(cam, 0), size), fraction)})
+    # With no positive value, name that first: several mistakes then keep all or nothing.
+    no_positive = {} if big.max() > 0 else {
+        "no value of this map is positive, and your mask keeps every pixel (a ReLU "
+        "before the threshold makes every pixel 0 >= 0); use exercise 5.3's rule on the "
+        "raw upsampled map: when max M <= 0, keep the pixels equal to the max":
+        np.ones(size, dtype=bool),
+        "no value of this map is positive, and your mask is empty; use exercise 5.3's "
+        "rule: when max M <= 0, keep the pixels equal to the max":
+        np.zeros(size, dtype=bool),
+    }
     return {
+        **no_positive,
+        **relu_before,
         "you thresholded the coarse map and then resized the mask (blocky steps); "
         "threshold the upsampled map, after upsampling":
         _interpolate(coarse[None], size, mode="nearest")[0] > 0.5,
@@ -349,9 +373,6 @@ def _mask_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> d
         big >= fraction * np.abs(big).max(),
         "you used >; a pixel exactly at fraction · max belongs to the mask (>=)":
         big > fraction * big.max(),
-        "you thresholded a map whose negative values were clipped (a ReLU) before "
-        "upsampling; threshold the upsampled raw map":
-        _mask(reference.upsample(np.maximum(cam, 0), size), fraction),
         "height and width are swapped": _mask(reference.upsample(cam.T, (w, h)).T,
                                                     fraction),
     }

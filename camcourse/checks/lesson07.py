@@ -222,6 +222,8 @@ def exercise_7_2(ctx: Context, fn) -> str:
             cam, threshold = _diagonal_chain(ctx.rng), 0.2
         elif trial == trials + 1:  # pixels exactly at threshold × max
             cam, threshold = _plateau(ctx.rng)
+        elif trial == 4:  # every value positive: min-max (even of ReLU(M)) is not M / max
+            cam = cam - cam.min() + 0.5 * (cam.max() - cam.min())
         elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
             cam = np.concatenate([cam, _blobs(ctx.rng, size=cam.shape[0])[:, :7]], axis=1)
             cam = cam * 10 ** ctx.rng.uniform(-3, 4)
@@ -300,6 +302,13 @@ def exercise_7_3(ctx: Context, fn) -> str:
         label = f"max_box_acc(ious of shape {ious.shape})"
         names = "(accuracy, threshold_index)"
         value, index = as_items(ctx.call(fn, ious), 2, label, names=names)
+        swapped = [as_number(item, label, expected=f"two values {names}", item=position)
+                   for position, item in ((0, value), (1, index))]
+        if (same_number(swapped[0], best) and same_number(swapped[1], accuracy[best])
+                and not same_number(swapped[0], accuracy[best])):
+            ctx.fail(f"{label} returned ({swapped[0]:.4g}, {swapped[1]:.4g}), expected "
+                     f"({accuracy[best]:.4f}, {best}): the pair is in the wrong order; "
+                     f"return (accuracy, threshold_index), the accuracy first")
         value = as_number(value, label, expected=f"two values {names}", item=0)
         index = as_integer(index, label, expected=f"two values {names}", item=1)
         where = f"for IoUs of shape {ious.shape} (thresholds × images)"

@@ -52,6 +52,12 @@ def exercise_9_1(ctx: Context, fn) -> str:
                 np.moveaxis(x / 255.0, -1, 0)[None],
             "the channels are in BGR order (OpenCV's); the mean and std are for RGB, in that "
             "order": np.moveaxis((x[..., ::-1] / 255.0 - mean) / std, -1, 0)[None],
+            "you divided by 255 after standardizing; the mean and std are for pixels "
+            "in [0, 1], so divide by 255 first: (x / 255 - mean) / std":
+                np.moveaxis((x - mean) / std / 255.0, -1, 0)[None],
+            "you swapped the mean and the std: subtract the mean (0.485, 0.456, 0.406), "
+            "then divide by the std (0.229, 0.224, 0.225)":
+                np.moveaxis((x / 255.0 - std) / mean, -1, 0)[None],
             "you multiplied by the std instead of dividing": np.moveaxis(
                 (x / 255.0 - mean) * std, -1, 0)[None],
             "you subtracted the mean but did not divide by the std; standardize: "
@@ -115,7 +121,16 @@ def exercise_9_2(ctx: Context, fn) -> str:
                         "you took the softmax over the k best logits only, so the k "
                         "probabilities sum to 1; the probabilities are over all C classes "
                         "(softmax first, then topk)": torch.softmax(logit_values, dim=1).numpy(),
+                        **({"you left out the most probable class (the k classes after "
+                            "the best, an off-by-one); keep the first k of the sorted "
+                            "probabilities, the best included":
+                            probabilities.topk(k + 1, dim=1).values[:, 1:].numpy()}
+                           if k < c else {}),
                     })
+        if i.is_floating_point() or i.dtype == torch.bool:
+            ctx.fail(f"the classes for N={n}, C={c}, k={k} have dtype {i.dtype}; class "
+                     "indices must be integers (torch.long, as topk returns them), or "
+                     "they cannot index the maps (maps[n, classes])")
         ctx.compare(i, expected_i.numpy(), what=f"the classes for N={n}, C={c}, k={k}",
                     axes=("N", "k"))
     return "softmax probabilities and class indices of the k best classes, best first"

@@ -182,6 +182,9 @@ _BOX_MISTAKES = (
     (lambda c, t: reference.bounding_box(reference.normalize(c), t),
      "you thresholded the min–max normalized map; keep M ≥ threshold × max M of the map "
      "itself (with a negative minimum, min–max lowers the cut)"),
+    (lambda c, t: reference.bounding_box(np.abs(c), t),
+     "you thresholded |M|, the magnitude; strongly negative pixels (evidence against the "
+     "class) then count as evidence for it. Keep M ≥ threshold × max M of the signed map"),
     (lambda c, t: reference.bounding_box(c, t, 4),
      "your components use 4-connectivity; the course joins pixels that touch at a corner "
      "too (8-connectivity)"),
