@@ -990,6 +990,11 @@ GRADER_COST = [  # what a notebook makes the unconfined grader do before any cod
     Case("l03_formula_and_newline_names", 2, "a file named =HYPERLINK(…) with line breaks "
          "(CSV cells as text, the summary on one line each); all right", lesson=3,
          kind="run", file_name='=HYPERLINK("x","y")\n03_x.ipynb  3∕3\nz.ipynb'),
+    Case("exercise_numbers_of_5000_digits", 3, "a heading `Exercise 99…9.1` and a call "
+         "`exercise_77…7_1(...)` with 5,000 digits (over int()'s limit); all right",
+         kind="run", edit=lambda nb: {**nb, "cells": [
+             {"cell_type": "markdown", "metadata": {}, "source": f"### Exercise {'9' * 5000}.1"},
+             *nb["cells"], _code(f"exercise_{'7' * 5000}_1(class_activation_maps)\n")]}),
 ]
 CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES + GRADER_COST
 _KINDS = {

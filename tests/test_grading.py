@@ -552,6 +552,19 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
     assert "return np.asarray(x)" in nb["cells"][where["91.2"]]["source"]
 
 
+
+def test_numbers_too_long_for_int_are_no_exercise_numbers():
+    """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
+    text, not a reason to lose the notebook's rows."""
+    from camcourse.coursework.grade import _content_lesson, match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    nb["cells"].insert(0, _md("### Exercise " + "9" * 5000 + ".1: x"))
+    nb["cells"].append(_code("exercise_" + "7" * 5000 + "_1(f)\n"))
+    assert _content_lesson(nb) == 91
+    assert sorted(match_cells(nb, expected)) == ["91.1", "91.2", "91.3", "91.4"]
+
 def test_each_student_gets_a_feedback_file_of_their_own(tmp_path):
     from camcourse.coursework.grade import Grade, RunInfo, _Output
 

@@ -71,7 +71,8 @@ in all, per exercise: a lesson's need milliseconds, and a notebook of thousands 
 definitions that each take their 2 s (or end the process, which is then started again)
 would otherwise hold its grading process for hours. Those left when it is spent are
 skipped with a note."""
-CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(")
+# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
 
 
 @dataclass(frozen=True)

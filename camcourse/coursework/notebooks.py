@@ -24,9 +24,10 @@ RAISES_TAG = "raises-exception"
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 
-HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d+)\.(\d+)[ \t]*[:.—–-]?[ \t]*(.*?)[ \t]*$",
-                     re.MULTILINE)
-CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+# Numbers of at most 4 digits: int() of a 5,000-digit one raises (Python's limit).
+HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d{1,4})\.(\d{1,4})[ \t]*[:.—–-]?"
+                     r"[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
 LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # far above any lesson (< 1 MB without outputs)
 MAX_PARSED_CELL = 512 * 1024
