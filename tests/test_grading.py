@@ -181,6 +181,29 @@ def test_reading_other_cells_is_linear_in_their_statements():
     assert got[0][-2:] == ["x0 = x1", f"x{n} = 0"]  # in the cell's order
 
 
+
+def test_cells_full_of_magics_are_read_in_bounded_time():
+    """IPython's transformer reads a whole cell again after each magic it turns into a
+    call (2,000 ``%time`` lines: 17 s); beyond MAX_MAGIC_COST a cell's magic lines are
+    commented out instead, and the other cells together get ten times that."""
+    from camcourse.coursework.notebooks import (
+        definitions,
+        free_names,
+        needed_definitions,
+        without_magics,
+    )
+
+    start = time.monotonic()
+    many = "%time x = 1\n" * 20_000 + "def helper(v):\n    return v\n"
+    assert [d[1] for d in definitions(many)] == [{"helper"}]
+    assert "helper" in free_names(many + "helper(1)\n")
+    cells = ["%time x = 1\n" * 220 + "y = 1\n"] * 1_000
+    assert sum(map(len, needed_definitions(cells, {"y"}))) == 1_000
+    assert time.monotonic() - start < 30
+    # a lesson's cell still goes through IPython: the magic becomes a call
+    assert without_magics("%time x = 1\nz = 2") == (
+        "get_ipython().run_line_magic('time', 'x = 1')\nz = 2\n")
+
 def test_a_cell_too_long_to_parse_is_read_as_text_only():
     """The parser needs hundreds of times a source's size in memory, in the unconfined
     grader: a cell over MAX_PARSED_CELL is scanned for ``def`` lines, never parsed."""

@@ -38,6 +38,13 @@ confined: a longer cell is read as text only (:func:`defined_names` and
 MAX_PARSED_NOTEBOOK = 4 * 1024 * 1024
 """Characters of other cells :func:`needed_definitions` reads as Python, in all; the cells
 after the first ones that fill it add no definition."""
+MAX_MAGIC_COST = 50_000
+"""What :func:`without_magics` lets IPython's transformer do for one cell, as magic lines
+× lines (:func:`magic_cost`): the transformer reads the whole cell again after each magic
+it turns into a call, so 2,000 ``%time x = 1`` lines take 17 s, and a cell of 512 KB of
+them minutes. A lesson's cell costs a few hundred; a costlier one has its magic and
+shell lines commented out instead. :func:`needed_definitions` allows ten times this for
+all the other cells together."""
 
 
 @dataclass(frozen=True)
@@ -587,15 +594,16 @@ def _writes_file(node: ast.stmt) -> bool:
             and call.args[0].value in ("writefile", "file"))
 
 
-def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
+def definitions(code: str, *, ipython: bool = True) -> list[tuple[str, set[str], set[str]]]:
     """A cell's top-level definitions: (source, names bound, names used), in order.
 
     Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
     what a later ``import`` reads); a cell that does not parse gives nothing.
+    ``ipython``: see :func:`without_magics`.
     """
     if len(code) > MAX_PARSED_CELL:
         return []
-    code = without_magics(code)
+    code = without_magics(code, ipython=ipython)
     try:
         tree = _parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -625,10 +633,12 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     >>> needed_definitions(["b = c\\nc = 1\\nz = 2", "a = b"], {"a"})
     [['b = c', 'c = 1'], ['a = b']]
     """
-    found, budget = [], MAX_PARSED_NOTEBOOK
+    found, budget, magic = [], MAX_PARSED_NOTEBOOK, 10 * MAX_MAGIC_COST
     for code in cells:
         budget -= len(code)
-        found.append(definitions(code) if budget >= 0 else [])
+        cost = magic_cost(code)
+        magic -= cost if cost <= MAX_MAGIC_COST else 0
+        found.append(definitions(code, ipython=magic >= 0) if budget >= 0 else [])
     keep = [[False] * len(d) for d in found]
     binders: dict[str, list[tuple[int, int]]] = {}
     todo: list[tuple[int, int]] = []
@@ -654,18 +664,40 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
             for i, cell in enumerate(found)]
 
 
-def without_magics(code: str) -> str:
+def magic_cost(code: str) -> int:
+    """A bound on IPython's work turning ``code``'s magics into calls: lines that may hold
+    a magic, a shell line or a help request (``%``, ``!``, a final ``?``) × lines; a cell
+    magic (``%%time``) is one.
+
+    >>> magic_cost("x = 1\\n%time f(x)\\n!ls\\n"), magic_cost("%%time\\nx = 1\\n")
+    (6, 2)
+    """
+    lines = code.splitlines()
+    if code.lstrip().startswith("%%"):
+        return len(lines)
+    return len(lines) * sum(1 for line in lines if "%" in line or "!" in line
+                            or line.rstrip().endswith("?"))
+
+
+def without_magics(code: str, *, ipython: bool = True) -> str:
     """``code`` as plain Python: magics and shell lines made calls by IPython's transformer.
 
     ``%matplotlib inline`` becomes ``get_ipython().run_line_magic(...)``; without IPython,
-    such lines are commented out instead.
+    with ``ipython=False``, or for a cell over :data:`MAX_MAGIC_COST`, such lines are
+    commented out instead.
     """
+    if not ipython or magic_cost(code) > MAX_MAGIC_COST:
+        return _commented_magics(code)
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         return TransformerManager().transform_cell(code)
     except ImportError:
-        return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                         for line in code.splitlines())
+        return _commented_magics(code)
     except Exception:  # noqa: BLE001 - what IPython cannot read, the parser will refuse
         return code
+
+
+def _commented_magics(code: str) -> str:
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in code.splitlines())
