@@ -962,7 +962,41 @@ ODDITIES = [  # lessons 01-10: what IPython runs, objects that lie, a process th
          {"10.2": _LIARS + "def gt_known_loc(cams, boxes, threshold=0.2):\n"
                            "    return _Close(0.123)\n"}, lesson=10),
 ]
-CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES
+
+
+def _reverse_chain(count: int) -> Callable[[dict], dict]:
+    """A cell of ``count`` definitions above 4.1, each needing the next one, written in
+    reverse order (``x0 = x1`` last); 4.1's answer adds ``0 * x0``."""
+    chain = "".join(f"x{i} = x{i + 1}\n" for i in range(count - 1, -1, -1))
+    answer = _solution("4.1").replace("weight, features)", "weight, features) + 0 * x0")
+    assert "0 * x0" in answer
+    return _insert_before("4.1", f"x{count} = 0\n" + chain, {"4.1": answer})
+
+
+GRADER_COST = [  # what a notebook makes the unconfined grader do before any code runs
+    Case("l00_crop_preallocated_loop", 2, "0.2 fills a preallocated (3, y1 - y0, x1 - x0) "
+         "array row by row: right for every box inside the image (the hidden image may be "
+         "smaller than the notebook's)", lesson=0, kind="honest", cells={
+             "0.2": "def crop_box(image, box):\n    x0, y0, x1, y1 = map(int, box)\n"
+                    "    out = np.empty((image.shape[0], y1 - y0, x1 - x0), image.dtype)\n"
+                    "    for y in range(y0, y1):\n        out[:, y - y0] = image[:, y, x0:x1]\n"
+                    "    return out\n"}),
+    Case("reverse_chain_of_definitions", 3, "3,000 definitions in reverse order of need "
+         "above 4.1 (one pass of the grader's reading per link would be quadratic); all "
+         "right", edit=_reverse_chain(3000), kind="run"),
+    Case("l02_cell_too_long_to_parse", 3, "a 600 KB cell of one-line statements above 2.1 "
+         "(read as text only: parsing it would take the grader's memory); all right",
+         lesson=2, kind="run", edit=_insert_before("2.1", "a = 1\n" * 100_000)),
+    Case("l03_formula_and_newline_names", 2, "a file named =HYPERLINK(…) with line breaks "
+         "(CSV cells as text, the summary on one line each); all right", lesson=3,
+         kind="run", file_name='=HYPERLINK("x","y")\n03_x.ipynb  3∕3\nz.ipynb'),
+    Case("exercise_numbers_of_5000_digits", 3, "a heading `Exercise 99…9.1` and a call "
+         "`exercise_77…7_1(...)` with 5,000 digits (over int()'s limit); all right",
+         kind="run", edit=lambda nb: {**nb, "cells": [
+             {"cell_type": "markdown", "metadata": {}, "source": f"### Exercise {'9' * 5000}.1"},
+             *nb["cells"], _code(f"exercise_{'7' * 5000}_1(class_activation_maps)\n")]}),
+]
+CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES + GRADER_COST
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "

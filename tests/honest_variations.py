@@ -775,6 +775,14 @@ def crop_box(image, box):
     x0, y0, x1, y1 = map(int, box)
     return image[:, y0:y1][:, :, x0:x1].copy()
 """),
+    V("0.2", "a preallocated crop filled row by row", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = map(int, box)
+    out = np.empty((image.shape[0], y1 - y0, x1 - x0), dtype=image.dtype)
+    for y in range(y0, y1):  # the box lies inside the image, as the exercise says
+        out[:, y - y0] = image[:, y, x0:x1]
+    return out
+"""),
     V("1.1", "a callable hook object and inference_mode", """\
 class _Grab:
     def __init__(self):

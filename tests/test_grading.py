@@ -3,6 +3,7 @@ write-it-yourself, failed imports, and a loaded machine."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import pickle
@@ -163,6 +164,69 @@ def test_other_cells_give_only_the_definitions_the_exercises_need():
                     "SCALE = 2", "def helper(x):\n    return np.asarray(x) * SCALE"]]
 
 
+
+def test_reading_other_cells_is_linear_in_their_statements():
+    """Thousands of one-line statements, and a chain of definitions written in reverse
+    order (``x0 = x1`` above ``x1 = x2``), are read in about a second: the grader's
+    process, not the learner's, does this work."""
+    from camcourse.coursework.notebooks import definitions, needed_definitions
+
+    n = 20_000
+    start = time.monotonic()
+    assert len(definitions("a = 1\n" * n)) == n
+    chain = "".join(f"x{i} = x{i + 1}\n" for i in range(n - 1, -1, -1)) + f"x{n} = 0\n"
+    got = needed_definitions([chain, "z = 1\n"], {"x0"})
+    assert time.monotonic() - start < 15
+    assert len(got[0]) == n + 1 and got[1] == []
+    assert got[0][-2:] == ["x0 = x1", f"x{n} = 0"]  # in the cell's order
+
+
+
+def test_cells_full_of_magics_are_read_in_bounded_time():
+    """IPython's transformer reads a whole cell again after each magic it turns into a
+    call (2,000 ``%time`` lines: 17 s); beyond MAX_MAGIC_COST a cell's magic lines are
+    commented out instead, and the other cells together get ten times that."""
+    from camcourse.coursework.notebooks import (
+        definitions,
+        free_names,
+        needed_definitions,
+        without_magics,
+    )
+
+    start = time.monotonic()
+    many = "%time x = 1\n" * 20_000 + "def helper(v):\n    return v\n"
+    assert [d[1] for d in definitions(many)] == [{"helper"}]
+    assert "helper" in free_names(many + "helper(1)\n")
+    cells = ["%time x = 1\n" * 220 + "y = 1\n"] * 1_000
+    assert sum(map(len, needed_definitions(cells, {"y"}))) == 1_000
+    assert time.monotonic() - start < 30
+    # a lesson's cell still goes through IPython: the magic becomes a call
+    assert without_magics("%time x = 1\nz = 2") == (
+        "get_ipython().run_line_magic('time', 'x = 1')\nz = 2\n")
+
+def test_a_cell_too_long_to_parse_is_read_as_text_only():
+    """The parser needs hundreds of times a source's size in memory, in the unconfined
+    grader: a cell over MAX_PARSED_CELL is scanned for ``def`` lines, never parsed."""
+    from camcourse.coursework import notebooks
+    from camcourse.coursework.notebooks import (
+        MAX_PARSED_CELL,
+        defined_names,
+        definitions,
+        free_names,
+    )
+
+    big = "def helper(x):\n    return x\n" + "a = 1\n" * (MAX_PARSED_CELL // 6 + 1)
+    parsed = []
+    real = notebooks.ast.parse
+    try:
+        notebooks.ast.parse = lambda code, *a, **k: parsed.append(len(code)) or real(code)
+        assert defined_names(big) == ["helper"]
+        assert {"helper", "x", "a"} <= free_names(big)
+        assert definitions(big) == []
+    finally:
+        notebooks.ast.parse = real
+    assert parsed == []
+
 def test_the_learner_camlib_has_no_check_helpers():
     from camcourse.coursework._library import library_without
     from camcourse.coursework._remote import learner_files
@@ -239,6 +303,27 @@ def test_private_camlib_hidden_inputs_and_write_it_yourself(lesson91, monkeypatc
     grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], verbose=False)
     assert not any(np.array_equal(a, b) for a, b in zip(seen, checks.SEEN, strict=True))
 
+
+
+def test_other_cells_definitions_have_a_time_budget_in_all(lesson91, monkeypatch):
+    """Ten definitions that each spin until their CPU alarm stop once the budget for
+    other cells' definitions (REPLAY_SECONDS) is spent: a notebook of thousands would
+    otherwise hold its grading process for hours."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    monkeypatch.setattr(grading, "REPLAY_SECONDS", 2.0)
+    spin = "".join(f"s{i} = next(j for j in iter(int, 1) if j) + s{i + 1}\n"
+                   for i in range(10))
+    nb = _lesson("import numpy as np\nfrom camlib import reference\ns10 = 0\n" + spin)
+    cell = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    nb["cells"][cell]["source"] = "def identity(x):\n    return s0\n"
+    sub = _write(nb, lesson91 / "subs" / "spin.ipynb")
+    rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 cell_timeout=1, verbose=False, jobs=1)
+    row = next(r for r in rows if r.exercise == "91.2")
+    assert row.points == 0 and "statement(s) of other cells were skipped" in row.message
+    assert row.learner_cpu < 6, row.learner_cpu  # not 10 s: 1 s each, until 2 s were spent
+    assert [r.points for r in rows if r.exercise != "91.2"] == [1, 1, 1]
 
 @pytest.mark.slow
 def test_without_bubblewrap_grading_works_with_process_isolation(lesson91):
@@ -490,6 +575,19 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
     assert "return np.asarray(x)" in nb["cells"][where["91.2"]]["source"]
 
 
+
+def test_numbers_too_long_for_int_are_no_exercise_numbers():
+    """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
+    text, not a reason to lose the notebook's rows."""
+    from camcourse.coursework.grade import _content_lesson, match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    nb["cells"].insert(0, _md("### Exercise " + "9" * 5000 + ".1: x"))
+    nb["cells"].append(_code("exercise_" + "7" * 5000 + "_1(f)\n"))
+    assert _content_lesson(nb) == 91
+    assert sorted(match_cells(nb, expected)) == ["91.1", "91.2", "91.3", "91.4"]
+
 def test_each_student_gets_a_feedback_file_of_their_own(tmp_path):
     from camcourse.coursework.grade import Grade, RunInfo, _Output
 
@@ -527,6 +625,29 @@ def test_summary_counts_the_passed_field_not_the_message():
     rows = [Grade("a", "1.1", 1, 1, "right", passed=True), Grade("b", "1.1", 0, 1, "✔ forged")]
     assert "1.1       1/2" in summary(rows)
 
+
+
+def test_names_learners_choose_print_on_one_line_and_never_run_as_formulas(tmp_path):
+    """A file name with line breaks cannot print a forged total in the summary, and a
+    student or file name starting like a formula (``=HYPERLINK(…)``) reaches the CSV as
+    text."""
+    import csv
+
+    from camcourse.coursework.grade import Grade, RunInfo, _Output, summary
+
+    name = "02_x\nalice.ipynb  3/3\nexercise.ipynb"
+    text = summary([Grade(name, "2.1", 0, 1, "✘", "02_x")])
+    assert "\nalice.ipynb  3/3" not in text and "02_x\\nalice.ipynb  3/3" in text
+    formula = '=HYPERLINK("http://example.com", "feedback")'
+    out = _Output(tmp_path / "g.csv", tmp_path / "g-totals.csv", RunInfo(1, "0", "abc"))
+    out.record([Grade(formula + ".ipynb", "2.1", 0, 1, "✘ no", formula, "02"),
+                Grade("ann.ipynb", "2.1", 1, 1, "✔ yes", "ann", "02", passed=True)])
+    out.close()
+    for table in ("g.csv", "g-totals.csv"):
+        with open(tmp_path / table, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [r["student"] for r in rows] == ["'" + formula, "ann"]
+        assert rows[0]["submission"] == "'" + formula + ".ipynb"
 
 DYING = str(FIXTURES / "dying_checks.py")
 

@@ -93,8 +93,12 @@ def _crop(image: np.ndarray, box) -> np.ndarray:
 
 def _boxes_0_2(ctx: Context, height: int, width: int) -> list[tuple[int, int, int, int]]:
     # Boxes wider than tall or taller than wide, off-centre, touching the borders, so that
-    # swapping x and y or reading (x, y, w, h) changes the shape or the values.
-    boxes = [(2, 3, 9, 6), (0, 0, 5, 11), (7, 1, 16, 4)]
+    # swapping x and y or reading (x, y, w, h) changes the shape or the values. Every box
+    # lies inside the image, as the exercise promises (a crop of shape (3, y1 - y0,
+    # x1 - x0)): the fixed ones are drawn for the 12 × 16 image, and a smaller hidden
+    # image keeps only those that fit.
+    boxes = [box for box in [(2, 3, 9, 6), (0, 0, 5, 11), (7, 1, 16, 4)]
+             if box[2] <= width and box[3] <= height]
     if ctx.hidden:
         for _ in range(4):
             x0 = int(ctx.rng.integers(0, width - 2))

@@ -65,7 +65,14 @@ MATCH_SECONDS = 30.0
 DEFINE_SECONDS = 2.0
 """CPU seconds for each definition replayed from a cell other than the exercise's (a
 ``device = …``, a helper, a constant); one that takes longer is skipped with a note."""
-CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(")
+REPLAY_SECONDS = 30.0
+"""Seconds of waiting for other cells' definitions (imports of installed packages aside),
+in all, per exercise: a lesson's need milliseconds, and a notebook of thousands of
+definitions that each take their 2 s (or end the process, which is then started again)
+would otherwise hold its grading process for hours. Those left when it is spent are
+skipped with a note."""
+# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
 
 
 @dataclass(frozen=True)
@@ -361,7 +368,7 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 
 
 def _define(process, statements: list[str], settings: Settings,
-            dropped: dict[str, str]) -> list[list[str]]:
+            dropped: dict[str, str], left: list[float] | None = None) -> list[list[str]]:
     """Run another cell's definitions, each alone under a small CPU budget; the failed ones.
 
     Consecutive import statements travel together with the import budget; every other
@@ -370,8 +377,12 @@ def _define(process, statements: list[str], settings: Settings,
     in one C call (``N = sum(range(10**12))``) is stopped by this deadline, never given
     the minutes an import of Torch may take on a loaded machine. Statements in
     ``dropped`` are left out; those of a request that ends the process are added to it
-    (with why), and the caller starts the process again without them.
+    (with why), and the caller starts the process again without them. ``left`` holds
+    the seconds still allowed for the statements that are not imports of installed
+    packages (:data:`REPLAY_SECONDS`), shared by the calls for one exercise; once it is
+    spent, those are skipped.
     """
+    left = [float("inf")] if left is None else left
     from camcourse.coursework._wire import ChannelError
 
     cpu = min(DEFINE_SECONDS, settings.cell_timeout)
@@ -404,15 +415,23 @@ def _define(process, statements: list[str], settings: Settings,
                 split.append([text])
         groups = split
     for group in groups:
-        timeout = settings.import_timeout + 10 if group[0] in installed else 3 * cpu + 10
+        counted = group[0] not in installed
+        if counted and left[0] <= 0:
+            failed += [[text[:200], f"skipped: the definitions of other cells took more than "
+                                    f"{REPLAY_SECONDS:g} s in all"] for text in group]
+            continue
+        timeout = settings.import_timeout + 10 if not counted else 3 * cpu + 10
+        start = time.monotonic()
         try:
             header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
                                          "import_cpu": settings.import_timeout},
                                         timeout=timeout)
         except ChannelError:
+            left[0] -= (time.monotonic() - start) if counted else 0.0
             why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
             dropped.update(dict.fromkeys(group, why))
             return failed
+        left[0] -= (time.monotonic() - start) if counted else 0.0
         failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
     return failed[:50]
 
@@ -458,6 +477,7 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
 
     skipped: set[int] = set()  # earlier exercise cells that ended the process
     dropped: dict[str, str] = {}  # definitions that ended it -> why
+    left = [REPLAY_SECONDS]  # for other cells' definitions, over every start of the process
     while True:
         process.start()
         failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
@@ -465,7 +485,7 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if k in skipped:
                 continue
             if kind == "define":
-                failed += _define(process, payload, settings, dropped)
+                failed += _define(process, payload, settings, dropped, left)
             else:
                 _exec(process, payload, "earlier", settings)
                 if not process.alive:
@@ -475,7 +495,7 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
         else:
             ran, message = _exec(process, steps[-1][1], "cell", settings)
             if ran and after and process.alive:
-                failed += _define(process, list(after), settings, dropped)
+                failed += _define(process, list(after), settings, dropped, left)
                 if not process.alive:
                     continue
             imports = [f for f in failed if f[0].startswith(("import ", "from "))]
@@ -688,10 +708,40 @@ def _capped(message: str, feedback: str | None) -> str:
         f"characters{where})"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula in a CSV cell."""
+
+
+def csv_text(text: str) -> str:
+    """``text`` as a CSV cell that a spreadsheet shows as text, never runs as a formula.
+
+    The student and submission columns come from file and folder names that learners
+    choose: ``=HYPERLINK("http://…", "feedback")`` would be a live link, or worse, in
+    the teacher's spreadsheet. Such a cell gets a leading apostrophe (OWASP's advice).
+
+    >>> csv_text("=1+1"), csv_text("ann")
+    ("'=1+1", 'ann')
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def printable(text: str) -> str:
+    """``text`` on one line of the terminal: line breaks and other control characters
+    escaped, so that a file name cannot print lines of the summary that look like
+    another student's total.
+
+    >>> printable("02_x\\nalice.ipynb  3/3")
+    '02_x\\\\nalice.ipynb  3/3'
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def _csv_row(g: Grade, info: RunInfo | None, feedback: str | None = None) -> list[str]:
     run = [info.seed_sha256, info.camlib_version, info.checks_sha256] if info else ["", "", ""]
-    return [g.student, g.lesson, g.submission, g.exercise, f"{g.points:g}", f"{g.max_points:g}",
-            "yes" if g.passed else "no", _capped(g.message, feedback), g.isolation, *run]
+    return [csv_text(g.student), g.lesson, csv_text(g.submission), g.exercise,
+            f"{g.points:g}", f"{g.max_points:g}", "yes" if g.passed else "no",
+            csv_text(_capped(g.message, feedback)), g.isolation, *run]
 
 
 def write_csv(grades: Iterable[Grade], out: str | Path, info: RunInfo | None = None) -> None:
@@ -719,7 +769,7 @@ def summary(grades: Sequence[Grade], seconds: float | None = None,
     """A plain-text summary: total per submission, passes per exercise, the isolation."""
     from camcourse.checks._registry import _exercise_key
 
-    rows = totals(grades)
+    rows = [(*r[:2], printable(r[2]), *r[3:]) for r in totals(grades)]
     width = max([len(r[2]) for r in rows] + [10])
     timing = ""
     if seconds is not None and rows:
@@ -813,7 +863,8 @@ class _Output:
         if self.writers[1] is not None and rows:
             writer, handle = self.writers[1]
             for student, lesson_text, submission, got, total, isolation in totals(rows):
-                writer.writerow([student, lesson_text, submission, f"{got:g}", f"{total:g}",
+                writer.writerow([csv_text(student), lesson_text, csv_text(submission),
+                                 f"{got:g}", f"{total:g}",
                                  isolation, self.info.seed_sha256, self.info.camlib_version,
                                  self.info.checks_sha256])
             handle.flush()

@@ -24,11 +24,27 @@ RAISES_TAG = "raises-exception"
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 
-HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d+)\.(\d+)[ \t]*[:.—–-]?[ \t]*(.*?)[ \t]*$",
-                     re.MULTILINE)
-CHECK_CALL = re.compile(r"exercise_(\d+)_(\d+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
+# Numbers of at most 4 digits: int() of a 5,000-digit one raises (Python's limit).
+HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d{1,4})\.(\d{1,4})[ \t]*[:.—–-]?"
+                     r"[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
 LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # far above any lesson (< 1 MB without outputs)
+MAX_PARSED_CELL = 512 * 1024
+"""Characters of one cell the grader reads as Python (a lesson's longest cell has under
+5,000). The parser needs about 600 times a source's size in memory and the grader is not
+confined: a longer cell is read as text only (:func:`defined_names` and
+:func:`free_names` fall back to a line scan, :func:`definitions` finds nothing)."""
+MAX_PARSED_NOTEBOOK = 4 * 1024 * 1024
+"""Characters of other cells :func:`needed_definitions` reads as Python, in all; the cells
+after the first ones that fill it add no definition."""
+MAX_MAGIC_COST = 50_000
+"""What :func:`without_magics` lets IPython's transformer do for one cell, as magic lines
+× lines (:func:`magic_cost`): the transformer reads the whole cell again after each magic
+it turns into a call, so 2,000 ``%time x = 1`` lines take 17 s, and a cell of 512 KB of
+them minutes. A lesson's cell costs a few hundred; a costlier one has its magic and
+shell lines commented out instead. :func:`needed_definitions` allows ten times this for
+all the other cells together."""
 
 
 @dataclass(frozen=True)
@@ -182,11 +198,46 @@ def defined_names(code: str) -> list[str]:
     if first.startswith("%%") and first[2:].split(" ", 1)[0].strip() not in PYTHON_CELL_MAGICS:
         return []
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", code, re.MULTILINE)
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return [node.name for node in tree.body if isinstance(node, kinds)]
+
+
+def _parse(code: str) -> ast.Module:
+    """``ast.parse(code)``; ``ValueError`` for a cell over :data:`MAX_PARSED_CELL`."""
+    if len(code) > MAX_PARSED_CELL:
+        raise ValueError(f"a cell of {len(code):,} characters (more than {MAX_PARSED_CELL:,})")
+    return ast.parse(code)
+
+
+def _segments(code: str):
+    """``ast.get_source_segment`` for many top-level nodes of ``code``, in linear time.
+
+    The standard function splits the whole source at every call: a cell of 20,000
+    one-line statements would take minutes. The lines are split once here, as
+    :mod:`ast` splits them (``\\r\\n``, ``\\r``, ``\\n``), and columns count UTF-8 bytes.
+
+    >>> tree = ast.parse("a = 1\\nb = 'é' + 'x'\\n")
+    >>> segment = _segments("a = 1\\nb = 'é' + 'x'\\n")
+    >>> [segment(node) for node in tree.body]
+    ['a = 1', "b = 'é' + 'x'"]
+    """
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", code)
+
+    def segment(node: ast.AST) -> str | None:
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+        if None in (first, last, start, end) or not 1 <= first <= last <= len(lines):
+            return None
+        first, last = first - 1, last - 1
+        if first == last:
+            return lines[first].encode()[start:end].decode()
+        return "".join([lines[first].encode()[start:].decode(), *lines[first + 1:last],
+                        lines[last].encode()[:end].decode()])
+
+    return segment
 
 
 def _points(cell: dict[str, Any]) -> float:
@@ -316,7 +367,7 @@ def names_used(code: str) -> set[str]:
     The body of a cell magic (``%%time``) counts: it is code that runs.
     """
     try:
-        tree = ast.parse(without_magics(code))
+        tree = _parse(without_magics(code) if len(code) <= MAX_PARSED_CELL else code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set(re.findall(r"[A-Za-z_]\w*", code))
     names = set()
@@ -348,17 +399,19 @@ def import_statements(notebook: dict[str, Any], used: set[str] | None = None) ->
     for cell in notebook["cells"]:
         if cell.get("cell_type") != "code" or EXERCISE_TAG in tags(cell):
             continue
-        code = without_magics(source(cell))
+        code = source(cell)
         try:
-            tree = ast.parse(code)
+            code = without_magics(code) if len(code) <= MAX_PARSED_CELL else code
+            tree = _parse(code)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+        segment = _segments(code)
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 bound = _bound_names(node)
                 if used is not None and "*" not in bound and not bound & used:
                     continue
-                statement = ast.get_source_segment(code, node)
+                statement = segment(node)
                 if statement and statement not in statements:
                     statements.append(statement)
     return statements
@@ -415,7 +468,7 @@ def free_names(code: str) -> set[str]:
     ['np', 'x']
     """
     try:
-        tree = ast.parse(without_magics(code))
+        tree = _parse(without_magics(code) if len(code) <= MAX_PARSED_CELL else code)
         names = _free_in(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return names_used(code)
@@ -505,7 +558,7 @@ def imports_only(code: str) -> bool:
     False
     """
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
 
@@ -541,21 +594,25 @@ def _writes_file(node: ast.stmt) -> bool:
             and call.args[0].value in ("writefile", "file"))
 
 
-def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
+def definitions(code: str, *, ipython: bool = True) -> list[tuple[str, set[str], set[str]]]:
     """A cell's top-level definitions: (source, names bound, names used), in order.
 
     Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
     what a later ``import`` reads); a cell that does not parse gives nothing.
+    ``ipython``: see :func:`without_magics`.
     """
-    code = without_magics(code)
+    if len(code) > MAX_PARSED_CELL:
+        return []
+    code = without_magics(code, ipython=ipython)
     try:
-        tree = ast.parse(code)
+        tree = _parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
+    segment = _segments(code)
     found = []
     for node in tree.body:
         bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
-        text = ast.get_source_segment(code, node) if bound is not None else None
+        text = segment(node) if bound is not None else None
         if text:
             try:
                 used = _free_in(node)
@@ -568,37 +625,79 @@ def definitions(code: str) -> list[tuple[str, set[str], set[str]]]:
 def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     """Per cell, the definitions that the names ``used`` need, directly or through others.
 
-    A star import and a ``%%writefile`` are always kept. Linear passes until nothing is
-    added (a definition is added at most once).
+    A star import and a ``%%writefile`` are always kept. One pass over a work list of
+    needed names, each looked up once among the definitions binding it: linear, whatever
+    order the definitions come in (``x0 = x1`` above ``x1 = x2``…). Cells are read as
+    Python up to :data:`MAX_PARSED_NOTEBOOK` characters in all.
+
+    >>> needed_definitions(["b = c\\nc = 1\\nz = 2", "a = b"], {"a"})
+    [['b = c', 'c = 1'], ['a = b']]
     """
-    found = [definitions(code) for code in cells]
+    found, budget, magic = [], MAX_PARSED_NOTEBOOK, 10 * MAX_MAGIC_COST
+    for code in cells:
+        budget -= len(code)
+        cost = magic_cost(code)
+        magic -= cost if cost <= MAX_MAGIC_COST else 0
+        found.append(definitions(code, ipython=magic >= 0) if budget >= 0 else [])
     keep = [[False] * len(d) for d in found]
-    needed = set(used)
-    changed = True
-    while changed:
-        changed = False
-        for i, cell in enumerate(found):
-            for j, (_, bound, uses) in enumerate(cell):
-                if not keep[i][j] and ("*" in bound or WRITES_FILE in bound
-                                       or bound & needed):
-                    keep[i][j] = changed = True
-                    needed |= uses
+    binders: dict[str, list[tuple[int, int]]] = {}
+    todo: list[tuple[int, int]] = []
+    for i, cell in enumerate(found):
+        for j, (_, bound, _) in enumerate(cell):
+            if "*" in bound or WRITES_FILE in bound:
+                todo.append((i, j))
+            for name in bound:
+                binders.setdefault(name, []).append((i, j))
+    names, seen = list(used), set(used)
+    while todo or names:
+        if not todo:
+            todo = binders.pop(names.pop(), [])
+            continue
+        i, j = todo.pop()
+        if keep[i][j]:
+            continue
+        keep[i][j] = True
+        for name in found[i][j][2] - seen:
+            seen.add(name)
+            names.append(name)
     return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
             for i, cell in enumerate(found)]
 
 
-def without_magics(code: str) -> str:
+def magic_cost(code: str) -> int:
+    """A bound on IPython's work turning ``code``'s magics into calls: lines that may hold
+    a magic, a shell line or a help request (``%``, ``!``, a final ``?``) × lines; a cell
+    magic (``%%time``) is one.
+
+    >>> magic_cost("x = 1\\n%time f(x)\\n!ls\\n"), magic_cost("%%time\\nx = 1\\n")
+    (6, 2)
+    """
+    lines = code.splitlines()
+    if code.lstrip().startswith("%%"):
+        return len(lines)
+    return len(lines) * sum(1 for line in lines if "%" in line or "!" in line
+                            or line.rstrip().endswith("?"))
+
+
+def without_magics(code: str, *, ipython: bool = True) -> str:
     """``code`` as plain Python: magics and shell lines made calls by IPython's transformer.
 
     ``%matplotlib inline`` becomes ``get_ipython().run_line_magic(...)``; without IPython,
-    such lines are commented out instead.
+    with ``ipython=False``, or for a cell over :data:`MAX_MAGIC_COST`, such lines are
+    commented out instead.
     """
+    if not ipython or magic_cost(code) > MAX_MAGIC_COST:
+        return _commented_magics(code)
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         return TransformerManager().transform_cell(code)
     except ImportError:
-        return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
-                         for line in code.splitlines())
+        return _commented_magics(code)
     except Exception:  # noqa: BLE001 - what IPython cannot read, the parser will refuse
         return code
+
+
+def _commented_magics(code: str) -> str:
+    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line
+                     for line in code.splitlines())
