@@ -427,7 +427,7 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
         f"{100 * v['camlib'][1]:.1f} |",
         f"| camlib, protocol \"choe2020\" | {100 * v['choe2020'][0]:.1f} | "
         f"{100 * v['choe2020'][1]:.1f} |",
-        f"| Choe et al.'s code (OpenCV loop) | {100 * v['loop'][0]:.1f} | "
+        f"| Choe et al.'s evaluation, the port (OpenCV loop) | {100 * v['loop'][0]:.1f} | "
         f"{100 * v['loop'][1]:.1f} |",
         "",
         "The \"choe2020\" numbers equal the reference's exactly (every count at every",

@@ -123,8 +123,8 @@ def released_counts(checkout: str | Path, maps: np.ndarray, gt_boxes: np.ndarray
     added_float = not hasattr(np, "float")
     if added_float:
         np.float = float  # noqa: NPY001 (the released code's own name)
-    if importlib.util.find_spec("munch") is None:
-        sys.modules.setdefault("munch", types.ModuleType("munch"))
+    if "munch" not in sys.modules and importlib.util.find_spec("munch") is None:
+        sys.modules["munch"] = types.ModuleType("munch")
     sys.path.insert(0, checkout)
     try:
         evaluation = importlib.import_module("evaluation")
