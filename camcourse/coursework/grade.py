@@ -427,11 +427,12 @@ def _define(process, statements: list[str], settings: Settings,
                                          "import_cpu": settings.import_timeout},
                                         timeout=timeout)
         except ChannelError:
-            left[0] -= (time.monotonic() - start) if counted else 0.0
             why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
             dropped.update(dict.fromkeys(group, why))
             return failed
-        left[0] -= (time.monotonic() - start) if counted else 0.0
+        finally:
+            if counted:
+                left[0] -= time.monotonic() - start
         failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
     return failed[:50]
 

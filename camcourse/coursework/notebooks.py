@@ -212,6 +212,12 @@ def _parse(code: str) -> ast.Module:
     return ast.parse(code)
 
 
+def _as_python(code: str) -> str:
+    """The cell as the parser reads it: magics made calls (:func:`without_magics`), except
+    in a cell over :data:`MAX_PARSED_CELL`, which :func:`_parse` refuses anyway."""
+    return without_magics(code) if len(code) <= MAX_PARSED_CELL else code
+
+
 def _segments(code: str):
     """``ast.get_source_segment`` for many top-level nodes of ``code``, in linear time.
 
@@ -367,7 +373,7 @@ def names_used(code: str) -> set[str]:
     The body of a cell magic (``%%time``) counts: it is code that runs.
     """
     try:
-        tree = _parse(without_magics(code) if len(code) <= MAX_PARSED_CELL else code)
+        tree = _parse(_as_python(code))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set(re.findall(r"[A-Za-z_]\w*", code))
     names = set()
@@ -401,7 +407,7 @@ def import_statements(notebook: dict[str, Any], used: set[str] | None = None) ->
             continue
         code = source(cell)
         try:
-            code = without_magics(code) if len(code) <= MAX_PARSED_CELL else code
+            code = _as_python(code)
             tree = _parse(code)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
@@ -468,7 +474,7 @@ def free_names(code: str) -> set[str]:
     ['np', 'x']
     """
     try:
-        tree = _parse(without_magics(code) if len(code) <= MAX_PARSED_CELL else code)
+        tree = _parse(_as_python(code))
         names = _free_in(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return names_used(code)
