@@ -6,14 +6,17 @@ with ``--no-tests`` or off CUDA), then times, interleaved (one run of each step 
 ``--repeats`` rounds, medians) on one model, batch and precision:
 
 - forward: the model on a batch;
-- + camlib CAM: the same with `camlib.extract.CAMExtractor` and the maps of the
-  predicted classes (``check=False``: the hot loop), upsampled to the image size;
+- + camlib CAM: the same with `camlib.extract.CAMExtractor` and the min-max normalized
+  maps of the predicted classes at the feature layer's resolution (``check=False``: the
+  hot loop), which is what TorchCAM's ``CAM`` returns;
 - + TorchCAM: TorchCAM's ``CAM`` of the predicted classes, when ``torchcam`` is
   installed (skipped with a note otherwise);
 - + camlib Grad-CAM and + pytorch-grad-cam: Grad-CAM of the predicted classes, one
-  backward pass, camlib's `GradCAMExtractor` and pytorch-grad-cam's ``GradCAM`` (when
-  installed);
-- + camlib CAM + boxes: and the paper's box of every map (`camlib.torch.bounding_box`);
+  backward pass, normalized and upsampled to the image size, which is what
+  pytorch-grad-cam's ``GradCAM`` returns (when installed; it returns them as a NumPy
+  array, so its time includes the copy to the host);
+- + camlib CAM + boxes: the CAM step's maps upsampled to the image size and the paper's
+  box of every map (`camlib.torch.bounding_box`);
 
 and prints each step's images/s and its overhead over the forward pass, and the ratio of
 camlib's overhead to each anchor's. Then MaxBoxAcc over 100 thresholds of the maps
@@ -98,7 +101,7 @@ def anchors(model: torch.nn.Module, feature_layer: str, classifier: str
 
         def grad_cam(images: torch.Tensor) -> object:
             with GradCAM(model=model, target_layers=[layer]) as cam:
-                return cam(input_tensor=images)
+                return cam(input_tensor=images, targets=None)  # None: the predicted classes
 
         steps["+ pytorch-grad-cam"] = grad_cam
     return steps, notes
@@ -125,16 +128,16 @@ def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: in
         with torch.no_grad(), autocast(), CAMExtractor(model, feature_layer,
                                                        classifier) as extractor:
             logits = model(images)
-            return ct.upsample(extractor.maps(logits.argmax(1), check=False), size,
-                               check=False)
+            return ct.normalize(extractor.maps(logits.argmax(1), check=False), check=False)
 
     def grad_cams() -> torch.Tensor:
         with autocast(), GradCAMExtractor(model, feature_layer) as extractor:
             logits = model(images)
-            return extractor.maps(logits, logits.argmax(1))
+            maps = extractor.maps(logits, logits.argmax(1))
+        return ct.normalize(ct.upsample(maps, size, check=False), check=False)
 
     def boxes() -> torch.Tensor:
-        return ct.bounding_box(cams())
+        return ct.bounding_box(ct.upsample(cams(), size, check=False))
 
     steps = {"forward": forward, "+ camlib CAM": cams}
     layer = feature_layer or _last_conv_name(model)
@@ -162,7 +165,7 @@ def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: in
             ratio = (seconds[ours] - seconds["forward"]) / max(
                 seconds[theirs] - seconds["forward"], 1e-12)
             print(f"  {ours}'s overhead / {theirs}'s: {ratio:.2f}")
-    maps = cams().float()
+    maps = ct.upsample(cams().float(), size, check=False)
     rates["MaxBoxAcc maps/s"] = max_box_acc_rate(maps, repeats)
     print(f"  MaxBoxAcc, 100 thresholds: {rates['MaxBoxAcc maps/s']:.0f} maps/s, "
           f"{ILSVRC_VAL:,} maps of {size[0]}×{size[1]} in "
