@@ -362,3 +362,18 @@ def test_the_gpu_benchmark_runs_on_the_cpu(capsys):
         else:
             assert f"+ {anchor}" in out
     assert "50,000 maps" in out
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_skips_an_anchor_that_fails_at_its_precision(capsys):
+    """pytorch-grad-cam hands tensors to NumPy, which has no bfloat16: under bfloat16
+    autocast its row is skipped with the reason, and camlib's rows are measured."""
+    pytest.importorskip("pytorch_grad_cam")
+    from camcourse.benchmarks import gpu
+
+    results = gpu.main(["--device", "cpu", "--quick", "--no-tests", "--precision", "bfloat16"])
+    out = capsys.readouterr().out
+    assert "pytorch-grad-cam fails under bfloat16" in out and "its row is skipped" in out
+    for rates in results.values():
+        assert "+ pytorch-grad-cam" not in rates
+        assert {"+ camlib CAM", "+ camlib Grad-CAM", "+ camlib CAM + boxes"} <= set(rates)

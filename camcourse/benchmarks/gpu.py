@@ -143,13 +143,18 @@ def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: in
     layer = feature_layer or _last_conv_name(model)
     fc = classifier or _last_linear_name(model)
     extra, notes = anchors(model, layer, fc)
+    runnable = {}
     for key, step in extra.items():
-        if "TorchCAM" in key:
-            steps[key] = lambda step=step: _under(autocast, step, images)
+        try:  # an anchor may not support the precision (pytorch-grad-cam: no bfloat16)
+            _under(autocast, step, images)
+        except Exception as error:  # noqa: BLE001 - any failure of theirs skips their row
+            notes.append(f"{key[2:]} fails under {precision}: "
+                         f"{type(error).__name__}: {error}; its row is skipped")
+        else:
+            runnable[key] = lambda step=step: _under(autocast, step, images)
+    steps.update({key: step for key, step in runnable.items() if "TorchCAM" in key})
     steps["+ camlib Grad-CAM"] = grad_cams
-    for key, step in extra.items():
-        if "grad-cam" in key:
-            steps[key] = lambda step=step: _under(autocast, step, images)
+    steps.update({key: step for key, step in runnable.items() if "grad-cam" in key})
     steps["+ camlib CAM + boxes"] = boxes
     seconds = interleaved(steps, repeats, device)
     rates = {key: len(images) / value for key, value in seconds.items()}
