@@ -56,8 +56,8 @@ def synchronize(device: torch.device) -> None:
 
 
 def interleaved(steps: dict[str, Callable[[], object]], repeats: int, device: torch.device,
-                warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each step, the steps taking turns within every round."""
+                warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of each step in every round, the steps taking turns within a round."""
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -69,7 +69,18 @@ def interleaved(steps: dict[str, Callable[[], object]], repeats: int, device: to
             step()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def overheads(times: dict[str, list[float]]) -> dict[str, float]:
+    """Each step's overhead over the forward pass: the median over the rounds of
+    step / forward − 1, the two paired within a round (a busy round slows both)."""
+    forward = times["forward"]
+    return {name: statistics.median(t / f for t, f in zip(values, forward, strict=True)) - 1
+            for name, values in times.items()}
+
+
+ANCHORED = (("+ camlib CAM", "+ TorchCAM"), ("+ camlib Grad-CAM", "+ pytorch-grad-cam"))
 
 
 def anchors(model: torch.nn.Module, feature_layer: str, classifier: str
@@ -107,10 +118,11 @@ def anchors(model: torch.nn.Module, feature_layer: str, classifier: str
     return steps, notes
 
 
-def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: int,
-            precision: str, feature_layer: str | None = None, classifier: str | None = None
-            ) -> dict[str, float]:
-    """Images/s of every step for one model and batch; prints them with the overheads."""
+def side_by_side(model: torch.nn.Module, images: torch.Tensor, repeats: int, precision: str,
+                 feature_layer: str | None = None, classifier: str | None = None
+                 ) -> tuple[dict[str, list[float]], list[str]]:
+    """The steps of the module docstring on one model and batch, interleaved: their
+    seconds in every round ({step: [s, ...]}) and a note for each anchor not run."""
     device = images.device
     size = tuple(images.shape[-2:])
     dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[precision]
@@ -156,21 +168,32 @@ def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: in
     steps["+ camlib Grad-CAM"] = grad_cams
     steps.update({key: step for key, step in runnable.items() if "grad-cam" in key})
     steps["+ camlib CAM + boxes"] = boxes
-    seconds = interleaved(steps, repeats, device)
-    rates = {key: len(images) / value for key, value in seconds.items()}
-    print(f"{name}, batch {len(images)}, {size[0]} px, {precision}, {device}:")
+    return interleaved(steps, repeats, device), notes
+
+
+def measure(name: str, model: torch.nn.Module, images: torch.Tensor, repeats: int,
+            precision: str, feature_layer: str | None = None, classifier: str | None = None
+            ) -> dict[str, float]:
+    """Images/s of every step for one model and batch (`side_by_side`); prints them with
+    their overheads over the forward pass, then MaxBoxAcc's rate on the CAM maps."""
+    times, notes = side_by_side(model, images, repeats, precision, feature_layer, classifier)
+    rates = {key: len(images) / statistics.median(value) for key, value in times.items()}
+    over = overheads(times)
+    size = tuple(images.shape[-2:])
+    print(f"{name}, batch {len(images)}, {size[0]} px, {precision}, {images.device}:")
     for note in notes:
         print(f"  note: {note}")
-    for key, value in seconds.items():
-        overhead = value / seconds["forward"] - 1
-        print(f"  {key:24s} {rates[key]:10.0f} images/s   overhead {100 * overhead:+6.1f}%")
-    pairs = (("+ camlib CAM", "+ TorchCAM"), ("+ camlib Grad-CAM", "+ pytorch-grad-cam"))
-    for ours, theirs in pairs:
-        if theirs in seconds:
-            ratio = (seconds[ours] - seconds["forward"]) / max(
-                seconds[theirs] - seconds["forward"], 1e-12)
-            print(f"  {ours}'s overhead / {theirs}'s: {ratio:.2f}")
-    maps = ct.upsample(cams().float(), size, check=False)
+    for key, rate in rates.items():
+        print(f"  {key:24s} {rate:10.0f} images/s   overhead {100 * over[key]:+6.1f}%")
+    for ours, theirs in ANCHORED:
+        if theirs in over and over[theirs] > 0:
+            print(f"  {ours}'s overhead / {theirs}'s: {over[ours] / over[theirs]:.2f}")
+        elif theirs in over:  # a ratio to a cost lost in the noise would mean nothing
+            print(f"  {ours}'s overhead / {theirs}'s: none ({theirs}'s overhead is not "
+                  "above zero in these rounds)")
+    with torch.no_grad(), CAMExtractor(model, feature_layer, classifier) as extractor:
+        logits = model(images)
+        maps = ct.upsample(ct.normalize(extractor.maps(logits.argmax(1)).float()), size)
     rates["MaxBoxAcc maps/s"] = max_box_acc_rate(maps, repeats)
     print(f"  MaxBoxAcc, 100 thresholds: {rates['MaxBoxAcc maps/s']:.0f} maps/s, "
           f"{ILSVRC_VAL:,} maps of {size[0]}×{size[1]} in "
