@@ -241,9 +241,17 @@ class CAMExtractor(_Hooked):
 
     Example
     -------
-    >>> with CAMExtractor(model) as cam:          # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+    ...                       nn.Flatten(), nn.Linear(4, 2))
+    >>> x = torch.randn(5, 3, 8, 8)
+    >>> with CAMExtractor(model) as cam:
     ...     logits = model(x)
     ...     maps = cam.maps(logits.argmax(1))     # (N, H, W); cam.maps() gives (N, C, H, W)
+    >>> cam.feature_name, cam.classifier_name, tuple(maps.shape)
+    ('1', '4', (5, 6, 6))
+    >>> scores = maps.mean(dim=(1, 2)) + cam.bias[logits.argmax(1)]   # (1/Z) Σ M_c + b_c
+    >>> torch.allclose(scores, logits.max(1).values, atol=1e-6)
+    True
     """
 
     def __init__(
@@ -360,9 +368,15 @@ class GradCAMExtractor(_Hooked):
 
     Example
     -------
-    >>> with GradCAMExtractor(model) as gradcam:       # doctest: +SKIP
+    >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+    ...                       nn.Flatten(), nn.Linear(4, 2))
+    >>> x = torch.randn(5, 3, 8, 8)
+    >>> with GradCAMExtractor(model) as gradcam, CAMExtractor(model) as cam:
     ...     logits = model(x)
     ...     maps = gradcam.maps(logits, logits.argmax(1))   # (N, H, W)
+    ...     cams = cam.maps(logits.argmax(1))
+    >>> torch.allclose(maps, torch.relu(cams) / 36, atol=1e-7)    # ReLU(M_c / Z), Z = 6·6
+    True
     """
 
     def _default_feature_layer(self) -> str:
