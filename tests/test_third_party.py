@@ -165,3 +165,24 @@ def test_connected_components_are_scipys_labels(connectivity):
         labels, counts, _ = _label_rounds(torch.from_numpy(mask)[None], connectivity)
         assert int(counts[0]) == count
         np.testing.assert_array_equal(labels[0].numpy(), theirs)
+
+
+def test_iou_is_torchvisions_box_iou():
+    """torchvision's `box_iou` takes (x1, y1, x2, y2) with area (x2 − x1)(y2 − y1): the
+    half-open convention of `camlib.torch.iou` and `camlib.reference.iou`."""
+    ops = pytest.importorskip("torchvision.ops")
+    generator = torch.Generator().manual_seed(5)
+    corners = torch.randint(0, 64, (200, 2, 2), generator=generator).sort(dim=1).values
+    boxes = corners.permute(0, 2, 1).reshape(200, 4)[:, [0, 2, 1, 3]].float()
+    a, b = boxes[:100], boxes[100:]
+    theirs = ops.box_iou(a, b).diagonal().nan_to_num(0.0)  # 0/0 for two empty boxes
+    close(ct.iou(a, b), theirs)
+    close(torch.tensor([ref.iou(p.tolist(), q.tolist()) for p, q in zip(a, b, strict=True)],
+                       dtype=torch.float32), theirs)
+
+
+def test_softmax_is_scipys():
+    special = pytest.importorskip("scipy.special")
+    scores = np.random.default_rng(6).normal(0, 30, (8, 10))
+    np.testing.assert_allclose(ref.softmax(scores), special.softmax(scores, axis=1), rtol=1e-12)
+    close(ct.softmax(torch.from_numpy(scores)), torch.from_numpy(special.softmax(scores, axis=1)))
