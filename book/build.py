@@ -1,7 +1,7 @@
 """Build the course's website: every lesson with its executed outputs, the README as home page,
 the teacher's guide, results and benchmarks, with MathJax served from the site itself.
 
-    python book/build.py [--jobs N] [--out build/book]
+    python book/build.py [--jobs N] [--out build/book] [--edition full|student]
 
 1. Each lesson is executed with nbclient (``camcourse.execute.LessonClient``) in its own
    folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache`` already

@@ -348,3 +348,38 @@ def test_the_camlib_line_count_quoted_in_the_readme():
     lines = sum(len(path.read_text().splitlines()) for path in (ROOT / "camlib").rglob("*.py"))
     quoted = int(re.search(r"about ([\d,]+) lines", _read("README.md")).group(1).replace(",", ""))
     assert abs(lines - quoted) / quoted < 0.1, lines
+
+
+# --- answers that no lesson prints -----------------------------------------------------
+
+
+def test_the_two_instance_thresholds_of_the_lesson_11_answer():
+    """Lesson 11 prints the outcome at 20% only; its answer quotes four thresholds. The
+    lesson's own computation (same images, seed and checkpoint) at each of them."""
+    import numpy as np
+    import torch
+
+    import camlib.torch as cam_torch
+    from camcourse.data import to_float
+    from camcourse.models import load_checkpoint
+    from camcourse.variants import make_two_digits
+    from camlib import localize
+
+    gap = load_checkpoint("gap", device=torch.device("cpu"))
+    same = make_two_digits(300, seed=0, same_class=True)
+    maps, _ = localize.cam_maps(gap, to_float(same.images, torch.device("cpu")),
+                                torch.as_tensor(same.labels[:, 0]))
+    around_both = torch.as_tensor(np.concatenate(
+        [same.boxes[:, :, :2].min(1), same.boxes[:, :, 2:].max(1)], 1))
+    quoted = []
+    for threshold in (0.1, 0.2, 0.3, 0.5):
+        largest = localize.boxes_from_maps(maps, threshold)
+        iou_each = torch.stack([cam_torch.iou(largest, torch.as_tensor(same.boxes[:, j]))
+                                for j in (0, 1)], dim=1)
+        one = (iou_each.max(1).values >= 0.5).numpy()
+        both = (cam_torch.iou(largest, around_both) >= 0.5).numpy() & ~one
+        shares = [_whole(share) for share in (one.mean(), both.mean(), (~one & ~both).mean())]
+        quoted.append(" / ".join(f"{share}%" for share in shares))
+    text = _flat(_read("docs/answers.md"))
+    assert (f"one instance / both / neither: {quoted[0]} at t = 0.1, {quoted[1]} at 0.2, "
+            f"{quoted[2]} at 0.3, {quoted[3]} at 0.5") in text, quoted
