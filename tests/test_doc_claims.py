@@ -107,20 +107,13 @@ def test_the_readme_quotes_the_shipped_checkpoints():
             f"at {_whole(gmp['top1_loc'])}%") in readme
 
 
-RESULTS_NETS = {"GAP-CAM": "gap", "GMP-CAM": "gmp", "GAP-CAM, 8×8 map": "gap8"}
-
-
-def test_table_1_of_the_results_is_what_the_checkpoints_recorded():
+def test_the_baselines_of_table_1_share_the_gap_nets_accuracy():
+    """The nets' rows against their checkpoints: tests/test_benchmarks.py. The baselines'
+    rows use the GAP net's predictions, as the page says, so they show its accuracy."""
     rows = _table_rows(_read("docs/results.md"), "| method | accuracy |")
-    for method, name in RESULTS_NETS.items():
-        metrics = checkpoint_metrics(name)
-        accuracy, top1, gt_known = rows[method][:3]
-        assert (accuracy, top1, gt_known) == (_pct(metrics["test_accuracy"]),
-                                              _pct(metrics["top1_loc"]),
-                                              _pct(metrics["gt_known_loc"])), method
-    # The baselines use the GAP net's predictions, so they share its accuracy.
+    assert "The baselines' rows use the GAP net's predictions" in _flat(_read("docs/results.md"))
     for method in ("backprop on GAP", "centred box", "full image"):
-        assert rows[method][0] == _pct(checkpoint_metrics("gap")["test_accuracy"])
+        assert rows[method][0] == _pct(checkpoint_metrics("gap")["test_accuracy"]), method
 
 
 def test_the_training_table_of_the_results_is_each_checkpoints_record():
