@@ -141,6 +141,21 @@ def test_the_quoted_training_times_are_the_gap_checkpoints():
     assert f"against the shipped {seconds:.0f} s" in _flat(_read("docs/answers.md"))
 
 
+def test_the_retraining_options_quoted_are_the_checkpoints_commands():
+    """CONTRIBUTING quotes, per checkpoint, the options its JSON file records."""
+    text = _flat(_read("CONTRIBUTING.md"))
+    quoted = {"gmp": "`--pool max` for the GMP net",
+              "gap8": "`--map-stride 8` for the 8×8 map",
+              "gap_spurious": "`--variant spurious --train-size 6000 --epochs 4` for lesson 11's"}
+    assert checkpoint_metrics("gap")["command"] == "python -m camcourse.train --no-progress"
+    for name, sentence in quoted.items():
+        assert sentence in text, sentence
+        options = sentence.split("`")[1].split()
+        recorded = checkpoint_metrics(name)["command"].split()
+        assert sorted(set(recorded) - {"--no-progress"}) == sorted(
+            ["python", "-m", "camcourse.train", *options]), (name, recorded)
+
+
 # --- the results page's prose and the pages that quote it -------------------------------
 
 
