@@ -223,7 +223,7 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     python : str
         The interpreter that creates ``.venv`` if it is missing.
     cpu : bool
-        Install the CPU-only PyTorch first (about 1.6 GB instead of 6 GB on Linux).
+        Install the CPU-only PyTorch first (on Linux without the 4.6 GB of CUDA libraries).
     fresh : bool, optional
         Whether the install steps run; by default when ``.venv`` has not been installed
         since pyproject.toml last changed.
