@@ -374,6 +374,23 @@ WRONG = [
      ["fraction"]),
     ("5.4", "4-connected box", _pipeline_4_connected, ["the box: your components use "
                                                         "4-connectivity"]),
+    ("1.2", "the flat index", lambda f: f.reshape(*f.shape[:2], -1).argmax(-1),
+     ["flat index i of each maximum", "x = i % W"]),
+    ("2.3", "argmax instead of max", lambda f: f.reshape(*f.shape[:2], -1).argmax(-1),
+     ["where the maximum is (argmax"]),
+    ("3.2", "no exp", lambda s: s / s.sum(axis=1, keepdims=True), ["without exp"]),
+    ("3.2", "no exp, shifted", lambda s: (lambda d: d / d.sum(axis=1, keepdims=True))(
+        s - s.max(axis=1, keepdims=True)), ["S_c − m by its sum without exp"]),
+    ("4.1", "divided by each map's max |M|", lambda f, w: (lambda m: m / np.abs(m).max(
+        axis=(2, 3), keepdims=True))(np.einsum("ck,nkhw->nchw", w, f)), ["largest |value|"]),
+    ("4.1", "divided by the batch's max |M|", lambda f, w: (lambda m: m / np.abs(m).max())(
+        np.einsum("ck,nkhw->nchw", w, f)), ["the batch's largest |value|"]),
+    ("4.3", "class of the highest peak plus bias", _predicted_with(
+        choose=lambda f, w, b, s: (np.einsum("ck,nkhw->nchw", w, f).max(axis=(2, 3))
+                                   + b).argmax(1)), ["peak of its map plus the bias"]),
+    ("4.3", "one class from the batch's summed scores", _predicted_with(
+        choose=lambda f, w, b, s: np.full(len(s), s.sum(axis=0).argmax())),
+     ["one class for every image", "summed over the batch"]),
     # 0.1 ---------------------------------------------------------------------------------
     ("0.1", "no division", lambda x: x.astype(np.float32), ["forget to divide by 255"]),
     ("0.1", "integer division", lambda x: x // 255, ["rounded to integers"]),

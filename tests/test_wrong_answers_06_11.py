@@ -379,11 +379,23 @@ def _instance_no_single_pixels(cam, threshold=0.2):
             if sizes[i] > 1]
 
 
+def _size_one_sided_padding(size, layers):
+    for kernel, stride, padding in layers:
+        size = (size + padding - kernel) // stride + 1
+    return size
+
+
+def _grad_cam_relu_on_features(features, gradients):
+    alpha = gradients.mean(dim=(2, 3))
+    return torch.einsum("nk,nkhw->nhw", alpha, torch.relu(features))
+
+
 WRONG = [
     # 6.1 ---------------------------------------------------------------------------------
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
     ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
     ("6.1", "off by one (no + 1)", _size_off_by_one, ["the + 1", "is missing"]),
+    ("6.1", "padding on one side (n + p)", _size_one_sided_padding, ["n + 2p, not n + p"]),
     # 6.2 ---------------------------------------------------------------------------------
     ("6.2", "zero_grad after backward", _step_zero_grad_after_backward,
      ["optimizer.step() was called", "zero_grad() before loss.backward()"]),
@@ -439,6 +451,8 @@ WRONG = [
     ("7.3", "threshold by mean IoU", _acc_by_mean_iou, ["best mean IoU"]),
     ("8.2", "mean over channels", _grad_cam_channel_mean, ["averaged", "over the channels"]),
     ("8.2", "no ReLU", _grad_cam_no_relu, ["left out the ReLU"]),
+    ("8.2", "ReLU on the features, not on the sum", _grad_cam_relu_on_features,
+     ["left out the ReLU after the weighted sum", "a ReLU on f_k does not do it"]),
     ("8.2", "gradients times features pixel by pixel", _grad_cam_pixelwise,
      ["pixel by pixel"]),
     ("8.3", "batch mean", _scores_batch_mean, [".mean()", ".sum()"]),

@@ -123,6 +123,8 @@ def exercise_2_3(ctx: Context, fn) -> str:
             features.mean(axis=(2, 3)),
             "you clipped negative values to 0 first (a ReLU): a channel whose values are all "
             "negative has a negative maximum": np.maximum(features, 0).max(axis=(2, 3)),
+            "you returned where the maximum is (argmax, the flat index y·W + x); max pooling "
+            "keeps its value (max)": features.reshape(*shape[:2], -1).argmax(axis=2),
         })
     return "F_k = max_{x,y} f_k(x, y), also where every value is negative"
 

@@ -51,7 +51,7 @@ def exercise_3_1(ctx: Context, fn) -> str:
         }
         if k == c:
             mistakes["you multiplied by weight instead of weight.T: row c of weight holds "
-                     "class c's weights w^c, so S = F @ W.T + b"] = pooled @ weight + bias
+                     "class c's weights w^c, so S = F @ weight.T + b"] = pooled @ weight + bias
         if n == c:
             mistakes["you added b_n to every score of image n (bias[:, None]); b_c belongs to "
                      "class c: add it along the last axis"] = pooled @ weight.T + bias[:, None]
@@ -142,6 +142,13 @@ def exercise_3_2(ctx: Context, fn) -> str:
                 "you returned log-probabilities (log-softmax); return P_c itself, exp of "
                 "that": np.log(np.maximum(expected, 1e-300)),
                 "you returned the scores unchanged": scores,
+                "you divided the scores by their sum without exp: P_c = exp(S_c) / Σ_c' "
+                "exp(S_c') (exp makes every term positive)":
+                scores / scores.sum(axis=1, keepdims=True),
+                "you divided S_c − m by its sum without exp: P_c = exp(S_c − m) / Σ_c' "
+                "exp(S_c' − m), m the row's maximum":
+                (scores - scores.max(axis=1, keepdims=True))
+                / (scores - scores.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True),
             }
         named_wrong = _distinct(expected, {m: v for m, v in mistakes.items()
                                            if np.isfinite(v).all()})

@@ -75,6 +75,15 @@ def exercise_4_1(ctx: Context, fn) -> str:
             _minmax(expected, (1, 2, 3)),
             "you applied a softmax over the classes; M_c is a weighted sum of the channels, "
             "with no softmax": _softmax_over_classes(expected),
+            "you divided each map by its largest |value| (a normalization); M_c is the raw "
+            "weighted sum (normalizing is for display, lesson 05)":
+            expected / np.abs(expected).max(axis=(2, 3), keepdims=True),
+            "you divided each map by its maximum (a normalization); M_c is the raw weighted "
+            "sum (normalizing is for display, lesson 05)":
+            expected / expected.max(axis=(2, 3), keepdims=True),
+            "you divided the maps by the batch's largest |value| (a normalization); M_c is the "
+            "raw weighted sum (normalizing is for display, lesson 05)":
+            expected / np.abs(expected).max(),
         }
         if k == c:
             mistakes["you used weight[k, c] instead of weight[c, k] (the weight transposed): "
@@ -221,14 +230,30 @@ def exercise_4_3(ctx: Context, fn) -> str:
             without_bias = by_peak = without_bias.replace("; the prediction", also, 1)
         elif np.array_equal(peak, summed):
             from_sum = by_peak = from_sum.replace("; the prediction", also, 1)
+        peak_bias = (reference.class_activation_maps(features, weight).max(axis=(2, 3))
+                     + bias).argmax(1)
+        batch_top = int(scores.sum(axis=0).argmax())  # one class for the whole batch
+        first = (f"you took the first image's top class (class {int(top[0])}) for every "
+                 f"image; take each image's own top class, scores.argmax(axis=1)")
+        whole = (f"you took one class for every image (class {batch_top}, the top of the "
+                 f"scores summed over the batch); take each image's own top class, "
+                 f"scores.argmax(axis=1)")
+        if batch_top == int(top[0]):
+            first = whole = (f"you took one class for every image (class {batch_top}: the "
+                             f"first image's top class, or the top of the scores summed over "
+                             f"the batch); take each image's own top class, "
+                             f"scores.argmax(axis=1)")
         mistakes = {
             "you took the map of the class with the lowest score; take argmax, not argmin":
             reference.class_activation_maps(features, weight, scores.argmin(axis=1)),
             "you took the map of class 0 for every image; take each image's own top class":
             reference.class_activation_maps(features, weight, 0),
-            f"you took the first image's top class (class {int(top[0])}) for every image; "
-            f"take each image's own top class, scores.argmax(axis=1)":
-            reference.class_activation_maps(features, weight, int(top[0])),
+            first: reference.class_activation_maps(features, weight, int(top[0])),
+            whole: reference.class_activation_maps(features, weight, batch_top),
+            "you chose the class by the highest peak of its map plus the bias, max_{x,y} M_c "
+            "+ b_c; the prediction is the class with the highest score S_c = (1/Z) Σ_{x,y} "
+            "M_c + b_c, the mean of the map, not its peak":
+            reference.class_activation_maps(features, weight, peak_bias),
             without_bias: reference.class_activation_maps(features, weight, no_bias),
             from_sum: reference.class_activation_maps(features, weight, summed),
             by_peak: reference.class_activation_maps(features, weight, peak),

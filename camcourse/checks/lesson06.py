@@ -73,7 +73,11 @@ def exercise_6_1(ctx: Context, fn) -> str:
             no_plus_one = size
             for kernel, stride, padding in layers:
                 no_plus_one = (no_plus_one + 2 * padding - kernel) // stride
+            one_side = _side(size, [(k, s, p / 2) for k, s, p in layers])  # n + p, not n + 2p
             where = f"feature_map_size({size}, {layers})"
+            if value == one_side != no_padding:
+                ctx.fail(f"{where} returned {value}, expected {expected}: padding p adds p "
+                         f"pixels on each side, 2p in all: the formula uses n + 2p, not n + p")
             if value == no_padding:
                 ctx.fail(f"{where} returned {value}, expected {expected}: padding p adds p "
                          f"pixels on each side, so the formula uses n + 2p")

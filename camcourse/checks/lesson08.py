@@ -59,8 +59,10 @@ def exercise_8_2(ctx: Context, fn) -> str:
         got = ctx.call(fn, features.clone(), gradients.clone())
         ctx.compare(got, expected, axes=("N", "H", "W"), factors=[factor_Z(h * w)],
                     mistakes={
-                        "you left out the ReLU: Grad-CAM keeps only the positive evidence, "
-                        "ReLU(Σ_k α_k f_k); negative values must become 0": raw.numpy(),
+                        "you left out the ReLU after the weighted sum: Grad-CAM keeps only "
+                        "the positive evidence, ReLU(Σ_k α_k f_k), so negative values of the "
+                        "sum must become 0 (a ReLU on f_k does not do it: the features are "
+                        "already ≥ 0 after the network's own ReLU)": raw.numpy(),
                         "you multiplied features and gradients pixel by pixel (Σ_k f·∂S/∂f) "
                         "instead of weighting each channel by its averaged gradient α_k":
                             (f * g).sum(dim=1).clamp(min=0).numpy(),
