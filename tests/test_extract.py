@@ -342,13 +342,20 @@ def test_gradcam_finds_a_layer_in_models_cam_cannot_use():
 
 
 @pytest.mark.slow
-def test_the_gpu_benchmark_runs_on_the_cpu(capsys):
+def test_the_gpu_benchmark_runs_on_the_cpu(capsys, tmp_path):
     """`python -m camcourse.benchmarks.gpu --device cpu --quick`: every step runs, the
-    anchors that are not installed are skipped with a note, MaxBoxAcc is projected."""
+    anchors that are not installed are skipped with a note, MaxBoxAcc is projected, and
+    ``--out`` writes the printout as a page with the command that made it."""
     from camcourse.benchmarks import gpu
 
-    results = gpu.main(["--device", "cpu", "--quick", "--no-tests"])
+    page = tmp_path / "gpu.md"
+    results = gpu.main(["--device", "cpu", "--quick", "--no-tests", "--out", str(page)])
     out = capsys.readouterr().out
+    text = page.read_text()
+    assert text.startswith("# Benchmarks on a GPU\n")
+    assert f"`python -m camcourse.benchmarks.gpu --device cpu --quick --no-tests --out {page}`" \
+        in text
+    assert out.strip() in text
     assert set(results) == {"resnet18", "GAPNet"}
     for rates in results.values():
         assert {"forward", "+ camlib CAM", "+ camlib Grad-CAM", "+ camlib CAM + boxes",

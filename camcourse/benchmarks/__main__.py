@@ -306,6 +306,25 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()}"
 
 
+GPU_PAGE = "benchmarks-gpu.md"  # written by `python -m camcourse.benchmarks.gpu --out`
+
+
+def gpu_section() -> list[str]:
+    """Where the GPU's numbers are: the page the GPU benchmark wrote, or how to make it."""
+    lines = [
+        "Every number on this page is from the CPU. On a machine with CUDA,",
+        "`python -m camcourse.benchmarks.gpu --out docs/benchmarks-gpu.md` measures, side by",
+        "side and interleaved, resnet50 forward against forward + camlib's CAM and against",
+        "TorchCAM's and pytorch-grad-cam's (each when installed; skipped with a note",
+        "otherwise) on the same batch and precision, the boxes, and MaxBoxAcc of 50,000",
+        "maps of 224×224; `--device cpu --quick` runs the same code on the CPU in seconds",
+        "(it is tested that way).",
+    ]
+    if (paths.REPO_ROOT / "docs" / GPU_PAGE).exists():
+        return lines + ["", f"The GPU's numbers: [{GPU_PAGE}]({GPU_PAGE})."]
+    return lines + ["", "No page from a GPU run is in the repository yet."]
+
+
 def imagenet_section(rows: dict) -> list[str]:
     n, cores = rows["maps"], rows["cores"]
     loop, released = rows["loop"], rows.get("released")
@@ -373,13 +392,7 @@ def page(mba: dict, components: dict, extractor: dict, widgets: dict, note: str,
         "",
         "## GPU",
         "",
-        "No GPU was available in the session that made this page: every number here is",
-        "from the CPU. On a machine with CUDA, `python -m camcourse.benchmarks.gpu` measures,",
-        "side by side and interleaved, resnet50 forward against forward + camlib's CAM and",
-        "against TorchCAM's and pytorch-grad-cam's (each when installed; skipped with a",
-        "note otherwise) on the same batch and precision, the boxes, and MaxBoxAcc of",
-        "50,000 maps of 224×224; `--device cpu --quick` runs the same code on the CPU in",
-        "seconds (it is tested that way).",
+        *gpu_section(),
         "",
         "## MaxBoxAcc",
         "",

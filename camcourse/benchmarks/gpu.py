@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -239,6 +241,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--quick", action="store_true",
                         help="small models and batches, 2 rounds: a check that it all runs")
     parser.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
+    parser.add_argument("--out", metavar="PATH",
+                        help="also write the run's report there as a Markdown page (for a "
+                             "GPU: docs/benchmarks-gpu.md, which docs/benchmarks.md links)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -250,6 +255,43 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print("no CUDA device: nothing to measure (this benchmark needs a GPU; "
               "--device cpu runs it on the CPU)")
         return {}
+    if args.out:
+        report = io.StringIO()
+        with contextlib.redirect_stdout(_Tee(sys.stdout, report)):
+            results = _run(args, device)
+        write_report(Path(args.out), report.getvalue(), argv if argv is not None
+                     else sys.argv[1:])
+        return results
+    return _run(args, device)
+
+
+class _Tee(io.TextIOBase):
+    """Writes to several streams: the terminal and the report."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+
+def write_report(path: Path, printed: str, argv: list[str]) -> None:
+    """The run's printout as a Markdown page, with the command that made it."""
+    command = " ".join(["python -m camcourse.benchmarks.gpu", *argv])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Benchmarks on a GPU\n\n"
+        f"Made by `{command}` on {time.strftime('%Y-%m-%d')}. Each step ran in turn within "
+        "every round (interleaved), each run ended with a synchronization; images/s are "
+        "medians over the rounds, an overhead is the median over the rounds of the step's "
+        "time over the forward pass's in the same round, minus 1. See the module docstring "
+        "of `camcourse.benchmarks.gpu` for what each step computes.\n\n"
+        f"```text\n{printed.rstrip()}\n```\n")
+
+
+def _run(args: argparse.Namespace, device: torch.device) -> dict[str, dict[str, float]]:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device: {name}, torch {torch.__version__}")
     if device.type == "cuda" and not args.no_tests:
