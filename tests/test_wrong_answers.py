@@ -9,6 +9,7 @@ learner's function, words the check's message must contain).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from test_wrong_answers_00_05 import HIDDEN_SEEDS  # tests/ is on sys.path under pytest
 from test_wrong_answers_00_05 import WRONG as WRONG_00_05
@@ -38,6 +39,32 @@ def test_each_wrong_answer_fails_with_its_mistake_named(entry):
 @pytest.mark.parametrize("entry", WRONG, ids=_ids)
 def test_each_wrong_answer_also_fails_on_hidden_inputs(entry, seed):
     exercise, _, fn, _ = entry
+    result = get_check(exercise)(fn, verbose=False, raise_on_fail=False, hidden_seed=seed)
+    assert not result.passed, result.message
+
+
+def _pipeline_box_off_by(shift):
+    from test_wrong_answers_00_05 import _pipeline
+
+    def cam_pipeline(cam, size, fraction=0.2):
+        heat, mask, box = _pipeline(cam, size, fraction)
+        return heat, mask, tuple(float(v) + shift for v in box)
+    return cam_pipeline
+
+
+NEAR_MISSES = [
+    ("0.1", "divided by 255.02", lambda x: x.astype(np.float32) / 255.02),
+    ("2.2", "a count off by 0.4", lambda k, h, w, c: (k * h * w * c + c + 0.4, k * c + c)),
+    ("5.4", "a box off by 0.4", _pipeline_box_off_by(0.4)),
+]
+
+
+@pytest.mark.parametrize("seed", (None, *HIDDEN_SEEDS))
+@pytest.mark.parametrize("entry", NEAR_MISSES, ids=_ids)
+def test_answers_a_rounding_error_away_from_right_fail(entry, seed):
+    """Counts and boxes are whole numbers and 0.1's division is by 255 exactly: an answer
+    within the looser tolerances of real-valued maps is still wrong."""
+    exercise, _, fn = entry
     result = get_check(exercise)(fn, verbose=False, raise_on_fail=False, hidden_seed=seed)
     assert not result.passed, result.message
 

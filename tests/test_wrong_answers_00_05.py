@@ -32,6 +32,39 @@ def _mask(cam, fraction):
     return cam >= (fraction * peak if peak > 0 else peak)
 
 
+def _capture_swallowing_errors(model, layer, images):
+    stored = {}
+    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o.detach()))
+    try:
+        with torch.no_grad():
+            model(images)
+    except Exception:  # noqa: BLE001 - the mistake: the caller never learns it failed
+        pass
+    finally:
+        handle.remove()
+    return stored.get("out")
+
+
+def _softmax_mean_shift(scores):
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(scores - scores.mean(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _resize_shorter_side(maps, size):
+    import torchvision.transforms.functional as TF
+
+    return TF.resize(torch.as_tensor(maps), size, antialias=False).numpy()
+
+
+def _normalize_nan_at_zero_max(maps, mode="minmax"):
+    if mode == "minmax":
+        return _normalize(maps, mode)
+    high = maps.max(axis=(1, 2), keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(high < 0, 0.0, maps / high)
+
+
 # --- right answers (several styles each) ----------------------------------------------------
 
 
@@ -391,6 +424,16 @@ WRONG = [
     ("4.3", "one class from the batch's summed scores", _predicted_with(
         choose=lambda f, w, b, s: np.full(len(s), s.sum(axis=0).argmax())),
      ["one class for every image", "summed over the batch"]),
+    ("0.2", "crop clipped to the notebook image's 12 × 16",
+     lambda im, box: im[:, box[1]:min(box[3], 12), box[0]:min(box[2], 16)],
+     ["h has length 0"]),
+    ("1.1", "forward error swallowed", _capture_swallowing_errors,
+     ["let the exception through"]),
+    ("3.2", "shift by the row's mean", _softmax_mean_shift, ["each row's mean"]),
+    ("5.1", "shorter side resized (torchvision)", _resize_shorter_side,
+     ["an int size means a square"]),
+    ("5.2", "NaN for a map whose max is 0", _normalize_nan_at_zero_max,
+     ["became NaN or inf"]),
     # 0.1 ---------------------------------------------------------------------------------
     ("0.1", "no division", lambda x: x.astype(np.float32), ["forget to divide by 255"]),
     ("0.1", "integer division", lambda x: x // 255, ["rounded to integers"]),

@@ -390,11 +390,94 @@ def _grad_cam_relu_on_features(features, gradients):
     return torch.einsum("nk,nkhw->nhw", alpha, torch.relu(features))
 
 
+def _size_same_padding_shortcut(size, layers):
+    for kernel, stride, padding in layers:
+        size = (-(-size // stride) if padding == kernel // 2
+                else (size + 2 * padding - kernel) // stride + 1)
+    return size
+
+
+def _train_step_clipped(model, optimizer, images, labels):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    return loss.item()
+
+
+def _grad_cam_relu_on_features_and_sum(features, gradients):
+    alpha = gradients.mean(dim=(2, 3))
+    return torch.einsum("nk,nkhw->nhw", alpha, torch.relu(features)).clamp(min=0)
+
+
+def _box_of_label(labels, k):
+    rows, cols = np.nonzero(labels == k)
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _box_by(key):
+    def cam_to_box(cam, threshold):
+        labels, count = reference.connected_components(cam >= threshold * cam.max())
+        return _box_of_label(labels, 1 + int(np.argmax([key(cam, labels, k)
+                                                         for k in range(1, count + 1)])))
+    return cam_to_box
+
+
+def _gt_known_loc_peak_component(cams, boxes, threshold=0.2):
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        labels, _ = reference.connected_components(cam >= threshold * cam.max())
+        mine = _box_of_label(labels, labels.flat[int(np.argmax(cam))])
+        hits.append(reference.iou(mine, box) >= 0.5)
+    return float(np.mean(hits))
+
+
+def _mass_inside_clipped(cam, box):
+    x0, y0, x1, y1 = box
+    positive = np.maximum(cam, 0.0)
+    total = positive.sum()
+    inside = positive[y0:min(y1, cam.shape[0] - 1), x0:min(x1, cam.shape[1] - 1)].sum()
+    return float(inside / total) if total > 0 else 0.0
+
+
+def _mass_inside_integral(cam, box):
+    """A summed-area table guarded for y0 = 0 but not for x0 = 0 (S[:, -1] wraps)."""
+    x0, y0, x1, y1 = box
+    positive = np.maximum(cam, 0.0)
+    table = positive.cumsum(0).cumsum(1)
+    inside = table[y1 - 1, x1 - 1] - table[y1 - 1, x0 - 1]
+    if y0 > 0:
+        inside -= table[y0 - 1, x1 - 1] - table[y0 - 1, x0 - 1]
+    total = positive.sum()
+    return float(inside / total) if total > 0 else 0.0
+
+
 WRONG = [
     # 6.1 ---------------------------------------------------------------------------------
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
     ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
     ("6.1", "off by one (no + 1)", _size_off_by_one, ["the + 1", "is missing"]),
+    ("6.1", "'same' padding read as n / s", _size_same_padding_shortcut,
+     ["an even kernel gives one more"]),
+    ("6.2", "gradients clipped to norm 5", _train_step_clipped,
+     ["the parameters differ from plain SGD"]),
+    ("7.2", "largest by mass", _box_by(lambda cam, labels, k: cam[labels == k].sum()),
+     ["the most mass"]),
+    ("7.2", "largest by box area", _box_by(lambda cam, labels, k: (
+        lambda b: (b[2] - b[0]) * (b[3] - b[1]))(_box_of_label(labels, k))),
+     ["the largest box"]),
+    ("8.2", "ReLU on the features and on the sum", _grad_cam_relu_on_features_and_sum,
+     ["applied the ReLU to the features"]),
+    ("10.2", "the peak's component", _gt_known_loc_peak_component,
+     ["the component that holds the peak"]),
+    ("11.1", "box clipped to W − 1, H − 1", _mass_inside_clipped,
+     ["clipped x1 and y1 to W − 1 and H − 1"]),
+    ("11.1", "summed-area table wrapping at x0 = 0", _mass_inside_integral,
+     ["a box along the map's edges"]),
+    ("11.3", "the first five boxes only", lambda cam, threshold=0.2: __import__(
+        "camcourse.checks.lesson11", fromlist=["_instance_boxes"])._instance_boxes(
+        cam, threshold)[:5], ["on a 17×23 map"]),
     ("6.1", "padding on one side (n + p)", _size_one_sided_padding, ["n + 2p, not n + p"]),
     # 6.2 ---------------------------------------------------------------------------------
     ("6.2", "zero_grad after backward", _step_zero_grad_after_backward,

@@ -63,7 +63,9 @@ def exercise_0_1(ctx: Context, fn) -> str:
         if array is not None and array.dtype == np.float16:
             ctx.fail("to_unit_float returned float16, which keeps only about 3 significant "
                      "digits, so most values come out slightly off; use float32")
-        ctx.compare(got, expected, axes=("N", "3", "H", "W"), factors=[_FACTOR_255], mistakes={
+        # float32's rounding is below 1e-7 of the value; a divisor of 255.02 is not.
+        ctx.compare(got, expected, axes=("N", "3", "H", "W"), rtol=1e-6, factors=[_FACTOR_255],
+                    mistakes={
             "you divided by 256; the largest byte is 255, so divide by 255 to send 255 to "
             "exactly 1": wide / 256.0,
             "you divided by the largest value in the batch; divide by 255, the largest "
@@ -96,9 +98,11 @@ def _boxes_0_2(ctx: Context, height: int, width: int) -> list[tuple[int, int, in
     # swapping x and y or reading (x, y, w, h) changes the shape or the values. Every box
     # lies inside the image, as the exercise promises (a crop of shape (3, y1 - y0,
     # x1 - x0)): the fixed ones are drawn for the 12 × 16 image, and a smaller hidden
-    # image keeps only those that fit.
+    # image keeps only those that fit; one more ends at the image's far corner, whatever
+    # its size.
     boxes = [box for box in [(2, 3, 9, 6), (0, 0, 5, 11), (7, 1, 16, 4)]
              if box[2] <= width and box[3] <= height]
+    boxes.append((width - 9, height - 7, width, height))
     if ctx.hidden:
         for _ in range(4):
             x0 = int(ctx.rng.integers(0, width - 2))
@@ -112,10 +116,12 @@ def _boxes_0_2(ctx: Context, height: int, width: int) -> list[tuple[int, int, in
 @exercise_check("0.2", function="crop_box")
 def exercise_0_2(ctx: Context, fn) -> str:
     """Check ``crop_box(image, box)``: image[:, y0:y1, x0:x1] for a half-open box."""
-    images = [ctx.rng.integers(0, 256, size=(3, 12, 16), dtype=np.uint8)]
+    # Two sizes, so that a crop clipped to one image's size (a hard-coded 12 or 16) fails.
+    images = [ctx.rng.integers(0, 256, size=(3, 12, 16), dtype=np.uint8),
+              ctx.rng.integers(0, 256, size=(3, 21, 27), dtype=np.uint8)]
     if ctx.hidden:
-        images.append(ctx.rng.integers(0, 256, size=(3, int(ctx.rng.integers(9, 20)),
-                                                     int(ctx.rng.integers(9, 20))),
+        images.append(ctx.rng.integers(0, 256, size=(3, int(ctx.rng.integers(9, 40)),
+                                                     int(ctx.rng.integers(9, 40))),
                                        dtype=np.uint8))
     for image in images:
         for box in _boxes_0_2(ctx, image.shape[1], image.shape[2]):

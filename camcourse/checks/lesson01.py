@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from camcourse.checks._core import Context, _to_array, exercise_check, run_with_time_limit
+from camcourse.checks._diagnose import describe
 
 __all__ = ["exercise_1_1", "exercise_1_2"]
 
@@ -104,10 +105,14 @@ def exercise_1_1(ctx: Context, fn) -> str:
     images = torch.from_numpy(ctx.rng.normal(size=(1, 3, 4, 4))).float()
     with torch.random.fork_rng(devices=[]):
         broken = nn.Sequential(nn.Conv2d(3, 2, 1), _Boom())
-    run_with_time_limit(fn, (broken, broken[0], images), seconds=5.0)
+    outcome, value = run_with_time_limit(fn, (broken, broken[0], images), seconds=5.0)
     ctx.require(_hook_count(broken) == 0,
                 "when the forward pass raises an exception your hook stays registered; "
                 "remove it in a `finally:` block (try: model(images) finally: handle.remove())")
+    ctx.require(outcome != "ok",
+                f"when the forward pass raises an exception, capture_output returned "
+                f"{describe(value)} as if it had worked: let the exception through (try: ... "
+                f"finally: handle.remove(), with no `except` that swallows it)")
     return "the hooked output equals a manual forward pass, and the hook is always removed"
 
 

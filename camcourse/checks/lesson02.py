@@ -171,6 +171,6 @@ def exercise_2_2(ctx: Context, fn) -> str:
             "you used C = 10 (the course's ten digits) instead of the `classes` argument":
             (k * h * w * 10 + 10, k * 10 + 10),
         }
-        ctx.compare(got, (flat, gap), what=label, rtol=0, atol=0.5,
+        ctx.compare(got, (flat, gap), what=label, rtol=0, atol=0,  # counts: exact
                     mistakes=_distinct(np.array((flat, gap)), mistakes))
     return "flatten + linear has K·H·W·C + C parameters, GAP + linear K·C + C"

@@ -80,9 +80,15 @@ def _score_sets(ctx: Context) -> list[tuple[np.ndarray, str]]:
     spread = np.sort(ctx.rng.uniform(-400.0, 400.0, size=(3, 4)), axis=1)
     spread[:, 0], spread[:, -1] = -400.0, 400.0
     spread = ctx.rng.permuted(spread, axis=1)
+    # One score far above the rest: shifting by the row's mean or median still leaves an
+    # exponent above 709, where exp overflows; only the maximum is safe.
+    outlier = ctx.rng.normal(size=(2, 5)) + np.array([[0.0], [3.0]])
+    outlier[0, 3] += 3000.0
+    outlier[1, 0] -= 3000.0
     sets = [(ordinary, "softmax(scores)"),
             (large, "softmax(scores) with scores near ±800"),
-            (spread, "softmax(scores) with rows spread from −400 to +400")]
+            (spread, "softmax(scores) with rows spread from −400 to +400"),
+            (outlier, "softmax(scores) with one score 3000 above (or below) the rest")]
     if ctx.hidden:
         n, c = int(ctx.rng.integers(1, 6)), int(ctx.rng.integers(2, 12))
         offsets = ctx.rng.uniform(-900, 900, size=(n, 1))
@@ -101,6 +107,7 @@ def exercise_3_2(ctx: Context, fn) -> str:
         row_min = _stable(scores, scores.min(axis=1, keepdims=True))
         naive = _stable(scores, 0.0)
         batch_max = _stable(scores, scores.max())
+        row_mean = _stable(scores, scores.mean(axis=1, keepdims=True))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             log_sum_exp = np.exp(scores - np.log(np.exp(scores).sum(axis=1, keepdims=True)))
         named = [
@@ -112,6 +119,9 @@ def exercise_3_2(ctx: Context, fn) -> str:
             (row_min, "you subtracted each row's minimum: then every exponent is ≥ 0 and "
                       "exp overflows for a row with a large spread (here 800). Subtract the "
                       "row's maximum, m = max_c S_c, so that every exponent is ≤ 0"),
+            (row_mean, "you subtracted each row's mean (or another middle value): a score far "
+                       "above it still overflows exp (here 3000 above the rest). Subtract the "
+                       "row's maximum, so that every exponent is ≤ 0"),
             (naive, "exp(S_c) overflows for scores near +800 (inf / inf = NaN) and underflows "
                     "to 0 near −800 (0 / 0); subtract each row's maximum before exp"),
             (batch_max, "you subtracted a maximum taken over the images (the whole batch's, "

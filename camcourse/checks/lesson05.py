@@ -59,7 +59,7 @@ def _pair(size) -> tuple[int, int]:
 def exercise_5_1(ctx: Context, fn) -> str:
     """Check ``upsample_maps(maps, size)`` (N, H, W) -> (N, height, width)."""
     # Non-square maps and a non-square (height, width): swapped axes change the shape.
-    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24))]
+    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24)), (2, 3, 5, 15)]
     if ctx.hidden:
         for _ in range(2):
             h, w = int(ctx.rng.integers(2, 9)), int(ctx.rng.integers(2, 9))
@@ -92,6 +92,12 @@ def exercise_5_1(ctx: Context, fn) -> str:
             ctx.fail(f"upsample_maps(maps, size={size}) returned shape {array.shape}, expected "
                      f"{expected.shape}: height and width are swapped; size is "
                      f"(height, width), rows first, as in nnf.interpolate")
+        if isinstance(size, int) and h != w and array is not None and array.shape[0] == n \
+                and array.shape != expected.shape and min(array.shape[1:]) == size:
+            ctx.fail(f"upsample_maps(maps of shape {maps.shape}, size={size}) returned shape "
+                     f"{array.shape}, expected {expected.shape}: an int size means a square "
+                     f"size × size map (as in nnf.interpolate); you scaled the shorter side "
+                     f"and kept the aspect ratio (torchvision's resize does that)")
         if array is not None and array.shape == (n, 1, height, width):
             ctx.fail(f"upsample_maps returned shape {array.shape}: the channel axis that "
                      f"nnf.interpolate needs is still there; remove it ([:, 0]) to return "
@@ -104,17 +110,21 @@ def exercise_5_1(ctx: Context, fn) -> str:
 @exercise_check("5.2", function="normalize_maps")
 def exercise_5_2(ctx: Context, fn) -> str:
     """Check ``normalize_maps(maps, mode)`` for both modes, with a constant map."""
-    batches = [ctx.rng.normal(size=(4, 5, 6))]
+    batches = [ctx.rng.normal(size=(5, 5, 6))]
     maps = batches[0]
     maps[0] += 2.0  # an all-positive map,
     maps[1] = -np.abs(maps[1]) - 0.5  # one whose max is below zero,
-    maps[2] = 0.7  # and a constant one: its min-max span is 0
-    maps[3] *= 30.0  # and one with a large spread
+    maps[2] = 0.7  # a constant one: its min-max span is 0,
+    maps[3] *= 30.0  # one with a large spread
+    maps[4] = -np.abs(maps[4])  # and one whose max is exactly 0 (a ReLU'd map's edge case)
+    maps[4, 2, 3] = 0.0
     if ctx.hidden:
         extra = ctx.rng.normal(size=(int(ctx.rng.integers(2, 6)), int(ctx.rng.integers(2, 9)),
                                      int(ctx.rng.integers(2, 9))))
         extra *= ctx.rng.uniform(0.1, 50.0, size=(len(extra), 1, 1))
         extra[0] = extra[0] - np.abs(extra[0]).max() - 1.0
+        extra[-1] = np.minimum(extra[-1], 0.0)  # max 0 (the whole map, if it drew no ≤ 0)
+        extra[-1].flat[int(ctx.rng.integers(extra[-1].size))] = 0.0
         batches.append(extra)
     for maps in batches:
         for mode in ("minmax", "max"):
@@ -146,6 +156,9 @@ def _check_normalize(ctx: Context, fn, maps: np.ndarray, mode: str) -> None:
             "you divided by a negative maximum, which flips the map's sign; a map whose max "
             "is ≤ 0 has nothing to rescale: return zeros for it":
             np.where(high != 0, maps / np.where(high != 0, high, 1), 0.0),
+            "you divided by a negative maximum, which flips the map's sign, and returned a "
+            "map whose max is 0 unchanged; a map whose max is ≤ 0 has nothing to rescale: "
+            "return zeros for it": maps / np.where(high != 0, high, 1),
             "you computed (M - min) / max; min-max divides by the span, max - min":
             np.where(high != 0, (maps - low) / np.where(high != 0, high, 1), 0.0),
             "you normalized each row on its own (axis=2 only); use each map's min and max "
@@ -280,24 +293,53 @@ def _pipeline(cam: np.ndarray, size: tuple[int, int], fraction: float):
 
 def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], float]]:
     """Coarse maps with a strong blob, a weaker separate blob, negative values far below
-    -max, on non-square grids resized to non-square image sizes."""
+    -max, on non-square grids resized to non-square image sizes; every one drawn so that
+    no upsampled pixel lies within rounding of the threshold (`_clear_of_the_level`)."""
     cases = []
     for (h, w), size in [((4, 6), (24, 36)), ((5, 5), (20, 20)), ((6, 4), (30, 16))]:
-        cam = ctx.rng.normal(size=(h, w)) * 0.3
-        cam[1, 1] += 3.0  # the strongest blob
-        cam[h - 2, w - 2] += 1.5  # a second, weaker one: not the largest component
-        cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
-        cases.append((cam, size, 0.2))
+        def blobs(h=h, w=w):
+            cam = ctx.rng.normal(size=(h, w)) * 0.3
+            cam[1, 1] += 3.0  # the strongest blob
+            cam[h - 2, w - 2] += 1.5  # a second, weaker one: not the largest component
+            cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
+            return cam
+        cases.append((_clear_draw(blobs, size, 0.2), size, 0.2))
     cases.append((_diagonal_chain(), (18, 24), 0.2))
     # No positive value: exercise 5.3's rule keeps the pixels at the max; a ReLU before
     # the threshold (or a threshold at max(max M, 0)) keeps every pixel or none.
-    cases.append((-np.abs(ctx.rng.normal(size=(4, 5))) - 0.3, (16, 20), 0.2))
+    cases.append((_clear_draw(lambda: -np.abs(ctx.rng.normal(size=(4, 5))) - 0.3, (16, 20),
+                              0.2), (16, 20), 0.2))
     if ctx.hidden:
         h, w = int(ctx.rng.integers(3, 9)), int(ctx.rng.integers(3, 9))
-        cam = ctx.rng.normal(size=(h, w)) * ctx.rng.uniform(0.5, 20)
-        cases.append((cam, (h * int(ctx.rng.integers(2, 7)), w * int(ctx.rng.integers(2, 7))),
-                      float(ctx.rng.choice([0.15, 0.2, 0.3, 0.5]))))
+        size = (h * int(ctx.rng.integers(2, 7)), w * int(ctx.rng.integers(2, 7)))
+        fraction = float(ctx.rng.choice([0.15, 0.2, 0.3, 0.5]))
+        scale = ctx.rng.uniform(0.5, 20)
+        cases.append((_clear_draw(lambda: ctx.rng.normal(size=(h, w)) * scale, size,
+                                  fraction), size, fraction))
     return cases
+
+
+def _clear_of_the_level(cam: np.ndarray, size: tuple[int, int], fraction: float,
+                        margin: float = 1e-5) -> bool:
+    """Whether every pixel of the upsampled map is clear of the mask's level by more
+    than ``margin`` · max |M|, the level's own pixel aside when nothing is positive (then
+    the level is the max, which must be one pixel alone). A pixel closer than that is
+    on either side of the level by rounding alone: an upsampling in float32, or by
+    another library, may put it in or out, and the answer would be judged by chance."""
+    big = reference.upsample(cam, size)
+    peak = big.max()
+    level = fraction * peak if peak > 0 else peak
+    near = np.abs(big - level) <= margin * max(float(np.abs(big).max()), 1e-12)
+    return int(near.sum()) == (1 if peak <= 0 else 0)
+
+
+def _clear_draw(draw, size: tuple[int, int], fraction: float) -> np.ndarray:
+    """The first map ``draw()`` makes that is `_clear_of_the_level`."""
+    for _ in range(1000):
+        cam = draw()
+        if _clear_of_the_level(cam, size, fraction):
+            return cam
+    raise RuntimeError("no map clear of its level in 1000 draws")  # a bug in the check
 
 
 def _diagonal_chain() -> np.ndarray:
@@ -436,7 +478,7 @@ def exercise_5_4(ctx: Context, fn) -> str:
         ctx.require(box_array is not None and box_array.shape == (4,),
                     f"{label}: the box must be four numbers (x0, y0, x1, y1), got "
                     f"{type(got_box).__name__} {got_box!r}")
-        ctx.compare(box_array, np.array(box), what=f"{label}, the box", rtol=0, atol=0.5,
+        ctx.compare(box_array, np.array(box), what=f"{label}, the box", rtol=0, atol=0,
                     mistakes=_distinct(np.array(box), {m: np.array(v) for m, v in
                                                        _box_mistakes(cam, size,
                                                                      fraction).items()}))

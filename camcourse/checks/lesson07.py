@@ -181,6 +181,22 @@ def _plateau(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     return cam, 0.5
 
 
+def _area(box: tuple[int, ...]) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _three_rankings() -> np.ndarray:
+    """A 20×20 map whose components rank differently by pixel count (a 6×6 block at
+    0.25: the largest), by mass (a 4×4 block at 1.0) and by box area (an L of 24 pixels
+    whose box is 16 × 9)."""
+    cam = np.zeros((20, 20))
+    cam[1:7, 1:7] = 0.25
+    cam[1:5, 10:14] = 1.0
+    cam[17, 0:15] = 0.3
+    cam[9:18, 15] = 0.3
+    return cam
+
+
 def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...]]:
     peak = cam.max()
     mask = cam >= threshold * peak
@@ -206,6 +222,14 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
         "that touch at a corner too (8-connectivity)": reference.bounding_box(cam, threshold, 4),
         "you kept pixels strictly above threshold × max (>); a pixel exactly at it belongs "
         "to the mask (>=)": _strict_box(cam, threshold),
+        "you boxed the component with the most mass (the largest sum of M); the largest "
+        "component is the one with the most pixels":
+            _box_of(labels == int(np.argmax([cam[labels == k].sum()
+                                             for k in range(1, count + 1)])) + 1),
+        "you boxed the component with the largest box; the largest component is the one "
+        "with the most pixels, whatever the size of its box":
+            _box_of(labels == int(np.argmax([_area(_box_of(labels == k))
+                                             for k in range(1, count + 1)])) + 1),
     }
     return {m: tuple(int(v) for v in box) for m, box in mistakes.items() if tuple(box) != right}
 
@@ -215,13 +239,15 @@ def exercise_7_2(ctx: Context, fn) -> str:
     """Check ``cam_to_box(cam, threshold)`` against ``camlib.reference.bounding_box``."""
     count = 0
     trials = 16 if ctx.hidden else 10
-    for trial in range(trials + 2):
+    for trial in range(trials + 3):
         cam = _blobs(ctx.rng, size=int(ctx.rng.integers(16, 28)))
         threshold = [0.2, 0.5, 0.35][trial % 3]
         if trial == trials:  # the largest 8-connected and 4-connected components differ
             cam, threshold = _diagonal_chain(ctx.rng), 0.2
         elif trial == trials + 1:  # pixels exactly at threshold × max
             cam, threshold = _plateau(ctx.rng)
+        elif trial == trials + 2:  # the most pixels, the most mass, the largest box differ
+            cam, threshold = _three_rankings(), 0.2
         elif trial == 4:  # every value positive: min-max (even of ReLU(M)) is not M / max
             cam = cam - cam.min() + 0.5 * (cam.max() - cam.min())
         elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values

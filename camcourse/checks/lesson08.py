@@ -45,11 +45,14 @@ def exercise_8_1(ctx: Context, fn) -> str:
 @exercise_check("8.2", function="grad_cam")
 def exercise_8_2(ctx: Context, fn) -> str:
     """Check ``grad_cam(features, gradients)`` -> ReLU(Σ_k α_k f_k), shape (N, H, W)."""
-    shapes = [(2, 4, 5, 5), (3, 8, 6, 4)]
+    shapes = [(2, 4, 5, 5), (3, 8, 6, 4), (2, 5, 4, 6)]
     if ctx.hidden:  # grading: odd, non-square maps, features of every scale
         shapes += [(1, 3, 9, 2), (4, 6, 3, 7)]
-    for n, k, h, w in shapes:
-        features = _as_tensor(ctx.rng.gamma(1.0, size=(n, k, h, w))
+    for index, (n, k, h, w) in enumerate(shapes):
+        # Features after a ReLU (≥ 0), and once a layer's signed output (Grad-CAM works
+        # on any layer): a ReLU on f_k inside the sum then changes the map.
+        draw = ctx.rng.normal if index == 2 else lambda size: ctx.rng.gamma(1.0, size=size)
+        features = _as_tensor(draw(size=(n, k, h, w))
                               * (10 ** ctx.rng.uniform(-2, 3) if ctx.hidden else 1.0))
         gradients = _as_tensor(ctx.rng.normal(size=(n, k, h, w)))
         f, g = features.double(), gradients.double()
@@ -63,6 +66,11 @@ def exercise_8_2(ctx: Context, fn) -> str:
                         "the positive evidence, ReLU(Σ_k α_k f_k), so negative values of the "
                         "sum must become 0 (a ReLU on f_k does not do it: the features are "
                         "already ≥ 0 after the network's own ReLU)": raw.numpy(),
+                        "you applied the ReLU to the features f_k; Grad-CAM weights the "
+                        "layer's output as it is and applies the ReLU once, to the weighted "
+                        "sum: ReLU(Σ_k α_k f_k)":
+                            torch.einsum("nk,nkhw->nhw", alpha, f.clamp(min=0)).clamp(
+                                min=0).numpy(),
                         "you multiplied features and gradients pixel by pixel (Σ_k f·∂S/∂f) "
                         "instead of weighting each channel by its averaged gradient α_k":
                             (f * g).sum(dim=1).clamp(min=0).numpy(),
@@ -75,7 +83,7 @@ def exercise_8_2(ctx: Context, fn) -> str:
                         "lesson normalizes only to display it)":
                             _minmax(raw.clamp(min=0)).numpy(),
                     })
-    return "Grad-CAM = ReLU(Σ_k α_k^c f_k) on two random batches"
+    return "Grad-CAM = ReLU(Σ_k α_k^c f_k) on three random batches, one with signed features"
 
 
 def _minmax(maps: torch.Tensor) -> torch.Tensor:

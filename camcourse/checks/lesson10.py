@@ -176,6 +176,39 @@ def _swapped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]
     return y0, x0, y1, x1
 
 
+def _peak_component_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """The box of the component that holds the map's peak, not of the largest one."""
+    peak = cam.max()
+    labels, _ = reference.connected_components(cam >= (threshold * peak if peak > 0
+                                                        else peak))
+    rows, cols = np.nonzero(labels == labels.flat[int(np.argmax(cam))])
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
+def _clipped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """The right box with x1 and y1 clipped to W − 1 and H − 1 (an inclusive habit)."""
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    h, w = cam.shape
+    return x0, y0, min(x1, w - 1), min(y1, h - 1)
+
+
+def _edge_case() -> tuple[np.ndarray, np.ndarray]:
+    """20×20 maps where the peak lies in a small component beside a larger one (boxed:
+    the larger), and thin components along the right and the bottom border (their boxes
+    end at W and H). Every map is a hit; the peak's component misses one, boxes clipped
+    to W − 1 and H − 1 miss two."""
+    size = 20
+    big_and_peak = np.zeros((size, size))
+    big_and_peak[2:12, 2:12] = 0.6
+    big_and_peak[15:17, 15:17] = 1.0
+    right = np.zeros((size, size))
+    right[2:12, 18:20] = 1.0
+    bottom = np.zeros((size, size))
+    bottom[18:20, 4:14] = 1.0
+    boxes = np.array([(2, 2, 12, 12), (18, 2, 20, 12), (4, 18, 14, 20)], dtype=np.int64)
+    return np.stack([big_and_peak, right, bottom]), boxes
+
+
 _BOX_MISTAKES = (
     (_whole_mask_box, "you boxed the whole thresholded mask; box only its largest "
                       "connected component (a map can have several)"),
@@ -190,19 +223,27 @@ _BOX_MISTAKES = (
      "too (8-connectivity)"),
     (_swapped_box, "your box has x and y swapped: rows are y, columns are x, and a box is "
                    "(x0, y0, x1, y1)"),
+    (_peak_component_box, "you boxed the component that holds the peak; the paper boxes "
+                          "the largest connected component, which need not hold the peak"),
+    (_clipped_box, "you clipped x1 and y1 to W − 1 and H − 1; the box is half-open, "
+                   "(x0, y0, x1, y1) covers cam[y0:y1, x0:x1], so a box along the border "
+                   "ends at x1 = W or y1 = H"),
 )
 
 
 @exercise_check("10.2", function="gt_known_loc")
 def exercise_10_2(ctx: Context, fn) -> str:
     """Check ``gt_known_loc(cams, boxes, threshold=0.2)`` -> fraction with IoU ≥ 0.5."""
-    cases = [(0, 20, 0.35), (12, 24, 0.2), (20, 20, 0.5)]
+    cases = [(0, 20, 0.35), (-1, 20, 0.35), (12, 24, 0.2), (20, 20, 0.5)]
     if ctx.hidden:  # grading: other sizes and thresholds
         cases += [(0, 20, float(ctx.rng.uniform(0.25, 0.45))),
+                  (-1, 20, float(ctx.rng.uniform(0.1, 0.55))),
                   (15, 31, float(ctx.rng.uniform(0.1, 0.6))), (9, 17, 0.35)]
     for n, size, threshold in cases:
         if n == 0:
             cams, boxes = _plateau_case(threshold)
+        elif n == -1:
+            cams, boxes = _edge_case()
         else:
             cams, boxes = _smooth_cams(ctx.rng, n, size)
             # A flat square map whose box has IoU exactly 0.5 with a box twice as tall: it

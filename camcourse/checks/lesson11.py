@@ -89,6 +89,10 @@ def _mass_mistakes(cam: np.ndarray, box) -> dict[str, float]:
             "you counted positive pixels, not their values: the share of the *mass* weights "
             "each pixel by max(M, 0)":
                 (cam[y0:y1, x0:x1] > 0).sum() / max((cam > 0).sum(), 1),
+            "you clipped x1 and y1 to W − 1 and H − 1, leaving out the last column and row; "
+            "the course's boxes are half-open, cam[y0:y1, x0:x1], so x1 = W includes the "
+            "last column": positive[y0:min(y1, cam.shape[0] - 1),
+                                    x0:min(x1, cam.shape[1] - 1)].sum() / total,
             "your box includes row y1 and column x1; the course's boxes are half-open: "
             "cam[y0:y1, x0:x1]":
                 positive[y0:y1 + 1, x0:x1 + 1].sum() / total,
@@ -126,6 +130,11 @@ def exercise_11_1(ctx: Context, fn) -> str:
     # No positive value: no evidence anywhere.
     cam = -np.abs(_blobs(ctx.rng, 10, 13)) - 0.1
     cases.append((cam, (2, 2, 8, 7), "a map with no positive value"))
+    # Boxes on the image's edges: x0 = 0 or y0 = 0 (no row or column before them) and
+    # x1 = W or y1 = H (the last column and row are inside), the whole map included.
+    cam = _blobs(ctx.rng, 14, 18)
+    for box in ((0, 0, 18, 14), (0, 3, 7, 14), (9, 0, 18, 6)):
+        cases.append((cam, box, "a box along the map's edges"))
     for cam, box, what in cases:
         expected = _mass(cam, box)
         value = as_number(ctx.call(fn, cam, box), f"mass_inside(cam of shape {cam.shape}, {box})")
@@ -408,6 +417,13 @@ def exercise_11_3(ctx: Context, fn) -> str:
     shapes[7:9, 1:4] = 1.0
     cases.append((shapes, 0.5))
     cases.append((-1.0 - np.abs(_blobs(ctx.rng, 10, 12)), 0.2))  # max < 0: the max pixels
+    # Many components (a grid of 3×3 squares of different sizes, 12 of them): a list cut
+    # at a fixed length loses some.
+    many = np.zeros((17, 23))
+    for index, (row, col) in enumerate((r, c) for r in range(3) for c in range(4)):
+        side = 1 + (index * 5) % 4
+        many[1 + 5 * row:1 + 5 * row + side, 1 + 5 * col:1 + 5 * col + side] = 1.0 + index / 12
+    cases.append((many, 0.3))
     if ctx.hidden:
         for _ in range(4):
             height, width = int(ctx.rng.integers(7, 35)), int(ctx.rng.integers(7, 35))
