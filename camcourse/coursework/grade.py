@@ -43,6 +43,7 @@ from camcourse.coursework.notebooks import (
     EXERCISE_TAG,
     HEADING,
     Exercise,
+    bound_names,
     defined_names,
     find_exercises,
     free_names,
@@ -308,7 +309,7 @@ def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell]
         elif kind == "code":
             cell_tags = tags(cell)
             code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
-                                  defined_names(text) if text.strip() else []))
+                                  bound_names(text) if text.strip() else []))
             if CHECK_TAG in cell_tags or "exercise_" in text:
                 calls = "\n".join(line for line in text.splitlines()
                                   if not line.lstrip().startswith("#"))
@@ -439,7 +440,7 @@ def _define(process, statements: list[str], settings: Settings,
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
     """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
-    from camcourse.coursework._wire import ChannelError, ChannelTimeout
+    from camcourse.coursework._wire import ChannelError, ChannelTimeout, type_label
 
     limit = settings.cell_timeout
     try:
@@ -450,7 +451,7 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     except ChannelError:
         return False, f"the Python process running the exercise cell ended: {process.ended()}"
     status = header.get("status")
-    text = f"{str(header.get('type'))[:80]}: {str(header.get('text'))[:300]}"
+    text = f"{type_label(header.get('type'), 'Exception')}: {str(header.get('text'))[:300]}"
     if status == "ok" and header.get("type"):
         return True, (f" (note: a line of the exercise cell raised {text}"
                       f"{str(header.get('where', ''))[:200]}; the cell's definitions were kept "
