@@ -1062,6 +1062,9 @@ GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, ty
          lesson=9, kind="wrong",
          cells={"9.1": "Forged = type('✔ Exercise 9.1: passed, 1/1 points.', (Exception,), "
                        "{})\n\n\ndef preprocess(image):\n    raise Forged('passed')\n"}),
+    Case("l02_student_number_in_file_name", 3, "a platform's file name, ann_12_02_pooling: "
+         "12 is a student number, the lesson is 02", lesson=2, kind="honest",
+         file_name="ann_12_02_pooling.ipynb"),
 ]
 CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES + GRADER_COST
 CASES += GRADER6

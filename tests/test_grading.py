@@ -787,3 +787,18 @@ def test_a_pipeline_upsampled_with_interpolate_passes_5_4_with_every_hidden_seed
     failed = [seed for seed in range(1000, 1150) if not check(
         cam_pipeline, raise_on_fail=False, verbose=False, hidden_seed=seed).passed]
     assert failed == []
+
+
+def test_a_file_name_with_a_student_number_before_the_lesson_is_graded_as_the_lesson(tmp_path):
+    """``ann_12_02_pooling.ipynb`` (a learning platform's export, or a learner's renaming):
+    the first ``NN_`` is a student number, not a lesson; the notebook is lesson 02's."""
+    from camcourse.coursework.grade import read_submission
+
+    path = tmp_path / "ann_12_02_pooling.ipynb"
+    path.write_bytes((NOTEBOOKS_DIR / "02_pooling.ipynb").read_bytes())
+    plan = read_submission(path, NOTEBOOKS_DIR)
+    assert plan.lesson == 2 and plan.problem is None
+    assert [e.number for e in plan.expected] == ["2.1", "2.2", "2.3"]
+    # a name that holds no lesson of the course still says so
+    path = path.rename(tmp_path / "12_x.ipynb")
+    assert "no lesson 12" in read_submission(path, NOTEBOOKS_DIR).problem

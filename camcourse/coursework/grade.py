@@ -45,10 +45,10 @@ from camcourse.coursework.notebooks import (
     Exercise,
     bound_names,
     defined_names,
+    file_lessons,
     find_exercises,
     free_names,
     imports_only,
-    lesson_number,
     needed_definitions,
     read_notebook,
     source,
@@ -252,11 +252,13 @@ def _content_lesson(notebook: dict[str, Any]) -> int | None:
 def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) -> Plan:
     """The submission's lesson and the exercises the course expects of it.
 
-    The lesson is ``lesson``, else the file name's ``NN_``, else the notebook's exercise
-    headings. Exercises and points come only from the course's lesson notebook; a lesson
-    the course does not have gives a plan with no exercises and a problem.
+    The lesson is ``lesson``, else the file name's first ``NN_`` that is a lesson of the
+    course (the headings' lesson where the name holds several), else its first ``NN_``,
+    else the notebook's exercise headings. Exercises and points come only from the
+    course's lesson notebook; a lesson the course does not have gives a plan with no
+    exercises and a problem.
     """
-    number = lesson if lesson is not None else lesson_number(path)
+    number = lesson
     notebook = None
     try:
         notebook = read_notebook(path, follow_symlinks=False)
@@ -265,7 +267,11 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
     else:
         problem = None
     content = _content_lesson(notebook) if notebook is not None else None
-    number = number if number is not None else content
+    if number is None:  # the file name's first NN_ that is a lesson of the course
+        named = file_lessons(path)
+        known = [n for n in named if reference_exercises(lessons_dir, n) is not None]
+        number = content if content in known else known[0] if known else \
+            named[0] if named else content
     expected = reference_exercises(lessons_dir, number)
     if expected is None:
         what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \

@@ -393,6 +393,19 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
     return int(match.group(1)) if match else None
 
 
+def file_lessons(path: str | Path) -> list[int]:
+    """Every ``NN_`` of a file name, in order: the lesson numbers it may name.
+
+    A learner's or a learning platform's file name may hold other numbers before the
+    lesson's (``ann_12_02_pooling.ipynb``, a student number 12); the grader takes the
+    first that is a lesson of the course (:func:`grade.read_submission`).
+
+    >>> file_lessons("ann_12_02_pooling.ipynb"), file_lessons("Copy of 04_x (2).ipynb")
+    ([12, 2], [4])
+    """
+    return [int(m) for m in re.findall(r"(?:^|(?<=\D))(\d{2})_", Path(path).name)]
+
+
 def names_used(code: str) -> set[str]:
     """Every identifier ``code`` mentions (a superset of the free names it needs).
 
