@@ -1121,6 +1121,26 @@ def _boxes(cam, threshold):
 def instance_boxes(cam, threshold=0.2):
     return list(_boxes(cam, threshold))
 """),
+    V("0.2", "a dataclass with an InitVar field", """\
+from dataclasses import InitVar, dataclass, field
+
+
+@dataclass
+class Box:
+    coords: InitVar[tuple]
+    x0: int = field(init=False)
+    y0: int = field(init=False)
+    x1: int = field(init=False)
+    y1: int = field(init=False)
+
+    def __post_init__(self, coords):
+        self.x0, self.y0, self.x1, self.y1 = (int(v) for v in coords)
+
+
+def crop_box(image, box):
+    b = Box(box)
+    return image[:, b.y0:b.y1, b.x0:b.x1]
+"""),
     V("0.2", "a dataclass defined below, a forward reference", """\
 from __future__ import annotations
 

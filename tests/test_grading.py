@@ -802,3 +802,43 @@ def test_a_file_name_with_a_student_number_before_the_lesson_is_graded_as_the_le
     # a name that holds no lesson of the course still says so
     path = path.rename(tmp_path / "12_x.ipynb")
     assert "no lesson 12" in read_submission(path, NOTEBOOKS_DIR).problem
+
+
+INITVAR_BOX = '''from dataclasses import InitVar, dataclass, field
+
+
+@dataclass
+class Box:
+    coords: InitVar[tuple]
+    x1: int = field(init=False)
+
+    def __post_init__(self, coords):
+        self.x1 = int(coords[2])
+
+
+def right_edge(box) -> int:
+    return Box(box).x1
+'''
+
+
+def test_learner_cells_compile_with_their_own_future_features_only():
+    """The runner's ``from __future__ import annotations`` postponed every learner's
+    annotations: a dataclass's ``InitVar[tuple]`` read as a string was taken for a plain
+    field, and an honest ``__post_init__(self, coords)`` raised TypeError (Jupyter, on
+    Python 3.11, evaluates them). A learner's own future import lasts, as in IPython."""
+    from camcourse.coursework import _runner
+
+    run_cell, future = _runner.run_cell, getattr(_runner, "_FUTURE", [0])
+    saved = future[0]
+    try:
+        future[0] = 0  # a fresh learner's process
+        namespace = {"__name__": "__main__"}
+        assert run_cell(INITVAR_BOX, "<exercise t>", namespace) is None
+        assert namespace["right_edge"]((0, 0, 7, 9)) == 7
+        assert namespace["right_edge"].__annotations__["return"] is int
+        assert run_cell("from __future__ import annotations\n", "<exercise t>", namespace) is None
+        assert run_cell("def g(x: Undefined) -> int:\n    return 1\n", "<exercise t>",
+                        namespace) is None
+        assert namespace["g"].__annotations__ == {"x": "Undefined", "return": "int"}
+    finally:
+        future[0] = saved
