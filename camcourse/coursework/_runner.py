@@ -24,8 +24,8 @@ sends back, and the grader reads that as plain data (``_wire``).
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import importlib
 import importlib.util
@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 from camcourse.coursework import _wire
-
 
 _FUTURE_MASK = 0
 for _feature in __future__.all_feature_names:
