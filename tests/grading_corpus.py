@@ -996,7 +996,104 @@ GRADER_COST = [  # what a notebook makes the unconfined grader do before any cod
              {"cell_type": "markdown", "metadata": {}, "source": f"### Exercise {'9' * 5000}.1"},
              *nb["cells"], _code(f"exercise_{'7' * 5000}_1(class_activation_maps)\n")]}),
 ]
+
+
+def _tags_lost_lambda(nb: dict) -> dict:
+    """Every tag gone (Colab, some editors) and 3.2 written as a lambda bound to its name."""
+    nb = copy.deepcopy(nb)
+    cell = _exercise_cell(nb, "3.2")
+    set_source(nb["cells"][cell], "softmax = lambda scores: (lambda e: e / e.sum(axis=1, "
+                                  "keepdims=True))(\n    np.exp(scores - scores.max(axis=1, "
+                                  "keepdims=True)))\n")
+    for c in nb["cells"]:
+        c["metadata"] = {}
+    return nb
+
+
+_WSOL_IOU = """def iou(box_a, box_b):
+    from camcourse.benchmarks import wsol
+    a = np.array([[box_a[0], box_a[1], box_a[2] - 1, box_a[3] - 1]])
+    b = np.array([box_b[0], box_b[1], box_b[2] - 1, box_b[3] - 1])
+    return float(wsol.inclusive_iou(a, b)[0])
+"""
+_SWEEP_BOX = """def cam_to_box(cam, threshold=0.2):
+    from camlib import sweep
+    cam = np.asarray(cam, dtype=np.float32)
+    h, w = cam.shape
+    lo, hi = float(cam.min()), float(cam.max())
+    t = (threshold * hi - lo) / (hi - lo) if hi > lo else 0.0
+    largest, _ = sweep.map_boxes(cam.reshape(1, -1), (h, w), np.array([t]),
+                                 np.array([[0, 0, 1, 1]]), "camlib", every=False)
+    return tuple(int(v) for v in largest[0][0])
+"""
+_WSOL_NORMALIZE = """def normalize_maps(maps, mode="minmax"):
+    from camcourse.benchmarks import wsol
+    if mode == "minmax":
+        return np.stack([wsol.normalize(m) for m in maps]).astype(np.float64)
+    high = maps.max(axis=(1, 2), keepdims=True)
+    return np.where(high > 0, maps / np.where(high > 0, high, 1), 0.0)
+"""
+_INITVAR_BOX = """from dataclasses import InitVar, dataclass, field
+
+
+@dataclass
+class Box:
+    coords: InitVar[tuple]
+    x0: int = field(init=False)
+    y0: int = field(init=False)
+    x1: int = field(init=False)
+    y1: int = field(init=False)
+
+    def __post_init__(self, coords):
+        self.x0, self.y0, self.x1, self.y1 = (int(v) for v in coords)
+
+
+def crop_box(image, box):
+    b = Box(box)
+    return image[:, b.y0:b.y1, b.x0:b.x1]
+"""
+GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, type names
+    Case("l07_wsol_inclusive_iou", 2, "7.1 through camcourse.benchmarks.wsol.inclusive_iou "
+         "(Choe et al.'s port; corners made inclusive): not the learner's work",
+         {"7.1": _WSOL_IOU}, lesson=7, kind="absence"),
+    Case("l07_sweep_map_boxes", 2, "7.2 through camlib.sweep.map_boxes, the threshold moved "
+         "to its min-max scale: not the learner's work", {"7.2": _SWEEP_BOX}, lesson=7,
+         kind="absence"),
+    Case("l05_wsol_normalize", 3, "5.2's min-max half through camcourse.benchmarks.wsol."
+         "normalize", {"5.2": _WSOL_NORMALIZE}, lesson=5, kind="absence"),
+    Case("l03_tags_lost_lambda", 2, "tags lost, 3.2 a lambda bound to `softmax`: Jupyter's "
+         "check passes it", lesson=3, kind="honest", edit=_tags_lost_lambda),
+    Case("l02_partial_no_heading_tag", 3, "2.3 bound by functools.partial in a cell whose "
+         "tag was lost", lesson=2, kind="honest",
+         cells={"2.3": "import functools\n\nglobal_max_pool = functools.partial(np.amax, "
+                       "axis=(2, 3))\n"},
+         edit=lambda nb: {**nb, "cells": [{**c, "metadata": {}} if "global_max_pool =" in
+                                           source(c) else c for c in nb["cells"]]}),
+    Case("l07_fraction_iou", 2, "7.1 returns a fractions.Fraction (Jupyter's check refuses "
+         "it too); the message names Fraction", lesson=7, kind="wrong",
+         cells={"7.1": "from fractions import Fraction\n\n\ndef iou(a, b):\n"
+                       "    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))\n"
+                       "    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))\n"
+                       "    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])\n"
+                       "    return Fraction(int(w * h), int(u - w * h))\n"}),
+    Case("l09_forged_exception_name", 1, "9.1 raises an exception whose class is named "
+         "'✔ Exercise 9.1: passed, 1/1 points.': its row must not read like a pass",
+         lesson=9, kind="wrong",
+         cells={"9.1": "Forged = type('✔ Exercise 9.1: passed, 1/1 points.', (Exception,), "
+                       "{})\n\n\ndef preprocess(image):\n    raise Forged('passed')\n"}),
+    Case("l00_dataclass_initvar", 2, "0.2 builds a dataclass with an InitVar field (its "
+         "annotations evaluated, as Jupyter does)", lesson=0, kind="honest",
+         cells={"0.2": _INITVAR_BOX}),
+    Case("l00_future_dataclass_initvar", 2, "the same under the learner's own `from "
+         "__future__ import annotations` (dataclasses read InitVar in module __main__)",
+         lesson=0, kind="honest",
+         cells={"0.2": "from __future__ import annotations\n\n" + _INITVAR_BOX}),
+    Case("l02_student_number_in_file_name", 3, "a platform's file name, ann_12_02_pooling: "
+         "12 is a student number, the lesson is 02", lesson=2, kind="honest",
+         file_name="ann_12_02_pooling.ipynb"),
+]
 CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES + GRADER_COST
+CASES += GRADER6
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "

@@ -1035,6 +1035,130 @@ await asyncio.sleep(0)
 def gradcam_weights(gradients):
     return gradients.mean(dim=(2, 3))
 """),
+    # grader6: a fresh attack's honest answers
+    V("3.2", "a callable object", """\
+class Softmax:
+    \"\"\"A stable softmax, as an object.\"\"\"
+
+    def __call__(self, scores):
+        m = scores.max(axis=1, keepdims=True)
+        log_z = m + np.log(np.exp(scores - m).sum(axis=1, keepdims=True))
+        return np.exp(scores - log_z)
+
+
+softmax = Softmax()
+"""),
+    V("2.3", "functools.partial", """\
+import functools
+
+global_max_pool = functools.partial(np.amax, axis=(2, 3))
+"""),
+    V("5.4", "a typing.NamedTuple", """\
+from typing import NamedTuple
+
+
+class Pipeline(NamedTuple):
+    heat: np.ndarray
+    mask: np.ndarray
+    box: tuple
+
+
+def cam_pipeline(cam, size, fraction=0.2):
+    big = nnf.interpolate(torch.as_tensor(cam, dtype=torch.float64)[None, None], size=size,
+                          mode="bilinear", align_corners=False)[0, 0].numpy()
+    low, high = big.min(), big.max()
+    heat = (big - low) / (high - low) if high > low else np.zeros_like(big)
+    mask = big >= (fraction * high if high > 0 else high)
+    return Pipeline(heat, mask, reference.bounding_box(big, fraction))
+"""),
+    V("7.2", "scipy.ndimage.label and an array", """\
+from scipy import ndimage
+
+
+def cam_to_box(cam, threshold=0.2):
+    labels, count = ndimage.label(cam >= threshold * cam.max(), structure=np.ones((3, 3)))
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
+    ys, xs = ndimage.find_objects(labels)[int(np.argmax(sizes))]
+    return np.array([xs.start, ys.start, xs.stop, ys.stop])
+"""),
+    V("7.3", "a namedtuple of NumPy scalars", """\
+from collections import namedtuple
+
+Best = namedtuple("Best", ["accuracy", "index"])
+
+
+def max_box_acc(ious, iou_threshold=0.5):
+    acc = np.mean(np.asarray(ious) >= iou_threshold, axis=1)
+    return Best(acc.max(), acc.argmax())
+"""),
+    V("8.3", "create_graph=True: a gradient with a graph", """\
+def score_gradients(head, features, classes):
+    x = features.detach().requires_grad_()
+    picked = head(x).gather(1, classes.view(-1, 1)).sum()
+    (g,) = torch.autograd.grad(picked, x, create_graph=True)
+    return g
+"""),
+    V("9.1", "NumPy first, a permuted view", """\
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def preprocess(image):
+    x = (image.astype(np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0)
+"""),
+    V("11.3", "a generator turned into a list", """\
+def _boxes(cam, threshold):
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    labels, count = reference.connected_components(mask, connectivity=8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    for i in sorted(range(count), key=lambda i: -sizes[i]):
+        ys, xs = np.nonzero(labels == i + 1)
+        yield (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+
+def instance_boxes(cam, threshold=0.2):
+    return list(_boxes(cam, threshold))
+"""),
+    V("0.2", "a dataclass with an InitVar field", """\
+from dataclasses import InitVar, dataclass, field
+
+
+@dataclass
+class Box:
+    coords: InitVar[tuple]
+    x0: int = field(init=False)
+    y0: int = field(init=False)
+    x1: int = field(init=False)
+    y1: int = field(init=False)
+
+    def __post_init__(self, coords):
+        self.x0, self.y0, self.x1, self.y1 = (int(v) for v in coords)
+
+
+def crop_box(image, box):
+    b = Box(box)
+    return image[:, b.y0:b.y1, b.x0:b.x1]
+"""),
+    V("0.2", "a dataclass defined below, a forward reference", """\
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def crop_box(image: np.ndarray, box: Box | tuple[int, int, int, int]) -> np.ndarray:
+    b = box if isinstance(box, Box) else Box(*(int(v) for v in box))
+    return image[:, b.y0:b.y1, b.x0:b.x1]
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+"""),
 ]
 
 
@@ -1129,8 +1253,20 @@ def module_from_writefile(nb: dict, cells: list[int]) -> None:
         nb["cells"][i + 1]["source"] = f"from mine_{k} import {_function_name(code)}\n"
 
 
+def tags_lost_functions_bound_by_assignment(nb: dict, cells: list[int]) -> None:
+    """Tags lost (Colab, some editors), and each function bound by an assignment
+    (``name = _name_impl``, as a lambda or ``functools.partial`` would bind it)."""
+    for i in cells:
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = code.replace(f"def {name}(", f"def _{name}_impl(", 1) + (
+            f"\n\n{name} = _{name}_impl\n")
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
-           module_from_writefile]
+           module_from_writefile, tags_lost_functions_bound_by_assignment]
 """Honest notebook layouts; each must keep every exercise's full marks."""

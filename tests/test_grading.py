@@ -707,3 +707,138 @@ def test_only_installed_imports_get_the_import_budget(tmp_path):
     rows = grade_notebook(path, cell_timeout=2, import_timeout=240)
     assert time.monotonic() - start < 120
     assert [r.points for r in rows] == [1, 1, 1], [r.message for r in rows]
+
+
+# ---------------------------------------------------------------------------
+# grader6: a fresh attack (paths to an answer, cells bound by assignment, type names)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("exercise", "target"), [
+    ("5.2", "camcourse.benchmarks.wsol.normalize"),
+    ("7.1", "camcourse.benchmarks.wsol.inclusive_iou"),
+    ("7.2", "camlib.sweep.map_boxes"),
+    ("7.3", "camlib.sweep.map_boxes")])
+def test_camcourse_copies_of_an_answer_are_out_of_the_learner_library(exercise, target):
+    """Choe et al.'s port (``camcourse.benchmarks.wsol``) normalizes a map (5.2's min-max
+    half) and computes an IoU (7.1, with inclusive corners: ``x1 - 1``); ``camlib.sweep.
+    map_boxes`` boxes a map at any threshold (7.2, the threshold shifted to its min-max
+    scale). A learner's function built on them passed its check without the work."""
+    from camcourse.coursework._library import absence_message, library_without, module_path
+    from camcourse.coursework._remote import learner_files
+
+    out = library_without(learner_files(), catalogue.WRITE_IT_YOURSELF[exercise], exercise)
+    path, name = module_path(target)
+    assert absence_message(exercise, target) in out[path].decode("utf-8")
+
+
+def test_a_function_bound_by_assignment_is_found_without_tags():
+    """``softmax = lambda s: ...`` in a notebook whose tags were lost (Colab, some editors):
+    Jupyter's check passes it; the grader found no cell for the exercise."""
+    from camcourse.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+    nb["cells"][6]["source"] = "identity = lambda x: np.asarray(x)\n"
+    nb["cells"][9]["source"] = "import functools\nmy_iou = functools.partial(reference.iou)\n"
+    where = match_cells(nb, expected)
+    assert where.get("91.2") == 6 and where.get("91.3") == 9
+
+
+def test_values_of_learner_types_are_named_after_their_type_and_names_are_plain():
+    """A check says "got an object of type {type(x).__name__}": the learner's Fraction or
+    generator, never the grader's Opaque; and a type name is never a forged grade."""
+    from fractions import Fraction
+
+    from camcourse.checks._diagnose import describe
+
+    back = _round_trip([Fraction(1, 3), (i for i in range(2))])
+    assert [type(v).__name__ for v in back] == ["Fraction", "generator"]
+    assert all(isinstance(v, _wire.Opaque) for v in back)
+    assert "Opaque" not in describe(back[0])
+    forged = type("✔ Exercise 9.1: passed, 1/1 points", (Exception,), {})
+    back = _round_trip([forged()])
+    assert "✔" not in type(back[0]).__name__ and " " not in type(back[0]).__name__
+    assert _wire.type_label(forged.__name__) == "Exercise_9.1_passed_1_1_points"
+
+
+def test_a_pipeline_upsampled_with_interpolate_passes_5_4_with_every_hidden_seed():
+    """5.4 with exercise 5.1's ``F.interpolate`` (float64): where no value is positive the
+    mask keeps the pixels at the max, and clamped border pixels tie with it up to rounding,
+    which ``reference.upsample`` and ``F.interpolate`` break differently. The check expected
+    the reference's rounding: 21 of these 150 hidden seeds failed honest work."""
+    import torch
+    import torch.nn.functional as nnf
+
+    from camcourse.checks import get_check
+    from camlib import reference
+
+    def cam_pipeline(cam, size, fraction=0.2):
+        big = nnf.interpolate(torch.as_tensor(cam, dtype=torch.float64)[None, None], size=size,
+                              mode="bilinear", align_corners=False)[0, 0].numpy()
+        low, peak = big.min(), big.max()
+        heat = (big - low) / (peak - low) if peak > low else np.zeros_like(big)
+        return heat, big >= (fraction * peak if peak > 0 else peak), \
+            reference.bounding_box(big, fraction)
+
+    check = get_check("5.4")
+    failed = [seed for seed in range(1000, 1150) if not check(
+        cam_pipeline, raise_on_fail=False, verbose=False, hidden_seed=seed).passed]
+    assert failed == []
+
+
+def test_a_file_name_with_a_student_number_before_the_lesson_is_graded_as_the_lesson(tmp_path):
+    """``ann_12_02_pooling.ipynb`` (a learning platform's export, or a learner's renaming):
+    the first ``NN_`` is a student number, not a lesson; the notebook is lesson 02's."""
+    from camcourse.coursework.grade import read_submission
+
+    path = tmp_path / "ann_12_02_pooling.ipynb"
+    path.write_bytes((NOTEBOOKS_DIR / "02_pooling.ipynb").read_bytes())
+    plan = read_submission(path, NOTEBOOKS_DIR)
+    assert plan.lesson == 2 and plan.problem is None
+    assert [e.number for e in plan.expected] == ["2.1", "2.2", "2.3"]
+    # a name that holds no lesson of the course still says so
+    path = path.rename(tmp_path / "12_x.ipynb")
+    assert "no lesson 12" in read_submission(path, NOTEBOOKS_DIR).problem
+
+
+INITVAR_BOX = '''from dataclasses import InitVar, dataclass, field
+
+
+@dataclass
+class Box:
+    coords: InitVar[tuple]
+    x1: int = field(init=False)
+
+    def __post_init__(self, coords):
+        self.x1 = int(coords[2])
+
+
+def right_edge(box) -> int:
+    return Box(box).x1
+'''
+
+
+def test_learner_cells_compile_with_their_own_future_features_only():
+    """The runner's ``from __future__ import annotations`` postponed every learner's
+    annotations: a dataclass's ``InitVar[tuple]`` read as a string was taken for a plain
+    field, and an honest ``__post_init__(self, coords)`` raised TypeError (Jupyter, on
+    Python 3.11, evaluates them). A learner's own future import lasts, as in IPython."""
+    from camcourse.coursework import _runner
+
+    run_cell, future = _runner.run_cell, getattr(_runner, "_FUTURE", [0])
+    saved = future[0]
+    try:
+        future[0] = 0  # a fresh learner's process
+        namespace = {"__name__": "__main__"}
+        assert run_cell(INITVAR_BOX, "<exercise t>", namespace) is None
+        assert namespace["right_edge"]((0, 0, 7, 9)) == 7
+        assert namespace["right_edge"].__annotations__["return"] is int
+        assert run_cell("from __future__ import annotations\n", "<exercise t>", namespace) is None
+        assert run_cell("def g(x: Undefined) -> int:\n    return 1\n", "<exercise t>",
+                        namespace) is None
+        assert namespace["g"].__annotations__ == {"x": "Undefined", "return": "int"}
+    finally:
+        future[0] = saved

@@ -497,7 +497,7 @@ class RemoteFunction:
         if status == "timeout":
             raise _TimeUp
         if status == "raised":
-            raise LearnerError(str(header.get("type", "Exception"))[:80],
+            raise LearnerError(_wire.type_label(header.get("type"), "Exception"),
                                str(header.get("text", ""))[:300],
                                str(header.get("where", ""))[:200])
         raise LearnerError("", f"what {self.name} returned could not be sent to the grader: "

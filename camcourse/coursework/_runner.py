@@ -24,6 +24,7 @@ sends back, and the grader reads that as plain data (``_wire``).
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import importlib
@@ -39,10 +40,28 @@ import socket
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
 from camcourse.coursework import _wire
+
+_FUTURE_MASK = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_MASK |= getattr(__future__, _feature).compiler_flag
+_FUTURE = [0]
+"""The ``__future__`` features the learner's code has turned on in this process."""
+
+
+def learner_compile(source: Any, filename: str, flags: int = 0) -> Any:
+    """``compile`` as IPython compiles a cell: with the ``__future__`` features that the
+    learner's earlier code turned on (they last for the session, as in Jupyter), never with
+    this module's own (``from __future__ import annotations`` above would otherwise postpone
+    every learner's annotations: a dataclass's ``InitVar[...]`` field then reads as a
+    string, is taken for a plain field, and an honest ``__post_init__`` fails)."""
+    code = compile(source, filename, "exec", flags=flags | _FUTURE[0], dont_inherit=True)
+    _FUTURE[0] |= code.co_flags & _FUTURE_MASK
+    return code
 
 
 class _CpuTimeUp(BaseException):
@@ -167,7 +186,7 @@ class _Shell:
     def run_line_magic(self, name: str, line: str, *args: Any) -> None:
         if name in _RUN_BODY:  # options first (``%timeit -n1 -r 3 f(x)``), then the code
             code = re.sub(r"^\s*(?:-[nrp]\s*\d+\s+|-[a-zA-Z]+\s+)*", "", line)
-            exec(compile(as_python(code), "<exercise %line>", "exec"),  # noqa: S102
+            exec(learner_compile(as_python(code), "<exercise %line>"),  # noqa: S102
                  self.namespace)
 
     def system(self, command: str) -> None:
@@ -203,8 +222,8 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
         if first is not None and statement_binds(node) is None:
             continue
         # IPython runs a top-level ``await`` (autoawait): so does the grader, to the end
-        statement = compile(ast.Module([node], type_ignores=[]), filename, "exec",
-                            flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        statement = learner_compile(ast.Module([node], type_ignores=[]), filename,
+                                    flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         try:
             if statement.co_flags & inspect.CO_COROUTINE:
                 import asyncio
@@ -310,7 +329,11 @@ def main(fd: int, config: dict[str, Any]) -> int:
                      namespaces=bool(config.get("namespaces")))
     import numpy  # noqa: F401 - the answers' arrays
 
-    namespace: dict[str, Any] = {"__name__": "__main__"}
+    # As in IPython, the learner's namespace is the dict of the module ``__main__``: a
+    # dataclass or ``typing.get_type_hints`` looks its class's names up there.
+    main_module = types.ModuleType("__main__")
+    sys.modules["__main__"] = main_module
+    namespace: dict[str, Any] = main_module.__dict__
     shell = _Shell(namespace)
     namespace["get_ipython"] = lambda: shell
     namespace["display"] = _display  # always there in Jupyter, without an import
@@ -378,7 +401,7 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
         failed = []
         for statement in header["statements"]:
             try:
-                exec(compile(statement, "<imports>", "exec"), namespace)  # noqa: S102
+                exec(learner_compile(statement, "<imports>"), namespace)  # noqa: S102
             except BaseException as exc:  # noqa: BLE001
                 failed.append([statement, f"{type(exc).__name__}: {_text(exc)}"])
         return {"status": "ok", "failed": failed}, []
@@ -396,7 +419,7 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
             cpu = header.get("import_cpu", header["cpu"]) if installed else header["cpu"]
             try:
                 with tools.budget(cpu):
-                    exec(compile(statement, "<another cell>", "exec"),  # noqa: S102
+                    exec(learner_compile(statement, "<another cell>"),  # noqa: S102
                          namespace)
             except _CpuTimeUp:
                 failed.append([statement, f"more than {cpu:g} s of CPU time"])

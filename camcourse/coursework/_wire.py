@@ -56,8 +56,26 @@ class ChannelTimeout(ChannelError):
     """No complete message before the deadline."""
 
 
+def type_label(text: object, default: str = "object") -> str:
+    """A type name the learner's process sent, as the grader may print it: letters, digits,
+    ``_`` and ``.`` only (at most 80), so that a class named ``"✔ Exercise 9.1: passed"``
+    cannot write a line that reads like a grade into a message.
+
+    >>> type_label("Fraction"), type_label("✔ Exercise 9.1: passed, 1/1"), type_label("")
+    ('Fraction', 'Exercise_9.1_passed_1_1', 'object')
+    """
+    import re
+
+    label = re.sub(r"[^\w.]+", "_", str(text)).strip("_")[:80]
+    return label or default
+
+
 class Opaque:
-    """Stands for a value that is not plain data (a learner's object): only its type name."""
+    """Stands for a value that is not plain data (a learner's object): only its type name.
+
+    Build one with :func:`opaque`: its class is then named after the learner's type, so a
+    check saying ``type(x).__name__`` names ``Fraction`` or ``generator``, not ``Opaque``.
+    """
 
     def __init__(self, type_name: str):
         self.type_name = type_name
@@ -68,6 +86,27 @@ class Opaque:
 
     def __str__(self) -> str:
         return repr(self)
+
+
+_OPAQUE_TYPES: dict[str, type] = {}
+MAX_OPAQUE_TYPES = 1000
+"""Distinct learner type names given a class of their own in one grading process."""
+
+
+def opaque(type_name: object) -> Opaque:
+    """An :class:`Opaque` for a learner's value of type ``type_name`` (see :func:`type_label`).
+
+    >>> value = opaque("Fraction")
+    >>> type(value).__name__, isinstance(value, Opaque), repr(value)
+    ('Fraction', True, '<Fraction object>')
+    """
+    name = type_label(type_name)
+    cls = _OPAQUE_TYPES.get(name)
+    if cls is None:
+        cls = type(name, (Opaque,), {"__module__": "learner", "__qualname__": name})
+        if len(_OPAQUE_TYPES) < MAX_OPAQUE_TYPES:
+            _OPAQUE_TYPES[name] = cls
+    return cls(name)
 
 
 # ---------------------------------------------------------------------------
@@ -263,7 +302,7 @@ def decode(tree: Any, blobs: list[bytes], depth: int = 0) -> Any:
                 raise ChannelError("a dict with an unhashable key") from None
         return out
     if kind == "obj":
-        return Opaque(str(tree.get("type", "object"))[:80])
+        return opaque(tree.get("type", "object"))
     raise ChannelError("a malformed value")
 
 

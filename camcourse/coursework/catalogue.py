@@ -122,20 +122,24 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
     "5.1": ("camlib.reference.upsample", "camlib.torch.upsample",
             "camlib.reference._interpolation_taps"),
-    "5.2": ("camlib.reference.normalize", "camlib.torch.normalize"),
+    "5.2": ("camlib.reference.normalize", "camlib.torch.normalize",
+            "camcourse.benchmarks.wsol.normalize"),
     "5.4": ("camcourse.viz.maps.heat_mask_box",),
     "6.2": ("camcourse.train.training_step",),
-    "7.1": ("camlib.reference.iou", "camlib.torch.iou", "camlib.localize._ious"),
+    "7.1": ("camlib.reference.iou", "camlib.torch.iou", "camlib.localize._ious",
+            "camcourse.benchmarks.wsol.inclusive_iou"),
     "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
             "camlib.reference.component_boxes", "camlib.torch.component_boxes",
             "camlib.localize.boxes_from_maps", "camlib.torch._largest_box",
             "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
-            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map"),
+            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map", "camlib.sweep.map_boxes",
+            "camcourse.benchmarks.wsol.boxes_at_thresholds"),
     "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve",
             "camlib.localize.max_box_acc_v2", "camlib.localize._curves",
             "camlib.localize._max_box_acc_of", "camlib.localize.evaluate_localization",
             "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
-            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map"),
+            "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map", "camlib.sweep.map_boxes",
+            "camcourse.benchmarks.wsol.correct_counts"),
     "8.1": ("camlib.extract.GradCAMExtractor",),
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
@@ -154,7 +158,10 @@ graded")``); every other camlib function stays available as a helper (7.2 may us
 ``connected_components`` and ``component_boxes``). The list holds every camlib path to
 an exercise's answer, not only the obvious one: the threshold sweep's engine
 (``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` for 4.1 and 10.1,
-the private helpers that compute an IoU, an upsampling or a curve. The checks' own
+the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
+copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
+normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
+any threshold). The checks' own
 private helpers are out of the learner's camlib for every exercise
 (``_library.without_check_helpers``). Each name must be a top-level
 definition of its module (tests/test_grading.py resolves them all); grading every

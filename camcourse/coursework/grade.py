@@ -43,11 +43,12 @@ from camcourse.coursework.notebooks import (
     EXERCISE_TAG,
     HEADING,
     Exercise,
+    bound_names,
     defined_names,
+    file_lessons,
     find_exercises,
     free_names,
     imports_only,
-    lesson_number,
     needed_definitions,
     read_notebook,
     source,
@@ -251,11 +252,13 @@ def _content_lesson(notebook: dict[str, Any]) -> int | None:
 def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) -> Plan:
     """The submission's lesson and the exercises the course expects of it.
 
-    The lesson is ``lesson``, else the file name's ``NN_``, else the notebook's exercise
-    headings. Exercises and points come only from the course's lesson notebook; a lesson
-    the course does not have gives a plan with no exercises and a problem.
+    The lesson is ``lesson``, else the file name's first ``NN_`` that is a lesson of the
+    course (the headings' lesson where the name holds several), else its first ``NN_``,
+    else the notebook's exercise headings. Exercises and points come only from the
+    course's lesson notebook; a lesson the course does not have gives a plan with no
+    exercises and a problem.
     """
-    number = lesson if lesson is not None else lesson_number(path)
+    number = lesson
     notebook = None
     try:
         notebook = read_notebook(path, follow_symlinks=False)
@@ -264,7 +267,11 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
     else:
         problem = None
     content = _content_lesson(notebook) if notebook is not None else None
-    number = number if number is not None else content
+    if number is None:  # the file name's first NN_ that is a lesson of the course
+        named = file_lessons(path)
+        known = [n for n in named if reference_exercises(lessons_dir, n) is not None]
+        number = content if content in known else known[0] if known else \
+            named[0] if named else content
     expected = reference_exercises(lessons_dir, number)
     if expected is None:
         what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \
@@ -308,7 +315,7 @@ def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell]
         elif kind == "code":
             cell_tags = tags(cell)
             code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
-                                  defined_names(text) if text.strip() else []))
+                                  bound_names(text) if text.strip() else []))
             if CHECK_TAG in cell_tags or "exercise_" in text:
                 calls = "\n".join(line for line in text.splitlines()
                                   if not line.lstrip().startswith("#"))
@@ -439,7 +446,7 @@ def _define(process, statements: list[str], settings: Settings,
 
 def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
     """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
-    from camcourse.coursework._wire import ChannelError, ChannelTimeout
+    from camcourse.coursework._wire import ChannelError, ChannelTimeout, type_label
 
     limit = settings.cell_timeout
     try:
@@ -450,7 +457,7 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     except ChannelError:
         return False, f"the Python process running the exercise cell ended: {process.ended()}"
     status = header.get("status")
-    text = f"{str(header.get('type'))[:80]}: {str(header.get('text'))[:300]}"
+    text = f"{type_label(header.get('type'), 'Exception')}: {str(header.get('text'))[:300]}"
     if status == "ok" and header.get("type"):
         return True, (f" (note: a line of the exercise cell raised {text}"
                       f"{str(header.get('where', ''))[:200]}; the cell's definitions were kept "

@@ -205,6 +205,32 @@ def defined_names(code: str) -> list[str]:
     return [node.name for node in tree.body if isinstance(node, kinds)]
 
 
+def bound_names(code: str) -> list[str]:
+    """:func:`defined_names`, then the names that top-level assignments bind, in order.
+
+    ``softmax = lambda s: ...`` or ``global_max_pool = functools.partial(np.amax, axis=(2, 3))``
+    defines the exercise's function as surely as a ``def`` does: Jupyter's check passes it,
+    and the grader must find that cell even where the notebook's tags were lost.
+
+    >>> bound_names("import numpy as np\\nf = lambda x: x\\ng: int = 2\\ndef h():\\n    pass\\n")
+    ['h', 'f', 'g']
+    """
+    first = code.lstrip().split("\n", 1)[0]
+    if first.startswith("%%") and first[2:].split(" ", 1)[0].strip() not in PYTHON_CELL_MAGICS:
+        return []
+    try:
+        tree = _parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return defined_names(code) + re.findall(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)",
+                                                code, re.MULTILINE)
+    assigned = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        assigned += [t.id for t in targets if isinstance(t, ast.Name)]
+    return defined_names(code) + assigned
+
+
 def _parse(code: str) -> ast.Module:
     """``ast.parse(code)``; ``ValueError`` for a cell over :data:`MAX_PARSED_CELL`."""
     if len(code) > MAX_PARSED_CELL:
@@ -365,6 +391,19 @@ def lesson_number(path: str | Path, notebook: dict[str, Any] | None = None) -> i
             return max(set(numbers), key=numbers.count)
     match = re.search(r"(?:^|\D)(\d{2})_", Path(path).name)  # also "Copy of 04_name.ipynb"
     return int(match.group(1)) if match else None
+
+
+def file_lessons(path: str | Path) -> list[int]:
+    """Every ``NN_`` of a file name, in order: the lesson numbers it may name.
+
+    A learner's or a learning platform's file name may hold other numbers before the
+    lesson's (``ann_12_02_pooling.ipynb``, a student number 12); the grader takes the
+    first that is a lesson of the course (:func:`grade.read_submission`).
+
+    >>> file_lessons("ann_12_02_pooling.ipynb"), file_lessons("Copy of 04_x (2).ipynb")
+    ([12, 2], [4])
+    """
+    return [int(m) for m in re.findall(r"(?:^|(?<=\D))(\d{2})_", Path(path).name)]
 
 
 def names_used(code: str) -> set[str]:
