@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from honest_variations import INITVAR_BOX  # tests/ is on sys.path under pytest
+
 from camcourse.coursework.notebooks import find_exercises, read_notebook, set_source, source
 from camcourse.paths import NOTEBOOKS_DIR
 
@@ -1033,25 +1035,6 @@ _WSOL_NORMALIZE = """def normalize_maps(maps, mode="minmax"):
     high = maps.max(axis=(1, 2), keepdims=True)
     return np.where(high > 0, maps / np.where(high > 0, high, 1), 0.0)
 """
-_INITVAR_BOX = """from dataclasses import InitVar, dataclass, field
-
-
-@dataclass
-class Box:
-    coords: InitVar[tuple]
-    x0: int = field(init=False)
-    y0: int = field(init=False)
-    x1: int = field(init=False)
-    y1: int = field(init=False)
-
-    def __post_init__(self, coords):
-        self.x0, self.y0, self.x1, self.y1 = (int(v) for v in coords)
-
-
-def crop_box(image, box):
-    b = Box(box)
-    return image[:, b.y0:b.y1, b.x0:b.x1]
-"""
 GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, type names
     Case("l07_wsol_inclusive_iou", 2, "7.1 through camcourse.benchmarks.wsol.inclusive_iou "
          "(Choe et al.'s port; corners made inclusive): not the learner's work",
@@ -1083,11 +1066,11 @@ GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, ty
                        "{})\n\n\ndef preprocess(image):\n    raise Forged('passed')\n"}),
     Case("l00_dataclass_initvar", 2, "0.2 builds a dataclass with an InitVar field (its "
          "annotations evaluated, as Jupyter does)", lesson=0, kind="honest",
-         cells={"0.2": _INITVAR_BOX}),
+         cells={"0.2": INITVAR_BOX}),
     Case("l00_future_dataclass_initvar", 2, "the same under the learner's own `from "
          "__future__ import annotations` (dataclasses read InitVar in module __main__)",
          lesson=0, kind="honest",
-         cells={"0.2": "from __future__ import annotations\n\n" + _INITVAR_BOX}),
+         cells={"0.2": "from __future__ import annotations\n\n" + INITVAR_BOX}),
     Case("l02_student_number_in_file_name", 3, "a platform's file name, ann_12_02_pooling: "
          "12 is a student number, the lesson is 02", lesson=2, kind="honest",
          file_name="ann_12_02_pooling.ipynb"),

@@ -91,6 +91,16 @@ def run(test_size: int = 1000, seed: int = 0, step: float = 0.02
     return rows
 
 
+def map_methods() -> dict[str, tuple[torch.nn.Module, str]]:
+    """The rows with a map: {row: (the shipped network, "cam" or "saliency")}."""
+    gap = load_checkpoint("gap")
+    methods = {"GAP-CAM": (gap, "cam"), "GMP-CAM": (load_checkpoint("gmp"), "cam")}
+    if (paths.DATA_DIR / "gap8.pt").exists():
+        methods["GAP-CAM, 8×8 map"] = (load_checkpoint("gap8"), "cam")
+    methods["backprop on GAP"] = (gap, "saliency")
+    return methods
+
+
 def choe2020_column(test_size: int = 1000, seed: int = 0, step: float = 0.02
                     ) -> dict[str, tuple[float, float]]:
     """MaxBoxAcc with the conventions of Choe et al.'s released code (protocol
@@ -99,14 +109,9 @@ def choe2020_column(test_size: int = 1000, seed: int = 0, step: float = 0.02
     test = make_cluttered_digits(test_size, "test", seed=seed)
     gt, size = torch.from_numpy(test.boxes), test.images.shape[-1]
     taus = thresholds_of(step)
-    gap = load_checkpoint("gap")
-    models = {"GAP-CAM": (gap, "cam"), "GMP-CAM": (load_checkpoint("gmp"), "cam")}
-    if (paths.DATA_DIR / "gap8.pt").exists():
-        models["GAP-CAM, 8×8 map"] = (load_checkpoint("gap8"), "cam")
-    models["backprop on GAP"] = (gap, "saliency")
     column = {name: max_box_acc(_maps(model, test, method, "known")[0], gt, taus,
                                 protocol="choe2020")
-              for name, (model, method) in models.items()}
+              for name, (model, method) in map_methods().items()}
     train_box = mean_box_size(make_cluttered_digits(2000, "train", seed=seed))
     for name, boxes in (("centred box", centred_box(len(test), size, train_box)),
                         ("full image", full_image_box(len(test), size))):
@@ -236,13 +241,8 @@ def run_protocol(val_size: int = 500, test_size: int = 1500, seed: int = 0,
     val = make_cluttered_digits(val_size, "val", seed=seed)
     test = without_validation_digits(make_cluttered_digits(test_size, "test", seed=seed))
     taus = thresholds_of(step)
-    gap = load_checkpoint("gap")
-    methods = {"GAP-CAM": (gap, "cam"), "GMP-CAM": (load_checkpoint("gmp"), "cam")}
-    if (paths.DATA_DIR / "gap8.pt").exists():
-        methods["GAP-CAM, 8×8 map"] = (load_checkpoint("gap8"), "cam")
-    methods["backprop on GAP"] = (gap, "saliency")
     results = {name: protocol(model, method, val, test, taus, repeats, seed)
-               for name, (model, method) in methods.items()}
+               for name, (model, method) in map_methods().items()}
     return results, val, test
 
 

@@ -187,6 +187,14 @@ PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 """Cell magics whose body is Python that runs in the notebook's namespace."""
 
 
+def _not_python(code: str) -> bool:
+    """Whether a cell magic makes the cell's body something other than Python
+    (``%%writefile``, ``%%bash``): such a cell defines nothing, as in Jupyter."""
+    first = code.lstrip().split("\n", 1)[0]
+    return first.startswith("%%") and (first[2:].split(" ", 1)[0].strip()
+                                       not in PYTHON_CELL_MAGICS)
+
+
 def defined_names(code: str) -> list[str]:
     """Names of the top-level functions and classes that ``code`` defines, in order.
 
@@ -194,8 +202,7 @@ def defined_names(code: str) -> list[str]:
     a ``%%time`` cell). A cell whose body is not Python (``%%writefile``, ``%%bash``)
     defines nothing, as in Jupyter.
     """
-    first = code.lstrip().split("\n", 1)[0]
-    if first.startswith("%%") and first[2:].split(" ", 1)[0].strip() not in PYTHON_CELL_MAGICS:
+    if _not_python(code):
         return []
     try:
         tree = _parse(code)
@@ -215,8 +222,7 @@ def bound_names(code: str) -> list[str]:
     >>> bound_names("import numpy as np\\nf = lambda x: x\\ng: int = 2\\ndef h():\\n    pass\\n")
     ['h', 'f', 'g']
     """
-    first = code.lstrip().split("\n", 1)[0]
-    if first.startswith("%%") and first[2:].split(" ", 1)[0].strip() not in PYTHON_CELL_MAGICS:
+    if _not_python(code):
         return []
     try:
         tree = _parse(code)
