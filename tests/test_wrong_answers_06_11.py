@@ -433,6 +433,15 @@ def _gt_known_loc_peak_component(cams, boxes, threshold=0.2):
     return float(np.mean(hits))
 
 
+def _gt_known_loc_clipped(cams, boxes, threshold=0.2):
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+        h, w = cam.shape
+        hits.append(reference.iou((x0, y0, min(x1, w - 1), min(y1, h - 1)), box) >= 0.5)
+    return float(np.mean(hits))
+
+
 def _mass_inside_clipped(cam, box):
     x0, y0, x1, y1 = box
     positive = np.maximum(cam, 0.0)
@@ -471,6 +480,8 @@ WRONG = [
      ["applied the ReLU to the features"]),
     ("10.2", "the peak's component", _gt_known_loc_peak_component,
      ["the component that holds the peak"]),
+    ("10.2", "boxes clipped to W − 1, H − 1", _gt_known_loc_clipped,
+     ["clipped x1 and y1 to W − 1 and H − 1"]),
     ("11.1", "box clipped to W − 1, H − 1", _mass_inside_clipped,
      ["clipped x1 and y1 to W − 1 and H − 1"]),
     ("11.1", "summed-area table wrapping at x0 = 0", _mass_inside_integral,

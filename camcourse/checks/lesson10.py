@@ -194,18 +194,18 @@ def _clipped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]
 
 def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     """20×20 maps where the peak lies in a small component beside a larger one (boxed:
-    the larger), and thin components along the right and the bottom border (their boxes
-    end at W and H). Every map is a hit; the peak's component misses one, boxes clipped
-    to W − 1 and H − 1 miss two."""
+    the larger), and one-pixel-thin components along the right and the bottom border
+    (their boxes end at W and H; clipped to W − 1 or H − 1 they are empty). Every map is
+    a hit; the peak's component misses one, boxes clipped to W − 1 and H − 1 miss two."""
     size = 20
     big_and_peak = np.zeros((size, size))
     big_and_peak[2:12, 2:12] = 0.6
     big_and_peak[15:17, 15:17] = 1.0
     right = np.zeros((size, size))
-    right[2:12, 18:20] = 1.0
+    right[2:12, 19] = 1.0
     bottom = np.zeros((size, size))
-    bottom[18:20, 4:14] = 1.0
-    boxes = np.array([(2, 2, 12, 12), (18, 2, 20, 12), (4, 18, 14, 20)], dtype=np.int64)
+    bottom[19, 4:14] = 1.0
+    boxes = np.array([(2, 2, 12, 12), (19, 2, 20, 12), (4, 19, 14, 20)], dtype=np.int64)
     return np.stack([big_and_peak, right, bottom]), boxes
 
 
