@@ -208,6 +208,11 @@ def defined_names(code: str) -> list[str]:
         tree = _parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return re.findall(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", code, re.MULTILINE)
+    return _defined_in(tree)
+
+
+def _defined_in(tree: ast.Module) -> list[str]:
+    """The names of a parsed cell's top-level functions and classes, in order."""
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     return [node.name for node in tree.body if isinstance(node, kinds)]
 
@@ -234,7 +239,7 @@ def bound_names(code: str) -> list[str]:
         targets = node.targets if isinstance(node, ast.Assign) else \
             [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
         assigned += [t.id for t in targets if isinstance(t, ast.Name)]
-    return defined_names(code) + assigned
+    return _defined_in(tree) + assigned  # the tree parsed once, not again by defined_names
 
 
 def _parse(code: str) -> ast.Module:
