@@ -161,12 +161,15 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
                             COURSE, where], check=True, capture_output=True, text=True)
             subprocess.run(["git", "-C", where, "sparse-checkout", "set",
-                            {sparse}], check=True)
+                            {sparse}],
+                           check=True, capture_output=True, text=True)
         # --no-deps on Colab: its torch, numpy and ipywidgets stay as they are.
         subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                        *(["--no-deps"] if ON_COLAB else []), "-e", where], check=True)
+                        *(["--no-deps"] if ON_COLAB else []), "-e", where],
+                       check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        why = (getattr(error, "stderr", None) or str(error)).strip().splitlines()[-1]
+        said = (getattr(error, "stderr", None) or "").strip().splitlines()
+        why = said[-1] if said else str(error)  # git or pip: its last word
         raise SetUpError(
             f"camlib and camcourse are not installed and could not be fetched ({{why}}). "
             "Offline? Nothing can be installed without the network: connect and "
