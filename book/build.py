@@ -4,12 +4,15 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
     python book/build.py [--jobs N] [--out build/book] [--edition full|student]
 
 1. Each lesson is executed with nbclient (``camcourse.execute.LessonClient``) in its own
-   folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache`` already
-   holds it executed from the same notebook, the same ``camlib`` and ``camcourse``
-   sources and the same ``data/``; a lesson that raises outside a cell tagged
-   ``raises-exception``, or whose cell gets no answer within ``CELL_TIMEOUT_S``, stops the
-   build. A widget's output becomes the
-   still image(s) it showed for its first setting, and a note.
+   folder (as nbval does), ``--jobs`` lessons at once, unless ``build/book-cache/EDITION``
+   already holds it executed from the same notebook, the same ``camlib`` and
+   ``camcourse`` sources and the same ``data/``. The full edition executes the lessons;
+   the student edition their student copies (``notebooks/student``), so that no output
+   on its pages comes from a solution: a check says "not attempted yet", not "passed",
+   and a figure is drawn with camlib's own function, as a learner's first run draws it.
+   A lesson that raises outside a cell tagged ``raises-exception``, or whose cell gets no
+   answer within ``CELL_TIMEOUT_S``, stops the build. A widget's output becomes the still
+   image(s) it showed for its first setting, and a note.
 2. Sources are staged in ``build/book-src``: ``index.md`` from README.md, ``docs/*.md``,
    ``lessons/NN_name.ipynb`` (executed) with "Open in Colab" and download links, the
    clean notebooks for download (saved as ``NN_name.ipynb`` and
@@ -166,6 +169,18 @@ def execute(lesson: Path, target: Path) -> tuple[str, float, int]:
     return lesson.name, time.perf_counter() - start, stills
 
 
+def executed_notebook(lesson: Path, edition: str) -> Path:
+    """The notebook a page of ``edition`` shows executed: the lesson (full edition) or its
+    student copy (student edition: every output is what a learner's first run shows).
+
+    >>> executed_notebook(Path("notebooks/04_x.ipynb"), "student").as_posix()
+    'notebooks/student/04_x.ipynb'
+    """
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
+    return lesson if edition == "full" else lesson.parent / "student" / lesson.name
+
+
 def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
            setting=None, hidden: frozenset = frozenset()) -> str:
     """Rewrite the relative links of ``text`` (from repository file ``source``, staged at
@@ -176,25 +191,35 @@ def relink(text: str, source: Path, staged: Path, pages: dict[Path, Path],
     from camcourse.course import load_setting
 
     setting = load_setting() if setting is None else setting
+    blob = f"{setting.repo_url}/blob/{setting.branch}/"
+
+    def repository_file(target: str) -> Path | None:
+        """The file of this repository that a link names: relative to ``source``, or its
+        page on GitHub under the configured address (a student copy's links)."""
+        path = target.partition("#")[0]
+        if path.startswith(blob) and len(path) > len(blob):
+            return (ROOT / path[len(blob):]).resolve()
+        if not path or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", path) or path.startswith(
+                ("/", "{")):
+            return None
+        return (source.parent / path).resolve()
 
     def links_hidden(line: str) -> bool:
-        for match in MARKDOWN_LINK.finditer(line):
-            path = match.group(2).partition("#")[0]
-            if path and not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", path) and (
-                    source.parent / path).resolve() in hidden:
-                return True
-        return False
+        return any(repository_file(match.group(2)) in hidden
+                   for match in MARKDOWN_LINK.finditer(line))
 
     def fix(match: re.Match) -> str:
         opening, target = match.group(1), match.group(2)
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", target) or target.startswith(("#", "/", "{")):
+        resolved = repository_file(target)
+        if resolved is None:
             return match.group(0)
-        path, _, anchor = target.partition("#")
-        resolved = (source.parent / path).resolve()
+        anchor = target.partition("#")[2]
         if resolved in hidden:
             return f"{opening}#"
         if resolved in pages:
             new = Path(os.path.relpath(pages[resolved], staged.parent)).as_posix()
+        elif target.startswith(blob):
+            return match.group(0)
         elif resolved.exists() and ROOT in resolved.parents:
             new = setting.blob_url(resolved.relative_to(ROOT))  # a URL: no Path() around it
         else:
@@ -337,6 +362,7 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
     for lesson in lessons:
         notebook = json.loads(executed[lesson.name].read_text(encoding="utf-8"))
         student_path = ROOT / "notebooks" / "student" / lesson.name
+        origin = executed_notebook(lesson, edition)  # its links resolve from its folder
         show_exercises_as_students_start(notebook, read_notebook(student_path), edition)
         alts.update(image_alt_texts(notebook))
         page = stage_dir / "lessons" / lesson.name
@@ -348,7 +374,7 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
             if "colab-badge" in tags(cell):
                 set_source(cell, _links_cell(lesson, setting, edition))
             else:
-                set_source(cell, relink(source(cell), lesson, page, pages, setting, hidden))
+                set_source(cell, relink(source(cell), origin, page, pages, setting, hidden))
         page.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         shutil.copy2(student_path, stage_dir / "_notebooks" / download_name(lesson, True))
         if edition == "full":
@@ -404,15 +430,16 @@ def main(argv: list[str] | None = None) -> int:
                              "page; student: neither (default: %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    cache = args.out.parent / "book-cache"
+    cache = args.out.parent / "book-cache" / args.edition  # each edition keeps its own
     cache.mkdir(parents=True, exist_ok=True)
     lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
     executed, todo = {}, []
     for lesson in lessons:
-        target = cache / f"{lesson.stem}-{fingerprint(lesson)}.ipynb"
+        run = executed_notebook(lesson, args.edition)
+        target = cache / f"{lesson.stem}-{fingerprint(run)}.ipynb"
         executed[lesson.name] = target
         if not target.exists():
-            todo.append((lesson, target))
+            todo.append((run, target))
     print(f"{len(lessons) - len(todo)} lessons from the cache, {len(todo)} to execute")
     if todo and args.jobs > 1:  # kernels side by side share the cores instead of fighting
         threads = str(max(1, (os.cpu_count() or 1) // args.jobs))

@@ -138,6 +138,13 @@ import sys
 
 COURSE = "{repo_url}"
 ON_COLAB = "google.colab" in sys.modules
+
+
+class SetUpError(Exception):
+    def _render_traceback_(self):  # Jupyter shows this one line instead of a traceback
+        return [f"SET-UP FAILED: {{self}}"]
+
+
 if ON_COLAB or None in (importlib.util.find_spec("camlib"),
                         importlib.util.find_spec("camcourse")):
     cache = os.environ.get("CAMLIB_CACHE", os.path.expanduser("~/.cache/camlib"))
@@ -152,25 +159,36 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
             # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/.
             subprocess.run(["git", "clone", "--quiet", "--depth", "1",
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
-                            COURSE, where], check=True)
+                            COURSE, where], check=True, capture_output=True, text=True)
             subprocess.run(["git", "-C", where, "sparse-checkout", "set",
-                            {sparse}], check=True)
+                            {sparse}],
+                           check=True, capture_output=True, text=True)
         # --no-deps on Colab: its torch, numpy and ipywidgets stay as they are.
         subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                        *(["--no-deps"] if ON_COLAB else []), "-e", where], check=True)
+                        *(["--no-deps"] if ON_COLAB else []), "-e", where],
+                       check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        raise RuntimeError(
-            f"camlib and camcourse could not be installed ({{error}}). Offline? "
-            "Nothing can be installed without the network: connect and run this cell "
-            "again (once is enough), or open the lesson where the course is installed "
-            f"(`python -m camcourse.course lab` in a clone of {{COURSE}})."
+        said = (getattr(error, "stderr", None) or "").strip().splitlines()
+        why = said[-1] if said else str(error)  # git or pip: its last word
+        raise SetUpError(
+            f"camlib and camcourse are not installed and could not be fetched ({{why}}). "
+            "Offline? Nothing can be installed without the network: connect and "
+            "run this cell again (once is enough), or open the lesson where the "
+            "course is installed (`python -m camcourse.course lab` in a clone of "
+            f"{{COURSE}})."
         ) from None
     sys.path.insert(0, where)
 
 import torch  # noqa: E402 - after the install above
 
 import camlib  # noqa: E402
+from camcourse import paths  # noqa: E402
 
+if not any(paths.DATA_DIR.glob("*.pt")):
+    raise SetUpError(
+        f"the course's trained networks (data/*.pt) are not in {{paths.DATA_DIR}}: "
+        f"install the course with `pip install .` in a clone of {{COURSE}}, or set "
+        "the environment variable CAMLIB_DATA to that clone's data/ folder.")
 if camlib.__version__ != "{version}":
     print(f"Note: this lesson was written for camlib {version}; "
           f"you have {{camlib.__version__}}.")

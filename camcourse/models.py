@@ -178,6 +178,14 @@ def _checkpoint_path(name: str | Path) -> Path:
         path = paths.DATA_DIR / f"{name}.pt"
     if not path.exists():
         shipped = sorted(p.stem for p in paths.DATA_DIR.glob("*.pt"))
+        if Path(name).suffix != ".pt" and not shipped:
+            from camcourse.course import load_setting
+
+            raise FileNotFoundError(
+                f"no checkpoint {str(name)!r}: the course's trained networks (data/*.pt) are "
+                f"not in {paths.DATA_DIR}. Install the course from a clone of "
+                f"{load_setting().repo_url} (`pip install .` carries them), or set CAMLIB_DATA "
+                f"to the data/ folder of a clone")
         raise FileNotFoundError(f"no checkpoint {str(name)!r} at {path}; shipped: {shipped}")
     return path
 

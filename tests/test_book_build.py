@@ -218,3 +218,37 @@ def test_every_interactive_figure_describes_its_still_for_the_website():
                 if "viz.show(" not in "".join(cell["source"]) and len(alt.split()) < 12:
                     missing.append(lesson.name)
     assert widgets >= 4 and missing == [], missing
+
+
+def test_the_student_edition_shows_its_student_copies_executed_not_the_lessons():
+    build = _build_module()
+    lesson = paths.REPO_ROOT / "notebooks" / "04_swapping_the_sums.ipynb"
+    assert build.executed_notebook(lesson, "full") == lesson
+    assert build.executed_notebook(lesson, "student") == (
+        paths.REPO_ROOT / "notebooks" / "student" / lesson.name)
+    with pytest.raises(ValueError, match="edition"):
+        build.executed_notebook(lesson, "teacher")
+
+
+def test_a_student_copy_link_to_the_repository_becomes_a_page_of_the_site():
+    """A student copy links to the repository's files on GitHub (it may be downloaded on
+    its own); on the site a link to a file the site has is a link to its page, and a line
+    that links to the answers page is dropped."""
+    from camcourse.course import Setting
+
+    build = _build_module()
+    root = paths.REPO_ROOT
+    setting = Setting("https://github.com/ada/cam-course", "fall")
+    copy = root / "notebooks" / "student" / "04_swapping_the_sums.ipynb"
+    staged = root / "build" / "x" / "lessons" / "04_swapping_the_sums.ipynb"
+    results = (root / "docs" / "results.md").resolve()
+    pages = {results: root / "build" / "x" / "results.md"}
+    blob = "https://github.com/ada/cam-course/blob/fall/"
+    text = (f"See [the results]({blob}docs/results.md#top) and [the code]({blob}camlib/"
+            f"reference.py).\nAnswers: [04]({blob}docs/answers.md#lesson-04).\n"
+            "[other](https://github.com/ada/other/blob/fall/docs/results.md)\n")
+    hidden = frozenset({(root / "docs" / "answers.md").resolve()})
+    new = build.relink(text, copy, staged, pages, setting, hidden)
+    assert new == ("See [the results](../results.md#top) and [the code]("
+                   f"{blob}camlib/reference.py).\n"
+                   "[other](https://github.com/ada/other/blob/fall/docs/results.md)\n")

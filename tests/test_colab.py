@@ -270,6 +270,65 @@ def test_the_set_up_cell_says_what_to_do_offline():
     assert max(len(line) for line in cell.splitlines()) <= 88
 
 
+def test_offline_the_set_up_cell_stops_with_one_line_that_says_what_to_do(tmp_path):
+    """Where camlib is missing and the repository cannot be reached, Jupyter shows the
+    cell's one line (``_render_traceback_``), not a traceback or git's command line."""
+    cell = colab.setup_cell_source(SETTING).replace(
+        f'"{SETTING.repo_url}"', f'"{(tmp_path / "nowhere").as_uri()}"')
+    probe = ("try:\n    exec(compile(CELL, 'setup', 'exec'), {})\n"
+             "except Exception as error:\n"
+             "    print('\\n'.join(error._render_traceback_()))\n")
+    # -S: no site-packages, so neither camlib nor camcourse can be imported
+    shown = subprocess.run([sys.executable, "-S", "-c", f"CELL = {cell!r}\n{probe}"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+                                "CAMLIB_CACHE": str(tmp_path / "cache")})
+    lines = shown.stdout.strip().splitlines()
+    assert lines[0].startswith("Installing camlib and camcourse"), shown
+    assert len(lines) == 2, shown.stdout
+    message = lines[1]
+    assert message.startswith("SET-UP FAILED: camlib and camcourse are not installed")
+    assert "connect and run this cell again" in message and "Traceback" not in shown.stdout
+    assert "git', 'clone'" not in message  # the reason, not the command line
+
+
+@pytest.mark.slow
+def test_a_wheel_of_the_course_carries_the_checkpoints(tmp_path):
+    """``pip install .`` (not editable): the lessons load the trained networks from the
+    installed package, whatever the working directory."""
+    if not (ROOT / "pyproject.toml").exists():
+        pytest.skip("needs the course's source tree")
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    prefix = tmp_path / "prefix"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--ignore-installed", "--prefix", str(prefix),
+                    *map(str, wheels.glob("*.whl"))], check=True, capture_output=True)
+    site = next(prefix.rglob("site-packages"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CAMLIB_DATA", "PYTHONPATH")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import camcourse, camcourse.paths as p, camcourse.models as m;"
+         "print(camcourse.__file__); print(p.DATA_DIR); print(m.load_checkpoint('gap').pool)"],
+        cwd=elsewhere, capture_output=True, text=True, env={**env, "PYTHONPATH": str(site)})
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    package, data, pool = loaded.stdout.split("\n")[:3]
+    assert Path(package).is_relative_to(site)
+    assert Path(data) == (prefix / "share" / "camcourse" / "data").resolve()
+    assert pool == "AdaptiveAvgPool2d(output_size=1)"
+
+
+def test_without_its_checkpoints_the_course_says_how_to_get_them(tmp_path, monkeypatch):
+    from camcourse import models, paths
+
+    monkeypatch.setattr(paths, "DATA_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"pip install \.\` carries them\), or set "
+                                                r"CAMLIB_DATA"):
+        models.load_checkpoint("gap")
+
+
 def _copy_course(tmp: Path) -> Path:
     root = tmp / "course"
     for name in ("camlib", "camcourse", "notebooks", "docs"):

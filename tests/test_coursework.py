@@ -167,6 +167,64 @@ def test_student_copy_of_the_test_lesson():
     assert cells[8]["metadata"]["points"] == 2
 
 
+def test_a_student_copy_carries_no_hidden_cell_metadata_or_attachment():
+    original = lesson()
+    original["metadata"].update(answers={"90.1": "features.mean(axis=(2, 3))"},
+                                widgets={"state": {}})
+    original["cells"][6]["metadata"].update(jupyter={"source_hidden": True}, collapsed=True,
+                                            solution="return features.mean(axis=(2, 3))")
+    original["cells"][6]["attachments"] = {"a.png": {"image/png": "c29sdXRpb24="}}
+    original["cells"][3]["attachments"] = {"shown.png": {"image/png": "eA=="},
+                                           "answer.png": {"image/png": "eQ=="}}
+    original["cells"][3]["source"] += "\n![a figure](attachment:shown.png)"
+    student = student_notebook(original)
+    assert student["metadata"] == {"kernelspec": {"name": "python3"}}
+    assert student["cells"][6]["metadata"] == {} and "attachments" not in student["cells"][6]
+    assert list(student["cells"][3]["attachments"]) == ["shown.png"]
+    assert student["cells"][8]["metadata"]["points"] == 2
+    assert "mean(axis=(2, 3))" not in json.dumps(student)
+
+
+def test_a_released_copy_links_to_github_and_not_to_the_answers(tmp_path):
+    """Downloaded on its own (or opened on Colab), a student copy's relative links would
+    point nowhere: release makes them the linked files' GitHub pages, and leaves out the
+    line that links to the answers page."""
+    from camcourse.course import Setting
+
+    root = tmp_path / "repo"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "README.md").write_text("data\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "answers.md").write_text("# Answers\n")
+    notebook = lesson()
+    notebook["cells"][1]["source"] += "\n\nAnswers: [Lesson 90](../docs/answers.md#lesson-90).\n"
+    write(notebook, root / "notebooks" / "90_fixture.ipynb")
+    write(lesson(), root / "notebooks" / "91_next.ipynb")
+    setting = Setting("https://github.com/ada/cam-course", "fall")
+    release(root / "notebooks", root / "notebooks" / "student", repo_root=root,
+            setting=setting)
+    intro = source(read_notebook(root / "notebooks" / "student" / "90_fixture.ipynb")[
+        "cells"][1])
+    blob = "https://github.com/ada/cam-course/blob/fall/"
+    assert f"[the data]({blob}data/README.md)" in intro
+    assert f"[lesson 91]({blob}notebooks/student/91_next.ipynb#top)" in intro
+    assert "answers" not in intro.lower() and "(https://arxiv.org/abs/1512.04150)" in intro
+    assert '<img src="../figures/pool.png">' in intro  # no such file: left as it was
+
+
+def test_the_committed_student_copies_have_no_relative_link_and_no_answers_link():
+    import re
+
+    for path in sorted((NOTEBOOKS_DIR / "student").glob("[0-9][0-9]_*.ipynb")):
+        text = "\n".join(source(c) for c in read_notebook(path)["cells"]
+                         if c["cell_type"] == "markdown")
+        targets = re.findall(r"\]\(([^)\s]+)\)|href=[\"']([^\"']+)", text)
+        relative = [t for pair in targets for t in pair
+                    if t and not re.match(r"^(https?:|#|attachment:|mailto:)", t)]
+        assert relative == [], (path.name, relative)
+        assert "answers.md" not in text, path.name
+
+
 def test_no_solution_line_survives_in_the_test_lesson():
     student_text = json.dumps(student_notebook(lesson()), ensure_ascii=False)
     for line in solution_lines(POOL) + solution_lines(SCORES):

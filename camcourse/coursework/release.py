@@ -9,8 +9,10 @@ and ``### END SOLUTION``, markers included) replaced by::
 at the marker's indentation; the ``exercise`` and ``check`` cells tagged
 ``raises-exception`` (so nbval runs the copy end to end); outputs and execution counts
 cleared; Colab links pointing at the student copy; relative links re-rooted one folder
-down. Student copies are generated, never edited: ``release(check=True)`` reports copies
-that are missing, stale or left over.
+down, and, where the repository is known (``release``), made into the linked files' pages
+on GitHub, so that they hold in a copy downloaded on its own, with the lines that link to
+the answers page left out. Student copies are generated, never edited:
+``release(check=True)`` reports copies that are missing, stale or left over.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ COLAB_LINK = re.compile(
     r"(https://colab\.research\.google\.com/github/[^\s()\"'<>]*?/)notebooks/(\d{2}_[^\s()\"'<>/]+\.ipynb)")
 MARKDOWN_LINK = re.compile(r"(\]\(|<img[^>]*?\ssrc=[\"']|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
 SIBLING_LESSON = re.compile(r"^\d{2}_[^/]+\.ipynb(#.*)?$")
+# What a student copy keeps of the lesson's metadata: nothing hidden, nothing extra (a
+# hidden or collapsed cell shows; a field or attachment holding an answer does not travel).
+CELL_METADATA = ("tags", "alt", "points")
+NOTEBOOK_METADATA = ("kernelspec", "language_info")
 
 
 def lessons(source_dir: str | Path) -> list[Path]:
@@ -97,8 +103,19 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
     student = copy.deepcopy(notebook)
     exercises = {e.cell: e for e in find_exercises(notebook)}
     number = ""
+    student["metadata"] = {k: v for k, v in student.get("metadata", {}).items()
+                           if k in NOTEBOOK_METADATA}
     for i, cell in enumerate(student["cells"]):
         text = source(cell)
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items()
+                            if k in CELL_METADATA}
+        if "attachments" in cell:  # only the images the cell's own text shows
+            kept = {name: data for name, data in cell["attachments"].items()
+                    if cell.get("cell_type") == "markdown" and f"attachment:{name}" in text}
+            if kept:
+                cell["attachments"] = kept
+            else:
+                del cell["attachments"]
         if cell.get("cell_type") == "markdown":
             if badge is not None and "colab-badge" in tags(cell):
                 set_source(cell, badge)
@@ -126,9 +143,50 @@ def student_notebook(notebook: dict[str, Any], up: str = "..",
             cell.setdefault("metadata", {})["tags"] = cell_tags + [RAISES_TAG]
         cell["outputs"] = []
         cell["execution_count"] = None
-        cell.get("metadata", {}).pop("execution", None)
-    student.get("metadata", {}).pop("widgets", None)
     return student
+
+
+# The answers to the end-of-lesson questions: a student copy does not point at them.
+ANSWERS_PAGE = "docs/answers.md"
+TEXT_LINK = re.compile(r"((?<!!)\[[^\]\n]*\]\(|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
+
+
+def downloadable_links(text: str, lesson_dir: Path, repo_root: Path, setting: Setting) -> str:
+    """A student copy's markdown as it reads outside the repository (downloaded on its own,
+    on Colab): a link to another file of the repository points at its page on GitHub, and
+    a line that links to the answers page (docs/answers.md) is left out.
+
+    ``lesson_dir`` is the lesson's folder, against which the links of ``text`` resolve.
+
+    >>> from camcourse.course import Setting
+    >>> root = Path("/r")
+    >>> downloadable_links("See [results](../docs/results.md#t).\\nAnswers: [04]"
+    ...                    "(../docs/answers.md#lesson-04).\\n", root / "notebooks", root,
+    ...                    Setting("https://github.com/a/c"))
+    'See [results](https://github.com/a/c/blob/main/docs/results.md#t).\\n'
+    """
+    root = repo_root.resolve()
+
+    def target(link: str) -> Path | None:
+        path = link.partition("#")[0]
+        if not path or re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:", link) or link.startswith("/"):
+            return None
+        resolved = Path(os.path.normpath(lesson_dir.resolve() / path))
+        return resolved if root in resolved.parents else None
+
+    def answers(line: str) -> bool:
+        return any(target(m.group(2)) == root / ANSWERS_PAGE for m in TEXT_LINK.finditer(line))
+
+    def absolute(match: re.Match) -> str:
+        found = target(match.group(2))
+        if found is None:
+            return match.group(0)
+        anchor = match.group(2).partition("#")[2]
+        url = setting.blob_url(found.relative_to(root))
+        return f"{match.group(1)}{url}{'#' + anchor if anchor else ''}"
+
+    kept = "".join(line for line in text.splitlines(keepends=True) if not answers(line))
+    return TEXT_LINK.sub(absolute, kept)
 
 
 def _student_copy_of(lesson: Path, dest_dir: Path, repo_root: Path | None,
@@ -144,9 +202,15 @@ def _student_copy_of(lesson: Path, dest_dir: Path, repo_root: Path | None,
         except ValueError:  # destination outside the repository: keep the rewritten link
             badge = None
     try:
-        return student_notebook(notebook, up=up, badge=badge)
+        student = student_notebook(notebook, up=up, badge=badge)
     except ValueError as exc:
         raise ValueError(f"{lesson}: {exc}") from None
+    if repo_root is not None:
+        for cell in student["cells"]:
+            if cell.get("cell_type") == "markdown" and "colab-badge" not in tags(cell):
+                set_source(cell, downloadable_links(source(cell), dest_dir, repo_root,
+                                                    setting))
+    return student
 
 
 def _load(path: Path) -> Any:
