@@ -31,8 +31,9 @@ def _distinct(expected: np.ndarray, mistakes: dict) -> dict:
 def exercise_3_1(ctx: Context, fn) -> str:
     """Check ``class_scores(pooled, weight, bias)`` against the reference."""
     # (N, K, C): C = K first (a weight used without .T still runs), N = C (a bias added
-    # per image still broadcasts), then an ordinary case.
-    cases = [(4, 5, 5), (3, 6, 3), (2, 5, 10)]
+    # per image still broadcasts), then an ordinary case,
+    # and one image alone (an answer squeezed to (C,) fails).
+    cases = [(4, 5, 5), (3, 6, 3), (2, 5, 10), (1, 4, 6)]
     if ctx.hidden:
         cases += [(int(ctx.rng.integers(1, 8)), int(ctx.rng.integers(1, 12)),
                    int(ctx.rng.integers(2, 12))) for _ in range(2)]

@@ -20,12 +20,13 @@ __all__ = ["exercise_10_1", "exercise_10_2"]
 @exercise_check("10.1", function="linear_classifier_cam")
 def exercise_10_1(ctx: Context, fn) -> str:
     """Check ``linear_classifier_cam(features, coef, positive=True)`` -> (N, H, W)."""
-    cases = [(2, 5, 4, 4, True), (3, 8, 6, 5, False)]
+    # The last: one image alone, so an answer squeezed to (H, W) fails.
+    cases = [(2, 5, 4, 4, True), (3, 8, 6, 5, False), (1, 4, 3, 5, True)]
     if ctx.hidden:  # grading: odd, non-square maps, signed features of a large spread
         cases += [(1, 3, 7, 2, True), (4, 6, 1, 9, False)]
     for index, (n, k, h, w, as_row) in enumerate(cases):
         features = np.abs(ctx.rng.normal(size=(n, k, h, w)))
-        if index >= 2:
+        if index >= 3:
             features = ctx.rng.normal(size=(n, k, h, w)) * 10 ** ctx.rng.uniform(-2, 3)
         coef = ctx.rng.normal(size=(1, k) if as_row else (k,))
         weights = coef.reshape(-1)
