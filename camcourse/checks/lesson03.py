@@ -86,10 +86,14 @@ def _score_sets(ctx: Context) -> list[tuple[np.ndarray, str]]:
     outlier = ctx.rng.normal(size=(2, 5)) + np.array([[0.0], [3.0]])
     outlier[0, 3] += 3000.0
     outlier[1, 0] -= 3000.0
+    # Beyond even long double's exp (it overflows above 11356): the naive formula computed
+    # in extended precision is right on every set above, and wrong here.
+    huge = ctx.rng.normal(size=(2, 3)) * 5 + np.array([[12000.0], [-12000.0]])
     sets = [(ordinary, "softmax(scores)"),
             (large, "softmax(scores) with scores near ±800"),
             (spread, "softmax(scores) with rows spread from −400 to +400"),
-            (outlier, "softmax(scores) with one score 3000 above (or below) the rest")]
+            (outlier, "softmax(scores) with one score 3000 above (or below) the rest"),
+            (huge, "softmax(scores) with scores near ±12000")]
     if ctx.hidden:
         n, c = int(ctx.rng.integers(1, 6)), int(ctx.rng.integers(2, 12))
         offsets = ctx.rng.uniform(-900, 900, size=(n, 1))

@@ -224,6 +224,9 @@ def _threshold_maps(ctx: Context) -> list[np.ndarray]:
     cam[0, 0] = -4.0 * cam.max()
     cam[2, 3] = 0.2 * cam.max()
     negative = -np.abs(ctx.rng.normal(size=(6, 5))) - 0.3
+    # Its max reached by three pixels: with no positive value every pixel at the max is
+    # kept, not only the one np.argmax finds.
+    negative[[0, 2, 5], [4, 1, 3]] = negative.max()
     maps = [cam, negative]
     if ctx.hidden:
         hidden = ctx.rng.normal(size=(int(ctx.rng.integers(3, 12)), int(ctx.rng.integers(3, 12))))
@@ -261,6 +264,11 @@ def exercise_5_3(ctx: Context, fn) -> str:
                     cam >= fraction * np.abs(cam).max(),
                     "you compared M with the fraction itself; the threshold is fraction · "
                     "max M, relative to the map's maximum": cam >= fraction,
+                    **({} if peak > 0 else {
+                        f"no value is positive, so every pixel equal to the max belongs to "
+                        f"the mask ({int((cam == peak).sum())} here), not only the one "
+                        f"np.argmax finds: cam >= cam.max()":
+                        np.arange(cam.size).reshape(cam.shape) == np.argmax(cam)}),
                     **{f"you ignored the `fraction` argument and used a fixed {fixed}; "
                        f"threshold at fraction · max M": _mask(cam, fixed)
                        for fixed in (0.2, 0.5) if fixed != fraction},
@@ -376,6 +384,12 @@ def _heat_mistakes(cam: np.ndarray, size: tuple[int, int]) -> dict:
         reference.normalize(big, "max"),
         "you resized with nearest-neighbour (blocky); upsample bilinearly":
         reference.normalize(nearest, "minmax"),
+        "you upsampled with align_corners=True; exercise 5.1's upsampling is bilinear with "
+        "align_corners=False": reference.normalize(
+            _interpolate(cam[None], size, mode="bilinear", align_corners=True)[0], "minmax"),
+        "you upsampled bicubically; exercise 5.1's upsampling is bilinear":
+        reference.normalize(_interpolate(cam[None], size, mode="bicubic",
+                                         align_corners=False)[0], "minmax"),
         "height and width are swapped; size is (height, width), rows first":
         reference.normalize(swapped, "minmax"),
     }
