@@ -7,8 +7,9 @@ Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 3.1 the b
 missing, twice, subtracted or added per image, the weight not transposed (a square case
 lets it run), another class's weights, probabilities instead of scores, the argmax
 returned; for 3.2 the row minimum subtracted instead of the maximum, no shift at all (it
-overflows), one maximum for the whole batch, the sum over the images, exp without the
-division, log-probabilities, the scores unchanged, an input changed in place.
+overflows, in long double too near ±12000), one maximum for the whole batch, the sum over
+the images, exp without the division, log-probabilities, the scores unchanged, an input
+changed in place.
 """
 
 from __future__ import annotations

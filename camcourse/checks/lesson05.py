@@ -11,16 +11,17 @@
 
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 5.1
 align_corners=True, nearest, bicubic, height and width swapped, a ReLU or normalization
-inside, the channel axis left in; for 5.2 one scale for the whole batch, the modes
-swapped or ignored, NaN on a constant map, zeros for a constant positive map in "max"
-mode, division by a negative max or by max |M|, (M − min)/max, one scale per row; for
-5.3 >, the min–max normalized map, the pixels below, a fraction of max |M|, the fraction
-itself as the threshold, dividing by the max first (wrong when the max is negative), an
-empty mask when no value is positive, a mask that is not boolean; for 5.4 every
-out-of-order step (normalizing, a ReLU or thresholding before upsampling, a box from the
-coarse map), the wrong normalization, nearest resizing, swapped height and width, the
-heat map thresholded instead of the raw map, a fraction of max |M|, every kept pixel
-boxed instead of the largest component, inclusive or (y, x) boxes.
+inside, the channel axis left in; for 5.2 one scale for the whole batch, the modes swapped
+or ignored, NaN on a constant map, zeros for a constant positive map in "max" mode,
+division by a negative max or by max |M|, (M − min)/max, one scale per row; for 5.3 >, the
+min–max normalized map, the pixels below, a fraction of max |M|, the fraction itself as
+the threshold, dividing by the max first (wrong when the max is negative), an empty mask
+when no value is positive or only np.argmax's pixel kept then, a mask that is not boolean;
+for 5.4 every out-of-order step (normalizing, a ReLU or thresholding before upsampling, a
+box from the coarse map), the wrong normalization, nearest, bicubic or align_corners=True
+resizing, swapped height and width, the heat map thresholded instead of the raw map, a
+fraction of max |M|, every kept pixel boxed instead of the largest component, inclusive or
+(y, x) boxes.
 """
 
 from __future__ import annotations
