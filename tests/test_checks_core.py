@@ -234,6 +234,33 @@ def test_thread_fallback_time_limit(monkeypatch):
     assert status == "raised" and isinstance(exc, ZeroDivisionError)
 
 
+def test_time_limit_never_interrupts_an_import(tmp_path, monkeypatch):
+    """A limit that strikes during an import waits for it to finish: a module interrupted
+    half-way stays "partially initialized" and breaks every later check that needs it."""
+    if not _limits._alarm_available():
+        pytest.skip("no SIGALRM here")
+    import sys
+
+    (tmp_path / "slow_inner_mod.py").write_text("import time\ntime.sleep(0.6)\nVALUE = 7\n")
+    (tmp_path / "slow_outer_mod.py").write_text("import slow_inner_mod\n"
+                                                "VALUE = slow_inner_mod.VALUE + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("slow_outer_mod", "slow_inner_mod"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    def learner():
+        import slow_outer_mod
+
+        while True:
+            slow_outer_mod.VALUE += 0
+
+    start = time.monotonic()
+    status, _ = _core.run_with_time_limit(learner, seconds=0.2)
+    assert status == "timeout"
+    assert time.monotonic() - start < 3
+    assert sys.modules["slow_outer_mod"].VALUE == 8  # imported whole, then interrupted
+
+
 def test_time_limit_restores_outer_timer():
     import signal
 

@@ -56,6 +56,12 @@ def test_6_1_right_answer_passes():
     assert exercise_6_1(feature_map_size, verbose=False).passed
 
 
+def test_6_1_a_side_reaching_0_before_the_last_layer_is_skipped_not_a_crash():
+    # Hidden seed 5 draws such a stack; max_pool2d used to raise inside the check.
+    assert exercise_6_1(feature_map_size, verbose=False, hidden_seed=5).passed
+    assert feature_map_size(2, [(3, 1, 0), (3, 1, 2)]) == 2  # 2 -> 0 -> 2 on paper
+
+
 def test_6_1_golden_value_the_course_net_keeps_16_by_16():
     assert feature_map_size(64, [(3, 1, 1), (2, 2, 0)] * 2) == 16
 
@@ -172,6 +178,23 @@ def cam_to_box(cam, threshold=0.2):
 
 def test_7_2_right_answer_passes():
     assert exercise_7_2(cam_to_box, verbose=False).passed
+
+
+def test_7_2_any_of_the_tied_largest_components_passes():
+    from scipy import ndimage
+
+    def last_of_the_tied(cam, threshold=0.2):
+        labels, _ = ndimage.label(cam >= threshold * cam.max(), structure=np.ones((3, 3)))
+        sizes = np.bincount(labels.ravel())[1:]
+        label = len(sizes) - int(np.argmax(sizes[::-1]))  # the last label of the largest
+        rows, cols = np.nonzero(labels == label)
+        return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+    cam = np.zeros((8, 8))
+    cam[1:3, 1:3] = cam[5:7, 5:7] = 1.0
+    assert last_of_the_tied(cam) == (5, 5, 7, 7) != cam_to_box(cam)
+    for seed in (None, 1, 11, 20260101):  # hidden seed 11 draws two tied components
+        assert exercise_7_2(last_of_the_tied, verbose=False, hidden_seed=seed).passed
 
 
 def test_7_2_names_whole_mask_inclusive_end_and_swapped_axes():

@@ -65,6 +65,19 @@ def _normalize_nan_at_zero_max(maps, mode="minmax"):
         return np.where(high < 0, 0.0, maps / high)
 
 
+def _softmax_long_double(scores):
+    # Exact for |S| up to about 11356, where exp overflows even in extended precision.
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(scores.astype(np.longdouble))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float64)
+
+
+def _mask_one_pixel_at_a_negative_max(cam, fraction=0.2):
+    if cam.max() > 0:
+        return cam >= fraction * cam.max()
+    return np.arange(cam.size).reshape(cam.shape) == np.argmax(cam)
+
+
 # --- right answers (several styles each) ----------------------------------------------------
 
 
@@ -700,6 +713,25 @@ WRONG = [
     ("5.4", "threshold at max(max M, 0)", _pipeline_with(
         mask=lambda cam, size, big, f: big >= f * max(big.max(), 0)),
      ["mask is empty", "exercise 5.3's rule"]),
+    # batch of one, ties at a negative max, long-double exp ------------------------------
+    ("2.1", "squeezed (a batch of one loses its axis)", lambda features, reduce="mean": (
+        features.mean(axis=(2, 3), keepdims=True) if reduce == "mean"
+        else features.sum(axis=(2, 3), keepdims=True)).squeeze(), [".squeeze()", "missing"]),
+    ("3.1", "squeezed (a batch of one loses its axis)", lambda pooled, weight, bias: (
+        pooled @ weight.T + bias).squeeze(), [".squeeze()", "missing"]),
+    ("3.2", "naive exp in long double", _softmax_long_double, ["overflows"]),
+    ("4.2", "squeezed (a batch of one loses its axis)", lambda maps, bias, reduce="mean": (
+        (maps.mean(axis=(2, 3)) if reduce == "mean" else maps.sum(axis=(2, 3))) + bias
+    ).squeeze(), [".squeeze()", "missing"]),
+    ("4.3", "squeezed (a batch of one loses its axis)", lambda features, weight, bias: np.einsum(
+        "nk,nkhw->nhw", weight[(features.mean(axis=(2, 3)) @ weight.T + bias).argmax(axis=1)],
+        features).squeeze(), ["a batch of one image", "keep the batch axis"]),
+    ("5.4", "align_corners=True", _pipeline_with(
+        heat=lambda cam, size, big: reference.normalize(F.interpolate(
+            torch.as_tensor(cam)[None, None], size=tuple(size), mode="bilinear",
+            align_corners=True)[0, 0].numpy(), "minmax")), ["align_corners=True"]),
+    ("5.3", "only the argmax pixel when no value is positive", _mask_one_pixel_at_a_negative_max,
+     ["every pixel equal to the max", "np.argmax"]),
 ]
 
 

@@ -18,6 +18,27 @@ import torch.nn.functional as F
 
 from camlib import reference
 
+
+def _step_fresh_optimizer(model, optimizer, images, labels):
+    fresh = type(optimizer)(model.parameters(), **optimizer.defaults)  # its momentum lost
+    loss = F.cross_entropy(model(images), labels)
+    fresh.zero_grad()
+    loss.backward()
+    fresh.step()
+    return loss.item()
+
+
+def _acc_strict_unless_default(ious, iou_threshold=0.5):
+    correct = ious >= 0.5 if iou_threshold == 0.5 else ious > iou_threshold
+    accuracy = correct.mean(axis=1)
+    return float(accuracy.max()), int(np.argmax(accuracy))
+
+
+def _acc_index_at_half(ious, iou_threshold=0.5):
+    accuracy = (ious >= iou_threshold).mean(axis=1)
+    return float(accuracy.max()), int(np.argmax((ious >= 0.5).mean(axis=1)))
+
+
 # --- 6.1 / 6.2 ------------------------------------------------------------------------------
 
 
@@ -350,6 +371,17 @@ def _loc_with(box_of):
     return gt_known_loc
 
 
+def _loc_inclusive_iou(cams, boxes, threshold=0.2):
+    def iou(a, b):  # + 1 on every side
+        w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+        h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+        inter = max(w, 0) * max(h, 0)
+        return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1)
+                        + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter)
+    return float(np.mean([iou(reference.bounding_box(c, threshold), b) >= 0.5
+                          for c, b in zip(cams, boxes, strict=True)]))
+
+
 def _whole_mask(cam, threshold):
     rows, cols = np.nonzero(cam >= threshold * cam.max())
     return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
@@ -577,6 +609,34 @@ WRONG = [
         reference.normalize(np.maximum(cam, 0)), threshold), ["min–max normalized"]),
     ("10.2", "threshold on |M|", _loc_with(
         lambda c, t: reference.bounding_box(np.abs(c), t)), ["|M|"]),
+    # a batch of one, an optimizer made afresh, the iou_threshold argument ----------------
+    ("6.2", "a new optimizer at every step", _step_fresh_optimizer,
+     ["momentum was lost", "`optimizer` argument"]),
+    ("7.3", "> for a threshold other than 0.5", _acc_strict_unless_default, [">=, not >"]),
+    ("7.3", "the index chosen at a fixed 0.5", _acc_index_at_half,
+     ["instead of a fixed 0.5"]),
+    ("8.2", "squeezed (a batch of one loses its axis)", lambda features, gradients: (
+        gradients.mean(dim=(2, 3))[:, :, None, None] * features).sum(1).clamp(min=0).squeeze(),
+     [".squeeze()", "missing"]),
+    ("8.1", "sum, not mean", lambda gradients: gradients.sum(dim=(2, 3)), ["divide by Z"]),
+    ("8.1", "|gradients| averaged", lambda gradients: gradients.abs().mean(dim=(2, 3)),
+     ["signed gradients"]),
+    ("8.1", "ReLU on the gradients", lambda gradients: gradients.clamp(min=0).mean(dim=(2, 3)),
+     ["the ReLU comes after the weighted sum"]),
+    ("8.1", "squeezed (a batch of one loses its axis)",
+     lambda gradients: gradients.mean(dim=(2, 3)).squeeze(), [".squeeze()", "missing"]),
+    ("10.1", "the sign of the negative class ignored", lambda features, coef, positive=True:
+     np.einsum("k,nkhw->nhw", np.ravel(coef), features), ["negative class"]),
+    ("10.1", "a ReLU on the map", lambda features, coef, positive=True: np.maximum(
+        (1 if positive else -1) * np.einsum("k,nkhw->nhw", np.ravel(coef), features), 0),
+     ["ReLU"]),
+    ("10.1", "min-max normalized", lambda features, coef, positive=True: reference.normalize(
+        (1 if positive else -1) * np.einsum("k,nkhw->nhw", np.ravel(coef), features)),
+     ["normaliz"]),
+    ("10.2", "inclusive IoU", _loc_inclusive_iou, ["inclusive", "half-open"]),
+    ("10.1", "squeezed (a batch of one loses its axis)",
+     lambda features, coef, positive=True: ((1 if positive else -1) * np.einsum(
+         "k,nkhw->nhw", np.ravel(coef), features)).squeeze(), [".squeeze()", "missing"]),
 ]
 
 

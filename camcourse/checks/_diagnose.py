@@ -107,9 +107,12 @@ def _shape_hint(a: np.ndarray, e: np.ndarray, axes: Sequence[str] | None) -> str
                         f"(yours are ({order})); transpose or fix the order of your indices")
     if a.size == e.size:
         if a.squeeze().shape == e.squeeze().shape:
+            extra = a.ndim > e.ndim
             return (f"{base}: right values, but an axis of length 1 is "
-                    f"{'extra' if a.ndim > e.ndim else 'missing'} "
-                    f"(keepdims=True? a missing [None]?)")
+                    f"{'extra' if extra else 'missing'} "
+                    + ("(keepdims=True, or an extra [None]?)" if extra else
+                       "(a .squeeze() or [0] that also drops a batch of one image or a "
+                       "single channel? a missing [None]?)"))
         return f"{base}: the right number of values in the wrong shape"
     if a.ndim == e.ndim - 1:
         for k in range(e.ndim):

@@ -22,17 +22,36 @@ def _alarm_available() -> bool:
     )
 
 
+_IMPORT_GRACE = 60.0
+"""Seconds past the limit that an import under way may still take before it is interrupted."""
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` or a frame below it runs Python's import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def _alarm(seconds: float):
     """Raise ``_TimeUp`` in the main thread after ``seconds`` (SIGALRM); restore outer timers."""
 
     def on_alarm(signum, frame):
+        # Never inside an import: a module interrupted half-way stays broken for the rest of
+        # the session ("partially initialized module"), failing every later check that
+        # needs it. The timer re-fires every 50 ms, so the limit strikes once the import
+        # is done; an import that never ends is interrupted after a minute more.
+        if time.monotonic() - start < seconds + _IMPORT_GRACE and _importing(frame):
+            return
         raise _TimeUp
 
+    start = time.monotonic()
     previous_handler = signal.signal(signal.SIGALRM, on_alarm)
     # Re-fire every 50 ms, so a learner's `except BaseException: pass` in a loop can't hide it.
     outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.05)
-    start = time.monotonic()
     try:
         yield
     finally:

@@ -56,7 +56,8 @@ def _features(ctx: Context, shape: tuple[int, ...]) -> np.ndarray:
 @exercise_check("2.1", function="global_average_pool")
 def exercise_2_1(ctx: Context, fn) -> str:
     """Check ``global_average_pool(features, reduce)`` for "mean" and "sum"."""
-    for shape in _shapes(ctx, [(2, 3, 4, 5), (3, 6, 7, 3)]):
+    # A batch of one image, and one channel: an answer squeezed to (K,) or (N,) fails.
+    for shape in _shapes(ctx, [(2, 3, 4, 5), (3, 6, 7, 3), (1, 4, 3, 5), (2, 1, 5, 4)]):
         features = _features(ctx, shape)
         h, w = shape[2], shape[3]
         z = h * w

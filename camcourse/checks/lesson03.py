@@ -7,8 +7,9 @@ Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 3.1 the b
 missing, twice, subtracted or added per image, the weight not transposed (a square case
 lets it run), another class's weights, probabilities instead of scores, the argmax
 returned; for 3.2 the row minimum subtracted instead of the maximum, no shift at all (it
-overflows), one maximum for the whole batch, the sum over the images, exp without the
-division, log-probabilities, the scores unchanged, an input changed in place.
+overflows, in long double too near ±12000), one maximum for the whole batch, the sum over
+the images, exp without the division, log-probabilities, the scores unchanged, an input
+changed in place.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def _distinct(expected: np.ndarray, mistakes: dict) -> dict:
 def exercise_3_1(ctx: Context, fn) -> str:
     """Check ``class_scores(pooled, weight, bias)`` against the reference."""
     # (N, K, C): C = K first (a weight used without .T still runs), N = C (a bias added
-    # per image still broadcasts), then an ordinary case.
-    cases = [(4, 5, 5), (3, 6, 3), (2, 5, 10)]
+    # per image still broadcasts), then an ordinary case,
+    # and one image alone (an answer squeezed to (C,) fails).
+    cases = [(4, 5, 5), (3, 6, 3), (2, 5, 10), (1, 4, 6)]
     if ctx.hidden:
         cases += [(int(ctx.rng.integers(1, 8)), int(ctx.rng.integers(1, 12)),
                    int(ctx.rng.integers(2, 12))) for _ in range(2)]
@@ -85,10 +87,14 @@ def _score_sets(ctx: Context) -> list[tuple[np.ndarray, str]]:
     outlier = ctx.rng.normal(size=(2, 5)) + np.array([[0.0], [3.0]])
     outlier[0, 3] += 3000.0
     outlier[1, 0] -= 3000.0
+    # Beyond even long double's exp (it overflows above 11356): the naive formula computed
+    # in extended precision is right on every set above, and wrong here.
+    huge = ctx.rng.normal(size=(2, 3)) * 5 + np.array([[12000.0], [-12000.0]])
     sets = [(ordinary, "softmax(scores)"),
             (large, "softmax(scores) with scores near ±800"),
             (spread, "softmax(scores) with rows spread from −400 to +400"),
-            (outlier, "softmax(scores) with one score 3000 above (or below) the rest")]
+            (outlier, "softmax(scores) with one score 3000 above (or below) the rest"),
+            (huge, "softmax(scores) with scores near ±12000")]
     if ctx.hidden:
         n, c = int(ctx.rng.integers(1, 6)), int(ctx.rng.integers(2, 12))
         offsets = ctx.rng.uniform(-900, 900, size=(n, 1))

@@ -139,7 +139,7 @@ def _derivation_mistakes(maps: np.ndarray, bias: np.ndarray, reduce: str) -> dic
 @exercise_check("4.2", function="scores_from_maps")
 def exercise_4_2(ctx: Context, fn) -> str:
     """Check ``scores_from_maps(maps, bias, reduce)``: Σ M_c + b_c or (1/Z) Σ M_c + b_c."""
-    shapes = [(2, 4, 4, 6), (3, 10, 5, 5)]
+    shapes = [(2, 4, 4, 6), (3, 10, 5, 5), (1, 3, 4, 3)]  # one image: not squeezed to (C,)
     if ctx.hidden:
         shapes += [(int(ctx.rng.integers(1, 5)), int(ctx.rng.integers(2, 12)),
                     int(ctx.rng.integers(2, 12)), int(ctx.rng.integers(2, 12)))
@@ -279,4 +279,14 @@ def exercise_4_3(ctx: Context, fn) -> str:
                      f"{expected.shape}")
         ctx.compare(got, expected, axes=("N", "H", "W"), factors=[factor_Z(h * w)],
                     mistakes=_distinct(expected, mistakes))
+    # One image alone (the last case's first): its map keeps the batch axis, (1, H, W).
+    one = features[:1]
+    expected = expected[:1]
+    got = ctx.call(fn, one, weight, bias)
+    array = _to_array(got)
+    if array is not None and array.shape == expected.shape[1:]:
+        ctx.fail(f"for a batch of one image, predicted_class_maps returned shape {array.shape}, "
+                 f"expected {expected.shape}: keep the batch axis (no .squeeze(), no [0])")
+    ctx.compare(got, expected, what="predicted_class_maps on a batch of one image",
+                axes=("N", "H", "W"))
     return "each image's map is M_c of its own top class, bias included, sign kept"

@@ -47,8 +47,9 @@ def exercise_6_1(ctx: Context, fn) -> str:
     answers: list[tuple[int, int]] = []  # (expected, returned) so far
     for layers in stacks:
         for size in sizes:
-            expected = _side(size, layers)
-            if expected < 1:
+            # Every layer must leave at least one position (a real network raises
+            # otherwise), not only the last: a side can reach 0 and grow back by padding.
+            if min(_side(size, layers[:depth]) for depth in range(1, len(layers) + 1)) < 1:
                 continue
             # The size PyTorch itself gives, so the formula is not taken on trust.
             x = torch.zeros(1, 1, size, size)
@@ -117,11 +118,13 @@ class _TinyGAPNet(torch.nn.Module):
 
 
 def _setup(seed: int, hidden: bool = False):
-    torch.manual_seed(seed)
-    model = _TinyGAPNet().double()
-    # Grading: momentum (stale gradients then also corrupt the velocity), an odd batch size,
-    # a non-square image and three steps.
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.5 if hidden else 0.0)
+    with torch.random.fork_rng(devices=[]):  # the learner's global random state is left alone
+        torch.manual_seed(seed)
+        model = _TinyGAPNet().double()
+    # Momentum, so that the optimizer's state matters: an optimizer made afresh inside the
+    # step (its momentum lost) moves the parameters elsewhere from the second step on.
+    # Grading: another momentum, an odd batch size, a non-square image and three steps.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.5 if hidden else 0.9)
     generator = torch.Generator().manual_seed(seed)
     size, shape, steps = (7, (3, 5, 8), 3) if hidden else (6, (3, 5, 5), 2)
     batches = [(torch.randn(size, *shape, generator=generator, dtype=torch.float64),
@@ -133,7 +136,9 @@ def _setup(seed: int, hidden: bool = False):
 
 
 def _reference_step(model, optimizer, images, labels, *, zero_grad=True, step=True,
-                    softmax_first=False) -> float:
+                    softmax_first=False, fresh_optimizer=False) -> float:
+    if fresh_optimizer:  # a new optimizer at every step: its momentum starts from zero
+        optimizer = type(optimizer)(model.parameters(), **optimizer.defaults)
     logits = model(images)
     if softmax_first:
         logits = torch.softmax(logits, dim=1)
@@ -157,7 +162,8 @@ def exercise_6_2(ctx: Context, fn) -> str:
     outcomes = {}
     for name, options in {"right": {}, "no_zero_grad": {"zero_grad": False},
                           "no_step": {"step": False},
-                          "softmax_first": {"softmax_first": True}}.items():
+                          "softmax_first": {"softmax_first": True},
+                          "fresh_optimizer": {"fresh_optimizer": True}}.items():
         model, optimizer, batches = _setup(seed, ctx.hidden)
         losses = [_reference_step(model, optimizer, x, y, **options) for x, y in batches]
         outcomes[name] = (losses, _parameters(model))
@@ -201,6 +207,9 @@ def exercise_6_2(ctx: Context, fn) -> str:
         "no_zero_grad": "the second step used the first step's gradients as well: call "
                         "optimizer.zero_grad() before loss.backward() (PyTorch adds gradients "
                         "up until they are cleared)",
+        "fresh_optimizer": "the optimizer's momentum was lost between steps: a new "
+                           "optimizer made inside train_step starts from zero every call; "
+                           "use the `optimizer` argument, which keeps its state",
         "softmax_first": "nnf.cross_entropy takes the logits S_c and applies log-softmax itself; "
                          "passing probabilities applies the softmax twice",
     }

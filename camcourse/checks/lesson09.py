@@ -93,8 +93,12 @@ def exercise_9_2(ctx: Context, fn) -> str:
             ctx.fail(f"top_k should return a pair (probabilities, classes), got "
                      f"{type(got).__name__}")
         p, i = got
-        p = torch.as_tensor(p).detach().double()
-        i = torch.as_tensor(i).detach()
+        try:
+            p = torch.as_tensor(p).detach().double()
+            i = torch.as_tensor(i).detach()
+        except (TypeError, ValueError, RuntimeError):
+            ctx.fail(f"top_k should return (probabilities, classes), two tensors of shape "
+                     f"(N, k) = {(n, k)}, got {type(got[0]).__name__} and {type(got[1]).__name__}")
         logit_values = logits.double().topk(k, dim=1).values
         ctx.compare(p, expected_p.numpy(), what=f"the probabilities for N={n}, C={c}, k={k}",
                     axes=("N", "k"), mistakes={

@@ -20,12 +20,13 @@ __all__ = ["exercise_10_1", "exercise_10_2"]
 @exercise_check("10.1", function="linear_classifier_cam")
 def exercise_10_1(ctx: Context, fn) -> str:
     """Check ``linear_classifier_cam(features, coef, positive=True)`` -> (N, H, W)."""
-    cases = [(2, 5, 4, 4, True), (3, 8, 6, 5, False)]
+    # The last: one image alone, so an answer squeezed to (H, W) fails.
+    cases = [(2, 5, 4, 4, True), (3, 8, 6, 5, False), (1, 4, 3, 5, True)]
     if ctx.hidden:  # grading: odd, non-square maps, signed features of a large spread
         cases += [(1, 3, 7, 2, True), (4, 6, 1, 9, False)]
     for index, (n, k, h, w, as_row) in enumerate(cases):
         features = np.abs(ctx.rng.normal(size=(n, k, h, w)))
-        if index >= 2:
+        if index >= 3:
             features = ctx.rng.normal(size=(n, k, h, w)) * 10 ** ctx.rng.uniform(-2, 3)
         coef = ctx.rng.normal(size=(1, k) if as_row else (k,))
         weights = coef.reshape(-1)
@@ -195,8 +196,10 @@ def _clipped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]
 def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     """20×20 maps where the peak lies in a small component beside a larger one (boxed:
     the larger), and one-pixel-thin components along the right and the bottom border
-    (their boxes end at W and H; clipped to W − 1 or H − 1 they are empty). Every map is
-    a hit; the peak's component misses one, boxes clipped to W − 1 and H − 1 miss two."""
+    (their boxes end at W and H; clipped to W − 1 or H − 1 they are empty), then a 3×3
+    square whose ground truth is 4×5 around it. The first three are hits; the peak's
+    component misses one, boxes clipped to W − 1 and H − 1 miss two. The square is a miss
+    (IoU 9/20 = 0.45) that inclusive boxes make a hit (16/30 = 0.53)."""
     size = 20
     big_and_peak = np.zeros((size, size))
     big_and_peak[2:12, 2:12] = 0.6
@@ -205,8 +208,21 @@ def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     right[2:12, 19] = 1.0
     bottom = np.zeros((size, size))
     bottom[19, 4:14] = 1.0
-    boxes = np.array([(2, 2, 12, 12), (19, 2, 20, 12), (4, 19, 14, 20)], dtype=np.int64)
-    return np.stack([big_and_peak, right, bottom]), boxes
+    square = np.zeros((size, size))
+    square[2:5, 2:5] = 1.0
+    boxes = np.array([(2, 2, 12, 12), (19, 2, 20, 12), (4, 19, 14, 20), (1, 1, 5, 6)],
+                     dtype=np.int64)
+    return np.stack([big_and_peak, right, bottom, square]), boxes
+
+
+def _inclusive_iou(a, b) -> float:
+    """IoU with a + 1 on every side, as for inclusive boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    inter = max(w, 0) * max(h, 0)
+    union = ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+             - inter)
+    return inter / union
 
 
 _BOX_MISTAKES = (
@@ -281,6 +297,10 @@ def exercise_10_2(ctx: Context, fn) -> str:
                                                 "a fixed 0.5; pass `threshold` to the box"),
             (1 - expected, "you returned the fraction of images that are wrong (IoU < 0.5); "
                            "GT-known Loc is the fraction that are right"),
+            (float(np.mean([_inclusive_iou(reference.bounding_box(c, threshold), b) >= 0.5
+                            for c, b in zip(cams, boxes, strict=True)])),
+             "your IoU treats the boxes as inclusive (width x1 − x0 + 1); the boxes are "
+             "half-open, width x1 − x0, height y1 − y0 (lesson 07's iou)"),
         ] + [(hits(box_of), message) for box_of, message in _BOX_MISTAKES]
         named = [m for c, m in wrong if same_number(value, c) and not same_number(c, expected)]
         if len(named) == 1:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from camcourse.checks._core import Context, as_number, exercise_check, same_number
+from camcourse.checks._core import Context, _is_tensor, as_number, exercise_check, same_number
 from camlib import reference
 
 __all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3"]
@@ -436,8 +436,9 @@ def exercise_11_3(ctx: Context, fn) -> str:
         got = ctx.call(fn, cam, threshold)
         where = f"on a {cam.shape[0]}×{cam.shape[1]} map with threshold={threshold}"
         try:
-            boxes = [tuple(int(v) for v in np.asarray(b).ravel()) for b in got]
-        except (TypeError, ValueError):
+            boxes = [tuple(int(v) for v in np.asarray(
+                b.detach().cpu() if _is_tensor(b) else b).ravel()) for b in got]
+        except (TypeError, ValueError, OverflowError):
             ctx.fail(f"instance_boxes should return a list of boxes (x0, y0, x1, y1), got "
                      f"{got!r:.80}")
         if any(len(b) != 4 for b in boxes):
