@@ -87,8 +87,9 @@ browser-deps: $(BOOK_STAMP)
 # build/book-cache/EDITION until a lesson, camlib, camcourse or data/ changes), then every
 # page checked in headless Chromium; screenshots of the lessons in build/book-screenshots/.
 # EDITION=full (default): each solution folded under "Show solution", and the answers page;
-# EDITION=student: no solutions and no answers (for a course taught for credit): its pages
-# are the student copies executed, so no output on them comes from a solution.
+# EDITION=student: no solutions, no answers, no teacher's guide (for a course taught for
+# credit): its pages are the student copies executed, so no output on them comes from a
+# solution.
 book: browser-deps
 	$(BIN)/python book/build.py --edition $(EDITION)
 	CAMLIB_BROWSER_TESTS=1 CAMLIB_BOOK_EDITION=$(EDITION) $(BIN)/python -m pytest \

@@ -20,7 +20,8 @@ the teacher's guide, results and benchmarks, with MathJax served from the site i
    ``npm pack`` into ``build/mathjax``). Each exercise cell shows the student's starting
    code; the full edition adds the solution folded under "Show solution"
    (sphinx-togglebutton's dropdown), the student edition (``--edition student``) leaves
-   it and the answers page (docs/answers.md) out. A figure's alt text (``camcourse.viz.show``
+   it, the answers page (docs/answers.md) and the teacher's guide (docs/teaching.md) out,
+   with every line that links to them. A figure's alt text (``camcourse.viz.show``
    puts it in the PNG output's metadata) goes to ``image_alt.json``, which book/conf.py
    puts on the page's ``<img>``.
    Relative links are rewritten to the staged pages; a link to another file of the
@@ -59,7 +60,9 @@ WIDGET_NOTE = ("<p class=\"widget-note\"><strong>Interactive widget.</strong> Th
                "its first setting; open the lesson in Jupyter or on Colab to move its "
                "controls.</p>")
 EDITIONS = ("full", "student")
-ANSWERS = "answers.md"  # the answers to the end-of-lesson questions: not in the student edition
+ANSWERS = "answers.md"  # the answers to the end-of-lesson questions
+GUIDE = "teaching.md"  # the teacher's guide: its table of exercises all but states some answers
+TEACHERS_ONLY = (ANSWERS, GUIDE)  # pages the student edition leaves out
 SOLUTION_DROPDOWN = ("````{{admonition}} Solution\n:class: dropdown\n\n"
                      "```python\n{code}\n```\n````")
 MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
@@ -326,8 +329,8 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
     docs = sorted((ROOT / "docs").glob("*.md"))
     hidden = frozenset()
     if edition == "student":
-        hidden = frozenset(d.resolve() for d in docs if d.name == ANSWERS)
-        docs = [d for d in docs if d.name != ANSWERS]
+        hidden = frozenset(d.resolve() for d in docs if d.name in TEACHERS_ONLY)
+        docs = [d for d in docs if d.name not in TEACHERS_ONLY]
     pages = {(ROOT / "README.md").resolve(): stage_dir / "index.md"}
     pages.update({d.resolve(): stage_dir / d.name for d in docs})
     pages.update({les.resolve(): stage_dir / "lessons" / les.name for les in lessons})
@@ -343,7 +346,7 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
     lesson_pages = "\n".join(f"lessons/{les.stem}" for les in lessons)
     first = [d.stem for d in docs if d.name == GET_STARTED]
     doc_pages = "\n".join(d.stem for d in docs if d.stem not in ("teaching", *first))
-    guide = "teaching\n" if (ROOT / "docs" / "teaching.md").exists() else ""
+    guide = "teaching\n" if any(d.name == GUIDE for d in docs) else ""
     start = f"```{{toctree}}\n:hidden:\n\n{first[0]}\n```\n\n" if first else ""
     readme += (f"\n\n{start}"
                f"```{{toctree}}\n:hidden:\n:caption: Lessons\n\n{lesson_pages}\n```\n\n"

@@ -252,3 +252,29 @@ def test_a_student_copy_link_to_the_repository_becomes_a_page_of_the_site():
     assert new == ("See [the results](../results.md#top) and [the code]("
                    f"{blob}camlib/reference.py).\n"
                    "[other](https://github.com/ada/other/blob/fall/docs/results.md)\n")
+
+
+def test_the_lines_the_student_edition_drops_for_the_teachers_guide_are_whole_sentences():
+    """The student edition leaves out the teacher's guide (its table of exercises all but
+    states some answers) and every line linking to it: each such line must be a sentence
+    of its own, so that no paragraph loses half a sentence."""
+    build = _build_module()
+    root = paths.REPO_ROOT
+    assert build.TEACHERS_ONLY == ("answers.md", "teaching.md")
+    hidden = frozenset({(root / "docs" / "teaching.md").resolve()})
+    dropped = []
+    for path in (root / "README.md", *sorted((root / "docs").glob("*.md"))):
+        text = path.read_text(encoding="utf-8")
+        staged = root / "build" / "x" / path.name
+        full = build.relink(text, path, staged, {}).splitlines()
+        kept = build.relink(text, path, staged, {}, hidden=hidden).splitlines()
+        gone = [i for i, line in enumerate(full) if line not in set(kept)]
+        for i in gone:
+            dropped.append(full[i])
+            before = full[i - 1].strip() if i else ""
+            after = full[i + 1].strip() if i + 1 < len(full) else ""
+            assert full[i].strip().endswith("."), (path.name, full[i])
+            assert before == "" or before.endswith((".", ":")) or before.startswith("#"), (
+                path.name, before)
+            assert not after[:1].islower(), (path.name, after)
+    assert any("Teaching with the CAM course" in line for line in dropped)

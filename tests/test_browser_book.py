@@ -3,8 +3,8 @@ error and no request leaving 127.0.0.1, formulas are typeset by the site's own M
 images load and carry alt text that is not a file name, no code cell or output scrolls
 sideways at 1280 px, every page links to the course's repository, and every lesson has
 working Colab links and download links under distinct names. The student edition
-(``CAMLIB_BOOK_EDITION=student``) holds no solution and no answers page. One screenshot per
-lesson goes to ``build/book-screenshots/`` (an artefact, not in git).
+(``CAMLIB_BOOK_EDITION=student``) holds no solution, no answers page and no teacher's
+guide. One screenshot per lesson goes to ``build/book-screenshots/`` (an artefact, not in git).
 
 Run by ``make book`` after the build (``CAMLIB_BROWSER_TESTS=1``); skipped otherwise.
 """
@@ -61,8 +61,8 @@ def test_the_site_has_the_home_page_every_lesson_and_the_guides():
     for lesson in LESSONS:
         assert f"lessons/{lesson}.html" in pages
     for doc in (ROOT / "docs").glob("*.md"):
-        if EDITION == "student" and doc.name == "answers.md":
-            assert "answers.html" not in pages
+        if EDITION == "student" and doc.name in ("answers.md", "teaching.md"):
+            assert f"{doc.stem}.html" not in pages  # teachers' pages
         else:
             assert f"{doc.stem}.html" in pages
 
