@@ -447,8 +447,8 @@ def test_a_failed_check_in_ipython_shows_the_message_first_and_no_camlib_frame()
     lines = _strip_ansi(shown.stdout).strip().splitlines()
     assert lines[0].startswith("✘ Exercise 2.1: f(x=array(")
     assert "20 times too large" in lines[0]
-    assert lines[-1] == ("(raised by the check at line 4: `camcourse.checks.exercise_2_1(f)`, "
-                         "in your code)")
+    assert lines[-1] == ("(from the check called at line 4: `camcourse.checks.exercise_2_1(f)`, "
+                         "in this cell)")
     assert len(lines) == 2, lines
     assert "camcourse" + os.sep + "checks" not in shown.stdout
     assert "Traceback" not in shown.stdout

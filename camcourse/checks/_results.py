@@ -87,7 +87,7 @@ class CheckFailed(AssertionError):
         lines = [f"{_RED}{line}{_RESET}" for line in str(self).splitlines() or [""]]
         where = _learner_line(self.__traceback__)
         if where:
-            lines.append(f"{_DIM}(raised by the check at {where} in your code){_RESET}")
+            lines.append(f"{_DIM}(from the check called at {where} in this cell){_RESET}")
         return lines
 
 
