@@ -229,3 +229,16 @@ def test_the_imagenet_section_adds_the_released_code_when_it_was_timed():
     text = "\n".join(imagenet_section(rows))
     assert "| camlib | 1.00 | 0.50 | 2.00× | 4.0× | 5.0× | 0.50 | 25 | 12 |" in text
     assert "the released code 42.0" in text
+
+
+def test_the_lesson_times_page_reads_back_what_it_wrote():
+    from camcourse.benchmarks.lessons import page, read_page
+
+    times = {"00_setup.ipynb": {"wall": 16.4, "cpu": 4.5, "threads": 2},
+             "06_training_a_gap_network.ipynb": {"wall": 284.6, "cpu": 84.3, "threads": 2}}
+    text = page(times, "python -m camcourse.benchmarks.lessons")
+    assert read_page(text) == {"00_setup": {"wall": 16.0, "cpu": 4.0, "threads": 2.0},
+                               "06_training_a_gap_network": {"wall": 285.0, "cpu": 84.0,
+                                                             "threads": 2.0}}
+    assert "The longest lesson but 06 takes 4 CPU seconds" in text
+    assert "Lesson 06, which trains a network, takes 84." in text

@@ -27,7 +27,8 @@ from camcourse.models import checkpoint_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "CONTRIBUTING.md", "docs/get-started.md", "docs/teaching.md",
-        "docs/results.md", "docs/answers.md", "docs/grading.md", "docs/benchmarks.md"]
+        "docs/results.md", "docs/answers.md", "docs/grading.md", "docs/benchmarks.md",
+        "docs/lesson-times.md"]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -80,6 +81,35 @@ def _lesson_minutes() -> dict[str, int]:
 def test_the_readme_gives_each_lesson_the_catalogue_estimate():
     rows = re.findall(r"^\| (\d\d) \|.*\| (\d+) min \|$", _read("README.md"), flags=re.M)
     assert {number: int(minutes) for number, minutes in rows} == _lesson_minutes()
+
+
+def test_the_run_time_sentences_hold_for_the_measured_lessons():
+    """"Under a minute each" and "lesson 06 in under two minutes" against the kernel CPU
+    seconds of docs/lesson-times.md (``python -m camcourse.benchmarks.lessons``), which
+    times every lesson."""
+    from camcourse.benchmarks.lessons import read_page
+
+    times = read_page(_read("docs/lesson-times.md"))
+    assert sorted(times) == [p.stem for p in LESSONS]
+    for stem, measured in times.items():
+        limit = 120 if stem.startswith("06") else 60
+        assert measured["cpu"] < limit, (stem, measured)
+    sentences = {
+        "README.md": "run in under a minute each on a laptop CPU, and lesson 06, which "
+                     "trains a network, in under two minutes",
+        "docs/get-started.md": "a lesson runs in under a minute, and lesson 06, which trains "
+                               "a network, in under two minutes",
+        "docs/teaching.md": "run in under a minute each on a laptop CPU, and lesson 06, which "
+                            "trains a network, in under two minutes",
+        "notebooks/00_setup.ipynb": "Each runs in under a minute on a laptop CPU, lesson 06 "
+                                    "in under two",
+    }
+    for name, sentence in sentences.items():
+        text = _read(name)
+        if name.endswith(".ipynb"):
+            text = "".join("".join(c["source"]) for c in json.loads(text)["cells"])
+        assert sentence in _flat(text), name
+        assert "about a minute" not in _flat(text), name
 
 
 def test_the_total_study_time_is_the_sum_of_the_estimates():
