@@ -97,6 +97,25 @@ class Grade:
     learner_cpu: float = 0.0
     """CPU seconds the learner's processes used for this exercise, as they reported it."""
 
+    def __post_init__(self) -> None:
+        # Every text of a row can be written: a file name read from bytes that are not
+        # UTF-8, or a learner's exception text with a lone surrogate ("\udcff"), would
+        # otherwise stop the CSV, the feedback and the summary for every student after it.
+        for name in ("submission", "exercise", "message", "student", "lesson", "isolation"):
+            object.__setattr__(self, name, writable(getattr(self, name)))
+
+
+def writable(text: object) -> str:
+    """``text`` as a string that UTF-8 can encode: a lone surrogate (a file name's byte
+    that is not UTF-8, as Python reads it, or one a learner's code put in an exception)
+    is written as its escape.
+
+    >>> writable("ann_\udcff.ipynb")
+    'ann_\\udcff.ipynb'
+    """
+    text = text if isinstance(text, str) else str(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 @dataclass(frozen=True)
 class RunInfo:
