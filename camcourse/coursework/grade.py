@@ -68,10 +68,10 @@ DEFINE_SECONDS = 2.0
 ``device = …``, a helper, a constant); one that takes longer is skipped with a note."""
 REPLAY_SECONDS = 30.0
 """Seconds of waiting for other cells' definitions (imports of installed packages aside),
-in all, per exercise: a lesson's need milliseconds, and a notebook of thousands of
-definitions that each take their 2 s (or end the process, which is then started again)
-would otherwise hold its grading process for hours. Those left when it is spent are
-skipped with a note."""
+in all, per submission (its exercises share them, :class:`Replay`): a lesson's need
+milliseconds, and a notebook of thousands of definitions that each take their 2 s (or
+end the process, which is then started again) would otherwise hold its grading process
+for hours. Those left when it is spent are skipped with a note."""
 # at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
 CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
 
@@ -492,35 +492,54 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     return False, f"running the exercise cell raised {text}"
 
 
+@dataclass
+class Replay:
+    """What one submission's replays have learnt, shared by all its exercises.
+
+    ``ended``: exercise cells whose run ended the learner's process (a cell that sleeps
+    or loops in one C call is stopped by its wall-clock deadline, 3 × ``--timeout`` +
+    10 s); a later exercise skips them instead of waiting for that deadline again.
+    ``dropped``: other cells' definitions that ended it, with why. ``left``: seconds of
+    :data:`REPLAY_SECONDS` still allowed. Without it, a notebook whose every exercise
+    cell sleeps would cost each of them once per exercise at or after it (lesson 05's
+    four cells: ten deadlines, 7 minutes), not once.
+    """
+
+    ended: set[str] = field(default_factory=set)
+    dropped: dict[str, str] = field(default_factory=dict)
+    left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+
+
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
-             after: Sequence[str] = ()) -> tuple[bool, str, str]:
+             after: Sequence[str] = (), replay: Replay | None = None) -> tuple[bool, str, str]:
     """Start the process and replay what Run All leaves before the exercise's check.
 
     ``steps``: ("define", statements) for other cells' definitions, ("exec", source) for
     the earlier exercise cells and, last, this one. A step that ends the process is left
-    out and the process started again. Returns (this cell ran, its message with notes,
-    a note on what was skipped, for a failed check).
+    out and the process started again (``replay``, shared by a submission's exercises,
+    remembers it). Returns (this cell ran, its message with notes, a note on what was
+    skipped, for a failed check).
     """
-
-    skipped: set[int] = set()  # earlier exercise cells that ended the process
-    dropped: dict[str, str] = {}  # definitions that ended it -> why
-    left = [REPLAY_SECONDS]  # for other cells' definitions, over every start of the process
+    replay = Replay() if replay is None else replay
+    dropped, left = replay.dropped, replay.left  # definitions that ended it -> why
     while True:
         process.start()
         failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
-        for k, (kind, payload) in enumerate(steps[:-1]):
-            if k in skipped:
+        for kind, payload in steps[:-1]:
+            if kind == "exec" and payload in replay.ended:
                 continue
             if kind == "define":
                 failed += _define(process, payload, settings, dropped, left)
             else:
                 _exec(process, payload, "earlier", settings)
                 if not process.alive:
-                    skipped.add(k)
+                    replay.ended.add(payload)
             if not process.alive:
                 break
         else:
             ran, message = _exec(process, steps[-1][1], "cell", settings)
+            if not process.alive:
+                replay.ended.add(steps[-1][1])
             if ran and after and process.alive:
                 failed += _define(process, list(after), settings, dropped, left)
                 if not process.alive:
@@ -538,20 +557,23 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
 
 
 def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                 after: Sequence[str] = ()) -> tuple[bool, str, float]:
+                 after: Sequence[str] = (), replay: Replay | None = None
+                 ) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
     ``after``: definitions of the cells between the exercise's cell and its check, run
-    after the cell as Run All does. Returns (passed, message, CPU seconds of the
-    learner's process).
+    after the cell as Run All does. ``replay``: what the submission's earlier exercises
+    learnt (:class:`Replay`). Returns (passed, message, CPU seconds of the learner's
+    process).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, steps, settings, holder, list(after))
+    passed, message = _run_exercise(e, steps, settings, holder, list(after), replay)
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                  holder: list, after: list[str]) -> tuple[bool, str]:
+                  holder: list, after: list[str], replay: Replay | None = None
+                  ) -> tuple[bool, str]:
     from camcourse.checks import get_check
     from camcourse.checks._results import CheckResult
     from camcourse.coursework._library import library_without
@@ -570,7 +592,7 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
     holder.append(process)
     try:
         try:
-            ran, message, skipped_note = _prepare(process, steps, settings, after)
+            ran, message, skipped_note = _prepare(process, steps, settings, after, replay)
         except (ChannelError, OSError) as exc:
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
@@ -645,6 +667,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
     needed = dict(zip(others, needed_definitions([source(cells[i]) for i in others], used),
                       strict=True))
     results = {}
+    replay = Replay()  # shared by the exercises: what ended the process is not run again
     for e in plan.expected:
         if e.number not in where:
             results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
@@ -662,7 +685,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         after = [t for i in range(where[e.number] + 1, ends[e.number])
                  if i not in chosen for t in needed.get(i, ())]
         try:
-            passed, message, cpu = run_exercise(e, steps, settings, after)
+            passed, message, cpu = run_exercise(e, steps, settings, after, replay)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
@@ -722,9 +745,21 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
 # ---------------------------------------------------------------------------
 
 
+SAFE_NAME_BYTES = 120
+"""UTF-8 bytes of a feedback file's name before its hash and ``.txt`` (a file system
+allows 255: 85 Chinese characters, a folder name's longest, are 255 bytes)."""
+
+
 def _safe_name(text: str) -> str:
-    """``text`` as a file name: letters of any script, digits, ``._-``; else ``_``."""
-    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:100] or "submission"
+    """``text`` as a file name: letters of any script, digits, ``._-``; else ``_``; at
+    most :data:`SAFE_NAME_BYTES` bytes of UTF-8, cut between characters.
+
+    >>> len(_safe_name("张" * 85).encode())
+    120
+    """
+    name = re.sub(r"[^\w.-]+", "_", text).strip("._")[:100]
+    name = name.encode("utf-8")[:SAFE_NAME_BYTES].decode("utf-8", "ignore")
+    return name.strip("._") or "submission"
 
 
 def _capped(message: str, feedback: str | None) -> str:
@@ -881,7 +916,10 @@ class _Output:
         return f"{self.feedback.name}/{path.name}"
 
     def record(self, rows: list[Grade]) -> None:
-        feedback = self._feedback_file(rows)
+        try:
+            feedback = self._feedback_file(rows)
+        except OSError:  # one student's feedback file must not cost the others their rows
+            feedback = None
         if self.writers[0] is not None:
             writer, handle = self.writers[0]
             for g in rows:
