@@ -110,8 +110,8 @@ def writable(text: object) -> str:
     that is not UTF-8, as Python reads it, or one a learner's code put in an exception)
     is written as its escape.
 
-    >>> writable("ann_\udcff.ipynb")
-    'ann_\\udcff.ipynb'
+    >>> writable("ann_\\udcff.ipynb")
+    'ann_\\\\udcff.ipynb'
     """
     text = text if isinstance(text, str) else str(text)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
