@@ -910,3 +910,26 @@ def test_an_exercise_cell_that_ended_the_process_runs_once_per_submission(lesson
                  cell_timeout=1, verbose=False, jobs=1)
     assert [r.points for r in rows] == [0, 1, 1, 1], [r.message for r in rows]
     assert runs.count("import time\ntime.sleep(10**6)\n") == 1, len(runs)
+
+
+def test_a_folder_nested_deeper_than_the_recursion_limit_is_searched(tmp_path):
+    """1,500 nested directories in a submitted folder (an archive a learner made) raised
+    RecursionError in ``rglob`` before any row was written; the search is iterative."""
+    from camcourse.coursework._remote import remove_tree
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    root = tmp_path / "subs"
+    deep = root / "ann"
+    deep.mkdir(parents=True)
+    try:
+        for _ in range(1500):
+            deep = deep / "d"
+            deep.mkdir()
+        (deep / "00_setup.ipynb").write_text("{}", encoding="utf-8")
+        (root / "bob.ipynb").write_text("{}", encoding="utf-8")
+        (root / "link.ipynb").symlink_to(root / "ann")  # listed, never followed into
+        found = grading.expand_submissions([root])
+        assert [p.name for p, _ in found] == ["00_setup.ipynb", "bob.ipynb", "link.ipynb"]
+        assert grading.student_names(found) == ["ann", "bob", "link"]
+    finally:
+        remove_tree(root)  # iterative too: shutil.rmtree recurses as rglob did

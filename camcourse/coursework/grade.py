@@ -183,11 +183,41 @@ def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | N
     found: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += [(p, path) for p in sorted(path.rglob("*.ipynb"))
+            found += [(p, path) for p in notebooks_under(path)
                       if ".ipynb_checkpoints" not in p.parts]
         else:
             found.append((path, None))
     return found
+
+
+def notebooks_under(folder: Path) -> list[Path]:
+    """Every ``*.ipynb`` under ``folder`` (files, links and directories so named), sorted,
+    as ``folder.rglob("*.ipynb")`` finds them: links are listed, never followed into.
+
+    Iterative: ``rglob`` recurses once per level, and a submitted folder holding 1,500
+    nested directories (an archive a learner made) raised ``RecursionError`` before a
+    single row was written. A directory that cannot be listed (a path over the system's
+    length limit) is skipped.
+    """
+    found, stack = [], [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            path = current / entry.name
+            if entry.name.endswith(".ipynb"):
+                found.append(path)
+            try:
+                inside = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                inside = False
+            if inside and entry.name != ".ipynb_checkpoints":
+                stack.append(path)
+    return sorted(found)
 
 
 def student_name(path: Path, folder: Path | None) -> str:
