@@ -933,3 +933,26 @@ def test_a_folder_nested_deeper_than_the_recursion_limit_is_searched(tmp_path):
         assert grading.student_names(found) == ["ann", "bob", "link"]
     finally:
         remove_tree(root)  # iterative too: shutil.rmtree recurses as rglob did
+
+
+def test_the_grader_s_own_work_on_an_answer_has_a_deadline():
+    """11.3's check turned each of 200 million one-byte "boxes" into a tuple, in the
+    grader: 20 minutes and some 15 GB. The check runs under a wall-clock deadline
+    (``_deadline``) whose exception no check catches; an outer timer is put back."""
+    import signal
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    outer = signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    try:
+        start = time.monotonic()
+        with pytest.raises(grading._CheckTooLong), grading._deadline(0.3):
+            while True:
+                try:
+                    sum(range(10**5))
+                except Exception:  # noqa: BLE001, S112 - a check's broad except
+                    continue
+        assert time.monotonic() - start < 5
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_IGN
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, outer)

@@ -72,6 +72,12 @@ in all, per submission (its exercises share them, :class:`Replay`): a lesson's n
 milliseconds, and a notebook of thousands of definitions that each take their 2 s (or
 end the process, which is then started again) would otherwise hold its grading process
 for hours. Those left when it is spent are skipped with a note."""
+CHECK_SECONDS = 60.0
+"""Seconds of the grader's own work allowed to a check beyond the time its calls may wait
+for the learner's process. The check reads what came back in this (unconfined) process:
+11.3's check turns every box into a tuple, and a reply of 8 million one-byte "boxes" took
+it 38 s and 470 MB (the wire allows 256 MB: 20 minutes and some 15 GB); an answer the
+exercise asks for takes it milliseconds."""
 # at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
 CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
 
@@ -601,6 +607,39 @@ def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
+class _CheckTooLong(BaseException):
+    """A check's own work ran past its deadline (a BaseException: no check catches it)."""
+
+
+class _deadline:
+    """Raise :class:`_CheckTooLong` in this thread after ``seconds`` of wall-clock time
+    (re-fired every 0.5 s, in case the check swallowed one), where a timer signal can:
+    in the main thread of a process with ``setitimer``; elsewhere nothing is timed."""
+
+    def __init__(self, seconds: float):
+        import signal
+        import threading
+
+        self.seconds, self.signal = seconds, signal
+        self.armed = hasattr(signal, "setitimer") and \
+            threading.current_thread() is threading.main_thread()
+
+    def _fire(self, signum, frame):
+        raise _CheckTooLong
+
+    def __enter__(self):
+        if self.armed:
+            self.previous = self.signal.signal(self.signal.SIGALRM, self._fire)
+            self.signal.setitimer(self.signal.ITIMER_REAL, max(self.seconds, 0.01), 0.5)
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            self.signal.setitimer(self.signal.ITIMER_REAL, 0)
+            self.signal.signal(self.signal.SIGALRM, self.previous)
+        return False
+
+
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
                   holder: list, after: list[str], replay: Replay | None = None
                   ) -> tuple[bool, str]:
@@ -642,9 +681,15 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
                             [str(p) for p in header.get("params") or []], exercise=e.number,
                             cpu_seconds=settings.check_time_limit,
                             wall_seconds=3 * settings.check_time_limit + 30)
+        seconds = fn.wall_left + CHECK_SECONDS
         try:
-            result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
-                           hidden_seed=settings.seed)
+            with _deadline(seconds):
+                result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
+                               hidden_seed=settings.seed)
+        except _CheckTooLong:
+            result = CheckResult(e.number, False, (
+                f"✘ Exercise {e.number}: checking what {fn.name} returned took the grader more "
+                f"than {seconds:g} s (an answer far larger than the exercise asks for?)"))
         except Exception as exc:  # noqa: BLE001 - the check must not stop the run
             result = CheckResult(e.number, False, f"✘ Exercise {e.number}: the check stopped "
                                                   f"({type(exc).__name__}: {exc})")
