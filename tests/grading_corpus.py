@@ -1135,11 +1135,6 @@ GRADER7 = [  # camcourse's figures and camlib's kernels that compute an answer; 
     Case("l03_two_million_cells", 0, "two million empty code cells above the solution (42 MB): "
          "refused before parsing", lesson=3, kind="run", edit=_many_cells(2_000_000),
          file_name="03_scores_and_softmax.ipynb"),
-    Case("l11_two_hundred_million_boxes", 2, "11.3 returns 200 MB of one-byte 'boxes': the "
-         "check's own loop over them is stopped at its deadline (it took 20 minutes and "
-         "15 GB of the grader's memory)", lesson=11, kind="run",
-         cells={"11.3": "def instance_boxes(cam, threshold=0.2):\n"
-                        "    return np.zeros(200_000_000, np.int8)\n"}),
     Case("l11_sleeping_exercise_cells", 0, "every exercise cell sleeps: each costs its "
          "deadline once, not once per later exercise", lesson=11, kind="run",
          edit=_sleeping_cells("11.1", "11.2", "11.3")),
