@@ -76,7 +76,7 @@ CHECK_SECONDS = 60.0
 """Seconds of the grader's own work allowed to a check beyond the time its calls may wait
 for the learner's process. The check reads what came back in this (unconfined) process:
 11.3's check turns every box into a tuple, and a reply of 8 million one-byte "boxes" took
-it 38 s and 470 MB (the wire allows 256 MB: 20 minutes and some 15 GB); an answer the
+it 38 s and 470 MB (the wire allows 256 MB: some 16 minutes and 12 GB); an answer the
 exercise asks for takes it milliseconds."""
 # at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
 CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
