@@ -1075,8 +1075,72 @@ GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, ty
          "12 is a student number, the lesson is 02", lesson=2, kind="honest",
          file_name="ann_12_02_pooling.ipynb"),
 ]
+_VIZ_MASK = """def threshold_mask(cam, fraction=0.2):
+    from camcourse.viz.maps import heat_mask_box
+    return heat_mask_box(cam, cam.shape, fraction)[1]
+"""
+_FIGURE_MASK = """def threshold_mask(cam, fraction=0.2):
+    import matplotlib.pyplot as plt
+    from camcourse.viz.localization import plot_box_from_cam
+    fig = plot_box_from_cam(np.zeros(cam.shape), cam, threshold=fraction)
+    regions = np.asarray(fig.axes[1].images[0].get_array())
+    plt.close(fig)
+    return regions >= 1
+"""
+_SWEEP_OVERLAP = """def iou(box_a, box_b):
+    from camlib.sweep import _overlap
+    inter, union = _overlap(np.asarray(box_a, dtype=np.int64),
+                            np.asarray(box_b, dtype=np.int64), False)
+    return inter / union
+"""
+
+
+def _many_cells(count: int) -> Callable[[dict], bytes]:
+    """The notebook with ``count`` empty code cells above its own (tiny JSON, each)."""
+    def edit(nb: dict) -> bytes:
+        text = json.dumps(nb)
+        at = text.index('"cells": [') + len('"cells": [')
+        return (text[:at] + '{"cell_type": "code"}, ' * count + text[at:]).encode()
+    return edit
+
+
+def _sleeping_cells(*numbers: str) -> Callable[[dict], dict]:
+    def edit(nb: dict) -> dict:
+        nb = copy.deepcopy(nb)
+        for number in numbers:
+            set_source(nb["cells"][_exercise_cell(nb, number)],
+                       "import time\ntime.sleep(10**6)\n")
+        return nb
+    return edit
+
+
+GRADER7 = [  # camcourse's figures and camlib's kernels that compute an answer; what stops a run
+    Case("l05_viz_heat_mask_box", 3, "5.3 through camcourse.viz.maps.heat_mask_box, whose "
+         "mask is the answer at the map's own size", lesson=5, kind="absence",
+         cells={"5.3": _VIZ_MASK}),
+    Case("l05_viz_figure_mask", 3, "5.3 read off the mask panel of camcourse.viz."
+         "localization.plot_box_from_cam's figure", lesson=5, kind="absence",
+         cells={"5.3": _FIGURE_MASK}),
+    Case("l07_sweep_overlap", 2, "7.1 through camlib.sweep._overlap, the sweep's (intersection, "
+         "union) kernel", lesson=7, kind="absence", cells={"7.1": _SWEEP_OVERLAP}),
+    Case("l00_surrogate_error_text", 1, "0.1 raises an error whose text holds lone surrogates "
+         "(not UTF-8): the CSV and the feedback of every later student must still be written",
+         lesson=0, kind="run",
+         cells={"0.1": "def to_unit_float(images):\n    raise ValueError('\\udc80 \\ud800')\n"}),
+    Case("l02_file_name_not_utf8", 3, "a file name with a byte that is not UTF-8; all right",
+         lesson=2, kind="run", file_name="02_pooling_\udcff.ipynb"),
+    Case("张" * 85, 2, "a student folder of 85 Chinese characters (255 bytes): its feedback "
+         "file's name must fit the file system; all right", lesson=0, kind="run",
+         file_name="00_setup.ipynb"),
+    Case("l03_two_million_cells", 0, "two million empty code cells above the solution (42 MB): "
+         "refused before parsing", lesson=3, kind="run", edit=_many_cells(2_000_000),
+         file_name="03_scores_and_softmax.ipynb"),
+    Case("l11_sleeping_exercise_cells", 0, "every exercise cell sleeps: each costs its "
+         "deadline once, not once per later exercise", lesson=11, kind="run",
+         edit=_sleeping_cells("11.1", "11.2", "11.3")),
+]
 CASES += MORE + FILES + NAMESPACE + ELSEWHERE + STEPS + FORGED + PLAUSIBLE + ODDITIES + GRADER_COST
-CASES += GRADER6
+CASES += GRADER6 + GRADER7
 _KINDS = {
     "isolation": "patch_numpy_allclose patch_checks lying_ndarray frame_inspection gc_inspection "
                  "kill_parent kill_everything forged_files rewrite_checks rewrite_checks_z_next "

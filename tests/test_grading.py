@@ -718,7 +718,10 @@ def test_only_installed_imports_get_the_import_budget(tmp_path):
     ("5.2", "camcourse.benchmarks.wsol.normalize"),
     ("7.1", "camcourse.benchmarks.wsol.inclusive_iou"),
     ("7.2", "camlib.sweep.map_boxes"),
-    ("7.3", "camlib.sweep.map_boxes")])
+    ("7.3", "camlib.sweep.map_boxes"),
+    ("5.3", "camcourse.viz.maps.heat_mask_box"),
+    ("5.3", "camcourse.viz.localization.plot_box_from_cam"),
+    ("7.1", "camlib.sweep._overlap")])
 def test_camcourse_copies_of_an_answer_are_out_of_the_learner_library(exercise, target):
     """Choe et al.'s port (``camcourse.benchmarks.wsol``) normalizes a map (5.2's min-max
     half) and computes an IoU (7.1, with inclusive corners: ``x1 - 1``); ``camlib.sweep.
@@ -842,3 +845,114 @@ def test_learner_cells_compile_with_their_own_future_features_only():
         assert namespace["g"].__annotations__ == {"x": "Undefined", "return": "int"}
     finally:
         future[0] = saved
+
+
+# ---------------------------------------------------------------------------
+# What stopped a run for everybody, or held it: text, names, cells, sleeping cells
+# ---------------------------------------------------------------------------
+
+
+def test_text_that_utf8_cannot_encode_is_written_escaped(tmp_path):
+    """A file name whose bytes are not UTF-8 (Python reads them as lone surrogates) or a
+    learner's error text holding one stopped the CSV and the feedback of every later
+    student with UnicodeEncodeError; a folder of 85 Chinese characters (255 bytes) made a
+    feedback file name too long for the file system."""
+    from camcourse.coursework.grade import Grade, RunInfo, _Output
+
+    out = _Output(tmp_path / "g.csv", tmp_path / "t.csv", RunInfo(1, "0", "abc"))
+    out.record([Grade("subs/02_x\udcff.ipynb", "2.1", 0, 1, "raised ValueError: \udc80",
+                      "ann\udcff", "02")])
+    out.record([Grade("subs/00_setup.ipynb", "0.1", 1, 1, "✔ passed", "张" * 85, "00",
+                      passed=True)])
+    out.close()
+    text = (tmp_path / "g.csv").read_text(encoding="utf-8")
+    assert "ann\\udcff" in text and "\\udc80" in text and "张" * 85 in text
+    files = sorted((tmp_path / "g-feedback").iterdir())
+    assert len(files) == 2 and all(len(f.name.encode()) <= 255 for f in files)
+    assert any("✔ passed" in f.read_text(encoding="utf-8") for f in files)
+
+
+def test_a_notebook_of_too_many_cells_is_refused_before_parsing(tmp_path, monkeypatch):
+    from camcourse.coursework import notebooks
+
+    path = tmp_path / "03_x.ipynb"
+    path.write_text('{"cells": [' + '{"cell_type": "code"}, ' * (notebooks.MAX_CELLS + 1)
+                    + '{"cell_type": "code"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="over the limit of 250,000"):
+        read_notebook(path)
+    parsed = []
+    real = notebooks.definitions
+    monkeypatch.setattr(notebooks, "definitions",
+                        lambda code, **kw: parsed.append(code) or real(code, **kw))
+    cells = [""] * 100_000 + ["x = 1"] * 100_000
+    needed = notebooks.needed_definitions(cells, {"x"})
+    assert len(needed) == len(cells) and needed[100_000] == ["x = 1"]
+    # empty cells are never parsed; the others cost CELL_PARSE_COST of the budget at least
+    assert len(parsed) == notebooks.MAX_PARSED_NOTEBOOK // notebooks.CELL_PARSE_COST
+
+
+@pytest.mark.slow
+def test_an_exercise_cell_that_ended_the_process_runs_once_per_submission(lesson91,
+                                                                        monkeypatch):
+    """91.1's cell sleeps: its own exercise waits for the cell's deadline, and the three
+    exercises after it skip the cell instead of waiting for it again (four deadlines)."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    nb = _lesson()
+    cell = next(i for i, c in enumerate(nb["cells"]) if "def camlib_source" in c["source"])
+    nb["cells"][cell]["source"] = "import time\ntime.sleep(10**6)\n"
+    sub = _write(nb, lesson91 / "subs_sleep" / "sleep.ipynb")
+    runs = []
+    real = grading._exec
+    monkeypatch.setattr(grading, "_exec", lambda process, code, *a: (
+        runs.append(code), real(process, code, *a))[1])
+    rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 cell_timeout=1, verbose=False, jobs=1)
+    assert [r.points for r in rows] == [0, 1, 1, 1], [r.message for r in rows]
+    assert runs.count("import time\ntime.sleep(10**6)\n") == 1, len(runs)
+
+
+def test_a_folder_nested_deeper_than_the_recursion_limit_is_searched(tmp_path):
+    """1,500 nested directories in a submitted folder (an archive a learner made) raised
+    RecursionError in ``rglob`` before any row was written; the search is iterative."""
+    from camcourse.coursework._remote import remove_tree
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    root = tmp_path / "subs"
+    deep = root / "ann"
+    deep.mkdir(parents=True)
+    try:
+        for _ in range(1500):
+            deep = deep / "d"
+            deep.mkdir()
+        (deep / "00_setup.ipynb").write_text("{}", encoding="utf-8")
+        (root / "bob.ipynb").write_text("{}", encoding="utf-8")
+        (root / "link.ipynb").symlink_to(root / "ann")  # listed, never followed into
+        found = grading.expand_submissions([root])
+        assert [p.name for p, _ in found] == ["00_setup.ipynb", "bob.ipynb", "link.ipynb"]
+        assert grading.student_names(found) == ["ann", "bob", "link"]
+    finally:
+        remove_tree(root)  # iterative too: shutil.rmtree recurses as rglob did
+
+
+def test_the_grader_s_own_work_on_an_answer_has_a_deadline():
+    """11.3's check turned each of 200 million one-byte "boxes" into a tuple, in the
+    grader: 20 minutes and some 15 GB. The check runs under a wall-clock deadline
+    (``_deadline``) whose exception no check catches; an outer timer is put back."""
+    import signal
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    outer = signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    try:
+        start = time.monotonic()
+        with pytest.raises(grading._CheckTooLong), grading._deadline(0.3):
+            while True:
+                try:
+                    sum(range(10**5))
+                except Exception:  # noqa: BLE001, S112 - a check's broad except
+                    continue
+        assert time.monotonic() - start < 5
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_IGN
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, outer)

@@ -101,7 +101,13 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("l07_sweep_map_boxes", "7.2"): "camlib.sweep.map_boxes",
             ("l05_wsol_normalize", "5.2"): "camcourse.benchmarks.wsol.normalize",
             ("l07_fraction_iou", "7.1"): "of type Fraction",
-            ("l09_forged_exception_name", "9.1"): "raised Exercise_9.1_passed"}.items():
+            ("l09_forged_exception_name", "9.1"): "raised Exercise_9.1_passed",
+            ("l05_viz_heat_mask_box", "5.3"): "camcourse.viz.maps.heat_mask_box",
+            ("l05_viz_figure_mask", "5.3"): "camcourse.viz.localization.plot_box_from_cam",
+            ("l07_sweep_overlap", "7.1"): "camlib.sweep._overlap",
+            ("l00_surrogate_error_text", "0.1"): "raised ValueError: \\udc80 \\ud800",
+            ("l03_two_million_cells", "3.1"): "over the limit of 250,000",
+            ("l11_sleeping_exercise_cells", "11.3"): "did not finish within 2 s"}.items():
         if name in cases:
             assert words in message[name, number], message[name, number]
     assert not any("memory or CPU" in m for m in message.values())

@@ -124,10 +124,11 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
             "camlib.reference._interpolation_taps"),
     "5.2": ("camlib.reference.normalize", "camlib.torch.normalize",
             "camcourse.benchmarks.wsol.normalize"),
+    "5.3": ("camcourse.viz.maps.heat_mask_box", "camcourse.viz.localization.plot_box_from_cam"),
     "5.4": ("camcourse.viz.maps.heat_mask_box",),
     "6.2": ("camcourse.train.training_step",),
     "7.1": ("camlib.reference.iou", "camlib.torch.iou", "camlib.localize._ious",
-            "camcourse.benchmarks.wsol.inclusive_iou"),
+            "camcourse.benchmarks.wsol.inclusive_iou", "camlib.sweep._overlap"),
     "7.2": ("camlib.reference.bounding_box", "camlib.torch.bounding_box",
             "camlib.reference.component_boxes", "camlib.torch.component_boxes",
             "camlib.localize.boxes_from_maps", "camlib.torch._largest_box",
@@ -161,7 +162,9 @@ an exercise's answer, not only the obvious one: the threshold sweep's engine
 the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
 copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
-any threshold). The checks' own
+any threshold, ``camlib.sweep._overlap`` gives an intersection and a union; lesson 05's
+``heat_mask_box`` and ``plot_box_from_cam`` compute 5.3's mask, the second one only to draw
+it, from which it can be read back). The checks' own
 private helpers are out of the learner's camlib for every exercise
 (``_library.without_check_helpers``). Each name must be a top-level
 definition of its module (tests/test_grading.py resolves them all); grading every

@@ -68,10 +68,16 @@ DEFINE_SECONDS = 2.0
 ``device = …``, a helper, a constant); one that takes longer is skipped with a note."""
 REPLAY_SECONDS = 30.0
 """Seconds of waiting for other cells' definitions (imports of installed packages aside),
-in all, per exercise: a lesson's need milliseconds, and a notebook of thousands of
-definitions that each take their 2 s (or end the process, which is then started again)
-would otherwise hold its grading process for hours. Those left when it is spent are
-skipped with a note."""
+in all, per submission (its exercises share them, :class:`Replay`): a lesson's need
+milliseconds, and a notebook of thousands of definitions that each take their 2 s (or
+end the process, which is then started again) would otherwise hold its grading process
+for hours. Those left when it is spent are skipped with a note."""
+CHECK_SECONDS = 60.0
+"""Seconds of the grader's own work allowed to a check beyond the time its calls may wait
+for the learner's process. The check reads what came back in this (unconfined) process:
+11.3's check turns every box into a tuple, and a reply of 8 million one-byte "boxes" took
+it 38 s and 470 MB (the wire allows 256 MB: some 16 minutes and 12 GB); an answer the
+exercise asks for takes it milliseconds."""
 # at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
 CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
 
@@ -96,6 +102,25 @@ class Grade:
     isolation: str = ""
     learner_cpu: float = 0.0
     """CPU seconds the learner's processes used for this exercise, as they reported it."""
+
+    def __post_init__(self) -> None:
+        # Every text of a row can be written: a file name read from bytes that are not
+        # UTF-8, or a learner's exception text with a lone surrogate ("\udcff"), would
+        # otherwise stop the CSV, the feedback and the summary for every student after it.
+        for name in ("submission", "exercise", "message", "student", "lesson", "isolation"):
+            object.__setattr__(self, name, writable(getattr(self, name)))
+
+
+def writable(text: object) -> str:
+    """``text`` as a string that UTF-8 can encode: a lone surrogate (a file name's byte
+    that is not UTF-8, as Python reads it, or one a learner's code put in an exception)
+    is written as its escape.
+
+    >>> writable("ann_\\udcff.ipynb")
+    'ann_\\\\udcff.ipynb'
+    """
+    text = text if isinstance(text, str) else str(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -164,11 +189,41 @@ def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | N
     found: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += [(p, path) for p in sorted(path.rglob("*.ipynb"))
+            found += [(p, path) for p in notebooks_under(path)
                       if ".ipynb_checkpoints" not in p.parts]
         else:
             found.append((path, None))
     return found
+
+
+def notebooks_under(folder: Path) -> list[Path]:
+    """Every ``*.ipynb`` under ``folder`` (files, links and directories so named), sorted,
+    as ``folder.rglob("*.ipynb")`` finds them: links are listed, never followed into.
+
+    Iterative: ``rglob`` recurses once per level, and a submitted folder holding 1,500
+    nested directories (an archive a learner made) raised ``RecursionError`` before a
+    single row was written. A directory that cannot be listed (a path over the system's
+    length limit) is skipped.
+    """
+    found, stack = [], [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            path = current / entry.name
+            if entry.name.endswith(".ipynb"):
+                found.append(path)
+            try:
+                inside = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                inside = False
+            if inside and entry.name != ".ipynb_checkpoints":
+                stack.append(path)
+    return sorted(found)
 
 
 def student_name(path: Path, folder: Path | None) -> str:
@@ -473,35 +528,54 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     return False, f"running the exercise cell raised {text}"
 
 
+@dataclass
+class Replay:
+    """What one submission's replays have learnt, shared by all its exercises.
+
+    ``ended``: exercise cells whose run ended the learner's process (a cell that sleeps
+    or loops in one C call is stopped by its wall-clock deadline, 3 × ``--timeout`` +
+    10 s); a later exercise skips them instead of waiting for that deadline again.
+    ``dropped``: other cells' definitions that ended it, with why. ``left``: seconds of
+    :data:`REPLAY_SECONDS` still allowed. Without it, a notebook whose every exercise
+    cell sleeps would cost each of them once per exercise at or after it (lesson 05's
+    four cells: ten deadlines, 7 minutes), not once.
+    """
+
+    ended: set[str] = field(default_factory=set)
+    dropped: dict[str, str] = field(default_factory=dict)
+    left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+
+
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
-             after: Sequence[str] = ()) -> tuple[bool, str, str]:
+             after: Sequence[str] = (), replay: Replay | None = None) -> tuple[bool, str, str]:
     """Start the process and replay what Run All leaves before the exercise's check.
 
     ``steps``: ("define", statements) for other cells' definitions, ("exec", source) for
     the earlier exercise cells and, last, this one. A step that ends the process is left
-    out and the process started again. Returns (this cell ran, its message with notes,
-    a note on what was skipped, for a failed check).
+    out and the process started again (``replay``, shared by a submission's exercises,
+    remembers it). Returns (this cell ran, its message with notes, a note on what was
+    skipped, for a failed check).
     """
-
-    skipped: set[int] = set()  # earlier exercise cells that ended the process
-    dropped: dict[str, str] = {}  # definitions that ended it -> why
-    left = [REPLAY_SECONDS]  # for other cells' definitions, over every start of the process
+    replay = Replay() if replay is None else replay
+    dropped, left = replay.dropped, replay.left  # definitions that ended it -> why
     while True:
         process.start()
         failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
-        for k, (kind, payload) in enumerate(steps[:-1]):
-            if k in skipped:
+        for kind, payload in steps[:-1]:
+            if kind == "exec" and payload in replay.ended:
                 continue
             if kind == "define":
                 failed += _define(process, payload, settings, dropped, left)
             else:
                 _exec(process, payload, "earlier", settings)
                 if not process.alive:
-                    skipped.add(k)
+                    replay.ended.add(payload)
             if not process.alive:
                 break
         else:
             ran, message = _exec(process, steps[-1][1], "cell", settings)
+            if not process.alive:
+                replay.ended.add(steps[-1][1])
             if ran and after and process.alive:
                 failed += _define(process, list(after), settings, dropped, left)
                 if not process.alive:
@@ -519,20 +593,56 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
 
 
 def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                 after: Sequence[str] = ()) -> tuple[bool, str, float]:
+                 after: Sequence[str] = (), replay: Replay | None = None
+                 ) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
     ``after``: definitions of the cells between the exercise's cell and its check, run
-    after the cell as Run All does. Returns (passed, message, CPU seconds of the
-    learner's process).
+    after the cell as Run All does. ``replay``: what the submission's earlier exercises
+    learnt (:class:`Replay`). Returns (passed, message, CPU seconds of the learner's
+    process).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, steps, settings, holder, list(after))
+    passed, message = _run_exercise(e, steps, settings, holder, list(after), replay)
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
+class _CheckTooLong(BaseException):
+    """A check's own work ran past its deadline (a BaseException: no check catches it)."""
+
+
+class _deadline:
+    """Raise :class:`_CheckTooLong` in this thread after ``seconds`` of wall-clock time
+    (re-fired every 0.5 s, in case the check swallowed one), where a timer signal can:
+    in the main thread of a process with ``setitimer``; elsewhere nothing is timed."""
+
+    def __init__(self, seconds: float):
+        import signal
+        import threading
+
+        self.seconds, self.signal = seconds, signal
+        self.armed = hasattr(signal, "setitimer") and \
+            threading.current_thread() is threading.main_thread()
+
+    def _fire(self, signum, frame):
+        raise _CheckTooLong
+
+    def __enter__(self):
+        if self.armed:
+            self.previous = self.signal.signal(self.signal.SIGALRM, self._fire)
+            self.signal.setitimer(self.signal.ITIMER_REAL, max(self.seconds, 0.01), 0.5)
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            self.signal.setitimer(self.signal.ITIMER_REAL, 0)
+            self.signal.signal(self.signal.SIGALRM, self.previous)
+        return False
+
+
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                  holder: list, after: list[str]) -> tuple[bool, str]:
+                  holder: list, after: list[str], replay: Replay | None = None
+                  ) -> tuple[bool, str]:
     from camcourse.checks import get_check
     from camcourse.checks._results import CheckResult
     from camcourse.coursework._library import library_without
@@ -551,7 +661,7 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
     holder.append(process)
     try:
         try:
-            ran, message, skipped_note = _prepare(process, steps, settings, after)
+            ran, message, skipped_note = _prepare(process, steps, settings, after, replay)
         except (ChannelError, OSError) as exc:
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
@@ -571,9 +681,15 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
                             [str(p) for p in header.get("params") or []], exercise=e.number,
                             cpu_seconds=settings.check_time_limit,
                             wall_seconds=3 * settings.check_time_limit + 30)
+        seconds = fn.wall_left + CHECK_SECONDS
         try:
-            result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
-                           hidden_seed=settings.seed)
+            with _deadline(seconds):
+                result = check(fn, raise_on_fail=False, verbose=False, time_limit=None,
+                               hidden_seed=settings.seed)
+        except _CheckTooLong:
+            result = CheckResult(e.number, False, (
+                f"✘ Exercise {e.number}: checking what {fn.name} returned took the grader more "
+                f"than {seconds:g} s (an answer far larger than the exercise asks for?)"))
         except Exception as exc:  # noqa: BLE001 - the check must not stop the run
             result = CheckResult(e.number, False, f"✘ Exercise {e.number}: the check stopped "
                                                   f"({type(exc).__name__}: {exc})")
@@ -626,6 +742,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
     needed = dict(zip(others, needed_definitions([source(cells[i]) for i in others], used),
                       strict=True))
     results = {}
+    replay = Replay()  # shared by the exercises: what ended the process is not run again
     for e in plan.expected:
         if e.number not in where:
             results[e.number] = (False, f"✘ Exercise {e.number}: no exercise cell for it in the "
@@ -643,7 +760,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         after = [t for i in range(where[e.number] + 1, ends[e.number])
                  if i not in chosen for t in needed.get(i, ())]
         try:
-            passed, message, cpu = run_exercise(e, steps, settings, after)
+            passed, message, cpu = run_exercise(e, steps, settings, after, replay)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
@@ -703,9 +820,21 @@ def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
 # ---------------------------------------------------------------------------
 
 
+SAFE_NAME_BYTES = 120
+"""UTF-8 bytes of a feedback file's name before its hash and ``.txt`` (a file system
+allows 255: 85 Chinese characters, a folder name's longest, are 255 bytes)."""
+
+
 def _safe_name(text: str) -> str:
-    """``text`` as a file name: letters of any script, digits, ``._-``; else ``_``."""
-    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:100] or "submission"
+    """``text`` as a file name: letters of any script, digits, ``._-``; else ``_``; at
+    most :data:`SAFE_NAME_BYTES` bytes of UTF-8, cut between characters.
+
+    >>> len(_safe_name("张" * 85).encode())
+    120
+    """
+    name = re.sub(r"[^\w.-]+", "_", text).strip("._")[:100]
+    name = name.encode("utf-8")[:SAFE_NAME_BYTES].decode("utf-8", "ignore")
+    return name.strip("._") or "submission"
 
 
 def _capped(message: str, feedback: str | None) -> str:
@@ -862,7 +991,10 @@ class _Output:
         return f"{self.feedback.name}/{path.name}"
 
     def record(self, rows: list[Grade]) -> None:
-        feedback = self._feedback_file(rows)
+        try:
+            feedback = self._feedback_file(rows)
+        except OSError:  # one student's feedback file must not cost the others their rows
+            feedback = None
         if self.writers[0] is not None:
             writer, handle = self.writers[0]
             for g in rows:

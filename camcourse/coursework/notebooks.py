@@ -30,6 +30,10 @@ HEADING = re.compile(r"^#{1,6}[ \t]*Exercise[ \t]+(\d{1,4})\.(\d{1,4})[ \t]*[:.�
 CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)")
 LESSON_FILE = re.compile(r"^(\d{2})_[A-Za-z0-9_\-]+\.ipynb$")
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024  # far above any lesson (< 1 MB without outputs)
+MAX_CELLS = 250_000
+"""Cells a notebook may have (a lesson has under 200). 50 MB of two million empty cells
+took 1.75 GB of the grader's memory to parse and minutes to read; a file with more than
+this many ``"cell_type"`` keys is refused before it is parsed."""
 MAX_PARSED_CELL = 512 * 1024
 """Characters of one cell the grader reads as Python (a lesson's longest cell has under
 5,000). The parser needs about 600 times a source's size in memory and the grader is not
@@ -38,6 +42,10 @@ confined: a longer cell is read as text only (:func:`defined_names` and
 MAX_PARSED_NOTEBOOK = 4 * 1024 * 1024
 """Characters of other cells :func:`needed_definitions` reads as Python, in all; the cells
 after the first ones that fill it add no definition."""
+CELL_PARSE_COST = 256
+"""Characters of :data:`MAX_PARSED_NOTEBOOK` that a non-empty cell costs at least: reading a
+cell as Python (IPython's transformer, the parser) takes some 100 µs whatever its length,
+so two million one-character cells would take minutes; this reads at most some 16,000."""
 MAX_MAGIC_COST = 50_000
 """What :func:`without_magics` lets IPython's transformer do for one cell, as magic lines
 × lines (:func:`magic_cost`): the transformer reads the whole cell again after each magic
@@ -139,6 +147,9 @@ def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str
     """
     path = Path(path)
     data = read_file_bytes(path, follow_symlinks=follow_symlinks)
+    cells = data.count(b'"cell_type"')
+    if cells > MAX_CELLS:  # counted before parsing: the parse is what takes the memory
+        raise ValueError(f"{path}: {cells:,} cells, over the limit of {MAX_CELLS:,}")
     try:
         notebook = json.loads(data.decode("utf-8"))
     except RecursionError:
@@ -684,14 +695,18 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     A star import and a ``%%writefile`` are always kept. One pass over a work list of
     needed names, each looked up once among the definitions binding it: linear, whatever
     order the definitions come in (``x0 = x1`` above ``x1 = x2``…). Cells are read as
-    Python up to :data:`MAX_PARSED_NOTEBOOK` characters in all.
+    Python up to :data:`MAX_PARSED_NOTEBOOK` characters in all, each non-empty cell
+    counted as at least :data:`CELL_PARSE_COST`; empty cells cost nothing.
 
     >>> needed_definitions(["b = c\\nc = 1\\nz = 2", "a = b"], {"a"})
     [['b = c', 'c = 1'], ['a = b']]
     """
     found, budget, magic = [], MAX_PARSED_NOTEBOOK, 10 * MAX_MAGIC_COST
     for code in cells:
-        budget -= len(code)
+        if not code.strip():  # two million empty cells are read in a second, not minutes
+            found.append([])
+            continue
+        budget -= max(len(code), CELL_PARSE_COST)
         cost = magic_cost(code)
         magic -= cost if cost <= MAX_MAGIC_COST else 0
         found.append(definitions(code, ipython=magic >= 0) if budget >= 0 else [])
