@@ -1145,6 +1145,19 @@ def instance_boxes(cam, threshold=0.2):
     return list(_boxes(cam, threshold))
 """),
     V("0.2", "a dataclass with an InitVar field", INITVAR_BOX),
+    # annotations are evaluated at the ``def``: the names they use come from other cells
+    V("0.1", "type hints naming np", """\
+def to_unit_float(images: np.ndarray) -> np.ndarray:
+    \"\"\"uint8 -> floats in [0, 1].\"\"\"
+    return images / 255.0
+"""),
+    V("9.1", "type hints naming np and torch", """\
+def preprocess(image: np.ndarray, *, mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+               std: tuple[float, ...] = (0.229, 0.224, 0.225)) -> torch.Tensor:
+    x = torch.from_numpy(image).float().div(255)
+    x = (x - torch.tensor(mean)) / torch.tensor(std)
+    return x.permute(2, 0, 1).unsqueeze(0)
+"""),
     V("0.2", "a dataclass defined below, a forward reference", """\
 from __future__ import annotations
 
@@ -1269,8 +1282,29 @@ def tags_lost_functions_bound_by_assignment(nb: dict, cells: list[int]) -> None:
         cell["metadata"] = {}
 
 
+def call_counter_in_a_cell_above(nb: dict, cells: list[int]) -> None:
+    """Each function counts its calls in a module variable that a cell above sets
+    (``global calls`` in the function, ``calls = 0`` elsewhere)."""
+    for i in reversed(cells):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = code.replace(f"def {name}(", f"def _{name}_impl(", 1) + (
+            f"\n\ndef {name}(*args, **kwargs):\n    global calls\n    calls += 1\n"
+            f"    return _{name}_impl(*args, **kwargs)\n")
+        nb["cells"].insert(i, _code_cell("calls = 0\n"))
+
+
+def slow_demo_after_the_last_function(nb: dict, cells: list[int]) -> None:
+    """The last exercise cell tries its function in a demo loop that takes longer than the
+    grader's time for a cell (10 s of CPU); Run All waits for it."""
+    nb["cells"][cells[-1]]["source"] = _text(nb["cells"][cells[-1]]) + (
+        "\n\nimport time\n\nstart = time.process_time()\nwhile time.process_time() - start < 12:"
+        "\n    pass\nprint('tried')\nTRIED = True\n")
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
-           module_from_writefile, tags_lost_functions_bound_by_assignment]
+           module_from_writefile, tags_lost_functions_bound_by_assignment,
+           call_counter_in_a_cell_above, slow_demo_after_the_last_function]
 """Honest notebook layouts; each must keep every exercise's full marks."""

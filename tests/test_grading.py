@@ -481,6 +481,38 @@ def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
     assert isinstance(error, NameError) and namespace["g"]() == 1
 
 
+def test_a_demo_that_runs_out_of_time_is_a_note_once_per_cell(monkeypatch):
+    from camcourse.coursework import _runner
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 5:\n    pass\n"
+    namespace: dict = {}
+    monkeypatch.setattr(_runner, "_SECOND_WIND", [0.3])
+    with _runner._Budget(0.3):
+        error = _runner.run_cell("def f():\n    return 1\n" + spin + "def g():\n    return 2\n"
+                                 "N = 3\n", "<exercise t>", namespace)
+    assert isinstance(error, TimeoutError) and "line 5" in _runner._where(error)
+    assert namespace["f"]() + namespace["g"]() == 3 and namespace["N"] == 3
+    assert _runner._SECOND_WIND == [0.0]  # spent: a second slow statement fails the cell
+    for wind, code in ((0.0, spin), (0.3, spin + "x = 1\n" + spin.replace("5", "6"))):
+        monkeypatch.setattr(_runner, "_SECOND_WIND", [wind])
+        with pytest.raises(_runner._CpuTimeUp), _runner._Budget(0.3):
+            _runner.run_cell(code + "x = 1\ny = sum(1 for _ in iter(int, 1))\n",
+                             "<exercise t>", {})
+
+
+def test_annotations_and_global_statements_need_the_names_they_read():
+    from camcourse.coursework.notebooks import free_names, needed_definitions
+
+    assert free_names("def f(x: np.ndarray, *a: T, k: K = 1, **kw: W) -> torch.Tensor:\n"
+                      "    return x\n") == {"np", "T", "K", "W", "torch"}
+    assert free_names("def f(x):\n    global calls\n    calls += 1\n    return x\n") == \
+        {"calls"}
+    kept = needed_definitions(["import numpy as np\ncalls = 0\nother = 1\n"],
+                              free_names("def f(x: np.ndarray):\n    global calls\n"
+                                         "    calls += 1\n"))
+    assert kept == [["import numpy as np", "calls = 0"]]
+
+
 def test_a_top_level_await_runs_as_in_ipython():
     from camcourse.coursework._runner import run_cell
 

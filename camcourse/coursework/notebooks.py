@@ -495,11 +495,21 @@ def _free_in(tree: ast.AST) -> set[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             outer = [*node.args.defaults, *[d for d in node.args.kw_defaults if d]]
             if not isinstance(node, ast.Lambda):
+                # decorators and annotations are evaluated where the function is defined
+                # (``def f(x: np.ndarray) -> np.ndarray`` needs ``np`` at its ``def``)
                 outer += node.decorator_list
+                arguments = (*node.args.posonlyargs, *node.args.args, node.args.vararg,
+                             *node.args.kwonlyargs, node.args.kwarg)
+                outer += [a.annotation for a in arguments if a and a.annotation]
+                outer += [node.returns] if node.returns else []
             for child in outer:
                 visit(child, local)
             body = node.body if isinstance(node.body, list) else [node.body]
-            inner = local | stores([node.args, *body])
+            # ``global counter`` makes ``counter`` the module's, also where it is assigned
+            shared = {name for top in body for n in ast.walk(top)
+                      if isinstance(n, ast.Global) for name in n.names}
+            free.update(shared)
+            inner = (local | stores([node.args, *body])) - shared
             for child in body:
                 visit(child, inner)
             return
