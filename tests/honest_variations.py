@@ -1302,9 +1302,40 @@ def slow_demo_after_the_last_function(nb: dict, cells: list[int]) -> None:
         "\n    pass\nprint('tried')\nTRIED = True\n")
 
 
+def renamed_with_a_helper_above_it(nb: dict, cells: list[int]) -> None:
+    """Each function renamed (``my_iou``), after a helper of its own in the same cell; the
+    check is given the new name, or a lambda calling it."""
+    checks = [k for k, c in enumerate(nb["cells"])
+              if "check" in c.get("metadata", {}).get("tags", [])]
+    for n, (i, k) in enumerate(zip(cells, checks, strict=True)):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = "def _unused_helper(x):\n    return x\n\n\n" + code.replace(
+            f"def {name}(", f"def my_{name}(", 1)
+        passed = f"my_{name}" if n % 2 == 0 else f"lambda *a, **k: my_{name}(*a, **k)"
+        nb["cells"][k]["source"] = _text(nb["cells"][k]).replace(f"({name})", f"({passed})")
+
+
+def fixed_below_and_checked_through_an_alias(nb: dict, cells: list[int]) -> None:
+    """A wrong answer above its (failing) check; the fix at the end, checked through an
+    alias of the check (``from camcourse.checks import exercise_0_1 as check_it``) or
+    ``camcourse.checks.get_check("0.1")``."""
+    checks = [_text(c) for c in nb["cells"] if "check" in c.get("metadata", {}).get("tags", [])]
+    for n, (i, check) in enumerate(zip(cells, checks, strict=True)):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        check_name = check.split("(", 1)[0].rsplit(".", 1)[-1]  # exercise_N_M
+        number = check_name.removeprefix("exercise_").replace("_", ".")
+        nb["cells"][i]["source"] = f"def {name}(*args, **kwargs):\n    return None\n"
+        again = (f"from camcourse.checks import {check_name} as check_it\n\ncheck_it({name})\n"
+                 if n % 2 == 0 else f"camcourse.checks.get_check({number!r})({name})\n")
+        nb["cells"] += [_code_cell(code), _code_cell(again)]
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
            module_from_writefile, tags_lost_functions_bound_by_assignment,
-           call_counter_in_a_cell_above, slow_demo_after_the_last_function]
+           call_counter_in_a_cell_above, slow_demo_after_the_last_function,
+           renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias]
 """Honest notebook layouts; each must keep every exercise's full marks."""

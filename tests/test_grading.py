@@ -500,6 +500,34 @@ def test_a_demo_that_runs_out_of_time_is_a_note_once_per_cell(monkeypatch):
                              "<exercise t>", {})
 
 
+def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from camcourse.coursework.notebooks import read_notebook
+
+    path = tmp_path / "03_scores_and_softmax.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"cells": [], "nbformat": 4}).encode())
+    assert read_notebook(path)["cells"] == []
+
+
+def test_the_function_graded_is_the_one_the_check_call_passes():
+    from camcourse.coursework.grade import locate_cells
+    from camcourse.coursework.notebooks import Exercise
+
+    def code(text: str) -> dict:
+        return {"cell_type": "code", "metadata": {}, "source": text}
+
+    nb = {"cells": [code("def softmax(s):\n    return s\n"), code("exercise_3_2(softmax)"),
+                    code("def softmax(s):\n    return 2 * s\n"),  # the fix, checked again
+                    code("from camcourse.checks import exercise_3_2 as check\ncheck(softmax)"),
+                    code("def my_iou(a, b):\n    return 0\n"), code("exercise_7_1(my_iou)"),
+                    code("get_check('3.1')(lambda x: x)")]}
+    expected = [Exercise("3.2", "", 0, 1, 1.0, "softmax"), Exercise("7.1", "", 4, 5, 1.0, "iou"),
+                Exercise("3.1", "", 6, None, 1.0, "class_scores")]
+    arguments: dict = {}
+    where, checks = locate_cells(nb, expected, arguments=arguments)
+    assert checks == {"3.2": 3, "7.1": 5, "3.1": 6} and where["3.2"] == 2
+    assert arguments == {"7.1": "my_iou"}  # the alias call passes no name on its line
+
+
 def test_annotations_and_global_statements_need_the_names_they_read():
     from camcourse.coursework.notebooks import free_names, needed_definitions
 

@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from keyword import iskeyword
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,13 @@ in all, per exercise: a lesson's need milliseconds, and a notebook of thousands 
 definitions that each take their 2 s (or end the process, which is then started again)
 would otherwise hold its grading process for hours. Those left when it is spent are
 skipped with a note."""
-# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
-CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
+# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise.
+# A check is called as ``exercise_3_2(softmax)``, through an alias imported in the same
+# place (``from camcourse.checks import exercise_3_2 as check``) or as
+# ``get_check("3.2")(softmax)``; ``function`` is the name it is given, if a plain name.
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*(?:\(\s*(?P<function>[^\W\d]\w*)?|as\s)"
+                        r"|get_check\(\s*[\"'](\d{1,4})\.(\d{1,4})[\"']\s*\)\s*\("
+                        r"\s*(?P<function2>[^\W\d]\w*)?")
 
 
 @dataclass(frozen=True)
@@ -298,12 +304,13 @@ class _CodeCell:
     defines: list[str]
 
 
-def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict]:
-    """Every code cell (tag, headings above it, names it defines) and each exercise's last
-    check call (commented-out lines are not calls)."""
+def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict, dict]:
+    """Every code cell (tag, headings above it, names it defines), each exercise's last
+    check call (commented-out lines are not calls) and the name that call passes."""
     heads: frozenset[str] = frozenset()
     code: list[_CodeCell] = []
     checks: dict[str, int] = {}
+    passed: dict[str, str | None] = {}
     for i, cell in enumerate(cells):
         if i % 512 == 0 and time.monotonic() > deadline:
             raise TimeoutError(f"reading the notebook's cells took more than {MATCH_SECONDS:g} s")
@@ -316,12 +323,16 @@ def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell]
             cell_tags = tags(cell)
             code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
                                   bound_names(text) if text.strip() else []))
-            if CHECK_TAG in cell_tags or "exercise_" in text:
+            if CHECK_TAG in cell_tags or "exercise_" in text or "get_check" in text:
                 calls = "\n".join(line for line in text.splitlines()
                                   if not line.lstrip().startswith("#"))
                 for m in CHECK_CALL.finditer(calls):
-                    checks[f"{int(m.group(1))}.{int(m.group(2))}"] = i
-    return code, checks
+                    major, minor = (m.group(1), m.group(2)) if m.group(1) else \
+                        (m.group(4), m.group(5))
+                    checks[f"{int(major)}.{int(minor)}"] = i
+                    passed[f"{int(major)}.{int(minor)}"] = m.group("function") or \
+                        m.group("function2")
+    return code, checks, passed
 
 
 def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
@@ -339,9 +350,16 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 
 
 def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
-                 seconds: float = MATCH_SECONDS) -> tuple[dict[str, int], dict[str, int]]:
-    """(:func:`match_cells`'s answer, exercise number -> the cell of its last check call)."""
-    code, checks = _scan(notebook["cells"], time.monotonic() + seconds)
+                 seconds: float = MATCH_SECONDS,
+                 arguments: dict[str, str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """(:func:`match_cells`'s answer, exercise number -> the cell of its last check call).
+
+    ``arguments``, if given, receives exercise number -> the name that last check call
+    passes (``exercise_7_1(my_iou)``: ``my_iou``), where it passes a plain name.
+    """
+    code, checks, passed = _scan(notebook["cells"], time.monotonic() + seconds)
+    if arguments is not None:
+        arguments.update({n: f for n, f in passed.items() if f and not iskeyword(f)})
     by_name: dict[str, list[_CodeCell]] = {}
     for cell in code:
         for name in dict.fromkeys(cell.defines):
@@ -522,20 +540,24 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
 
 
 def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                 after: Sequence[str] = ()) -> tuple[bool, str, float]:
+                 after: Sequence[str] = (), function: str | None = None
+                 ) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
     ``after``: definitions of the cells between the exercise's cell and its check, run
     after the cell as Run All does. Returns (passed, message, CPU seconds of the
-    learner's process).
+    learner's process). ``function``: the name the exercise's check call passes, the
+    function graded when the cells define it (else the lesson's name, else the last
+    public name the exercise cell defines: helpers come first).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, steps, settings, holder, list(after))
+    passed, message = _run_exercise(e, steps, settings, holder, list(after), function)
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                  holder: list, after: list[str]) -> tuple[bool, str]:
+                  holder: list, after: list[str], function: str | None = None
+                  ) -> tuple[bool, str]:
     from camcourse.checks import get_check
     from camcourse.checks._results import CheckResult
     from camcourse.coursework._library import library_without
@@ -559,8 +581,10 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
             return False, f"✘ Exercise {e.number}: {message}"
-        names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
-                                           *defined_names(steps[-1][1])]) if n]
+        defined = defined_names(steps[-1][1])
+        public = [n for n in defined if not n.startswith("_")]
+        names = [n for n in dict.fromkeys([function, getattr(check, "function", None),
+                                           e.function, *public[::-1], *defined[::-1]]) if n]
         try:
             header, _ = process.request({"op": "find", "names": names}, timeout=30)
         except ChannelError:
@@ -614,7 +638,8 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
                 for e in plan.expected}
     try:
-        where, checks = locate_cells(plan.notebook, plan.expected)
+        arguments: dict[str, str] = {}
+        where, checks = locate_cells(plan.notebook, plan.expected, arguments=arguments)
     except TimeoutError as exc:
         return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
     cells = plan.notebook["cells"]
@@ -646,7 +671,8 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         after = [t for i in range(where[e.number] + 1, ends[e.number])
                  if i not in chosen for t in needed.get(i, ())]
         try:
-            passed, message, cpu = run_exercise(e, steps, settings, after)
+            passed, message, cpu = run_exercise(e, steps, settings, after,
+                                                function=arguments.get(e.number))
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "

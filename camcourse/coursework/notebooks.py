@@ -140,7 +140,8 @@ def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str
     path = Path(path)
     data = read_file_bytes(path, follow_symlinks=follow_symlinks)
     try:
-        notebook = json.loads(data.decode("utf-8"))
+        # "utf-8-sig": a byte-order mark (an editor on Windows) is not part of the JSON
+        notebook = json.loads(data.decode("utf-8-sig"))
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
