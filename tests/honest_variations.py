@@ -1332,10 +1332,39 @@ def fixed_below_and_checked_through_an_alias(nb: dict, cells: list[int]) -> None
         nb["cells"] += [_code_cell(code), _code_cell(again)]
 
 
+def impl_in_a_timed_cell_above(nb: dict, cells: list[int]) -> None:
+    """Each function's code in a ``%%time`` (or ``%%capture``) cell above; the exercise
+    cell calls it."""
+    for k, i in reversed(list(enumerate(cells))):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        magic = "%%time" if k % 2 == 0 else "%%capture"
+        nb["cells"][i]["source"] = (f"def {name}(*args, **kwargs):\n"
+                                    f"    return _{name}_impl(*args, **kwargs)\n")
+        nb["cells"].insert(i, _code_cell(f"{magic}\n" + code.replace(
+            f"def {name}(", f"def _{name}_impl(", 1) + "\nprint('defined')\n"))
+
+
+def imports_in_guarded_blocks_above(nb: dict, cells: list[int]) -> None:
+    """The functions use NumPy imported in a ``try`` block with a print in its
+    ``except``, in a ``with warnings.catch_warnings()`` block, or bound in an ``if`` block
+    that also prints, in a cell above the first exercise."""
+    nb["cells"].insert(cells[0], _code_cell(
+        "import warnings\n\ntry:\n    import numpy as _np_try\nexcept ImportError:\n"
+        "    print('no NumPy')\n    _np_try = None\n\nwith warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore')\n    import numpy as _np_with\n\n"
+        "if _np_with is not None:\n    print('NumPy', _np_with.__version__)\n"
+        "    _np_if = _np_with\n"))
+    for k, i in enumerate(cells):
+        alias = ("_np_try", "_np_with", "_np_if")[k % 3]
+        nb["cells"][i + 1]["source"] = _text(nb["cells"][i + 1]).replace("np.", f"{alias}.")
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
            module_from_writefile, tags_lost_functions_bound_by_assignment,
            call_counter_in_a_cell_above, slow_demo_after_the_last_function,
-           renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias]
+           renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias,
+           impl_in_a_timed_cell_above, imports_in_guarded_blocks_above]
 """Honest notebook layouts; each must keep every exercise's full marks."""
