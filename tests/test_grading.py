@@ -500,6 +500,18 @@ def test_a_demo_that_runs_out_of_time_is_a_note_once_per_cell(monkeypatch):
                              "<exercise t>", {})
 
 
+def test_a_class_folder_unzipped_on_macos_or_saved_by_jupyter_holds_one_notebook_each(tmp_path):
+    from camcourse.coursework.grade import expand_submissions, student_name
+
+    for name in ("ann/03_x.ipynb", "ann/.ipynb_checkpoints/03_x-checkpoint.ipynb",
+                 "ann/._03_x.ipynb", "__MACOSX/ann/._03_x.ipynb", "bob/lesson/04_y.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"\x00\x05\x16\x07Mac OS X" if "._" in name else b"{}")
+    found = expand_submissions([tmp_path])
+    assert [(p.relative_to(tmp_path).as_posix(), student_name(p, f)) for p, f in found] == [
+        ("ann/03_x.ipynb", "ann"), ("bob/lesson/04_y.ipynb", "bob")]
+
+
 def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
     from camcourse.coursework.notebooks import read_notebook
 

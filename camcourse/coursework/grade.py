@@ -165,13 +165,21 @@ def read_seed(path: str | Path) -> int:
         raise ValueError(f"{path}: no seed on its first line") from None
 
 
+NOT_SUBMISSIONS = (".ipynb_checkpoints", "__MACOSX")
+"""Folders a submitted folder may hold that are no learner's work: Jupyter's autosaved
+copies, and the resource forks that a zip made on macOS unpacks (``__MACOSX/ann/._03_….ipynb``,
+and ``._03_….ipynb`` beside the notebook where unpacked without that folder)."""
+
+
 def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
-    """(file, the folder it was found in) pairs; folders searched for ``*.ipynb``."""
+    """(file, the folder it was found in) pairs; folders searched for ``*.ipynb``, but for
+    :data:`NOT_SUBMISSIONS` and macOS's ``._`` files."""
     found: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
             found += [(p, path) for p in sorted(path.rglob("*.ipynb"))
-                      if ".ipynb_checkpoints" not in p.parts]
+                      if not set(p.relative_to(path).parts) & set(NOT_SUBMISSIONS)
+                      and not p.name.startswith("._")]
         else:
             found.append((path, None))
     return found
