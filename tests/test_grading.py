@@ -512,6 +512,21 @@ def test_a_class_folder_unzipped_on_macos_or_saved_by_jupyter_holds_one_notebook
         ("ann/03_x.ipynb", "ann"), ("bob/lesson/04_y.ipynb", "bob")]
 
 
+def test_a_renamed_file_with_translated_headings_is_known_by_its_check_calls(tmp_path):
+    from camcourse.coursework.grade import read_submission
+    from camcourse.coursework.notebooks import read_notebook, source, write_notebook
+    from camcourse.paths import REPO_ROOT as ROOT
+
+    notebook = read_notebook(ROOT / "notebooks" / "student" / "03_scores_and_softmax.ipynb")
+    for cell in notebook["cells"]:
+        cell["metadata"] = {}
+        if cell["cell_type"] == "markdown":
+            cell["source"] = source(cell).replace("Exercise 3.", "Übung 3.")
+    write_notebook(notebook, tmp_path / "lektion3.ipynb")
+    plan = read_submission(tmp_path / "lektion3.ipynb", ROOT / "notebooks")
+    assert plan.lesson == 3 and [e.number for e in plan.expected] == ["3.1", "3.2"]
+
+
 def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
     from camcourse.coursework.notebooks import read_notebook
 

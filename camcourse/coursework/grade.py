@@ -258,8 +258,14 @@ def _load_check_module(spec: str) -> None:
 
 
 def _content_lesson(notebook: dict[str, Any]) -> int | None:
+    """The lesson of most ``Exercise N.M`` headings, else of most check calls (headings
+    renamed or translated: ``Übung 3.1``, and the check cells still call ``exercise_3_1``)."""
     numbers = [int(m.group(1)) for c in notebook["cells"] if c.get("cell_type") == "markdown"
                for m in HEADING.finditer(source(c))]
+    if not numbers:
+        numbers = [int(m.group(1) or m.group(4)) for c in notebook["cells"]
+                   if c.get("cell_type") == "code" for line in source(c).splitlines()
+                   if not line.lstrip().startswith("#") for m in CHECK_CALL.finditer(line)]
     return max(set(numbers), key=numbers.count) if numbers else None
 
 
@@ -268,9 +274,9 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
 
     The lesson is ``lesson``, else the file name's first ``NN_`` that is a lesson of the
     course (the headings' lesson where the name holds several), else its first ``NN_``,
-    else the notebook's exercise headings. Exercises and points come only from the
-    course's lesson notebook; a lesson the course does not have gives a plan with no
-    exercises and a problem.
+    else the notebook's exercise headings, else its check calls. Exercises and points come
+    only from the course's lesson notebook; a lesson the course does not have gives a plan
+    with no exercises and a problem.
     """
     number = lesson
     notebook = None
@@ -289,7 +295,7 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
     expected = reference_exercises(lessons_dir, number)
     if expected is None:
         what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \
-            "in the file name, NN_name.ipynb, nor in Exercise N.M headings)"
+            "in the file name, NN_name.ipynb, nor in Exercise N.M headings or check calls)"
         return Plan(notebook, [], number, f"the course has {what}: nothing to grade"
                     if number is None else f"the course has no {what}: nothing to grade")
     note = ""
