@@ -161,7 +161,8 @@ CASES = [
                  "start_new_session=True)\n" + RIGHT_42}, needs="seccomp"),
     Case("infinite_loop_function", 2, "4.2 loops forever; 4.3 right",
          {"4.2": "def scores_from_maps(maps, bias, reduce='mean'):\n    while True:\n        pass\n"}),
-    Case("infinite_loop_cell", 2, "the 4.2 cell loops at the top level; 4.3 right",
+    Case("infinite_loop_cell", 3, "the 4.2 cell loops at the top level above a right "
+         "function: the loop is stopped and noted, as a learner interrupts a demo; 4.3 right",
          {"4.2": "while True:\n    pass\n" + RIGHT_42}),
     Case("swallows_timeouts", 2, "4.2 loops and catches BaseException; 4.3 right",
          {"4.2": "import signal\ndef scores_from_maps(maps, bias, reduce='mean'):\n"

@@ -1145,6 +1145,19 @@ def instance_boxes(cam, threshold=0.2):
     return list(_boxes(cam, threshold))
 """),
     V("0.2", "a dataclass with an InitVar field", INITVAR_BOX),
+    # annotations are evaluated at the ``def``: the names they use come from other cells
+    V("0.1", "type hints naming np", """\
+def to_unit_float(images: np.ndarray) -> np.ndarray:
+    \"\"\"uint8 -> floats in [0, 1].\"\"\"
+    return images / 255.0
+"""),
+    V("9.1", "type hints naming np and torch", """\
+def preprocess(image: np.ndarray, *, mean: tuple[float, ...] = (0.485, 0.456, 0.406),
+               std: tuple[float, ...] = (0.229, 0.224, 0.225)) -> torch.Tensor:
+    x = torch.from_numpy(image).float().div(255)
+    x = (x - torch.tensor(mean)) / torch.tensor(std)
+    return x.permute(2, 0, 1).unsqueeze(0)
+"""),
     V("0.2", "a dataclass defined below, a forward reference", """\
 from __future__ import annotations
 
@@ -1269,8 +1282,89 @@ def tags_lost_functions_bound_by_assignment(nb: dict, cells: list[int]) -> None:
         cell["metadata"] = {}
 
 
+def call_counter_in_a_cell_above(nb: dict, cells: list[int]) -> None:
+    """Each function counts its calls in a module variable that a cell above sets
+    (``global calls`` in the function, ``calls = 0`` elsewhere)."""
+    for i in reversed(cells):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = code.replace(f"def {name}(", f"def _{name}_impl(", 1) + (
+            f"\n\ndef {name}(*args, **kwargs):\n    global calls\n    calls += 1\n"
+            f"    return _{name}_impl(*args, **kwargs)\n")
+        nb["cells"].insert(i, _code_cell("calls = 0\n"))
+
+
+def slow_demo_after_the_last_function(nb: dict, cells: list[int]) -> None:
+    """The last exercise cell tries its function in a demo loop that takes longer than the
+    grader's time for a cell (10 s of CPU); Run All waits for it."""
+    nb["cells"][cells[-1]]["source"] = _text(nb["cells"][cells[-1]]) + (
+        "\n\nimport time\n\nstart = time.process_time()\nwhile time.process_time() - start < 12:"
+        "\n    pass\nprint('tried')\nTRIED = True\n")
+
+
+def renamed_with_a_helper_above_it(nb: dict, cells: list[int]) -> None:
+    """Each function renamed (``my_iou``), after a helper of its own in the same cell; the
+    check is given the new name, or a lambda calling it."""
+    checks = [k for k, c in enumerate(nb["cells"])
+              if "check" in c.get("metadata", {}).get("tags", [])]
+    for n, (i, k) in enumerate(zip(cells, checks, strict=True)):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = "def _unused_helper(x):\n    return x\n\n\n" + code.replace(
+            f"def {name}(", f"def my_{name}(", 1)
+        passed = f"my_{name}" if n % 2 == 0 else f"lambda *a, **k: my_{name}(*a, **k)"
+        nb["cells"][k]["source"] = _text(nb["cells"][k]).replace(f"({name})", f"({passed})")
+
+
+def fixed_below_and_checked_through_an_alias(nb: dict, cells: list[int]) -> None:
+    """A wrong answer above its (failing) check; the fix at the end, checked through an
+    alias of the check (``from camcourse.checks import exercise_0_1 as check_it``) or
+    ``camcourse.checks.get_check("0.1")``."""
+    checks = [_text(c) for c in nb["cells"] if "check" in c.get("metadata", {}).get("tags", [])]
+    for n, (i, check) in enumerate(zip(cells, checks, strict=True)):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        check_name = check.split("(", 1)[0].rsplit(".", 1)[-1]  # exercise_N_M
+        number = check_name.removeprefix("exercise_").replace("_", ".")
+        nb["cells"][i]["source"] = f"def {name}(*args, **kwargs):\n    return None\n"
+        again = (f"from camcourse.checks import {check_name} as check_it\n\ncheck_it({name})\n"
+                 if n % 2 == 0 else f"camcourse.checks.get_check({number!r})({name})\n")
+        nb["cells"] += [_code_cell(code), _code_cell(again)]
+
+
+def impl_in_a_timed_cell_above(nb: dict, cells: list[int]) -> None:
+    """Each function's code in a ``%%time`` (or ``%%capture``) cell above; the exercise
+    cell calls it."""
+    for k, i in reversed(list(enumerate(cells))):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        magic = "%%time" if k % 2 == 0 else "%%capture"
+        nb["cells"][i]["source"] = (f"def {name}(*args, **kwargs):\n"
+                                    f"    return _{name}_impl(*args, **kwargs)\n")
+        nb["cells"].insert(i, _code_cell(f"{magic}\n" + code.replace(
+            f"def {name}(", f"def _{name}_impl(", 1) + "\nprint('defined')\n"))
+
+
+def imports_in_guarded_blocks_above(nb: dict, cells: list[int]) -> None:
+    """The functions use NumPy imported in a ``try`` block with a print in its
+    ``except``, in a ``with warnings.catch_warnings()`` block, or bound in an ``if`` block
+    that also prints, in a cell above the first exercise."""
+    nb["cells"].insert(cells[0], _code_cell(
+        "import warnings\n\ntry:\n    import numpy as _np_try\nexcept ImportError:\n"
+        "    print('no NumPy')\n    _np_try = None\n\nwith warnings.catch_warnings():\n"
+        "    warnings.simplefilter('ignore')\n    import numpy as _np_with\n\n"
+        "if _np_with is not None:\n    print('NumPy', _np_with.__version__)\n"
+        "    _np_if = _np_with\n"))
+    for k, i in enumerate(cells):
+        alias = ("_np_try", "_np_with", "_np_if")[k % 3]
+        nb["cells"][i + 1]["source"] = _text(nb["cells"][i + 1]).replace("np.", f"{alias}.")
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
-           module_from_writefile, tags_lost_functions_bound_by_assignment]
+           module_from_writefile, tags_lost_functions_bound_by_assignment,
+           call_counter_in_a_cell_above, slow_demo_after_the_last_function,
+           renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias,
+           impl_in_a_timed_cell_above, imports_in_guarded_blocks_above]
 """Honest notebook layouts; each must keep every exercise's full marks."""

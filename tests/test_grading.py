@@ -481,6 +481,93 @@ def test_magics_run_through_ipython_and_demo_lines_cost_nothing():
     assert isinstance(error, NameError) and namespace["g"]() == 1
 
 
+def test_a_demo_that_runs_out_of_time_is_a_note_once_per_cell(monkeypatch):
+    from camcourse.coursework import _runner
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 5:\n    pass\n"
+    namespace: dict = {}
+    monkeypatch.setattr(_runner, "_SECOND_WIND", [0.3])
+    with _runner._Budget(0.3):
+        error = _runner.run_cell("def f():\n    return 1\n" + spin + "def g():\n    return 2\n"
+                                 "N = 3\n", "<exercise t>", namespace)
+    assert isinstance(error, TimeoutError) and "line 5" in _runner._where(error)
+    assert namespace["f"]() + namespace["g"]() == 3 and namespace["N"] == 3
+    assert _runner._SECOND_WIND == [0.0]  # spent: a second slow statement fails the cell
+    for wind, code in ((0.0, spin), (0.3, spin + "x = 1\n" + spin.replace("5", "6"))):
+        monkeypatch.setattr(_runner, "_SECOND_WIND", [wind])
+        with pytest.raises(_runner._CpuTimeUp), _runner._Budget(0.3):
+            _runner.run_cell(code + "x = 1\ny = sum(1 for _ in iter(int, 1))\n",
+                             "<exercise t>", {})
+
+
+def test_a_class_folder_unzipped_on_macos_or_saved_by_jupyter_holds_one_notebook_each(tmp_path):
+    from camcourse.coursework.grade import expand_submissions, student_name
+
+    for name in ("ann/03_x.ipynb", "ann/.ipynb_checkpoints/03_x-checkpoint.ipynb",
+                 "ann/._03_x.ipynb", "__MACOSX/ann/._03_x.ipynb", "bob/lesson/04_y.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"\x00\x05\x16\x07Mac OS X" if "._" in name else b"{}")
+    found = expand_submissions([tmp_path])
+    assert [(p.relative_to(tmp_path).as_posix(), student_name(p, f)) for p, f in found] == [
+        ("ann/03_x.ipynb", "ann"), ("bob/lesson/04_y.ipynb", "bob")]
+
+
+def test_a_renamed_file_with_translated_headings_is_known_by_its_check_calls(tmp_path):
+    from camcourse.coursework.grade import read_submission
+    from camcourse.coursework.notebooks import read_notebook, source, write_notebook
+    from camcourse.paths import REPO_ROOT as ROOT
+
+    notebook = read_notebook(ROOT / "notebooks" / "student" / "03_scores_and_softmax.ipynb")
+    for cell in notebook["cells"]:
+        cell["metadata"] = {}
+        if cell["cell_type"] == "markdown":
+            cell["source"] = source(cell).replace("Exercise 3.", "Übung 3.")
+    write_notebook(notebook, tmp_path / "lektion3.ipynb")
+    plan = read_submission(tmp_path / "lektion3.ipynb", ROOT / "notebooks")
+    assert plan.lesson == 3 and [e.number for e in plan.expected] == ["3.1", "3.2"]
+
+
+def test_a_notebook_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from camcourse.coursework.notebooks import read_notebook
+
+    path = tmp_path / "03_scores_and_softmax.ipynb"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"cells": [], "nbformat": 4}).encode())
+    assert read_notebook(path)["cells"] == []
+
+
+def test_the_function_graded_is_the_one_the_check_call_passes():
+    from camcourse.coursework.grade import locate_cells
+    from camcourse.coursework.notebooks import Exercise
+
+    def code(text: str) -> dict:
+        return {"cell_type": "code", "metadata": {}, "source": text}
+
+    nb = {"cells": [code("def softmax(s):\n    return s\n"), code("exercise_3_2(softmax)"),
+                    code("def softmax(s):\n    return 2 * s\n"),  # the fix, checked again
+                    code("from camcourse.checks import exercise_3_2 as check\ncheck(softmax)"),
+                    code("def my_iou(a, b):\n    return 0\n"), code("exercise_7_1(my_iou)"),
+                    code("get_check('3.1')(lambda x: x)")]}
+    expected = [Exercise("3.2", "", 0, 1, 1.0, "softmax"), Exercise("7.1", "", 4, 5, 1.0, "iou"),
+                Exercise("3.1", "", 6, None, 1.0, "class_scores")]
+    arguments: dict = {}
+    where, checks = locate_cells(nb, expected, arguments=arguments)
+    assert checks == {"3.2": 3, "7.1": 5, "3.1": 6} and where["3.2"] == 2
+    assert arguments == {"7.1": "my_iou"}  # the alias call passes no name on its line
+
+
+def test_annotations_and_global_statements_need_the_names_they_read():
+    from camcourse.coursework.notebooks import free_names, needed_definitions
+
+    assert free_names("def f(x: np.ndarray, *a: T, k: K = 1, **kw: W) -> torch.Tensor:\n"
+                      "    return x\n") == {"np", "T", "K", "W", "torch"}
+    assert free_names("def f(x):\n    global calls\n    calls += 1\n    return x\n") == \
+        {"calls"}
+    kept = needed_definitions(["import numpy as np\ncalls = 0\nother = 1\n"],
+                              free_names("def f(x: np.ndarray):\n    global calls\n"
+                                         "    calls += 1\n"))
+    assert kept == [["import numpy as np", "calls = 0"]]
+
+
 def test_a_top_level_await_runs_as_in_ipython():
     from camcourse.coursework._runner import run_cell
 

@@ -72,6 +72,11 @@ def _on_alarm(signum, frame):
     raise _CpuTimeUp
 
 
+_SECOND_WIND = [0.0]
+"""CPU seconds the rest of a cell gets after one of its statements ran out of time: set
+by each ``exec`` request, spent at most once (a nested ``%%time`` shares it)."""
+
+
 class _Budget:
     """Raise :class:`_CpuTimeUp` after ``seconds`` of CPU time (re-fired every 50 ms)."""
 
@@ -211,7 +216,10 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
     After a statement raises, only definitions (imports, ``def``, ``class``, assignments
     to names, ``try`` blocks of those: ``notebooks.statement_binds``) still run: a demo
     line using another cell's variables costs nothing, the function and the constants
-    after it are graded. ``SyntaxError`` and :class:`_CpuTimeUp` propagate.
+    after it are graded. ``SyntaxError`` propagates. A statement that runs out of CPU
+    time (a demo training loop) is stopped and reported like one that raises, once per
+    ``exec`` request: the alarm is set again to :data:`_SECOND_WIND` for the definitions
+    after it; otherwise, and for a second one, :class:`_CpuTimeUp` propagates.
     """
     from camcourse.coursework.notebooks import statement_binds
 
@@ -230,8 +238,14 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
                 asyncio.run(eval(statement, namespace))  # noqa: S307 - as exec below
             else:
                 exec(statement, namespace)  # noqa: S102 - running submissions is the job
-        except _CpuTimeUp:
-            raise
+        except _CpuTimeUp as exc:
+            seconds, _SECOND_WIND[0] = _SECOND_WIND[0], 0.0
+            if first is not None or seconds <= 0:
+                raise
+            signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
+            first = TimeoutError("the statement ran out of CPU time and was stopped (Run "
+                                 "All would have waited for it)").with_traceback(
+                                     exc.__traceback__)
         except BaseException as exc:  # noqa: BLE001 - reported, the cell goes on
             first = first or exc
     return first
@@ -428,6 +442,7 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
         return {"status": "ok", "failed": failed}, []
     if op == "exec":
         code_text, filename = as_python(header["source"]), header["filename"]
+        _SECOND_WIND[0] = float(header.get("rest_cpu") or 0.0)
         try:
             with tools.budget(header["cpu"]):
                 error = run_cell(code_text, filename, namespace)

@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from keyword import iskeyword
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,13 @@ for the learner's process. The check reads what came back in this (unconfined) p
 11.3's check turns every box into a tuple, and a reply of 8 million one-byte "boxes" took
 it 38 s and 470 MB (the wire allows 256 MB: some 16 minutes and 12 GB); an answer the
 exercise asks for takes it milliseconds."""
-# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise
-CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*\(")
+# at most 4 digits: int() of a learner's 5,000-digit "exercise_999…_1(" would raise.
+# A check is called as ``exercise_3_2(softmax)``, through an alias imported in the same
+# place (``from camcourse.checks import exercise_3_2 as check``) or as
+# ``get_check("3.2")(softmax)``; ``function`` is the name it is given, if a plain name.
+CHECK_CALL = re.compile(r"exercise_(\d{1,4})_(\d{1,4})\s*(?:\(\s*(?P<function>[^\W\d]\w*)?|as\s)"
+                        r"|get_check\(\s*[\"'](\d{1,4})\.(\d{1,4})[\"']\s*\)\s*\("
+                        r"\s*(?P<function2>[^\W\d]\w*)?")
 
 
 @dataclass(frozen=True)
@@ -184,13 +190,21 @@ def read_seed(path: str | Path) -> int:
         raise ValueError(f"{path}: no seed on its first line") from None
 
 
+NOT_SUBMISSIONS = (".ipynb_checkpoints", "__MACOSX")
+"""Folders a submitted folder may hold that are no learner's work: Jupyter's autosaved
+copies, and the resource forks that a zip made on macOS unpacks (``__MACOSX/ann/._03_….ipynb``,
+and ``._03_….ipynb`` beside the notebook where unpacked without that folder)."""
+
+
 def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | None]]:
-    """(file, the folder it was found in) pairs; folders searched for ``*.ipynb``."""
+    """(file, the folder it was found in) pairs; folders searched for ``*.ipynb``, but for
+    :data:`NOT_SUBMISSIONS` and macOS's ``._`` files."""
     found: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
             found += [(p, path) for p in notebooks_under(path)
-                      if ".ipynb_checkpoints" not in p.parts]
+                      if not set(p.relative_to(path).parts) & set(NOT_SUBMISSIONS)
+                      and not p.name.startswith("._")]
         else:
             found.append((path, None))
     return found
@@ -299,8 +313,14 @@ def _load_check_module(spec: str) -> None:
 
 
 def _content_lesson(notebook: dict[str, Any]) -> int | None:
+    """The lesson of most ``Exercise N.M`` headings, else of most check calls (headings
+    renamed or translated: ``Übung 3.1``, and the check cells still call ``exercise_3_1``)."""
     numbers = [int(m.group(1)) for c in notebook["cells"] if c.get("cell_type") == "markdown"
                for m in HEADING.finditer(source(c))]
+    if not numbers:
+        numbers = [int(m.group(1) or m.group(4)) for c in notebook["cells"]
+                   if c.get("cell_type") == "code" for line in source(c).splitlines()
+                   if not line.lstrip().startswith("#") for m in CHECK_CALL.finditer(line)]
     return max(set(numbers), key=numbers.count) if numbers else None
 
 
@@ -309,9 +329,9 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
 
     The lesson is ``lesson``, else the file name's first ``NN_`` that is a lesson of the
     course (the headings' lesson where the name holds several), else its first ``NN_``,
-    else the notebook's exercise headings. Exercises and points come only from the
-    course's lesson notebook; a lesson the course does not have gives a plan with no
-    exercises and a problem.
+    else the notebook's exercise headings, else its check calls. Exercises and points come
+    only from the course's lesson notebook; a lesson the course does not have gives a plan
+    with no exercises and a problem.
     """
     number = lesson
     notebook = None
@@ -330,7 +350,7 @@ def read_submission(path: Path, lessons_dir: Path, lesson: int | None = None) ->
     expected = reference_exercises(lessons_dir, number)
     if expected is None:
         what = f"lesson {number:02d}" if number is not None else "no lesson number (neither " \
-            "in the file name, NN_name.ipynb, nor in Exercise N.M headings)"
+            "in the file name, NN_name.ipynb, nor in Exercise N.M headings or check calls)"
         return Plan(notebook, [], number, f"the course has {what}: nothing to grade"
                     if number is None else f"the course has no {what}: nothing to grade")
     note = ""
@@ -353,12 +373,13 @@ class _CodeCell:
     defines: list[str]
 
 
-def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict]:
-    """Every code cell (tag, headings above it, names it defines) and each exercise's last
-    check call (commented-out lines are not calls)."""
+def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell], dict, dict]:
+    """Every code cell (tag, headings above it, names it defines), each exercise's last
+    check call (commented-out lines are not calls) and the name that call passes."""
     heads: frozenset[str] = frozenset()
     code: list[_CodeCell] = []
     checks: dict[str, int] = {}
+    passed: dict[str, str | None] = {}
     for i, cell in enumerate(cells):
         if i % 512 == 0 and time.monotonic() > deadline:
             raise TimeoutError(f"reading the notebook's cells took more than {MATCH_SECONDS:g} s")
@@ -371,12 +392,16 @@ def _scan(cells: list[dict[str, Any]], deadline: float) -> tuple[list[_CodeCell]
             cell_tags = tags(cell)
             code.append(_CodeCell(i, EXERCISE_TAG in cell_tags, heads,
                                   bound_names(text) if text.strip() else []))
-            if CHECK_TAG in cell_tags or "exercise_" in text:
+            if CHECK_TAG in cell_tags or "exercise_" in text or "get_check" in text:
                 calls = "\n".join(line for line in text.splitlines()
                                   if not line.lstrip().startswith("#"))
                 for m in CHECK_CALL.finditer(calls):
-                    checks[f"{int(m.group(1))}.{int(m.group(2))}"] = i
-    return code, checks
+                    major, minor = (m.group(1), m.group(2)) if m.group(1) else \
+                        (m.group(4), m.group(5))
+                    checks[f"{int(major)}.{int(minor)}"] = i
+                    passed[f"{int(major)}.{int(minor)}"] = m.group("function") or \
+                        m.group("function2")
+    return code, checks, passed
 
 
 def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
@@ -394,9 +419,16 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 
 
 def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
-                 seconds: float = MATCH_SECONDS) -> tuple[dict[str, int], dict[str, int]]:
-    """(:func:`match_cells`'s answer, exercise number -> the cell of its last check call)."""
-    code, checks = _scan(notebook["cells"], time.monotonic() + seconds)
+                 seconds: float = MATCH_SECONDS,
+                 arguments: dict[str, str] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """(:func:`match_cells`'s answer, exercise number -> the cell of its last check call).
+
+    ``arguments``, if given, receives exercise number -> the name that last check call
+    passes (``exercise_7_1(my_iou)``: ``my_iou``), where it passes a plain name.
+    """
+    code, checks, passed = _scan(notebook["cells"], time.monotonic() + seconds)
+    if arguments is not None:
+        arguments.update({n: f for n, f in passed.items() if f and not iskeyword(f)})
     by_name: dict[str, list[_CodeCell]] = {}
     for cell in code:
         for name in dict.fromkeys(cell.defines):
@@ -504,9 +536,12 @@ def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str
     from camcourse.coursework._wire import ChannelError, ChannelTimeout, type_label
 
     limit = settings.cell_timeout
+    # a demo statement that runs out of time is stopped and noted like one that raises;
+    # the definitions after it get the same time again (the runner's ``_SECOND_WIND``)
     try:
         header, _ = process.request({"op": "exec", "source": code, "cpu": limit,
-                                     "filename": f"<exercise {label}>"}, timeout=3 * limit + 10)
+                                     "rest_cpu": limit, "filename": f"<exercise {label}>"},
+                                    timeout=6 * limit + 10)
     except ChannelTimeout:
         return False, f"the exercise cell did not finish within {limit:g} s"
     except ChannelError:
@@ -593,17 +628,21 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
 
 
 def run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                 after: Sequence[str] = (), replay: Replay | None = None
+                 after: Sequence[str] = (), replay: Replay | None = None,
+                 function: str | None = None
                  ) -> tuple[bool, str, float]:
     """Grade exercise ``e`` whose cell is the last of ``steps`` (see :func:`_prepare`).
 
     ``after``: definitions of the cells between the exercise's cell and its check, run
     after the cell as Run All does. ``replay``: what the submission's earlier exercises
-    learnt (:class:`Replay`). Returns (passed, message, CPU seconds of the learner's
-    process).
+    learnt (:class:`Replay`). ``function``: the name the exercise's check call passes,
+    the function graded when the cells define it (else the lesson's name, else the last
+    public name the exercise cell defines: helpers come first). Returns (passed, message,
+    CPU seconds of the learner's process).
     """
     holder: list = []  # the learner's process, once started, for its CPU time
-    passed, message = _run_exercise(e, steps, settings, holder, list(after), replay)
+    passed, message = _run_exercise(e, steps, settings, holder, list(after), replay,
+                                    function)
     return passed, message, holder[0].cpu_seconds_used if holder else 0.0
 
 
@@ -641,7 +680,8 @@ class _deadline:
 
 
 def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
-                  holder: list, after: list[str], replay: Replay | None = None
+                  holder: list, after: list[str], replay: Replay | None = None,
+                  function: str | None = None
                   ) -> tuple[bool, str]:
     from camcourse.checks import get_check
     from camcourse.checks._results import CheckResult
@@ -666,8 +706,10 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
             return False, f"✘ Exercise {e.number}: the learner's process did not start ({exc})"
         if not ran:
             return False, f"✘ Exercise {e.number}: {message}"
-        names = [n for n in dict.fromkeys([getattr(check, "function", None), e.function,
-                                           *defined_names(steps[-1][1])]) if n]
+        defined = defined_names(steps[-1][1])
+        public = [n for n in defined if not n.startswith("_")]
+        names = [n for n in dict.fromkeys([function, getattr(check, "function", None),
+                                           e.function, *public[::-1], *defined[::-1]]) if n]
         try:
             header, _ = process.request({"op": "find", "names": names}, timeout=30)
         except ChannelError:
@@ -727,7 +769,8 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         return {e.number: (False, f"✘ Exercise {e.number}: {plan.problem}", True)
                 for e in plan.expected}
     try:
-        where, checks = locate_cells(plan.notebook, plan.expected)
+        arguments: dict[str, str] = {}
+        where, checks = locate_cells(plan.notebook, plan.expected, arguments=arguments)
     except TimeoutError as exc:
         return {e.number: (False, f"✘ Exercise {e.number}: {exc}", True) for e in plan.expected}
     cells = plan.notebook["cells"]
@@ -760,7 +803,8 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         after = [t for i in range(where[e.number] + 1, ends[e.number])
                  if i not in chosen for t in needed.get(i, ())]
         try:
-            passed, message, cpu = run_exercise(e, steps, settings, after, replay)
+            passed, message, cpu = run_exercise(e, steps, settings, after, replay,
+                                                function=arguments.get(e.number))
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "

@@ -151,7 +151,8 @@ def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str
     if cells > MAX_CELLS:  # counted before parsing: the parse is what takes the memory
         raise ValueError(f"{path}: {cells:,} cells, over the limit of {MAX_CELLS:,}")
     try:
-        notebook = json.loads(data.decode("utf-8"))
+        # "utf-8-sig": a byte-order mark (an editor on Windows) is not part of the JSON
+        notebook = json.loads(data.decode("utf-8-sig"))
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
@@ -506,11 +507,21 @@ def _free_in(tree: ast.AST) -> set[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             outer = [*node.args.defaults, *[d for d in node.args.kw_defaults if d]]
             if not isinstance(node, ast.Lambda):
+                # decorators and annotations are evaluated where the function is defined
+                # (``def f(x: np.ndarray) -> np.ndarray`` needs ``np`` at its ``def``)
                 outer += node.decorator_list
+                arguments = (*node.args.posonlyargs, *node.args.args, node.args.vararg,
+                             *node.args.kwonlyargs, node.args.kwarg)
+                outer += [a.annotation for a in arguments if a and a.annotation]
+                outer += [node.returns] if node.returns else []
             for child in outer:
                 visit(child, local)
             body = node.body if isinstance(node.body, list) else [node.body]
-            inner = local | stores([node.args, *body])
+            # ``global counter`` makes ``counter`` the module's, also where it is assigned
+            shared = {name for top in body for n in ast.walk(top)
+                      if isinstance(n, ast.Global) for name in n.names}
+            free.update(shared)
+            inner = (local | stores([node.args, *body])) - shared
             for child in body:
                 visit(child, inner)
             return
@@ -570,14 +581,19 @@ def _target_names(target: ast.expr) -> set[str] | None:
 def statement_binds(node: ast.stmt) -> set[str] | None:
     """The names a top-level statement defines, or None if it is not a definition.
 
-    Definitions: imports, ``def``, ``class``, assignments to names, and ``try`` / ``if``
-    blocks made only of those (``try: import scipy`` ``except ImportError: scipy = None``).
-    Expression statements, loops, ``with`` blocks and attribute or item assignments are not.
+    Definitions: imports, ``def``, ``class``, assignments to names, and ``try`` / ``if`` /
+    ``with`` blocks that define one of those (``try: import scipy`` ``except ImportError:
+    print("no scipy"); scipy = None``; ``with warnings.catch_warnings(): import sklearn``):
+    such a block runs whole, as Run All runs it, when a name it binds is needed.
+    Expression statements, loops, blocks that bind nothing and attribute or item
+    assignments are not.
 
     >>> statement_binds(ast.parse("device = 'cpu'").body[0])
     {'device'}
     >>> statement_binds(ast.parse("model.fit(x)").body[0]) is None
     True
+    >>> sorted(statement_binds(ast.parse("if True:\\n    print(1)\\n    def f(): pass").body[0]))
+    ['f']
     """
     if isinstance(node, ast.Import | ast.ImportFrom):
         return _bound_names(node)
@@ -594,20 +610,25 @@ def statement_binds(node: ast.stmt) -> set[str] | None:
     if isinstance(node, ast.AnnAssign | ast.AugAssign):
         return _target_names(node.target) if (
             not isinstance(node, ast.AnnAssign) or node.value is not None) else None
-    if isinstance(node, ast.Try | ast.If):
-        blocks = [node.body, node.orelse]
+    if isinstance(node, ast.Try | ast.If | ast.With | ast.AsyncWith):
+        names = set()
+        if isinstance(node, ast.With | ast.AsyncWith):
+            blocks = [node.body]
+            for item in node.items:
+                names |= (_target_names(item.optional_vars) or set()) \
+                    if item.optional_vars is not None else set()
+        else:
+            blocks = [node.body, node.orelse]
         if isinstance(node, ast.Try):
             blocks += [h.body for h in node.handlers] + [node.finalbody]
-        names = set()
+        found = False  # the block defines something (``with open(f) as h: pass`` does not)
         for block in blocks:
             for inner in block:
-                if isinstance(inner, ast.Pass):
-                    continue
                 bound = statement_binds(inner)
-                if bound is None:
-                    return None
-                names |= bound
-        return names or None
+                if bound:
+                    names |= bound
+                    found = True
+        return names if found else None
     return None
 
 
@@ -661,7 +682,20 @@ def _writes_file(node: ast.stmt) -> bool:
             and call.args[0].value in ("writefile", "file"))
 
 
-def definitions(code: str, *, ipython: bool = True) -> list[tuple[str, set[str], set[str]]]:
+def _timed_body(node: ast.stmt) -> str | None:
+    """The code of ``get_ipython().run_cell_magic('time', '', code)`` (``%%time``,
+    ``%%timeit``, ``%%capture``, ``%%prun``: magics that run their cell's Python)."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run_cell_magic" and len(call.args) == 3
+            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+            and call.args[0].value in ("time", "timeit", "capture", "prun")):
+        return call.args[2].value
+    return None
+
+
+def definitions(code: str, *, ipython: bool = True,
+                depth: int = 0) -> list[tuple[str, set[str], set[str]]]:
     """A cell's top-level definitions: (source, names bound, names used), in order.
 
     Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
@@ -678,6 +712,10 @@ def definitions(code: str, *, ipython: bool = True) -> list[tuple[str, set[str],
     segment = _segments(code)
     found = []
     for node in tree.body:
+        body = _timed_body(node)
+        if body is not None and depth < 2:  # ``%%time`` above a helper: its code runs once
+            found += definitions(body, ipython=ipython, depth=depth + 1)
+            continue
         bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
         text = segment(node) if bound is not None else None
         if text:
