@@ -202,9 +202,7 @@ def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | N
     found: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += [(p, path) for p in notebooks_under(path)
-                      if not set(p.relative_to(path).parts) & set(NOT_SUBMISSIONS)
-                      and not p.name.startswith("._")]
+            found += [(p, path) for p in notebooks_under(path)]
         else:
             found.append((path, None))
     return found
@@ -212,7 +210,8 @@ def expand_submissions(paths: Iterable[str | Path]) -> list[tuple[Path, Path | N
 
 def notebooks_under(folder: Path) -> list[Path]:
     """Every ``*.ipynb`` under ``folder`` (files, links and directories so named), sorted,
-    as ``folder.rglob("*.ipynb")`` finds them: links are listed, never followed into.
+    as ``folder.rglob("*.ipynb")`` finds them: links are listed, never followed into; the
+    folders of :data:`NOT_SUBMISSIONS` are not searched and macOS's ``._`` files are left out.
 
     Iterative: ``rglob`` recurses once per level, and a submitted folder holding 1,500
     nested directories (an archive a learner made) raised ``RecursionError`` before a
@@ -229,13 +228,13 @@ def notebooks_under(folder: Path) -> list[Path]:
             continue
         for entry in entries:
             path = current / entry.name
-            if entry.name.endswith(".ipynb"):
+            if entry.name.endswith(".ipynb") and not entry.name.startswith("._"):
                 found.append(path)
             try:
                 inside = entry.is_dir(follow_symlinks=False)
             except OSError:
                 inside = False
-            if inside and entry.name != ".ipynb_checkpoints":
+            if inside and entry.name not in NOT_SUBMISSIONS:
                 stack.append(path)
     return sorted(found)
 
