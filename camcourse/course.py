@@ -133,10 +133,12 @@ _SETUP_CELL = '''\
 # lessons) from the course's repository and installs them.
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 
 COURSE = "{repo_url}"
+HELP = COURSE + "/blob/{branch}/docs/get-started.md"  # the ways to install
 ON_COLAB = "google.colab" in sys.modules
 
 
@@ -145,8 +147,51 @@ class SetUpError(Exception):
         return [f"SET-UP FAILED: {{self}}"]
 
 
-if ON_COLAB or None in (importlib.util.find_spec("camlib"),
-                        importlib.util.find_spec("camcourse")):
+def _why(error):
+    """What went wrong, and what to do, in one line."""
+    said = (getattr(error, "stderr", None) or "").strip()
+    last = said.splitlines()[-1] if said else str(error)
+    if isinstance(error, FileNotFoundError) and error.filename == "git":
+        return ("git is not installed, and this cell needs it to fetch the course: "
+                "install git (https://git-scm.com/downloads), then run this cell "
+                "again.")
+    if "No module named pip" in said:
+        return (f"this kernel's Python ({{sys.executable}}) has no pip: run "
+                f"`{{sys.executable}} -m ensurepip --upgrade` in a terminal, then this "
+                "cell again.")
+    if "externally-managed-environment" in said:
+        return (f"this kernel's Python ({{sys.executable}}) belongs to the system "
+                "and pip may not install into it: open the lesson from a virtual "
+                "environment (`python3 -m venv ~/cam && ~/cam/bin/pip install "
+                "jupyterlab && ~/cam/bin/jupyter lab`), then run this cell again.")
+    offline = ("resolve host", "unable to access", "name resolution", "NewConnection",
+               "No matching distribution", "unreachable", "timed out")
+    if any(word in said for word in offline):
+        return (f"offline: {{COURSE}} could not be reached. Connect to the network and "
+                "run this cell again; once is enough, afterwards no lesson needs the "
+                f"network. [{{last}}]")
+    return (f"camlib and camcourse could not be installed: run this cell again, and if "
+            f"it fails again see {{HELP}} [{{last}}]")
+
+
+if sys.version_info < (3, 10):
+    raise SetUpError(
+        f"this kernel runs Python {{sys.version.split()[0]}} and the course needs 3.10 "
+        "or newer: pick a newer Python in Kernel > Change kernel, or install one.")
+MISSING = None in (importlib.util.find_spec("camlib"),
+                   importlib.util.find_spec("camcourse"))
+HERE = os.path.abspath(os.getcwd())
+CLONE = next((folder for folder in (HERE, os.path.dirname(HERE),
+                                    os.path.dirname(os.path.dirname(HERE)))
+              if os.path.isfile(os.path.join(folder, "camcourse", "course.json"))),
+             None)
+if MISSING and CLONE and not ON_COLAB:
+    raise SetUpError(
+        f"this lesson is in a clone of the course ({{CLONE}}), but this kernel's Python "
+        f"({{sys.executable}}) has not installed it: run `make lab` there (without "
+        "make: `python -m camcourse.course lab`) and open the lesson in the JupyterLab "
+        "it starts.")
+if ON_COLAB or MISSING:
     cache = os.environ.get("CAMLIB_CACHE", os.path.expanduser("~/.cache/camlib"))
     where = os.path.join(cache, "cam-course-{version}")
     if ON_COLAB:
@@ -156,27 +201,23 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
           "they are missing)")
     try:
         if not os.path.isdir(where):
-            # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/.
+            # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/,
+            # made beside its place and moved there whole: a failed try leaves nothing.
+            part = where + ".part"
+            shutil.rmtree(part, ignore_errors=True)
             subprocess.run(["git", "clone", "--quiet", "--depth", "1",
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
-                            COURSE, where], check=True, capture_output=True, text=True)
-            subprocess.run(["git", "-C", where, "sparse-checkout", "set",
+                            COURSE, part], check=True, capture_output=True, text=True)
+            subprocess.run(["git", "-C", part, "sparse-checkout", "set",
                             {sparse}],
                            check=True, capture_output=True, text=True)
+            os.replace(part, where)
         # --no-deps on Colab: its torch, numpy and ipywidgets stay as they are.
         subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                         *(["--no-deps"] if ON_COLAB else []), "-e", where],
                        check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        said = (getattr(error, "stderr", None) or "").strip().splitlines()
-        why = said[-1] if said else str(error)  # git or pip: its last word
-        raise SetUpError(
-            f"camlib and camcourse are not installed and could not be fetched ({{why}}). "
-            "Offline? Nothing can be installed without the network: connect and "
-            "run this cell again (once is enough), or open the lesson where the "
-            "course is installed (`python -m camcourse.course lab` in a clone of "
-            f"{{COURSE}})."
-        ) from None
+        raise SetUpError(_why(error)) from None
     sys.path.insert(0, where)
 
 import torch  # noqa: E402 - after the install above
@@ -214,6 +255,7 @@ def setup_cell_source(setting: Setting, version: str = __version__) -> str:
     sparse = ", ".join(f'"{p}"' for p in SPARSE_PATHS)
     return _SETUP_CELL.format(repo_url=setting.repo_url, branch=setting.branch,
                               version=version, colab_dir=CLONE_DIR_ON_COLAB, sparse=sparse)
+
 
 
 # --- The commands: `make lab` and `make test` without make --------------------------------
