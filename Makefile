@@ -52,6 +52,12 @@ lint: $(TEST_STAMP)
 
 # Point the course at its repository (badges, set-up cells, student copies, docs):
 #   make publish REPO=https://github.com/ME/cam-course [BRANCH=main]
+# Without REPO it would only re-sync with the current setting: stop before installing anything.
+ifneq ($(filter publish,$(MAKECMDGOALS)),)
+ifeq ($(REPO),)
+$(error usage: make publish REPO=https://github.com/OWNER/NAME [BRANCH=main])
+endif
+endif
 publish: $(TEST_STAMP)
 	$(BIN)/python -m camcourse.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 

@@ -423,6 +423,14 @@ def sphinx_command(stage_dir: Path, out: Path) -> list[str]:
             str(out / "html")]
 
 
+def folders(out: Path, edition: str) -> tuple[Path, Path, Path]:
+    """The site's folder (``--out``), the staged sources and the cache of executed lessons,
+    all absolute: Sphinx reads ``html_static_path`` (CAMLIB_BOOK_STATIC) relative to
+    book/conf.py's folder, so a relative ``--out`` would point it at book/build/…"""
+    out = Path(os.path.abspath(out))
+    return out, out.parent / "book-src", out.parent / "book-cache" / edition
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
@@ -433,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                              "page; student: neither (default: %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    cache = args.out.parent / "book-cache" / args.edition  # each edition keeps its own
+    out, stage_dir, cache = folders(args.out, args.edition)  # each edition its own cache
     cache.mkdir(parents=True, exist_ok=True)
     lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
     executed, todo = {}, []
@@ -457,13 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     for stale in cache.glob("*.ipynb"):
         if stale not in executed.values():
             stale.unlink()
-    stage_dir = args.out.parent / "book-src"
     stage(stage_dir, executed, args.edition)
-    html = args.out / "html"
-    for built in (html, args.out / "doctrees"):  # an edition's site holds nothing of the
+    html = out / "html"
+    for built in (html, out / "doctrees"):  # an edition's site holds nothing of the
         if built.exists():                        # other's (answers, solutions)
             shutil.rmtree(built)
-    subprocess.run(sphinx_command(stage_dir, args.out), check=True,
+    subprocess.run(sphinx_command(stage_dir, out), check=True,
                    env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static"),
                         "CAMLIB_BOOK_EDITION": args.edition})
     pages = sorted(html.rglob("*.html"))

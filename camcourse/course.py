@@ -328,6 +328,19 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     return steps
 
 
+def _failed(step: list[str]) -> str:
+    """What a failed step of :func:`plan` means for the learner, in one line."""
+    if step[1:3] == ["-m", "venv"]:
+        return ("could not create .venv (on Debian and Ubuntu: sudo apt install "
+                "python3-venv)")
+    if step[1:4] == ["-m", "pip", "install"]:
+        return ("installing failed: the first run downloads the course's packages and "
+                "needs the network; pip's message is above")
+    if step[1:3] == ["-m", "pytest"]:
+        return "some tests failed (listed above)"
+    return "this step failed"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m camcourse.course",
@@ -342,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the steps, run nothing")
     args = parser.parse_args(argv)
+    if sys.version_info < (3, 10) and args.command != "clone-line":
+        print(f"error: this is Python {sys.version.split()[0]} and the course needs 3.10 or "
+              f"newer: install one from https://www.python.org/downloads/ and run this "
+              f"command with it (on Windows: py -3.12 -m camcourse.course {args.command})",
+              file=sys.stderr)
+        return 2
     if args.command == "clone-line":
         print(load_setting().clone_line())
         return 0
@@ -359,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, MPLBACKEND="Agg") if args.command == "test" else None
         code = subprocess.call(step, cwd=REPO_ROOT, env=env)
         if code != 0:
-            print(f"error: this step failed (exit status {code})", file=sys.stderr)
+            print(f"error: {_failed(step)} (exit status {code})", file=sys.stderr)
             return code
         if "install" in step and step[-1].startswith(str(REPO_ROOT)):
             (REPO_ROOT / ".venv" / f".installed-{args.command}").touch()

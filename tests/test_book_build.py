@@ -184,6 +184,17 @@ def test_the_doctrees_are_written_beside_the_site_not_inside_it(tmp_path):
     assert doctrees == str(tmp_path / "book" / "doctrees")
 
 
+def test_a_relative_out_folder_is_made_absolute(tmp_path, monkeypatch):
+    """Sphinx reads the static path from book/ (conf.py's folder): a relative --out would
+    point it at book/build/book-src/_static, which does not exist."""
+    build = _build_module()
+    monkeypatch.chdir(tmp_path)
+    out, staged, cache = build.folders(build.Path("site/book"), "student")
+    assert out == tmp_path / "site" / "book"
+    assert staged == tmp_path / "site" / "book-src"
+    assert cache == tmp_path / "site" / "book-cache" / "student"
+
+
 def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_names():
     from camcourse.course import Setting, colab_url
 

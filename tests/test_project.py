@@ -216,6 +216,51 @@ def test_course_command_dry_run_prints_the_steps_and_runs_nothing(tmp_path):
     assert line.stdout.startswith("git clone --branch ")
 
 
+def test_course_command_on_an_old_python_names_the_version_it_needs(tmp_path):
+    """Windows' `python` may be older than the course: one line before anything is made."""
+    import subprocess
+    import sys
+
+    old = ("import sys; sys.version = '3.9.13 (main)'; sys.version_info = (3, 9, 13); "
+           "import camcourse.course as c; raise SystemExit(c.main(['lab']))")
+    run = subprocess.run([sys.executable, "-c", old], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == ("error: this is Python 3.9.13 and the course needs 3.10 or newer: "
+                          "install one from https://www.python.org/downloads/ and run this "
+                          "command with it (on Windows: py -3.12 -m camcourse.course lab)\n")
+
+
+def test_course_command_says_what_a_failed_step_means(tmp_path, monkeypatch, capsys):
+    from camcourse import course
+
+    steps = course.plan("lab", root=tmp_path, python="python3", fresh=True, as_root=False)
+    venv, pip = steps[0], steps[1]
+    monkeypatch.setattr(course, "plan", lambda *a, **k: [pip])
+    monkeypatch.setattr(course.subprocess, "call", lambda *a, **k: 1)
+    assert course.main(["lab"]) == 1
+    assert capsys.readouterr().err == ("error: installing failed: the first run downloads the "
+                                       "course's packages and needs the network; pip's "
+                                       "message is above (exit status 1)\n")
+    monkeypatch.setattr(course, "plan", lambda *a, **k: [venv])
+    assert course.main(["lab"]) == 1
+    assert "could not create .venv (on Debian and Ubuntu: sudo apt install python3-venv)" in \
+        capsys.readouterr().err
+
+
+def test_make_publish_without_an_address_stops_with_the_usage():
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    run = subprocess.run(["make", "-n", "publish"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode != 0
+    assert "make publish REPO=https://github.com/OWNER/NAME [BRANCH=main]" in run.stderr
+
+
 def test_course_plan_refuses_an_unknown_command():
     from camcourse.course import plan
 
