@@ -259,11 +259,14 @@ def _links_cell(lesson: Path, setting, edition: str) -> str:
     badge = (f"[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
              f"({colab_url(f'notebooks/student/{name}', setting)})")
     student_copy = f"{{download}}`the exercises <../_notebooks/{download_name(lesson, True)}>`"
+    # On the learner's computer: JupyterLab from a clone (make lab) opens the same copy.
+    local = (f" · in JupyterLab on your computer ([get started](../get-started.md)): "
+             f"`notebooks/student/{name}`")
     if edition == "student":
-        return f"{badge} the exercises · download {student_copy}"
+        return f"{badge} the exercises · download {student_copy}{local}"
     return (f"{badge} the exercises, or [the lesson with its solutions]"
             f"({colab_url(f'notebooks/{name}', setting)}) · download {student_copy} or "
-            f"{{download}}`the lesson with its solutions <../_notebooks/{name}>`")
+            f"{{download}}`the lesson with its solutions <../_notebooks/{name}>`{local}")
 
 
 def show_exercises_as_students_start(notebook: dict, student: dict, edition: str) -> int:

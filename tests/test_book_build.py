@@ -213,6 +213,9 @@ def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_nam
                               f"({student_colab})")
     assert "solutions" not in student and "<../_notebooks/04_swapping_the_sums.ipynb>" \
         not in student
+    for line in (full, student):  # the way to open it at home, with its page of the site
+        assert line.endswith(" · in JupyterLab on your computer ([get started]"
+                             "(../get-started.md)): `notebooks/student/04_swapping_the_sums.ipynb`")
 
 
 def test_every_interactive_figure_describes_its_still_for_the_website():

@@ -83,6 +83,21 @@ def test_the_readme_is_for_learners_first_and_links_by_title():
     assert "10 points" not in readme or "2.4" in readme  # 10 holds for GAP-CAM only
 
 
+def test_every_lesson_row_of_the_readme_opens_its_exercises_on_colab():
+    """On GitHub the README's lesson links open the full lessons (solutions included): the
+    row's Colab link is the way to the exercises, the student copy."""
+    from camcourse.course import colab_url, load_setting
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d\d) \| \[[^\]]+\]\(notebooks/(\d\d_\w+\.ipynb)\) \|.*\| "
+                      r"\[Colab\]\(([^)]+)\) \|$", readme, re.M)
+    lessons = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [name for _, name, _ in rows] == lessons
+    for number, name, link in rows:
+        assert name.startswith(number)
+        assert link == colab_url(f"notebooks/student/{name}", load_setting())
+
+
 def test_the_readme_opens_with_plain_words_before_get_started():
     """On a phone the first screen is the opening paragraph: a display formula there is
     wider than the screen and pushes "Get started" out of sight."""
