@@ -89,8 +89,8 @@ def test_every_lesson_row_of_the_readme_opens_its_exercises_on_colab():
     from camcourse.course import colab_url, load_setting
 
     readme = (ROOT / "README.md").read_text()
-    rows = re.findall(r"^\| (\d\d) \| \[[^\]]+\]\(notebooks/(\d\d_\w+\.ipynb)\) \|.*\| "
-                      r"\[Colab\]\(([^)]+)\) \|$", readme, re.M)
+    rows = re.findall(r"^\| (\d\d) \| \[[^\]]+\]\(notebooks/(\d\d_\w+\.ipynb)\) \| "
+                      r"\[Colab\]\(([^)]+)\) \|.*\|$", readme, re.M)
     lessons = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert [name for _, name, _ in rows] == lessons
     for number, name, link in rows:
