@@ -318,6 +318,21 @@ def image_alt_texts(notebook: dict) -> dict[str, str]:
 GET_STARTED = "get-started.md"
 
 
+def downloadable_lesson(lesson: Path, setting) -> dict:
+    """The full lesson as the site offers it for download: its links to other files of the
+    repository (``../docs/answers.md#…``) point at their pages on GitHub, so they hold in a
+    folder of downloads; nothing else changes."""
+    from camcourse.coursework.notebooks import read_notebook, set_source, source
+    from camcourse.coursework.release import downloadable_links
+
+    notebook = read_notebook(lesson)
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "markdown":
+            set_source(cell, downloadable_links(source(cell), lesson.parent, ROOT, setting,
+                                                answers=True))
+    return notebook
+
+
 def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> list[Path]:
     """Write the Sphinx sources; returns the lesson pages."""
     from camcourse.course import load_setting
@@ -361,7 +376,13 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
                       setting, hidden)
         (stage_dir / doc.name).write_text(text, encoding="utf-8")
 
-    from camcourse.coursework.notebooks import read_notebook, set_source, source, tags
+    from camcourse.coursework.notebooks import (
+        read_notebook,
+        set_source,
+        source,
+        tags,
+        write_notebook,
+    )
 
     alts: dict[str, str] = {}
     (stage_dir / "_notebooks").mkdir()
@@ -384,7 +405,8 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
         page.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         shutil.copy2(student_path, stage_dir / "_notebooks" / download_name(lesson, True))
         if edition == "full":
-            shutil.copy2(lesson, stage_dir / "_notebooks" / download_name(lesson, False))
+            write_notebook(downloadable_lesson(lesson, setting),
+                           stage_dir / "_notebooks" / download_name(lesson, False))
     (stage_dir / "image_alt.json").write_text(json.dumps(alts, indent=1, ensure_ascii=False),
                                               encoding="utf-8")
 
