@@ -16,15 +16,23 @@ EDITION ?= full
 
 .PHONY: lab test test-fast lint colab-check book test-browser browser-deps publish clean
 
+# Each step's failure ends with one line that says what to do (pip's own message above it).
+NEW_VENV = test -x $(BIN)/python || { $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	{ echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'),\
+	the course needs 3.10 or newer: install one and name it, e.g. make $(or $(MAKECMDGOALS),lab) PYTHON=python3.12" >&2; exit 1; }; \
+	$(PYTHON) -m venv $(VENV); }
+PIP_FAILED = { echo "error: installing failed: the first run downloads the course's packages\
+	and needs the network; pip's message is above" >&2; exit 1; }
+
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	@$(NEW_VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip || $(PIP_FAILED)
+	$(BIN)/python -m pip install --quiet -e ".[lab]" || $(PIP_FAILED)
 	touch $(STAMP)
 $(TEST_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@$(NEW_VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip || $(PIP_FAILED)
+	$(BIN)/python -m pip install --quiet -e ".[test]" || $(PIP_FAILED)
 	touch $(TEST_STAMP)
 
 # Containers often run as root, where JupyterLab refuses to start without --allow-root.

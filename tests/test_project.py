@@ -264,6 +264,51 @@ def test_course_command_says_what_a_failed_step_means(tmp_path, monkeypatch, cap
         capsys.readouterr().err
 
 
+def _make_in_copy(tmp_path, *args, python_says: str | None = None, pip_fails=False):
+    """``make ARGS`` in a folder with the course's Makefile and pyproject.toml; an old
+    Python is a script that answers the Makefile's version probes; a failing pip is a
+    .venv whose python fails as pip does offline."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    if python_says is not None:
+        old = tmp_path / "oldpython"
+        old.write_text(f'#!/bin/sh\nif [ "$1" = "-c" ]; then case "$2" in *platform*) echo '
+                       f'{python_says};; *) exit 1;; esac; fi\nexit 1\n')
+        old.chmod(0o755)
+        args = (*args, f"PYTHON={old}")
+    if pip_fails:
+        (tmp_path / ".venv" / "bin").mkdir(parents=True)
+        fake = tmp_path / ".venv" / "bin" / "python"
+        fake.write_text("#!/bin/sh\necho 'ERROR: No matching distribution found for torch' "
+                        ">&2\nexit 1\n")
+        fake.chmod(0o755)
+    return subprocess.run(["make", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("target", ["lab", "test"])
+def test_make_on_an_old_python_names_the_version_it_needs(tmp_path, target):
+    run = _make_in_copy(tmp_path, target, python_says="3.9.18")
+    assert run.returncode != 0 and not (tmp_path / ".venv").exists()
+    assert run.stderr.splitlines()[0] == (
+        f"error: {tmp_path / 'oldpython'} is Python 3.9.18, the course needs 3.10 or newer: "
+        f"install one and name it, e.g. make {target} PYTHON=python3.12")
+
+
+def test_make_lab_says_a_failed_install_needs_the_network(tmp_path):
+    run = _make_in_copy(tmp_path, "lab", pip_fails=True)
+    assert run.returncode != 0
+    lines = run.stderr.splitlines()
+    assert lines[0] == "ERROR: No matching distribution found for torch"
+    assert lines[1] == ("error: installing failed: the first run downloads the course's "
+                        "packages and needs the network; pip's message is above")
+
+
 def test_make_publish_without_an_address_stops_with_the_usage():
     import shutil
     import subprocess
