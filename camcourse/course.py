@@ -174,7 +174,8 @@ def _why(error):
             f"it fails again see {{HELP}} [{{last}}]")
 
 
-if sys.version_info < (3, 10):
+OLDEST = (3, 10)  # the oldest Python the course runs on
+if sys.version_info < OLDEST:
     raise SetUpError(
         f"this kernel runs Python {{sys.version.split()[0]}} and the course needs 3.10 "
         "or newer: pick a newer Python in Kernel > Change kernel, or install one.")
