@@ -11,7 +11,7 @@ on it. This module needs only the standard library, so its commands run before a
 is installed::
 
     python -m camcourse.course lab     # what `make lab` does: .venv, install, JupyterLab
-    python -m camcourse.course test    # what `make test` does
+    python -m camcourse.course test    # what `make test` does (test-fast: `make test-fast`)
     python -m camcourse.course lab --dry-run   # print the steps, run nothing
 """
 
@@ -39,6 +39,8 @@ CLONE_DIR_ON_COLAB = "/content/cam-course"
 # What the set-up cell checks out: the packages and their data, never notebooks/.
 SPARSE_PATHS = ("camlib", "camcourse", "data")
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+# The commands, as make names them: `make lab`, `make test`, `make test-fast`.
+COMMANDS = ("lab", "test", "test-fast")
 _REPO_URL = re.compile(r"^https://github\.com/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 
@@ -275,10 +277,11 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
 
     Parameters
     ----------
-    command : {"lab", "test"}
+    command : {"lab", "test", "test-fast"}
         ``lab`` installs what a learner needs (the ``lab`` extra) and opens JupyterLab on
         the student copies; ``test`` installs the test tools (the ``test`` extra) and runs
-        what ``make test`` runs.
+        what ``make test`` runs; ``test-fast`` what ``make test-fast`` runs (no lesson
+        executed, no test marked slow).
     root : Path
         The course's folder (the one holding pyproject.toml).
     python : str
@@ -297,12 +300,13 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     >>> steps[-1][1:3]
     ['-m', 'jupyterlab']
     """
-    if command not in ("lab", "test"):
-        raise ValueError(f"command must be 'lab' or 'test', got {command!r}")
+    if command not in COMMANDS:
+        raise ValueError(f"command must be 'lab', 'test' or 'test-fast', got {command!r}")
+    extra = "test" if command == "test-fast" else command
     venv = root / ".venv"
     py = str(venv_python(venv))
     if fresh is None:
-        stamp = venv / f".installed-{command}"
+        stamp = venv / f".installed-{extra}"
         fresh = not stamp.exists() or stamp.stat().st_mtime < (root / "pyproject.toml").stat(
             ).st_mtime
     steps: list[list[str]] = []
@@ -313,13 +317,16 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
         if cpu:
             steps.append([py, "-m", "pip", "install", "--quiet", "torch", "torchvision",
                           "--index-url", CPU_TORCH_INDEX])
-        steps.append([py, "-m", "pip", "install", "--quiet", "-e", f"{root}[{command}]"])
+        steps.append([py, "-m", "pip", "install", "--quiet", "-e", f"{root}[{extra}]"])
     if command == "lab":
         if as_root is None:
             as_root = hasattr(os, "geteuid") and os.geteuid() == 0
         steps.append([py, "-m", "jupyterlab", *(["--allow-root"] if as_root else []),
                       f"--ServerApp.root_dir={root / 'notebooks'}",
                       "--LabApp.default_url=/lab/tree/student/00_setup.ipynb"])
+    elif command == "test-fast":
+        steps.append([py, "-m", "pytest", "tests", "camlib", "camcourse", "--doctest-modules",
+                      "-m", "not slow", "-p", "no:cacheprovider"])
     else:
         lessons = sorted(str(p.relative_to(root)) for p in (root / "notebooks").glob(
             "[0-9]*.ipynb"))
@@ -347,9 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m camcourse.course",
         description="The course's commands without make: lab (as `make lab`) and test "
                     "(as `make test`). Both create .venv on first use.")
-    parser.add_argument("command", choices=("lab", "test", "clone-line"),
+    parser.add_argument("command", choices=(*COMMANDS, "clone-line"),
                         help="lab: install what a learner needs and open JupyterLab on the "
                              "student copies; test: install the test tools and run the "
+                             "tests; test-fast: the same without the lessons and the slow "
                              "tests; clone-line: print the git clone line of the course")
     parser.add_argument("--cpu", action="store_true",
                         help="install the CPU-only PyTorch (smaller; the course needs no GPU)")
@@ -376,13 +384,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"$ {shown}", flush=True)
         if args.dry_run:
             continue
-        env = dict(os.environ, MPLBACKEND="Agg") if args.command == "test" else None
+        env = dict(os.environ, MPLBACKEND="Agg") if args.command != "lab" else None
         code = subprocess.call(step, cwd=REPO_ROOT, env=env)
         if code != 0:
             print(f"error: {_failed(step)} (exit status {code})", file=sys.stderr)
             return code
         if "install" in step and step[-1].startswith(str(REPO_ROOT)):
-            (REPO_ROOT / ".venv" / f".installed-{args.command}").touch()
+            extra = "test" if args.command == "test-fast" else args.command
+            (REPO_ROOT / ".venv" / f".installed-{extra}").touch()
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,19 @@ def test_course_test_plan_runs_what_make_test_runs(tmp_path):
     assert "camlib" in steps[-1] and "camcourse" in steps[-1]  # both packages' doctests
 
 
+def test_course_test_fast_plan_runs_what_make_test_fast_runs(tmp_path):
+    """A contributor without make (Windows) has the inner loop too, with the test extra."""
+    from camcourse.course import plan
+
+    (tmp_path / "pyproject.toml").write_text("")
+    steps = plan("test-fast", root=tmp_path, python="python3")
+    assert steps[-2][-1] == f"{tmp_path}[test]"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\ntest-fast:"):].split("\n\n")[0].splitlines()[-1]
+    words = shlex.split(recipe)
+    assert words[words.index("pytest") - 1:] == steps[-1][1:]  # the same arguments
+
+
 def test_course_skips_the_install_once_it_is_done(tmp_path):
     from camcourse.course import plan, venv_python
 
@@ -324,7 +338,7 @@ def test_make_publish_without_an_address_stops_with_the_usage():
 def test_course_plan_refuses_an_unknown_command():
     from camcourse.course import plan
 
-    with pytest.raises(ValueError, match="command must be 'lab' or 'test'"):
+    with pytest.raises(ValueError, match="command must be 'lab', 'test' or 'test-fast'"):
         plan("install")
 
 
