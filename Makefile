@@ -16,15 +16,23 @@ EDITION ?= full
 
 .PHONY: lab test test-fast lint colab-check book test-browser browser-deps publish clean
 
+# Each step's failure ends with one line that says what to do (pip's own message above it).
+NEW_VENV = test -x $(BIN)/python || { $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	{ echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'),\
+	the course needs 3.10 or newer: install one and name it, e.g. make $(or $(MAKECMDGOALS),lab) PYTHON=python3.12" >&2; exit 1; }; \
+	$(PYTHON) -m venv $(VENV); }
+PIP_FAILED = { echo "error: installing failed: the first run downloads the course's packages\
+	and needs the network; pip's message is above" >&2; exit 1; }
+
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	@$(NEW_VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip || $(PIP_FAILED)
+	$(BIN)/python -m pip install --quiet -e ".[lab]" || $(PIP_FAILED)
 	touch $(STAMP)
 $(TEST_STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@$(NEW_VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip || $(PIP_FAILED)
+	$(BIN)/python -m pip install --quiet -e ".[test]" || $(PIP_FAILED)
 	touch $(TEST_STAMP)
 
 # Containers often run as root, where JupyterLab refuses to start without --allow-root.
@@ -52,6 +60,12 @@ lint: $(TEST_STAMP)
 
 # Point the course at its repository (badges, set-up cells, student copies, docs):
 #   make publish REPO=https://github.com/ME/cam-course [BRANCH=main]
+# Without REPO it would only re-sync with the current setting: stop before installing anything.
+ifneq ($(filter publish,$(MAKECMDGOALS)),)
+ifeq ($(REPO),)
+$(error usage: make publish REPO=https://github.com/OWNER/NAME [BRANCH=main])
+endif
+endif
 publish: $(TEST_STAMP)
 	$(BIN)/python -m camcourse.coursework publish $(REPO) $(if $(BRANCH),--branch $(BRANCH))
 

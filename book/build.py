@@ -259,11 +259,14 @@ def _links_cell(lesson: Path, setting, edition: str) -> str:
     badge = (f"[![Open the exercises in Colab](../_static/open-in-colab.svg)]"
              f"({colab_url(f'notebooks/student/{name}', setting)})")
     student_copy = f"{{download}}`the exercises <../_notebooks/{download_name(lesson, True)}>`"
+    # On the learner's computer: JupyterLab from a clone (make lab) opens the same copy.
+    local = (f" · in JupyterLab on your computer ([get started](../get-started.md)): "
+             f"`notebooks/student/{name}`")
     if edition == "student":
-        return f"{badge} the exercises · download {student_copy}"
+        return f"{badge} the exercises · download {student_copy}{local}"
     return (f"{badge} the exercises, or [the lesson with its solutions]"
             f"({colab_url(f'notebooks/{name}', setting)}) · download {student_copy} or "
-            f"{{download}}`the lesson with its solutions <../_notebooks/{name}>`")
+            f"{{download}}`the lesson with its solutions <../_notebooks/{name}>`{local}")
 
 
 def show_exercises_as_students_start(notebook: dict, student: dict, edition: str) -> int:
@@ -315,6 +318,21 @@ def image_alt_texts(notebook: dict) -> dict[str, str]:
 GET_STARTED = "get-started.md"
 
 
+def downloadable_lesson(lesson: Path, setting) -> dict:
+    """The full lesson as the site offers it for download: its links to other files of the
+    repository (``../docs/answers.md#…``) point at their pages on GitHub, so they hold in a
+    folder of downloads; nothing else changes."""
+    from camcourse.coursework.notebooks import read_notebook, set_source, source
+    from camcourse.coursework.release import downloadable_links
+
+    notebook = read_notebook(lesson)
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "markdown":
+            set_source(cell, downloadable_links(source(cell), lesson.parent, ROOT, setting,
+                                                answers=True))
+    return notebook
+
+
 def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> list[Path]:
     """Write the Sphinx sources; returns the lesson pages."""
     from camcourse.course import load_setting
@@ -358,7 +376,13 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
                       setting, hidden)
         (stage_dir / doc.name).write_text(text, encoding="utf-8")
 
-    from camcourse.coursework.notebooks import read_notebook, set_source, source, tags
+    from camcourse.coursework.notebooks import (
+        read_notebook,
+        set_source,
+        source,
+        tags,
+        write_notebook,
+    )
 
     alts: dict[str, str] = {}
     (stage_dir / "_notebooks").mkdir()
@@ -381,7 +405,8 @@ def stage(stage_dir: Path, executed: dict[str, Path], edition: str = "full") -> 
         page.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         shutil.copy2(student_path, stage_dir / "_notebooks" / download_name(lesson, True))
         if edition == "full":
-            shutil.copy2(lesson, stage_dir / "_notebooks" / download_name(lesson, False))
+            write_notebook(downloadable_lesson(lesson, setting),
+                           stage_dir / "_notebooks" / download_name(lesson, False))
     (stage_dir / "image_alt.json").write_text(json.dumps(alts, indent=1, ensure_ascii=False),
                                               encoding="utf-8")
 
@@ -423,6 +448,14 @@ def sphinx_command(stage_dir: Path, out: Path) -> list[str]:
             str(out / "html")]
 
 
+def folders(out: Path, edition: str) -> tuple[Path, Path, Path]:
+    """The site's folder (``--out``), the staged sources and the cache of executed lessons,
+    all absolute: Sphinx reads ``html_static_path`` (CAMLIB_BOOK_STATIC) relative to
+    book/conf.py's folder, so a relative ``--out`` would point it at book/build/…"""
+    out = Path(os.path.abspath(out))
+    return out, out.parent / "book-src", out.parent / "book-cache" / edition
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "book")
@@ -433,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                              "page; student: neither (default: %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    cache = args.out.parent / "book-cache" / args.edition  # each edition keeps its own
+    out, stage_dir, cache = folders(args.out, args.edition)  # each edition its own cache
     cache.mkdir(parents=True, exist_ok=True)
     lessons = sorted((ROOT / "notebooks").glob(LESSON_GLOB))
     executed, todo = {}, []
@@ -457,13 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     for stale in cache.glob("*.ipynb"):
         if stale not in executed.values():
             stale.unlink()
-    stage_dir = args.out.parent / "book-src"
     stage(stage_dir, executed, args.edition)
-    html = args.out / "html"
-    for built in (html, args.out / "doctrees"):  # an edition's site holds nothing of the
+    html = out / "html"
+    for built in (html, out / "doctrees"):  # an edition's site holds nothing of the
         if built.exists():                        # other's (answers, solutions)
             shutil.rmtree(built)
-    subprocess.run(sphinx_command(stage_dir, args.out), check=True,
+    subprocess.run(sphinx_command(stage_dir, out), check=True,
                    env={**os.environ, "CAMLIB_BOOK_STATIC": str(stage_dir / "_static"),
                         "CAMLIB_BOOK_EDITION": args.edition})
     pages = sorted(html.rglob("*.html"))

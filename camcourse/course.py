@@ -11,7 +11,7 @@ on it. This module needs only the standard library, so its commands run before a
 is installed::
 
     python -m camcourse.course lab     # what `make lab` does: .venv, install, JupyterLab
-    python -m camcourse.course test    # what `make test` does
+    python -m camcourse.course test    # what `make test` does (test-fast: `make test-fast`)
     python -m camcourse.course lab --dry-run   # print the steps, run nothing
 """
 
@@ -39,6 +39,8 @@ CLONE_DIR_ON_COLAB = "/content/cam-course"
 # What the set-up cell checks out: the packages and their data, never notebooks/.
 SPARSE_PATHS = ("camlib", "camcourse", "data")
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+# The commands, as make names them: `make lab`, `make test`, `make test-fast`.
+COMMANDS = ("lab", "test", "test-fast")
 _REPO_URL = re.compile(r"^https://github\.com/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")
 
@@ -133,10 +135,12 @@ _SETUP_CELL = '''\
 # lessons) from the course's repository and installs them.
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 
 COURSE = "{repo_url}"
+HELP = COURSE + "/blob/{branch}/docs/get-started.md"  # the ways to install
 ON_COLAB = "google.colab" in sys.modules
 
 
@@ -145,8 +149,52 @@ class SetUpError(Exception):
         return [f"SET-UP FAILED: {{self}}"]
 
 
-if ON_COLAB or None in (importlib.util.find_spec("camlib"),
-                        importlib.util.find_spec("camcourse")):
+def _why(error):
+    """What went wrong, and what to do, in one line."""
+    said = (getattr(error, "stderr", None) or "").strip()
+    last = said.splitlines()[-1] if said else str(error)
+    if isinstance(error, FileNotFoundError) and error.filename == "git":
+        return ("git is not installed, and this cell needs it to fetch the course: "
+                "install git (https://git-scm.com/downloads), then run this cell "
+                "again.")
+    if "No module named pip" in said:
+        return (f"this kernel's Python ({{sys.executable}}) has no pip: run "
+                f"`{{sys.executable}} -m ensurepip --upgrade` in a terminal, then this "
+                "cell again.")
+    if "externally-managed-environment" in said:
+        return (f"this kernel's Python ({{sys.executable}}) belongs to the system "
+                "and pip may not install into it: open the lesson from a virtual "
+                "environment (`python3 -m venv ~/cam && ~/cam/bin/pip install "
+                "jupyterlab && ~/cam/bin/jupyter lab`), then run this cell again.")
+    offline = ("resolve host", "unable to access", "name resolution", "NewConnection",
+               "No matching distribution", "unreachable", "timed out")
+    if any(word in said for word in offline):
+        return (f"offline: {{COURSE}} could not be reached. Connect to the network and "
+                "run this cell again; once is enough, afterwards no lesson needs the "
+                f"network. [{{last}}]")
+    return (f"camlib and camcourse could not be installed: run this cell again, and if "
+            f"it fails again see {{HELP}} [{{last}}]")
+
+
+OLDEST = (3, 10)  # the oldest Python the course runs on
+if sys.version_info < OLDEST:
+    raise SetUpError(
+        f"this kernel runs Python {{sys.version.split()[0]}} and the course needs 3.10 "
+        "or newer: pick a newer Python in Kernel > Change kernel, or install one.")
+MISSING = None in (importlib.util.find_spec("camlib"),
+                   importlib.util.find_spec("camcourse"))
+HERE = os.path.abspath(os.getcwd())
+CLONE = next((folder for folder in (HERE, os.path.dirname(HERE),
+                                    os.path.dirname(os.path.dirname(HERE)))
+              if os.path.isfile(os.path.join(folder, "camcourse", "course.json"))),
+             None)
+if MISSING and CLONE and not ON_COLAB:
+    raise SetUpError(
+        f"this lesson is in a clone of the course ({{CLONE}}), but this kernel's Python "
+        f"({{sys.executable}}) has not installed it: run `make lab` there (without "
+        "make: `python -m camcourse.course lab`) and open the lesson in the JupyterLab "
+        "it starts.")
+if ON_COLAB or MISSING:
     cache = os.environ.get("CAMLIB_CACHE", os.path.expanduser("~/.cache/camlib"))
     where = os.path.join(cache, "cam-course-{version}")
     if ON_COLAB:
@@ -156,27 +204,23 @@ if ON_COLAB or None in (importlib.util.find_spec("camlib"),
           "they are missing)")
     try:
         if not os.path.isdir(where):
-            # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/.
+            # A sparse clone without blobs: top-level files, camlib/, camcourse/, data/,
+            # made beside its place and moved there whole: a failed try leaves nothing.
+            part = where + ".part"
+            shutil.rmtree(part, ignore_errors=True)
             subprocess.run(["git", "clone", "--quiet", "--depth", "1",
                             "--filter=blob:none", "--sparse", "--branch", "{branch}",
-                            COURSE, where], check=True, capture_output=True, text=True)
-            subprocess.run(["git", "-C", where, "sparse-checkout", "set",
+                            COURSE, part], check=True, capture_output=True, text=True)
+            subprocess.run(["git", "-C", part, "sparse-checkout", "set",
                             {sparse}],
                            check=True, capture_output=True, text=True)
+            os.replace(part, where)
         # --no-deps on Colab: its torch, numpy and ipywidgets stay as they are.
         subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                         *(["--no-deps"] if ON_COLAB else []), "-e", where],
                        check=True, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as error:
-        said = (getattr(error, "stderr", None) or "").strip().splitlines()
-        why = said[-1] if said else str(error)  # git or pip: its last word
-        raise SetUpError(
-            f"camlib and camcourse are not installed and could not be fetched ({{why}}). "
-            "Offline? Nothing can be installed without the network: connect and "
-            "run this cell again (once is enough), or open the lesson where the "
-            "course is installed (`python -m camcourse.course lab` in a clone of "
-            f"{{COURSE}})."
-        ) from None
+        raise SetUpError(_why(error)) from None
     sys.path.insert(0, where)
 
 import torch  # noqa: E402 - after the install above
@@ -216,6 +260,7 @@ def setup_cell_source(setting: Setting, version: str = __version__) -> str:
                               version=version, colab_dir=CLONE_DIR_ON_COLAB, sparse=sparse)
 
 
+
 # --- The commands: `make lab` and `make test` without make --------------------------------
 
 def venv_python(venv: Path) -> Path:
@@ -232,10 +277,11 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
 
     Parameters
     ----------
-    command : {"lab", "test"}
+    command : {"lab", "test", "test-fast"}
         ``lab`` installs what a learner needs (the ``lab`` extra) and opens JupyterLab on
         the student copies; ``test`` installs the test tools (the ``test`` extra) and runs
-        what ``make test`` runs.
+        what ``make test`` runs; ``test-fast`` what ``make test-fast`` runs (no lesson
+        executed, no test marked slow).
     root : Path
         The course's folder (the one holding pyproject.toml).
     python : str
@@ -254,12 +300,13 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     >>> steps[-1][1:3]
     ['-m', 'jupyterlab']
     """
-    if command not in ("lab", "test"):
-        raise ValueError(f"command must be 'lab' or 'test', got {command!r}")
+    if command not in COMMANDS:
+        raise ValueError(f"command must be 'lab', 'test' or 'test-fast', got {command!r}")
+    extra = "test" if command == "test-fast" else command
     venv = root / ".venv"
     py = str(venv_python(venv))
     if fresh is None:
-        stamp = venv / f".installed-{command}"
+        stamp = venv / f".installed-{extra}"
         fresh = not stamp.exists() or stamp.stat().st_mtime < (root / "pyproject.toml").stat(
             ).st_mtime
     steps: list[list[str]] = []
@@ -270,13 +317,16 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
         if cpu:
             steps.append([py, "-m", "pip", "install", "--quiet", "torch", "torchvision",
                           "--index-url", CPU_TORCH_INDEX])
-        steps.append([py, "-m", "pip", "install", "--quiet", "-e", f"{root}[{command}]"])
+        steps.append([py, "-m", "pip", "install", "--quiet", "-e", f"{root}[{extra}]"])
     if command == "lab":
         if as_root is None:
             as_root = hasattr(os, "geteuid") and os.geteuid() == 0
         steps.append([py, "-m", "jupyterlab", *(["--allow-root"] if as_root else []),
                       f"--ServerApp.root_dir={root / 'notebooks'}",
                       "--LabApp.default_url=/lab/tree/student/00_setup.ipynb"])
+    elif command == "test-fast":
+        steps.append([py, "-m", "pytest", "tests", "camlib", "camcourse", "--doctest-modules",
+                      "-m", "not slow", "-p", "no:cacheprovider"])
     else:
         lessons = sorted(str(p.relative_to(root)) for p in (root / "notebooks").glob(
             "[0-9]*.ipynb"))
@@ -286,20 +336,40 @@ def plan(command: str, *, root: Path = REPO_ROOT, python: str = sys.executable,
     return steps
 
 
+def _failed(step: list[str]) -> str:
+    """What a failed step of :func:`plan` means for the learner, in one line."""
+    if step[1:3] == ["-m", "venv"]:
+        return ("could not create .venv (on Debian and Ubuntu: sudo apt install "
+                "python3-venv)")
+    if step[1:4] == ["-m", "pip", "install"]:
+        return ("installing failed: the first run downloads the course's packages and "
+                "needs the network; pip's message is above")
+    if step[1:3] == ["-m", "pytest"]:
+        return "some tests failed (listed above)"
+    return "this step failed"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m camcourse.course",
         description="The course's commands without make: lab (as `make lab`) and test "
                     "(as `make test`). Both create .venv on first use.")
-    parser.add_argument("command", choices=("lab", "test", "clone-line"),
+    parser.add_argument("command", choices=(*COMMANDS, "clone-line"),
                         help="lab: install what a learner needs and open JupyterLab on the "
                              "student copies; test: install the test tools and run the "
+                             "tests; test-fast: the same without the lessons and the slow "
                              "tests; clone-line: print the git clone line of the course")
     parser.add_argument("--cpu", action="store_true",
                         help="install the CPU-only PyTorch (smaller; the course needs no GPU)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the steps, run nothing")
     args = parser.parse_args(argv)
+    if sys.version_info < (3, 10) and args.command != "clone-line":
+        print(f"error: this is Python {sys.version.split()[0]} and the course needs 3.10 or "
+              f"newer: install one from https://www.python.org/downloads/ and run this "
+              f"command with it (on Windows: py -3.12 -m camcourse.course {args.command})",
+              file=sys.stderr)
+        return 2
     if args.command == "clone-line":
         print(load_setting().clone_line())
         return 0
@@ -314,13 +384,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"$ {shown}", flush=True)
         if args.dry_run:
             continue
-        env = dict(os.environ, MPLBACKEND="Agg") if args.command == "test" else None
+        env = dict(os.environ, MPLBACKEND="Agg") if args.command != "lab" else None
         code = subprocess.call(step, cwd=REPO_ROOT, env=env)
         if code != 0:
-            print(f"error: this step failed (exit status {code})", file=sys.stderr)
+            print(f"error: {_failed(step)} (exit status {code})", file=sys.stderr)
             return code
         if "install" in step and step[-1].startswith(str(REPO_ROOT)):
-            (REPO_ROOT / ".venv" / f".installed-{args.command}").touch()
+            extra = "test" if args.command == "test-fast" else args.command
+            (REPO_ROOT / ".venv" / f".installed-{extra}").touch()
     return 0
 
 

@@ -184,6 +184,38 @@ def test_the_doctrees_are_written_beside_the_site_not_inside_it(tmp_path):
     assert doctrees == str(tmp_path / "book" / "doctrees")
 
 
+def test_the_full_lesson_for_download_links_to_github_not_to_a_missing_folder():
+    """Downloaded on its own, the lesson has no ../docs beside it: its links to the
+    repository's files (the answers among them, in this edition) point at GitHub."""
+    from camcourse.course import Setting
+    from camcourse.coursework.notebooks import source
+
+    build = _build_module()
+    setting = Setting("https://github.com/ada/cam-course", "fall")
+    for lesson in sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        original = json.loads(lesson.read_text(encoding="utf-8"))
+        shipped = build.downloadable_lesson(lesson, setting)
+        texts = [source(c) for c in shipped["cells"] if c["cell_type"] == "markdown"]
+        assert not any("](../" in text for text in texts), lesson.name
+        assert len(shipped["cells"]) == len(original["cells"])
+        if any("../docs/answers.md" in source(c) for c in original["cells"]):
+            assert any("](https://github.com/ada/cam-course/blob/fall/docs/answers.md#lesson-"
+                       in text for text in texts), lesson.name
+        code = [source(c) for c in shipped["cells"] if c["cell_type"] == "code"]
+        assert code == [source(c) for c in original["cells"] if c["cell_type"] == "code"]
+
+
+def test_a_relative_out_folder_is_made_absolute(tmp_path, monkeypatch):
+    """Sphinx reads the static path from book/ (conf.py's folder): a relative --out would
+    point it at book/build/book-src/_static, which does not exist."""
+    build = _build_module()
+    monkeypatch.chdir(tmp_path)
+    out, staged, cache = build.folders(build.Path("site/book"), "student")
+    assert out == tmp_path / "site" / "book"
+    assert staged == tmp_path / "site" / "book-src"
+    assert cache == tmp_path / "site" / "book-cache" / "student"
+
+
 def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_names():
     from camcourse.course import Setting, colab_url
 
@@ -202,6 +234,9 @@ def test_a_lesson_page_badge_opens_the_exercises_and_downloads_have_distinct_nam
                               f"({student_colab})")
     assert "solutions" not in student and "<../_notebooks/04_swapping_the_sums.ipynb>" \
         not in student
+    for line in (full, student):  # the way to open it at home, with its page of the site
+        assert line.endswith(" · in JupyterLab on your computer ([get started]"
+                             "(../get-started.md)): `notebooks/student/04_swapping_the_sums.ipynb`")
 
 
 def test_every_interactive_figure_describes_its_still_for_the_website():

@@ -2,7 +2,10 @@
 error and no request leaving 127.0.0.1, formulas are typeset by the site's own MathJax 3,
 images load and carry alt text that is not a file name, no code cell or output scrolls
 sideways at 1280 px, every page links to the course's repository, and every lesson has
-working Colab links and download links under distinct names. The student edition
+working Colab links and download links under distinct names (each notebook's links hold
+outside the repository; a student copy has no solution) and names the copy JupyterLab opens
+at home. A link to the repository on GitHub or to a lesson on Colab names a file that
+exists. The student edition
 (``CAMLIB_BOOK_EDITION=student``) holds no solution, no answers page and no teacher's
 guide. One screenshot per lesson goes to ``build/book-screenshots/`` (an artefact, not in git).
 
@@ -20,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from browser_support import browser, serve_folder  # noqa: F401 (fixture)
 
-from camcourse.course import colab_url, load_setting
+from camcourse.course import COLAB, colab_url, load_setting, setup_cell_source
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = Path(os.environ.get("CAMLIB_BOOK_HTML", ROOT / "build" / "book" / "html"))
@@ -110,6 +113,10 @@ def test_every_link_of_every_page_resolves():
         anchors.feed((HTML / page).read_text(encoding="utf-8"))
         parsed[(HTML / page).resolve()] = anchors
     dead, malformed, links = [], [], 0
+    # The repository's pages on GitHub and the lessons on Colab name files of this checkout.
+    in_repository = re.compile(rf"^(?:{re.escape(SETTING.repo_url)}|"
+                               rf"{re.escape(COLAB + SETTING.github_path)})/(?:blob|tree)/"
+                               rf"{re.escape(SETTING.branch)}/([^#?]+)")
     for path, anchors in parsed.items():
         for href in anchors.hrefs:
             links += 1
@@ -117,6 +124,9 @@ def test_every_link_of_every_page_resolves():
             if url.scheme in ("http", "https"):
                 if not re.match(r"^https?://[A-Za-z0-9.-]+\.[a-z]{2,}(/|$)", href):
                     malformed.append((path.name, href))
+                named = in_repository.match(href)
+                if named and not (ROOT / unquote(named.group(1))).exists():
+                    dead.append((path.name, href))
                 continue
             if url.scheme:
                 continue
@@ -188,6 +198,20 @@ def test_page_loads_offline_with_math_and_images(page, site, browser):  # noqa: 
         for href in downloads:
             fetched = context.request.get(f"{site}/lessons/{href}")
             assert fetched.ok and fetched.json()["cells"], href
+            # Saved on its own, a notebook has no ../docs beside it; a student copy holds
+            # no solution and opens with the set-up cell that installs the course.
+            cells = fetched.json()["cells"]
+            markdown = "".join("".join(c["source"]) for c in cells
+                               if c["cell_type"] == "markdown")
+            assert "](../" not in markdown, f"{href}: a link relative to the repository"
+            if href.endswith(".student.ipynb"):
+                assert "BEGIN SOLUTION" not in fetched.text(), href
+                setup = next(c for c in cells if "setup" in c["metadata"].get("tags", []))
+                assert "".join(setup["source"]) == setup_cell_source(SETTING), href
+        # At home: the page names the copy that JupyterLab opens and links to Get started.
+        local = tab.locator("p", has_text="in JupyterLab on your computer").first
+        assert f"notebooks/student/{stem}.ipynb" in local.inner_text(), page
+        assert local.locator("a[href='../get-started.html']").count() == 1, page
         # On a phone a figure shrinks to the column: each opens at full size with a tap.
         unlinked = tab.evaluate("() => Array.from(document.querySelectorAll('.cell_output img'))"
                                 ".filter(i => !(i.closest('a') && i.closest('a')"

@@ -259,37 +259,118 @@ def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(t
           f"ran in {seconds:.0f} s")
 
 
-def test_the_set_up_cell_says_what_to_do_offline():
+def test_the_set_up_cell_fetches_only_the_packages_and_their_data():
     cell = colab.setup_cell_source(SETTING)
-    assert "Offline?" in cell and "python -m camcourse.course lab" in cell
-    # Offline nothing installs, not even from a copied clone: the cell says to connect once.
-    assert "Nothing can be installed without the network" in cell and "copy" not in cell
     assert 'find_spec("camlib")' in cell and 'find_spec("camcourse")' in cell
     assert '"sparse-checkout", "set",\n                            "camlib", "camcourse", "data"]' \
         in cell
     assert max(len(line) for line in cell.splitlines()) <= 88
 
 
-def test_offline_the_set_up_cell_stops_with_one_line_that_says_what_to_do(tmp_path):
-    """Where camlib is missing and the repository cannot be reached, Jupyter shows the
-    cell's one line (``_render_traceback_``), not a traceback or git's command line."""
-    cell = colab.setup_cell_source(SETTING).replace(
-        f'"{SETTING.repo_url}"', f'"{(tmp_path / "nowhere").as_uri()}"')
-    probe = ("try:\n    exec(compile(CELL, 'setup', 'exec'), {})\n"
-             "except Exception as error:\n"
-             "    print('\\n'.join(error._render_traceback_()))\n")
-    # -S: no site-packages, so neither camlib nor camcourse can be imported
-    shown = subprocess.run([sys.executable, "-S", "-c", f"CELL = {cell!r}\n{probe}"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                           env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-                                "CAMLIB_CACHE": str(tmp_path / "cache")})
-    lines = shown.stdout.strip().splitlines()
-    assert lines[0].startswith("Installing camlib and camcourse"), shown
-    assert len(lines) == 2, shown.stdout
-    message = lines[1]
-    assert message.startswith("SET-UP FAILED: camlib and camcourse are not installed")
-    assert "connect and run this cell again" in message and "Traceback" not in shown.stdout
+SHOW = ("try:\n    exec(compile(CELL, 'setup', 'exec'), {})\n"
+        "except Exception as error:\n"
+        "    print('\\n'.join(error._render_traceback_()))\n")
+
+
+def _run_set_up_cell(tmp: Path, python: str, *flags: str, cwd: Path | None = None,
+                     path: str | None = None, before: str = "",
+                     repo: str = "https://camlib.invalid/cam/course") -> list[str]:
+    """What Jupyter shows when the set-up cell runs in ``python`` (the cell's failure is
+    one line, through ``_render_traceback_``); ``repo`` replaces the repository's address
+    (``.invalid`` never resolves: offline, whatever the network)."""
+    cell = colab.setup_cell_source(SETTING).replace(f'"{SETTING.repo_url}"', f'"{repo}"')
+    shown = subprocess.run([python, *flags, "-c", f"{before}CELL = {cell!r}\n{SHOW}"],
+                           cwd=cwd or tmp, capture_output=True, text=True, timeout=120,
+                           env={"PATH": path if path is not None else os.environ["PATH"],
+                                "HOME": str(tmp), "CAMLIB_CACHE": str(tmp / "cache")})
+    assert "Traceback" not in shown.stdout + shown.stderr, shown
+    return shown.stdout.strip().splitlines()
+
+
+def _one_line(lines: list[str]) -> str:
+    failed = [line for line in lines if line.startswith("SET-UP FAILED: ")]
+    assert len(failed) == 1 and lines[-1] == failed[0], lines
+    return failed[0]
+
+
+def test_offline_the_set_up_cell_says_so_in_one_line_and_leaves_no_partial_clone(tmp_path):
+    """-S: no site-packages, so neither camlib nor camcourse can be imported."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git (without it the cell says to install git)")
+    lines = _run_set_up_cell(tmp_path, sys.executable, "-S")
+    assert lines[0].startswith("Installing camlib and camcourse") and len(lines) == 2, lines
+    message = _one_line(lines)
+    assert message.startswith("SET-UP FAILED: offline: https://camlib.invalid/cam/course "
+                              "could not be reached. Connect to the network and run this "
+                              "cell again"), message
     assert "git', 'clone'" not in message  # the reason, not the command line
+    assert list((tmp_path / "cache").glob("*")) == []  # a second try starts afresh
+
+
+def test_without_git_the_set_up_cell_says_to_install_git(tmp_path):
+    bin_dir = tmp_path / "bin"  # a PATH with Python and no git
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    message = _one_line(_run_set_up_cell(tmp_path, sys.executable, "-S", path=str(bin_dir)))
+    assert message == ("SET-UP FAILED: git is not installed, and this cell needs it to fetch "
+                       "the course: install git (https://git-scm.com/downloads), then run "
+                       "this cell again.")
+
+
+def test_without_pip_the_set_up_cell_says_how_to_get_it(tmp_path):
+    env_dir = tmp_path / "no-pip"
+    base = subprocess.run([sys.executable, "-c", "import sys; print(sys.base_prefix)"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    base_python = next((Path(base) / "bin" / name for name in ("python3", "python")
+                        if (Path(base) / "bin" / name).exists()), None)
+    if base_python is None:
+        pytest.skip("no base interpreter to make a virtual environment from")
+    subprocess.run([str(base_python), "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    (tmp_path / "cache" / "cam-course-0.1.0").mkdir(parents=True)  # fetched before
+    python = env_dir / "bin" / "python"
+    message = _one_line(_run_set_up_cell(tmp_path, str(python)))
+    assert message == (f"SET-UP FAILED: this kernel's Python ({python}) has no pip: run "
+                       f"`{python} -m ensurepip --upgrade` in a terminal, then this cell "
+                       "again.")
+
+
+def test_on_an_old_python_the_set_up_cell_names_the_version_it_needs(tmp_path):
+    old = "import sys\nsys.version = '3.9.18 (main)'\nsys.version_info = (3, 9, 18)\n"
+    lines = _run_set_up_cell(tmp_path, sys.executable, "-S", before=old)
+    assert lines == ["SET-UP FAILED: this kernel runs Python 3.9.18 and the course needs 3.10 "
+                     "or newer: pick a newer Python in Kernel > Change kernel, or install one."]
+
+
+def test_in_a_clone_without_the_course_installed_the_set_up_cell_says_make_lab(tmp_path):
+    """A lesson opened from the clone's notebooks/student/ in a kernel without the course
+    (another Python's Jupyter): nothing is fetched, the line names the clone and make lab."""
+    lines = _run_set_up_cell(tmp_path, sys.executable, "-S",
+                             cwd=ROOT / "notebooks" / "student")
+    assert lines == [f"SET-UP FAILED: this lesson is in a clone of the course ({ROOT}), but "
+                     f"this kernel's Python ({sys.executable}) has not installed it: run "
+                     "`make lab` there (without make: `python -m camcourse.course lab`) and "
+                     "open the lesson in the JupyterLab it starts."]
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("stderr, expected", [
+    ("error: externally-managed-environment\n\nhint: See PEP 668",
+     "belongs to the system and pip may not install into it: open the lesson from a "
+     "virtual environment (`python3 -m venv ~/cam && ~/cam/bin/pip install jupyterlab && "
+     "~/cam/bin/jupyter lab`)"),
+    ("WARNING: Retrying ... NewConnectionError\nERROR: No matching distribution found for "
+     "torch>=2.2", "offline: "),
+    ("ERROR: something else broke", "could not be installed: run this cell again, and if it "
+     "fails again see https://github.com/"),
+])
+def test_the_set_up_cell_tells_pip_failures_apart(stderr, expected):
+    cell = colab.setup_cell_source(SETTING)
+    namespace: dict = {}
+    exec(cell[:cell.index("if sys.version_info")], namespace)  # the definitions only
+    error = subprocess.CalledProcessError(1, ["python", "-m", "pip"], stderr=stderr)
+    said = namespace["_why"](error)
+    assert expected in said and "\n" not in said
+    assert said.endswith(f"[{stderr.splitlines()[-1]}]") or "virtual" in said
 
 
 @pytest.mark.slow

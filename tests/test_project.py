@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,21 @@ def test_the_readme_is_for_learners_first_and_links_by_title():
     by_path = [text for text, target in links if text.strip("`") == target]
     assert by_path == [], f"links that show their path instead of a title: {by_path}"
     assert "10 points" not in readme or "2.4" in readme  # 10 holds for GAP-CAM only
+
+
+def test_every_lesson_row_of_the_readme_opens_its_exercises_on_colab():
+    """On GitHub the README's lesson links open the full lessons (solutions included): the
+    row's Colab link is the way to the exercises, the student copy."""
+    from camcourse.course import colab_url, load_setting
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (\d\d) \| \[[^\]]+\]\(notebooks/(\d\d_\w+\.ipynb)\) \| "
+                      r"\[Colab\]\(([^)]+)\) \|.*\|$", readme, re.M)
+    lessons = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [name for _, name, _ in rows] == lessons
+    for number, name, link in rows:
+        assert name.startswith(number)
+        assert link == colab_url(f"notebooks/student/{name}", load_setting())
 
 
 def test_the_readme_opens_with_plain_words_before_get_started():
@@ -184,6 +200,19 @@ def test_course_test_plan_runs_what_make_test_runs(tmp_path):
     assert "camlib" in steps[-1] and "camcourse" in steps[-1]  # both packages' doctests
 
 
+def test_course_test_fast_plan_runs_what_make_test_fast_runs(tmp_path):
+    """A contributor without make (Windows) has the inner loop too, with the test extra."""
+    from camcourse.course import plan
+
+    (tmp_path / "pyproject.toml").write_text("")
+    steps = plan("test-fast", root=tmp_path, python="python3")
+    assert steps[-2][-1] == f"{tmp_path}[test]"
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\ntest-fast:"):].split("\n\n")[0].splitlines()[-1]
+    words = shlex.split(recipe)
+    assert words[words.index("pytest") - 1:] == steps[-1][1:]  # the same arguments
+
+
 def test_course_skips_the_install_once_it_is_done(tmp_path):
     from camcourse.course import plan, venv_python
 
@@ -216,10 +245,100 @@ def test_course_command_dry_run_prints_the_steps_and_runs_nothing(tmp_path):
     assert line.stdout.startswith("git clone --branch ")
 
 
+def test_course_command_on_an_old_python_names_the_version_it_needs(tmp_path):
+    """Windows' `python` may be older than the course: one line before anything is made."""
+    import subprocess
+    import sys
+
+    old = ("import sys; sys.version = '3.9.13 (main)'; sys.version_info = (3, 9, 13); "
+           "import camcourse.course as c; raise SystemExit(c.main(['lab']))")
+    run = subprocess.run([sys.executable, "-c", old], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == ("error: this is Python 3.9.13 and the course needs 3.10 or newer: "
+                          "install one from https://www.python.org/downloads/ and run this "
+                          "command with it (on Windows: py -3.12 -m camcourse.course lab)\n")
+
+
+def test_course_command_says_what_a_failed_step_means(tmp_path, monkeypatch, capsys):
+    from camcourse import course
+
+    steps = course.plan("lab", root=tmp_path, python="python3", fresh=True, as_root=False)
+    venv, pip = steps[0], steps[1]
+    monkeypatch.setattr(course, "plan", lambda *a, **k: [pip])
+    monkeypatch.setattr(course.subprocess, "call", lambda *a, **k: 1)
+    assert course.main(["lab"]) == 1
+    assert capsys.readouterr().err == ("error: installing failed: the first run downloads the "
+                                       "course's packages and needs the network; pip's "
+                                       "message is above (exit status 1)\n")
+    monkeypatch.setattr(course, "plan", lambda *a, **k: [venv])
+    assert course.main(["lab"]) == 1
+    assert "could not create .venv (on Debian and Ubuntu: sudo apt install python3-venv)" in \
+        capsys.readouterr().err
+
+
+def _make_in_copy(tmp_path, *args, python_says: str | None = None, pip_fails=False):
+    """``make ARGS`` in a folder with the course's Makefile and pyproject.toml; an old
+    Python is a script that answers the Makefile's version probes; a failing pip is a
+    .venv whose python fails as pip does offline."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    if python_says is not None:
+        old = tmp_path / "oldpython"
+        old.write_text(f'#!/bin/sh\nif [ "$1" = "-c" ]; then case "$2" in *platform*) echo '
+                       f'{python_says};; *) exit 1;; esac; fi\nexit 1\n')
+        old.chmod(0o755)
+        args = (*args, f"PYTHON={old}")
+    if pip_fails:
+        (tmp_path / ".venv" / "bin").mkdir(parents=True)
+        fake = tmp_path / ".venv" / "bin" / "python"
+        fake.write_text("#!/bin/sh\necho 'ERROR: No matching distribution found for torch' "
+                        ">&2\nexit 1\n")
+        fake.chmod(0o755)
+    return subprocess.run(["make", *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("target", ["lab", "test"])
+def test_make_on_an_old_python_names_the_version_it_needs(tmp_path, target):
+    run = _make_in_copy(tmp_path, target, python_says="3.9.18")
+    assert run.returncode != 0 and not (tmp_path / ".venv").exists()
+    assert run.stderr.splitlines()[0] == (
+        f"error: {tmp_path / 'oldpython'} is Python 3.9.18, the course needs 3.10 or newer: "
+        f"install one and name it, e.g. make {target} PYTHON=python3.12")
+
+
+def test_make_lab_says_a_failed_install_needs_the_network(tmp_path):
+    run = _make_in_copy(tmp_path, "lab", pip_fails=True)
+    assert run.returncode != 0
+    lines = run.stderr.splitlines()
+    assert lines[0] == "ERROR: No matching distribution found for torch"
+    assert lines[1] == ("error: installing failed: the first run downloads the course's "
+                        "packages and needs the network; pip's message is above")
+
+
+def test_make_publish_without_an_address_stops_with_the_usage():
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    run = subprocess.run(["make", "-n", "publish"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode != 0
+    assert "make publish REPO=https://github.com/OWNER/NAME [BRANCH=main]" in run.stderr
+
+
 def test_course_plan_refuses_an_unknown_command():
     from camcourse.course import plan
 
-    with pytest.raises(ValueError, match="command must be 'lab' or 'test'"):
+    with pytest.raises(ValueError, match="command must be 'lab', 'test' or 'test-fast'"):
         plan("install")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from camcourse.course import (
     BADGE_IMAGE,
     CLONE_DIR_ON_COLAB,
+    COLAB,
     SETTING_FILE,
     Setting,
     badge_markdown,
@@ -87,7 +88,10 @@ def sync_notebook(path: Path, repo_root: Path, setting: Setting, *,
 def _rewrite_addresses(path: Path, old: Setting, new: Setting, check: bool) -> bool:
     """Replace the old repository's Colab and GitHub addresses in a text file."""
     text = path.read_text(encoding="utf-8")
-    out = text.replace(colab_url("", old), colab_url("", new))
+    def prefix(setting: Setting) -> str:  # colab_url("") would end in "/." (Path(""))
+        return f"{COLAB}{setting.github_path}/blob/{setting.branch}/"
+
+    out = text.replace(prefix(old), prefix(new))
     out = re.sub(re.escape(old.repo_url) + r"(?![\w.-])", new.repo_url, out)
     if out != text and not check:
         path.write_text(out, encoding="utf-8")

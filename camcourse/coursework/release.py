@@ -151,10 +151,13 @@ ANSWERS_PAGE = "docs/answers.md"
 TEXT_LINK = re.compile(r"((?<!!)\[[^\]\n]*\]\(|<a[^>]*?\shref=[\"'])([^)\"'\s]+)")
 
 
-def downloadable_links(text: str, lesson_dir: Path, repo_root: Path, setting: Setting) -> str:
+def downloadable_links(text: str, lesson_dir: Path, repo_root: Path, setting: Setting, *,
+                       answers: bool = False) -> str:
     """A student copy's markdown as it reads outside the repository (downloaded on its own,
     on Colab): a link to another file of the repository points at its page on GitHub, and
-    a line that links to the answers page (docs/answers.md) is left out.
+    a line that links to the answers page (docs/answers.md) is left out (kept, and
+    pointed at GitHub too, with ``answers=True``: the full lesson downloaded from the
+    website).
 
     ``lesson_dir`` is the lesson's folder, against which the links of ``text`` resolve.
 
@@ -174,7 +177,7 @@ def downloadable_links(text: str, lesson_dir: Path, repo_root: Path, setting: Se
         resolved = Path(os.path.normpath(lesson_dir.resolve() / path))
         return resolved if root in resolved.parents else None
 
-    def answers(line: str) -> bool:
+    def links_answers(line: str) -> bool:
         return any(target(m.group(2)) == root / ANSWERS_PAGE for m in TEXT_LINK.finditer(line))
 
     def absolute(match: re.Match) -> str:
@@ -185,7 +188,8 @@ def downloadable_links(text: str, lesson_dir: Path, repo_root: Path, setting: Se
         url = setting.blob_url(found.relative_to(root))
         return f"{match.group(1)}{url}{'#' + anchor if anchor else ''}"
 
-    kept = "".join(line for line in text.splitlines(keepends=True) if not answers(line))
+    kept = "".join(line for line in text.splitlines(keepends=True)
+                   if answers or not links_answers(line))
     return TEXT_LINK.sub(absolute, kept)
 
 
