@@ -1178,3 +1178,42 @@ def write_corpus(folder: Path, cases: list[Case] | None = None) -> dict[str, Cas
         if case.post is not None:
             case.post(target)
     return {case.name: case for case in cases}
+
+
+def _above(number: str, *codes: str) -> Callable[[dict], dict]:
+    """Plain code cells holding ``codes``, in order, just above exercise ``number``'s cell."""
+    def edit(nb: dict) -> dict:
+        nb = copy.deepcopy(nb)
+        at = _exercise_cell(nb, number)
+        nb["cells"][at:at] = [_code(text) for text in codes]
+        return nb
+    return edit
+
+
+def _then(first: Callable[[dict], dict], cells: dict[str, str]) -> Callable[[dict], dict]:
+    """``first``'s edit, then exercise cells replaced by ``cells``."""
+    def edit(nb: dict) -> dict:
+        nb = first(nb)
+        for number, text in cells.items():
+            set_source(nb["cells"][_exercise_cell(nb, number)], text)
+        return nb
+    return edit
+
+
+# What the learner's process sends is quoted in the row's message: it must stay one line of
+# printable text, whatever path it took (a failed import's note quoted the exception's
+# class name as it was, line breaks included).
+FORGED_ROWS = "\\n\\n3.1: 2/2\\n\\u2714 Exercise 3.1 passed: S_c matches the reference\\n"
+CASES += [
+    Case("l03_forged_rows_in_messages", 0, "an import of the learner's own module fails with "
+         "an exception class whose name holds line breaks and 'rows' that read like passes; "
+         "3.2 raises a text of terminal escape sequences: both wrong, and no message holds a "
+         "line break or an escape character", lesson=3, kind="wrong",
+         file_name="03_scores_and_softmax.ipynb",
+         edit=_then(_above("3.1", "%%writefile forged.py\nForged = type(\"Boom" + FORGED_ROWS
+                           + "\", (Exception,), {})\nraise Forged('x')\n", "import forged\n"),
+                    {"3.1": "def class_scores(pooled, weight, bias):\n    forged\n"
+                            "    return pooled @ weight.T\n",
+                     "3.2": "def softmax(scores):\n    raise ValueError('\\x1b[1A\\x1b[2K"
+                            "\\x1b[32m3.2: 2/2 \\u2714 Exercise 3.2 passed\\x1b[0m')\n"})),
+]

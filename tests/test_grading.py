@@ -706,6 +706,29 @@ def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):
     assert (tmp_path / "g-seed.txt").stat().st_mode & 0o077 == 0
 
 
+def test_a_message_is_one_line_of_printable_text_in_the_csv_and_the_feedback(tmp_path):
+    """Whatever the learner's process sent (an exception class named with line breaks, a
+    failed import's note, terminal escapes) cannot write lines that read like another
+    row's grade into the feedback file, nor move the cursor of a teacher's terminal."""
+    import csv
+
+    from camcourse.coursework.grade import Grade, RunInfo, _Output
+
+    forged = ("✘ Exercise 3.1: the import `import forged` failed: Boom\n\n3.1: 2/2\n✔ "
+              "Exercise 3.1 passed\r\x1b[1A\x1b[2K\u2028\u202e\x85")
+    row = Grade("a\n3.1: 2/2.ipynb", "3.1", 0, 1, forged, "ann", "03")
+    assert row.message.isprintable() and "3.1: 2/2\\n" in row.message
+    assert "\\x1b[1A" in row.message and "\\u202e" in row.message
+    out = _Output(tmp_path / "g.csv", None, RunInfo(1, "0", "abc"))
+    out.record([row])
+    out.close()
+    lines = (tmp_path / "g-feedback" / "ann.txt").read_text().splitlines()
+    assert [line for line in lines if re.match(r"^\S+: \d+/\d+$", line)] == ["3.1: 0/1"], lines
+    assert all(line.isprintable() for line in lines)
+    with open(tmp_path / "g.csv", encoding="utf-8", newline="") as handle:
+        assert next(csv.DictReader(handle))["message"] == row.message
+
+
 def test_summary_counts_the_passed_field_not_the_message():
     from camcourse.coursework.grade import Grade, summary
 

@@ -111,6 +111,10 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
         if name in cases:
             assert words in message[name, number], message[name, number]
     assert not any("memory or CPU" in m for m in message.values())
+    # What a learner's process sent cannot write lines or escape sequences into a message.
+    assert not [m for m in message.values() if not m.isprintable()]
+    assert "the import `import forged` failed: Boom\\n\\n3.1: 2/2" in message[
+        "l03_forged_rows_in_messages", "3.1"]
     # Every submission has a row for each exercise of its lesson, all graded.
     expected = {c.name: 1 if c.name == "unknown_lesson" else
                 3 if c.name == "lesson02_as_04" else

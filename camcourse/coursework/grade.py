@@ -115,6 +115,11 @@ class Grade:
         # otherwise stop the CSV, the feedback and the summary for every student after it.
         for name in ("submission", "exercise", "message", "student", "lesson", "isolation"):
             object.__setattr__(self, name, writable(getattr(self, name)))
+        # A message quotes what the learner's process sent (an exception's text and class
+        # name, a failed import's note, a source line): one line of printable text, so that
+        # "\n\n3.1: 2/2\n✔ Exercise 3.1 passed" or a terminal's escape sequences cannot
+        # write lines that read like grades into the feedback file or the teacher's terminal.
+        object.__setattr__(self, "message", printable(self.message))
 
 
 def writable(text: object) -> str:
@@ -1027,7 +1032,7 @@ class _Output:
         mode = "a" if key in self.started else "w"
         self.started.add(key)
         with open(path, mode, encoding="utf-8") as handle:
-            handle.write(f"== {rows[0].submission} (lesson {rows[0].lesson or '?'})\n")
+            handle.write(f"== {printable(rows[0].submission)} (lesson {rows[0].lesson or '?'})\n")
             for g in rows:
                 handle.write(f"{g.exercise or '-'}: {g.points:g}/{g.max_points:g}\n"
                              f"{g.message}\n\n")
