@@ -608,6 +608,13 @@ def test_submissions_that_would_share_a_student_name_are_named_by_their_folders(
     # folders alike too: their paths
     assert names(("x/a/04_x.ipynb", None), ("y/a/04_x.ipynb", None),
                  ("z/b/03_x.ipynb", None)) == ["x/a", "y/a", "03_x"]
+    # grade ann/ bob/: ann's archive holds a folder bob/ with a notebook; it stays ann's
+    # ("ann/bob"), and the real bob keeps his name, rows and feedback file
+    assert names(("ann/03_x.ipynb", "ann"), ("ann/bob/03_x.ipynb", "ann"),
+                 ("bob/03_x.ipynb", "bob")) == ["ann", "ann/bob", "bob"]
+    assert names(("ann/bob/03_x.ipynb", "ann"), ("bob/04_x.ipynb", "bob"),
+                 ("carl/03_x.ipynb", "carl")) == ["ann/bob", "04_x", "03_x"]
+    assert names(("ann/bob/03_x.ipynb", "ann"), ("bob.ipynb", None)) == ["ann/bob", "bob"]
 
 
 def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():

@@ -262,6 +262,23 @@ def student_names(found: list[tuple[Path, Path | None]]) -> list[str]:
     folder instead ("ann", "bob"), or by the folder's path when those are alike too.
     """
     names = [student_name(p, folder) for p, folder in found]
+    # A sub-folder inside one submitted folder names a learner only within it: in
+    # ``grade ann/ bob/``, ann's archive holding ``bob/03_x.ipynb`` would otherwise be
+    # graded as bob, in bob's feedback file, and the real bob renamed. A sub-folder's name
+    # that another submitted folder's files get (its own name, a file's stem in it) or a
+    # file submitted alone gets is prefixed with its submitted folder's: "ann/bob".
+    # (Sub-folders of two class folders, ``grade week1/ week2/``, name their learners as
+    # before.)
+    claims: dict[str, set[Path | None]] = {}
+    for (p, folder), name in zip(found, names, strict=True):
+        if folder is None or len(p.relative_to(folder).parts) == 1:
+            claims.setdefault(name, set()).add(folder)
+        if folder is not None:
+            claims.setdefault(folder.resolve().name, set()).add(folder)
+    names = [f"{folder.resolve().name}/{name}" if folder is not None
+             and len(p.relative_to(folder).parts) > 1 and claims.get(name, set()) - {folder}
+             else name
+             for (p, folder), name in zip(found, names, strict=True)]
     folders: dict[str, set[Path]] = {}
     for (p, _), name in zip(found, names, strict=True):
         folders.setdefault(name, set()).add(p.parent)
