@@ -1217,3 +1217,11 @@ CASES += [
                      "3.2": "def softmax(scores):\n    raise ValueError('\\x1b[1A\\x1b[2K"
                             "\\x1b[32m3.2: 2/2 \\u2714 Exercise 3.2 passed\\x1b[0m')\n"})),
 ]
+CASES += [
+    Case("l05_forged_cpu_time", 4, "5.1's cell makes resource.getrusage say -10¹² s, so its "
+         "processes report a negative CPU time: the summary's total stays a real one",
+         lesson=5, kind="run",
+         cells={"5.1": _solution("5.1") + "\nimport resource\n\n\nclass _Usage:\n"
+                       "    ru_utime, ru_stime = -1e12, 0.0\n\n\n"
+                       "resource.getrusage = lambda who: _Usage()\n"}),
+]

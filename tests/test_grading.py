@@ -736,6 +736,20 @@ def test_a_message_is_one_line_of_printable_text_in_the_csv_and_the_feedback(tmp
         assert next(csv.DictReader(handle))["message"] == row.message
 
 
+def test_the_cpu_time_a_learner_process_reports_is_kept_plausible():
+    """Its own code answers the grader's ``usage`` request (``resource.getrusage``
+    patched): the summary adds up numbers between 0 and what its lifetime allows."""
+    import os
+
+    from camcourse.coursework._remote import _plausible_cpu
+
+    cores = os.cpu_count() or 1
+    assert _plausible_cpu(2.5, 10.0) == 2.5 and _plausible_cpu(3, 10.0) == 3.0
+    assert _plausible_cpu(-1e12, 10.0) == 0.0 and _plausible_cpu(1e300, 10.0) == 10.0 * cores
+    for forged in (float("nan"), float("inf"), "1e9", None, True, [5]):
+        assert _plausible_cpu(forged, 10.0) == 0.0
+
+
 def test_summary_counts_the_passed_field_not_the_message():
     from camcourse.coursework.grade import Grade, summary
 

@@ -113,6 +113,7 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
     assert not any("memory or CPU" in m for m in message.values())
     # What a learner's process sent cannot write lines or escape sequences into a message.
     assert not [m for m in message.values() if not m.isprintable()]
+    assert all(0 <= r.learner_cpu < 600 for r in rows)  # as reported, but plausible
     assert "the import `import forged` failed: Boom\\n\\n3.1: 2/2" in message[
         "l03_forged_rows_in_messages", "3.1"]
     # Every submission has a row for each exercise of its lesson, all graded.

@@ -107,7 +107,8 @@ class Grade:
     graded: bool = True
     isolation: str = ""
     learner_cpu: float = 0.0
-    """CPU seconds the learner's processes used for this exercise, as they reported it."""
+    """CPU seconds the learner's processes used for this exercise, as they reported it
+    (kept between 0 and what their lifetime allows: ``_remote._plausible_cpu``)."""
 
     def __post_init__(self) -> None:
         # Every text of a row can be written: a file name read from bytes that are not
