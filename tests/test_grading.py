@@ -750,6 +750,50 @@ def test_the_cpu_time_a_learner_process_reports_is_kept_plausible():
         assert _plausible_cpu(forged, 10.0) == 0.0
 
 
+def test_earlier_exercise_cells_run_again_only_until_the_replay_time_is_spent(monkeypatch):
+    """Each later exercise's process runs the earlier exercise cells again; a cell that
+    waits just under its deadline (and passes) would cost it once per later exercise.
+    Once the submission's replay time is spent, only their definitions run."""
+    import types
+
+    from camcourse.coursework._runner import run_cell
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    namespace: dict = {}
+    start = time.monotonic()
+    assert run_cell("import time\ntime.sleep(30)\nfor i in range(10**9): pass\n"
+                    "def f():\n    return 1\n", "<exercise t>", namespace,
+                    definitions_only=True) is None
+    assert time.monotonic() - start < 5 and namespace["f"]() == 1
+
+    clock = [0.0]
+    monkeypatch.setattr(grading, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+
+    class Process:
+        alive, requests = True, []
+
+        def start(self):
+            pass
+
+        def request(self, header, *args, **kwargs):
+            self.requests.append(header)
+            clock[0] += 0.0 if header.get("definitions_only") else 20.0  # each run waits
+            return {"status": "ok"}, []
+
+    replay = grading.Replay()
+    settings = grading.Settings(Path("."))
+    cells = [("exec", f"def f{i}():\n    pass\n") for i in range(4)]
+    for last in range(1, 5):  # lesson 05: four exercises, each after the earlier cells
+        process = Process()
+        process.requests = []
+        ran, _, note = grading._prepare(process, cells[:last], settings, replay=replay)
+        assert ran
+    waited = [h.get("definitions_only") for h in process.requests]
+    assert waited == [True, True, True, False], waited  # 5.4: 5.1-5.3 as definitions
+    assert "only their definitions ran" in note
+    assert grading.Replay().cells_left[0] == grading.REPLAY_SECONDS
+
+
 def test_summary_counts_the_passed_field_not_the_message():
     from camcourse.coursework.grade import Grade, summary
 

@@ -553,17 +553,25 @@ def _define(process, statements: list[str], settings: Settings,
     return failed[:50]
 
 
-def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
-    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
+def _exec(process, code: str, label: str, settings: Settings,
+          definitions_only: bool = False) -> tuple[bool, str]:
+    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure.
+
+    ``definitions_only``: only the cell's definitions, each cell under the small budget of
+    other cells' definitions (:data:`DEFINE_SECONDS`)."""
     from camcourse.coursework._wire import ChannelError, ChannelTimeout, type_label
 
     limit = settings.cell_timeout
+    if definitions_only:
+        limit = min(DEFINE_SECONDS, limit)
     # a demo statement that runs out of time is stopped and noted like one that raises;
     # the definitions after it get the same time again (the runner's ``_SECOND_WIND``)
     try:
         header, _ = process.request({"op": "exec", "source": code, "cpu": limit,
-                                     "rest_cpu": limit, "filename": f"<exercise {label}>"},
-                                    timeout=6 * limit + 10)
+                                     "rest_cpu": 0.0 if definitions_only else limit,
+                                     "filename": f"<exercise {label}>",
+                                     "definitions_only": definitions_only},
+                                    timeout=(3 if definitions_only else 6) * limit + 10)
     except ChannelTimeout:
         return False, f"the exercise cell did not finish within {limit:g} s"
     except ChannelError:
@@ -590,7 +598,7 @@ class Replay:
     """What one submission's replays have learnt, shared by all its exercises.
 
     ``ended``: exercise cells whose run ended the learner's process (a cell that sleeps
-    or loops in one C call is stopped by its wall-clock deadline, 3 × ``--timeout`` +
+    or loops in one C call is stopped by its wall-clock deadline, 6 × ``--timeout`` +
     10 s); a later exercise skips them instead of waiting for that deadline again.
     ``dropped``: other cells' definitions that ended it, with why. ``left``: seconds of
     :data:`REPLAY_SECONDS` still allowed. Without it, a notebook whose every exercise
@@ -601,6 +609,11 @@ class Replay:
     ended: set[str] = field(default_factory=set)
     dropped: dict[str, str] = field(default_factory=dict)
     left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+    cells_left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+    """Seconds of waiting for earlier exercise cells run again in a later exercise's
+    process, in all; once spent, only their definitions run (a cell that sleeps just under
+    its deadline, run again for every later exercise, held lesson 05's grading for
+    10 × 70 s while each cell passed)."""
 
 
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
@@ -624,7 +637,9 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if kind == "define":
                 failed += _define(process, payload, settings, dropped, left)
             else:
-                _exec(process, payload, "earlier", settings)
+                start, spent = time.monotonic(), replay.cells_left[0] <= 0
+                _exec(process, payload, "earlier", settings, definitions_only=spent)
+                replay.cells_left[0] -= time.monotonic() - start
                 if not process.alive:
                     replay.ended.add(payload)
             if not process.alive:
@@ -642,9 +657,13 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
                 message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
             others = [f for f in failed if not f[0].startswith(("import ", "from "))]
             skipped_note = ""
+            if replay.cells_left[0] <= 0 and any(k == "exec" for k, _ in steps[:-1]):
+                skipped_note = (f" (note: running the earlier exercise cells again took more "
+                                f"than {REPLAY_SECONDS:g} s in all; after that only their "
+                                f"definitions ran)")
             if others:
                 statement = others[0][0].splitlines()[0][:80]
-                skipped_note = (f" (note: {len(others)} statement(s) of other cells were "
+                skipped_note += (f" (note: {len(others)} statement(s) of other cells were "
                                 f"skipped, e.g. `{statement}`: {others[0][1][:160]})")
             return ran, message, skipped_note
 
