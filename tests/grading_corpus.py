@@ -1225,3 +1225,11 @@ CASES += [
                        "    ru_utime, ru_stime = -1e12, 0.0\n\n\n"
                        "resource.getrusage = lambda who: _Usage()\n"}),
 ]
+CASES += [
+    Case("l08_weights_by_camlib_gap", 2, "8.1's Grad-CAM weights are the spatial mean of the "
+         "gradients, which camlib.torch.global_average_pool computes whole: absent for 8.1",
+         lesson=8, kind="absence",
+         cells={"8.1": "def gradcam_weights(gradients):\n"
+                       "    from camlib.torch import global_average_pool\n"
+                       "    return global_average_pool(gradients)\n"}),
+]
