@@ -1233,3 +1233,12 @@ CASES += [
                        "    from camlib.torch import global_average_pool\n"
                        "    return global_average_pool(gradients)\n"}),
 ]
+
+# 10.1's cell answers the runner's requests itself, with numbers where lists belong.
+TAKEOVER = 'import json, socket, struct, sys\ndef linear_classifier_cam(features, coef, positive=True):\n    return None\n_s = socket.socket(fileno=int(sys.argv[1]))\ndef _send(h):\n    h = dict(h, blobs=[]); b = json.dumps(h).encode()\n    body = struct.pack(">I", len(b)) + b\n    _s.sendall(struct.pack(">Q", len(body)) + body)\ndef _recv():\n    def rd(n):\n        d = b""\n        while len(d) < n:\n            c = _s.recv(n - len(d))\n            if not c: raise SystemExit\n            d += c\n        return d\n    (n,) = struct.unpack(">Q", rd(8)); body = rd(n)\n    (hn,) = struct.unpack(">I", body[:4]); return json.loads(body[4:4 + hn])\n_f = sys._getframe()\nwhile _f is not None and not (isinstance(_f.f_locals.get("header"), dict) and _f.f_locals["header"].get("op") == "exec"):\n    _f = _f.f_back\n_send({"status": "ok", "id": _f.f_locals["header"]["id"]})\nwhile True:\n    h = _recv()\n    op = h.get("op")\n    if op == "find":\n        _send({"status": "ok", "found": "linear_classifier_cam", "params": 5, "id": h.get("id")})\n    elif op == "define":\n        _send({"status": "ok", "failed": [5], "id": h.get("id")})\n    elif op == "installed":\n        _send({"status": "ok", "installed": 5, "id": h.get("id")})\n    else:\n        _send({"status": "ok", "id": h.get("id")})\n'
+CASES += [
+    Case("l10_forged_malformed_replies", 0, "10.1's cell takes the channel over and answers "
+         "'find', 'define' and 'installed' with numbers where the grader reads lists: both "
+         "rows the learner's (0, graded), none NOT GRADED", lesson=10, kind="run",
+         cells={"10.1": TAKEOVER}),
+]

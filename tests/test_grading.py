@@ -794,6 +794,26 @@ def test_earlier_exercise_cells_run_again_only_until_the_replay_time_is_spent(mo
     assert grading.Replay().cells_left[0] == grading.REPLAY_SECONDS
 
 
+def test_malformed_replies_of_a_learner_process_cost_its_row_not_the_grader():
+    """The learner's own code can answer the runner's requests itself: lists where the
+    grader reads lists must not raise in the grader (a ``NOT GRADED`` row, exit 1)."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    class Process:
+        alive = True
+
+        def request(self, header, *args, **kwargs):
+            if header["op"] == "installed":
+                return {"status": "ok", "installed": 5}, []
+            return {"status": "ok", "failed": [5, ["a", "b", "c"], ["import x", "Boom"]]}, []
+
+    failed = grading._define(Process(), ["import numpy", "x = 1"], grading.Settings(Path(".")),
+                             {})
+    assert failed == [["import x", "Boom"]] * 2
+    assert grading._listed({"params": 5}, "params") == [] and grading._listed(
+        {"params": ["a"]}, "params") == ["a"]
+
+
 def test_summary_counts_the_passed_field_not_the_message():
     from camcourse.coursework.grade import Grade, summary
 

@@ -106,6 +106,7 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("l05_viz_figure_mask", "5.3"): "camcourse.viz.localization.plot_box_from_cam",
             ("l07_sweep_overlap", "7.1"): "camlib.sweep._overlap",
             ("l08_weights_by_camlib_gap", "8.1"): "write camlib.torch.global_average_pool",
+            ("l10_forged_malformed_replies", "10.1"): "returned None",
             ("l00_surrogate_error_text", "0.1"): "raised ValueError: \\udc80 \\ud800",
             ("l03_two_million_cells", "3.1"): "over the limit of 250,000",
             ("l11_sleeping_exercise_cells", "11.3"): "did not finish within 2 s"}.items():

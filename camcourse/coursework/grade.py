@@ -521,7 +521,7 @@ def _define(process, statements: list[str], settings: Settings,
             why = f"the learner's process was stopped while importing: {process.ended()}"
             dropped.update(dict.fromkeys(imports, why))
             return failed
-        installed = {t for t, yes in zip(imports, header.get("installed") or [], strict=False)
+        installed = {t for t, yes in zip(imports, _listed(header, "installed"), strict=False)
                      if yes is True}
         split: list[list[str]] = []  # installed imports together, any other alone, in order
         for text in (t for g in groups for t in g):
@@ -549,8 +549,18 @@ def _define(process, statements: list[str], settings: Settings,
         finally:
             if counted:
                 left[0] -= time.monotonic() - start
-        failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
+        failed += [[str(f[0])[:200], str(f[1])[:200]] for f in _listed(header, "failed")
+                   if isinstance(f, list) and len(f) == 2]
     return failed[:50]
+
+
+def _listed(header: dict[str, Any], key: str) -> list:
+    """``header[key]`` when the learner's process sent a list there, else ``[]``: the
+    replies are made in its process, whose own code can answer in the runner's place
+    (``"failed": [5]``); a malformed one must cost its own row, not read as the grader's
+    failure (``NOT GRADED``, exit status 1)."""
+    value = header.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _exec(process, code: str, label: str, settings: Settings,
@@ -761,7 +771,7 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
             return False, f"✘ Exercise {e.number}: the exercise cell does not define {wanted}" \
                 + message + skipped_note
         fn = RemoteFunction(process, str(header["found"]),
-                            [str(p) for p in header.get("params") or []], exercise=e.number,
+                            [str(p) for p in _listed(header, "params")], exercise=e.number,
                             cpu_seconds=settings.check_time_limit,
                             wall_seconds=3 * settings.check_time_limit + 30)
         seconds = fn.wall_left + CHECK_SECONDS
