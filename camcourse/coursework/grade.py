@@ -932,6 +932,13 @@ def _safe_name(text: str) -> str:
     return name.strip("._") or "submission"
 
 
+def _file_key(name: str) -> str:
+    """``name`` as a case-insensitive, normalization-insensitive file system compares it."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _capped(message: str, feedback: str | None) -> str:
     if len(message) <= MESSAGE_LIMIT:
         return message
@@ -1071,7 +1078,10 @@ class _Output:
         student = rows[0].student or Path(rows[0].submission).stem
         if student not in self.keys:  # two students whose names read alike get two files
             key = _safe_name(student)
-            if key in self.keys.values():
+            # alike to the file system too: macOS and Windows treat "Li" and "LI" (and an
+            # "ë" written as e + ¨) as one file name, and the second would truncate the first
+            taken = {_file_key(k) for k in self.keys.values()}
+            if _file_key(key) in taken:
                 key += "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
             self.keys[student] = key
         key = self.keys[student]
