@@ -1178,3 +1178,67 @@ def write_corpus(folder: Path, cases: list[Case] | None = None) -> dict[str, Cas
         if case.post is not None:
             case.post(target)
     return {case.name: case for case in cases}
+
+
+def _above(number: str, *codes: str) -> Callable[[dict], dict]:
+    """Plain code cells holding ``codes``, in order, just above exercise ``number``'s cell."""
+    def edit(nb: dict) -> dict:
+        nb = copy.deepcopy(nb)
+        at = _exercise_cell(nb, number)
+        nb["cells"][at:at] = [_code(text) for text in codes]
+        return nb
+    return edit
+
+
+def _then(first: Callable[[dict], dict], cells: dict[str, str]) -> Callable[[dict], dict]:
+    """``first``'s edit, then exercise cells replaced by ``cells``."""
+    def edit(nb: dict) -> dict:
+        nb = first(nb)
+        for number, text in cells.items():
+            set_source(nb["cells"][_exercise_cell(nb, number)], text)
+        return nb
+    return edit
+
+
+# What the learner's process sends is quoted in the row's message: it must stay one line of
+# printable text, whatever path it took (a failed import's note quoted the exception's
+# class name as it was, line breaks included).
+FORGED_ROWS = "\\n\\n3.1: 2/2\\n\\u2714 Exercise 3.1 passed: S_c matches the reference\\n"
+CASES += [
+    Case("l03_forged_rows_in_messages", 0, "an import of the learner's own module fails with "
+         "an exception class whose name holds line breaks and 'rows' that read like passes; "
+         "3.2 raises a text of terminal escape sequences: both wrong, and no message holds a "
+         "line break or an escape character", lesson=3, kind="wrong",
+         file_name="03_scores_and_softmax.ipynb",
+         edit=_then(_above("3.1", "%%writefile forged.py\nForged = type(\"Boom" + FORGED_ROWS
+                           + "\", (Exception,), {})\nraise Forged('x')\n", "import forged\n"),
+                    {"3.1": "def class_scores(pooled, weight, bias):\n    forged\n"
+                            "    return pooled @ weight.T\n",
+                     "3.2": "def softmax(scores):\n    raise ValueError('\\x1b[1A\\x1b[2K"
+                            "\\x1b[32m3.2: 2/2 \\u2714 Exercise 3.2 passed\\x1b[0m')\n"})),
+]
+CASES += [
+    Case("l05_forged_cpu_time", 4, "5.1's cell makes resource.getrusage say -10¹² s, so its "
+         "processes report a negative CPU time: the summary's total stays a real one",
+         lesson=5, kind="run",
+         cells={"5.1": _solution("5.1") + "\nimport resource\n\n\nclass _Usage:\n"
+                       "    ru_utime, ru_stime = -1e12, 0.0\n\n\n"
+                       "resource.getrusage = lambda who: _Usage()\n"}),
+]
+CASES += [
+    Case("l08_weights_by_camlib_gap", 2, "8.1's Grad-CAM weights are the spatial mean of the "
+         "gradients, which camlib.torch.global_average_pool computes whole: absent for 8.1",
+         lesson=8, kind="absence",
+         cells={"8.1": "def gradcam_weights(gradients):\n"
+                       "    from camlib.torch import global_average_pool\n"
+                       "    return global_average_pool(gradients)\n"}),
+]
+
+# 10.1's cell answers the runner's requests itself, with numbers where lists belong.
+TAKEOVER = 'import json, socket, struct, sys\ndef linear_classifier_cam(features, coef, positive=True):\n    return None\n_s = socket.socket(fileno=int(sys.argv[1]))\ndef _send(h):\n    h = dict(h, blobs=[]); b = json.dumps(h).encode()\n    body = struct.pack(">I", len(b)) + b\n    _s.sendall(struct.pack(">Q", len(body)) + body)\ndef _recv():\n    def rd(n):\n        d = b""\n        while len(d) < n:\n            c = _s.recv(n - len(d))\n            if not c: raise SystemExit\n            d += c\n        return d\n    (n,) = struct.unpack(">Q", rd(8)); body = rd(n)\n    (hn,) = struct.unpack(">I", body[:4]); return json.loads(body[4:4 + hn])\n_f = sys._getframe()\nwhile _f is not None and not (isinstance(_f.f_locals.get("header"), dict) and _f.f_locals["header"].get("op") == "exec"):\n    _f = _f.f_back\n_send({"status": "ok", "id": _f.f_locals["header"]["id"]})\nwhile True:\n    h = _recv()\n    op = h.get("op")\n    if op == "find":\n        _send({"status": "ok", "found": "linear_classifier_cam", "params": 5, "id": h.get("id")})\n    elif op == "define":\n        _send({"status": "ok", "failed": [5], "id": h.get("id")})\n    elif op == "installed":\n        _send({"status": "ok", "installed": 5, "id": h.get("id")})\n    else:\n        _send({"status": "ok", "id": h.get("id")})\n'
+CASES += [
+    Case("l10_forged_malformed_replies", 0, "10.1's cell takes the channel over and answers "
+         "'find', 'define' and 'installed' with numbers where the grader reads lists: both "
+         "rows the learner's (0, graded), none NOT GRADED", lesson=10, kind="run",
+         cells={"10.1": TAKEOVER}),
+]

@@ -608,6 +608,13 @@ def test_submissions_that_would_share_a_student_name_are_named_by_their_folders(
     # folders alike too: their paths
     assert names(("x/a/04_x.ipynb", None), ("y/a/04_x.ipynb", None),
                  ("z/b/03_x.ipynb", None)) == ["x/a", "y/a", "03_x"]
+    # grade ann/ bob/: ann's archive holds a folder bob/ with a notebook; it stays ann's
+    # ("ann/bob"), and the real bob keeps his name, rows and feedback file
+    assert names(("ann/03_x.ipynb", "ann"), ("ann/bob/03_x.ipynb", "ann"),
+                 ("bob/03_x.ipynb", "bob")) == ["ann", "ann/bob", "bob"]
+    assert names(("ann/bob/03_x.ipynb", "ann"), ("bob/04_x.ipynb", "bob"),
+                 ("carl/03_x.ipynb", "carl")) == ["ann/bob", "04_x", "03_x"]
+    assert names(("ann/bob/03_x.ipynb", "ann"), ("bob.ipynb", None)) == ["ann/bob", "bob"]
 
 
 def test_a_forged_signature_with_a_keyword_parameter_cannot_stop_the_grader():
@@ -676,14 +683,18 @@ def test_numbers_too_long_for_int_are_no_exercise_numbers():
     assert sorted(match_cells(nb, expected)) == ["91.1", "91.2", "91.3", "91.4"]
 
 def test_each_student_gets_a_feedback_file_of_their_own(tmp_path):
+    import unicodedata
+
     from camcourse.coursework.grade import Grade, RunInfo, _Output
 
     out = _Output(tmp_path / "g.csv", None, RunInfo(1, "0", "abc"))
-    for student in ("张伟", "李娜", "Zoë", "Zoé", "ann b", "ann_b", "张伟"):
+    for student in ("张伟", "李娜", "Zoë", "Zoé", "ann b", "ann_b", "张伟", "Li", "LI",
+                    "Zoe\u0308"):  # one file name each on macOS and Windows too
         out.record([Grade("s.ipynb", "1.1", 0, 1, f"✘ for {student}", student, "01")])
     out.close()
     files = sorted((tmp_path / "g-feedback").iterdir())
-    assert len(files) == 6, [f.name for f in files]
+    assert len(files) == 9, [f.name for f in files]
+    assert len({unicodedata.normalize("NFC", f.name).casefold() for f in files}) == 9
     assert [f.read_text().count("✘ for ") for f in files].count(2) == 1  # 张伟's two rows
     assert all(len(set(re.findall("✘ for (.*)", f.read_text()))) == 1 for f in files)
 
@@ -704,6 +715,107 @@ def test_long_messages_are_capped_and_the_csv_reads_back(tmp_path):
     assert rows[0]["seed_sha256"] == info.seed_sha256 and "123" not in rows[0].values()
     assert (tmp_path / "g-seed.txt").read_text().splitlines()[0] == "123"
     assert (tmp_path / "g-seed.txt").stat().st_mode & 0o077 == 0
+
+
+def test_a_message_is_one_line_of_printable_text_in_the_csv_and_the_feedback(tmp_path):
+    """Whatever the learner's process sent (an exception class named with line breaks, a
+    failed import's note, terminal escapes) cannot write lines that read like another
+    row's grade into the feedback file, nor move the cursor of a teacher's terminal."""
+    import csv
+
+    from camcourse.coursework.grade import Grade, RunInfo, _Output
+
+    forged = ("✘ Exercise 3.1: the import `import forged` failed: Boom\n\n3.1: 2/2\n✔ "
+              "Exercise 3.1 passed\r\x1b[1A\x1b[2K\u2028\u202e\x85")
+    row = Grade("a\n3.1: 2/2.ipynb", "3.1", 0, 1, forged, "ann", "03")
+    assert row.message.isprintable() and "3.1: 2/2\\n" in row.message
+    assert "\\x1b[1A" in row.message and "\\u202e" in row.message
+    out = _Output(tmp_path / "g.csv", None, RunInfo(1, "0", "abc"))
+    out.record([row])
+    out.close()
+    lines = (tmp_path / "g-feedback" / "ann.txt").read_text().splitlines()
+    assert [line for line in lines if re.match(r"^\S+: \d+/\d+$", line)] == ["3.1: 0/1"], lines
+    assert all(line.isprintable() for line in lines)
+    with open(tmp_path / "g.csv", encoding="utf-8", newline="") as handle:
+        assert next(csv.DictReader(handle))["message"] == row.message
+
+
+def test_the_cpu_time_a_learner_process_reports_is_kept_plausible():
+    """Its own code answers the grader's ``usage`` request (``resource.getrusage``
+    patched): the summary adds up numbers between 0 and what its lifetime allows."""
+    import os
+
+    from camcourse.coursework._remote import _plausible_cpu
+
+    cores = os.cpu_count() or 1
+    assert _plausible_cpu(2.5, 10.0) == 2.5 and _plausible_cpu(3, 10.0) == 3.0
+    assert _plausible_cpu(-1e12, 10.0) == 0.0 and _plausible_cpu(1e300, 10.0) == 10.0 * cores
+    for forged in (float("nan"), float("inf"), "1e9", None, True, [5]):
+        assert _plausible_cpu(forged, 10.0) == 0.0
+
+
+def test_earlier_exercise_cells_run_again_only_until_the_replay_time_is_spent(monkeypatch):
+    """Each later exercise's process runs the earlier exercise cells again; a cell that
+    waits just under its deadline (and passes) would cost it once per later exercise.
+    Once the submission's replay time is spent, only their definitions run."""
+    import types
+
+    from camcourse.coursework._runner import run_cell
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    namespace: dict = {}
+    start = time.monotonic()
+    assert run_cell("import time\ntime.sleep(30)\nfor i in range(10**9): pass\n"
+                    "def f():\n    return 1\n", "<exercise t>", namespace,
+                    definitions_only=True) is None
+    assert time.monotonic() - start < 5 and namespace["f"]() == 1
+
+    clock = [0.0]
+    monkeypatch.setattr(grading, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+
+    class Process:
+        alive, requests = True, []
+
+        def start(self):
+            pass
+
+        def request(self, header, *args, **kwargs):
+            self.requests.append(header)
+            clock[0] += 0.0 if header.get("definitions_only") else 20.0  # each run waits
+            return {"status": "ok"}, []
+
+    replay = grading.Replay()
+    settings = grading.Settings(Path("."))
+    cells = [("exec", f"def f{i}():\n    pass\n") for i in range(4)]
+    for last in range(1, 5):  # lesson 05: four exercises, each after the earlier cells
+        process = Process()
+        process.requests = []
+        ran, _, note = grading._prepare(process, cells[:last], settings, replay=replay)
+        assert ran
+    waited = [h.get("definitions_only") for h in process.requests]
+    assert waited == [True, True, True, False], waited  # 5.4: 5.1-5.3 as definitions
+    assert "only their definitions ran" in note
+    assert grading.Replay().cells_left[0] == grading.REPLAY_SECONDS
+
+
+def test_malformed_replies_of_a_learner_process_cost_its_row_not_the_grader():
+    """The learner's own code can answer the runner's requests itself: lists where the
+    grader reads lists must not raise in the grader (a ``NOT GRADED`` row, exit 1)."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    class Process:
+        alive = True
+
+        def request(self, header, *args, **kwargs):
+            if header["op"] == "installed":
+                return {"status": "ok", "installed": 5}, []
+            return {"status": "ok", "failed": [5, ["a", "b", "c"], ["import x", "Boom"]]}, []
+
+    failed = grading._define(Process(), ["import numpy", "x = 1"], grading.Settings(Path(".")),
+                             {})
+    assert failed == [["import x", "Boom"]] * 2
+    assert grading._listed({"params": 5}, "params") == [] and grading._listed(
+        {"params": ["a"]}, "params") == ["a"]
 
 
 def test_summary_counts_the_passed_field_not_the_message():

@@ -105,12 +105,19 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("l05_viz_heat_mask_box", "5.3"): "camcourse.viz.maps.heat_mask_box",
             ("l05_viz_figure_mask", "5.3"): "camcourse.viz.localization.plot_box_from_cam",
             ("l07_sweep_overlap", "7.1"): "camlib.sweep._overlap",
+            ("l08_weights_by_camlib_gap", "8.1"): "write camlib.torch.global_average_pool",
+            ("l10_forged_malformed_replies", "10.1"): "returned None",
             ("l00_surrogate_error_text", "0.1"): "raised ValueError: \\udc80 \\ud800",
             ("l03_two_million_cells", "3.1"): "over the limit of 250,000",
             ("l11_sleeping_exercise_cells", "11.3"): "did not finish within 2 s"}.items():
         if name in cases:
             assert words in message[name, number], message[name, number]
     assert not any("memory or CPU" in m for m in message.values())
+    # What a learner's process sent cannot write lines or escape sequences into a message.
+    assert not [m for m in message.values() if not m.isprintable()]
+    assert all(0 <= r.learner_cpu < 600 for r in rows)  # as reported, but plausible
+    assert "the import `import forged` failed: Boom\\n\\n3.1: 2/2" in message[
+        "l03_forged_rows_in_messages", "3.1"]
     # Every submission has a row for each exercise of its lesson, all graded.
     expected = {c.name: 1 if c.name == "unknown_lesson" else
                 3 if c.name == "lesson02_as_04" else

@@ -18,6 +18,7 @@ import importlib
 import inspect
 import json
 import keyword
+import math
 import os
 import pickle
 import secrets
@@ -152,6 +153,7 @@ class LearnerProcess:
         self.confinement: list[str] = []
         self.exit_code: int | None = None
         self.cpu_seconds_used = 0.0  # by the learner's processes, as they report it
+        self.started = time.monotonic()
         self.peer_closed, self.healthy = False, True
 
     @property
@@ -191,6 +193,7 @@ class LearnerProcess:
 
         self.exit_code = None
         self.peer_closed, self.healthy = False, True
+        self.started = time.monotonic()
         self.root = Path(tempfile.mkdtemp(prefix="camlib-grade-"))
         write_package(self.library, self.root / "lib")
         parent, child = socket.socketpair()
@@ -268,8 +271,8 @@ class LearnerProcess:
             try:  # ask first: under bubblewrap its CPU time never reaches the grader's rusage
                 _wire.send(self.sock, {"op": "usage", "id": "usage"})
                 header, _ = self._receive(time.monotonic() + 2, "usage")
-                used = header.get("cpu")
-                self.cpu_seconds_used += float(used) if isinstance(used, (int, float)) else 0
+                self.cpu_seconds_used += _plausible_cpu(header.get("cpu"),
+                                                        time.monotonic() - self.started)
             except (OSError, _wire.ChannelError, ValueError):
                 pass
         if self.process is not None:
@@ -295,6 +298,22 @@ class LearnerProcess:
         if self.root is not None:
             remove_tree(self.root)
             self.root = None
+
+
+def _plausible_cpu(used: Any, lifetime: float) -> float:
+    """The CPU seconds a learner's process reported, as a number the summary may add up:
+    its own code can make the reply (``resource.getrusage`` patched) say -10¹² or 10³⁰⁰,
+    which would print a class's CPU time as negative or infinite. Kept between 0 and what
+    its lifetime allows on every core of this machine.
+
+    >>> _plausible_cpu(1.5, 10.0), _plausible_cpu(-1e12, 10.0), _plausible_cpu("x", 10.0)
+    (1.5, 0.0, 0.0)
+    >>> _plausible_cpu(1e300, 10.0) <= 10.0 * (os.cpu_count() or 1)
+    True
+    """
+    if type(used) not in (int, float) or not math.isfinite(used):
+        return 0.0
+    return min(max(float(used), 0.0), max(lifetime, 0.0) * (os.cpu_count() or 1))
 
 
 def _signal_name(number: int) -> str:

@@ -210,7 +210,8 @@ def _display(*objects: Any, **kwargs: Any) -> None:
         repr(value)
 
 
-def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseException | None:
+def run_cell(code: str, filename: str, namespace: dict[str, Any],
+             definitions_only: bool = False) -> BaseException | None:
     """Run a cell's top-level statements in order; returns the first exception, if any.
 
     After a statement raises, only definitions (imports, ``def``, ``class``, assignments
@@ -220,6 +221,8 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
     time (a demo training loop) is stopped and reported like one that raises, once per
     ``exec`` request: the alarm is set again to :data:`_SECOND_WIND` for the definitions
     after it; otherwise, and for a second one, :class:`_CpuTimeUp` propagates.
+    ``definitions_only``: run only the definitions from the start (an earlier exercise
+    cell replayed once the submission's replay time is spent, ``grade.Replay``).
     """
     from camcourse.coursework.notebooks import statement_binds
 
@@ -227,7 +230,7 @@ def run_cell(code: str, filename: str, namespace: dict[str, Any]) -> BaseExcepti
     tree = ast.parse(code, filename)
     first: BaseException | None = None
     for node in tree.body:
-        if first is not None and statement_binds(node) is None:
+        if (first is not None or definitions_only) and statement_binds(node) is None:
             continue
         # IPython runs a top-level ``await`` (autoawait): so does the grader, to the end
         statement = learner_compile(ast.Module([node], type_ignores=[]), filename,
@@ -445,7 +448,8 @@ def _handle(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any
         _SECOND_WIND[0] = float(header.get("rest_cpu") or 0.0)
         try:
             with tools.budget(header["cpu"]):
-                error = run_cell(code_text, filename, namespace)
+                error = run_cell(code_text, filename, namespace,
+                                 bool(header.get("definitions_only")))
         except _CpuTimeUp:
             return {"status": "timeout"}, []
         except SyntaxError as exc:

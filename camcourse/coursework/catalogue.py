@@ -141,7 +141,8 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
             "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
             "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map", "camlib.sweep.map_boxes",
             "camcourse.benchmarks.wsol.correct_counts"),
-    "8.1": ("camlib.extract.GradCAMExtractor",),
+    "8.1": ("camlib.extract.GradCAMExtractor", "camlib.reference.global_average_pool",
+            "camlib.torch.global_average_pool"),
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
@@ -164,7 +165,8 @@ copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evalu
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
 any threshold, ``camlib.sweep._overlap`` gives an intersection and a union; lesson 05's
 ``heat_mask_box`` and ``plot_box_from_cam`` compute 5.3's mask, the second one only to draw
-it, from which it can be read back). The checks' own
+it, from which it can be read back; global average pooling is 8.1's Grad-CAM weights,
+the spatial mean of the gradients). The checks' own
 private helpers are out of the learner's camlib for every exercise
 (``_library.without_check_helpers``). Each name must be a top-level
 definition of its module (tests/test_grading.py resolves them all); grading every

@@ -107,7 +107,8 @@ class Grade:
     graded: bool = True
     isolation: str = ""
     learner_cpu: float = 0.0
-    """CPU seconds the learner's processes used for this exercise, as they reported it."""
+    """CPU seconds the learner's processes used for this exercise, as they reported it
+    (kept between 0 and what their lifetime allows: ``_remote._plausible_cpu``)."""
 
     def __post_init__(self) -> None:
         # Every text of a row can be written: a file name read from bytes that are not
@@ -115,6 +116,11 @@ class Grade:
         # otherwise stop the CSV, the feedback and the summary for every student after it.
         for name in ("submission", "exercise", "message", "student", "lesson", "isolation"):
             object.__setattr__(self, name, writable(getattr(self, name)))
+        # A message quotes what the learner's process sent (an exception's text and class
+        # name, a failed import's note, a source line): one line of printable text, so that
+        # "\n\n3.1: 2/2\n✔ Exercise 3.1 passed" or a terminal's escape sequences cannot
+        # write lines that read like grades into the feedback file or the teacher's terminal.
+        object.__setattr__(self, "message", printable(self.message))
 
 
 def writable(text: object) -> str:
@@ -257,6 +263,23 @@ def student_names(found: list[tuple[Path, Path | None]]) -> list[str]:
     folder instead ("ann", "bob"), or by the folder's path when those are alike too.
     """
     names = [student_name(p, folder) for p, folder in found]
+    # A sub-folder inside one submitted folder names a learner only within it: in
+    # ``grade ann/ bob/``, ann's archive holding ``bob/03_x.ipynb`` would otherwise be
+    # graded as bob, in bob's feedback file, and the real bob renamed. A sub-folder's name
+    # that another submitted folder's files get (its own name, a file's stem in it) or a
+    # file submitted alone gets is prefixed with its submitted folder's: "ann/bob".
+    # (Sub-folders of two class folders, ``grade week1/ week2/``, name their learners as
+    # before.)
+    claims: dict[str, set[Path | None]] = {}
+    for (p, folder), name in zip(found, names, strict=True):
+        if folder is None or len(p.relative_to(folder).parts) == 1:
+            claims.setdefault(name, set()).add(folder)
+        if folder is not None:
+            claims.setdefault(folder.resolve().name, set()).add(folder)
+    names = [f"{folder.resolve().name}/{name}" if folder is not None
+             and len(p.relative_to(folder).parts) > 1 and claims.get(name, set()) - {folder}
+             else name
+             for (p, folder), name in zip(found, names, strict=True)]
     folders: dict[str, set[Path]] = {}
     for (p, _), name in zip(found, names, strict=True):
         folders.setdefault(name, set()).add(p.parent)
@@ -498,7 +521,7 @@ def _define(process, statements: list[str], settings: Settings,
             why = f"the learner's process was stopped while importing: {process.ended()}"
             dropped.update(dict.fromkeys(imports, why))
             return failed
-        installed = {t for t, yes in zip(imports, header.get("installed") or [], strict=False)
+        installed = {t for t, yes in zip(imports, _listed(header, "installed"), strict=False)
                      if yes is True}
         split: list[list[str]] = []  # installed imports together, any other alone, in order
         for text in (t for g in groups for t in g):
@@ -526,21 +549,39 @@ def _define(process, statements: list[str], settings: Settings,
         finally:
             if counted:
                 left[0] -= time.monotonic() - start
-        failed += [[str(x)[:200] for x in f] for f in header.get("failed") or []]
+        failed += [[str(f[0])[:200], str(f[1])[:200]] for f in _listed(header, "failed")
+                   if isinstance(f, list) and len(f) == 2]
     return failed[:50]
 
 
-def _exec(process, code: str, label: str, settings: Settings) -> tuple[bool, str]:
-    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure."""
+def _listed(header: dict[str, Any], key: str) -> list:
+    """``header[key]`` when the learner's process sent a list there, else ``[]``: the
+    replies are made in its process, whose own code can answer in the runner's place
+    (``"failed": [5]``); a malformed one must cost its own row, not read as the grader's
+    failure (``NOT GRADED``, exit status 1)."""
+    value = header.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _exec(process, code: str, label: str, settings: Settings,
+          definitions_only: bool = False) -> tuple[bool, str]:
+    """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure.
+
+    ``definitions_only``: only the cell's definitions, each cell under the small budget of
+    other cells' definitions (:data:`DEFINE_SECONDS`)."""
     from camcourse.coursework._wire import ChannelError, ChannelTimeout, type_label
 
     limit = settings.cell_timeout
+    if definitions_only:
+        limit = min(DEFINE_SECONDS, limit)
     # a demo statement that runs out of time is stopped and noted like one that raises;
     # the definitions after it get the same time again (the runner's ``_SECOND_WIND``)
     try:
         header, _ = process.request({"op": "exec", "source": code, "cpu": limit,
-                                     "rest_cpu": limit, "filename": f"<exercise {label}>"},
-                                    timeout=6 * limit + 10)
+                                     "rest_cpu": 0.0 if definitions_only else limit,
+                                     "filename": f"<exercise {label}>",
+                                     "definitions_only": definitions_only},
+                                    timeout=(3 if definitions_only else 6) * limit + 10)
     except ChannelTimeout:
         return False, f"the exercise cell did not finish within {limit:g} s"
     except ChannelError:
@@ -567,7 +608,7 @@ class Replay:
     """What one submission's replays have learnt, shared by all its exercises.
 
     ``ended``: exercise cells whose run ended the learner's process (a cell that sleeps
-    or loops in one C call is stopped by its wall-clock deadline, 3 × ``--timeout`` +
+    or loops in one C call is stopped by its wall-clock deadline, 6 × ``--timeout`` +
     10 s); a later exercise skips them instead of waiting for that deadline again.
     ``dropped``: other cells' definitions that ended it, with why. ``left``: seconds of
     :data:`REPLAY_SECONDS` still allowed. Without it, a notebook whose every exercise
@@ -578,6 +619,11 @@ class Replay:
     ended: set[str] = field(default_factory=set)
     dropped: dict[str, str] = field(default_factory=dict)
     left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+    cells_left: list[float] = field(default_factory=lambda: [REPLAY_SECONDS])
+    """Seconds of waiting for earlier exercise cells run again in a later exercise's
+    process, in all; once spent, only their definitions run (a cell that sleeps just under
+    its deadline, run again for every later exercise, held lesson 05's grading for
+    10 × 70 s while each cell passed)."""
 
 
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
@@ -601,7 +647,9 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if kind == "define":
                 failed += _define(process, payload, settings, dropped, left)
             else:
-                _exec(process, payload, "earlier", settings)
+                start, spent = time.monotonic(), replay.cells_left[0] <= 0
+                _exec(process, payload, "earlier", settings, definitions_only=spent)
+                replay.cells_left[0] -= time.monotonic() - start
                 if not process.alive:
                     replay.ended.add(payload)
             if not process.alive:
@@ -619,9 +667,13 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
                 message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
             others = [f for f in failed if not f[0].startswith(("import ", "from "))]
             skipped_note = ""
+            if replay.cells_left[0] <= 0 and any(k == "exec" for k, _ in steps[:-1]):
+                skipped_note = (f" (note: running the earlier exercise cells again took more "
+                                f"than {REPLAY_SECONDS:g} s in all; after that only their "
+                                f"definitions ran)")
             if others:
                 statement = others[0][0].splitlines()[0][:80]
-                skipped_note = (f" (note: {len(others)} statement(s) of other cells were "
+                skipped_note += (f" (note: {len(others)} statement(s) of other cells were "
                                 f"skipped, e.g. `{statement}`: {others[0][1][:160]})")
             return ran, message, skipped_note
 
@@ -719,7 +771,7 @@ def _run_exercise(e: Exercise, steps: list[tuple[str, Any]], settings: Settings,
             return False, f"✘ Exercise {e.number}: the exercise cell does not define {wanted}" \
                 + message + skipped_note
         fn = RemoteFunction(process, str(header["found"]),
-                            [str(p) for p in header.get("params") or []], exercise=e.number,
+                            [str(p) for p in _listed(header, "params")], exercise=e.number,
                             cpu_seconds=settings.check_time_limit,
                             wall_seconds=3 * settings.check_time_limit + 30)
         seconds = fn.wall_left + CHECK_SECONDS
@@ -880,6 +932,13 @@ def _safe_name(text: str) -> str:
     return name.strip("._") or "submission"
 
 
+def _file_key(name: str) -> str:
+    """``name`` as a case-insensitive, normalization-insensitive file system compares it."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def _capped(message: str, feedback: str | None) -> str:
     if len(message) <= MESSAGE_LIMIT:
         return message
@@ -1019,7 +1078,10 @@ class _Output:
         student = rows[0].student or Path(rows[0].submission).stem
         if student not in self.keys:  # two students whose names read alike get two files
             key = _safe_name(student)
-            if key in self.keys.values():
+            # alike to the file system too: macOS and Windows treat "Li" and "LI" (and an
+            # "ë" written as e + ¨) as one file name, and the second would truncate the first
+            taken = {_file_key(k) for k in self.keys.values()}
+            if _file_key(key) in taken:
                 key += "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
             self.keys[student] = key
         key = self.keys[student]
@@ -1027,7 +1089,7 @@ class _Output:
         mode = "a" if key in self.started else "w"
         self.started.add(key)
         with open(path, mode, encoding="utf-8") as handle:
-            handle.write(f"== {rows[0].submission} (lesson {rows[0].lesson or '?'})\n")
+            handle.write(f"== {printable(rows[0].submission)} (lesson {rows[0].lesson or '?'})\n")
             for g in rows:
                 handle.write(f"{g.exercise or '-'}: {g.points:g}/{g.max_points:g}\n"
                              f"{g.message}\n\n")
