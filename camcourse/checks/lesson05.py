@@ -247,6 +247,12 @@ def exercise_5_3(ctx: Context, fn) -> str:
             level = fraction * peak
             with np.errstate(invalid="ignore", divide="ignore"):
                 mistakes = {
+                    **({} if peak > 0 else {
+                        "no value is positive, and your mask keeps every pixel: a ReLU first "
+                        "(every value becomes 0 ≥ 0), or a division by max M before comparing "
+                        "(a negative max flips every comparison)? camlib's rule for such a "
+                        "map keeps the pixels equal to its max (M == max M)":
+                        np.ones(cam.shape, dtype=bool)}),
                     "your mask is empty: no value is positive, so fraction · max M is above "
                     "every value. camlib's rule for such a map keeps the pixels equal to "
                     "its max (M == max M)": cam >= level,
