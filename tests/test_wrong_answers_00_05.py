@@ -765,6 +765,11 @@ WRONG = [
             align_corners=True)[0, 0].numpy(), "minmax")), ["align_corners=True"]),
     ("5.3", "only the argmax pixel when no value is positive", _mask_one_pixel_at_a_negative_max,
      ["every pixel equal to the max", "np.argmax"]),
+    ("5.2", "divided by the batch's max", lambda maps, mode="minmax": reference.normalize(
+        maps, "minmax") if mode == "minmax" else maps / maps.max(),
+     ["largest value of the whole batch"]),
+    ("4.1", "float16 maps", lambda features, weight: np.einsum(
+        "ck,nkhw->nchw", weight, features).astype(np.float16), ["float16", "float32"]),
     ("1.1", "every hook on the layer cleared", _capture_clearing_every_hook,
      ["removed a hook it had not registered", "handle.remove()"]),
     ("1.1", "the output kept in the layer", _capture_into_the_layer,

@@ -162,6 +162,9 @@ def _check_normalize(ctx: Context, fn, maps: np.ndarray, mode: str) -> None:
             "return zeros for it": maps / np.where(high != 0, high, 1),
             "you computed (M - min) / max; min-max divides by the span, max - min":
             np.where(high != 0, (maps - low) / np.where(high != 0, high, 1), 0.0),
+            "you divided every map by the largest value of the whole batch; divide each map "
+            "by its own max (axis=(1, 2), keepdims=True)": maps / maps.max()
+            if maps.max() > 0 else np.zeros_like(maps),
             "you normalized each row on its own (axis=2 only); use each map's min and max "
             "over both axes (axis=(1, 2))": (maps - row_low) / row_span,
             "you clipped negative values to 0 first (a ReLU); keep them: min-max sends the "
