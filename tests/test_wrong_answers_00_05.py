@@ -768,6 +768,11 @@ WRONG = [
     ("5.2", "divided by the batch's max", lambda maps, mode="minmax": reference.normalize(
         maps, "minmax") if mode == "minmax" else maps / maps.max(),
      ["largest value of the whole batch"]),
+    ("5.1", "squeezed (a batch of one map loses its axis)", lambda maps, size: F.interpolate(
+        torch.as_tensor(maps)[:, None], size=size, mode="bilinear").squeeze().numpy(),
+     [".squeeze()", "missing"]),
+    ("5.2", "squeezed (a batch of one map loses its axis)", lambda maps, mode="minmax":
+     reference.normalize(maps, mode).squeeze(), [".squeeze()", "missing"]),
     ("4.1", "float16 maps", lambda features, weight: np.einsum(
         "ck,nkhw->nchw", weight, features).astype(np.float16), ["float16", "float32"]),
     ("1.1", "every hook on the layer cleared", _capture_clearing_every_hook,

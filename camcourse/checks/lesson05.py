@@ -60,7 +60,9 @@ def _pair(size) -> tuple[int, int]:
 def exercise_5_1(ctx: Context, fn) -> str:
     """Check ``upsample_maps(maps, size)`` (N, H, W) -> (N, height, width)."""
     # Non-square maps and a non-square (height, width): swapped axes change the shape.
-    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24)), (2, 3, 5, 15)]
+    # The last: one map alone, so an answer squeezed to (height, width) fails.
+    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24)), (2, 3, 5, 15),
+             (1, 3, 4, (9, 10))]
     if ctx.hidden:
         for _ in range(2):
             h, w = int(ctx.rng.integers(2, 9)), int(ctx.rng.integers(2, 9))
@@ -119,6 +121,7 @@ def exercise_5_2(ctx: Context, fn) -> str:
     maps[3] *= 30.0  # one with a large spread
     maps[4] = -np.abs(maps[4])  # and one whose max is exactly 0 (a ReLU'd map's edge case)
     maps[4, 2, 3] = 0.0
+    batches.append(ctx.rng.normal(size=(1, 4, 7)) + 0.5)  # one map: not squeezed to (H, W)
     if ctx.hidden:
         extra = ctx.rng.normal(size=(int(ctx.rng.integers(2, 6)), int(ctx.rng.integers(2, 9)),
                                      int(ctx.rng.integers(2, 9))))
