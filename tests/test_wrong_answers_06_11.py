@@ -42,6 +42,13 @@ def _scores_grad_left_on_head(head, features, classes):
     return f.grad
 
 
+def _scores_head_made_float(head, features, classes):
+    head.float()  # converts the caller's head in place
+    f = features.detach().float().requires_grad_(True)
+    (grad,) = torch.autograd.grad(head(f)[torch.arange(len(classes)), classes].sum(), f)
+    return grad
+
+
 def _acc_strict_unless_default(ious, iou_threshold=0.5):
     correct = ious >= 0.5 if iou_threshold == 0.5 else ious > iou_threshold
     accuracy = correct.mean(axis=1)
@@ -655,6 +662,8 @@ WRONG = [
      ["gradients that were on the model before the call", "before loss.backward()"]),
     ("8.3", "gradients left on the head", _scores_grad_left_on_head,
      ["head's parameters", ".grad"]),
+    ("8.3", "the caller's head converted to float32", _scores_head_made_float,
+     ["converted its argument `head` in place", "float64, now float32"]),
 ]
 
 
