@@ -586,10 +586,11 @@ def grad_cam(features, gradients):
 print(grad_cam(torch.ones(1, 2, 3, 3), torch.ones(1, 2, 3, 3)).shape)
 """),
     # 8.3 score_gradients --------------------------------------------------------------------
-    V("8.3", "backward and gather", """\
+    V("8.3", "backward and gather, the head's .grad cleared", """\
 def score_gradients(head, features, classes):
     f = features.detach().clone().requires_grad_()
     head(f).gather(1, classes.view(-1, 1)).sum().backward()
+    head.zero_grad()
     return f.grad
 """),
     V("8.3", "a NumPy array", """\
@@ -606,8 +607,8 @@ def score_gradients(head, features, classes):
     f = features.detach().clone().requires_grad_(True)
     scores = head(f)
     onehot = nnf.one_hot(classes, scores.shape[1]).to(scores.dtype)
-    scores.backward(onehot)
-    return f.grad.detach()
+    (gradient,) = torch.autograd.grad(scores, f, grad_outputs=onehot)
+    return gradient.detach()
 """),
     # 9.1 preprocess -------------------------------------------------------------------------
     V("9.1", "NumPy then torch", """\
@@ -938,7 +939,7 @@ def grad_cam(features, gradients):
     alpha = gradients.sum((2, 3)) / (gradients.shape[2] * gradients.shape[3])
     return (alpha[:, :, None, None] * features).sum(1).clamp(min=0)
 """),
-    V("8.3", "enable_grad and backward of a one-hot", """\
+    V("8.3", "enable_grad and backward of a one-hot, the head's .grad cleared", """\
 def score_gradients(head, features, classes):
     x = features.detach().clone().requires_grad_()
     with torch.enable_grad():
@@ -946,6 +947,8 @@ def score_gradients(head, features, classes):
         onehot = torch.zeros_like(scores)
         onehot[torch.arange(len(classes)), classes] = 1
         scores.backward(onehot)
+    for parameter in head.parameters():
+        parameter.grad = None
     return x.grad
 """),
     V("9.1", "torchvision to_tensor and normalize", """\

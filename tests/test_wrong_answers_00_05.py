@@ -78,6 +78,35 @@ def _mask_one_pixel_at_a_negative_max(cam, fraction=0.2):
     return np.arange(cam.size).reshape(cam.shape) == np.argmax(cam)
 
 
+def _capture_clearing_every_hook(model, layer, images):
+    stored = {}
+    layer.register_forward_hook(lambda m, i, o: stored.update(out=o.detach()))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        layer._forward_hooks.clear()  # the caller's hooks on the layer go too
+    return stored["out"]
+
+
+def _capture_into_the_layer(model, layer, images):
+    def hook(module, inputs, output):
+        module.stored = output.detach()  # stays in the caller's model
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    return layer.stored
+
+
+def _softmax_torch_float32(scores):
+    # Honest float32: near ±12000 the scores themselves round to about 0.001.
+    return torch.softmax(torch.as_tensor(scores).float(), dim=1)
+
+
 # --- right answers (several styles each) ----------------------------------------------------
 
 
@@ -176,7 +205,8 @@ RIGHT = {
     "2.2": [_counts, lambda k, h, w, c: [k * h * w * c + c, (k + 1) * c]],
     "2.3": [lambda f: f.max(axis=(2, 3)), lambda f: torch.as_tensor(f).amax(dim=(2, 3))],
     "3.1": [lambda p, w, b: p @ w.T + b, lambda p, w, b: np.einsum("nk,ck->nc", p, w) + b],
-    "3.2": [_softmax, lambda s: torch.softmax(torch.as_tensor(s), dim=1)],
+    "3.2": [_softmax, lambda s: torch.softmax(torch.as_tensor(s), dim=1),
+            _softmax_torch_float32],
     "4.1": [lambda f, w: np.einsum("ck,nkhw->nchw", w, f),
             lambda f, w: np.tensordot(f, w, axes=([1], [1])).transpose(0, 3, 1, 2)],
     "4.2": [_scores_from_maps,
@@ -666,7 +696,9 @@ WRONG = [
     ("5.3", "the fraction itself", lambda cam, fraction: cam >= fraction,
      ["fraction itself"]),
     ("5.3", "divide by the max first", lambda cam, fraction: cam / cam.max() >= fraction,
-     ["divided by max M before comparing"]),
+     ["keeps every pixel", "division by max M before comparing"]),
+    ("5.3", "a ReLU first", lambda cam, fraction: np.maximum(cam, 0) >= fraction * np.maximum(
+        cam, 0).max(), ["keeps every pixel", "a ReLU first"]),
     ("5.3", "empty when max < 0", lambda cam, fraction: cam >= fraction * cam.max(),
      ["mask is empty"]),
     ("5.3", "0/1 floats", lambda cam, fraction: _mask(cam, fraction).astype(float),
@@ -719,7 +751,8 @@ WRONG = [
         else features.sum(axis=(2, 3), keepdims=True)).squeeze(), [".squeeze()", "missing"]),
     ("3.1", "squeezed (a batch of one loses its axis)", lambda pooled, weight, bias: (
         pooled @ weight.T + bias).squeeze(), [".squeeze()", "missing"]),
-    ("3.2", "naive exp in long double", _softmax_long_double, ["overflows"]),
+    ("3.2", "naive exp in long double", _softmax_long_double,
+     ["overflows", "even in long double"]),
     ("4.2", "squeezed (a batch of one loses its axis)", lambda maps, bias, reduce="mean": (
         (maps.mean(axis=(2, 3)) if reduce == "mean" else maps.sum(axis=(2, 3))) + bias
     ).squeeze(), [".squeeze()", "missing"]),
@@ -732,6 +765,20 @@ WRONG = [
             align_corners=True)[0, 0].numpy(), "minmax")), ["align_corners=True"]),
     ("5.3", "only the argmax pixel when no value is positive", _mask_one_pixel_at_a_negative_max,
      ["every pixel equal to the max", "np.argmax"]),
+    ("5.2", "divided by the batch's max", lambda maps, mode="minmax": reference.normalize(
+        maps, "minmax") if mode == "minmax" else maps / maps.max(),
+     ["largest value of the whole batch"]),
+    ("5.1", "squeezed (a batch of one map loses its axis)", lambda maps, size: F.interpolate(
+        torch.as_tensor(maps)[:, None], size=size, mode="bilinear").squeeze().numpy(),
+     [".squeeze()", "missing"]),
+    ("5.2", "squeezed (a batch of one map loses its axis)", lambda maps, mode="minmax":
+     reference.normalize(maps, mode).squeeze(), [".squeeze()", "missing"]),
+    ("4.1", "float16 maps", lambda features, weight: np.einsum(
+        "ck,nkhw->nchw", weight, features).astype(np.float16), ["float16", "float32"]),
+    ("1.1", "every hook on the layer cleared", _capture_clearing_every_hook,
+     ["removed a hook it had not registered", "handle.remove()"]),
+    ("1.1", "the output kept in the layer", _capture_into_the_layer,
+     ["new attribute", "model[3].stored"]),
 ]
 
 

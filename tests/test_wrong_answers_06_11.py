@@ -28,6 +28,27 @@ def _step_fresh_optimizer(model, optimizer, images, labels):
     return loss.item()
 
 
+def _step_zero_grad_last(model, optimizer, images, labels):
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()  # onto the gradients the model arrived with
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
+def _scores_grad_left_on_head(head, features, classes):
+    f = features.detach().clone().requires_grad_(True)
+    head(f)[torch.arange(len(classes)), classes].sum().backward()  # fills the head's .grad
+    return f.grad
+
+
+def _scores_head_made_float(head, features, classes):
+    head.float()  # converts the caller's head in place
+    f = features.detach().float().requires_grad_(True)
+    (grad,) = torch.autograd.grad(head(f)[torch.arange(len(classes)), classes].sum(), f)
+    return grad
+
+
 def _acc_strict_unless_default(ious, iou_threshold=0.5):
     correct = ious >= 0.5 if iou_threshold == 0.5 else ious > iou_threshold
     accuracy = correct.mean(axis=1)
@@ -637,6 +658,12 @@ WRONG = [
     ("10.1", "squeezed (a batch of one loses its axis)",
      lambda features, coef, positive=True: ((1 if positive else -1) * np.einsum(
          "k,nkhw->nhw", np.ravel(coef), features)).squeeze(), [".squeeze()", "missing"]),
+    ("6.2", "zero_grad after the step", _step_zero_grad_last,
+     ["gradients that were on the model before the call", "before loss.backward()"]),
+    ("8.3", "gradients left on the head", _scores_grad_left_on_head,
+     ["head's parameters", ".grad"]),
+    ("8.3", "the caller's head converted to float32", _scores_head_made_float,
+     ["converted its argument `head` in place", "float64, now float32"]),
 ]
 
 

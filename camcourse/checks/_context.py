@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from camcourse.checks._diagnose import _fmt, _is_tensor, describe, diagnose
-from camcourse.checks._inplace import _mode_change, _same, _snapshot
+from camcourse.checks._inplace import _dtype_change, _mode_change, _same, _snapshot
 from camcourse.checks._limits import run_with_time_limit
 from camcourse.checks._results import (
     DEFAULT_TIME_LIMIT,
@@ -156,6 +156,11 @@ class Context:
                           f"{names[i]}{change}. model.eval() or model.train() inside your "
                           f"function changes the caller's model; leave its mode as it was "
                           f"(torch.no_grad() is what turns gradients off)")
+            converted = _dtype_change(before, after)
+            if converted:
+                self.fail(f"{name} converted its argument `{names[i]}` in place ({converted}): "
+                          f".float(), .double(), .half() and .to(dtype) change the caller's "
+                          f"model itself; convert the input tensor instead")
             if not _same(before, after):
                 self.fail(f"{name} modified its argument `{names[i]}` in place; work on a copy "
                           f"(x = x - m, not x -= m; or x.copy()) so the caller's data is unchanged")

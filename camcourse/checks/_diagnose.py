@@ -215,6 +215,9 @@ def diagnose(
     note = (f" (your result has integer dtype {a.dtype}: integer division, astype(int) or an "
             f"integer input array?)" if integer else "")
 
+    if a.dtype == np.float16 and e.dtype != np.float16 and _close(a, e, 2e-3, atol):
+        return ("your result is float16, which keeps only about 3 significant digits, so "
+                "the values come out slightly off; use float32 (or float64)")
     for message, wrong in (mistakes or {}).items():
         w = np.asarray(wrong)
         if w.shape == a.shape and _close(a, w, rtol, atol):

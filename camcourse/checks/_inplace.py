@@ -9,7 +9,7 @@ import numpy as np
 
 from camcourse.checks._diagnose import _is_tensor
 
-__all__ = ["_mode_change", "_same", "_snapshot"]
+__all__ = ["_dtype_change", "_mode_change", "_same", "_snapshot"]
 
 
 class _ModuleSnapshot(dict):
@@ -32,6 +32,19 @@ def _mode_change(before: Any, after: Any) -> str | None:
     if before.modes and now and before.modes[0] != now[0]:
         return f".training was {before.modes[0]}, now {now[0]}"
     return "the training flag of a submodule changed"
+
+
+def _dtype_change(before: Any, after: Any) -> str | None:
+    """'its parameters were float64, now float32' when a module was converted in place
+    (model.float(), .double(), .half(), .to(dtype)), else None."""
+    if not isinstance(before, _ModuleSnapshot) or not hasattr(after, "state_dict"):
+        return None
+    now = {k: v.dtype for k, v in after.state_dict().items()}
+    for key, value in before.items():
+        if key in now and now[key] != value.dtype:
+            was, new = (str(d).replace("torch.", "") for d in (value.dtype, now[key]))
+            return f"its parameters were {was}, now {new}"
+    return None
 
 
 def _snapshot(x: Any) -> Any:
@@ -66,7 +79,7 @@ def _same(before: Any, after: Any) -> bool:
             return bool(np.array_equal(before, after, equal_nan=True))
         return bool(np.array_equal(before, after))
     if _is_tensor(before):
-        if not _is_tensor(after) or before.shape != after.shape:
+        if not _is_tensor(after) or before.shape != after.shape or before.dtype != after.dtype:
             return False
         a, b = before.detach().cpu(), after.detach().cpu()
         if a.is_floating_point():

@@ -10,7 +10,8 @@ never touches the learner's global random state (``torch.manual_seed``).
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 1.1 a hook left
 registered, no ``finally``, the layer's input (a pre-hook or ``inputs[0]``), the model's
 own output, a tensor still attached to the autograd graph, a handle returned instead of
-the tensor; for 1.2 (y, x) order, the flat index, H used to split it instead of W,
+the tensor, the caller's own hook removed too (``_forward_hooks.clear()``), the output kept
+as an attribute of the model; for 1.2 (y, x) order, the flat index, H used to split it instead of W,
 argmin, the maximum of |f_k|, a ReLU before the argmax, 1-based positions, float
 positions.
 """
@@ -57,6 +58,41 @@ def _hook_count(module: nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in module.modules())
 
 
+class _CallersHook:
+    """A hook the caller registered before calling capture_output: it must survive.
+
+    A class, not a function: the grader's learner process keeps the checks' classes
+    (the model it receives carries this hook), not their functions."""
+
+    def __call__(self, module, inputs, output) -> None:
+        return None
+
+
+def _require_callers_hook(ctx: Context, layer: nn.Module, handle) -> None:
+    """Fail if the learner removed a hook that was not theirs; then remove it."""
+    kept = handle.id in layer._forward_hooks
+    handle.remove()
+    ctx.require(kept, "your function also removed a hook it had not registered (one the "
+                      "caller had put on the layer, e.g. with _forward_hooks.clear()); "
+                      "remove only your own hook, with the handle that "
+                      "register_forward_hook returned: handle.remove()")
+
+
+def _attributes(model: nn.Module) -> dict[str, set[str]]:
+    return {name: set(vars(module)) for name, module in model.named_modules()}
+
+
+def _new_attribute(model: nn.Module, before: dict[str, set[str]]) -> str:
+    """'model[3].saved' for an attribute the call added to a submodule, else ''."""
+    for name, module in model.named_modules():
+        extra = sorted(set(vars(module)) - before.get(name, set()))
+        if extra:
+            where = f"model[{name}]" if name.isdigit() else (f"model.{name}" if name
+                                                              else "model")
+            return f"{where}.{extra[0]}"
+    return ""
+
+
 @exercise_check("1.1", function="capture_output")
 def exercise_1_1(ctx: Context, fn) -> str:
     """Check ``capture_output(model, layer, images)`` against a manual forward pass."""
@@ -76,11 +112,20 @@ def exercise_1_1(ctx: Context, fn) -> str:
                 expected = model[: index + 1](images)
                 layer_input = model[:index](images)
                 logits = model(images)
+            attributes = _attributes(model)
+            theirs = layer.register_forward_hook(_CallersHook())  # the caller's own hook
             got = ctx.call(fn, model, layer, images)
+            _require_callers_hook(ctx, layer, theirs)
             ctx.require(_hook_count(model) == 0,
                         "a hook is still registered on the model after your function "
                         "returned; keep the handle of register_forward_hook and call "
                         "handle.remove()")
+            added = _new_attribute(model, attributes)
+            if added:
+                ctx.fail(f"capture_output left a new attribute on the model ({added}): it "
+                         f"keeps the stored tensor alive inside the caller's model. Leave "
+                         f"the model as you found it: keep what the hook stores in a "
+                         f"variable of your function")
             if isinstance(got, torch.utils.hooks.RemovableHandle):
                 ctx.fail("capture_output returned the hook's handle; return the tensor the "
                          "hook stored (the handle is only for handle.remove())")
@@ -105,7 +150,9 @@ def exercise_1_1(ctx: Context, fn) -> str:
     images = torch.from_numpy(ctx.rng.normal(size=(1, 3, 4, 4))).float()
     with torch.random.fork_rng(devices=[]):
         broken = nn.Sequential(nn.Conv2d(3, 2, 1), _Boom())
+    theirs = broken[0].register_forward_hook(_CallersHook())
     outcome, value = run_with_time_limit(fn, (broken, broken[0], images), seconds=5.0)
+    _require_callers_hook(ctx, broken[0], theirs)
     ctx.require(_hook_count(broken) == 0,
                 "when the forward pass raises an exception your hook stays registered; "
                 "remove it in a `finally:` block (try: model(images) finally: handle.remove())")

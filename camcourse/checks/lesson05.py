@@ -60,7 +60,9 @@ def _pair(size) -> tuple[int, int]:
 def exercise_5_1(ctx: Context, fn) -> str:
     """Check ``upsample_maps(maps, size)`` (N, H, W) -> (N, height, width)."""
     # Non-square maps and a non-square (height, width): swapped axes change the shape.
-    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24)), (2, 3, 5, 15)]
+    # The last: one map alone, so an answer squeezed to (height, width) fails.
+    cases = [(2, 4, 4, 16), (3, 5, 3, (12, 20)), (2, 4, 6, (8, 24)), (2, 3, 5, 15),
+             (1, 3, 4, (9, 10))]
     if ctx.hidden:
         for _ in range(2):
             h, w = int(ctx.rng.integers(2, 9)), int(ctx.rng.integers(2, 9))
@@ -119,6 +121,7 @@ def exercise_5_2(ctx: Context, fn) -> str:
     maps[3] *= 30.0  # one with a large spread
     maps[4] = -np.abs(maps[4])  # and one whose max is exactly 0 (a ReLU'd map's edge case)
     maps[4, 2, 3] = 0.0
+    batches.append(ctx.rng.normal(size=(1, 4, 7)) + 0.5)  # one map: not squeezed to (H, W)
     if ctx.hidden:
         extra = ctx.rng.normal(size=(int(ctx.rng.integers(2, 6)), int(ctx.rng.integers(2, 9)),
                                      int(ctx.rng.integers(2, 9))))
@@ -162,6 +165,9 @@ def _check_normalize(ctx: Context, fn, maps: np.ndarray, mode: str) -> None:
             "return zeros for it": maps / np.where(high != 0, high, 1),
             "you computed (M - min) / max; min-max divides by the span, max - min":
             np.where(high != 0, (maps - low) / np.where(high != 0, high, 1), 0.0),
+            "you divided every map by the largest value of the whole batch; divide each map "
+            "by its own max (axis=(1, 2), keepdims=True)": maps / maps.max()
+            if maps.max() > 0 else np.zeros_like(maps),
             "you normalized each row on its own (axis=2 only); use each map's min and max "
             "over both axes (axis=(1, 2))": (maps - row_low) / row_span,
             "you clipped negative values to 0 first (a ReLU); keep them: min-max sends the "
@@ -247,6 +253,12 @@ def exercise_5_3(ctx: Context, fn) -> str:
             level = fraction * peak
             with np.errstate(invalid="ignore", divide="ignore"):
                 mistakes = {
+                    **({} if peak > 0 else {
+                        "no value is positive, and your mask keeps every pixel: a ReLU first "
+                        "(every value becomes 0 ≥ 0), or a division by max M before comparing "
+                        "(a negative max flips every comparison)? camlib's rule for such a "
+                        "map keeps the pixels equal to its max (M == max M)":
+                        np.ones(cam.shape, dtype=bool)}),
                     "your mask is empty: no value is positive, so fraction · max M is above "
                     "every value. camlib's rule for such a map keeps the pixels equal to "
                     "its max (M == max M)": cam >= level,

@@ -132,11 +132,16 @@ def _setup(seed: int, hidden: bool = False):
     # The first batch bright: a gradient norm of 25-35, so a step that clips or rescales
     # the gradient (clip_grad_norm_ at 1 or 5) moves the parameters elsewhere.
     batches[0] = (50 * batches[0][0], batches[0][1])
+    # Gradients left on the model by earlier work (an evaluation's backward, lesson 08's
+    # gradients): the step must clear them before its own backward, not after its step.
+    for parameter in model.parameters():
+        parameter.grad = torch.randn(parameter.shape, generator=generator,
+                                     dtype=parameter.dtype)
     return model, optimizer, batches
 
 
 def _reference_step(model, optimizer, images, labels, *, zero_grad=True, step=True,
-                    softmax_first=False, fresh_optimizer=False) -> float:
+                    softmax_first=False, fresh_optimizer=False, zero_grad_last=False) -> float:
     if fresh_optimizer:  # a new optimizer at every step: its momentum starts from zero
         optimizer = type(optimizer)(model.parameters(), **optimizer.defaults)
     logits = model(images)
@@ -148,6 +153,8 @@ def _reference_step(model, optimizer, images, labels, *, zero_grad=True, step=Tr
     loss.backward()
     if step:
         optimizer.step()
+    if zero_grad_last:
+        optimizer.zero_grad()
     return loss.item()
 
 
@@ -163,7 +170,9 @@ def exercise_6_2(ctx: Context, fn) -> str:
     for name, options in {"right": {}, "no_zero_grad": {"zero_grad": False},
                           "no_step": {"step": False},
                           "softmax_first": {"softmax_first": True},
-                          "fresh_optimizer": {"fresh_optimizer": True}}.items():
+                          "fresh_optimizer": {"fresh_optimizer": True},
+                          "zero_grad_last": {"zero_grad": False,
+                                             "zero_grad_last": True}}.items():
         model, optimizer, batches = _setup(seed, ctx.hidden)
         losses = [_reference_step(model, optimizer, x, y, **options) for x, y in batches]
         outcomes[name] = (losses, _parameters(model))
@@ -204,12 +213,16 @@ def exercise_6_2(ctx: Context, fn) -> str:
         return "forward, cross-entropy on logits, zero_grad, backward, step: two steps match"
     hints = {
         "no_step": "the parameters did not move: call optimizer.step() after loss.backward()",
-        "no_zero_grad": "the second step used the first step's gradients as well: call "
+        "no_zero_grad": "each step also used the gradients already on the model (the "
+                        "previous step's, or those there before the call): call "
                         "optimizer.zero_grad() before loss.backward() (PyTorch adds gradients "
                         "up until they are cleared)",
         "fresh_optimizer": "the optimizer's momentum was lost between steps: a new "
                            "optimizer made inside train_step starts from zero every call; "
                            "use the `optimizer` argument, which keeps its state",
+        "zero_grad_last": "the first step also used gradients that were on the model before "
+                          "the call (PyTorch adds new gradients to them): clear them with "
+                          "optimizer.zero_grad() before loss.backward(), not after the step",
         "softmax_first": "nnf.cross_entropy takes the logits S_c and applies log-softmax itself; "
                          "passing probabilities applies the softmax twice",
     }

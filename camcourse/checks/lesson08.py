@@ -125,9 +125,8 @@ def exercise_8_3(ctx: Context, fn) -> str:
 
     def gradient_of(select) -> np.ndarray:
         f = features.clone().requires_grad_(True)
-        logits = head(f)
-        select(logits).backward()
-        return f.grad.numpy()
+        (gradient,) = torch.autograd.grad(select(head(f)), f)  # no .grad left on the head
+        return gradient.numpy()
 
     rows = torch.arange(n)
     expected = gradient_of(lambda s: s[rows, classes].sum())
@@ -169,4 +168,14 @@ def exercise_8_3(ctx: Context, fn) -> str:
     if given.grad is not None or given.requires_grad:
         ctx.fail("score_gradients changed the caller's tensor (it now requires grad or holds "
                  ".grad); work on features.detach().clone().requires_grad_(True)")
+    left = [name for name, p in head.named_parameters()
+            if p.grad is not None and bool(p.grad.any())]
+    if left:
+        names = ", ".join(f"{name}.grad" for name in left[:2]) + (", ..." if len(left) > 2
+                                                                  else "")
+        ctx.fail(f"score_gradients left gradients in the head's parameters ({names}): "
+                 f".backward() fills .grad of every parameter, and "
+                 f"the caller's next training step adds its own to them. Leave the head as "
+                 f"you found it: torch.autograd.grad(score, features) computes only the "
+                 f"gradient asked for")
     return "∂S_c/∂f_k(x, y) of each sample's class, through a two-layer head"
