@@ -237,7 +237,7 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
             raise ValueError(f"correct must have one entry per box, shape ({n},), got shape "
                              f"{tuple(correct.shape)}")
         hit = hit & correct.to(hit.device)
-    return float(hit.float().mean())
+    return float(hit.sum()) / len(hit)  # the exact fraction, rounded once
 
 
 def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
@@ -262,11 +262,12 @@ SWEEP_MAPS = sweep.MAPS_AT_A_TIME  # maps a thread levels and sweeps at a time
 
 
 def _level_values(maps: torch.Tensor, protocol: str) -> np.ndarray:
-    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads: float32, or
-    float64 for float64 maps in "camlib" (float16 and bfloat16 values are all exactly
-    float32 ones, and `camlib.torch.normalize` computes in float32 for them too)."""
+    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads: float64 maps
+    as they are, the others as float32 (float16 and bfloat16 values are all exactly
+    float32 ones, and `camlib.torch.normalize` computes in float32 for them too; the
+    "choe2020" levels are computed in float64 from either)."""
     flat = maps.detach().reshape(maps.shape[0], -1)
-    if protocol == "choe2020" or flat.dtype != torch.float64:
+    if flat.dtype != torch.float64:
         flat = flat.float()
     return flat.cpu().numpy()
 
@@ -291,7 +292,8 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
 
     "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
     when max M̄ ≤ 0), computed exactly as `camlib.torch.normalize` computes M̄.
-    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}, in float32.
+    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}, in float64 (the
+    released code's ``t2n`` makes every map float64 before it is normalized).
     """
     array, low, high = _level_inputs(maps, protocol)
     return sweep.levels(array, low, high, np.asarray(thresholds), protocol).reshape(maps.shape)
@@ -357,15 +359,17 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
 
     Returns
     -------
-    {"largest": (T, D), "all": (T, D)}: the fraction of images whose largest component's
-    box ("largest") or best component's box ("all") has IoU ≥ δ at threshold τ. An empty
+    {"largest": (T, D), "all": (T, D)}, float64: the fraction of images whose largest
+    component's box ("largest") or best component's box ("all") has IoU ≥ δ at threshold
+    τ, the count divided by N and rounded once (a float32 fraction such as 21/40 would
+    be off in its eighth digit). An empty
     batch (N = 0) is refused: zero images have no accuracy.
 
     Example
     -------
     >>> maps = torch.zeros(1, 8, 8); maps[0, 2:6, 2:6] = 1
     >>> box_accuracy_curve(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,), (0.5,))["largest"]
-    tensor([[1.]])
+    tensor([[1.]], dtype=torch.float64)
     """
     return _curves(maps, gt_boxes, thresholds, iou_thresholds, batch_size, protocol,
                    ("largest", "all"))
@@ -388,7 +392,7 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     order = sorted(range(len(taus)), key=taus.__getitem__)
     ascending = [taus[k] for k in order]
     delta = torch.tensor(deltas, dtype=torch.float32 if protocol == "camlib" else torch.float64)
-    counts = {key: torch.zeros(len(taus), len(deltas)) for key in keys}
+    counts = {key: torch.zeros(len(taus), len(deltas), dtype=torch.long) for key in keys}
     for start in range(0, len(maps), batch_size):
         chunk, truth = maps[start:start + batch_size], gt[start:start + batch_size]
         largest, best = _threshold_boxes(chunk, truth.numpy(), ascending, protocol,
@@ -396,8 +400,8 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
         for key, boxes in (("largest", largest), ("all", best)):
             if key in keys:
                 hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
-                counts[key][order] += hits.sum(0).float()
-    return {key: value / len(maps) for key, value in counts.items()}
+                counts[key][order] += hits.sum(0)
+    return {key: value.double() / len(maps) for key, value in counts.items()}
 
 
 def _max_box_acc_of(curve: torch.Tensor, thresholds: Sequence[float]) -> tuple[float, float]:
@@ -563,8 +567,8 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     if thresholds and isinstance(method, str) and method in fixed:
         # A fixed box ignores the threshold: every τ gives the same box.
         ious = ct.iou(torch.cat(known_boxes), gt)
-        mba, mba_tau = float((ious >= IOU_THRESHOLD).float().mean()), float("nan")
-        mba2 = _max_box_acc_v2_of((ious[:, None] >= torch.tensor(V2_IOU_THRESHOLDS)).float()
+        mba, mba_tau = float((ious >= IOU_THRESHOLD).sum()) / len(ious), float("nan")
+        mba2 = _max_box_acc_v2_of((ious[:, None] >= torch.tensor(V2_IOU_THRESHOLDS)).double()
                                   .mean(0, keepdim=True))
     elif thresholds:
         # One sweep gives both curves; δ = 0.5 is looked up, not assumed second.
@@ -577,7 +581,7 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     else:
         mba = mba_tau = mba2 = float("nan")
     return LocalizationResult(
-        accuracy=float(correct.float().mean()),
+        accuracy=float(correct.sum()) / len(correct),
         top1_loc=localization_accuracy(torch.cat(top1_boxes), gt, correct),
         gt_known_loc=localization_accuracy(torch.cat(known_boxes), gt),
         max_box_acc=mba, max_box_acc_threshold=mba_tau, max_box_acc_v2=mba2,

@@ -49,8 +49,9 @@ def test_box_accuracy_curve_two_blobs():
     # τ=0.4: image 0 keeps both blobs; the largest is the distractor (IoU 0), the best is
     # the object (IoU 1). Image 1: its blob, IoU 1. τ=0.6: image 0 keeps only the
     # distractor. Image 1 unchanged.
-    torch.testing.assert_close(curves["largest"], torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
-    torch.testing.assert_close(curves["all"], torch.tensor([[1.0, 1.0], [0.5, 0.5]]))
+    expected = {"largest": [[0.5, 0.5], [0.5, 0.5]], "all": [[1.0, 1.0], [0.5, 0.5]]}
+    for key, values in expected.items():  # exact fractions, in float64
+        torch.testing.assert_close(curves[key], torch.tensor(values, dtype=torch.float64))
 
 
 def test_max_box_acc_picks_one_threshold_for_the_whole_dataset():
