@@ -246,7 +246,10 @@ def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
     return validation.tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
 
 
-def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
+def _check_gt(gt_boxes: object, n: int, size: tuple[int, int]) -> torch.Tensor:
+    """Integer boxes (N, 4) inside maps of ``size`` (H, W): 0 <= x0 <= x1 <= W and
+    0 <= y0 <= y1 <= H. A box outside is in other coordinates (the image's, for maps at
+    the feature resolution) and would silently score 0."""
     if not isinstance(gt_boxes, torch.Tensor):
         raise TypeError(f"gt_boxes must be a torch.Tensor (N, 4), got {type(gt_boxes).__name__}")
     if gt_boxes.is_floating_point() or gt_boxes.is_complex() or gt_boxes.dtype == torch.bool:
@@ -255,7 +258,21 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     if gt_boxes.shape != (n, 4):
         raise ValueError(f"gt_boxes must have shape (N, 4) with one row per map (N={n}), "
                          f"got shape {tuple(gt_boxes.shape)}")
-    return gt_boxes.long().cpu()
+    gt_boxes = gt_boxes.long().cpu()
+    _check_inside(gt_boxes, "gt_boxes", size, "the maps")
+    return gt_boxes
+
+
+def _check_inside(boxes: torch.Tensor, name: str, size: tuple[int, int], what: str) -> None:
+    """Integer boxes (N, 4) on the CPU with 0 <= x0 <= x1 <= W, 0 <= y0 <= y1 <= H."""
+    h, w = size
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    bad = (x0 < 0) | (y0 < 0) | (x1 < x0) | (y1 < y0) | (x1 > w) | (y1 > h)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise ValueError(f"{name} must be boxes (x0, y0, x1, y1) inside {what}, "
+                         f"0 <= x0 <= x1 <= W={w} and 0 <= y0 <= y1 <= H={h}, got "
+                         f"{boxes[first].tolist()} (box {first})")
 
 
 SWEEP_MAPS = sweep.MAPS_AT_A_TIME  # maps a thread levels and sweeps at a time
@@ -384,7 +401,7 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     if len(maps) == 0:
         raise ValueError("maps must hold at least one map (N >= 1): an evaluation of zero "
                          "images has no accuracy, got shape " + str(tuple(maps.shape)))
-    gt = _check_gt(gt_boxes, len(maps))
+    gt = _check_gt(gt_boxes, len(maps), tuple(maps.shape[-2:]))
     taus = validation.thresholds(thresholds, "thresholds")
     deltas = validation.fractions(iou_thresholds, "iou_thresholds", "[0, 1]")
     batch_size = validation.positive_int(batch_size, "batch_size")
@@ -617,6 +634,11 @@ def _check_data(data: object) -> LabelledImages:
         raise ValueError(f"data must hold images (N, 3, H, W) uint8, labels (N,) and boxes "
                          f"(N, 4) for the same N, got images {images.shape} {images.dtype}, "
                          f"labels {labels.shape}, boxes {boxes.shape}")
+    for name, array in (("labels", labels), ("boxes", boxes)):
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"data.{name} must hold integers, got dtype {array.dtype}")
+    _check_inside(torch.from_numpy(boxes.astype(np.int64)), "data.boxes", images.shape[-2:],
+                  "the images")
     return data
 
 
