@@ -217,9 +217,10 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 def normalize(maps: np.ndarray, mode: str = "minmax") -> np.ndarray:
     """Rescale each map (the last two axes) for display or thresholding.
 
-    mode="minmax": (M - min M) / (max M - min M), into [0, 1].
-    mode="max":    M / max M, the form of the paper's "20% of the max value" rule.
-    A constant map (or, for "max", a map with max ≤ 0) becomes zeros rather than NaN.
+    mode="minmax": (M - min M) / (max M - min M), into [0, 1]; a constant map becomes
+                   zeros rather than NaN (as Choe et al.'s normalize_scoremap does).
+    mode="max":    M / max M, the form of the paper's "20% of the max value" rule; a map
+                   with max M ≤ 0 becomes zeros (a constant positive map becomes ones).
     Neither mode commutes with upsampling in general: normalize after upsampling.
 
     >>> normalize(np.array([[1.0, 3.0]]))

@@ -267,7 +267,7 @@ def normalize(maps: torch.Tensor, mode: str = "minmax", check: bool = True) -> t
 
     - ``mode="minmax"``: (M - min M) / (max M - min M), into [0, 1]; a constant map -> zeros.
     - ``mode="max"``: M / max M, so that "20% of the max" is the level 0.2; a map whose
-      max is <= 0 -> zeros.
+      max is <= 0 -> zeros (a constant positive map -> ones).
 
     ``check``: refuse NaN and inf (on a GPU without synchronizing, as
     `class_activation_maps` says); False skips it.

@@ -95,6 +95,8 @@ def test_normalize_minmax_max_and_constant_maps():
     np.testing.assert_allclose(R.normalize(maps), [[[0, 0.25], [0.5, 1]], np.zeros((2, 2))])
     np.testing.assert_allclose(R.normalize(maps, "max")[0], [[1 / 9, 3 / 9], [5 / 9, 1]])
     np.testing.assert_array_equal(R.normalize(-np.ones((2, 2)), "max"), np.zeros((2, 2)))
+    # "max" of a constant positive map is M / M = 1, as the docstring says
+    np.testing.assert_array_equal(R.normalize(maps, "max")[1], np.ones((2, 2)))
 
 
 def test_connected_components_by_hand():

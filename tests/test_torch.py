@@ -82,6 +82,7 @@ def test_normalize_golden():
     exact(ct.normalize(M0, mode="max"), M0 / 3)
     exact(ct.normalize(torch.full((2, 3, 3), 7.0)), torch.zeros(2, 3, 3))
     exact(ct.normalize(M1 - 5, mode="max"), torch.zeros(3, 3))  # max <= 0 -> zeros
+    exact(ct.normalize(torch.full((2, 3, 3), 7.0), mode="max"), torch.ones(2, 3, 3))  # M / M
     # Each map on its own: the batch axis does not mix maps.
     exact(ct.normalize(torch.stack([M0, 2 * M0])), torch.stack([(M0 + 1) / 4] * 2))
 
