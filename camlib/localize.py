@@ -365,7 +365,11 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     ----------
     maps : tensor (N, H, W), finite, on any device
     gt_boxes : integer tensor (N, 4), one box per map
-    thresholds : the grid of τ, each in [0, 1] (any order; `camlib.validation.thresholds`)
+    thresholds : the grid of τ, each in [0, 1] (any order; `camlib.validation.thresholds`).
+        The default is the course's 0.01, ..., 0.99. Choe et al.'s released code sweeps
+        np.arange(0, 1, cam_curve_interval) (0.001 by default), which starts at τ = 0:
+        in "choe2020" its mask {q > 0} is not the whole map and can be the best τ, so
+        pass that grid to reproduce its numbers.
     iou_thresholds : the δ, each in [0, 1]
     batch_size : maps swept at a time (memory: about 64·T bytes per map)
     protocol : "camlib" (masks {M̄ ≥ τ·max M̄}, half-open boxes, components by pixel
@@ -562,12 +566,15 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     for images, labels in _batches(data, batch_size, device):
         if isinstance(method, str) and method in fixed:
             with torch.no_grad():
-                predicted = model(images).argmax(1)
+                logits = model(images)
+            _check_labels(labels, logits)
+            predicted = logits.argmax(1)
             boxes = fixed[method](len(images)).to(device)
             boxes_top1 = boxes_known = boxes
         else:
             function = functions[method] if isinstance(method, str) else method
             maps_top1, logits = function(model, images, None)
+            _check_labels(labels, logits)
             predicted = logits.argmax(1)
             maps_known, _ = function(model, images, labels)
             boxes_top1 = boxes_from_maps(maps_top1, threshold)
@@ -640,6 +647,16 @@ def _check_data(data: object) -> LabelledImages:
     _check_inside(torch.from_numpy(boxes.astype(np.int64)), "data.boxes", images.shape[-2:],
                   "the images")
     return data
+
+
+def _check_labels(labels: torch.Tensor, logits: torch.Tensor) -> None:
+    """A set's labels must be classes of the model, 0..C − 1 for logits (B, C): a label
+    the model cannot predict would count as a miss, silently."""
+    c = logits.shape[-1]
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= c):
+        bad = labels[(labels < 0) | (labels >= c)][0]
+        raise ValueError(f"data.labels must be classes of the model, 0 <= label < C={c}, "
+                         f"got {int(bad)}")
 
 
 def _batches(data: LabelledImages, batch_size: int, device: torch.device | str

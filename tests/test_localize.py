@@ -208,6 +208,11 @@ def test_a_set_with_bad_boxes_or_labels_is_refused_by_name():
     data.boxes, data.labels = np.array([[0, 0, 4, 4]] * 2), np.array([0.0, 1.0])
     with pytest.raises(TypeError, match="data.labels must hold integers"):
         loc.evaluate_localization(model, data)
+    data.labels = np.array([0, 3])  # C = 3 classes
+    for method in ("cam", "full"):  # with maps, and with a fixed box
+        with pytest.raises(ValueError, match=r"data.labels must be classes of the model, "
+                                             r"0 <= label < C=3, got 3"):
+            loc.evaluate_localization(model, data, method)
 
 
 def test_accuracies_are_exact_fractions():

@@ -311,3 +311,19 @@ def test_choe2020_quantizes_in_float64_as_the_released_code(dtype):
     in_float32 = np.floor((values[0].astype(np.float32) - np.float32(1)) / np.float32(3)
                           * np.float32(255))
     assert (in_float32 != expected).any()  # the case is one float32 gets wrong
+
+
+def test_choe2020_grid_starting_at_zero_matters_as_in_the_released_code():
+    """The released grid np.arange(0, 1, δτ) starts at τ = 0, whose mask {q > 0} is not
+    the whole map: a faint object (q = 2) beside a peak is boxed only there. camlib's
+    default grid (0.01, ..., 0.99) misses it; the released grid, passed, does not."""
+    from camlib import localize
+
+    maps = torch.zeros(1, 8, 8, dtype=torch.float64)
+    maps[0, :4, :4], maps[0, 7, 7] = 2.5 / 255, 1.0  # q = 2 on the object, 255 at the peak
+    gt = torch.tensor([[0, 0, 4, 4]])  # the object, boundingRect's x + w = 4
+    grid = np.arange(0, 1, 0.01).tolist()
+    assert released_counts(maps.numpy(), gt.numpy(), grid, (0.5,), False)[:2, 0].tolist() \
+        == [1, 0]
+    assert localize.max_box_acc(maps, gt, grid, protocol="choe2020") == (1.0, 0.0)
+    assert localize.max_box_acc(maps, gt, protocol="choe2020")[0] == 0.0
