@@ -323,7 +323,7 @@ def bounding_box(
     Parameters
     ----------
     cam : (H, W) array
-    threshold : fraction of the max in (0, 1]
+    threshold : fraction of the max in [0, 1] (τ = 0: M ≥ 0 if max M > 0)
     connectivity : 4 or 8
 
     Returns
