@@ -431,6 +431,11 @@ def _check_classes(classes, batch: int, num_classes: int) -> np.ndarray:
             indices = np.asarray(classes)
         except ValueError:
             raise ValueError("classes must be a 1-D sequence of ints, got a ragged list") from None
+        if indices.ndim == 0:  # a 0-d array or tensor: one int for every sample
+            if not np.issubdtype(indices.dtype, np.integer):
+                raise TypeError(f"classes must be integers, got dtype {indices.dtype}: "
+                                f"{classes!r}")
+            indices = np.full(batch, int(indices))
         if indices.ndim != 1:
             raise ValueError(f"classes must be an int or a 1-D sequence, got shape {indices.shape}")
         if indices.size and not np.issubdtype(indices.dtype, np.integer):

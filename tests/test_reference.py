@@ -64,6 +64,11 @@ def test_class_activation_maps_one_class_for_all_or_one_per_sample():
     batch = np.concatenate([FEATURES, 2 * FEATURES])
     np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, 1), [M1, 2 * M1])
     np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, [1, 0]), [M1, 2 * M0])
+    # a 0-d integer array (what logits.argmax() gives for one image) is one int, as in
+    # camlib.torch; a 0-d float is refused
+    np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, np.array(1)), [M1, 2 * M1])
+    with pytest.raises(TypeError, match="classes must be integers"):
+        R.class_activation_maps(batch, WEIGHT, np.array(1.0))
 
 
 def test_swapping_the_sums_gives_the_scores():
