@@ -69,6 +69,13 @@ def _is_torchvision(model: nn.Module, module: str, name: str) -> bool:
     return loaded is not None and isinstance(model, getattr(loaded, name))
 
 
+def _is_compiled(model: nn.Module) -> bool:
+    """Whether ``model`` is what torch.compile returns (an OptimizedModule), without
+    importing torch._dynamo (such a module can only exist if it was imported)."""
+    loaded = sys.modules.get("torch._dynamo.eval_frame")
+    return loaded is not None and isinstance(model, getattr(loaded, "OptimizedModule", ()))
+
+
 def _is_global_pool(module: nn.Module) -> bool:
     if not isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         return False
@@ -149,6 +156,12 @@ class _Hooked:
     def __init__(self, model: nn.Module, feature_layer: str | nn.Module | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if _is_compiled(model):
+            raise TypeError(
+                "model must be the network itself, not its torch.compile wrapper: the "
+                "compiled graph does not run the forward hooks that record f_k. Pass "
+                "model._orig_mod (the original module) and run that inside the block"
+            )
         self.model = model
         self._layout = _locate(model)
         if feature_layer is None:
@@ -288,7 +301,8 @@ class CAMExtractor(_Hooked):
         if len(linear) > 1:
             why = f"{len(linear)} linear layers ({', '.join(linear)})"
         elif other:
-            why = f"a non-linear step between pooling and the classifier: {', '.join(other)}"
+            why = (f"a layer other than Flatten, Dropout or Identity between pooling and "
+                   f"the classifier: {', '.join(other)}")
         else:
             why = "no linear layer"
         raise ValueError(

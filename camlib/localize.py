@@ -237,7 +237,7 @@ def localization_accuracy(pred_boxes: torch.Tensor, gt_boxes: torch.Tensor,
             raise ValueError(f"correct must have one entry per box, shape ({n},), got shape "
                              f"{tuple(correct.shape)}")
         hit = hit & correct.to(hit.device)
-    return float(hit.float().mean())
+    return float(hit.sum()) / len(hit)  # the exact fraction, rounded once
 
 
 def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
@@ -246,7 +246,10 @@ def _check_maps(maps: object, finite: bool = True) -> torch.Tensor:
     return validation.tensor(maps, "maps", "(N, H, W)", 3, nonempty=(1, 2), finite=finite)
 
 
-def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
+def _check_gt(gt_boxes: object, n: int, size: tuple[int, int]) -> torch.Tensor:
+    """Integer boxes (N, 4) inside maps of ``size`` (H, W): 0 <= x0 <= x1 <= W and
+    0 <= y0 <= y1 <= H. A box outside is in other coordinates (the image's, for maps at
+    the feature resolution) and would silently score 0."""
     if not isinstance(gt_boxes, torch.Tensor):
         raise TypeError(f"gt_boxes must be a torch.Tensor (N, 4), got {type(gt_boxes).__name__}")
     if gt_boxes.is_floating_point() or gt_boxes.is_complex() or gt_boxes.dtype == torch.bool:
@@ -255,18 +258,33 @@ def _check_gt(gt_boxes: object, n: int) -> torch.Tensor:
     if gt_boxes.shape != (n, 4):
         raise ValueError(f"gt_boxes must have shape (N, 4) with one row per map (N={n}), "
                          f"got shape {tuple(gt_boxes.shape)}")
-    return gt_boxes.long().cpu()
+    gt_boxes = gt_boxes.long().cpu()
+    _check_inside(gt_boxes, "gt_boxes", size, "the maps")
+    return gt_boxes
+
+
+def _check_inside(boxes: torch.Tensor, name: str, size: tuple[int, int], what: str) -> None:
+    """Integer boxes (N, 4) on the CPU with 0 <= x0 <= x1 <= W, 0 <= y0 <= y1 <= H."""
+    h, w = size
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    bad = (x0 < 0) | (y0 < 0) | (x1 < x0) | (y1 < y0) | (x1 > w) | (y1 > h)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise ValueError(f"{name} must be boxes (x0, y0, x1, y1) inside {what}, "
+                         f"0 <= x0 <= x1 <= W={w} and 0 <= y0 <= y1 <= H={h}, got "
+                         f"{boxes[first].tolist()} (box {first})")
 
 
 SWEEP_MAPS = sweep.MAPS_AT_A_TIME  # maps a thread levels and sweeps at a time
 
 
 def _level_values(maps: torch.Tensor, protocol: str) -> np.ndarray:
-    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads: float32, or
-    float64 for float64 maps in "camlib" (float16 and bfloat16 values are all exactly
-    float32 ones, and `camlib.torch.normalize` computes in float32 for them too)."""
+    """Maps (n, H, W) as the rows (n, H·W) `camlib.sweep.levels` reads: float64 maps
+    as they are, the others as float32 (float16 and bfloat16 values are all exactly
+    float32 ones, and `camlib.torch.normalize` computes in float32 for them too; the
+    "choe2020" levels are computed in float64 from either)."""
     flat = maps.detach().reshape(maps.shape[0], -1)
-    if protocol == "choe2020" or flat.dtype != torch.float64:
+    if flat.dtype != torch.float64:
         flat = flat.float()
     return flat.cpu().numpy()
 
@@ -291,7 +309,8 @@ def _levels(maps: torch.Tensor, thresholds: Sequence[float], protocol: str) -> n
 
     "camlib": the mask of τ is {M̄ ≥ τ·max M̄} (M̄ min-max normalized; {M̄ ≥ max M̄}
     when max M̄ ≤ 0), computed exactly as `camlib.torch.normalize` computes M̄.
-    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}, in float32.
+    "choe2020": q = ⌊255·M̄⌋ as uint8 and the mask {q > ⌊τ·max q⌋}, in float64 (the
+    released code's ``t2n`` makes every map float64 before it is normalized).
     """
     array, low, high = _level_inputs(maps, protocol)
     return sweep.levels(array, low, high, np.asarray(thresholds), protocol).reshape(maps.shape)
@@ -346,7 +365,11 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
     ----------
     maps : tensor (N, H, W), finite, on any device
     gt_boxes : integer tensor (N, 4), one box per map
-    thresholds : the grid of τ, each in [0, 1] (any order; `camlib.validation.thresholds`)
+    thresholds : the grid of τ, each in [0, 1] (any order; `camlib.validation.thresholds`).
+        The default is the course's 0.01, ..., 0.99. Choe et al.'s released code sweeps
+        np.arange(0, 1, cam_curve_interval) (0.001 by default), which starts at τ = 0:
+        in "choe2020" its mask {q > 0} is not the whole map and can be the best τ, so
+        pass that grid to reproduce its numbers.
     iou_thresholds : the δ, each in [0, 1]
     batch_size : maps swept at a time (memory: about 64·T bytes per map)
     protocol : "camlib" (masks {M̄ ≥ τ·max M̄}, half-open boxes, components by pixel
@@ -357,15 +380,17 @@ def box_accuracy_curve(maps: torch.Tensor, gt_boxes: torch.Tensor,
 
     Returns
     -------
-    {"largest": (T, D), "all": (T, D)}: the fraction of images whose largest component's
-    box ("largest") or best component's box ("all") has IoU ≥ δ at threshold τ. An empty
+    {"largest": (T, D), "all": (T, D)}, float64: the fraction of images whose largest
+    component's box ("largest") or best component's box ("all") has IoU ≥ δ at threshold
+    τ, the count divided by N and rounded once (a float32 fraction such as 21/40 would
+    be off in its eighth digit). An empty
     batch (N = 0) is refused: zero images have no accuracy.
 
     Example
     -------
     >>> maps = torch.zeros(1, 8, 8); maps[0, 2:6, 2:6] = 1
     >>> box_accuracy_curve(maps, torch.tensor([[2, 2, 6, 6]]), (0.5,), (0.5,))["largest"]
-    tensor([[1.]])
+    tensor([[1.]], dtype=torch.float64)
     """
     return _curves(maps, gt_boxes, thresholds, iou_thresholds, batch_size, protocol,
                    ("largest", "all"))
@@ -380,7 +405,7 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     if len(maps) == 0:
         raise ValueError("maps must hold at least one map (N >= 1): an evaluation of zero "
                          "images has no accuracy, got shape " + str(tuple(maps.shape)))
-    gt = _check_gt(gt_boxes, len(maps))
+    gt = _check_gt(gt_boxes, len(maps), tuple(maps.shape[-2:]))
     taus = validation.thresholds(thresholds, "thresholds")
     deltas = validation.fractions(iou_thresholds, "iou_thresholds", "[0, 1]")
     batch_size = validation.positive_int(batch_size, "batch_size")
@@ -388,7 +413,7 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
     order = sorted(range(len(taus)), key=taus.__getitem__)
     ascending = [taus[k] for k in order]
     delta = torch.tensor(deltas, dtype=torch.float32 if protocol == "camlib" else torch.float64)
-    counts = {key: torch.zeros(len(taus), len(deltas)) for key in keys}
+    counts = {key: torch.zeros(len(taus), len(deltas), dtype=torch.long) for key in keys}
     for start in range(0, len(maps), batch_size):
         chunk, truth = maps[start:start + batch_size], gt[start:start + batch_size]
         largest, best = _threshold_boxes(chunk, truth.numpy(), ascending, protocol,
@@ -396,8 +421,8 @@ def _curves(maps: torch.Tensor, gt_boxes: torch.Tensor, thresholds: Sequence[flo
         for key, boxes in (("largest", largest), ("all", best)):
             if key in keys:
                 hits = _ious(boxes, truth, protocol)[..., None] >= delta  # (n, T, D)
-                counts[key][order] += hits.sum(0).float()
-    return {key: value / len(maps) for key, value in counts.items()}
+                counts[key][order] += hits.sum(0)
+    return {key: value.double() / len(maps) for key, value in counts.items()}
 
 
 def _max_box_acc_of(curve: torch.Tensor, thresholds: Sequence[float]) -> tuple[float, float]:
@@ -541,12 +566,15 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     for images, labels in _batches(data, batch_size, device):
         if isinstance(method, str) and method in fixed:
             with torch.no_grad():
-                predicted = model(images).argmax(1)
+                logits = model(images)
+            _check_labels(labels, logits)
+            predicted = logits.argmax(1)
             boxes = fixed[method](len(images)).to(device)
             boxes_top1 = boxes_known = boxes
         else:
             function = functions[method] if isinstance(method, str) else method
             maps_top1, logits = function(model, images, None)
+            _check_labels(labels, logits)
             predicted = logits.argmax(1)
             maps_known, _ = function(model, images, labels)
             boxes_top1 = boxes_from_maps(maps_top1, threshold)
@@ -563,8 +591,8 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     if thresholds and isinstance(method, str) and method in fixed:
         # A fixed box ignores the threshold: every τ gives the same box.
         ious = ct.iou(torch.cat(known_boxes), gt)
-        mba, mba_tau = float((ious >= IOU_THRESHOLD).float().mean()), float("nan")
-        mba2 = _max_box_acc_v2_of((ious[:, None] >= torch.tensor(V2_IOU_THRESHOLDS)).float()
+        mba, mba_tau = float((ious >= IOU_THRESHOLD).sum()) / len(ious), float("nan")
+        mba2 = _max_box_acc_v2_of((ious[:, None] >= torch.tensor(V2_IOU_THRESHOLDS)).double()
                                   .mean(0, keepdim=True))
     elif thresholds:
         # One sweep gives both curves; δ = 0.5 is looked up, not assumed second.
@@ -577,7 +605,7 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
     else:
         mba = mba_tau = mba2 = float("nan")
     return LocalizationResult(
-        accuracy=float(correct.float().mean()),
+        accuracy=float(correct.sum()) / len(correct),
         top1_loc=localization_accuracy(torch.cat(top1_boxes), gt, correct),
         gt_known_loc=localization_accuracy(torch.cat(known_boxes), gt),
         max_box_acc=mba, max_box_acc_threshold=mba_tau, max_box_acc_v2=mba2,
@@ -613,7 +641,22 @@ def _check_data(data: object) -> LabelledImages:
         raise ValueError(f"data must hold images (N, 3, H, W) uint8, labels (N,) and boxes "
                          f"(N, 4) for the same N, got images {images.shape} {images.dtype}, "
                          f"labels {labels.shape}, boxes {boxes.shape}")
+    for name, array in (("labels", labels), ("boxes", boxes)):
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"data.{name} must hold integers, got dtype {array.dtype}")
+    _check_inside(torch.from_numpy(boxes.astype(np.int64)), "data.boxes", images.shape[-2:],
+                  "the images")
     return data
+
+
+def _check_labels(labels: torch.Tensor, logits: torch.Tensor) -> None:
+    """A set's labels must be classes of the model, 0..C − 1 for logits (B, C): a label
+    the model cannot predict would count as a miss, silently."""
+    c = logits.shape[-1]
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= c):
+        bad = labels[(labels < 0) | (labels >= c)][0]
+        raise ValueError(f"data.labels must be classes of the model, 0 <= label < C={c}, "
+                         f"got {int(bad)}")
 
 
 def _batches(data: LabelledImages, batch_size: int, device: torch.device | str

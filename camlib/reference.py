@@ -217,9 +217,10 @@ def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 def normalize(maps: np.ndarray, mode: str = "minmax") -> np.ndarray:
     """Rescale each map (the last two axes) for display or thresholding.
 
-    mode="minmax": (M - min M) / (max M - min M), into [0, 1].
-    mode="max":    M / max M, the form of the paper's "20% of the max value" rule.
-    A constant map (or, for "max", a map with max ≤ 0) becomes zeros rather than NaN.
+    mode="minmax": (M - min M) / (max M - min M), into [0, 1]; a constant map becomes
+                   zeros rather than NaN (as Choe et al.'s normalize_scoremap does).
+    mode="max":    M / max M, the form of the paper's "20% of the max value" rule; a map
+                   with max M ≤ 0 becomes zeros (a constant positive map becomes ones).
     Neither mode commutes with upsampling in general: normalize after upsampling.
 
     >>> normalize(np.array([[1.0, 3.0]]))
@@ -322,7 +323,7 @@ def bounding_box(
     Parameters
     ----------
     cam : (H, W) array
-    threshold : fraction of the max in (0, 1]
+    threshold : fraction of the max in [0, 1] (τ = 0: M ≥ 0 if max M > 0)
     connectivity : 4 or 8
 
     Returns
@@ -430,6 +431,11 @@ def _check_classes(classes, batch: int, num_classes: int) -> np.ndarray:
             indices = np.asarray(classes)
         except ValueError:
             raise ValueError("classes must be a 1-D sequence of ints, got a ragged list") from None
+        if indices.ndim == 0:  # a 0-d array or tensor: one int for every sample
+            if not np.issubdtype(indices.dtype, np.integer):
+                raise TypeError(f"classes must be integers, got dtype {indices.dtype}: "
+                                f"{classes!r}")
+            indices = np.full(batch, int(indices))
         if indices.ndim != 1:
             raise ValueError(f"classes must be an int or a 1-D sequence, got shape {indices.shape}")
         if indices.size and not np.issubdtype(indices.dtype, np.integer):

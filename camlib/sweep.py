@@ -23,7 +23,9 @@ Two protocols decide what a mask, a box and "largest" are:
   largest component has the most pixels, ties to the first in raster order. These are
   `camlib.torch.bounding_box`'s conventions.
 - ``"choe2020"``: the conventions of Choe et al.'s released evaluation code. The map is
-  quantized to uint8 (q = ⌊255·M⌋), the mask is {q > ⌊τ·max q⌋}; a component is an
+  min-max normalized and quantized to uint8 in float64 (q = ⌊255·M̄⌋, whatever the
+  map's dtype, as the released code's ``t2n`` leaves it), the mask is
+  {q > ⌊τ·max q⌋}; a component is an
   outer contour as OpenCV's ``findContours`` traces it, and MaxBoxAccV2 also scores the
   contours of holes; "largest" compares contour areas (the area of the polygon through
   the border pixels' centres, which is the component with its holes filled counted by
@@ -763,15 +765,19 @@ def _normalized_levels(values, low, high, grid, out):
 
 @numba.njit(cache=True)
 def _quantized_levels(values, low, high, grid, out):
+    """The "choe2020" levels: in float64 whatever the maps' dtype, as the released code
+    computes after ``t2n`` (float32 and narrower values are exact in float64), M̄ =
+    (M − min M)/(max M − min M), q = ⌊255·M̄⌋ as uint8, and the number of cuts ⌊τ·max q⌋
+    below q. A map's float32 arithmetic would put some pixels one q lower."""
     t = grid.shape[0]
-    scale = np.float32(255)
     quantized = np.empty(values.shape[1], np.uint8)
     table = np.empty(256, np.int32)
     for i in range(values.shape[0]):
-        spread = high[i] - low[i]
+        lo = np.float64(low[i])
+        spread = np.float64(high[i]) - lo
         peak = 0
         for p in range(values.shape[1]):
-            q = np.uint8(((values[i, p] - low[i]) / spread) * scale) if spread > 0 else 0
+            q = np.uint8(((np.float64(values[i, p]) - lo) / spread) * 255.0) if spread > 0 else 0
             quantized[p] = q
             peak = max(peak, q)
         k = 0
@@ -800,7 +806,9 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
 
     - ``"camlib"``: M̄ = (M − min M)/(max M − min M) in the maps' dtype, mask {M̄ ≥ τ}
       (max M̄ is 1; a constant map, all 0, passes every τ).
-    - ``"choe2020"``: float32 maps, q = ⌊255·M̄⌋ as uint8, mask {q > ⌊τ·max q⌋}.
+    - ``"choe2020"``: q = ⌊255·M̄⌋ as uint8, mask {q > ⌊τ·max q⌋}, computed in float64
+      whatever the maps' dtype, as Choe et al.'s released code computes (its ``t2n``
+      turns every map into float64 before ``normalize_scoremap``).
 
     The arithmetic is `camlib.torch.normalize`'s, operation for operation, so the masks
     are the ones thresholding a normalized tensor gives. ``threads`` as in

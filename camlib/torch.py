@@ -267,7 +267,7 @@ def normalize(maps: torch.Tensor, mode: str = "minmax", check: bool = True) -> t
 
     - ``mode="minmax"``: (M - min M) / (max M - min M), into [0, 1]; a constant map -> zeros.
     - ``mode="max"``: M / max M, so that "20% of the max" is the level 0.2; a map whose
-      max is <= 0 -> zeros.
+      max is <= 0 -> zeros (a constant positive map -> ones).
 
     ``check``: refuse NaN and inf (on a GPU without synchronizing, as
     `class_activation_maps` says); False skips it.
@@ -551,7 +551,7 @@ def bounding_box(
     Parameters
     ----------
     cams : tensor (N, H, W) or (H, W)
-    threshold : float in (0, 1]; the paper uses 0.2, Grad-CAM 0.15
+    threshold : float in [0, 1] (τ = 0 keeps M >= 0); the paper uses 0.2, Grad-CAM 0.15
     connectivity : 4 or 8
 
     Returns
@@ -571,6 +571,8 @@ def bounding_box(
     single = cams.ndim == 2
     if single:
         cams = cams[None]
+    if cams.dtype in (torch.float16, torch.bfloat16):
+        cams = cams.float()  # τ·max rounded to bfloat16 moves the level by up to 0.4%
     n, h, w = cams.shape
     peak = cams.amax(dim=(1, 2), keepdim=True)
     level = torch.where(peak > 0, peak * threshold, peak)

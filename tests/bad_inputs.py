@@ -411,7 +411,9 @@ def _perf_cases() -> list[Case]:
                            lambda f=function, v=value: f(maps, gt, v), "thresholds"))
         for label, value in [("too few rows", gt[:1]), ("a list", gt.tolist()),
                              ("an ndarray", gt.numpy()), ("(N, 3)", gt[:, :3]),
-                             ("extra rows", torch.cat([gt, gt]))]:
+                             ("extra rows", torch.cat([gt, gt])),
+                             ("inverted", gt.flip(1)), ("negative", gt - 1),
+                             ("beyond the maps", gt * 4)]:
             cases.append(c(f"{fn}: gt_boxes {label}",
                            lambda f=function, v=value: f(maps, v), "gt_boxes"))
         for label, value in [("2-D", maps[0]), ("4-D", maps[None])]:
@@ -459,6 +461,10 @@ def _extract_cases() -> list[Case]:
 
     cases = [
         c("CAMExtractor: model None", lambda: CAMExtractor(None), "model"),
+        c("CAMExtractor: a torch.compile'd model", lambda: CAMExtractor(torch.compile(MODEL)),
+          "model"),
+        c("GradCAMExtractor: a torch.compile'd model",
+          lambda: GradCAMExtractor(torch.compile(MODEL)), "model"),
         c("CAMExtractor: feature_layer 'nope'", lambda: CAMExtractor(MODEL, "nope"),
           "feature_layer"),
         c("CAMExtractor: feature_layer 3", lambda: CAMExtractor(MODEL, 3), "feature_layer"),

@@ -151,6 +151,29 @@ def test_non_linear_step_in_the_head_is_refused():
         CAMExtractor(model)
 
 
+def test_a_convolution_as_classifier_is_refused_by_name():
+    """A 1×1 convolution after pooling is linear, but CAM reads w_k^c from an nn.Linear:
+    the message names the layer and what may stand between pooling and the classifier."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                          nn.Conv2d(8, 4, 1), nn.Flatten())
+    with pytest.raises(ValueError, match=r"other than Flatten, Dropout or Identity.*"
+                                         r"3 \(Conv2d\).*GradCAMExtractor"):
+        CAMExtractor(model)
+
+
+@pytest.mark.parametrize("extractor", [CAMExtractor, GradCAMExtractor])
+def test_a_compiled_model_is_refused_with_the_module_to_pass(extractor):
+    """torch.compile's graph does not run hooks registered on the original layers, so a
+    compiled model would record no f_k: it is refused, and the message says what to pass."""
+    model = torch.compile(course_net())
+    with pytest.raises(TypeError, match=r"model must be .*torch.compile.*_orig_mod"):
+        extractor(model)
+    with extractor(model._orig_mod) as ex:  # the original module works
+        logits = model._orig_mod(image())
+        maps = ex.maps(1) if extractor is CAMExtractor else ex.maps(logits, 1)
+    assert maps.ndim == 3
+
+
 def test_layers_by_name_or_module_give_the_same_maps(resnet):
     model = resnet
     x = image()

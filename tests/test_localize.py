@@ -1,5 +1,7 @@
 """Localization metrics on hand-made maps whose answers are known."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -49,8 +51,9 @@ def test_box_accuracy_curve_two_blobs():
     # τ=0.4: image 0 keeps both blobs; the largest is the distractor (IoU 0), the best is
     # the object (IoU 1). Image 1: its blob, IoU 1. τ=0.6: image 0 keeps only the
     # distractor. Image 1 unchanged.
-    torch.testing.assert_close(curves["largest"], torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
-    torch.testing.assert_close(curves["all"], torch.tensor([[1.0, 1.0], [0.5, 0.5]]))
+    expected = {"largest": [[0.5, 0.5], [0.5, 0.5]], "all": [[1.0, 1.0], [0.5, 0.5]]}
+    for key, values in expected.items():  # exact fractions, in float64
+        torch.testing.assert_close(curves[key], torch.tensor(values, dtype=torch.float64))
 
 
 def test_max_box_acc_picks_one_threshold_for_the_whole_dataset():
@@ -178,3 +181,45 @@ def test_cpu_boxes_equal_the_device_algorithm():
     for threshold in (0.2, 0.5, 0.9):
         assert torch.equal(loc.boxes_from_maps(maps, threshold), ct.bounding_box(maps, threshold))
     assert loc.boxes_from_maps(maps, 0.2)[5].tolist() == [0, 0, 20, 20]
+
+
+@pytest.mark.parametrize("protocol", ["camlib", "choe2020"])
+@pytest.mark.parametrize("box", [[5, 5, 1, 1], [-1, 0, 4, 4], [0, 0, 9, 4], [0, 0, 4, 64]])
+def test_ground_truth_outside_the_maps_is_refused_by_name(protocol, box):
+    """Inverted boxes, negative corners and boxes beyond the maps (boxes in the image's
+    pixels for maps at the feature resolution) would score 0 silently."""
+    maps, gt = torch.rand(2, 8, 8), torch.tensor([[0, 0, 8, 8], box])
+    for run in (lambda: loc.max_box_acc(maps, gt, protocol=protocol),
+                lambda: loc.max_box_acc_v2(maps, gt, protocol=protocol),
+                lambda: loc.box_accuracy_curve(maps, gt, protocol=protocol)):
+        with pytest.raises(ValueError, match=r"gt_boxes must be boxes .* inside the maps, "
+                                             r"0 <= x0 <= x1 <= W=8 .*\(box 1\)"):
+            run()
+    assert loc.max_box_acc(maps, torch.tensor([[0, 0, 8, 8]] * 2), (0.0,)) == (1.0, 0.0)
+
+
+def test_a_set_with_bad_boxes_or_labels_is_refused_by_name():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(4, 3))
+    data = SimpleNamespace(images=np.zeros((2, 3, 8, 8), np.uint8), labels=np.array([0, 1]),
+                           boxes=np.array([[0, 0, 4, 4], [4, 4, 0, 0]]))
+    with pytest.raises(ValueError, match=r"data.boxes must be boxes .* inside the images"):
+        loc.evaluate_localization(model, data)
+    data.boxes, data.labels = np.array([[0, 0, 4, 4]] * 2), np.array([0.0, 1.0])
+    with pytest.raises(TypeError, match="data.labels must hold integers"):
+        loc.evaluate_localization(model, data)
+    data.labels = np.array([0, 3])  # C = 3 classes
+    for method in ("cam", "full"):  # with maps, and with a fixed box
+        with pytest.raises(ValueError, match=r"data.labels must be classes of the model, "
+                                             r"0 <= label < C=3, got 3"):
+            loc.evaluate_localization(model, data, method)
+
+
+def test_accuracies_are_exact_fractions():
+    """k/N rounded once, in float64: 1/3 is Python's 1/3, not a float32 0.33333334."""
+    gt = torch.tensor([[0, 0, 4, 4]] * 3)
+    pred = torch.tensor([[0, 0, 4, 4], [4, 4, 8, 8], [4, 4, 8, 8]])
+    assert loc.localization_accuracy(pred, gt) == 1 / 3
+    maps = loc.box_maps(pred, 8)
+    assert loc.max_box_acc(maps, gt, (0.5,)) == (1 / 3, 0.5)
+    assert loc.max_box_acc_v2(maps, gt, (0.5,)) == 1 / 3

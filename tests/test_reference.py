@@ -64,6 +64,11 @@ def test_class_activation_maps_one_class_for_all_or_one_per_sample():
     batch = np.concatenate([FEATURES, 2 * FEATURES])
     np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, 1), [M1, 2 * M1])
     np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, [1, 0]), [M1, 2 * M0])
+    # a 0-d integer array (what logits.argmax() gives for one image) is one int, as in
+    # camlib.torch; a 0-d float is refused
+    np.testing.assert_allclose(R.class_activation_maps(batch, WEIGHT, np.array(1)), [M1, 2 * M1])
+    with pytest.raises(TypeError, match="classes must be integers"):
+        R.class_activation_maps(batch, WEIGHT, np.array(1.0))
 
 
 def test_swapping_the_sums_gives_the_scores():
@@ -95,6 +100,8 @@ def test_normalize_minmax_max_and_constant_maps():
     np.testing.assert_allclose(R.normalize(maps), [[[0, 0.25], [0.5, 1]], np.zeros((2, 2))])
     np.testing.assert_allclose(R.normalize(maps, "max")[0], [[1 / 9, 3 / 9], [5 / 9, 1]])
     np.testing.assert_array_equal(R.normalize(-np.ones((2, 2)), "max"), np.zeros((2, 2)))
+    # "max" of a constant positive map is M / M = 1, as the docstring says
+    np.testing.assert_array_equal(R.normalize(maps, "max")[1], np.ones((2, 2)))
 
 
 def test_connected_components_by_hand():

@@ -172,7 +172,7 @@ def _torch_levels(maps, thresholds, protocol):
         cuts = torch.cat([torch.where(peak > 0, peak * t, peak) for t in thresholds], 1)
         passed = values[..., None] >= cuts[:, None, :]
     else:
-        shifted = flat.float() - flat.float().amin(dim=1, keepdim=True)
+        shifted = flat.double() - flat.double().amin(dim=1, keepdim=True)  # the released t2n
         spread = shifted.amax(dim=1, keepdim=True)
         q = (torch.where(spread > 0, shifted / torch.where(spread > 0, spread, 1), 0) * 255)
         q = q.to(torch.uint8).long()

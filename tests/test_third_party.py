@@ -186,3 +186,144 @@ def test_softmax_is_scipys():
     scores = np.random.default_rng(6).normal(0, 30, (8, 10))
     np.testing.assert_allclose(ref.softmax(scores), special.softmax(scores, axis=1), rtol=1e-12)
     close(ct.softmax(torch.from_numpy(scores)), torch.from_numpy(special.softmax(scores, axis=1)))
+
+
+# --- Choe et al.'s released box evaluation (github.com/clovaai/wsolevaluation) -------------
+# Its steps, re-created from evaluation.py and inference.py for these tests: ``t2n`` makes
+# every map float64, ``normalize_scoremap`` min-max normalizes it (a constant map becomes
+# zeros), ``compute_bboxes_from_scoremaps`` quantizes (M̄·255).astype(uint8), keeps
+# {q > int(τ·max q)} (cv2.threshold, THRESH_BINARY), traces cv2.findContours (RETR_TREE,
+# CHAIN_APPROX_SIMPLE), keeps the contour of largest cv2.contourArea (MaxBoxAcc) or every
+# contour (multi_contour_eval, MaxBoxAccV2), boxes each by cv2.boundingRect with x + w and
+# y + h clipped to W − 1 and H − 1 ((0, 0, 0, 0) for no contour); ``calculate_multiple_iou``
+# counts pixels inclusively (+1); ``BoxEvaluator.accumulate`` takes each τ's best box.
+
+
+def released_normalize(scoremap: np.ndarray) -> np.ndarray:
+    cam = np.array(scoremap, dtype=np.float64)  # t2n
+    if np.isnan(cam).any() or cam.min() == cam.max():
+        return np.zeros_like(cam)
+    cam -= cam.min()
+    cam /= cam.max()
+    return cam
+
+
+def released_boxes(scoremap: np.ndarray, taus, every_contour: bool) -> list[np.ndarray]:
+    cv2 = pytest.importorskip("cv2")
+    height, width = scoremap.shape
+    image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
+    out = []
+    for tau in taus:
+        _, mask = cv2.threshold(src=image, thresh=int(tau * np.max(image)), maxval=255,
+                                type=cv2.THRESH_BINARY)
+        contours = cv2.findContours(image=mask, mode=cv2.RETR_TREE,
+                                    method=cv2.CHAIN_APPROX_SIMPLE)[0]
+        if len(contours) == 0:
+            out.append(np.asarray([[0, 0, 0, 0]]))
+            continue
+        if not every_contour:
+            contours = [max(contours, key=cv2.contourArea)]
+        boxes = []
+        for contour in contours:
+            x, y, w, h = cv2.boundingRect(contour)
+            boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
+        out.append(np.asarray(boxes))
+    return out
+
+
+def released_counts(maps: np.ndarray, gt_boxes: np.ndarray, taus, deltas,
+                    every_contour: bool) -> np.ndarray:
+    """num_correct of ``BoxEvaluator`` after accumulating every map: (T, D) counts."""
+    counts = np.zeros((len(taus), len(deltas)))
+    for scoremap, gt in zip(maps, gt_boxes, strict=True):
+        boxes = released_boxes(released_normalize(scoremap), taus, every_contour)
+        best = []
+        for b in boxes:
+            x0, y0 = np.maximum(b[:, 0], gt[0]), np.maximum(b[:, 1], gt[1])
+            x1, y1 = np.minimum(b[:, 2], gt[2]), np.minimum(b[:, 3], gt[3])
+            inter = np.maximum(0, x1 - x0 + 1) * np.maximum(0, y1 - y0 + 1)
+            area = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
+            union = area + (gt[2] - gt[0] + 1) * (gt[3] - gt[1] + 1) - inter
+            best.append(np.where(union > 0, inter / np.where(union > 0, union, 1), 0).max())
+        for d, delta in enumerate(deltas):
+            counts[:, d] += np.asarray(best) >= delta
+    return counts
+
+
+def wsol_maps(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Maps of four kinds (noise, upsampled 7×7 noise, blobs, few levels with ties and
+    plateaus) and a ground-truth box each, inclusive corners inside the map."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n, h, w))
+    coarse = torch.from_numpy(rng.standard_normal((n, 1, 7, 7)))
+    smooth = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear",
+                                             align_corners=False)[:, 0].numpy()
+    blobs = np.zeros((n, h, w))
+    for blob in blobs:
+        for _ in range(3):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            blob[max(0, y - 3):y + 4, max(0, x - 3):x + 4] += rng.random()
+    levels = rng.integers(0, 4, (n, h, w)).astype(np.float64)
+    maps = np.concatenate([noise, smooth, blobs, levels])
+    x0, y0 = rng.integers(0, w, 4 * n), rng.integers(0, h, 4 * n)
+    x1 = np.minimum(w - 1, x0 + rng.integers(0, max(w // 2, 1), 4 * n))
+    y1 = np.minimum(h - 1, y0 + rng.integers(0, max(h // 2, 1), 4 * n))
+    return maps, np.stack([x0, y0, x1, y1], 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("h", "w"), [(24, 24), (13, 29), (1, 20), (20, 1)])
+def test_choe2020_curves_are_the_released_codes_counts(dtype, h, w):
+    """BoxAcc(τ, δ) of protocol "choe2020", largest contour and best contour, equals the
+    released evaluation's counts at every τ of its grid np.arange(0, 1, 0.01) and every δ
+    of MaxBoxAccV2, for float64 and float32 maps; MaxBoxAcc and MaxBoxAccV2 follow."""
+    from camlib import localize
+
+    maps, gt = wsol_maps(10, h, w, seed=h * 100 + w)
+    maps = torch.from_numpy(maps).to(dtype)
+    taus, deltas = np.arange(0, 1, 0.01).tolist(), (0.3, 0.5, 0.7)
+    ours = localize.box_accuracy_curve(maps, torch.from_numpy(gt), taus, deltas,
+                                       protocol="choe2020")
+    for key, every in (("largest", False), ("all", True)):
+        theirs = released_counts(maps.numpy(), gt, taus, deltas, every)
+        np.testing.assert_array_equal(ours[key].numpy(), theirs / len(maps))  # exact k/N
+    v1 = released_counts(maps.numpy(), gt, taus, (0.5,), False).max() / len(maps)
+    assert localize.max_box_acc(maps, torch.from_numpy(gt), taus,
+                                protocol="choe2020")[0] == pytest.approx(v1, abs=1e-7)
+    v2 = np.mean(released_counts(maps.numpy(), gt, taus, deltas, True).max(0)) / len(maps)
+    assert localize.max_box_acc_v2(maps, torch.from_numpy(gt), taus,
+                                   protocol="choe2020") == pytest.approx(v2, abs=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_choe2020_quantizes_in_float64_as_the_released_code(dtype):
+    """The released code quantizes ⌊255·M̄⌋ after ``t2n`` made the map float64. On the
+    map 1 + 3k/255 (k = 0..255) float32 arithmetic puts some pixels one step lower or
+    higher; the levels of a grid with one cut per step, (k + ½)/255, count q exactly."""
+    from camlib import sweep
+
+    values = (1 + 3 * np.arange(256) / 255).astype(dtype)[None]
+    expected = [int((float(v) - float(values.min())) / (float(values.max())
+                    - float(values.min())) * 255) for v in values[0]]  # Python floats
+    grid = (np.arange(255) + 0.5) / 255
+    got = sweep.levels(values, *sweep.row_ranges(values), grid, "choe2020")[0]
+    np.testing.assert_array_equal(got, expected)
+    in_float32 = np.floor((values[0].astype(np.float32) - np.float32(1)) / np.float32(3)
+                          * np.float32(255))
+    assert (in_float32 != expected).any()  # the case is one float32 gets wrong
+
+
+def test_choe2020_grid_starting_at_zero_matters_as_in_the_released_code():
+    """The released grid np.arange(0, 1, δτ) starts at τ = 0, whose mask {q > 0} is not
+    the whole map: a faint object (q = 2) beside a peak is boxed only there. camlib's
+    default grid (0.01, ..., 0.99) misses it; the released grid, passed, does not."""
+    from camlib import localize
+
+    maps = torch.zeros(1, 8, 8, dtype=torch.float64)
+    maps[0, :4, :4], maps[0, 7, 7] = 2.5 / 255, 1.0  # q = 2 on the object, 255 at the peak
+    gt = torch.tensor([[0, 0, 4, 4]])  # the object, boundingRect's x + w = 4
+    grid = np.arange(0, 1, 0.01).tolist()
+    assert released_counts(maps.numpy(), gt.numpy(), grid, (0.5,), False)[:2, 0].tolist() \
+        == [1, 0]
+    assert localize.max_box_acc(maps, gt, grid, protocol="choe2020") == (1.0, 0.0)
+    assert localize.max_box_acc(maps, gt, protocol="choe2020")[0] == 0.0

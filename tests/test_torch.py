@@ -82,6 +82,7 @@ def test_normalize_golden():
     exact(ct.normalize(M0, mode="max"), M0 / 3)
     exact(ct.normalize(torch.full((2, 3, 3), 7.0)), torch.zeros(2, 3, 3))
     exact(ct.normalize(M1 - 5, mode="max"), torch.zeros(3, 3))  # max <= 0 -> zeros
+    exact(ct.normalize(torch.full((2, 3, 3), 7.0), mode="max"), torch.ones(2, 3, 3))  # M / M
     # Each map on its own: the batch axis does not mix maps.
     exact(ct.normalize(torch.stack([M0, 2 * M0])), torch.stack([(M0 + 1) / 4] * 2))
 
@@ -346,3 +347,12 @@ def test_the_device_labelling_of_tiny_masks():
         labels, counts, _ = ct._label_rounds(masks, 8)
         expected, expected_counts = ct.connected_components(masks)
         assert torch.equal(labels, expected) and torch.equal(counts, expected_counts), shape
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_bounding_box_level_is_not_rounded_to_half_precision(dtype):
+    """0.69921875 is bfloat16's nearest value to 0.7 and lies below 0.7·max = 0.7: the
+    reference keeps only the peak; a level τ·max rounded to bfloat16 would keep all three."""
+    cam = torch.tensor([[0.69921875, 0.69921875, 1.0]], dtype=dtype)
+    assert ref.bounding_box(cam.double().numpy(), 0.7) == (2, 0, 3, 1)
+    assert ct.bounding_box(cam, 0.7).tolist() == [2, 0, 3, 1]
