@@ -165,6 +165,28 @@ def test_other_cells_give_only_the_definitions_the_exercises_need():
 
 
 
+def test_other_cells_changes_to_a_needed_object_are_kept_with_its_definition():
+    """A table filled by a loop, a list appended to, a dict item or an attribute set in
+    another cell are in force when Run All reaches the exercise: they are replayed after
+    the name's definition, and only for a name the notebook itself defines (not
+    ``np.random.seed(0)``, not a training loop of an object no exercise reads)."""
+    from camcourse.coursework.notebooks import needed_definitions
+
+    cells = ["import numpy as np\nnp.random.seed(0)\nTABLE = np.zeros(256)\n"
+             "for i in range(256):\n    TABLE[i] = i / 255\n",
+             "SCALE = []\nSCALE.append(255.0)\nOPTS = {}\nOPTS['axis'] = 1\n",
+             "from types import SimpleNamespace\ncfg = SimpleNamespace()\ncfg.axis = 1\n"
+             "model = make()\nfor epoch in range(10):\n    model.fit(epoch)\nprint(TABLE)\n"]
+    got = needed_definitions(cells, {"TABLE", "SCALE", "OPTS", "cfg"})
+    assert got == [["import numpy as np", "TABLE = np.zeros(256)",
+                    "for i in range(256):\n    TABLE[i] = i / 255"],
+                   ["SCALE = []", "SCALE.append(255.0)", "OPTS = {}", "OPTS['axis'] = 1"],
+                   ["from types import SimpleNamespace", "cfg = SimpleNamespace()",
+                    "cfg.axis = 1"]]
+    assert needed_definitions(cells, {"model"})[2] == [
+        "model = make()", "for epoch in range(10):\n    model.fit(epoch)"]
+
+
 def test_reading_other_cells_is_linear_in_their_statements():
     """Thousands of one-line statements, and a chain of definitions written in reverse
     order (``x0 = x1`` above ``x1 = x2``), are read in about a second: the grader's

@@ -632,6 +632,85 @@ def statement_binds(node: ast.stmt) -> set[str] | None:
     return None
 
 
+def _root(node: ast.expr) -> str | None:
+    """The name an attribute or item chain starts from (``cfg`` of ``cfg.opts["k"]``)."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _changed_by(target: ast.expr) -> set[str] | None:
+    """Names an assignment target binds or changes in place (``TABLE[i] = …`` changes
+    ``TABLE``); None when it reaches no name (``f().x = 1``)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
+    if isinstance(target, ast.Tuple | ast.List):
+        names: set[str] = set()
+        for element in target.elts:
+            inner = _changed_by(element)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    root = _root(target)
+    return None if root is None else {root}
+
+
+def statement_changes(node: ast.stmt) -> set[str] | None:
+    """The names a top-level statement that :func:`statement_binds` does not count changes
+    in place, or None: an item or attribute assignment (``TABLE[i] = v``, ``cfg.axis =
+    1``), a method call on a name (``SCALE.append(255)``, ``cache.update(d)``), and a loop
+    or block of those (``for i in range(256): TABLE[i] = i / 255``: also the names it
+    binds, the loop's variable aside). Run All runs them before a later cell's function
+    reads the object, so :func:`needed_definitions` keeps them after its definition.
+
+    >>> statement_changes(ast.parse("for i in range(3):\\n    T[i] = i").body[0])
+    {'T'}
+    >>> statement_changes(ast.parse("print(T)").body[0]) is None
+    True
+    """
+    if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+        if isinstance(node, ast.AnnAssign) and node.value is None:
+            return None
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        names: set[str] = set()
+        for target in targets:
+            inner = _changed_by(target)
+            if inner is None:
+                return None
+            names |= inner
+        return names or None
+    if isinstance(node, ast.Expr):
+        call = node.value
+        if isinstance(call, ast.Await):
+            call = call.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+            root = _root(call.func.value)
+            return None if root is None else {root}
+        return None
+    blocks: list[list[ast.stmt]] = []
+    names = set()
+    if isinstance(node, ast.For | ast.AsyncFor):  # the loop's own variable is no object
+        blocks = [node.body, node.orelse]        # that a later cell's function reads
+    elif isinstance(node, ast.While | ast.If):
+        blocks = [node.body, node.orelse]
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        blocks = [node.body]
+        for item in node.items:
+            if item.optional_vars is not None:
+                names |= _changed_by(item.optional_vars) or set()
+    elif isinstance(node, ast.Try | getattr(ast, "TryStar", ast.Try)):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+    found = False
+    for block in blocks:
+        for inner in block:
+            changed = statement_binds(inner) or statement_changes(inner)
+            if changed:
+                names |= changed
+                found = True
+    return names if found else None
+
+
 def imports_only(code: str) -> bool:
     """True when ``code`` only imports: import statements, also in ``try`` / ``if`` blocks
     whose other statements bind a name to a constant or another name (``scipy = None``).
@@ -695,8 +774,10 @@ def _timed_body(node: ast.stmt) -> str | None:
 
 
 def definitions(code: str, *, ipython: bool = True,
-                depth: int = 0) -> list[tuple[str, set[str], set[str]]]:
-    """A cell's top-level definitions: (source, names bound, names used), in order.
+                depth: int = 0) -> list[tuple[str, set[str], set[str], set[str]]]:
+    """A cell's top-level definitions: (source, names bound, names used, names changed in
+    place), in order; a definition changes none, a change (:func:`statement_changes`)
+    binds none.
 
     Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
     what a later ``import`` reads); a cell that does not parse gives nothing.
@@ -717,20 +798,27 @@ def definitions(code: str, *, ipython: bool = True,
             found += definitions(body, ipython=ipython, depth=depth + 1)
             continue
         bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
-        text = segment(node) if bound is not None else None
+        changed = statement_changes(node) if bound is None else set()
+        text = segment(node) if bound is not None or changed else None
         if text:
             try:
                 used = _free_in(node)
             except RecursionError:
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            found.append((text, bound, used))
+            if changed:  # a loop's variable is its own (``for i in …: T[i] = i``)
+                used -= {n.id for n in ast.walk(node) if isinstance(n, ast.For | ast.AsyncFor)
+                         for n in ast.walk(n.target) if isinstance(n, ast.Name)}
+            found.append((text, bound or set(), used, changed or set()))
     return found
 
 
 def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     """Per cell, the definitions that the names ``used`` need, directly or through others.
 
-    A star import and a ``%%writefile`` are always kept. One pass over a work list of
+    A star import and a ``%%writefile`` are always kept. A statement that changes a
+    needed name in place (``TABLE[i] = v`` in a loop, ``SCALE.append(255)``) is kept with
+    the name's definitions when one of those is not an import: ``np.random.seed(0)`` is
+    not (lesson code that the exercises do not need). One pass over a work list of
     needed names, each looked up once among the definitions binding it: linear, whatever
     order the definitions come in (``x0 = x1`` above ``x1 = x2``…). Cells are read as
     Python up to :data:`MAX_PARSED_NOTEBOOK` characters in all, each non-empty cell
@@ -750,17 +838,24 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
         found.append(definitions(code, ipython=magic >= 0) if budget >= 0 else [])
     keep = [[False] * len(d) for d in found]
     binders: dict[str, list[tuple[int, int]]] = {}
+    changers: dict[str, list[tuple[int, int]]] = {}
+    defined: set[str] = set()  # names bound by something other than an import
     todo: list[tuple[int, int]] = []
     for i, cell in enumerate(found):
-        for j, (_, bound, _) in enumerate(cell):
+        for j, (text, bound, _, changed) in enumerate(cell):
             if "*" in bound or WRITES_FILE in bound:
                 todo.append((i, j))
             for name in bound:
                 binders.setdefault(name, []).append((i, j))
+            if bound and not text.startswith(("import ", "from ")):
+                defined |= bound
+            for name in changed:
+                changers.setdefault(name, []).append((i, j))
     names, seen = list(used), set(used)
     while todo or names:
         if not todo:
-            todo = binders.pop(names.pop(), [])
+            name = names.pop()
+            todo = binders.pop(name, []) + (changers.pop(name, []) if name in defined else [])
             continue
         i, j = todo.pop()
         if keep[i][j]:
@@ -769,7 +864,7 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
         for name in found[i][j][2] - seen:
             seen.add(name)
             names.append(name)
-    return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
+    return [[text for j, (text, *_) in enumerate(cell) if keep[i][j]]
             for i, cell in enumerate(found)]
 
 
