@@ -685,7 +685,31 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
 
 
 
-def test_numbers_too_long_for_int_are_no_exercise_numbers():
+def test_a_function_written_in_its_check_cell_above_the_call_is_the_one_graded():
+    """The stub left in the exercise cell and the function written above the check call in
+    the check's cell: Run All's check passes the latter. In the learner's process the
+    public check is a stub that returns None (the grader runs the check), so the call in
+    that cell is no error; the checks' helpers still raise."""
+    from camcourse.coursework._library import check_helpers_removed
+    from camcourse.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    stub = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    nb["cells"][stub]["source"] = "def identity(x):\n    raise NotImplementedError\n"
+    nb["cells"][stub + 1]["source"] = ("def identity(x):\n    return np.asarray(x)\n\n"
+                                       "camcourse.checks.exercise_91_2(identity)\n")
+    assert match_cells(nb, expected)["91.2"] == stub + 1
+    namespace: dict = {}
+    exec(check_helpers_removed(  # noqa: S102 - the stubs of a module written here
+        "def exercise_3_2(fn):\n    return fn(1)\n\ndef _spearman(a, b):\n    return 1\n"),
+        namespace)
+    assert namespace["exercise_3_2"](lambda x: 1 / 0) is None
+    with pytest.raises(RuntimeError, match="the checks' helper _spearman"):
+        namespace["_spearman"](1, 2)
+
+
+
     """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
     text, not a reason to lose the notebook's rows."""
     from camcourse.coursework.grade import _content_lesson, match_cells

@@ -408,8 +408,9 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     """Exercise number -> the code cell that holds it; linear in the number of cells.
 
     A cell defining the exercise's function wins: the last one before the exercise's
-    last check call (what Run All leaves in force when that check runs: a fix written
-    below a failed check and checked again counts); without a check cell, the last of
+    last check call or holding it (what Run All leaves in force when that check runs: a
+    fix written below a failed check and checked again counts, and so does a function
+    written in the check's own cell above the call); without a check cell, the last of
     the best kind (tagged ``exercise`` under the exercise's heading, then tagged, then
     any). A tagged cell under the exercise's heading comes next (a renamed function).
     Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
@@ -437,7 +438,9 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     for e in expected:
         candidates = [c for c in by_name.get(e.function or "", []) if c.index not in taken]
         check = checks.get(e.number)
-        before = [c for c in candidates if check is not None and c.index < check]
+        # the check's own cell counts: a function written above the call in that cell
+        # (the stub left where it was) is what the call passes
+        before = [c for c in candidates if check is not None and c.index <= check]
         if before:
             chosen = before[-1]
         elif candidates:
