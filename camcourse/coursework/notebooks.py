@@ -160,12 +160,44 @@ def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno})") from None
+    if isinstance(notebook, dict) and "cells" not in notebook:
+        notebook = _from_version_3(notebook)
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise ValueError(f"{path}: valid JSON but not a notebook (no list of cells)")
     for i, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict) or "cell_type" not in cell:
             raise ValueError(f"{path}: cell {i} is not a notebook cell")
     return notebook
+
+
+def _from_version_3(notebook: dict[str, Any]) -> dict[str, Any]:
+    """A notebook of format 3 (IPython 1–3 saved ``worksheets``, code in ``input``, headings
+    in ``heading`` cells) as format 4's cells; any other dict unchanged.
+
+    >>> old = {"nbformat": 3, "worksheets": [{"cells": [
+    ...     {"cell_type": "heading", "level": 3, "source": "Exercise 3.2"},
+    ...     {"cell_type": "code", "input": ["x = 1"], "outputs": []}]}]}
+    >>> [(c["cell_type"], source(c)) for c in _from_version_3(old)["cells"]]
+    [('markdown', '### Exercise 3.2'), ('code', 'x = 1')]
+    """
+    sheets = notebook.get("worksheets")
+    if notebook.get("nbformat") != 3 or not isinstance(sheets, list):
+        return notebook
+    cells = []
+    for sheet in sheets:
+        for cell in sheet.get("cells", []) if isinstance(sheet, dict) else []:
+            if not isinstance(cell, dict):
+                cells.append(cell)
+            elif cell.get("cell_type") == "code":
+                cells.append({**cell, "source": cell.get("input", ""),
+                              "execution_count": cell.get("prompt_number")})
+            elif cell.get("cell_type") == "heading":
+                level = cell.get("level") if isinstance(cell.get("level"), int) else 1
+                cells.append({**cell, "cell_type": "markdown",
+                              "source": "#" * min(max(level, 1), 6) + " " + source(cell)})
+            else:
+                cells.append(cell)
+    return {**notebook, "cells": cells, "nbformat": 4, "nbformat_minor": 0}
 
 
 def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
