@@ -709,7 +709,22 @@ def test_a_function_written_in_its_check_cell_above_the_call_is_the_one_graded()
         namespace["_spearman"](1, 2)
 
 
+def test_a_notebook_saved_in_format_3_is_read_as_its_cells(tmp_path):
+    """IPython 1–3 saved ``worksheets`` of cells with the code in ``input``: the same
+    exercises are found in it, not "no list of cells"."""
+    from camcourse.coursework.grade import match_cells
+    from camcourse.coursework.notebooks import read_notebook
 
+    nb = _lesson()
+    old = [{**c, "input": c.pop("source")} if c["cell_type"] == "code" else c
+           for c in nb["cells"]]
+    path = _write({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""},
+                   "worksheets": [{"cells": old, "metadata": {}}]}, tmp_path / "91_old.ipynb")
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    assert sorted(match_cells(read_notebook(path), expected)) == [e.number for e in expected]
+
+
+def test_numbers_too_long_for_int_are_no_exercise_numbers():
     """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
     text, not a reason to lose the notebook's rows."""
     from camcourse.coursework.grade import _content_lesson, match_cells
