@@ -724,6 +724,22 @@ def test_a_notebook_saved_in_format_3_is_read_as_its_cells(tmp_path):
     assert sorted(match_cells(read_notebook(path), expected)) == [e.number for e in expected]
 
 
+def test_a_name_defined_only_below_the_check_is_named_in_the_failed_row():
+    """A helper or an import run out of order (its cell below the check): Run All raises
+    NameError, and the row says where the name is and what to do."""
+    from camcourse.coursework.grade import _defined_below
+
+    cells = [_code("def f(x):\n    return F.relu(x)\n"), _md("text"),
+             _code("camcourse.checks.exercise_91_1(f)"),
+             _code("print(F)"), _code("import torch.nn.functional as F\n")]
+    message = "✘ f(x=1) raised NameError: name 'F' is not defined (line 2)"
+    assert _defined_below(message, cells, 2) == (
+        " (`F` is defined only below the check, in code cell 4: Run All runs that cell "
+        "after the check, so move it above the exercise)")
+    assert _defined_below(message.replace("'F'", "'G'"), cells, 2) == ""
+    assert _defined_below("✘ wrong values", cells, 2) == ""
+
+
 def test_numbers_too_long_for_int_are_no_exercise_numbers():
     """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
     text, not a reason to lose the notebook's rows."""

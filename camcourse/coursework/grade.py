@@ -43,9 +43,11 @@ from camcourse.coursework.notebooks import (
     CHECK_TAG,
     EXERCISE_TAG,
     HEADING,
+    MAX_PARSED_CELL,
     Exercise,
     bound_names,
     defined_names,
+    definitions,
     file_lessons,
     find_exercises,
     free_names,
@@ -807,11 +809,40 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         try:
             passed, message, cpu = run_exercise(e, steps, settings, after, replay,
                                                 function=arguments.get(e.number))
+            if not passed:
+                message += _defined_below(message, cells, ends[e.number])
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
                                         f"exercise ({type(exc).__name__}: {exc})", False)
     return results
+
+
+_NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+
+def _defined_below(message: str, cells: list[dict[str, Any]], end: int) -> str:
+    """A hint for a failed row whose error is a ``NameError`` for a name that a code cell
+    below the exercise's check defines (run out of order in the learner's session, as its
+    execution count may show): Run All reaches that cell only after the check."""
+    found = _NOT_DEFINED.search(message)
+    if not found:
+        return ""
+    name, number, parses = found.group(1), 0, 100  # a bounded look: it is only a hint
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        text = source(cell)
+        if i <= end or name not in text or len(text) > MAX_PARSED_CELL:
+            continue
+        parses -= 1
+        if parses < 0:
+            break
+        if any(name in bound for _, bound, *_ in definitions(text)):
+            return (f" (`{name}` is defined only below the check, in code cell {number}: "
+                    f"Run All runs that cell after the check, so move it above the exercise)")
+    return ""
 
 
 def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,
