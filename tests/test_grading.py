@@ -740,6 +740,17 @@ def test_a_name_defined_only_below_the_check_is_named_in_the_failed_row():
     assert _defined_below("✘ wrong values", cells, 2) == ""
 
 
+def test_a_package_the_grader_lacks_is_named_in_the_failed_row():
+    """Colab has pandas, the course's environment does not: the row says so."""
+    from camcourse.coursework.grade import _not_installed
+
+    message = ("✘ f raised NameError: name 'pd' is not defined (note: a line of the exercise "
+               "cell raised ModuleNotFoundError: No module named 'pandas.core' (line 1))")
+    assert _not_installed(message).startswith(
+        " (the package `pandas` is not installed where the course is graded")
+    assert _not_installed("✘ f raised NameError: name 'pd' is not defined") == ""
+
+
 def test_numbers_too_long_for_int_are_no_exercise_numbers():
     """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
     text, not a reason to lose the notebook's rows."""

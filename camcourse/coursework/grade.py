@@ -810,12 +810,27 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
             passed, message, cpu = run_exercise(e, steps, settings, after, replay,
                                                 function=arguments.get(e.number))
             if not passed:
-                message += _defined_below(message, cells, ends[e.number])
+                message += _defined_below(message, cells, ends[e.number]) + \
+                    _not_installed(message)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
                                         f"exercise ({type(exc).__name__}: {exc})", False)
     return results
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _not_installed(message: str) -> str:
+    """A hint for a failed row whose notes say an import found no such module: the package
+    the learner had (Colab has pandas) is not in the environment the course grades in."""
+    found = _NO_MODULE.search(message)
+    if not found:
+        return ""
+    return (f" (the package `{found.group(1).partition('.')[0]}` is not installed where the "
+            f"course is graded; the course's own packages are: NumPy, SciPy, PyTorch, "
+            f"torchvision, scikit-learn, scikit-image, numba, tqdm)")
 
 
 _NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
