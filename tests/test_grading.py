@@ -751,6 +751,21 @@ def test_a_package_the_grader_lacks_is_named_in_the_failed_row():
     assert _not_installed("✘ f raised NameError: name 'pd' is not defined") == ""
 
 
+def test_a_renamed_function_in_an_untagged_cell_is_found_by_the_name_its_check_passes():
+    """Tags lost (a front end that drops metadata) and the function renamed: the check
+    call ``exercise_91_2(my_identity)`` names the cell's function."""
+    from camcourse.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    cell = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    nb["cells"][cell] = _code("def my_identity(x):\n    return np.asarray(x)\n")
+    nb["cells"][cell + 1] = _code("camcourse.checks.exercise_91_2(my_identity)")
+    for c in nb["cells"]:
+        c["metadata"] = {}
+    assert match_cells(nb, expected)["91.2"] == cell
+
+
 def test_numbers_too_long_for_int_are_no_exercise_numbers():
     """``int()`` refuses 5,000 digits: a heading or a check call with such a number is
     text, not a reason to lose the notebook's rows."""

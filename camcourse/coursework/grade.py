@@ -440,6 +440,13 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     for e in expected:
         candidates = [c for c in by_name.get(e.function or "", []) if c.index not in taken]
         check = checks.get(e.number)
+        own = passed.get(e.number)  # the check passes the learner's own name for it
+        if own and own != e.function and check is not None:
+            renamed = [c for c in by_name.get(own, []) if c.index not in taken
+                       and c.index <= check]
+            if renamed and (not candidates or renamed[-1].index > candidates[-1].index
+                            or candidates[-1].index > check):
+                candidates = renamed
         # the check's own cell counts: a function written above the call in that cell
         # (the stub left where it was) is what the call passes
         before = [c for c in candidates if check is not None and c.index <= check]
