@@ -185,6 +185,12 @@ def test_other_cells_changes_to_a_needed_object_are_kept_with_its_definition():
                     "cfg.axis = 1"]]
     assert needed_definitions(cells, {"model"})[2] == [
         "model = make()", "for epoch in range(10):\n    model.fit(epoch)"]
+    # a call that changes its first argument, Torch's in-place ``_``, a walrus in a print
+    cells = ["import types\nops = types.SimpleNamespace()\nsetattr(ops, 'spec', 'k')\n"
+             "w = torch.empty(3)\ntorch.nn.init.zeros_(w)\nprint(w)\nprint(f'{(AX := 2)}')\n"]
+    assert needed_definitions(cells, {"ops", "w", "AX"}) == [[
+        "import types", "ops = types.SimpleNamespace()", "setattr(ops, 'spec', 'k')",
+        "w = torch.empty(3)", "torch.nn.init.zeros_(w)", "print(f'{(AX := 2)}')"]]
 
 
 def test_reading_other_cells_is_linear_in_their_statements():

@@ -688,10 +688,20 @@ def _changed_by(target: ast.expr) -> set[str] | None:
     return None if root is None else {root}
 
 
+_CHANGES_ITS_ARGUMENT = frozenset({
+    "setattr", "delattr", "copyto", "shuffle", "fill_diagonal", "put", "place", "putmask",
+    "heappush", "heapify", "insort"})
+"""Calls that change their first argument in place (``setattr(ops, "k", v)``,
+``np.copyto(table, x)``, ``random.shuffle(order)``); so does a call whose name ends in
+``_`` (Torch's in-place convention: ``nn.init.zeros_(w)``)."""
+
+
 def statement_changes(node: ast.stmt) -> set[str] | None:
     """The names a top-level statement that :func:`statement_binds` does not count changes
     in place, or None: an item or attribute assignment (``TABLE[i] = v``, ``cfg.axis =
-    1``), a method call on a name (``SCALE.append(255)``, ``cache.update(d)``), and a loop
+    1``), a method call on a name (``SCALE.append(255)``, ``cache.update(d)``), a call
+    that changes its first argument (``setattr(ops, "k", v)``, ``nn.init.zeros_(w)``:
+    :data:`_CHANGES_ITS_ARGUMENT`), and a loop
     or block of those (``for i in range(256): TABLE[i] = i / 255``: also the names it
     binds, the loop's variable aside). Run All runs them before a later cell's function
     reads the object, so :func:`needed_definitions` keeps them after its definition.
@@ -716,10 +726,18 @@ def statement_changes(node: ast.stmt) -> set[str] | None:
         call = node.value
         if isinstance(call, ast.Await):
             call = call.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
-            root = _root(call.func.value)
-            return None if root is None else {root}
-        return None
+        if not isinstance(call, ast.Call):
+            return None
+        names = set()
+        if isinstance(call.func, ast.Attribute):
+            names.add(_root(call.func.value))
+        called = call.func.attr if isinstance(call.func, ast.Attribute) else \
+            call.func.id if isinstance(call.func, ast.Name) else ""
+        if call.args and (called in _CHANGES_ITS_ARGUMENT
+                          or called.endswith("_") and not called.startswith("_")):
+            names.add(_root(call.args[0]))  # ``setattr(ops, "k", v)``, ``init.zeros_(w)``
+        names.discard(None)
+        return names or None
     blocks: list[list[ast.stmt]] = []
     names = set()
     if isinstance(node, ast.For | ast.AsyncFor):  # the loop's own variable is no object
@@ -831,6 +849,9 @@ def definitions(code: str, *, ipython: bool = True,
             continue
         bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
         changed = statement_changes(node) if bound is None else set()
+        if bound is None and isinstance(node, ast.Expr):  # ``print(k := 3)`` binds ``k``
+            bound = {n.target.id for n in ast.walk(node)
+                     if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)} or None
         text = segment(node) if bound is not None or changed else None
         if text:
             try:
