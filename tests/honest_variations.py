@@ -1363,11 +1363,64 @@ def imports_in_guarded_blocks_above(nb: dict, cells: list[int]) -> None:
         nb["cells"][i + 1]["source"] = _text(nb["cells"][i + 1]).replace("np.", f"{alias}.")
 
 
+def objects_filled_in_place_above(nb: dict, cells: list[int]) -> None:
+    """The functions reach NumPy through objects that a cell above fills in place: a dict
+    filled by a loop, a list appended to, an attribute set (``cfg.np = np``) and one set
+    with ``setattr``; Run All leaves them filled when the exercise runs."""
+    nb["cells"].insert(cells[0], _code_cell(
+        "import types\n\n_MODS = {}\nfor _name in ['np']:\n    _MODS[_name] = np\n"
+        "_LIST = []\n_LIST.append(np)\n_cfg = types.SimpleNamespace()\n_cfg.np = np\n"
+        "_ops = types.SimpleNamespace()\nsetattr(_ops, 'np', np)\n"))
+    for k, i in enumerate(cells):
+        reach = ("_MODS['np']", "_LIST[0]", "_cfg.np", "_ops.np")[k % 4]
+        nb["cells"][i + 1]["source"] = _text(nb["cells"][i + 1]).replace("np.", f"{reach}.")
+
+
+def function_written_in_its_check_cell(nb: dict, cells: list[int]) -> None:
+    """The stub left in the exercise cell (still raising), the function written in the
+    check's cell above the check call."""
+    checks = [k for k, c in enumerate(nb["cells"])
+              if "check" in c.get("metadata", {}).get("tags", [])]
+    for i, k in zip(cells, checks, strict=True):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = (f"def {name}(*args, **kwargs):\n    # YOUR CODE HERE\n"
+                                    f"    raise NotImplementedError\n")
+        nb["cells"][k]["source"] = code + "\n\n" + _text(nb["cells"][k])
+
+
+def renamed_with_tags_lost(nb: dict, cells: list[int]) -> None:
+    """Tags lost (a front end that drops cell metadata) and each function renamed; the
+    check call passes the new name."""
+    checks = [k for k, c in enumerate(nb["cells"])
+              if "check" in c.get("metadata", {}).get("tags", [])]
+    for i, k in zip(cells, checks, strict=True):
+        code = _text(nb["cells"][i])
+        name = _function_name(code)
+        nb["cells"][i]["source"] = code.replace(f"def {name}(", f"def mine_{name}(", 1)
+        nb["cells"][k]["source"] = _text(nb["cells"][k]).replace(f"({name})",
+                                                                  f"(mine_{name})")
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
+def saved_in_format_3(nb: dict, cells: list[int]) -> None:
+    """Saved by IPython 1–3: nbformat 3, cells in ``worksheets``, code in ``input``."""
+    old = [{**{k: v for k, v in c.items() if k != "source"}, "input": c["source"],
+            "language": "python", "prompt_number": None} if c["cell_type"] == "code" else c
+           for c in nb["cells"]]
+    nb.clear()
+    nb.update({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""},
+               "worksheets": [{"cells": old, "metadata": {}}]})
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
            module_from_writefile, tags_lost_functions_bound_by_assignment,
            call_counter_in_a_cell_above, slow_demo_after_the_last_function,
            renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias,
-           impl_in_a_timed_cell_above, imports_in_guarded_blocks_above]
+           impl_in_a_timed_cell_above, imports_in_guarded_blocks_above,
+           objects_filled_in_place_above, function_written_in_its_check_cell,
+           renamed_with_tags_lost, saved_in_format_3]
 """Honest notebook layouts; each must keep every exercise's full marks."""

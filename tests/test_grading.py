@@ -165,6 +165,34 @@ def test_other_cells_give_only_the_definitions_the_exercises_need():
 
 
 
+def test_other_cells_changes_to_a_needed_object_are_kept_with_its_definition():
+    """A table filled by a loop, a list appended to, a dict item or an attribute set in
+    another cell are in force when Run All reaches the exercise: they are replayed after
+    the name's definition, and only for a name the notebook itself defines (not
+    ``np.random.seed(0)``, not a training loop of an object no exercise reads)."""
+    from camcourse.coursework.notebooks import needed_definitions
+
+    cells = ["import numpy as np\nnp.random.seed(0)\nTABLE = np.zeros(256)\n"
+             "for i in range(256):\n    TABLE[i] = i / 255\n",
+             "SCALE = []\nSCALE.append(255.0)\nOPTS = {}\nOPTS['axis'] = 1\n",
+             "from types import SimpleNamespace\ncfg = SimpleNamespace()\ncfg.axis = 1\n"
+             "model = make()\nfor epoch in range(10):\n    model.fit(epoch)\nprint(TABLE)\n"]
+    got = needed_definitions(cells, {"TABLE", "SCALE", "OPTS", "cfg"})
+    assert got == [["import numpy as np", "TABLE = np.zeros(256)",
+                    "for i in range(256):\n    TABLE[i] = i / 255"],
+                   ["SCALE = []", "SCALE.append(255.0)", "OPTS = {}", "OPTS['axis'] = 1"],
+                   ["from types import SimpleNamespace", "cfg = SimpleNamespace()",
+                    "cfg.axis = 1"]]
+    assert needed_definitions(cells, {"model"})[2] == [
+        "model = make()", "for epoch in range(10):\n    model.fit(epoch)"]
+    # a call that changes its first argument, Torch's in-place ``_``, a walrus in a print
+    cells = ["import types\nops = types.SimpleNamespace()\nsetattr(ops, 'spec', 'k')\n"
+             "w = torch.empty(3)\ntorch.nn.init.zeros_(w)\nprint(w)\nprint(f'{(AX := 2)}')\n"]
+    assert needed_definitions(cells, {"ops", "w", "AX"}) == [[
+        "import types", "ops = types.SimpleNamespace()", "setattr(ops, 'spec', 'k')",
+        "w = torch.empty(3)", "torch.nn.init.zeros_(w)", "print(f'{(AX := 2)}')"]]
+
+
 def test_reading_other_cells_is_linear_in_their_statements():
     """Thousands of one-line statements, and a chain of definitions written in reverse
     order (``x0 = x1`` above ``x1 = x2``), are read in about a second: the grader's
@@ -668,6 +696,87 @@ def test_cell_matching_is_linear_and_the_last_definition_before_the_check_counts
     assert time.monotonic() - start < 10
     assert "return np.asarray(x)" in nb["cells"][where["91.2"]]["source"]
 
+
+
+def test_a_function_written_in_its_check_cell_above_the_call_is_the_one_graded():
+    """The stub left in the exercise cell and the function written above the check call in
+    the check's cell: Run All's check passes the latter. In the learner's process the
+    public check is a stub that returns None (the grader runs the check), so the call in
+    that cell is no error; the checks' helpers still raise."""
+    from camcourse.coursework._library import check_helpers_removed
+    from camcourse.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    stub = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    nb["cells"][stub]["source"] = "def identity(x):\n    raise NotImplementedError\n"
+    nb["cells"][stub + 1]["source"] = ("def identity(x):\n    return np.asarray(x)\n\n"
+                                       "camcourse.checks.exercise_91_2(identity)\n")
+    assert match_cells(nb, expected)["91.2"] == stub + 1
+    namespace: dict = {}
+    exec(check_helpers_removed(  # noqa: S102 - the stubs of a module written here
+        "def exercise_3_2(fn):\n    return fn(1)\n\ndef _spearman(a, b):\n    return 1\n"),
+        namespace)
+    assert namespace["exercise_3_2"](lambda x: 1 / 0) is None
+    with pytest.raises(RuntimeError, match="the checks' helper _spearman"):
+        namespace["_spearman"](1, 2)
+
+
+def test_a_notebook_saved_in_format_3_is_read_as_its_cells(tmp_path):
+    """IPython 1–3 saved ``worksheets`` of cells with the code in ``input``: the same
+    exercises are found in it, not "no list of cells"."""
+    from camcourse.coursework.grade import match_cells
+    from camcourse.coursework.notebooks import read_notebook
+
+    nb = _lesson()
+    old = [{**c, "input": c.pop("source")} if c["cell_type"] == "code" else c
+           for c in nb["cells"]]
+    path = _write({"nbformat": 3, "nbformat_minor": 0, "metadata": {"name": ""},
+                   "worksheets": [{"cells": old, "metadata": {}}]}, tmp_path / "91_old.ipynb")
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    assert sorted(match_cells(read_notebook(path), expected)) == [e.number for e in expected]
+
+
+def test_a_name_defined_only_below_the_check_is_named_in_the_failed_row():
+    """A helper or an import run out of order (its cell below the check): Run All raises
+    NameError, and the row says where the name is and what to do."""
+    from camcourse.coursework.grade import _defined_below
+
+    cells = [_code("def f(x):\n    return F.relu(x)\n"), _md("text"),
+             _code("camcourse.checks.exercise_91_1(f)"),
+             _code("print(F)"), _code("import torch.nn.functional as F\n")]
+    message = "✘ f(x=1) raised NameError: name 'F' is not defined (line 2)"
+    assert _defined_below(message, cells, 2) == (
+        " (`F` is defined only below the check, in code cell 4: Run All runs that cell "
+        "after the check, so move it above the exercise)")
+    assert _defined_below(message.replace("'F'", "'G'"), cells, 2) == ""
+    assert _defined_below("✘ wrong values", cells, 2) == ""
+
+
+def test_a_package_the_grader_lacks_is_named_in_the_failed_row():
+    """Colab has pandas, the course's environment does not: the row says so."""
+    from camcourse.coursework.grade import _not_installed
+
+    message = ("✘ f raised NameError: name 'pd' is not defined (note: a line of the exercise "
+               "cell raised ModuleNotFoundError: No module named 'pandas.core' (line 1))")
+    assert _not_installed(message).startswith(
+        " (the package `pandas` is not installed where the course is graded")
+    assert _not_installed("✘ f raised NameError: name 'pd' is not defined") == ""
+
+
+def test_a_renamed_function_in_an_untagged_cell_is_found_by_the_name_its_check_passes():
+    """Tags lost (a front end that drops metadata) and the function renamed: the check
+    call ``exercise_91_2(my_identity)`` names the cell's function."""
+    from camcourse.coursework.grade import match_cells
+
+    expected = [e for e in find_exercises(_lesson()) if e.number]
+    nb = _lesson()
+    cell = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    nb["cells"][cell] = _code("def my_identity(x):\n    return np.asarray(x)\n")
+    nb["cells"][cell + 1] = _code("camcourse.checks.exercise_91_2(my_identity)")
+    for c in nb["cells"]:
+        c["metadata"] = {}
+    assert match_cells(nb, expected)["91.2"] == cell
 
 
 def test_numbers_too_long_for_int_are_no_exercise_numbers():

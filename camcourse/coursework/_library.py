@@ -86,6 +86,11 @@ def remove_definition(text: str, name: str, message: str, exercise: str) -> str:
 CHECK_LESSON = re.compile(r"^camcourse/checks/lesson\d\d\.py$")
 HELPER_MESSAGE = ("the checks' helper {name} is not in the learner's process (it computes "
                   "answers); write your own")
+PUBLIC_CHECK = re.compile(r"^exercise_\d+_\d+$")
+STUB_CHECK = '''def {name}(*args, **kwargs):
+    """The grader runs this check itself, on its own inputs; here it does nothing."""
+    return None
+'''
 _STRIPPED: dict[str, dict[str, bytes]] = {}
 
 
@@ -95,7 +100,9 @@ def check_helpers_removed(text: str) -> str:
     Kept: imports, classes (the checks' test networks), module-level statements, and
     every function those use, directly or through each other. Every other top-level
     function (the checks themselves, their private helpers that compute answers) becomes
-    a stub raising ``RuntimeError``, in one pass.
+    a stub raising ``RuntimeError``, in one pass; a public check (``exercise_3_2``) becomes
+    one that returns None, so that a check call left in an exercise cell (the function
+    written in the check's cell) is no error in the learner's row: the grader runs it.
 
     >>> src = "def _answer(x):\\n    return x\\n\\ndef _size():\\n    return 3\\n"
     >>> src += "class Net:\\n    def f(self):\\n        return _size()\\n"
@@ -129,8 +136,9 @@ def check_helpers_removed(text: str) -> str:
                    key=lambda n: n.lineno, reverse=True)
     for node in strip:
         first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-        stub = STUB_FUNCTION.format(name=node.name, exercise="(any)",
-                                    message=HELPER_MESSAGE.format(name=node.name))
+        stub = STUB_CHECK.format(name=node.name) if PUBLIC_CHECK.match(node.name) else \
+            STUB_FUNCTION.format(name=node.name, exercise="(any)",
+                                 message=HELPER_MESSAGE.format(name=node.name))
         lines[first:node.end_lineno] = [stub]
     return "".join(lines)
 

@@ -43,9 +43,11 @@ from camcourse.coursework.notebooks import (
     CHECK_TAG,
     EXERCISE_TAG,
     HEADING,
+    MAX_PARSED_CELL,
     Exercise,
     bound_names,
     defined_names,
+    definitions,
     file_lessons,
     find_exercises,
     free_names,
@@ -431,8 +433,9 @@ def match_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     """Exercise number -> the code cell that holds it; linear in the number of cells.
 
     A cell defining the exercise's function wins: the last one before the exercise's
-    last check call (what Run All leaves in force when that check runs: a fix written
-    below a failed check and checked again counts); without a check cell, the last of
+    last check call or holding it (what Run All leaves in force when that check runs: a
+    fix written below a failed check and checked again counts, and so does a function
+    written in the check's own cell above the call); without a check cell, the last of
     the best kind (tagged ``exercise`` under the exercise's heading, then tagged, then
     any). A tagged cell under the exercise's heading comes next (a renamed function).
     Each cell serves one exercise. Raises ``TimeoutError`` after ``seconds``.
@@ -460,7 +463,16 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
     for e in expected:
         candidates = [c for c in by_name.get(e.function or "", []) if c.index not in taken]
         check = checks.get(e.number)
-        before = [c for c in candidates if check is not None and c.index < check]
+        own = passed.get(e.number)  # the check passes the learner's own name for it
+        if own and own != e.function and check is not None:
+            renamed = [c for c in by_name.get(own, []) if c.index not in taken
+                       and c.index <= check]
+            if renamed and (not candidates or renamed[-1].index > candidates[-1].index
+                            or candidates[-1].index > check):
+                candidates = renamed
+        # the check's own cell counts: a function written above the call in that cell
+        # (the stub left where it was) is what the call passes
+        before = [c for c in candidates if check is not None and c.index <= check]
         if before:
             chosen = before[-1]
         elif candidates:
@@ -856,11 +868,55 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         try:
             passed, message, cpu = run_exercise(e, steps, settings, after, replay,
                                                 function=arguments.get(e.number))
+            if not passed:
+                message += _defined_below(message, cells, ends[e.number]) + \
+                    _not_installed(message)
             results[e.number] = (passed, message, True, cpu)
         except Exception as exc:  # noqa: BLE001 - one exercise's trouble costs only its row
             results[e.number] = (False, f"✘ Exercise {e.number}: the grader failed on this "
                                         f"exercise ({type(exc).__name__}: {exc})", False)
     return results
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _not_installed(message: str) -> str:
+    """A hint for a failed row whose notes say an import found no such module: the package
+    the learner had (Colab has pandas) is not in the environment the course grades in."""
+    found = _NO_MODULE.search(message)
+    if not found:
+        return ""
+    return (f" (the package `{found.group(1).partition('.')[0]}` is not installed where the "
+            f"course is graded; the course's own packages are: NumPy, SciPy, PyTorch, "
+            f"torchvision, scikit-learn, scikit-image, numba, tqdm)")
+
+
+_NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+
+def _defined_below(message: str, cells: list[dict[str, Any]], end: int) -> str:
+    """A hint for a failed row whose error is a ``NameError`` for a name that a code cell
+    below the exercise's check defines (run out of order in the learner's session, as its
+    execution count may show): Run All reaches that cell only after the check."""
+    found = _NOT_DEFINED.search(message)
+    if not found:
+        return ""
+    name, number, parses = found.group(1), 0, 100  # a bounded look: it is only a hint
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        text = source(cell)
+        if i <= end or name not in text or len(text) > MAX_PARSED_CELL:
+            continue
+        parses -= 1
+        if parses < 0:
+            break
+        if any(name in bound for _, bound, *_ in definitions(text)):
+            return (f" (`{name}` is defined only below the check, in code cell {number}: "
+                    f"Run All runs that cell after the check, so move it above the exercise)")
+    return ""
 
 
 def grade_notebook(path: str | Path, *, lessons_dir: str | Path | None = None,

@@ -160,12 +160,44 @@ def read_notebook(path: str | Path, *, follow_symlinks: bool = True) -> dict[str
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno})") from None
+    if isinstance(notebook, dict) and "cells" not in notebook:
+        notebook = _from_version_3(notebook)
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise ValueError(f"{path}: valid JSON but not a notebook (no list of cells)")
     for i, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict) or "cell_type" not in cell:
             raise ValueError(f"{path}: cell {i} is not a notebook cell")
     return notebook
+
+
+def _from_version_3(notebook: dict[str, Any]) -> dict[str, Any]:
+    """A notebook of format 3 (IPython 1–3 saved ``worksheets``, code in ``input``, headings
+    in ``heading`` cells) as format 4's cells; any other dict unchanged.
+
+    >>> old = {"nbformat": 3, "worksheets": [{"cells": [
+    ...     {"cell_type": "heading", "level": 3, "source": "Exercise 3.2"},
+    ...     {"cell_type": "code", "input": ["x = 1"], "outputs": []}]}]}
+    >>> [(c["cell_type"], source(c)) for c in _from_version_3(old)["cells"]]
+    [('markdown', '### Exercise 3.2'), ('code', 'x = 1')]
+    """
+    sheets = notebook.get("worksheets")
+    if notebook.get("nbformat") != 3 or not isinstance(sheets, list):
+        return notebook
+    cells = []
+    for sheet in sheets:
+        for cell in sheet.get("cells", []) if isinstance(sheet, dict) else []:
+            if not isinstance(cell, dict):
+                cells.append(cell)
+            elif cell.get("cell_type") == "code":
+                cells.append({**cell, "source": cell.get("input", ""),
+                              "execution_count": cell.get("prompt_number")})
+            elif cell.get("cell_type") == "heading":
+                level = cell.get("level") if isinstance(cell.get("level"), int) else 1
+                cells.append({**cell, "cell_type": "markdown",
+                              "source": "#" * min(max(level, 1), 6) + " " + source(cell)})
+            else:
+                cells.append(cell)
+    return {**notebook, "cells": cells, "nbformat": 4, "nbformat_minor": 0}
 
 
 def write_notebook(notebook: dict[str, Any], path: str | Path) -> None:
@@ -632,6 +664,103 @@ def statement_binds(node: ast.stmt) -> set[str] | None:
     return None
 
 
+def _root(node: ast.expr) -> str | None:
+    """The name an attribute or item chain starts from (``cfg`` of ``cfg.opts["k"]``)."""
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _changed_by(target: ast.expr) -> set[str] | None:
+    """Names an assignment target binds or changes in place (``TABLE[i] = …`` changes
+    ``TABLE``); None when it reaches no name (``f().x = 1``)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
+    if isinstance(target, ast.Tuple | ast.List):
+        names: set[str] = set()
+        for element in target.elts:
+            inner = _changed_by(element)
+            if inner is None:
+                return None
+            names |= inner
+        return names
+    root = _root(target)
+    return None if root is None else {root}
+
+
+_CHANGES_ITS_ARGUMENT = frozenset({
+    "setattr", "delattr", "copyto", "shuffle", "fill_diagonal", "put", "place", "putmask",
+    "heappush", "heapify", "insort"})
+"""Calls that change their first argument in place (``setattr(ops, "k", v)``,
+``np.copyto(table, x)``, ``random.shuffle(order)``); so does a call whose name ends in
+``_`` (Torch's in-place convention: ``nn.init.zeros_(w)``)."""
+
+
+def statement_changes(node: ast.stmt) -> set[str] | None:
+    """The names a top-level statement that :func:`statement_binds` does not count changes
+    in place, or None: an item or attribute assignment (``TABLE[i] = v``, ``cfg.axis =
+    1``), a method call on a name (``SCALE.append(255)``, ``cache.update(d)``), a call
+    that changes its first argument (``setattr(ops, "k", v)``, ``nn.init.zeros_(w)``:
+    :data:`_CHANGES_ITS_ARGUMENT`), and a loop
+    or block of those (``for i in range(256): TABLE[i] = i / 255``: also the names it
+    binds, the loop's variable aside). Run All runs them before a later cell's function
+    reads the object, so :func:`needed_definitions` keeps them after its definition.
+
+    >>> statement_changes(ast.parse("for i in range(3):\\n    T[i] = i").body[0])
+    {'T'}
+    >>> statement_changes(ast.parse("print(T)").body[0]) is None
+    True
+    """
+    if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+        if isinstance(node, ast.AnnAssign) and node.value is None:
+            return None
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        names: set[str] = set()
+        for target in targets:
+            inner = _changed_by(target)
+            if inner is None:
+                return None
+            names |= inner
+        return names or None
+    if isinstance(node, ast.Expr):
+        call = node.value
+        if isinstance(call, ast.Await):
+            call = call.value
+        if not isinstance(call, ast.Call):
+            return None
+        names = set()
+        if isinstance(call.func, ast.Attribute):
+            names.add(_root(call.func.value))
+        called = call.func.attr if isinstance(call.func, ast.Attribute) else \
+            call.func.id if isinstance(call.func, ast.Name) else ""
+        if call.args and (called in _CHANGES_ITS_ARGUMENT
+                          or called.endswith("_") and not called.startswith("_")):
+            names.add(_root(call.args[0]))  # ``setattr(ops, "k", v)``, ``init.zeros_(w)``
+        names.discard(None)
+        return names or None
+    blocks: list[list[ast.stmt]] = []
+    names = set()
+    if isinstance(node, ast.For | ast.AsyncFor):  # the loop's own variable is no object
+        blocks = [node.body, node.orelse]        # that a later cell's function reads
+    elif isinstance(node, ast.While | ast.If):
+        blocks = [node.body, node.orelse]
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        blocks = [node.body]
+        for item in node.items:
+            if item.optional_vars is not None:
+                names |= _changed_by(item.optional_vars) or set()
+    elif isinstance(node, ast.Try | getattr(ast, "TryStar", ast.Try)):
+        blocks = [node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)]
+    found = False
+    for block in blocks:
+        for inner in block:
+            changed = statement_binds(inner) or statement_changes(inner)
+            if changed:
+                names |= changed
+                found = True
+    return names if found else None
+
+
 def imports_only(code: str) -> bool:
     """True when ``code`` only imports: import statements, also in ``try`` / ``if`` blocks
     whose other statements bind a name to a constant or another name (``scipy = None``).
@@ -695,8 +824,10 @@ def _timed_body(node: ast.stmt) -> str | None:
 
 
 def definitions(code: str, *, ipython: bool = True,
-                depth: int = 0) -> list[tuple[str, set[str], set[str]]]:
-    """A cell's top-level definitions: (source, names bound, names used), in order.
+                depth: int = 0) -> list[tuple[str, set[str], set[str], set[str]]]:
+    """A cell's top-level definitions: (source, names bound, names used, names changed in
+    place), in order; a definition changes none, a change (:func:`statement_changes`)
+    binds none.
 
     Magics and shell lines are dropped, except ``%%writefile`` (the file it writes is
     what a later ``import`` reads); a cell that does not parse gives nothing.
@@ -717,20 +848,30 @@ def definitions(code: str, *, ipython: bool = True,
             found += definitions(body, ipython=ipython, depth=depth + 1)
             continue
         bound = {WRITES_FILE} if _writes_file(node) else statement_binds(node)
-        text = segment(node) if bound is not None else None
+        changed = statement_changes(node) if bound is None else set()
+        if bound is None and isinstance(node, ast.Expr):  # ``print(k := 3)`` binds ``k``
+            bound = {n.target.id for n in ast.walk(node)
+                     if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)} or None
+        text = segment(node) if bound is not None or changed else None
         if text:
             try:
                 used = _free_in(node)
             except RecursionError:
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-            found.append((text, bound, used))
+            if changed:  # a loop's variable is its own (``for i in …: T[i] = i``)
+                used -= {n.id for n in ast.walk(node) if isinstance(n, ast.For | ast.AsyncFor)
+                         for n in ast.walk(n.target) if isinstance(n, ast.Name)}
+            found.append((text, bound or set(), used, changed or set()))
     return found
 
 
 def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
     """Per cell, the definitions that the names ``used`` need, directly or through others.
 
-    A star import and a ``%%writefile`` are always kept. One pass over a work list of
+    A star import and a ``%%writefile`` are always kept. A statement that changes a
+    needed name in place (``TABLE[i] = v`` in a loop, ``SCALE.append(255)``) is kept with
+    the name's definitions when one of those is not an import: ``np.random.seed(0)`` is
+    not (lesson code that the exercises do not need). One pass over a work list of
     needed names, each looked up once among the definitions binding it: linear, whatever
     order the definitions come in (``x0 = x1`` above ``x1 = x2``…). Cells are read as
     Python up to :data:`MAX_PARSED_NOTEBOOK` characters in all, each non-empty cell
@@ -750,17 +891,24 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
         found.append(definitions(code, ipython=magic >= 0) if budget >= 0 else [])
     keep = [[False] * len(d) for d in found]
     binders: dict[str, list[tuple[int, int]]] = {}
+    changers: dict[str, list[tuple[int, int]]] = {}
+    defined: set[str] = set()  # names bound by something other than an import
     todo: list[tuple[int, int]] = []
     for i, cell in enumerate(found):
-        for j, (_, bound, _) in enumerate(cell):
+        for j, (text, bound, _, changed) in enumerate(cell):
             if "*" in bound or WRITES_FILE in bound:
                 todo.append((i, j))
             for name in bound:
                 binders.setdefault(name, []).append((i, j))
+            if bound and not text.startswith(("import ", "from ")):
+                defined |= bound
+            for name in changed:
+                changers.setdefault(name, []).append((i, j))
     names, seen = list(used), set(used)
     while todo or names:
         if not todo:
-            todo = binders.pop(names.pop(), [])
+            name = names.pop()
+            todo = binders.pop(name, []) + (changers.pop(name, []) if name in defined else [])
             continue
         i, j = todo.pop()
         if keep[i][j]:
@@ -769,7 +917,7 @@ def needed_definitions(cells: list[str], used: set[str]) -> list[list[str]]:
         for name in found[i][j][2] - seen:
             seen.add(name)
             names.append(name)
-    return [[text for j, (text, _, _) in enumerate(cell) if keep[i][j]]
+    return [[text for j, (text, *_) in enumerate(cell) if keep[i][j]]
             for i, cell in enumerate(found)]
 
 
