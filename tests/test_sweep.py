@@ -19,8 +19,9 @@ def _per_threshold_curve(maps, gt, thresholds, deltas=(0.3, 0.5, 0.7)):
     """camlib's evaluation before the one-pass sweep: label every mask, one τ at a time."""
     normalized = ct.normalize(maps, "minmax")
     delta = torch.tensor(deltas)
-    out = {"largest": torch.zeros(len(thresholds), len(deltas)),
-           "all": torch.zeros(len(thresholds), len(deltas))}
+    # Counts, then k/N in float64 as camlib reports them.
+    out = {"largest": torch.zeros(len(thresholds), len(deltas), dtype=torch.float64),
+           "all": torch.zeros(len(thresholds), len(deltas), dtype=torch.float64)}
     structure = np.ones((3, 3), bool)
     for t, tau in enumerate(thresholds):
         peak = normalized.amax(dim=(1, 2), keepdim=True)
@@ -30,8 +31,8 @@ def _per_threshold_curve(maps, gt, thresholds, deltas=(0.3, 0.5, 0.7)):
             boxes = ct.component_boxes(torch.from_numpy(labels), count)
             sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
             ious = ct.iou(boxes, gt[i].expand(count, 4)).float()
-            out["largest"][t] += (ious[int(np.argmax(sizes))] >= delta).float()
-            out["all"][t] += (ious.max() >= delta).float()
+            out["largest"][t] += (ious[int(np.argmax(sizes))] >= delta).double()
+            out["all"][t] += (ious.max() >= delta).double()
     return {k: v / len(maps) for k, v in out.items()}
 
 

@@ -4,8 +4,8 @@
 A port, in a few lines, of the box evaluation of the code released with "Evaluating
 Weakly Supervised Object Localization Methods Right" (Choe et al., CVPR 2020,
 github.com/clovaai/wsolevaluation), with its conventions: each map is min-max normalized
-(a constant map becomes zeros) and quantized to uint8 by truncation; for each threshold
-τ the mask is {q > int(τ · max q)} (``cv2.threshold`` with ``THRESH_BINARY``); the
+in float64 (a constant map becomes zeros) and quantized to uint8 by truncation; for each
+threshold τ the mask is {q > int(τ · max q)} (``cv2.threshold`` with ``THRESH_BINARY``); the
 contours come from ``cv2.findContours`` (``RETR_TREE``, ``CHAIN_APPROX_SIMPLE``); MaxBoxAcc
 keeps the contour of largest ``cv2.contourArea`` (the first of equal ones), MaxBoxAccV2
 every contour; a contour's box is ``x, y, x + w, y + h`` of ``cv2.boundingRect`` with the
@@ -31,8 +31,9 @@ def _cv2():
 
 
 def normalize(scoremap: np.ndarray) -> np.ndarray:
-    """(M − min M) / max(M − min M) in float32; a constant map becomes zeros."""
-    scoremap = np.asarray(scoremap, dtype=np.float32)
+    """(M − min M) / max(M − min M) in float64, as the released code computes it (its
+    ``t2n`` makes every map float64 first); a constant map becomes zeros."""
+    scoremap = np.asarray(scoremap, dtype=np.float64)
     if scoremap.min() == scoremap.max():
         return np.zeros_like(scoremap)
     shifted = scoremap - scoremap.min()
