@@ -236,6 +236,9 @@ if not any(paths.DATA_DIR.glob("*.pt")):
 if camlib.__version__ != "{version}":
     print(f"Note: this lesson was written for camlib {version}; "
           f"you have {{camlib.__version__}}.")
+# Full float32 on a GPU too (no TF32 in convolutions), so that the numbers the lessons
+# quote and check hold on any device.
+torch.backends.cudnn.allow_tf32 = False
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 print(f"camlib {{camlib.__version__}}, torch {{torch.__version__}}, device: {{device}}")'''
 
