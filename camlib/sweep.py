@@ -24,15 +24,14 @@ Two protocols decide what a mask, a box and "largest" are:
   `camlib.torch.bounding_box`'s conventions.
 - ``"choe2020"``: the conventions of Choe et al.'s released evaluation code. The map is
   min-max normalized and quantized to uint8 in float64 (q = ⌊255·M̄⌋, whatever the
-  map's dtype, as the released code's ``t2n`` leaves it), the mask is
-  {q > ⌊τ·max q⌋}; a component is an
-  outer contour as OpenCV's ``findContours`` traces it, and MaxBoxAccV2 also scores the
-  contours of holes; "largest" compares contour areas (the area of the polygon through
-  the border pixels' centres, which is the component with its holes filled counted by
-  2×2 windows: 1 for a full window, 1/2 for three pixels), ties to the contour OpenCV
-  lists first (the component found last in raster order); a box is (x, y, x + w, y + h)
-  of the contour's bounding rectangle with x + w and y + h clipped to W − 1 and H − 1,
-  and an empty mask gives (0, 0, 0, 0).
+  map's dtype, as the released code's ``t2n`` leaves it), the mask is {q > ⌊τ·max q⌋};
+  a component is an outer contour as OpenCV's ``findContours`` traces it, and
+  MaxBoxAccV2 also scores the contours of holes; "largest" compares contour areas (the
+  area of the polygon through the border pixels' centres, which is the component with
+  its holes filled counted by 2×2 windows: 1 for a full window, 1/2 for three pixels),
+  ties to the contour OpenCV lists first (the component found last in raster order); a
+  box is (x, y, x + w, y + h) of the contour's bounding rectangle with x + w and y + h
+  clipped to W − 1 and H − 1, and an empty mask gives (0, 0, 0, 0).
 
 A mask with holes (background pixels 4-disconnected from the border) in ``"choe2020"``
 is finished by a direct pass over that one mask, which traces the holes; the boxes of
