@@ -1029,7 +1029,12 @@ def test_only_installed_imports_get_the_import_budget(tmp_path):
     ("7.3", "camlib.sweep.map_boxes"),
     ("5.3", "camcourse.viz.maps.heat_mask_box"),
     ("5.3", "camcourse.viz.localization.plot_box_from_cam"),
-    ("7.1", "camlib.sweep._overlap")])
+    ("7.1", "camlib.sweep._overlap"),
+    # 0.1's answer, uint8 / 255 as floats: camlib's evaluation batches
+    # (``next(_batches(SimpleNamespace(images=x, labels=...), len(x), "cpu"))[0]``) and the
+    # figures' image helper (``display_image``, also ``viz.as_display_image``) per image
+    ("0.1", "camlib.localize._batches"),
+    ("0.1", "camcourse.viz._common.display_image")])
 def test_camcourse_copies_of_an_answer_are_out_of_the_learner_library(exercise, target):
     """Choe et al.'s port (``camcourse.benchmarks.wsol``) normalizes a map (5.2's min-max
     half) and computes an IoU (7.1, with inclusive corners: ``x1 - 1``); ``camlib.sweep.

@@ -109,7 +109,8 @@ def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = 
 
 
 WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
-    "0.1": ("camcourse.data.to_float",),
+    "0.1": ("camcourse.data.to_float", "camlib.localize._batches",
+            "camcourse.viz._common.display_image"),
     "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor"),
     "2.1": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool"),
     "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
@@ -166,7 +167,8 @@ normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` bo
 any threshold, ``camlib.sweep._overlap`` gives an intersection and a union; lesson 05's
 ``heat_mask_box`` and ``plot_box_from_cam`` compute 5.3's mask, the second one only to draw
 it, from which it can be read back; global average pooling is 8.1's Grad-CAM weights,
-the spatial mean of the gradients). The checks' own
+the spatial mean of the gradients; camlib's evaluation batches and the figures' image
+helper ``display_image`` divide uint8 images by 255, 0.1's answer). The checks' own
 private helpers are out of the learner's camlib for every exercise
 (``_library.without_check_helpers``). Each name must be a top-level
 definition of its module (tests/test_grading.py resolves them all); grading every
