@@ -1269,3 +1269,35 @@ def test_the_grader_s_own_work_on_an_answer_has_a_deadline():
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     finally:
         signal.signal(signal.SIGALRM, outer)
+
+
+# ---------------------------------------------------------------------------
+# A learner's folder of thousands of notebooks
+# ---------------------------------------------------------------------------
+
+
+def test_a_learners_folder_gets_at_most_the_limit_of_notebooks_graded(tmp_path, monkeypatch):
+    """An archive of 5,000 copies of a lesson in ``submissions/ann/`` cost a process per
+    exercise of each (some 2 s, minutes for cells that sleep): hours of the whole class's
+    grading. Past the limit a notebook gets one row saying so and runs nothing; another
+    learner's folder and the files directly in the submitted folder are not counted."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    monkeypatch.setattr(grading, "MAX_NOTEBOOKS_PER_LEARNER", 3)
+    for folder in ("ann", "bob"):
+        (tmp_path / folder).mkdir()
+    for i in range(5):
+        (tmp_path / "ann" / f"00_setup_{i}.ipynb").write_text("{}")
+        (tmp_path / f"flat_{i}.ipynb").write_text("{}")
+    (tmp_path / "bob" / "00_setup.ipynb").write_text("{}")
+    found = grading.expand_submissions([tmp_path])
+    over = dict(zip((p.relative_to(tmp_path).as_posix() for p, _ in found),
+                    grading.over_the_limit(found), strict=True))
+    assert [name for name, n in over.items() if n] == ["ann/00_setup_3.ipynb",
+                                                         "ann/00_setup_4.ipynb"]
+    assert set(over.values()) == {None, 5}
+    rows = grading._grade_one(dict(path=tmp_path / "ann" / "00_setup_4.ipynb",
+                                   name="ann/00_setup_4.ipynb", student="ann",
+                                   sandbox=True, over=5))
+    assert len(rows) == 1 and rows[0].graded and not rows[0].passed
+    assert rows[0].max_points == 0 and "holds 5 notebooks, more than the 3" in rows[0].message

@@ -295,6 +295,33 @@ def student_names(found: list[tuple[Path, Path | None]]) -> list[str]:
             for (p, _), name, new in zip(found, names, renamed, strict=True)]
 
 
+MAX_NOTEBOOKS_PER_LEARNER = 50
+"""Notebooks graded from one learner's sub-folder of a submitted folder (the course has 12
+lessons: four versions of each would still be graded). Each notebook costs processes and
+waits (seconds, up to minutes for cells that sleep), and an archive of 5,000 copies of a
+lesson held the whole class's grading for hours; the notebooks after these, in sorted
+order, get one row each saying so. Files directly in a submitted folder (an LMS's flat
+export of a class) are not counted: ``grade submissions/ann/`` grades every notebook of
+that folder."""
+
+
+def over_the_limit(found: list[tuple[Path, Path | None]]) -> list[int | None]:
+    """For each (file, folder): None, or how many notebooks its learner's sub-folder holds
+    when the file comes after the first :data:`MAX_NOTEBOOKS_PER_LEARNER` of them."""
+    groups: dict[tuple[Path, str], list[int]] = {}
+    for i, (p, folder) in enumerate(found):
+        if folder is not None:
+            parts = p.relative_to(folder).parts
+            if len(parts) > 1:
+                groups.setdefault((folder, parts[0]), []).append(i)
+    over: list[int | None] = [None] * len(found)
+    for members in groups.values():
+        if len(members) > MAX_NOTEBOOKS_PER_LEARNER:
+            for i in sorted(members, key=lambda i: found[i][0])[MAX_NOTEBOOKS_PER_LEARNER:]:
+                over[i] = len(members)
+    return over
+
+
 def reference_exercises(lessons_dir: str | Path | None,
                         lesson: int | None) -> list[Exercise] | None:
     """The exercises of lesson ``lesson`` as the course defines them (each number once).
@@ -1184,8 +1211,14 @@ def default_jobs() -> int:
 
 
 def _grade_one(task: dict[str, Any]) -> list[Grade]:
+    if task.get("over"):
+        return [Grade(task["name"], "", 0.0, 0.0,
+                      f"not graded: this learner's folder holds {task['over']:,} notebooks, "
+                      f"more than the {MAX_NOTEBOOKS_PER_LEARNER} graded per learner (the "
+                      f"first in sorted order); grade the folder itself to grade them all",
+                      task["student"], isolation="bubblewrap" if task["sandbox"] else "process")]
     try:
-        return grade_notebook(**task)
+        return grade_notebook(**{k: v for k, v in task.items() if k != "over"})
     except Exception as exc:  # noqa: BLE001 - a row, whatever happened
         return [_ungraded(task, f"the grader failed on this notebook ({type(exc).__name__}: "
                                 f"{exc})")[0]]
@@ -1325,8 +1358,9 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,
                   check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
                   import_timeout=import_timeout, memory_mb=memory_mb,
-                  library=library, sandbox=problem is None)
-             for (p, _), student in zip(found, student_names(found), strict=True)]
+                  library=library, sandbox=problem is None, over=over)
+             for (p, _), student, over in zip(found, student_names(found),
+                                              over_the_limit(found), strict=True)]
     if out is not None and totals_out is None:
         totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
     output = _Output(Path(out) if out is not None else None,
