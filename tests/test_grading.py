@@ -1301,3 +1301,27 @@ def test_a_learners_folder_gets_at_most_the_limit_of_notebooks_graded(tmp_path, 
                                    sandbox=True, over=5))
     assert len(rows) == 1 and rows[0].graded and not rows[0].passed
     assert rows[0].max_points == 0 and "holds 5 notebooks, more than the 3" in rows[0].message
+
+
+def test_a_feedback_file_name_with_its_hash_is_never_another_students(tmp_path):
+    """"Li" and "LI" are one file name to macOS: the second gets the name plus a hash of
+    it, "LI-<hash>". A learner whose folder is named exactly that, graded before, had the
+    second student's feedback appended to their own file (and the CSV pointing both at it)."""
+    import hashlib
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    attacker = "LI-" + hashlib.sha256(b"LI").hexdigest()[:8]
+    output = grading._Output(tmp_path / "grades.csv", None, grading.RunInfo(1, "0", "0"))
+    try:
+        for student in ("Li", attacker, "LI"):
+            output.record([grading.Grade(f"{student}/00_setup.ipynb", "0.1", 1.0, 1.0,
+                                       f"message of {student}", student, "00")])
+    finally:
+        output.close()
+    files = sorted((tmp_path / "grades-feedback").iterdir())
+    assert len(files) == 3
+    for path in files:
+        assert path.read_text(encoding="utf-8").count("message of") == 1
+    assert f"message of {attacker}" in (tmp_path / "grades-feedback" /
+                                        f"{attacker}.txt").read_text(encoding="utf-8")

@@ -1163,9 +1163,12 @@ class _Output:
             key = _safe_name(student)
             # alike to the file system too: macOS and Windows treat "Li" and "LI" (and an
             # "ë" written as e + ¨) as one file name, and the second would truncate the first
+            # (and the name with its hash may be another student's name: "li-<hash of LI>")
             taken = {_file_key(k) for k in self.keys.values()}
-            if _file_key(key) in taken:
-                key += "-" + hashlib.sha256(student.encode()).hexdigest()[:8]
+            base, salt = key, 0
+            while _file_key(key) in taken:
+                text = student if not salt else f"{student}\0{salt}"
+                key, salt = base + "-" + hashlib.sha256(text.encode()).hexdigest()[:8], salt + 1
             self.keys[student] = key
         key = self.keys[student]
         path = self.feedback / f"{key}.txt"
