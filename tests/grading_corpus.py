@@ -1242,3 +1242,19 @@ CASES += [
          "rows the learner's (0, graded), none NOT GRADED", lesson=10, kind="run",
          cells={"10.1": TAKEOVER}),
 ]
+CASES += [
+    Case("l00_unit_float_by_evaluation_batches", 1, "0.1's uint8 / 255 through camlib's "
+         "evaluation batches (camlib.localize._batches): absent for 0.1", lesson=0,
+         kind="absence",
+         cells={"0.1": "def to_unit_float(images):\n    import types\n"
+                       "    from camlib.localize import _batches\n"
+                       "    data = types.SimpleNamespace(images=images, labels=np.zeros(len("
+                       "images), np.int64))\n"
+                       "    return next(_batches(data, len(images), 'cpu'))[0].numpy()\n"}),
+    Case("l00_unit_float_by_display_image", 1, "0.1's uint8 / 255 through the figures' image "
+         "helper, one image at a time (viz.as_display_image): absent for 0.1", lesson=0,
+         kind="absence",
+         cells={"0.1": "def to_unit_float(images):\n    from camcourse import viz\n"
+                       "    return np.stack([np.moveaxis(viz.as_display_image(image), -1, 0)\n"
+                       "                     for image in images])\n"}),
+]
