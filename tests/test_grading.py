@@ -1325,3 +1325,23 @@ def test_a_feedback_file_name_with_its_hash_is_never_another_students(tmp_path):
         assert path.read_text(encoding="utf-8").count("message of") == 1
     assert f"message of {attacker}" in (tmp_path / "grades-feedback" /
                                         f"{attacker}.txt").read_text(encoding="utf-8")
+
+
+def test_a_sub_folder_cannot_take_another_learners_name_in_another_spelling(tmp_path):
+    """In ``grade ann/ Zoë/ bob/``, ann's archive holding ``Zoë/`` written with e + ¨ (as
+    macOS's zip writes it) or ``BOB/`` was graded as "Zoë" and "BOB": rows that read as the
+    other learners', one of them identical on screen. They are ann's sub-folders."""
+    import unicodedata
+
+    grading = importlib.import_module("camcourse.coursework.grade")
+    nfc, nfd = (unicodedata.normalize(form, "Zoë") for form in ("NFC", "NFD"))
+    for folder in (f"ann/{nfd}", "ann/BOB", nfc, "bob"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "04_swapping_the_sums.ipynb").write_text("{}")
+    found = grading.expand_submissions([tmp_path / "ann", tmp_path / nfc, tmp_path / "bob"])
+    names = {p.relative_to(tmp_path).as_posix(): name
+             for (p, _), name in zip(found, grading.student_names(found), strict=True)}
+    assert names == {f"ann/{nfd}/04_swapping_the_sums.ipynb": f"ann/{nfd}",
+                     "ann/BOB/04_swapping_the_sums.ipynb": "ann/BOB",
+                     f"{nfc}/04_swapping_the_sums.ipynb": nfc,
+                     "bob/04_swapping_the_sums.ipynb": "bob"}

@@ -272,14 +272,17 @@ def student_names(found: list[tuple[Path, Path | None]]) -> list[str]:
     # file submitted alone gets is prefixed with its submitted folder's: "ann/bob".
     # (Sub-folders of two class folders, ``grade week1/ week2/``, name their learners as
     # before.)
+    # Names are compared as a file system and a reader compare them: "Zoë" written as
+    # e + ¨ (what macOS's zip writes) or "BOB" is bob's name too (``_file_key``).
     claims: dict[str, set[Path | None]] = {}
     for (p, folder), name in zip(found, names, strict=True):
         if folder is None or len(p.relative_to(folder).parts) == 1:
-            claims.setdefault(name, set()).add(folder)
+            claims.setdefault(_file_key(name), set()).add(folder)
         if folder is not None:
-            claims.setdefault(folder.resolve().name, set()).add(folder)
+            claims.setdefault(_file_key(folder.resolve().name), set()).add(folder)
     names = [f"{folder.resolve().name}/{name}" if folder is not None
-             and len(p.relative_to(folder).parts) > 1 and claims.get(name, set()) - {folder}
+             and len(p.relative_to(folder).parts) > 1
+             and claims.get(_file_key(name), set()) - {folder}
              else name
              for (p, folder), name in zip(found, names, strict=True)]
     folders: dict[str, set[Path]] = {}
