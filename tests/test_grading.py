@@ -1299,7 +1299,7 @@ def test_a_learners_folder_gets_at_most_the_limit_of_notebooks_graded(tmp_path, 
     rows = grading._grade_one(dict(path=tmp_path / "ann" / "00_setup_4.ipynb",
                                    name="ann/00_setup_4.ipynb", student="ann",
                                    sandbox=True, over=5))
-    assert len(rows) == 1 and rows[0].graded and not rows[0].passed
+    assert len(rows) == 1 and not rows[0].graded and not rows[0].passed  # exit status 1
     assert rows[0].max_points == 0 and "holds 5 notebooks, more than the 3" in rows[0].message
 
 

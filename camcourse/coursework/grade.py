@@ -1218,11 +1218,14 @@ def default_jobs() -> int:
 
 def _grade_one(task: dict[str, Any]) -> list[Grade]:
     if task.get("over"):
+        # NOT GRADED, so that the run exits with status 1: a folder of a whole class's
+        # notebooks (``submissions/week04/*.ipynb``) is told from one learner's only here
         return [Grade(task["name"], "", 0.0, 0.0,
-                      f"not graded: this learner's folder holds {task['over']:,} notebooks, "
+                      f"NOT GRADED: this learner's folder holds {task['over']:,} notebooks, "
                       f"more than the {MAX_NOTEBOOKS_PER_LEARNER} graded per learner (the "
                       f"first in sorted order); grade the folder itself to grade them all",
-                      task["student"], isolation="bubblewrap" if task["sandbox"] else "process")]
+                      task["student"], graded=False,
+                      isolation="bubblewrap" if task["sandbox"] else "process")]
     try:
         return grade_notebook(**{k: v for k, v in task.items() if k != "over"})
     except Exception as exc:  # noqa: BLE001 - a row, whatever happened
