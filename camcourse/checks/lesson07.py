@@ -182,6 +182,23 @@ def _plateau(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     return cam, 0.5
 
 
+def _deep_trough(cam: np.ndarray) -> np.ndarray:
+    """``cam`` with its lowest point pushed down to -2.5 × its maximum (evidence against
+    the class), so that a level taken from max|cam| is 2.5 times the paper's."""
+    y, x = np.unravel_index(int(np.argmin(cam)), cam.shape)
+    yy, xx = np.mgrid[0:cam.shape[0], 0:cam.shape[1]]
+    trough = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
+    return cam - (2.5 * cam.max() + cam[y, x]) * trough if cam[y, x] > -2.5 * cam.max() else cam
+
+
+def _abs_level_box(cam: np.ndarray, threshold: float) -> tuple[int, ...] | None:
+    """The box at threshold × max|cam| (None where that level keeps no pixel)."""
+    peak, level = cam.max(), threshold * np.abs(cam).max()
+    if peak <= 0 or level > peak:
+        return None
+    return reference.bounding_box(cam, level / peak)
+
+
 def _area(box: tuple[int, ...]) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
@@ -241,6 +258,11 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
             _box_of(labels == int(np.argmax([_area(_box_of(labels == k))
                                              for k in range(1, count + 1)])) + 1),
     }
+    by_abs = _abs_level_box(cam, threshold)
+    if by_abs is not None:
+        mistakes["you took the level from the largest |value|, threshold × max|cam|; the "
+                 "paper's level is threshold × max(cam), and a deep negative region (evidence "
+                 "against the class) must not raise it"] = by_abs
     return {m: tuple(int(v) for v in box) for m, box in mistakes.items() if tuple(box) != right}
 
 
@@ -258,6 +280,8 @@ def exercise_7_2(ctx: Context, fn) -> str:
             cam, threshold = _plateau(ctx.rng)
         elif trial == trials + 2:  # the most pixels, the most mass, the largest box differ
             cam, threshold = _three_rankings(), 0.2
+        elif trial == 3:  # a trough deeper than the peak is high: max|cam| is not max(cam)
+            cam = _deep_trough(cam)
         elif trial == 4:  # every value positive: min-max (even of ReLU(M)) is not M / max
             cam = cam - cam.min() + 0.5 * (cam.max() - cam.min())
         elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
