@@ -779,6 +779,7 @@ WRONG = [
      ["removed a hook it had not registered", "handle.remove()"]),
     ("1.1", "the output kept in the layer", _capture_into_the_layer,
      ["new attribute", "model[3].stored"]),
+    ("0.1", "nested lists", lambda images: (images / 255.0).tolist(), ["nested lists"]),
 ]
 
 
