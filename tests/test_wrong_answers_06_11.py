@@ -548,6 +548,22 @@ def _loc_batch_level(cams, boxes, threshold=0.2):
     return float(np.mean(hits))
 
 
+def _box_centre_rounded_half(cam, threshold=0.2):
+    # A box from the component's centre and half-sizes: fractional corners, which int()
+    # would have truncated to the right box.
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    return x0 + 0.5, y0 + 0.5, x1 + 0.5, y1 + 0.5
+
+
+def _instance_boxes_float_halves(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), 8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(float(v) + 0.5 for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+
 def _top_k_numpy_reversed(logits, k):
     # Honest: NumPy arrays sorted descending by a reversed view (negative strides).
     probabilities = torch.softmax(logits, dim=1).numpy()
@@ -556,6 +572,9 @@ def _top_k_numpy_reversed(logits, k):
 
 
 RIGHT = {
+    "7.2": [lambda cam, threshold=0.2: torch.tensor(reference.bounding_box(cam, threshold)),
+            lambda cam, threshold=0.2: tuple(
+                float(v) for v in reference.bounding_box(cam, threshold))],
     "9.2": [_top_k_numpy_reversed],
 }
 
@@ -712,6 +731,14 @@ WRONG = [
     ("7.2", "level from max|cam|", _box_level_from_abs, ["max|cam|"]),
     ("10.2", "ReLU, then min-max", _loc_relu_then_minmax, ["min–max normalized"]),
     ("10.2", "one level for the whole batch", _loc_batch_level, ["whole batch"]),
+    ("7.2", "corners with a fraction", _box_centre_rounded_half, ["not a whole number",
+                                                                  "pixel indices"]),
+    ("7.2", "the box in a list", lambda cam, threshold=0.2: [
+        reference.bounding_box(cam, threshold)], ["four values", "got 1"]),
+    ("11.3", "corners with a fraction", _instance_boxes_float_halves,
+     ["not a whole number", "pixel indices"]),
+    ("11.3", "one box, not a list", lambda cam, threshold=0.2: reference.bounding_box(
+        cam, threshold), ["returned one box", "a list of boxes"]),
 ]
 
 
