@@ -16,7 +16,8 @@
   4-connectivity, one box around the whole mask, the background counted as a component,
   inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map, a
   strict > for ≥, the threshold argument ignored, components not ordered by pixel count (by
-  box area, peak or label), a map with no positive value.
+  box area, peak or label), a map with no positive value, one box returned for a list,
+  corners with a fractional part.
 
 Boxes are half-open (x0, y0, x1, y1): the region is ``cam[y0:y1, x0:x1]``.
 """
