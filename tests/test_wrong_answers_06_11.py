@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
+from camcourse.checks import get_check
 from camlib import reference
 
 
@@ -515,6 +517,68 @@ def _mass_inside_integral(cam, box):
     return float(inside / total) if total > 0 else 0.0
 
 
+
+# --- a level from the wrong maximum, min–max after a ReLU, NumPy's reversed views -----------
+
+
+def _box_level_from_abs(cam, threshold=0.2):
+    # threshold × max|cam|: a trough deeper than the peak raises the level.
+    cam = np.asarray(cam, dtype=np.float64)
+    return reference.bounding_box(cam, threshold * np.abs(cam).max() / cam.max())
+
+
+def _loc_relu_then_minmax(cams, boxes, threshold=0.2):
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        positive = np.maximum(cam, 0)
+        scaled = (positive - positive.min()) / (positive.max() - positive.min())
+        hits.append(reference.iou(reference.bounding_box(scaled, threshold), box) >= 0.5)
+    return float(np.mean(hits))
+
+
+def _loc_batch_level(cams, boxes, threshold=0.2):
+    # cams >= threshold * cams.max(): one level for the whole batch.
+    level = threshold * cams.max()
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        if not (cam >= level).any():
+            hits.append(False)
+            continue
+        hits.append(reference.iou(reference.bounding_box(cam, level / cam.max()), box) >= 0.5)
+    return float(np.mean(hits))
+
+
+def _box_centre_rounded_half(cam, threshold=0.2):
+    # A box from the component's centre and half-sizes: fractional corners, which int()
+    # would have truncated to the right box.
+    x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
+    return x0 + 0.5, y0 + 0.5, x1 + 0.5, y1 + 0.5
+
+
+def _instance_boxes_float_halves(cam, threshold=0.2):
+    peak = cam.max()
+    labels, count = reference.connected_components(
+        cam >= (threshold * peak if peak > 0 else peak), 8)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(float(v) + 0.5 for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+
+def _top_k_numpy_reversed(logits, k):
+    # Honest: NumPy arrays sorted descending by a reversed view (negative strides).
+    probabilities = torch.softmax(logits, dim=1).numpy()
+    order = np.argsort(probabilities, axis=1)[:, ::-1][:, :k]
+    return np.take_along_axis(probabilities, order, axis=1), order
+
+
+RIGHT = {
+    "7.2": [lambda cam, threshold=0.2: torch.tensor(reference.bounding_box(cam, threshold)),
+            lambda cam, threshold=0.2: tuple(
+                float(v) for v in reference.bounding_box(cam, threshold))],
+    "9.2": [_top_k_numpy_reversed],
+}
+
+
 WRONG = [
     # 6.1 ---------------------------------------------------------------------------------
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
@@ -664,6 +728,20 @@ WRONG = [
      ["head's parameters", ".grad"]),
     ("8.3", "the caller's head converted to float32", _scores_head_made_float,
      ["converted its argument `head` in place", "float64, now float32"]),
+    ("7.2", "level from max|cam|", _box_level_from_abs, ["max|cam|"]),
+    ("10.2", "ReLU, then min-max", _loc_relu_then_minmax, ["min–max normalized"]),
+    ("10.2", "one level for the whole batch", _loc_batch_level, ["whole batch"]),
+    ("7.2", "corners with a fraction", _box_centre_rounded_half, ["not a whole number",
+                                                                  "pixel indices"]),
+    ("7.2", "the box in a list", lambda cam, threshold=0.2: [
+        reference.bounding_box(cam, threshold)], ["four values", "got 1"]),
+    ("11.3", "corners with a fraction", _instance_boxes_float_halves,
+     ["not a whole number", "pixel indices"]),
+    ("10.1", "nested lists", lambda features, coef, positive=True: (
+        (1 if positive else -1) * np.einsum("k,nkhw->nhw", np.ravel(coef), features)).tolist(),
+     ["nested lists"]),
+    ("11.3", "one box, not a list", lambda cam, threshold=0.2: reference.bounding_box(
+        cam, threshold), ["returned one box", "a list of boxes"]),
 ]
 
 
@@ -671,3 +749,15 @@ def test_the_catalogue_covers_lessons_06_to_11():
     counts = Counter(entry[0] for entry in WRONG)
     assert min(counts.values()) >= 3, counts
     assert {e.split(".")[0] for e in counts} == {"6", "7", "8", "9", "10", "11"}
+
+
+@pytest.mark.parametrize("exercise", sorted(RIGHT))
+def test_right_answers_pass_visible_and_hidden(exercise):
+    from test_wrong_answers_00_05 import HIDDEN_SEEDS  # tests/ is on sys.path under pytest
+
+    for fn in RIGHT[exercise]:
+        assert get_check(exercise)(fn, verbose=False).passed
+        for seed in HIDDEN_SEEDS:
+            result = get_check(exercise)(fn, verbose=False, raise_on_fail=False,
+                                         hidden_seed=seed)
+            assert result.passed, result.message

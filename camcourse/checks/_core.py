@@ -63,7 +63,10 @@ What the check body can use:
   that depends on a single axis, integer rounding, known wrong answers (``mistakes``:
   ``{"message": wrong_array}`` computed from the reference), items along the first
   axis that are right or wrong, and otherwise the worst entry and how many are wrong.
-- ``as_number(value, what)``, ``as_integer(value, what)``, ``as_items(value, n, what)``
+  Right values as nested lists fail where ``expected`` has two or more axes (a map,
+  a batch, an image is an array or a tensor).
+- ``as_number(value, what)``, ``as_integer(value, what)``, ``as_items(value, n, what)``,
+  ``as_box(value, what)``
   and ``same_number(a, b, atol=...)`` (``_numbers``): the one way a check reads a number
   or a few values from an answer (Python and NumPy scalars, 0-d arrays and tensors,
   float32 all accepted) and compares numbers (NaN equals nothing).
@@ -96,7 +99,14 @@ from camcourse.checks._diagnose import (
 )
 from camcourse.checks._inplace import _same, _snapshot
 from camcourse.checks._limits import run_with_time_limit
-from camcourse.checks._numbers import as_integer, as_items, as_number, number_or_none, same_number
+from camcourse.checks._numbers import (
+    as_box,
+    as_integer,
+    as_items,
+    as_number,
+    number_or_none,
+    same_number,
+)
 from camcourse.checks._registry import (
     _LAST_RESULTS,
     CHECKS,
@@ -137,6 +147,7 @@ __all__ = [
     "_short",
     "_snapshot",
     "_to_array",
+    "as_box",
     "as_integer",
     "as_items",
     "as_number",

@@ -33,7 +33,7 @@ import numpy as np
 from camcourse.checks._diagnose import _is_tensor, _to_array, describe
 from camcourse.checks._results import _Failure
 
-__all__ = ["as_integer", "as_items", "as_number", "number_or_none", "same_number"]
+__all__ = ["as_box", "as_integer", "as_items", "as_number", "number_or_none", "same_number"]
 
 
 def number_or_none(value: Any) -> float | None:
@@ -93,7 +93,7 @@ def as_number(value: Any, what: str, *, expected: str = "one number",
 
 
 def as_integer(value: Any, what: str, *, expected: str = "one whole number",
-               item: int | None = None) -> int:
+               item: int | None = None, hint: str = "") -> int:
     """The answer as an int: integer types, or floats with no fractional part.
 
     >>> as_integer(np.float64(16.0), "f()"), as_integer(np.array(7), "f()")
@@ -104,8 +104,9 @@ def as_integer(value: Any, what: str, *, expected: str = "one whole number",
     if not math.isfinite(number):
         _fail(f"{what} returned {number}{part}, expected a whole number")
     if number != round(number):
-        _fail(f"{what} returned {number:g}{part}, which is not a whole number: use floor "
-              f"division (//) where a size is divided, or round down with math.floor")
+        _fail(f"{what} returned {number:g}{part}, which is not a whole number: " + (
+            hint or "use floor division (//) where a size is divided, or round down with "
+                    "math.floor"))
     return int(round(number))
 
 
@@ -131,6 +132,23 @@ def as_items(value: Any, length: int, what: str, *, names: str = "") -> list[Any
     if len(items) != length:
         _fail(f"{what} should return {wanted}, got {len(items)}")
     return items
+
+
+def as_box(value: Any, what: str) -> tuple[int, int, int, int]:
+    """A box answer (x0, y0, x1, y1) as four ints, each read by :func:`as_integer`.
+
+    A coordinate with a fractional part fails with its name rather than being truncated
+    by ``int()``; a box wrapped in a list fails as one value, not four.
+
+    >>> as_box(np.array([1, 2, 5, 7]), "f()"), as_box((1.0, 2, np.int64(5), 7), "f()")
+    ((1, 2, 5, 7), (1, 2, 5, 7))
+    """
+    names = "(x0, y0, x1, y1)"
+    items = as_items(value, 4, what, names=names)
+    hint = ("a box's corners are pixel indices, whole numbers (the first column and row "
+            "inside the box, and the first ones after it)")
+    return tuple(as_integer(v, what, expected=f"four whole numbers {names}", item=i, hint=hint)
+                 for i, v in enumerate(items))
 
 
 def same_number(a: float, b: float, *, atol: float = 1e-9, rtol: float = 1e-6) -> bool:

@@ -5,9 +5,9 @@
 
 Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 0.1 no division,
 integer division, division by 256, by the batch's or each image's largest value, min–max
-per image, a result left in uint8 or in float16, an input changed in place; for 0.2 x and
-y swapped, an inclusive box (one too many), one too few, (x, y, width, height) read as
-corners, the channel axis sliced instead of kept.
+per image, a result left in uint8 or in float16, nested lists for an array, an input
+changed in place; for 0.2 x and y swapped, an inclusive box (one too many), one too few,
+(x, y, width, height) read as corners, the channel axis sliced instead of kept.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import numpy as np
 
 from camcourse.checks._core import (
     Context,
-    _is_tensor,
+    as_box,
     as_integer,
     as_items,
     as_number,
@@ -135,6 +135,7 @@ def exercise_7_1(ctx: Context, fn) -> str:
 # --- 7.2 the CAM box ---------------------------------------------------------------------------
 
 
+
 def _blobs(rng: np.random.Generator, size: int = 24) -> np.ndarray:
     """A smooth map with 2–4 bumps of either sign, like a CAM."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
@@ -180,6 +181,23 @@ def _plateau(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     cam[top:top + 3, 2:6] = 2.0
     cam[top + 3:top + 8, 2:6] = 1.0  # exactly 0.5 × 2.0
     return cam, 0.5
+
+
+def _deep_trough(cam: np.ndarray) -> np.ndarray:
+    """``cam`` with its lowest point pushed down to -2.5 × its maximum (evidence against
+    the class), so that a level taken from max|cam| is 2.5 times the paper's."""
+    y, x = np.unravel_index(int(np.argmin(cam)), cam.shape)
+    yy, xx = np.mgrid[0:cam.shape[0], 0:cam.shape[1]]
+    trough = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 1.5**2))
+    return cam - (2.5 * cam.max() + cam[y, x]) * trough if cam[y, x] > -2.5 * cam.max() else cam
+
+
+def _abs_level_box(cam: np.ndarray, threshold: float) -> tuple[int, ...] | None:
+    """The box at threshold × max|cam| (None where that level keeps no pixel)."""
+    peak, level = cam.max(), threshold * np.abs(cam).max()
+    if peak <= 0 or level > peak:
+        return None
+    return reference.bounding_box(cam, level / peak)
 
 
 def _area(box: tuple[int, ...]) -> int:
@@ -241,6 +259,11 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
             _box_of(labels == int(np.argmax([_area(_box_of(labels == k))
                                              for k in range(1, count + 1)])) + 1),
     }
+    by_abs = _abs_level_box(cam, threshold)
+    if by_abs is not None:
+        mistakes["you took the level from the largest |value|, threshold × max|cam|; the "
+                 "paper's level is threshold × max(cam), and a deep negative region (evidence "
+                 "against the class) must not raise it"] = by_abs
     return {m: tuple(int(v) for v in box) for m, box in mistakes.items() if tuple(box) != right}
 
 
@@ -258,6 +281,8 @@ def exercise_7_2(ctx: Context, fn) -> str:
             cam, threshold = _plateau(ctx.rng)
         elif trial == trials + 2:  # the most pixels, the most mass, the largest box differ
             cam, threshold = _three_rankings(), 0.2
+        elif trial == 3:  # a trough deeper than the peak is high: max|cam| is not max(cam)
+            cam = _deep_trough(cam)
         elif trial == 4:  # every value positive: min-max (even of ReLU(M)) is not M / max
             cam = cam - cam.min() + 0.5 * (cam.max() - cam.min())
         elif trial >= 10:  # grading: non-square, odd-sized maps with a large spread of values
@@ -267,13 +292,8 @@ def exercise_7_2(ctx: Context, fn) -> str:
             threshold = float(ctx.rng.uniform(0.1, 0.6))
         expected = reference.bounding_box(cam, threshold)
         got = ctx.call(fn, cam, threshold)
-        try:
-            box = tuple(int(v) for v in np.asarray(
-                got.detach().cpu() if _is_tensor(got) else got).ravel())
-        except (TypeError, ValueError, OverflowError):
-            ctx.fail(f"cam_to_box should return 4 integers (x0, y0, x1, y1), got {got!r}")
-        if len(box) != 4:
-            ctx.fail(f"cam_to_box should return 4 numbers (x0, y0, x1, y1), got {len(box)}")
+        box = as_box(got, f"cam_to_box(a {cam.shape[0]}×{cam.shape[1]} map, "
+                          f"threshold={threshold:.3g})")
         if box != expected and box not in _tied_largest_boxes(cam, threshold):
             where = f"on a {cam.shape[0]}×{cam.shape[1]} map with threshold={threshold}"
             for message, wrong in _box_mistakes(cam, threshold).items():

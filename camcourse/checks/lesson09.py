@@ -78,6 +78,11 @@ def exercise_9_1(ctx: Context, fn) -> str:
     return "uint8 (H, W, 3) -> normalized float32 (1, 3, H, W), RGB order"
 
 
+def _contiguous(value):
+    """A NumPy array copied to positive strides (torch cannot wrap a reversed view)."""
+    return np.ascontiguousarray(value) if isinstance(value, np.ndarray) else value
+
+
 @exercise_check("9.2", function="top_k")
 def exercise_9_2(ctx: Context, fn) -> str:
     """Check ``top_k(logits, k)`` -> (probabilities (N, k), classes (N, k)), best first."""
@@ -94,8 +99,9 @@ def exercise_9_2(ctx: Context, fn) -> str:
                      f"{type(got).__name__}")
         p, i = got
         try:
-            p = torch.as_tensor(p).detach().double()
-            i = torch.as_tensor(i).detach()
+            # NumPy answers are honest too, a reversed view (argsort(...)[:, ::-1]) included.
+            p = torch.as_tensor(_contiguous(p)).detach().double()
+            i = torch.as_tensor(_contiguous(i)).detach()
         except (TypeError, ValueError, RuntimeError):
             ctx.fail(f"top_k should return (probabilities, classes), two tensors of shape "
                      f"(N, k) = {(n, k)}, got {type(got[0]).__name__} and {type(got[1]).__name__}")

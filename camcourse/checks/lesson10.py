@@ -199,7 +199,9 @@ def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     (their boxes end at W and H; clipped to W − 1 or H − 1 they are empty), then a 3×3
     square whose ground truth is 4×5 around it. The first three are hits; the peak's
     component misses one, boxes clipped to W − 1 and H − 1 miss two. The square is a miss
-    (IoU 9/20 = 0.45) that inclusive boxes make a hit (16/30 = 0.53)."""
+    (IoU 9/20 = 0.45) that inclusive boxes make a hit (16/30 = 0.53). Last, three maps
+    with every value positive: hits that a min–max normalized map (ReLU first or not)
+    misses."""
     size = 20
     big_and_peak = np.zeros((size, size))
     big_and_peak[2:12, 2:12] = 0.6
@@ -210,9 +212,17 @@ def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     bottom[19, 4:14] = 1.0
     square = np.zeros((size, size))
     square[2:5, 2:5] = 1.0
-    boxes = np.array([(2, 2, 12, 12), (19, 2, 20, 12), (4, 19, 14, 20), (1, 1, 5, 6)],
-                     dtype=np.int64)
-    return np.stack([big_and_peak, right, bottom, square]), boxes
+    maps = [big_and_peak, right, bottom, square]
+    boxes = [(2, 2, 12, 12), (19, 2, 20, 12), (4, 19, 14, 20), (1, 1, 5, 6)]
+    # Every value positive (a floor of 0.6 under a peak of 1): the whole map is kept at a
+    # threshold up to 0.6, while min–max normalizing, even after a ReLU, sends the floor
+    # to 0 and keeps only the peak's square.
+    for y, x in ((3, 4), (9, 12), (13, 2)):
+        floor = np.full((size, size), 0.6)
+        floor[y:y + 5, x:x + 5] = 1.0
+        maps.append(floor)
+        boxes.append((0, 0, size, size))
+    return np.stack(maps), np.array(boxes, dtype=np.int64)
 
 
 def _inclusive_iou(a, b) -> float:
@@ -230,7 +240,7 @@ _BOX_MISTAKES = (
                       "connected component (a map can have several)"),
     (lambda c, t: reference.bounding_box(reference.normalize(c), t),
      "you thresholded the min–max normalized map; keep M ≥ threshold × max M of the map "
-     "itself (with a negative minimum, min–max lowers the cut)"),
+     "itself (min–max moves the cut: down for a negative minimum, up for a positive one)"),
     (lambda c, t: reference.bounding_box(np.abs(c), t),
      "you thresholded |M|, the magnitude; strongly negative pixels (evidence against the "
      "class) then count as evidence for it. Keep M ≥ threshold × max M of the signed map"),
@@ -245,6 +255,19 @@ _BOX_MISTAKES = (
                    "(x0, y0, x1, y1) covers cam[y0:y1, x0:x1], so a box along the border "
                    "ends at x1 = W or y1 = H"),
 )
+
+
+def _batch_level_hits(cams: np.ndarray, boxes: np.ndarray, threshold: float) -> float:
+    """The fraction of hits when every map is cut at threshold × the batch's max."""
+    level = threshold * cams.max()
+    found = []
+    for cam, box in zip(cams, boxes, strict=True):
+        peak = cam.max()
+        if peak <= 0 or level > peak:  # no pixel at that level: no box, a miss
+            found.append(False)
+        else:
+            found.append(reference.iou(reference.bounding_box(cam, level / peak), box) >= 0.5)
+    return float(np.mean(found))
 
 
 @exercise_check("10.2", function="gt_known_loc")
@@ -267,6 +290,9 @@ def exercise_10_2(ctx: Context, fn) -> str:
             cams[0] = 0.0
             cams[0, 2:6, 2:6] = 1.0
             boxes[0] = (2, 2, 6, 10)
+            # Peaks from 0.1 to 10: a level taken from the batch's largest value keeps
+            # too little of the weaker maps.
+            cams *= 10 ** ctx.rng.uniform(-1, 1, size=(len(cams), 1, 1))
             cams, boxes = _threshold_matters(ctx.rng, cams, boxes, threshold)
         n = len(cams)
         ious = np.array([reference.iou(reference.bounding_box(c, threshold), b)
@@ -301,6 +327,9 @@ def exercise_10_2(ctx: Context, fn) -> str:
                             for c, b in zip(cams, boxes, strict=True)])),
              "your IoU treats the boxes as inclusive (width x1 − x0 + 1); the boxes are "
              "half-open, width x1 − x0, height y1 − y0 (lesson 07's iou)"),
+            (_batch_level_hits(cams, boxes, threshold),
+             "you took the level from the largest value of the whole batch, threshold × "
+             "max over every map; each map is cut at threshold × its own max"),
         ] + [(hits(box_of), message) for box_of, message in _BOX_MISTAKES]
         named = [m for c, m in wrong if same_number(value, c) and not same_number(c, expected)]
         if len(named) == 1:

@@ -16,7 +16,8 @@
   4-connectivity, one box around the whole mask, the background counted as a component,
   inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map, a
   strict > for ≥, the threshold argument ignored, components not ordered by pixel count (by
-  box area, peak or label), a map with no positive value.
+  box area, peak or label), a map with no positive value, one box returned for a list,
+  corners with a fractional part.
 
 Boxes are half-open (x0, y0, x1, y1): the region is ``cam[y0:y1, x0:x1]``.
 """
@@ -25,7 +26,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from camcourse.checks._core import Context, _is_tensor, as_number, exercise_check, same_number
+from camcourse.checks._core import (
+    Context,
+    as_box,
+    as_number,
+    describe,
+    exercise_check,
+    number_or_none,
+    same_number,
+)
 from camlib import reference
 
 __all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3"]
@@ -436,13 +445,14 @@ def exercise_11_3(ctx: Context, fn) -> str:
         got = ctx.call(fn, cam, threshold)
         where = f"on a {cam.shape[0]}×{cam.shape[1]} map with threshold={threshold}"
         try:
-            boxes = [tuple(int(v) for v in np.asarray(
-                b.detach().cpu() if _is_tensor(b) else b).ravel()) for b in got]
-        except (TypeError, ValueError, OverflowError):
+            items = list(got)
+        except TypeError:
             ctx.fail(f"instance_boxes should return a list of boxes (x0, y0, x1, y1), got "
-                     f"{got!r:.80}")
-        if any(len(b) != 4 for b in boxes):
-            ctx.fail(f"{where} each box should be 4 numbers (x0, y0, x1, y1), got {boxes!r:.80}")
+                     f"{describe(got)}")
+        if len(items) == 4 and all(number_or_none(b) is not None for b in items):
+            ctx.fail(f"{where} instance_boxes returned one box, {tuple(items)}; return a list "
+                     f"of boxes, one per component (a list of one box when there is one)")
+        boxes = [as_box(b, f"instance_boxes {where}: box {i}") for i, b in enumerate(items)]
         if sorted(boxes) == sorted(expected):
             sizes = _sizes(cam, threshold)
             order = [sizes[b].pop(0) for b in boxes]
