@@ -780,11 +780,6 @@ WRONG = [
     ("1.1", "the output kept in the layer", _capture_into_the_layer,
      ["new attribute", "model[3].stored"]),
     ("0.1", "nested lists", lambda images: (images / 255.0).tolist(), ["nested lists"]),
-    ("2.1", "nested lists", lambda features, reduce: (
-        features.mean(axis=(2, 3)) if reduce == "mean" else features.sum(axis=(2, 3))).tolist(),
-     ["nested lists"]),
-    ("4.1", "nested lists", lambda features, weight: np.einsum(
-        "ck,nkhw->nchw", weight, features).tolist(), ["nested lists"]),
 ]
 
 

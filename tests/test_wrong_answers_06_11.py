@@ -737,9 +737,6 @@ WRONG = [
         reference.bounding_box(cam, threshold)], ["four values", "got 1"]),
     ("11.3", "corners with a fraction", _instance_boxes_float_halves,
      ["not a whole number", "pixel indices"]),
-    ("10.1", "nested lists", lambda features, coef, positive=True: (
-        (1 if positive else -1) * np.einsum("k,nkhw->nhw", np.ravel(coef), features)).tolist(),
-     ["nested lists"]),
     ("11.3", "one box, not a list", lambda cam, threshold=0.2: reference.bounding_box(
         cam, threshold), ["returned one box", "a list of boxes"]),
 ]

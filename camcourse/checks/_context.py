@@ -194,19 +194,10 @@ class Context:
                 **options: Any) -> None:
         """Fail with a diagnosis unless ``answer`` equals ``expected``; see :func:`diagnose`.
 
-        Right values as a (nested) list or tuple fail where ``expected`` has two or more
-        axes: a map, a batch or an image is returned as an array or a tensor.
-
         ``what`` names the value in the message; by default the last call, e.g.
         ``class_activation_maps(features=array(2, 3, 4, 4), weight=array(6, 3))``.
         """
         problem = diagnose(answer, expected, **options)
-        if problem is None and isinstance(answer, (list, tuple)) and np.ndim(expected) >= 2:
-            # Right values as nested lists: a map, a batch or an image is an array (the next
-            # step indexes it by axis, .max(axis=...), or feeds it to a network).
-            problem = (f"the values are right, but you returned nested lists ({describe(answer)}); "
-                       f"return an array of shape {tuple(np.shape(expected))} (a NumPy array "
-                       f"or a tensor): drop the .tolist(), or wrap the result in np.array(...)")
         if problem is not None:
             label = what if what is not None else self.last_call
             self.fail(f"{label}: {problem}" if label else problem)

@@ -63,8 +63,6 @@ What the check body can use:
   that depends on a single axis, integer rounding, known wrong answers (``mistakes``:
   ``{"message": wrong_array}`` computed from the reference), items along the first
   axis that are right or wrong, and otherwise the worst entry and how many are wrong.
-  Right values as nested lists fail where ``expected`` has two or more axes (a map,
-  a batch, an image is an array or a tensor).
 - ``as_number(value, what)``, ``as_integer(value, what)``, ``as_items(value, n, what)``,
   ``as_box(value, what)``
   and ``same_number(a, b, atol=...)`` (``_numbers``): the one way a check reads a number

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from camcourse.checks._core import Context, Factor, _to_array, exercise_check
+from camcourse.checks._core import (
+    Context,
+    Factor,
+    _is_tensor,
+    _to_array,
+    describe,
+    exercise_check,
+)
 
 __all__ = ["exercise_0_1", "exercise_0_2"]
 
@@ -77,6 +84,10 @@ def exercise_0_1(ctx: Context, fn) -> str:
             "your values are rounded to integers: integer division (//) or a uint8/int "
             "result; convert to float first, then divide by 255": np.floor(expected),
         })
+        ctx.require(isinstance(got, np.ndarray) or _is_tensor(got),
+                    f"the values are right but to_unit_float returned {describe(got)}; return "
+                    f"an array of the images' shape (a network takes an array, not nested "
+                    f"lists): drop the .tolist() or list(...)")
         ctx.require(array is not None and array.dtype.kind == "f",
                     f"the values are right but the dtype is {getattr(array, 'dtype', None)}; "
                     f"networks need floating-point input (float32)")
