@@ -390,8 +390,6 @@ HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backw
 MAX_HOOKS = 100
 """Hooks mirrored per hook dict of one module (a leak is told by one)."""
 
-_PLAIN_ATTRIBUTES = (bool, int, float, complex, str, bytes, type(None), tuple, list)
-
 
 def _module_internals(torch: Any) -> frozenset[str]:
     """The attributes every ``nn.Module`` has: mirrored by their meaning (parameters,
@@ -493,8 +491,9 @@ def _mirror_attributes(module: Any, attributes: dict, internal: frozenset[str],
                        torch: Any) -> None:
     """Attributes (``vars(module)``, the internals aside) as the learner's process left
     them: a new one set (``module.stored = out``), one deleted there deleted, a plain value
-    (number, text, tuple, tensor, array) that changed set. A name the module's class
-    defines (a method) is left alone: the grader cannot call what replaced it."""
+    (number, text, tuple, tensor, array) that changed set; an attribute that became a
+    learner's object keeps the grader's value. A name the module's class defines (a
+    method) is left alone: the grader cannot call what replaced it."""
     mine = vars(module)
     for key in [k for k in mine if k not in internal and k not in attributes]:
         del mine[key]
@@ -506,17 +505,17 @@ def _mirror_attributes(module: Any, attributes: dict, internal: frozenset[str],
             mine[key] = value
             continue
         old = mine[key]
+        if isinstance(value, _wire.Opaque):  # a learner's object: the grader's own is kept
+            continue
         if isinstance(old, (torch.Tensor, np.ndarray)) or isinstance(value, (
                 torch.Tensor, np.ndarray)):
             same = type(old) is type(value) and old.shape == value.shape \
                 and old.dtype == value.dtype and bool((old == value).all())
-        elif type(old) in _PLAIN_ATTRIBUTES and type(old) is type(value):
+        else:
             try:
-                same = bool(old == value)
+                same = type(old) is type(value) and bool(old == value)
             except Exception:  # noqa: BLE001 - e.g. a tuple of tensors
                 same = False
-        else:  # a learner's object stands as an Opaque: the grader's own is kept
-            same = True
         if not same:
             mine[key] = value
 
