@@ -1436,7 +1436,9 @@ def test_get_check_in_a_graded_cell_is_a_quiet_no_op_as_exercise_n_m_is(tmp_path
                          env={"PYTHONPATH": str(tmp_path / "lib"), "MPLBACKEND": "Agg"},
                          cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.splitlines()[-1]) == dict.fromkeys(sorted(CHECKS))
+    course = sorted(n for n, c in CHECKS.items()  # other tests register checks of their own
+                    if c.__module__.startswith("camcourse.checks.lesson"))
+    assert len(course) >= 31 and json.loads(out.stdout.splitlines()[-1]) == dict.fromkeys(course)
 
 
 def test_6_2_names_the_batch_by_the_learner_s_own_parameters():
