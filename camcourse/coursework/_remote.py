@@ -471,13 +471,11 @@ def _apply_module(target: Any, state: dict, torch: Any) -> None:
                               getattr(module, attribute + "_always_called", None)):
                     if isinstance(table, dict):
                         table.pop(key, None)
-            register = {"_forward_hooks": module.register_forward_hook,
-                        "_forward_pre_hooks": module.register_forward_pre_hook,
-                        "_backward_hooks": module.register_full_backward_hook,
-                        "_backward_pre_hooks": module.register_full_backward_pre_hook,
-                        }[attribute]
-            for _ in range(min(len(kept - set(hooks)), MAX_HOOKS)):  # registered there:
-                register(_mirrored_hook)                              # stand-ins, inert
+            # registered there: inert stand-ins, each under a fresh id of this process (put
+            # in the dict directly: register_full_backward_hook refuses a module that has
+            # old-style backward hooks, and the check only counts them)
+            for _ in range(min(len(kept - set(hooks)), MAX_HOOKS)):
+                hooks[torch.utils.hooks.RemovableHandle(hooks).id] = _mirrored_hook
     for name, attributes in dict(state.get("attributes") or {}).items():
         module = modules.get(name)
         if module is not None and isinstance(attributes, dict):
