@@ -1271,6 +1271,7 @@ def test_the_grader_s_own_work_on_an_answer_has_a_deadline():
 # ---------------------------------------------------------------------------
 
 PARITY_CELL = '''
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -1336,6 +1337,17 @@ def keeps_buffer(head, features, classes):
     head.register_buffer("seen", features.detach().clone())
     return _gradient(head, features, classes)
 
+def shrinks_features(head, features, classes):
+    gradient = _gradient(head, features, classes)
+    features.data = features.data[:1]
+    return gradient
+
+def reshapes_in_place(features):
+    n, k, h, w = features.shape
+    features.shape = (n, k, h * w)
+    flat = features.argmax(axis=-1)
+    return np.stack([flat % w, flat // w], axis=-1)
+
 def train_step(model, optimizer, images, labels):
     loss = torch.nn.functional.cross_entropy(model(images), labels)
     optimizer.zero_grad()
@@ -1363,14 +1375,16 @@ PARITY = [("1.1", "capture_output", True), ("1.1", "clears_hooks", False),
           ("8.3", "converts_to", False), ("8.3", "evaluates", False),
           ("8.3", "keeps_buffer", False), ("8.3", "replaces_weight", False),
           ("6.2", "train_step", True), ("6.2", "trains_in_float64", None),
-          ("6.2", "trains_in_eval_mode", False)]
+          ("6.2", "trains_in_eval_mode", False), ("8.3", "shrinks_features", False),
+          ("1.2", "reshapes_in_place", False)]
 
 
 def test_the_grader_sees_the_callers_objects_as_the_notebook_check_does():
     """Hooks removed (the caller's own, by ``_forward_hooks.clear()``), attributes added
     (``module.stored = out``), a head converted in place (``.float()``, ``.to(dtype)``), its
     mode, a buffer added, a weight replaced, a model trained in float64 (its optimizer
-    holds the converted parameters): each check gives the same verdict and message
+    holds the converted parameters), an argument's dtype or shape changed in place
+    (``x.data = x.data[:1]``, ``a.shape = ...``): each check gives the same verdict and message
     to the learner's function run in the learner's process as to the same function run in
     the notebook, and the right answers pass. The honest answer's ``handle.remove()`` used
     to take the caller's hook with it there: the caller's hook arrived under an id that

@@ -338,15 +338,28 @@ def _apply(target: Any, state: Any) -> None:
     import torch
 
     if isinstance(target, np.ndarray):
-        if isinstance(state, np.ndarray) and state.shape == target.shape \
-                and target.flags.writeable:
-            np.copyto(target, state, casting="unsafe")
+        if isinstance(state, np.ndarray) and target.flags.writeable:
+            for attribute in ("dtype", "shape"):  # a.dtype = ..., a.shape = ... there: the
+                if getattr(state, attribute) != getattr(target, attribute):  # same views
+                    try:                                             # here, never a copy
+                        setattr(target, attribute, getattr(state, attribute))
+                    except (AttributeError, ValueError, TypeError):
+                        pass
+            if state.shape == target.shape:
+                np.copyto(target, state, casting="unsafe")
         return
     if isinstance(target, torch.Tensor) and isinstance(state, dict):
         data = state.get("data")
         with torch.no_grad():
-            if isinstance(data, torch.Tensor) and data.shape == target.shape:
-                target.copy_(data.to(target.dtype))
+            if isinstance(data, torch.Tensor):
+                if data.shape == target.shape and data.dtype == target.dtype:
+                    target.copy_(data)
+                else:  # x.data = x.data.float(), x.resize_(...) there
+                    try:
+                        target.data = data
+                    except RuntimeError:
+                        if data.shape == target.shape:
+                            target.copy_(data.to(target.dtype))
         if target.is_leaf and target.is_floating_point():
             target.requires_grad_(bool(state.get("requires_grad")))
             grad = state.get("grad")
