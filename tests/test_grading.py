@@ -1212,8 +1212,8 @@ def test_an_exercise_cell_that_ended_the_process_runs_once_per_submission(lesson
     sub = _write(nb, lesson91 / "subs_sleep" / "sleep.ipynb")
     runs = []
     real = grading._exec
-    monkeypatch.setattr(grading, "_exec", lambda process, code, *a: (
-        runs.append(code), real(process, code, *a))[1])
+    monkeypatch.setattr(grading, "_exec", lambda process, code, *a, **k: (
+        runs.append(code), real(process, code, *a, **k))[1])
     rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
                  cell_timeout=1, verbose=False, jobs=1)
     assert [r.points for r in rows] == [0, 1, 1, 1], [r.message for r in rows]
