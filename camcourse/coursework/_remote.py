@@ -7,9 +7,9 @@ path (``_library``), and kills it with everything it started when done;
 :func:`remove_tree` cleans up without following links. :class:`RemoteFunction` is what a check
 receives as the learner's function: calling it sends the check's inputs to that process,
 calls the learner's function there, and returns the answer rebuilt from plain data;
-changes the function made to its arguments (arrays, tensors, a model's parameters and
-hooks, an optimizer's state) are applied to the grader's own objects, so the check sees
-them exactly as it would in a notebook.
+changes the function made to its arguments (arrays, tensors, a model's parameters,
+hooks added and removed, attributes, an optimizer's state) are applied to the grader's own
+objects, so the check sees them exactly as it would in a notebook.
 """
 
 from __future__ import annotations
