@@ -1258,3 +1258,24 @@ CASES += [
                        "    return np.stack([np.moveaxis(viz.as_display_image(image), -1, 0)\n"
                        "                     for image in images])\n"}),
 ]
+CASES += [  # what the function did to the caller's model, mirrored as the notebook sees it
+    Case("l01_clears_callers_hooks", 1, "1.1 removes its hook with _forward_hooks.clear(), "
+         "which removes the caller's hook too; 1.2 right", lesson=1,
+         cells={"1.1": _body("1.1", "stored = {}\nlayer.register_forward_hook(lambda m, i, o: "
+                                    "stored.__setitem__('out', o.detach()))\ntry:\n"
+                                    "    with torch.no_grad():\n        model(images)\n"
+                                    "finally:\n    layer._forward_hooks.clear()\n"
+                                    "return stored['out']\n")}),
+    Case("l01_output_kept_on_layer", 1, "1.1 keeps the output as an attribute of the layer "
+         "(module.stored = output); 1.2 right", lesson=1,
+         cells={"1.1": _body("1.1", "handle = layer.register_forward_hook(lambda m, i, o: "
+                                    "setattr(m, 'stored', o.detach()))\ntry:\n"
+                                    "    with torch.no_grad():\n        model(images)\n"
+                                    "finally:\n    handle.remove()\nreturn layer.stored\n")}),
+    Case("l08_head_converted_in_place", 2, "8.3 converts the caller's head in place "
+         "(head.float()) before differentiating; 8.1 and 8.2 right", lesson=8,
+         cells={"8.3": _body("8.3", "head.float()\n"
+                                    "f = features.detach().float().requires_grad_(True)\n"
+                                    "chosen = head(f)[torch.arange(len(classes)), classes].sum()\n"
+                                    "return torch.autograd.grad(chosen, f)[0].double()\n")}),
+]

@@ -1217,8 +1217,8 @@ def test_an_exercise_cell_that_ended_the_process_runs_once_per_submission(lesson
     sub = _write(nb, lesson91 / "subs_sleep" / "sleep.ipynb")
     runs = []
     real = grading._exec
-    monkeypatch.setattr(grading, "_exec", lambda process, code, *a: (
-        runs.append(code), real(process, code, *a))[1])
+    monkeypatch.setattr(grading, "_exec", lambda process, code, *a, **k: (
+        runs.append(code), real(process, code, *a, **k))[1])
     rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
                  cell_timeout=1, verbose=False, jobs=1)
     assert [r.points for r in rows] == [0, 1, 1, 1], [r.message for r in rows]
@@ -1345,3 +1345,236 @@ def test_a_sub_folder_cannot_take_another_learners_name_in_another_spelling(tmp_
                      "ann/BOB/04_swapping_the_sums.ipynb": "ann/BOB",
                      f"{nfc}/04_swapping_the_sums.ipynb": nfc,
                      "bob/04_swapping_the_sums.ipynb": "bob"}
+
+
+# ---------------------------------------------------------------------------
+# The caller's objects after a call: the grader's view is the notebook's
+# ---------------------------------------------------------------------------
+
+PARITY_CELL = '''
+import numpy as np
+import torch
+import torch.nn as nn
+
+def _hooked(layer, model, images, store):
+    def hook(module, inputs, output):
+        store["out"] = output.detach()
+    return layer.register_forward_hook(hook)
+
+def capture_output(model, layer, images):
+    store = {}
+    handle = _hooked(layer, model, images, store)
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    return store["out"]
+
+def clears_hooks(model, layer, images):
+    store = {}
+    _hooked(layer, model, images, store)
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        layer._forward_hooks.clear()
+    return store["out"]
+
+def keeps_on_layer(model, layer, images):
+    handle = layer.register_forward_hook(lambda m, i, o: setattr(m, "stored", o.detach()))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    return layer.stored
+
+def keeps_on_model(model, layer, images):
+    model._saved = capture_output(model, layer, images)
+    return model._saved
+
+def _gradient(head, features, classes):
+    features = features.detach().clone().to(head.first.weight.dtype).requires_grad_(True)
+    chosen = head(features)[torch.arange(len(classes)), classes].sum()
+    return torch.autograd.grad(chosen, features)[0].double()
+
+def score_gradients(head, features, classes):
+    return _gradient(head, features, classes)
+
+def converts_float(head, features, classes):
+    head.float()
+    return _gradient(head, features, classes)
+
+def converts_to(head, features, classes):
+    head.to(torch.float32)
+    return _gradient(head, features, classes)
+
+def evaluates(head, features, classes):
+    head.eval()
+    return _gradient(head, features, classes)
+
+def keeps_buffer(head, features, classes):
+    head.register_buffer("seen", features.detach().clone())
+    return _gradient(head, features, classes)
+
+def shrinks_features(head, features, classes):
+    gradient = _gradient(head, features, classes)
+    features.data = features.data[:1]
+    return gradient
+
+def reshapes_in_place(features):
+    n, k, h, w = features.shape
+    features.shape = (n, k, h * w)
+    flat = features.argmax(axis=-1)
+    return np.stack([flat % w, flat // w], axis=-1)
+
+def train_step(model, optimizer, images, labels):
+    loss = torch.nn.functional.cross_entropy(model(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    model.last_loss = loss.item()
+    return model.last_loss
+
+def trains_in_float64(model, optimizer, images, labels):
+    model.double()
+    return train_step(model, optimizer, images.double(), labels)
+
+def trains_in_eval_mode(model, optimizer, images, labels):
+    model.eval()
+    return train_step(model, optimizer, images, labels)
+
+def replaces_weight(head, features, classes):
+    gradient = _gradient(head, features, classes)
+    head.second.weight = nn.Parameter(torch.zeros(1, 1, dtype=torch.float64))
+    return gradient
+'''
+PARITY = [("1.1", "capture_output", True), ("1.1", "clears_hooks", False),
+          ("1.1", "keeps_on_layer", False), ("1.1", "keeps_on_model", False),
+          ("8.3", "score_gradients", True), ("8.3", "converts_float", False),
+          ("8.3", "converts_to", False), ("8.3", "evaluates", False),
+          ("8.3", "keeps_buffer", False), ("8.3", "replaces_weight", False),
+          ("6.2", "train_step", True), ("6.2", "trains_in_float64", None),
+          ("6.2", "trains_in_eval_mode", False), ("8.3", "shrinks_features", False),
+          ("1.2", "reshapes_in_place", False)]
+
+
+def test_the_grader_sees_the_callers_objects_as_the_notebook_check_does():
+    """Hooks removed (the caller's own, by ``_forward_hooks.clear()``), attributes added
+    (``module.stored = out``), a head converted in place (``.float()``, ``.to(dtype)``), its
+    mode, a buffer added, a weight replaced, a model trained in float64 (its optimizer
+    holds the converted parameters), an argument's dtype or shape changed in place
+    (``x.data = x.data[:1]``, ``a.shape = ...``): each check gives the same verdict and message
+    to the learner's function run in the learner's process as to the same function run in
+    the notebook, and the right answers pass. The honest answer's ``handle.remove()`` used
+    to take the caller's hook with it there: the caller's hook arrived under an id that
+    the learner's process gave its own new hook."""
+    from camcourse.checks import get_check
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import LearnerProcess, RemoteFunction, learner_files
+
+    local: dict = {}
+    exec(PARITY_CELL, local)  # noqa: S102 - the test's own code
+    process = LearnerProcess(library_without(learner_files(), (), "1.1"))
+    process.start()
+    try:
+        # hooks registered in earlier cells: the process's hook ids are past the grader's
+        header, _ = process.request({"op": "exec", "filename": "<exercise>", "cpu": 60,
+                                     "source": PARITY_CELL + "for _ in range(50):\n"
+                                     "    nn.ReLU().register_forward_hook(print)\n"},
+                                    timeout=120)
+        assert header["status"] == "ok" and "type" not in header, header
+        for exercise, name, passes in PARITY:
+            check = get_check(exercise)
+            params = list(__import__("inspect").signature(local[name]).parameters)
+            remote = RemoteFunction(process, name, params, exercise=exercise,
+                                    cpu_seconds=30, wall_seconds=60)
+            notebook = check(local[name], raise_on_fail=False, verbose=False, hidden_seed=3)
+            graded = check(remote, raise_on_fail=False, verbose=False, time_limit=None,
+                           hidden_seed=3)
+            assert passes is None or notebook.passed is passes, (name, notebook.message)
+            assert (graded.passed, graded.message) == (notebook.passed, notebook.message), name
+    finally:
+        process.kill()
+
+
+def test_a_learner_process_s_report_of_a_module_is_applied_as_inert_data_only():
+    """What the learner's process says about a module is plain data: odd names, ids and
+    values change nothing they must not (internals, methods, dunders) and never raise."""
+    import torch
+
+    from camcourse.coursework import _remote
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
+    handle = model[0].register_forward_hook(lambda *a: None)
+    weight = model[0].weight
+    opaque = _wire.opaque("Evil")
+    _remote._apply(model, {"kind": "module", "state": {
+        "0.weight": torch.ones(3, 2, dtype=torch.float64), "0.x": "x", 7: torch.ones(1),
+        "0.bias": torch.zeros(3, dtype=torch.float64),
+        "9.extra": torch.ones(1), "0.new": torch.zeros(2)}, "parameters": "0.new",
+        "grads": {"0.weight": "x"},
+        "hooks": {"0": [[handle.id, "x", 10**9]], "": "nonsense", "1": [[], [1, 2], [], []]},
+        "attributes": {"0": {"forward": opaque, "__class__": opaque, "_parameters": opaque,
+                             "training": opaque, "in_features": "2", "kept": [1, 2],
+                             "out_features": opaque},
+                       "": 5},
+        "training": {"0": "yes", "1": False}})
+    assert model[0].weight is weight and weight.dtype == torch.float64  # .double() there
+    assert float(weight.detach().sum()) == 6.0 and model[0].out_features == 3
+    assert handle.id in model[0]._forward_hooks and len(model[0]._forward_hooks) == 2
+    assert len(model[1]._forward_pre_hooks) == 2 and model[1].training is False
+    assert model[0].in_features == "2" and model[0].kept == [1, 2]
+    assert isinstance(model[0]._parameters, dict) and model[0].training is True
+    assert model[0].new.shape == (2,) and "new" in model[0]._buffers
+    assert model(torch.ones(1, 2, dtype=torch.float64)).shape == (1, 3)  # forward untouched
+    _remote._apply(model, {"kind": "module", "state": {}, "attributes": {"0": {}},
+                           "hooks": {"0": [[]]}})
+    assert "kept" not in vars(model[0]) and "in_features" not in vars(model[0])
+    assert len(model[0]._forward_hooks) == 0 and list(model.state_dict()) == []
+
+
+def test_get_check_in_a_graded_cell_is_a_quiet_no_op_as_exercise_n_m_is(tmp_path):
+    """``get_check("3.2")(f)`` left in an exercise cell: the checks' registry of the learner's
+    process was empty, so a passing row carried a KeyError note; every exercise's stub is
+    registered there now, and does nothing, as ``exercise_3_2(f)`` does."""
+    from camcourse.checks import CHECKS
+    from camcourse.coursework._library import library_without
+    from camcourse.coursework._remote import learner_files, write_package
+
+    write_package(library_without(learner_files(), (), "3.2"), tmp_path / "lib")
+    code = ("import json\nfrom camcourse.checks import CHECKS, get_check\n"
+            "print(json.dumps({n: get_check(n)(print) for n in sorted(CHECKS)}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(tmp_path / "lib"), "MPLBACKEND": "Agg"},
+                         cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    course = sorted(n for n, c in CHECKS.items()  # other tests register checks of their own
+                    if c.__module__.startswith("camcourse.checks.lesson"))
+    assert len(course) >= 31 and json.loads(out.stdout.splitlines()[-1]) == dict.fromkeys(course)
+
+
+def test_6_2_names_the_batch_by_the_learner_s_own_parameters():
+    """6.2 calls train_step through a wrapper taking (images, labels): its messages named
+    them by the learner's first two parameters (``model=tensor(…)``)."""
+    import torch.nn.functional as nnf
+
+    from camcourse.checks import get_check
+
+    def train_step(m, opt, x, y):
+        x.mul_(2)
+        loss = nnf.cross_entropy(m(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def raises(model, optimizer, *batch):
+        raise ValueError("boom")
+
+    check = get_check("6.2")
+    message = check(train_step, raise_on_fail=False, verbose=False).message
+    assert "modified its argument `x` in place" in message, message
+    message = check(raises, raise_on_fail=False, verbose=False).message
+    assert "raises(images=tensor(" in message and ", labels=tensor(" in message, message

@@ -8,6 +8,8 @@ optimizer.zero_grad(); loss.backward(); optimizer.step().
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -162,6 +164,23 @@ def _parameters(model) -> np.ndarray:
     return torch.cat([p.detach().ravel() for p in model.parameters()]).numpy().copy()
 
 
+def _batch_signature(fn) -> inspect.Signature:
+    """The signature the check's ``run(images, labels)`` shows in messages: the learner's
+    own names of train_step's last two parameters (``x``, ``y`` for ``train_step(m, opt,
+    x, y)``), ``images, labels`` when they cannot be read. Without it a message names the
+    batch by the learner's first two parameters, ``model=tensor(…), optimizer=tensor(…)``.
+    """
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                          p.POSITIONAL_OR_KEYWORD)]
+    names = positional[2:4] if len(positional) >= 4 else ["images", "labels"]
+    return inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                              for n in names])
+
+
 @exercise_check("6.2", function="train_step")
 def exercise_6_2(ctx: Context, fn) -> str:
     """Check ``train_step(model, optimizer, images, labels) -> float`` over two steps."""
@@ -184,6 +203,7 @@ def exercise_6_2(ctx: Context, fn) -> str:
 
     run.__name__ = getattr(fn, "__name__", "train_step")
     run.__wrapped__ = fn  # type: ignore[attr-defined]
+    run.__signature__ = _batch_signature(fn)  # type: ignore[attr-defined]
     steps = []
     handle = optimizer.register_step_post_hook(lambda *_: steps.append(1))
     model.train()  # a train step leaves it so; model.eval() belongs to evaluation

@@ -91,6 +91,14 @@ STUB_CHECK = '''def {name}(*args, **kwargs):
     """The grader runs this check itself, on its own inputs; here it does nothing."""
     return None
 '''
+REGISTER_STUB = '''
+
+{name}.exercise = {exercise!r}
+__import__("camcourse.checks._registry", fromlist=["CHECKS"]).CHECKS.setdefault(
+    {exercise!r}, {name})
+'''
+"""Registers a public check's stub under its exercise number, so that ``get_check("3.2")``
+and ``CHECKS["3.2"]`` in a graded cell find it, as ``exercise_3_2`` is found."""
 _STRIPPED: dict[str, dict[str, bytes]] = {}
 
 
@@ -139,8 +147,24 @@ def check_helpers_removed(text: str) -> str:
         stub = STUB_CHECK.format(name=node.name) if PUBLIC_CHECK.match(node.name) else \
             STUB_FUNCTION.format(name=node.name, exercise="(any)",
                                  message=HELPER_MESSAGE.format(name=node.name))
+        number = _check_number(node) if PUBLIC_CHECK.match(node.name) else None
+        if number is not None:
+            stub += REGISTER_STUB.format(name=node.name, exercise=number)
         lines[first:node.end_lineno] = [stub]
     return "".join(lines)
+
+
+def _check_number(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The exercise number of ``@exercise_check("3.2", ...)`` above a check, if any."""
+    for decorator in node.decorator_list:
+        if not isinstance(decorator, ast.Call) or not decorator.args \
+                or getattr(decorator.func, "id", None) != "exercise_check":
+            continue
+        first = decorator.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str) \
+                and re.fullmatch(r"\d+\.\d+", first.value):
+            return first.value
+    return None
 
 
 def without_check_helpers(files: dict[str, bytes]) -> dict[str, bytes]:

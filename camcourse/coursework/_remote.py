@@ -7,9 +7,9 @@ path (``_library``), and kills it with everything it started when done;
 :func:`remove_tree` cleans up without following links. :class:`RemoteFunction` is what a check
 receives as the learner's function: calling it sends the check's inputs to that process,
 calls the learner's function there, and returns the answer rebuilt from plain data;
-changes the function made to its arguments (arrays, tensors, a model's parameters and
-hooks, an optimizer's state) are applied to the grader's own objects, so the check sees
-them exactly as it would in a notebook.
+changes the function made to its arguments (arrays, tensors, a model's parameters,
+hooks added and removed, attributes, an optimizer's state) are applied to the grader's own
+objects, so the check sees them exactly as it would in a notebook.
 """
 
 from __future__ import annotations
@@ -338,15 +338,28 @@ def _apply(target: Any, state: Any) -> None:
     import torch
 
     if isinstance(target, np.ndarray):
-        if isinstance(state, np.ndarray) and state.shape == target.shape \
-                and target.flags.writeable:
-            np.copyto(target, state, casting="unsafe")
+        if isinstance(state, np.ndarray) and target.flags.writeable:
+            for attribute in ("dtype", "shape"):  # a.dtype = ..., a.shape = ... there: the
+                if getattr(state, attribute) != getattr(target, attribute):  # same views
+                    try:                                             # here, never a copy
+                        setattr(target, attribute, getattr(state, attribute))
+                    except (AttributeError, ValueError, TypeError):
+                        pass
+            if state.shape == target.shape:
+                np.copyto(target, state, casting="unsafe")
         return
     if isinstance(target, torch.Tensor) and isinstance(state, dict):
         data = state.get("data")
         with torch.no_grad():
-            if isinstance(data, torch.Tensor) and data.shape == target.shape:
-                target.copy_(data.to(target.dtype))
+            if isinstance(data, torch.Tensor):
+                if data.shape == target.shape and data.dtype == target.dtype:
+                    target.copy_(data)
+                else:  # x.data = x.data.float(), x.resize_(...) there
+                    try:
+                        target.data = data
+                    except RuntimeError:
+                        if data.shape == target.shape:
+                            target.copy_(data.to(target.dtype))
         if target.is_leaf and target.is_floating_point():
             target.requires_grad_(bool(state.get("requires_grad")))
             grad = state.get("grad")
@@ -359,36 +372,7 @@ def _apply(target: Any, state: Any) -> None:
         return
     kind = state.get("kind")
     if kind == "module" and isinstance(target, torch.nn.Module):
-        current = target.state_dict()
-        with torch.no_grad():
-            for name, value in dict(state.get("state") or {}).items():
-                if name in current and isinstance(value, torch.Tensor) \
-                        and value.shape == current[name].shape:
-                    current[name].copy_(value.to(current[name].dtype))
-        parameters = dict(target.named_parameters())
-        for name, grad in dict(state.get("grads") or {}).items():
-            parameter = parameters.get(name)
-            if parameter is None:
-                continue
-            if grad is None:
-                parameter.grad = None
-            elif isinstance(grad, torch.Tensor) and grad.shape == parameter.shape:
-                parameter.grad = grad.detach().to(parameter.dtype)
-        modules = dict(target.named_modules())
-        for name, counts in dict(state.get("hooks") or {}).items():
-            module = modules.get(name)
-            if module is None or not isinstance(counts, (list, tuple)) or len(counts) != 3:
-                continue
-            for count, hooks, register in (
-                    (counts[0], module._forward_hooks, module.register_forward_hook),
-                    (counts[1], module._forward_pre_hooks, module.register_forward_pre_hook),
-                    (counts[2], module._backward_hooks, module.register_full_backward_hook)):
-                if isinstance(count, int):
-                    for _ in range(min(count, 100) - len(hooks)):
-                        register(_mirrored_hook)
-        for name, training in dict(state.get("training") or {}).items():
-            if name in modules and isinstance(training, bool):
-                modules[name].training = training
+        _apply_module(target, state, torch)
     elif kind == "optimizer" and isinstance(target, torch.optim.Optimizer):
         try:
             target.load_state_dict(state.get("state_dict"))
@@ -410,6 +394,141 @@ def _apply(target: Any, state: Any) -> None:
         elif isinstance(target, dict) and isinstance(value, dict):
             target.clear()
             target.update(value)
+
+
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+"""A module's hook dicts, in the order the learner's process reports their ids
+(``_runner.HOOK_DICTS``)."""
+
+MAX_HOOKS = 100
+"""Hooks mirrored per hook dict of one module (a leak is told by one)."""
+
+
+def _module_internals(torch: Any) -> frozenset[str]:
+    """The attributes every ``nn.Module`` has: mirrored by their meaning (parameters,
+    hooks, mode), never replaced or removed as attributes."""
+    return frozenset(vars(torch.nn.Module()))
+
+
+def _mirror_tensor(module: Any, leaf: str, value: Any, parameter: bool, torch: Any) -> None:
+    """Give ``module`` the parameter or buffer ``leaf`` as the learner's process left it:
+    values copied in place; a new dtype or shape (``head.double()``, ``.to(dtype)``, a
+    replaced weight) set through ``.data``, as ``Module._apply`` converts, so the
+    parameter stays the object the caller and the optimizer hold; a new one registered."""
+    table = module._parameters if parameter else module._buffers
+    current = table.get(leaf)
+    with torch.no_grad():
+        if isinstance(current, torch.Tensor):
+            if current.shape == value.shape and current.dtype == value.dtype:
+                current.copy_(value)
+            else:
+                current.data = value.detach().clone().to(current.device)
+        elif leaf.isidentifier() and leaf not in vars(module) and leaf not in module._modules:
+            if parameter and value.is_floating_point():
+                module.register_parameter(leaf, torch.nn.Parameter(value.detach().clone()))
+            elif not parameter:
+                module.register_buffer(leaf, value.detach().clone())
+
+
+def _apply_module(target: Any, state: dict, torch: Any) -> None:
+    """Mirror on the grader's module what the learner's function did to it: parameters and
+    buffers (values, dtype, shape, added or removed), ``.grad``, hooks added and removed
+    (by the ids the grader's own hooks travelled with), attributes added, removed or given
+    a new plain value, and each submodule's training flag. Only plain data is used: a
+    learner's object becomes an inert stand-in (``_wire.Opaque``)."""
+    modules = dict(target.named_modules())
+    internal = _module_internals(torch)
+    reported = state.get("state")
+    if isinstance(reported, dict):
+        named = [(n, p, True) for n, p in target.named_parameters()] + \
+            [(n, b, False) for n, b in target.named_buffers()]
+        persistent = set(target.state_dict())
+        for name, _, parameter in named:  # removed (del module.weight) in the learner's
+            if name in persistent and name not in reported:
+                prefix, _, leaf = name.rpartition(".")
+                module = modules.get(prefix)
+                if module is not None:
+                    (module._parameters if parameter else module._buffers).pop(leaf, None)
+        parameters = set(state.get("parameters") or ()) if isinstance(
+            state.get("parameters"), list) else set()
+        for name, value in reported.items():
+            if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+                continue
+            prefix, _, leaf = name.rpartition(".")
+            module = modules.get(prefix)
+            if module is None:
+                continue
+            parameter = leaf in module._parameters or (leaf not in module._buffers
+                                                       and name in parameters)
+            _mirror_tensor(module, leaf, value, parameter, torch)
+    named_parameters = dict(target.named_parameters())
+    for name, grad in dict(state.get("grads") or {}).items():
+        parameter = named_parameters.get(name)
+        if parameter is None:
+            continue
+        if grad is None:
+            parameter.grad = None
+        elif isinstance(grad, torch.Tensor) and grad.shape == parameter.shape:
+            parameter.grad = grad.detach().to(parameter.dtype)
+    for name, reported_hooks in dict(state.get("hooks") or {}).items():
+        module = modules.get(name)
+        if module is None or not isinstance(reported_hooks, (list, tuple)):
+            continue
+        for attribute, ids in zip(HOOK_DICTS, reported_hooks, strict=False):
+            hooks = getattr(module, attribute, None)
+            if not isinstance(hooks, dict) or not isinstance(ids, (list, tuple)):
+                continue
+            kept = {i for i in ids if type(i) is int}
+            for key in [k for k in hooks if k not in kept]:  # removed in the learner's
+                for table in (hooks, getattr(module, attribute + "_with_kwargs", None),
+                              getattr(module, attribute + "_always_called", None)):
+                    if isinstance(table, dict):
+                        table.pop(key, None)
+            # registered there: inert stand-ins, each under a fresh id of this process (put
+            # in the dict directly: register_full_backward_hook refuses a module that has
+            # old-style backward hooks, and the check only counts them)
+            for _ in range(min(len(kept - set(hooks)), MAX_HOOKS)):
+                hooks[torch.utils.hooks.RemovableHandle(hooks).id] = _mirrored_hook
+    for name, attributes in dict(state.get("attributes") or {}).items():
+        module = modules.get(name)
+        if module is not None and isinstance(attributes, dict):
+            _mirror_attributes(module, attributes, internal, torch)
+    for name, training in dict(state.get("training") or {}).items():
+        if name in modules and isinstance(training, bool):
+            modules[name].training = training
+
+
+def _mirror_attributes(module: Any, attributes: dict, internal: frozenset[str],
+                       torch: Any) -> None:
+    """Attributes (``vars(module)``, the internals aside) as the learner's process left
+    them: a new one set (``module.stored = out``), one deleted there deleted, a plain value
+    (number, text, tuple, tensor, array) that changed set; an attribute that became a
+    learner's object keeps the grader's value. A name the module's class defines (a
+    method) is left alone: the grader cannot call what replaced it."""
+    mine = vars(module)
+    for key in [k for k in mine if k not in internal and k not in attributes]:
+        del mine[key]
+    for key, value in list(attributes.items())[:1000]:
+        if type(key) is not str or key in internal or key.startswith("__") \
+                or hasattr(type(module), key):
+            continue
+        if key not in mine:
+            mine[key] = value
+            continue
+        old = mine[key]
+        if isinstance(value, _wire.Opaque):  # a learner's object: the grader's own is kept
+            continue
+        if isinstance(old, (torch.Tensor, np.ndarray)) or isinstance(value, (
+                torch.Tensor, np.ndarray)):
+            same = type(old) is type(value) and old.shape == value.shape \
+                and old.dtype == value.dtype and bool((old == value).all())
+        else:
+            try:
+                same = type(old) is type(value) and bool(old == value)
+            except Exception:  # noqa: BLE001 - e.g. a tuple of tensors
+                same = False
+        if not same:
+            mine[key] = value
 
 
 def _gradients(args: tuple, kwargs: dict) -> list[tuple[str, Any, list[Any]]]:

@@ -282,6 +282,49 @@ def _count_steps(values: list[Any]) -> list[Any]:
     return handles
 
 
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+"""A module's hook dicts whose keys (the handles' ids) the grader mirrors, in this order."""
+
+
+def _hook_keys(hooks: Any) -> list[int]:
+    """The ids of a module's hooks in one of :data:`HOOK_DICTS` (at most 200), ascending."""
+    try:
+        return sorted(k for k in hooks if type(k) is int)[:200]
+    except TypeError:
+        return []
+
+
+_INTERNALS: list[frozenset[str]] = []
+
+
+def _module_internals(torch: Any) -> frozenset[str]:
+    """The attributes every ``nn.Module`` has (its parameters, hooks, mode): the grader
+    mirrors them by their meaning, not as attributes."""
+    if not _INTERNALS:
+        _INTERNALS.append(frozenset(vars(torch.nn.Module())))
+    return _INTERNALS[0]
+
+
+def _separate_hook_ids(values: list[Any]) -> None:
+    """Make the hooks the learner's function registers get ids that no hook already on an
+    argument has: the grader's hooks arrive under the ids its own process gave them, and
+    a hook registered here under one of those ids would replace the caller's hook (and
+    ``handle.remove()`` then remove it), which never happens in the notebook."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    top = -1
+    for value in values:
+        if isinstance(value, torch.nn.Module):
+            for module in value.modules():
+                for name in HOOK_DICTS:
+                    hooks = getattr(module, name, None)
+                    if isinstance(hooks, dict):
+                        top = max([top, *(k for k in hooks if type(k) is int)])
+    handles = torch.utils.hooks.RemovableHandle
+    handles.next_id = max(int(handles.next_id), top + 1)
+
+
 def _state(value: Any) -> Any:
     """What the grader mirrors of an argument after a call (a plain-data description)."""
     torch = sys.modules.get("torch")
@@ -291,12 +334,16 @@ def _state(value: Any) -> Any:
                     "grad": None if value.grad is None else value.grad.detach()}
         if isinstance(value, torch.nn.Module):
             named = dict(value.named_modules())
+            internal = _module_internals(torch)
             return {"kind": "module",
                     "state": dict(value.state_dict()),
+                    "parameters": [n for n, _ in value.named_parameters()],
                     "grads": {n: None if p.grad is None else p.grad.detach()
                               for n, p in value.named_parameters()},
-                    "hooks": {n: [len(m._forward_hooks), len(m._forward_pre_hooks),
-                                  len(m._backward_hooks)] for n, m in named.items()},
+                    "hooks": {n: [_hook_keys(getattr(m, d, None)) for d in HOOK_DICTS]
+                              for n, m in named.items()},
+                    "attributes": {n: {k: v for k, v in vars(m).items() if k not in internal}
+                                   for n, m in named.items()},
                     "training": {n: bool(m.training) for n, m in named.items()}}
         if isinstance(value, torch.optim.Optimizer):
             return {"kind": "optimizer", "state_dict": value.state_dict(),
@@ -322,7 +369,7 @@ class _Tools:
     """
 
     __slots__ = ("send", "receive", "encode", "state", "dumps", "count_steps", "budget",
-                 "channel_error", "loads", "describe", "handle", "call")
+                 "channel_error", "loads", "describe", "handle", "call", "separate")
 
     def __init__(self) -> None:
         self.send, self.receive, self.encode = _wire.send, _wire.receive, _wire.encode
@@ -330,6 +377,7 @@ class _Tools:
         self.state, self.dumps, self.count_steps = _state, json.dumps, _count_steps
         self.budget, self.loads = _Budget, pickle.loads
         self.describe, self.handle, self.call = _describe_state, _handle, _call
+        self.separate = _separate_hook_ids
 
 
 # ---------------------------------------------------------------------------
@@ -511,6 +559,7 @@ def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
     _restore_gradients(args, kwargs, gradients)
     keys = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
     values = list(args) + list(kwargs.values())
+    tools.separate(values)
     before = [tools.describe(v, tools) for v in values]
     counting = tools.count_steps(values)
     budget = tools.budget(header["cpu"])
