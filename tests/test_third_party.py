@@ -189,65 +189,18 @@ def test_softmax_is_scipys():
 
 
 # --- Choe et al.'s released box evaluation (github.com/clovaai/wsolevaluation) -------------
-# Its steps, re-created from evaluation.py and inference.py for these tests: ``t2n`` makes
-# every map float64, ``normalize_scoremap`` min-max normalizes it (a constant map becomes
-# zeros), ``compute_bboxes_from_scoremaps`` quantizes (M̄·255).astype(uint8), keeps
-# {q > int(τ·max q)} (cv2.threshold, THRESH_BINARY), traces cv2.findContours (RETR_TREE,
-# CHAIN_APPROX_SIMPLE), keeps the contour of largest cv2.contourArea (MaxBoxAcc) or every
-# contour (multi_contour_eval, MaxBoxAccV2), boxes each by cv2.boundingRect with x + w and
-# y + h clipped to W − 1 and H − 1 ((0, 0, 0, 0) for no contour); ``calculate_multiple_iou``
-# counts pixels inclusively (+1); ``BoxEvaluator.accumulate`` takes each τ's best box.
-
-
-def released_normalize(scoremap: np.ndarray) -> np.ndarray:
-    cam = np.array(scoremap, dtype=np.float64)  # t2n
-    if np.isnan(cam).any() or cam.min() == cam.max():
-        return np.zeros_like(cam)
-    cam -= cam.min()
-    cam /= cam.max()
-    return cam
-
-
-def released_boxes(scoremap: np.ndarray, taus, every_contour: bool) -> list[np.ndarray]:
-    cv2 = pytest.importorskip("cv2")
-    height, width = scoremap.shape
-    image = np.expand_dims((scoremap * 255).astype(np.uint8), 2)
-    out = []
-    for tau in taus:
-        _, mask = cv2.threshold(src=image, thresh=int(tau * np.max(image)), maxval=255,
-                                type=cv2.THRESH_BINARY)
-        contours = cv2.findContours(image=mask, mode=cv2.RETR_TREE,
-                                    method=cv2.CHAIN_APPROX_SIMPLE)[0]
-        if len(contours) == 0:
-            out.append(np.asarray([[0, 0, 0, 0]]))
-            continue
-        if not every_contour:
-            contours = [max(contours, key=cv2.contourArea)]
-        boxes = []
-        for contour in contours:
-            x, y, w, h = cv2.boundingRect(contour)
-            boxes.append([x, y, min(x + w, width - 1), min(y + h, height - 1)])
-        out.append(np.asarray(boxes))
-    return out
+# Its steps as `camcourse.benchmarks.wsol` ports them (float64 min-max, uint8 quantization,
+# cv2.threshold and findContours, inclusive IoU, each τ's best box), the port itself checked
+# against a checkout of the released code in tests/test_benchmarks.py.
 
 
 def released_counts(maps: np.ndarray, gt_boxes: np.ndarray, taus, deltas,
                     every_contour: bool) -> np.ndarray:
     """num_correct of ``BoxEvaluator`` after accumulating every map: (T, D) counts."""
-    counts = np.zeros((len(taus), len(deltas)))
-    for scoremap, gt in zip(maps, gt_boxes, strict=True):
-        boxes = released_boxes(released_normalize(scoremap), taus, every_contour)
-        best = []
-        for b in boxes:
-            x0, y0 = np.maximum(b[:, 0], gt[0]), np.maximum(b[:, 1], gt[1])
-            x1, y1 = np.minimum(b[:, 2], gt[2]), np.minimum(b[:, 3], gt[3])
-            inter = np.maximum(0, x1 - x0 + 1) * np.maximum(0, y1 - y0 + 1)
-            area = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-            union = area + (gt[2] - gt[0] + 1) * (gt[3] - gt[1] + 1) - inter
-            best.append(np.where(union > 0, inter / np.where(union > 0, union, 1), 0).max())
-        for d, delta in enumerate(deltas):
-            counts[:, d] += np.asarray(best) >= delta
-    return counts
+    pytest.importorskip("cv2")
+    from camcourse.benchmarks import wsol
+
+    return wsol.correct_counts(maps, gt_boxes, taus, deltas, every_contour)
 
 
 def wsol_maps(n: int, h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
