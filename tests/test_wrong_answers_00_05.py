@@ -786,11 +786,15 @@ WRONG = [
 @pytest.mark.parametrize("exercise", sorted(RIGHT, key=lambda e: tuple(map(int, e.split(".")))))
 def test_right_answers_pass_visible_and_hidden(exercise):
     for fn in RIGHT[exercise]:
-        assert get_check(exercise)(fn, verbose=False).passed
-        for seed in HIDDEN_SEEDS:
-            result = get_check(exercise)(fn, verbose=False, raise_on_fail=False,
-                                         hidden_seed=seed)
-            assert result.passed, result.message
+        assert_passes_visible_and_hidden(exercise, fn)
+
+
+def assert_passes_visible_and_hidden(exercise, fn):
+    """A right answer passes the notebook's inputs and every hidden seed."""
+    assert get_check(exercise)(fn, verbose=False).passed
+    for seed in HIDDEN_SEEDS:
+        result = get_check(exercise)(fn, verbose=False, raise_on_fail=False, hidden_seed=seed)
+        assert result.passed, result.message
 
 
 def test_no_message_repeats_what_it_names():
