@@ -16,7 +16,7 @@ The threshold τ is a fraction of a map's maximum in [0, 1], everywhere (`thresh
 pixel; Choe et al.'s grid np.arange(0, 1, 1/T) starts there), τ = 1 the maxima.
 
 Checks that read a tensor's values (finite, class indices in range) cost one copy to
-the host. For tensors on a GPU they run on the device instead and raise later
+the host. For tensors on a GPU they run on the device instead (and on the meta device, which has shapes and no values) and raise later
 (``torch._assert_async``: a device-side assert, reported at the next synchronization;
 like any device-side assert it leaves the CUDA context unusable), so that a batch
 is never stalled by its own checks; ``check=False`` skips them in a hot loop.
@@ -238,7 +238,7 @@ def tensor(x: object, name: str, shape: str, ndim: int | tuple[int, ...],
 
 def on_host(x: torch.Tensor) -> bool:
     """Whether reading ``x``'s values costs no synchronization (CPU, or a meta tensor)."""
-    return x.device.type in ("cpu", "meta")
+    return x.device.type == "cpu"
 
 
 def device_assert(condition: torch.Tensor, message: str) -> None:

@@ -341,6 +341,37 @@ def test_the_device_path_of_bounding_box_reads_the_host_once():
     assert torch.equal(box, ct.bounding_box(cams, 0.2))
 
 
+def test_the_cam_path_reads_no_value_on_the_host():
+    """CAMExtractor.maps, GradCAMExtractor.maps, class_activation_maps, upsample and
+    normalize, checks on and off, on the meta device: it holds shapes and no values, so
+    any read of a value on the host (``bool``, ``int``, ``.item()``, ``.tolist()``) raises
+    there. What runs here is the path a GPU takes, and it never waits for the device
+    (tests/test_cuda.py measures that on CUDA itself)."""
+    from camcourse.models import GAPNet
+    from camlib.extract import CAMExtractor, GradCAMExtractor
+
+    meta = torch.device("meta")
+    with pytest.raises(RuntimeError, match="meta"):  # a host read cannot pass unseen
+        bool(torch.ones(2, device=meta).all())
+    model = GAPNet().to(meta).eval()
+    images = torch.empty(8, 3, 64, 64, device=meta)
+    classes = torch.empty(8, dtype=torch.long, device=meta)
+    for check in (True, False):
+        with torch.no_grad(), CAMExtractor(model) as extractor:
+            maps = extractor.maps(model(images).argmax(1), check=check)
+            direct = ct.class_activation_maps(extractor.features, extractor.weight,
+                                              classes, check=check)
+            scalar = ct.class_activation_maps(extractor.features, extractor.weight,
+                                              torch.tensor(3, device=meta), check=check)
+        with GradCAMExtractor(model) as gradcam:
+            grad_maps = gradcam.maps(model(images), classes)
+        shown = ct.normalize(ct.upsample(maps, 64, check=check), check=check)
+        assert shown.shape == (8, 64, 64) and shown.device == meta
+        for m in (direct, scalar, grad_maps):
+            assert ct.normalize(m, "max", check=check).shape == maps.shape
+    assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
+
+
 def test_the_device_labelling_of_tiny_masks():
     for shape in [(2, 1, 1), (3, 1, 2), (2, 2, 1), (1, 2, 2)]:
         masks = torch.rand(shape, generator=torch.Generator().manual_seed(len(shape))) > 0.3
