@@ -16,10 +16,12 @@ The threshold τ is a fraction of a map's maximum in [0, 1], everywhere (`thresh
 pixel; Choe et al.'s grid np.arange(0, 1, 1/T) starts there), τ = 1 the maxima.
 
 Checks that read a tensor's values (finite, class indices in range) cost one copy to
-the host. For tensors on a GPU they run on the device instead (and on the meta device, which has shapes and no values) and raise later
+the host. For tensors on a GPU they run on the device instead and raise later
 (``torch._assert_async``: a device-side assert, reported at the next synchronization;
 like any device-side assert it leaves the CUDA context unusable), so that a batch
-is never stalled by its own checks; ``check=False`` skips them in a hot loop.
+is never stalled by its own checks; ``check=False`` skips them in a hot loop. Meta
+tensors (shapes, no values) take the device path too, which is how the tests show on
+the CPU that it reads nothing on the host.
 
 >>> threshold(0.2)
 0.2
