@@ -137,10 +137,15 @@ def _pool_in(children: list[tuple[str, nn.Module]], nested: bool = False) -> _La
     for i, (_, module) in enumerate(children):
         if _is_global_pool(module):
             # Auxiliary classifiers (GoogLeNet, Inception) are children but not on the path.
-            before = [n for n, _ in children[:i] if not n.rsplit(".", 1)[-1].lower()
+            before = [(n, m) for n, m in children[:i] if not n.rsplit(".", 1)[-1].lower()
                       .startswith("aux")]
             if not before:
                 return None
+            feature, container = before[-1]
+            while isinstance(container, nn.ModuleList) and len(container):
+                # A ModuleList is never called: forward() runs its modules in turn
+                # (MaxViT's blocks), so the last of them outputs f_k.
+                feature, container = f"{feature}.{len(container) - 1}", container[-1]
             rest = children[i + 1:]
             if nested and any(isinstance(m, (nn.Conv2d, nn.AdaptiveAvgPool2d,
                                              nn.AdaptiveMaxPool2d))
@@ -148,7 +153,7 @@ def _pool_in(children: list[tuple[str, nn.Module]], nested: bool = False) -> _La
                 continue
             head = [leaf for n, m in rest for leaf in _leaves(n, m)]
             pool = "avg" if isinstance(module, nn.AdaptiveAvgPool2d) else "max"
-            return _Layout(before[-1], pool, head)
+            return _Layout(feature, pool, head)
     return None
 
 

@@ -120,6 +120,22 @@ class _Nested(nn.Module):
         return self.head(self.body(x))
 
 
+class _Blocks(nn.Module):
+    """A trunk in an nn.ModuleList, run in turn by forward() (as MaxViT's blocks are),
+    then an nn.Sequential head that pools."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU()),
+                                     nn.Sequential(nn.Conv2d(8, 16, 3), nn.ReLU())])
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
 class _Wrapper(nn.Module):
     """A module that holds the network as its one child and runs it."""
 
@@ -141,6 +157,7 @@ def _architecture(name: str) -> nn.Module:
         "nested sequential": _Nested,
         "wrapped vgg-gap": lambda: _Wrapper(vgg_gap),
         "wrapped twice": lambda: _Wrapper(_Wrapper(_Nested())),
+        "module-list trunk": _Blocks,
         "shufflenet_v2": lambda: torchvision.models.shufflenet_v2_x0_5(num_classes=10),
         "mnasnet": lambda: torchvision.models.mnasnet0_5(num_classes=10),
         "wrapped mobilenet_v2": lambda: _Wrapper(
@@ -155,6 +172,7 @@ LAYOUTS = {
     "nested sequential": ("body", "head.2"),
     "wrapped vgg-gap": ("module.4", "module.8"),
     "wrapped twice": ("module.module.body", "module.module.head.2"),
+    "module-list trunk": ("blocks.1", "head.2"),  # the list is never called, its last block is
     "shufflenet_v2": ("conv5", "fc"),  # forward(): x.mean([2, 3]) after conv5
     "mnasnet": ("layers", "classifier.1"),  # forward(): x.mean([2, 3]) after layers
     "wrapped mobilenet_v2": ("module.features", "module.classifier.1"),
