@@ -492,9 +492,12 @@ class GradCAMExtractor(_Hooked):
     def alphas(self, logits: torch.Tensor, classes: Classes = None) -> torch.Tensor:
         """α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y), (N, K), or (N, C, K) when classes is None."""
         f = self._latest()
-        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
-            raise ValueError(f"logits must be a tensor (N, C), got {shape}")
+        if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+            kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise TypeError(f"logits must be the model's floating-point output tensor (N, C), "
+                            f"with its graph, got {kind}")
+        if logits.ndim != 2:
+            raise ValueError(f"logits must be a tensor (N, C), got shape {tuple(logits.shape)}")
         if logits.shape[0] != f.shape[0]:
             raise ValueError(
                 f"logits must have one row per image of the latest forward pass "

@@ -541,6 +541,10 @@ def _extract_cases() -> list[Case]:
         c("GradCAMExtractor: model None", lambda: GradCAMExtractor(None), "model"),
         c("GradCAMExtractor.maps: logits 1-D", lambda: gradcam(lambda x: x[0]), "logits"),
         c("GradCAMExtractor.maps: logits None", lambda: gradcam(lambda x: None), "logits"),
+        c("GradCAMExtractor.maps: logits as integers", lambda: gradcam(lambda x: x.long()),
+          "logits", (TypeError,)),
+        c("GradCAMExtractor.maps: logits an ndarray",
+          lambda: gradcam(lambda x: x.detach().numpy()), "logits", (TypeError,)),
         c("GradCAMExtractor.maps: logits of another batch size",
           lambda: gradcam(lambda x: x[:1]), "logits"),
     ]
