@@ -12,9 +12,11 @@ from the linear layer. :class:`GradCAMExtractor` needs no particular head: it we
 the channels by the mean gradient of the logit, α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y).
 
 Both find their layers by looking at the model's structure (no dummy forward pass) for
-torchvision's ResNet, DenseNet, MobileNet v2/v3, EfficientNet and for any network whose
-children read ``features ... -> nn.AdaptiveAvgPool2d(1) (or Max) -> [nn.Flatten] ->
-nn.Linear`` (the course's own networks); otherwise pass the layers by name or as modules.
+torchvision's ResNet, DenseNet, MobileNet v2/v3, EfficientNet, ShuffleNet v2, MNASNet,
+RegNet and for any network whose children read ``features ... ->
+nn.AdaptiveAvgPool2d(1) (or Max) -> [nn.Flatten] -> nn.Linear`` (the course's own
+networks), also inside nn.Sequential children and inside a wrapper module that holds
+the network as its one child; otherwise pass the layers by name or as modules.
 
 Example
 -------
@@ -93,25 +95,79 @@ def _leaves(prefix: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(prefix, module)]
 
 
-def _locate(model: nn.Module) -> _Layout | None:
-    """Find the feature layer and the head from the model's children, without running it."""
-    # DenseNet and MobileNet v2 pool functionally in forward(); DenseNet also applies
-    # F.relu to the output of `features`, so that ReLU belongs to f_k.
-    if _is_torchvision(model, "densenet", "DenseNet"):
-        return _Layout("features", "avg", _leaves("classifier", model.classifier), True)
-    if _is_torchvision(model, "mobilenetv2", "MobileNetV2"):
-        return _Layout("features", "avg", _leaves("classifier", model.classifier))
-    children = list(model.named_children())
+# torchvision networks that pool in forward() (F.adaptive_avg_pool2d, x.mean([2, 3])), not
+# in a child: their feature layer and the child that takes the pooled vector. DenseNet
+# also applies F.relu to the output of `features`, so that ReLU belongs to f_k.
+_FUNCTIONAL_POOL = {
+    ("densenet", "DenseNet"): ("features", "classifier", True),
+    ("mobilenetv2", "MobileNetV2"): ("features", "classifier", False),
+    ("shufflenetv2", "ShuffleNetV2"): ("conv5", "fc", False),
+    ("mnasnet", "MNASNet"): ("layers", "classifier", False),
+}
+
+
+def _locate(model: nn.Module, prefix: str = "") -> _Layout | None:
+    """Find the feature layer and the head from the model's children, without running it.
+
+    The children are read in order; the layer before the first global pooling child is
+    the feature layer. Where no child pools, a wrapper with one child (a module that
+    holds the network, ``Wrapper(net)``) is looked through, and so are the
+    ``nn.Sequential`` children that hold the pooling (``Sequential(body, Sequential(pool,
+    Flatten, Linear))``): their order is their forward order."""
+    for (module, name), (feature, head, relu) in _FUNCTIONAL_POOL.items():
+        if _is_torchvision(model, module, name):
+            return _Layout(prefix + feature, "avg", _leaves(prefix + head, getattr(model, head)),
+                           relu)
+    children = [(prefix + name, module) for name, module in model.named_children()]
+    layout = _pool_in(children)
+    if layout is not None or not children:
+        return layout
+    if len(children) == 1:  # a wrapper: the network is its one child
+        name, child = children[0]
+        return _locate(child, name + ".")
+    opened = _open_sequentials(children)
+    return _pool_in(opened, nested=True) if opened != children else None
+
+
+def _pool_in(children: list[tuple[str, nn.Module]], nested: bool = False) -> _Layout | None:
+    """The layout of modules applied in this order, if one of them pools globally.
+    ``nested``: the list was opened up from nn.Sequential children, where a global pool
+    may also be a squeeze-and-excitation block's: it counts only when no convolution and
+    no other pooling follows it (a classifier head does not convolve)."""
     for i, (_, module) in enumerate(children):
         if _is_global_pool(module):
             # Auxiliary classifiers (GoogLeNet, Inception) are children but not on the path.
-            before = [n for n, _ in children[:i] if not n.lower().startswith("aux")]
+            before = [(n, m) for n, m in children[:i] if not n.rsplit(".", 1)[-1].lower()
+                      .startswith("aux")]
             if not before:
                 return None
-            head = [leaf for n, m in children[i + 1 :] for leaf in _leaves(n, m)]
+            feature, container = before[-1]
+            while isinstance(container, nn.ModuleList) and len(container):
+                # A ModuleList is never called: forward() runs its modules in turn
+                # (MaxViT's blocks), so the last of them outputs f_k.
+                feature, container = f"{feature}.{len(container) - 1}", container[-1]
+            rest = children[i + 1:]
+            if nested and any(isinstance(m, (nn.Conv2d, nn.AdaptiveAvgPool2d,
+                                             nn.AdaptiveMaxPool2d))
+                              for _, child in rest for m in child.modules()):
+                continue
+            head = [leaf for n, m in rest for leaf in _leaves(n, m)]
             pool = "avg" if isinstance(module, nn.AdaptiveAvgPool2d) else "max"
-            return _Layout(before[-1], pool, head)
+            return _Layout(feature, pool, head)
     return None
+
+
+def _open_sequentials(children: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+    """The children with every nn.Sequential that holds a global pool replaced by its own
+    children, again and again: the modules in the order they run."""
+    out = []
+    for name, module in children:
+        if isinstance(module, nn.Sequential) and any(_is_global_pool(m)
+                                                     for m in module.modules()):
+            out += _open_sequentials([(f"{name}.{n}", m) for n, m in module.named_children()])
+        else:
+            out.append((name, module))
+    return out
 
 
 def _resolve(model: nn.Module, layer: str | nn.Module, argument: str) -> tuple[str, nn.Module]:
@@ -436,9 +492,12 @@ class GradCAMExtractor(_Hooked):
     def alphas(self, logits: torch.Tensor, classes: Classes = None) -> torch.Tensor:
         """α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x, y), (N, K), or (N, C, K) when classes is None."""
         f = self._latest()
-        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits)
-            raise ValueError(f"logits must be a tensor (N, C), got {shape}")
+        if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+            kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise TypeError(f"logits must be the model's floating-point output tensor (N, C), "
+                            f"with its graph, got {kind}")
+        if logits.ndim != 2:
+            raise ValueError(f"logits must be a tensor (N, C), got shape {tuple(logits.shape)}")
         if logits.shape[0] != f.shape[0]:
             raise ValueError(
                 f"logits must have one row per image of the latest forward pass "

@@ -155,29 +155,39 @@ def box_maps(boxes: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return (inside_y[:, :, None] & inside_x[:, None, :]).float()
 
 
-def full_image_box(n: int, size: int) -> torch.Tensor:
-    """The trivial baseline: every box is the whole image, (n, 4).
+def full_image_box(n: int, size: int | tuple[int, int]) -> torch.Tensor:
+    """The trivial baseline: every box is the whole image (0, 0, W, H), (n, 4).
+
+    ``size``: the images' (height, width), or one int for square images.
 
     >>> full_image_box(1, 64)
     tensor([[ 0,  0, 64, 64]])
+    >>> full_image_box(1, (48, 64))
+    tensor([[ 0,  0, 64, 48]])
     """
     n = validation.non_negative_int(n, "n")
-    size = validation.positive_int(size, "size")
-    return torch.tensor([0, 0, size, size]).expand(n, 4).clone()
+    height, width = validation.size(size)
+    return torch.tensor([0, 0, width, height]).expand(n, 4).clone()
 
 
-def centred_box(n: int, size: int, box_size: tuple[float, float]) -> torch.Tensor:
-    """A box of ``box_size`` (width, height), e.g. the mean training box, centred, (n, 4).
+def centred_box(n: int, size: int | tuple[int, int], box_size: tuple[float, float]
+                ) -> torch.Tensor:
+    """A box of ``box_size`` (width, height), e.g. the mean training box, centred in images
+    of ``size`` (height, width), or one int for square images: (n, 4). The box's sides
+    are rounded and clipped to the image's.
 
     >>> centred_box(1, 64, (20, 30))
     tensor([[22, 17, 42, 47]])
+    >>> centred_box(1, (48, 64), (20, 30))
+    tensor([[22,  9, 42, 39]])
     """
     n = validation.non_negative_int(n, "n")
-    size = validation.positive_int(size, "size")
+    height, width = validation.size(size)
     box_size = _check_box_size(box_size)
-    width, height = (min(size, max(1, round(s))) for s in box_size)
-    x0, y0 = (size - width) // 2, (size - height) // 2
-    return torch.tensor([x0, y0, x0 + width, y0 + height]).expand(n, 4).clone()
+    box_width, box_height = (min(side, max(1, round(s)))
+                             for side, s in zip((width, height), box_size, strict=True))
+    x0, y0 = (width - box_width) // 2, (height - box_height) // 2
+    return torch.tensor([x0, y0, x0 + box_width, y0 + box_height]).expand(n, 4).clone()
 
 
 # --- boxes and accuracies ---------------------------------------------------------------
@@ -554,7 +564,7 @@ def evaluate_localization(model: nn.Module, data: LabelledImages,
         box_size = _check_box_size(box_size)
     device = torch.device(device) if device else next(model.parameters()).device
     model = model.eval()
-    size = data.images.shape[-1]
+    size = tuple(data.images.shape[-2:])  # (H, W): the images need not be square
     fixed = {"full": lambda n: full_image_box(n, size),
              "centred": lambda n: centred_box(n, size, box_size or mean_box_size(data))}
     if isinstance(method, str):

@@ -40,7 +40,10 @@ made only for maps that have holes at some threshold.
 
 The loops are compiled with numba. The maps are independent: ``threads`` shares them
 out among numba's threads (contiguous ranges, each with its own work arrays), and the
-boxes do not depend on how many there are.
+boxes do not depend on how many there are. The compiled loops index without bounds
+checks, so every public function checks its arrays first (shapes that agree, levels in
+0..T, an ascending grid in [0, 1]) and names the argument it refuses: a wrong array
+would otherwise be read out of bounds, silently or fatally.
 """
 
 from __future__ import annotations
@@ -663,6 +666,78 @@ def _level_and_sweep_parallel(kernel, values, grid, h, w, gt, chunks, at_a_time,
                          euler_step, area_step, largest_out, best_out, finite)
 
 
+# --- the arrays the compiled loops trust: checked once, at the public functions -----------
+
+
+def _check_rows(values: object, name: str) -> np.ndarray:
+    """Maps flattened to rows: a float32 or float64 array (N, P), P >= 1 when N >= 1."""
+    if not isinstance(values, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (N, H·W), got {type(values).__name__}")
+    if values.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {values.dtype}")
+    if values.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, H·W), one flattened map a row, got "
+                         f"shape {values.shape}")
+    if len(values) and values.shape[1] == 0:
+        raise ValueError(f"{name} must not have empty rows (a map has H·W >= 1 pixels), "
+                         f"got shape {values.shape}")
+    return np.ascontiguousarray(values)
+
+
+def _check_ranges(low: object, high: object, n: int, dtype: np.dtype
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """One finite (min, max) per row, as `row_ranges` gives them, with max − min finite."""
+    out = []
+    for name, value in (("low", low), ("high", high)):
+        if not isinstance(value, np.ndarray) or value.shape != (n,):
+            shape = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"{name} must be a NumPy array (N,) = ({n},), one per row "
+                             f"(row_ranges(values)), got {shape}")
+        out.append(np.ascontiguousarray(value, dtype))
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = out[1] - out[0]
+        if not (np.isfinite(out[0]).all() and np.isfinite(spread).all() and (spread >= 0).all()):
+            raise ValueError("low and high must be each row's finite min and max "
+                             "(row_ranges(values)), with high − low finite and >= 0")
+    return out[0], out[1]
+
+
+def _check_grid(thresholds: object) -> np.ndarray:
+    """An ascending grid of thresholds τ, each in [0, 1], as a 1-D array."""
+    grid = np.asarray(thresholds)
+    if grid.ndim != 1 or grid.dtype.kind not in "iuf":
+        raise ValueError(f"thresholds must be a 1-D array of numbers in [0, 1], got "
+                         f"shape {grid.shape}, dtype {grid.dtype}")
+    if not np.all((grid >= 0) & (grid <= 1)):  # NaN fails both
+        outside = grid[~((grid >= 0) & (grid <= 1))][0]
+        raise ValueError(f"thresholds must be in [0, 1], got {outside}")
+    if np.any(np.diff(grid) < 0):
+        raise ValueError(f"thresholds must be ascending (the levels count the thresholds a "
+                         f"pixel passes), got {grid.tolist()[:8]}")
+    return grid
+
+
+def _check_gt(gt_boxes: object, n: int) -> np.ndarray:
+    """One integer box (x0, y0, x1, y1) a map: (N, 4) of whole numbers."""
+    gt = np.asarray(gt_boxes)
+    if gt.shape != (n, 4) or gt.dtype.kind not in "iuf":
+        raise ValueError(f"gt_boxes must be an array (N, 4) = ({n}, 4) of integer boxes, "
+                         f"one a map, got shape {gt.shape}, dtype {gt.dtype}")
+    boxes = gt.astype(np.int64)
+    if gt.dtype.kind == "f" and not np.array_equal(boxes, gt):
+        raise ValueError("gt_boxes must hold whole pixel coordinates, got a fraction, NaN "
+                         "or inf")
+    return np.ascontiguousarray(boxes)
+
+
+def _check_count(value: object, name: str, low: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
 @numba.njit(cache=True)
 def _row_ranges(values, low, high):
     """Each row's min and max; NaN when the row holds NaN or ±inf."""
@@ -683,9 +758,10 @@ def row_ranges(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> row_ranges(np.array([[3.0, -1.0], [0.0, np.inf]]))
     (array([-1., nan]), array([ 3., nan]))
     """
+    values = _check_rows(values, "values")
     low = np.empty(values.shape[0], values.dtype)
     high = np.empty(values.shape[0], values.dtype)
-    _row_ranges(np.ascontiguousarray(values), low, high)
+    _row_ranges(values, low, high)
     return low, high
 
 
@@ -819,7 +895,8 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
     >>> levels(maps, *row_ranges(maps), np.array([0.25, 0.5]), "choe2020")
     array([[0, 0, 1, 2]], dtype=int32)
     """
-    values = np.ascontiguousarray(values)
+    values = _check_rows(values, "values")
+    low, high = _check_ranges(low, high, len(values), values.dtype)
     out = np.empty(values.shape, np.int32)
     kernel, grid = _levels_kernel(values.dtype, thresholds, protocol)
     chunks = _chunks(len(values), threads)
@@ -833,14 +910,15 @@ def levels(values: np.ndarray, low: np.ndarray, high: np.ndarray, thresholds: np
 def _levels_kernel(dtype: np.dtype, thresholds: np.ndarray, protocol: str
                    ) -> tuple[object, np.ndarray]:
     """The compiled loop that makes a protocol's levels, and the grid in its dtype."""
+    grid = _check_grid(thresholds)
     if protocol_code(protocol) == CAMLIB:
-        return _normalized_levels, np.asarray(thresholds, dtype)
-    return _quantized_levels, np.asarray(thresholds, np.float64)
+        return _normalized_levels, grid.astype(dtype)
+    return _quantized_levels, grid.astype(np.float64)
 
 
 def _chunks(n: int, threads: int | None) -> int:
     """How many shares to split n maps into: one per thread, at most one per map."""
-    threads = numba.get_num_threads() if threads is None else int(threads)
+    threads = numba.get_num_threads() if threads is None else _check_count(threads, "threads", 1)
     return max(1, min(n, threads))
 
 
@@ -877,9 +955,18 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
     ([[0, 0, 1, 2], [0, 0, 1, 2]], [[2, 0, 3, 1], [0, 0, 1, 2]])
     """
     choe = protocol_code(protocol) == CHOE2020
+    n_thresholds = _check_count(n_thresholds, "n_thresholds", 0)
+    if not isinstance(levels, np.ndarray) or levels.dtype.kind not in "iu":
+        what = levels.dtype if isinstance(levels, np.ndarray) else type(levels).__name__
+        raise TypeError(f"levels must be an integer NumPy array (N, H, W), got {what}")
+    if levels.ndim != 3:
+        raise ValueError(f"levels must have shape (N, H, W), got shape {levels.shape}")
+    if levels.size and (levels.min() < 0 or levels.max() > n_thresholds):
+        raise ValueError(f"levels must lie in 0..n_thresholds = 0..{n_thresholds}, got "
+                         f"values in {levels.min()}..{levels.max()}")
     levels = np.ascontiguousarray(levels, dtype=np.int32)
-    gt = np.ascontiguousarray(gt_boxes, dtype=np.int64)
     n = levels.shape[0]
+    gt = _check_gt(gt_boxes, n)
     largest = np.zeros((n, n_thresholds, 4), np.int64)
     best = np.zeros((n if every else 1, n_thresholds, 4), np.int64)
     chunks = _chunks(n, threads)
@@ -919,11 +1006,17 @@ def map_boxes(values: np.ndarray, shape: tuple[int, int], thresholds: np.ndarray
     >>> largest[0].tolist()
     [[0, 0, 1, 2], [0, 0, 1, 2]]
     """
-    values = np.ascontiguousarray(values)
+    values = _check_rows(values, name)
     kernel, grid = _levels_kernel(values.dtype, thresholds, protocol)
     choe = protocol_code(protocol) == CHOE2020
-    gt = np.ascontiguousarray(gt_boxes, dtype=np.int64)
-    n, (h, w) = values.shape[0], shape
+    n = values.shape[0]
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2 \
+            or not all(isinstance(v, (int, np.integer)) and v > 0 for v in shape) \
+            or (n and shape[0] * shape[1] != values.shape[1]):
+        raise ValueError(f"shape must be the maps' (H, W), positive ints with H·W = "
+                         f"{values.shape[1]} pixels a row of {name}, got {shape!r}")
+    h, w = shape
+    gt = _check_gt(gt_boxes, n)
     largest = np.zeros((n, len(grid), 4), np.int64)
     best = np.zeros((n if every else 1, len(grid), 4), np.int64)
     finite = np.ones(n, np.bool_)

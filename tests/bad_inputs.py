@@ -37,7 +37,7 @@ import torch
 import camlib.reference as ref
 import camlib.torch as ct
 from camcourse.models import GAPNet
-from camlib import localize
+from camlib import localize, sweep
 from camlib.extract import CAMExtractor, GradCAMExtractor
 
 NAN, INF = math.nan, math.inf
@@ -429,6 +429,69 @@ def _perf_cases() -> list[Case]:
     return cases
 
 
+# --- sweep (compiled: an unchecked array is read out of bounds, which can crash Python) ---
+
+
+def _sweep_cases() -> list[Case]:
+    module = "sweep"
+    values = np.array([[2, 0, 1, 2, 0, 0], [0, 1, 1, 1, 0, 3]], np.float32)  # two 2×3 maps
+    low, high = sweep.row_ranges(values)
+    grid, gt = np.array([0.4, 0.9]), np.array([[0, 0, 1, 2], [1, 0, 3, 2]])
+    levels = sweep.levels(values, low, high, grid, "camlib").reshape(2, 2, 3)
+
+    def c(label, call, names):
+        return Case(module, label, call, names)
+
+    cases = [
+        c("row_ranges: values a list", lambda: sweep.row_ranges(values.tolist()), "values"),
+        c("row_ranges: values (N, H, W)", lambda: sweep.row_ranges(values.reshape(2, 2, 3)),
+          "values"),
+        c("row_ranges: values int64", lambda: sweep.row_ranges(values.astype(np.int64)),
+          "values"),
+        c("row_ranges: values of empty rows", lambda: sweep.row_ranges(values[:, :0]), "values"),
+        c("levels: values float16", lambda: sweep.levels(values.astype(np.float16), low, high,
+                                                          grid, "camlib"), "values"),
+        c("levels: low of one row for two", lambda: sweep.levels(values, low[:1], high[:1],
+                                                                  grid, "camlib"), "low"),
+        c("levels: low and high NaN", lambda: sweep.levels(values, low * np.nan, high * np.nan,
+                                                           grid, "camlib"), "low and high"),
+        c("levels: thresholds descending", lambda: sweep.levels(values, low, high, grid[::-1],
+                                                                "choe2020"), "thresholds"),
+        c("levels: thresholds with 3.0", lambda: sweep.levels(values, low, high,
+                                                              np.array([0.4, 3.0]), "camlib"),
+          "thresholds"),
+        c("levels: thresholds with NaN", lambda: sweep.levels(values, low, high,
+                                                              np.array([np.nan]), "camlib"),
+          "thresholds"),
+        c("levels: threads 0", lambda: sweep.levels(values, low, high, grid, "camlib", 0),
+          "threads"),
+    ]
+    for label, bad in [("above n_thresholds", levels * 50), ("negative", -levels),
+                       ("float", levels + 0.5), ("(H, W)", levels[0])]:
+        cases.append(c(f"threshold_boxes: levels {label}", lambda v=bad: sweep.threshold_boxes(
+            v, gt, 2, "camlib", threads=1), "levels"))
+    for label, bad in [("one row for two maps", gt[:1]), ("(4,)", gt[0]),
+                       ("with a fraction", gt + 0.5)]:
+        cases.append(c(f"threshold_boxes: gt_boxes {label}", lambda v=bad: sweep.threshold_boxes(
+            levels, v, 2, "camlib", threads=1), "gt_boxes"))
+        cases.append(c(f"map_boxes: gt_boxes {label}", lambda v=bad: sweep.map_boxes(
+            values, (2, 3), grid, v, "choe2020", threads=1), "gt_boxes"))
+    for label, bad in [("-1", -1), ("2.5", 2.5)]:
+        cases.append(c(f"threshold_boxes: n_thresholds {label}", lambda v=bad: sweep.
+                       threshold_boxes(levels, gt, v, "camlib"), "n_thresholds"))
+    for label, bad in [("(20, 30) for rows of 6", (20, 30)), ("(1, 3) for rows of 6", (1, 3)),
+                       ("an int", 6)]:
+        cases.append(c(f"map_boxes: shape {label}", lambda v=bad: sweep.map_boxes(
+            values, v, grid, gt, "camlib", threads=1), "shape"))
+    cases += [
+        c("map_boxes: values (N, H, W)", lambda: sweep.map_boxes(
+            values.reshape(2, 2, 3), (2, 3), grid, gt, "camlib"), "values"),
+        c("map_boxes: thresholds descending", lambda: sweep.map_boxes(
+            values, (2, 3), grid[::-1], gt, "camlib"), "thresholds"),
+    ]
+    return cases
+
+
 # --- extract -------------------------------------------------------------------------------
 
 
@@ -478,6 +541,10 @@ def _extract_cases() -> list[Case]:
         c("GradCAMExtractor: model None", lambda: GradCAMExtractor(None), "model"),
         c("GradCAMExtractor.maps: logits 1-D", lambda: gradcam(lambda x: x[0]), "logits"),
         c("GradCAMExtractor.maps: logits None", lambda: gradcam(lambda x: None), "logits"),
+        c("GradCAMExtractor.maps: logits as integers", lambda: gradcam(lambda x: x.long()),
+          "logits", (TypeError,)),
+        c("GradCAMExtractor.maps: logits an ndarray",
+          lambda: gradcam(lambda x: x.detach().numpy()), "logits", (TypeError,)),
         c("GradCAMExtractor.maps: logits of another batch size",
           lambda: gradcam(lambda x: x[:1]), "logits"),
     ]
@@ -555,6 +622,7 @@ def all_cases() -> list[Case]:
         *_backend_cases(ct, "torch", _t),
         *_localize_cases(),
         *_perf_cases(),
+        *_sweep_cases(),
         *_extract_cases(),
         *_command_cases(),
     ]

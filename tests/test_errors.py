@@ -13,7 +13,7 @@ from bad_inputs import Case, all_cases, run_case  # tests/ is on sys.path under 
 import camlib.reference as ref
 import camlib.torch as ct
 from camcourse.models import GAPNet
-from camlib import localize, validation
+from camlib import localize, sweep, validation
 
 TABLE = all_cases()
 
@@ -30,6 +30,8 @@ def test_the_table_covers_every_public_function_and_command():
         for function in module.__all__:
             assert any(t.startswith(f"{name}: {function}") or
                        t.startswith(f"{name} (boxes): {function}") for t in tried), function
+    for function in sweep.__all__[1:]:  # PROTOCOLS is a constant
+        assert any(t.startswith(f"sweep: {function}") for t in tried), function
     for function in ["cam_maps", "saliency_maps", "box_maps", "full_image_box", "centred_box",
                      "mean_box_size", "localization_accuracy", "predict",
                      "evaluate_localization"]:

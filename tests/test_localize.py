@@ -37,6 +37,26 @@ def test_baseline_boxes():
     assert loc.centred_box(1, 10, (20.4, 3)).tolist() == [[0, 3, 10, 6]]
     maps = loc.box_maps(torch.tensor([[1, 2, 3, 5]]), 6)
     assert maps.shape == (1, 6, 6) and maps.sum() == 2 * 3 and maps[0, 2:5, 1:3].all()
+    # Images of H = 48, W = 64: the whole image is (0, 0, 64, 48); a 20×30 box sits at
+    # x0 = (64 − 20) // 2 = 22, y0 = (48 − 30) // 2 = 9; a 100×100 box is clipped to it.
+    assert loc.full_image_box(2, (48, 64)).tolist() == [[0, 0, 64, 48]] * 2
+    assert loc.centred_box(1, (48, 64), (20, 30)).tolist() == [[22, 9, 42, 39]]
+    assert loc.centred_box(1, (48, 64), (100, 100)).tolist() == [[0, 0, 64, 48]]
+
+
+def test_the_baselines_of_an_evaluation_fit_images_that_are_not_square():
+    """On 16×40 images whose ground truth is the whole image, the whole-image baseline
+    is exactly right (IoU 1) and so is a centred box of the mean box size (40×16); a
+    square box of side W = 40 would reach IoU 16/40 = 0.4 and score 0."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(4, 3)).eval()
+    data = SimpleNamespace(images=np.zeros((3, 3, 16, 40), np.uint8), labels=np.arange(3),
+                           boxes=np.tile([0, 0, 40, 16], (3, 1)))
+    for method in ("full", "centred"):
+        result = loc.evaluate_localization(model, data, method)
+        assert (result.gt_known_loc, result.max_box_acc, result.max_box_acc_v2) == \
+            (1.0, 1.0, 1.0), method
 
 
 def test_box_accuracy_curve_two_blobs():

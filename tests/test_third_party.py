@@ -107,6 +107,125 @@ def test_gradcam_under_cams_head_is_cam_over_z_with_torchcam_too():
     close(torch.relu(cam) / z, grad)
 
 
+class _Nested(nn.Module):
+    """Global pooling inside an nn.Sequential head: Sequential(pool, Flatten, Linear)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(8, 16, 3, stride=2), nn.ReLU())
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class _Blocks(nn.Module):
+    """A trunk in an nn.ModuleList, run in turn by forward() (as MaxViT's blocks are),
+    then an nn.Sequential head that pools."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU()),
+                                     nn.Sequential(nn.Conv2d(8, 16, 3), nn.ReLU())])
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+class _Wrapper(nn.Module):
+    """A module that holds the network as its one child and runs it."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.module = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
+def _architecture(name: str) -> nn.Module:
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(3)
+    vgg_gap = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                            nn.Flatten(), nn.Dropout(), nn.Linear(16, 10))
+    build = {
+        "nested sequential": _Nested,
+        "wrapped vgg-gap": lambda: _Wrapper(vgg_gap),
+        "wrapped twice": lambda: _Wrapper(_Wrapper(_Nested())),
+        "module-list trunk": _Blocks,
+        "shufflenet_v2": lambda: torchvision.models.shufflenet_v2_x0_5(num_classes=10),
+        "mnasnet": lambda: torchvision.models.mnasnet0_5(num_classes=10),
+        "wrapped mobilenet_v2": lambda: _Wrapper(
+            torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25)),
+    }[name]
+    return build().eval()
+
+
+# The layer whose output is pooled (the ReLU'd output for the VGG-like net, not the last
+# Conv2d), and the classifier: what the forward pass reads, written down by hand.
+LAYOUTS = {
+    "nested sequential": ("body", "head.2"),
+    "wrapped vgg-gap": ("module.4", "module.8"),
+    "wrapped twice": ("module.module.body", "module.module.head.2"),
+    "module-list trunk": ("blocks.1", "head.2"),  # the list is never called, its last block is
+    "shufflenet_v2": ("conv5", "fc"),  # forward(): x.mean([2, 3]) after conv5
+    "mnasnet": ("layers", "classifier.1"),  # forward(): x.mean([2, 3]) after layers
+    "wrapped mobilenet_v2": ("module.features", "module.classifier.1"),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_layers_are_found_beyond_resnet_and_the_maps_are_torchcams(name):
+    """The extractors find the layer the pooling reads in networks that pool in forward(),
+    inside an nn.Sequential head or inside a wrapper module; CAM and Grad-CAM there equal
+    TorchCAM's at those layers, named by hand, and the maps give back the logits."""
+    methods = pytest.importorskip("torchcam.methods")
+    model, x = _architecture(name), images(size=64)
+    feature, classifier = LAYOUTS[name]
+    classes = torch.tensor(CLASSES)
+    with CAMExtractor(model) as cam, GradCAMExtractor(model) as gradcam:
+        logits = model(x)
+        ours = cam.maps(classes)
+        ours_grad = gradcam.maps(logits, classes)
+    assert (cam.feature_name, cam.classifier_name, gradcam.feature_name) == \
+        (feature, classifier, feature)
+    close(ours.mean(dim=(1, 2)) + cam.bias[classes], logits.detach()[range(len(x)), classes])
+    close(ours, torchcam_maps(methods.CAM, model, x, False, target_layer=feature,
+                              fc_layer=classifier))
+    close(ours_grad, torchcam_maps(methods.GradCAM, model, x, False, target_layer=feature))
+
+
+def test_a_squeeze_and_excitation_pool_is_not_taken_for_the_network_s_pool():
+    """Inside nn.Sequential children a global pool may be a squeeze-and-excitation
+    block's; with convolutions after it, it is not the classifier's pooling: CAM refuses
+    and Grad-CAM keeps its fallback, the last convolution."""
+
+    class Squeezed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 8, 3), nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(8, 8, 1)),
+                nn.Conv2d(8, 16, 1))
+            self.fc = nn.Linear(16, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.features(x).mean((2, 3)))
+
+    model = nn.Sequential()
+    model.net, model.scale = Squeezed(), nn.Identity()  # two children: not a wrapper
+    with pytest.raises(ValueError, match="could not find the feature_layer"):
+        CAMExtractor(model)
+    assert GradCAMExtractor(model).feature_name == "net.features.2"
+    with pytest.raises(ValueError, match="could not find the feature_layer"):
+        CAMExtractor(Squeezed())
+    assert GradCAMExtractor(_Wrapper(Squeezed())).feature_name == "module.features.2"
+
+
 def strideless() -> nn.Module:
     """A trunk whose maps have the input's size, then global pooling and two layers."""
     torch.manual_seed(2)
