@@ -526,7 +526,8 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 
 
 def _define(process, statements: list[str], settings: Settings,
-            dropped: dict[str, str], left: list[float] | None = None) -> list[list[str]]:
+            dropped: dict[str, str], left: list[float] | None = None,
+            imports_left: list[float] | None = None) -> list[list[str]]:
     """Run another cell's definitions, each alone under a small CPU budget; the failed ones.
 
     Consecutive import statements travel together with the import budget; every other
@@ -538,9 +539,16 @@ def _define(process, statements: list[str], settings: Settings,
     (with why), and the caller starts the process again without them. ``left`` holds
     the seconds still allowed for the statements that are not imports of installed
     packages (:data:`REPLAY_SECONDS`), shared by the calls for one exercise; once it is
-    spent, those are skipped.
+    spent, those are skipped. ``imports_left`` holds the seconds of waiting still allowed
+    for imports of installed packages in one exercise's replay, its restarts included
+    (``--import-timeout`` in all): which imports are of installed packages is the learner's
+    process's word (a module its code put in ``sys.modules`` is "loaded already"), and
+    each group of them alone had the import budget, so a notebook of K such imports, with
+    a statement between each two, held one exercise for K × ``--import-timeout``. Once it
+    is spent, they get the small budget like any other statement.
     """
     left = [float("inf")] if left is None else left
+    imports_left = [settings.import_timeout] if imports_left is None else imports_left
     from camcourse.coursework._wire import ChannelError
 
     cpu = min(DEFINE_SECONDS, settings.cell_timeout)
@@ -573,24 +581,24 @@ def _define(process, statements: list[str], settings: Settings,
                 split.append([text])
         groups = split
     for group in groups:
-        counted = group[0] not in installed
+        counted = group[0] not in installed or imports_left[0] <= 0
         if counted and left[0] <= 0:
             failed += [[text[:200], f"skipped: the definitions of other cells took more than "
                                     f"{REPLAY_SECONDS:g} s in all"] for text in group]
             continue
-        timeout = settings.import_timeout + 10 if not counted else 3 * cpu + 10
+        import_cpu = cpu if counted else min(settings.import_timeout, imports_left[0])
+        timeout = import_cpu + 10 if not counted else 3 * cpu + 10
         start = time.monotonic()
         try:
             header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
-                                         "import_cpu": settings.import_timeout},
+                                         "import_cpu": import_cpu},
                                         timeout=timeout)
         except ChannelError:
             why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
             dropped.update(dict.fromkeys(group, why))
             return failed
         finally:
-            if counted:
-                left[0] -= time.monotonic() - start
+            (left if counted else imports_left)[0] -= time.monotonic() - start
         failed += [[str(f[0])[:200], str(f[1])[:200]] for f in _listed(header, "failed")
                    if isinstance(f, list) and len(f) == 2]
     return failed[:50]
@@ -666,6 +674,10 @@ class Replay:
     process, in all; once spent, only their definitions run (a cell that sleeps just under
     its deadline, run again for every later exercise, held lesson 05's grading for
     10 × 70 s while each cell passed)."""
+    imports_spent: list[bool] = field(default_factory=lambda: [False])
+    """Whether an exercise's replay spent its whole import budget (``--import-timeout``):
+    an honest import never takes that long, so the later exercises give the imports the
+    learner's process calls installed only the small budget of other statements."""
 
 
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
@@ -680,6 +692,8 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
     """
     replay = Replay() if replay is None else replay
     dropped, left = replay.dropped, replay.left  # definitions that ended it -> why
+    # this exercise's, over its restarts too; none once an earlier exercise spent its own
+    imports_left = [0.0 if replay.imports_spent[0] else settings.import_timeout]
     while True:
         process.start()
         failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
@@ -687,7 +701,8 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if kind == "exec" and payload in replay.ended:
                 continue
             if kind == "define":
-                failed += _define(process, payload, settings, dropped, left)
+                failed += _define(process, payload, settings, dropped, left, imports_left)
+                replay.imports_spent[0] = imports_left[0] <= 0
             else:
                 start, spent = time.monotonic(), replay.cells_left[0] <= 0
                 _exec(process, payload, "earlier", settings, definitions_only=spent)
@@ -701,7 +716,9 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if not process.alive:
                 replay.ended.add(steps[-1][1])
             if ran and after and process.alive:
-                failed += _define(process, list(after), settings, dropped, left)
+                failed += _define(process, list(after), settings, dropped, left,
+                                  imports_left)
+                replay.imports_spent[0] = imports_left[0] <= 0
                 if not process.alive:
                     continue
             imports = [f for f in failed if f[0].startswith(("import ", "from "))]
