@@ -390,6 +390,30 @@ def test_imports_the_learner_calls_installed_share_one_import_budget(lesson91, m
     assert elapsed < 60, elapsed
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_learners_notebooks_share_one_grading_time(lesson91, monkeypatch, jobs):
+    """Each notebook's waits are bounded, 50 of one learner's are not: a learner's
+    notebooks get LEARNER_SECONDS of grading in all, and those that would start after it is
+    spent get NOT GRADED rows that say so; another learner is graded as before."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    monkeypatch.setattr(grading, "LEARNER_SECONDS", 0.5)
+    root = lesson91 / f"class_{jobs}"
+    for name in ("ann/a.ipynb", "ann/b.ipynb", "ann/c.ipynb", "bob/a.ipynb"):
+        _write(_lesson(), root / name)
+    rows = grade([root], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 verbose=False, jobs=jobs)
+    graded = {(r.student, Path(r.submission).name) for r in rows if r.graded}
+    # jobs=2: ann's a and b start together, before either has taken any time
+    assert graded == {("ann", "a.ipynb"), ("bob", "a.ipynb")} | (
+        {("ann", "b.ipynb")} if jobs == 2 else set())
+    assert all(r.points == r.max_points == 1 for r in rows if r.graded)
+    late = [r for r in rows if not r.graded]
+    assert len(late) == 4 * (4 - len(graded)) and all(
+        "this learner's notebooks took more than 0.5 s of grading in all" in r.message
+        for r in late), [r.message for r in late]
+
+
 @pytest.mark.slow
 def test_without_bubblewrap_grading_works_with_process_isolation(lesson91):
     sub = _write(_lesson(), lesson91 / "subs_process" / "a.ipynb")
