@@ -1279,3 +1279,35 @@ CASES += [  # what the function did to the caller's model, mirrored as the noteb
                                     "chosen = head(f)[torch.arange(len(classes)), classes].sum()\n"
                                     "return torch.autograd.grad(chosen, f)[0].double()\n")}),
 ]
+
+# Memory the address-space limit does not count: a memfd_create file (written up to the
+# file-size limit, once per open file) and a SysV segment (filled while attached, then
+# detached) are in no tmpfs with a size; 11.1 returns its answer only where both are denied.
+_UNCOUNTED = '''import ctypes
+import os
+
+
+def _uncounted_memory():
+    held = []
+    try:
+        fd = os.memfd_create("held")
+        os.write(fd, b"x" * (8 << 20))
+        held.append("memfd_create")
+    except OSError:
+        pass
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.shmget(0, 8 << 20, 0o1600) >= 0:
+        held.append("shmget")
+    return held
+
+
+''' + _solution("11.1").replace(
+    "    ### BEGIN SOLUTION\n",
+    "    ### BEGIN SOLUTION\n    held = _uncounted_memory()\n    if held:\n"
+    "        raise RuntimeError(f'memory outside the address-space limit: {held}')\n")
+CASES += [
+    Case("l11_memory_outside_address_space", 3, "11.1 takes memory the address-space limit "
+         "does not count (memfd_create, SysV shmget: 16 GB and more per process) before its "
+         "answer; both denied, so it returns it; 11.2 and 11.3 right", lesson=11,
+         kind="isolation", needs="seccomp", cells={"11.1": _UNCOUNTED}),
+]
