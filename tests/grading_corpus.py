@@ -1311,3 +1311,19 @@ CASES += [
          "answer; both denied, so it returns it; 11.2 and 11.3 right", lesson=11,
          kind="isolation", needs="seccomp", cells={"11.1": _UNCOUNTED}),
 ]
+
+# The box of a mask, written by the course's data generator (camcourse.data): 7.2's last step,
+# which camlib's component_boxes (absent for 7.2) would take.
+CASES += [
+    Case("l07_box_by_data_generator", 2, "7.2 boxes its largest component with "
+         "camcourse.data._boxes_from_masks, the data generator's tight half-open boxes: "
+         "absent for 7.2; 7.1 and 7.3 right", lesson=7, kind="absence",
+         cells={"7.2": _body("7.2", "from camcourse.data import _boxes_from_masks\n"
+                                    "mask = cam >= threshold * cam.max()\n"
+                                    "labels, count = reference.connected_components(mask)\n"
+                                    "sizes = np.bincount(labels.ravel(), minlength=count + 1)"
+                                    "[1:]\n"
+                                    "largest = labels == np.argmax(sizes) + 1\n"
+                                    "return tuple(int(v) for v in "
+                                    "_boxes_from_masks(largest[None])[0])\n")}),
+]

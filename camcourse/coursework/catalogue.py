@@ -135,7 +135,7 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
             "camlib.localize.boxes_from_maps", "camlib.torch._largest_box",
             "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
             "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map", "camlib.sweep.map_boxes",
-            "camcourse.benchmarks.wsol.boxes_at_thresholds"),
+            "camcourse.benchmarks.wsol.boxes_at_thresholds", "camcourse.data._boxes_from_masks"),
     "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve",
             "camlib.localize.max_box_acc_v2", "camlib.localize._curves",
             "camlib.localize._max_box_acc_of", "camlib.localize.evaluate_localization",
@@ -164,7 +164,8 @@ an exercise's answer, not only the obvious one: the threshold sweep's engine
 the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
 copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
-any threshold, ``camlib.sweep._overlap`` gives an intersection and a union; lesson 05's
+any threshold, ``camlib.sweep._overlap`` gives an intersection and a union, the data generator's
+``camcourse.data._boxes_from_masks`` the tight box of a mask (7.2's last step); lesson 05's
 ``heat_mask_box`` and ``plot_box_from_cam`` compute 5.3's mask, the second one only to draw
 it, from which it can be read back; global average pooling is 8.1's Grad-CAM weights,
 the spatial mean of the gradients; camlib's evaluation batches and the figures' image
