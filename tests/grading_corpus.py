@@ -1327,3 +1327,39 @@ CASES += [
                                     "return tuple(int(v) for v in "
                                     "_boxes_from_masks(largest[None])[0])\n")}),
 ]
+
+# The CAM read back from the worked example's figure: camcourse.viz.plot_worked_example
+# computes M_c = Σ_k w_k^c f_k of one image and draws it as an image (its bottom-left panel),
+# whose data is the map itself.
+_WORKED_EXAMPLE_CAM = '''class _Axes:  # what plot_worked_example draws on: it keeps the images
+    def __init__(self):
+        self.images = []
+
+    def imshow(self, values, **kwargs):
+        self.images.append(np.array(values, dtype=float))
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def linear_classifier_cam(features, coef, positive=True):
+    from camcourse.viz import maps as figures
+    figures._annotate_cells = lambda *args, **kwargs: None
+    weight = np.asarray(coef, dtype=float).reshape(1, -1)
+    maps = []
+    for f in features:
+        axes = np.empty((3, max(f.shape[0], 2)), dtype=object)
+        for index in np.ndindex(axes.shape):
+            axes[index] = _Axes()
+        figures.plt.subplots = lambda *args, **kwargs: (_Axes(), axes)
+        figures.plot_worked_example(f, weight, 0)
+        maps.append(axes[2, 0].images[0])
+    maps = np.stack(maps)
+    return maps if positive else -maps
+'''
+CASES += [
+    Case("l10_cam_from_worked_example_figure", 1, "10.1 reads each image's CAM off "
+         "viz.plot_worked_example's figure (its M_c panel is an image of the map): absent "
+         "for 10.1 (and 4.1); 10.2 right", lesson=10, kind="absence",
+         cells={"10.1": _WORKED_EXAMPLE_CAM}),
+]

@@ -117,7 +117,8 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
     "3.2": ("camlib.reference.softmax", "camlib.torch.softmax"),
     "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-            "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
+            "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation",
+            "camcourse.viz.maps.plot_worked_example"),
     "4.2": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool",
             "camlib.reference.class_scores", "camlib.torch.class_scores"),
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
@@ -147,7 +148,8 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-             "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
+             "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation",
+             "camcourse.viz.maps.plot_worked_example"),
     "10.2": ("camlib.localize.localization_accuracy",),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
@@ -160,7 +162,8 @@ graded")``); every other camlib function stays available as a helper (7.2 may us
 ``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
 ``connected_components`` and ``component_boxes``). The list holds every camlib path to
 an exercise's answer, not only the obvious one: the threshold sweep's engine
-(``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` for 4.1 and 10.1,
+(``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` and the worked
+example's figure (``plot_worked_example`` draws one image's M_c as an image) for 4.1 and 10.1,
 the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
 copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
