@@ -1363,3 +1363,15 @@ CASES += [
          "for 10.1 (and 4.1); 10.2 right", lesson=10, kind="absence",
          cells={"10.1": _WORKED_EXAMPLE_CAM}),
 ]
+
+# 1.1's hook that cleans up after itself is camlib's extractors' base class (camlib.extract.
+# _Hooked: a forward hook on a layer while a `with` block runs, removed on the way out).
+CASES += [
+    Case("l01_hook_by_extractor_base", 1, "1.1 through camlib.extract._Hooked, the base class "
+         "of CAMExtractor and GradCAMExtractor (absent for 1.1): the whole exercise; "
+         "1.2 right", lesson=1, kind="absence",
+         cells={"1.1": _body("1.1", "from camlib.extract import _Hooked\n"
+                                    "with torch.no_grad(), _Hooked(model, layer) as hooked:\n"
+                                    "    model(images)\n"
+                                    "    return hooked._latest()\n")}),
+]

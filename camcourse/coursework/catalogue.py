@@ -111,7 +111,8 @@ def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = 
 WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "0.1": ("camcourse.data.to_float", "camlib.localize._batches",
             "camcourse.viz._common.display_image"),
-    "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor"),
+    "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor",
+            "camlib.extract._Hooked"),
     "2.1": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool"),
     "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
     "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
@@ -164,6 +165,8 @@ graded")``); every other camlib function stays available as a helper (7.2 may us
 an exercise's answer, not only the obvious one: the threshold sweep's engine
 (``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` and the worked
 example's figure (``plot_worked_example`` draws one image's M_c as an image) for 4.1 and 10.1,
+the extractors' base class (``camlib.extract._Hooked``, a hook removed when its ``with``
+block ends) for 1.1,
 the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
 copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
