@@ -1095,7 +1095,13 @@ def test_only_installed_imports_get_the_import_budget(tmp_path):
     # (``next(_batches(SimpleNamespace(images=x, labels=...), len(x), "cpu"))[0]``) and the
     # figures' image helper (``display_image``, also ``viz.as_display_image``) per image
     ("0.1", "camlib.localize._batches"),
-    ("0.1", "camcourse.viz._common.display_image")])
+    ("0.1", "camcourse.viz._common.display_image"),
+    # 1.1's hook removed when a with block ends; one image's M_c drawn as an image whose
+    # data is the map (4.1, 10.1); the tight half-open box of a mask (7.2's last step)
+    ("1.1", "camlib.extract._Hooked"),
+    ("4.1", "camcourse.viz.maps.plot_worked_example"),
+    ("10.1", "camcourse.viz.maps.plot_worked_example"),
+    ("7.2", "camcourse.data._boxes_from_masks")])
 def test_camcourse_copies_of_an_answer_are_out_of_the_learner_library(exercise, target):
     """Choe et al.'s port (``camcourse.benchmarks.wsol``) normalizes a map (5.2's min-max
     half) and computes an IoU (7.1, with inclusive corners: ``x1 - 1``); ``camlib.sweep.
