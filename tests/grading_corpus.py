@@ -1279,3 +1279,99 @@ CASES += [  # what the function did to the caller's model, mirrored as the noteb
                                     "chosen = head(f)[torch.arange(len(classes)), classes].sum()\n"
                                     "return torch.autograd.grad(chosen, f)[0].double()\n")}),
 ]
+
+# Memory the address-space limit does not count: a memfd_create file (written up to the
+# file-size limit, once per open file) and a SysV segment (filled while attached, then
+# detached) are in no tmpfs with a size; 11.1 returns its answer only where both are denied.
+_UNCOUNTED = '''import ctypes
+import os
+
+
+def _uncounted_memory():
+    held = []
+    try:
+        fd = os.memfd_create("held")
+        os.write(fd, b"x" * (8 << 20))
+        held.append("memfd_create")
+    except OSError:
+        pass
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.shmget(0, 8 << 20, 0o1600) >= 0:
+        held.append("shmget")
+    return held
+
+
+''' + _solution("11.1").replace(
+    "    ### BEGIN SOLUTION\n",
+    "    ### BEGIN SOLUTION\n    held = _uncounted_memory()\n    if held:\n"
+    "        raise RuntimeError(f'memory outside the address-space limit: {held}')\n")
+CASES += [
+    Case("l11_memory_outside_address_space", 3, "11.1 takes memory the address-space limit "
+         "does not count (memfd_create, SysV shmget: 16 GB and more per process) before its "
+         "answer; both denied, so it returns it; 11.2 and 11.3 right", lesson=11,
+         kind="isolation", needs="seccomp", cells={"11.1": _UNCOUNTED}),
+]
+
+# The box of a mask, written by the course's data generator (camcourse.data): 7.2's last step,
+# which camlib's component_boxes (absent for 7.2) would take.
+CASES += [
+    Case("l07_box_by_data_generator", 2, "7.2 boxes its largest component with "
+         "camcourse.data._boxes_from_masks, the data generator's tight half-open boxes: "
+         "absent for 7.2; 7.1 and 7.3 right", lesson=7, kind="absence",
+         cells={"7.2": _body("7.2", "from camcourse.data import _boxes_from_masks\n"
+                                    "mask = cam >= threshold * cam.max()\n"
+                                    "labels, count = reference.connected_components(mask)\n"
+                                    "sizes = np.bincount(labels.ravel(), minlength=count + 1)"
+                                    "[1:]\n"
+                                    "largest = labels == np.argmax(sizes) + 1\n"
+                                    "return tuple(int(v) for v in "
+                                    "_boxes_from_masks(largest[None])[0])\n")}),
+]
+
+# The CAM read back from the worked example's figure: camcourse.viz.plot_worked_example
+# computes M_c = Σ_k w_k^c f_k of one image and draws it as an image (its bottom-left panel),
+# whose data is the map itself.
+_WORKED_EXAMPLE_CAM = '''class _Axes:  # what plot_worked_example draws on: it keeps the images
+    def __init__(self):
+        self.images = []
+
+    def imshow(self, values, **kwargs):
+        self.images.append(np.array(values, dtype=float))
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def linear_classifier_cam(features, coef, positive=True):
+    from camcourse.viz import maps as figures
+    figures._annotate_cells = lambda *args, **kwargs: None
+    weight = np.asarray(coef, dtype=float).reshape(1, -1)
+    maps = []
+    for f in features:
+        axes = np.empty((3, max(f.shape[0], 2)), dtype=object)
+        for index in np.ndindex(axes.shape):
+            axes[index] = _Axes()
+        figures.plt.subplots = lambda *args, **kwargs: (_Axes(), axes)
+        figures.plot_worked_example(f, weight, 0)
+        maps.append(axes[2, 0].images[0])
+    maps = np.stack(maps)
+    return maps if positive else -maps
+'''
+CASES += [
+    Case("l10_cam_from_worked_example_figure", 1, "10.1 reads each image's CAM off "
+         "viz.plot_worked_example's figure (its M_c panel is an image of the map): absent "
+         "for 10.1 (and 4.1); 10.2 right", lesson=10, kind="absence",
+         cells={"10.1": _WORKED_EXAMPLE_CAM}),
+]
+
+# 1.1's hook that cleans up after itself is camlib's extractors' base class (camlib.extract.
+# _Hooked: a forward hook on a layer while a `with` block runs, removed on the way out).
+CASES += [
+    Case("l01_hook_by_extractor_base", 1, "1.1 through camlib.extract._Hooked, the base class "
+         "of CAMExtractor and GradCAMExtractor (absent for 1.1): the whole exercise; "
+         "1.2 right", lesson=1, kind="absence",
+         cells={"1.1": _body("1.1", "from camlib.extract import _Hooked\n"
+                                    "with torch.no_grad(), _Hooked(model, layer) as hooked:\n"
+                                    "    model(images)\n"
+                                    "    return hooked._latest()\n")}),
+]

@@ -353,6 +353,67 @@ def test_other_cells_definitions_have_a_time_budget_in_all(lesson91, monkeypatch
     assert row.learner_cpu < 6, row.learner_cpu  # not 10 s: 1 s each, until 2 s were spent
     assert [r.points for r in rows if r.exercise != "91.2"] == [1, 1, 1]
 
+
+def test_imports_the_learner_calls_installed_share_one_import_budget(lesson91, monkeypatch):
+    """91.1's cell puts an object in ``sys.modules`` whose attributes never come back;
+    eight cells import from it, a constant between each two, and 91.2 needs them all.
+    Each import is "installed" (loaded already) in the learner's process's words, and
+    each group of them had the whole import budget: 8 × (import timeout + 10 s) for one
+    exercise, 8 × 310 s at the default. They share one budget per exercise now, and the
+    later exercises none once it was spent: the run takes one budget and some small ones."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    monkeypatch.setattr(grading, "REPLAY_SECONDS", 1.0)
+    nb = _lesson()
+    first = next(i for i, c in enumerate(nb["cells"]) if "def camlib_source" in c["source"])
+    nb["cells"][first]["source"] += ("import sys, time\nclass _Stall:\n"
+                                     "    def __getattr__(self, name):\n"
+                                     "        time.sleep(10**6)\n"
+                                     "sys.modules['stall'] = _Stall()\n")
+    stalls = []
+    for i in range(8):
+        stalls += [_code(f"from stall import a{i}\n"), _code(f"x{i} = {i}\n")]
+    nb["cells"][first + 2:first + 2] = stalls
+    cell = next(i for i, c in enumerate(nb["cells"]) if "def identity" in c["source"])
+    names = ", ".join(f"a{i}, x{i}" for i in range(8))
+    nb["cells"][cell]["source"] = f"def identity(x):\n    ({names})\n    return np.asarray(x)\n"
+    sub = _write(nb, lesson91 / "subs" / "stall.ipynb")
+    start = time.monotonic()
+    rows = grade([sub], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 cell_timeout=1, import_timeout=3, verbose=False, jobs=1)
+    elapsed = time.monotonic() - start
+    message = {r.exercise: r.message for r in rows}
+    assert [r.points for r in rows][:2] == [1, 0] and all(r.graded for r in rows), message
+    assert "stopped after 13 s" in message["91.2"]
+    # 8 × 13 s before; now 13 s (the budget) + 13 s (one small deadline, REPLAY_SECONDS
+    # 1 s; its own imports in the later exercises get the small budget too)
+    assert elapsed < 60, elapsed
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_learners_notebooks_share_one_grading_time(lesson91, monkeypatch, jobs):
+    """Each notebook's waits are bounded, 50 of one learner's are not: a learner's
+    notebooks get LEARNER_SECONDS of grading in all, and those that would start after it is
+    spent get NOT GRADED rows that say so; another learner is graded as before."""
+    grading = importlib.import_module("camcourse.coursework.grade")
+
+    monkeypatch.setattr(grading, "LEARNER_SECONDS", 0.5)
+    root = lesson91 / f"class_{jobs}"
+    for name in ("ann/a.ipynb", "ann/b.ipynb", "ann/c.ipynb", "bob/a.ipynb"):
+        _write(_lesson(), root / name)
+    rows = grade([root], lessons_dir=lesson91 / "lessons", check_modules=[CHECKS], seed=5,
+                 verbose=False, jobs=jobs)
+    graded = {(r.student, Path(r.submission).name) for r in rows if r.graded}
+    # jobs=2: ann's a and b start together, before either has taken any time
+    assert graded == {("ann", "a.ipynb"), ("bob", "a.ipynb")} | (
+        {("ann", "b.ipynb")} if jobs == 2 else set())
+    assert all(r.points == r.max_points == 1 for r in rows if r.graded)
+    late = [r for r in rows if not r.graded]
+    assert len(late) == 4 * (4 - len(graded)) and all(
+        "this learner's notebooks took more than 0.5 s of grading in all" in r.message
+        for r in late), [r.message for r in late]
+
+
 @pytest.mark.slow
 def test_without_bubblewrap_grading_works_with_process_isolation(lesson91):
     sub = _write(_lesson(), lesson91 / "subs_process" / "a.ipynb")
@@ -1034,7 +1095,13 @@ def test_only_installed_imports_get_the_import_budget(tmp_path):
     # (``next(_batches(SimpleNamespace(images=x, labels=...), len(x), "cpu"))[0]``) and the
     # figures' image helper (``display_image``, also ``viz.as_display_image``) per image
     ("0.1", "camlib.localize._batches"),
-    ("0.1", "camcourse.viz._common.display_image")])
+    ("0.1", "camcourse.viz._common.display_image"),
+    # 1.1's hook removed when a with block ends; one image's M_c drawn as an image whose
+    # data is the map (4.1, 10.1); the tight half-open box of a mask (7.2's last step)
+    ("1.1", "camlib.extract._Hooked"),
+    ("4.1", "camcourse.viz.maps.plot_worked_example"),
+    ("10.1", "camcourse.viz.maps.plot_worked_example"),
+    ("7.2", "camcourse.data._boxes_from_masks")])
 def test_camcourse_copies_of_an_answer_are_out_of_the_learner_library(exercise, target):
     """Choe et al.'s port (``camcourse.benchmarks.wsol``) normalizes a map (5.2's min-max
     half) and computes an IoU (7.1, with inclusive corners: ``x1 - 1``); ``camlib.sweep.

@@ -16,9 +16,11 @@ code runs:
 
 - resource limits: address space, CPU time, file size, open files, no core files
   (namespaces do not limit resources);
-- seccomp (Linux x86-64 and arm64): no new processes, threads allowed. Under bubblewrap
-  this is the one thing it adds (a PID namespace contains processes but does not count
-  them: a fork bomb would still fill the machine); without bubblewrap it also denies
+- seccomp (Linux x86-64 and arm64): no new processes, threads allowed, and no memory the
+  address-space limit does not count (``memfd_create``, SysV ``shmget`` and ``msgget``:
+  :data:`UNCOUNTED_MEMORY`). Under bubblewrap these are what it adds (a PID namespace
+  contains processes but does not count them: a fork bomb would still fill the machine;
+  an IPC namespace frees its segments only when it ends); without bubblewrap it also denies
   signals to other processes, ``ptrace`` and reading another process's memory;
 - Landlock (Linux ≥ 5.13), only without bubblewrap (the mount namespace already confines
   files, the network namespace sockets): files may be written only under the working
@@ -54,14 +56,26 @@ _SYSCALLS = {
         "tgkill": 234, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "ptrace": 101,
         "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_send_signal": 424,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-        "landlock_restrict_self": 446}),
+        "landlock_restrict_self": 446, "memfd_create": 319, "memfd_secret": 447,
+        "shmget": 29, "msgget": 68}),
     "aarch64": (0xC00000B7, {
         "clone": 220, "clone3": 435, "kill": 129, "tkill": 130, "tgkill": 131,
         "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "ptrace": 117,
         "process_vm_readv": 270, "process_vm_writev": 271, "pidfd_send_signal": 424,
         "landlock_create_ruleset": 444, "landlock_add_rule": 445,
-        "landlock_restrict_self": 446}),
+        "landlock_restrict_self": 446, "memfd_create": 279, "memfd_secret": 447,
+        "shmget": 194, "msgget": 186}),
 }
+
+UNCOUNTED_MEMORY = ("memfd_create", "memfd_secret", "shmget", "msgget")
+"""System calls that give memory the address-space limit does not count, denied: a
+``memfd_create`` file is written up to the file-size limit (64 MB) once per open file
+(256), and a SysV segment (``shmget``, then ``shmat``, fill, ``shmdt``) holds its pages
+unmapped, 4,096 segments of any size; neither is in the process's address space nor in
+any tmpfs with a size. A learner's process held 1.2 GB of them beside its 4,096 MB limit
+(its ``VmSize`` unchanged), and could have held the grading machine's memory. POSIX
+shared memory (``shm_open``) is a file in ``/dev/shm``, a tmpfs of 64 MiB under
+bubblewrap."""
 
 
 def _libc():
@@ -101,7 +115,8 @@ def _limits(memory_bytes: int | None, cpu_seconds: int | None, file_bytes: int |
 
 
 def _seccomp(table: dict[str, int], arch: int) -> None:
-    """No fork, no signals or ptrace towards other processes (EPERM); threads allowed."""
+    """No fork, no signals or ptrace towards other processes, no memory outside the
+    address-space limit (:data:`UNCOUNTED_MEMORY`) (EPERM); threads allowed."""
     pid = os.getpid()
     code: list[tuple[int, int, int, int]] = []
     ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
@@ -115,7 +130,7 @@ def _seccomp(table: dict[str, int], arch: int) -> None:
         code.append((0x35, 0, 1, 0x40000000))        # x32 ABI -> deny
         code.append((ret, 0, 0, deny))
     for name in ("fork", "vfork", "tkill", "ptrace", "process_vm_readv", "process_vm_writev",
-                 "pidfd_send_signal"):
+                 "pidfd_send_signal", *UNCOUNTED_MEMORY):
         if name in table:
             code.append((jeq, 0, 1, table[name]))
             code.append((ret, 0, 0, deny))

@@ -111,13 +111,15 @@ def update_docs(doc_path: str | Path, lessons_dir: str | Path, *, check: bool = 
 WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "0.1": ("camcourse.data.to_float", "camlib.localize._batches",
             "camcourse.viz._common.display_image"),
-    "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor"),
+    "1.1": ("camlib.extract.CAMExtractor", "camlib.extract.GradCAMExtractor",
+            "camlib.extract._Hooked"),
     "2.1": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool"),
     "2.3": ("camlib.reference.global_max_pool", "camlib.torch.global_max_pool"),
     "3.1": ("camlib.reference.class_scores", "camlib.torch.class_scores"),
     "3.2": ("camlib.reference.softmax", "camlib.torch.softmax"),
     "4.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-            "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
+            "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation",
+            "camcourse.viz.maps.plot_worked_example"),
     "4.2": ("camlib.reference.global_average_pool", "camlib.torch.global_average_pool",
             "camlib.reference.class_scores", "camlib.torch.class_scores"),
     "4.3": ("camlib.extract.CAMExtractor", "camlib.localize.cam_maps"),
@@ -135,7 +137,7 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
             "camlib.localize.boxes_from_maps", "camlib.torch._largest_box",
             "camlib.sweep.threshold_boxes", "camlib.sweep._sweep_maps",
             "camlib.sweep._sweep_parallel", "camlib.sweep._sweep_map", "camlib.sweep.map_boxes",
-            "camcourse.benchmarks.wsol.boxes_at_thresholds"),
+            "camcourse.benchmarks.wsol.boxes_at_thresholds", "camcourse.data._boxes_from_masks"),
     "7.3": ("camlib.localize.max_box_acc", "camlib.localize.box_accuracy_curve",
             "camlib.localize.max_box_acc_v2", "camlib.localize._curves",
             "camlib.localize._max_box_acc_of", "camlib.localize.evaluate_localization",
@@ -147,7 +149,8 @@ WRITE_IT_YOURSELF: dict[str, tuple[str, ...]] = {
     "8.2": ("camlib.extract.GradCAMExtractor",),
     "8.3": ("camlib.extract.GradCAMExtractor",),
     "10.1": ("camlib.reference.class_activation_maps", "camlib.torch.class_activation_maps",
-             "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation"),
+             "camcourse.viz.stepper.derivation", "camcourse.viz.stepper.Derivation",
+             "camcourse.viz.maps.plot_worked_example"),
     "10.2": ("camlib.localize.localization_accuracy",),
 }
 """Write-it-yourself: exercise -> the camlib functions (or classes) that do its job.
@@ -160,11 +163,15 @@ graded")``); every other camlib function stays available as a helper (7.2 may us
 ``camlib.reference.connected_components``, 10.2 ``bounding_box`` and ``iou``, 11.3
 ``connected_components`` and ``component_boxes``). The list holds every camlib path to
 an exercise's answer, not only the obvious one: the threshold sweep's engine
-(``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` for 4.1 and 10.1,
+(``camlib.sweep``) for 7.2 and 7.3, the derivation stepper's ``.cam`` and the worked
+example's figure (``plot_worked_example`` draws one image's M_c as an image) for 4.1 and 10.1,
+the extractors' base class (``camlib.extract._Hooked``, a hook removed when its ``with``
+block ends) for 1.1,
 the private helpers that compute an IoU, an upsampling or a curve, and camcourse's own
 copies of a step (``camcourse.benchmarks.wsol``, the port of Choe et al.'s evaluation,
 normalizes a map, computes an IoU and boxes a map; ``camlib.sweep.map_boxes`` boxes a map at
-any threshold, ``camlib.sweep._overlap`` gives an intersection and a union; lesson 05's
+any threshold, ``camlib.sweep._overlap`` gives an intersection and a union, the data generator's
+``camcourse.data._boxes_from_masks`` the tight box of a mask (7.2's last step); lesson 05's
 ``heat_mask_box`` and ``plot_box_from_cam`` compute 5.3's mask, the second one only to draw
 it, from which it can be read back; global average pooling is 8.1's Grad-CAM weights,
 the spatial mean of the gradients; camlib's evaluation batches and the figures' image

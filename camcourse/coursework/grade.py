@@ -325,6 +325,47 @@ def over_the_limit(found: list[tuple[Path, Path | None]]) -> list[int | None]:
     return over
 
 
+LEARNER_SECONDS = 1800.0
+"""Seconds of grading allowed to the notebooks of one learner's sub-folder, in all (the
+grading processes' time on them, counted as each notebook finishes). Each notebook's
+waits are bounded (a cell that sleeps, a function that sleeps in its check, an import
+that never returns: some 13 minutes for lesson 05 at the default limits), but 50 of
+them, the :data:`MAX_NOTEBOOKS_PER_LEARNER` of one learner, held a grading process for
+some 11 hours. A learner's notebooks take seconds each: the notebooks that would start
+after this is spent get rows saying so (``NOT GRADED``); grading that learner's folder
+alone grades them all."""
+
+
+def learner_of(path: Path, folder: Path | None) -> str | None:
+    """The learner's sub-folder of a submitted folder that ``path`` is in, as text (the
+    key of :data:`LEARNER_SECONDS`), else None (a file directly in a submitted folder, as
+    an LMS exports a class, or submitted alone)."""
+    if folder is None:
+        return None
+    parts = path.relative_to(folder).parts
+    return f"{folder}{os.sep}{parts[0]}" if len(parts) > 1 else None
+
+
+class _LearnerClock:
+    """The grading time each learner's notebooks took so far (:data:`LEARNER_SECONDS`)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+
+    def add(self, task: dict[str, Any], seconds: float) -> None:
+        if task.get("learner") is not None:
+            self.spent[task["learner"]] = self.spent.get(task["learner"], 0.0) + seconds
+
+    def over(self, task: dict[str, Any]) -> list[Grade] | None:
+        """``NOT GRADED`` rows for ``task`` when its learner's time is spent, else None."""
+        key = task.get("learner")
+        if key is None or self.spent.get(key, 0.0) < LEARNER_SECONDS:
+            return None
+        return _ungraded(task, f"this learner's notebooks took more than {LEARNER_SECONDS:,g} "
+                               f"s of grading in all ({self.spent[key]:,.0f} s); grade the "
+                               f"learner's folder alone to grade the rest")
+
+
 def reference_exercises(lessons_dir: str | Path | None,
                         lesson: int | None) -> list[Exercise] | None:
     """The exercises of lesson ``lesson`` as the course defines them (each number once).
@@ -526,7 +567,8 @@ def locate_cells(notebook: dict[str, Any], expected: list[Exercise], *,
 
 
 def _define(process, statements: list[str], settings: Settings,
-            dropped: dict[str, str], left: list[float] | None = None) -> list[list[str]]:
+            dropped: dict[str, str], left: list[float] | None = None,
+            imports_left: list[float] | None = None) -> list[list[str]]:
     """Run another cell's definitions, each alone under a small CPU budget; the failed ones.
 
     Consecutive import statements travel together with the import budget; every other
@@ -538,9 +580,16 @@ def _define(process, statements: list[str], settings: Settings,
     (with why), and the caller starts the process again without them. ``left`` holds
     the seconds still allowed for the statements that are not imports of installed
     packages (:data:`REPLAY_SECONDS`), shared by the calls for one exercise; once it is
-    spent, those are skipped.
+    spent, those are skipped. ``imports_left`` holds the seconds of waiting still allowed
+    for imports of installed packages in one exercise's replay, its restarts included
+    (``--import-timeout`` in all): which imports are of installed packages is the learner's
+    process's word (a module its code put in ``sys.modules`` is "loaded already"), and
+    each group of them alone had the import budget, so a notebook of K such imports, with
+    a statement between each two, held one exercise for K × ``--import-timeout``. Once it
+    is spent, they get the small budget like any other statement.
     """
     left = [float("inf")] if left is None else left
+    imports_left = [settings.import_timeout] if imports_left is None else imports_left
     from camcourse.coursework._wire import ChannelError
 
     cpu = min(DEFINE_SECONDS, settings.cell_timeout)
@@ -573,24 +622,24 @@ def _define(process, statements: list[str], settings: Settings,
                 split.append([text])
         groups = split
     for group in groups:
-        counted = group[0] not in installed
+        counted = group[0] not in installed or imports_left[0] <= 0
         if counted and left[0] <= 0:
             failed += [[text[:200], f"skipped: the definitions of other cells took more than "
                                     f"{REPLAY_SECONDS:g} s in all"] for text in group]
             continue
-        timeout = settings.import_timeout + 10 if not counted else 3 * cpu + 10
+        import_cpu = cpu if counted else min(settings.import_timeout, imports_left[0])
+        timeout = import_cpu + 10 if not counted else 3 * cpu + 10
         start = time.monotonic()
         try:
             header, _ = process.request({"op": "define", "statements": group, "cpu": cpu,
-                                         "import_cpu": settings.import_timeout},
+                                         "import_cpu": import_cpu},
                                         timeout=timeout)
         except ChannelError:
             why = f"the learner's process was stopped after {timeout:g} s: {process.ended()}"
             dropped.update(dict.fromkeys(group, why))
             return failed
         finally:
-            if counted:
-                left[0] -= time.monotonic() - start
+            (left if counted else imports_left)[0] -= time.monotonic() - start
         failed += [[str(f[0])[:200], str(f[1])[:200]] for f in _listed(header, "failed")
                    if isinstance(f, list) and len(f) == 2]
     return failed[:50]
@@ -666,6 +715,10 @@ class Replay:
     process, in all; once spent, only their definitions run (a cell that sleeps just under
     its deadline, run again for every later exercise, held lesson 05's grading for
     10 × 70 s while each cell passed)."""
+    imports_spent: list[bool] = field(default_factory=lambda: [False])
+    """Whether an exercise's replay spent its whole import budget (``--import-timeout``):
+    an honest import never takes that long, so the later exercises give the imports the
+    learner's process calls installed only the small budget of other statements."""
 
 
 def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
@@ -680,6 +733,8 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
     """
     replay = Replay() if replay is None else replay
     dropped, left = replay.dropped, replay.left  # definitions that ended it -> why
+    # this exercise's, over its restarts too; none once an earlier exercise spent its own
+    imports_left = [0.0 if replay.imports_spent[0] else settings.import_timeout]
     while True:
         process.start()
         failed: list[list[str]] = [[text, why] for text, why in dropped.items()]
@@ -687,7 +742,8 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if kind == "exec" and payload in replay.ended:
                 continue
             if kind == "define":
-                failed += _define(process, payload, settings, dropped, left)
+                failed += _define(process, payload, settings, dropped, left, imports_left)
+                replay.imports_spent[0] = imports_left[0] <= 0
             else:
                 start, spent = time.monotonic(), replay.cells_left[0] <= 0
                 _exec(process, payload, "earlier", settings, definitions_only=spent)
@@ -701,7 +757,9 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
             if not process.alive:
                 replay.ended.add(steps[-1][1])
             if ran and after and process.alive:
-                failed += _define(process, list(after), settings, dropped, left)
+                failed += _define(process, list(after), settings, dropped, left,
+                                  imports_left)
+                replay.imports_spent[0] = imports_left[0] <= 0
                 if not process.alive:
                     continue
             imports = [f for f in failed if f[0].startswith(("import ", "from "))]
@@ -1227,7 +1285,8 @@ def _grade_one(task: dict[str, Any]) -> list[Grade]:
                       task["student"], graded=False,
                       isolation="bubblewrap" if task["sandbox"] else "process")]
     try:
-        return grade_notebook(**{k: v for k, v in task.items() if k != "over"})
+        return grade_notebook(**{k: v for k, v in task.items()
+                                 if k not in ("over", "learner")})
     except Exception as exc:  # noqa: BLE001 - a row, whatever happened
         return [_ungraded(task, f"the grader failed on this notebook ({type(exc).__name__}: "
                                 f"{exc})")[0]]
@@ -1274,12 +1333,15 @@ def _died(i: int, code: int | None, tasks: list[dict[str, Any]], deaths: dict[in
 
 
 def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
-               record: Callable[[int, list[Grade]], None]) -> None:
+               record: Callable[[int, list[Grade]], None],
+               clock: _LearnerClock | None = None) -> None:
     """Grade ``tasks`` in ``jobs`` processes; a process that dies is replaced.
 
     Its submission is graded once more by a new process; if that one dies too, the
-    submission gets rows saying so (``graded=False``).
+    submission gets rows saying so (``graded=False``). ``clock``: the time each learner's
+    notebooks took; a task whose learner's time is spent is not started (its rows say so).
     """
+    clock = _LearnerClock() if clock is None else clock
     import multiprocessing
     from multiprocessing.connection import wait
 
@@ -1287,22 +1349,40 @@ def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
     pending = list(range(len(tasks)))[::-1]
     deaths: dict[int, int] = {}
     busy: dict[Any, tuple[Any, int]] = {}  # connection -> (process, task index)
+    started: dict[int, float] = {}
 
-    def assign(conn, process) -> None:
-        i = pending.pop()
+    def next_task() -> int | None:
+        while pending:
+            i = pending.pop()
+            rows = clock.over(tasks[i])
+            if rows is None:
+                return i
+            record(i, rows)
+        return None
+
+    def assign(conn, process, i: int) -> None:
         busy[conn] = (process, i)
+        started[i] = time.monotonic()
         try:
             conn.send(tasks[i])
         except OSError:
             pass  # the process died: its sentinel says so below
 
+    def finished(i: int) -> None:
+        clock.add(tasks[i], time.monotonic() - started.pop(i, time.monotonic()))
+
     while pending or busy:
         while pending and len(busy) < jobs:
+            i = next_task()
+            if i is None:
+                break
             conn, child = context.Pipe()
             process = context.Process(target=_worker, args=(child,), daemon=True)
             process.start()
             child.close()
-            assign(conn, process)
+            assign(conn, process, i)
+        if not busy:
+            break
         ready = wait(list(busy) + [p.sentinel for p, _ in busy.values()])
         for conn in list(busy):
             process, i = busy[conn]
@@ -1313,16 +1393,19 @@ def _run_tasks(tasks: list[dict[str, Any]], jobs: int,
             except (EOFError, OSError):
                 rows = None
             if rows is not None:
+                finished(i)
                 record(i, rows)
                 del busy[conn]
-                if pending:
-                    assign(conn, process)
+                following = next_task()
+                if following is not None:
+                    assign(conn, process, following)
                 else:
                     conn.send(None)
                     conn.close()
                     process.join(timeout=10)
                 continue
             if not process.is_alive():
+                finished(i)
                 del busy[conn]
                 conn.close()
                 _died(i, process.exitcode, tasks, deaths, pending, record)
@@ -1362,13 +1445,13 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
                    checks_hash([str(m) for m in check_modules]))
     library = learner_files()  # once: every task grades with it
     found = expand_submissions(submissions)
-    tasks = [dict(path=p, name=str(p), student=student,
+    tasks = [dict(path=p, name=str(p), student=student, learner=learner_of(p, folder),
                   lessons_dir=Path(lessons_dir) if lessons_dir is not None else NOTEBOOKS_DIR,
                   cell_timeout=cell_timeout, check_time_limit=check_time_limit,
                   check_modules=[str(m) for m in check_modules], seed=seed, lesson=lesson,
                   import_timeout=import_timeout, memory_mb=memory_mb,
                   library=library, sandbox=problem is None, over=over)
-             for (p, _), student, over in zip(found, student_names(found),
+             for (p, folder), student, over in zip(found, student_names(found),
                                               over_the_limit(found), strict=True)]
     if out is not None and totals_out is None:
         totals_out = Path(out).with_name(Path(out).stem + "-totals.csv")
@@ -1383,12 +1466,18 @@ def grade(submissions: Iterable[str | Path], *, out: str | Path | None = None,
             on_rows(rows)
 
     jobs = default_jobs() if jobs is None else max(1, jobs)
+    clock = _LearnerClock()
     try:
         if jobs == 1 or len(tasks) <= 1:
             for i, task in enumerate(tasks):
-                record(i, _grade_one(task))
+                rows = clock.over(task)
+                if rows is None:
+                    begun = time.monotonic()
+                    rows = _grade_one(task)
+                    clock.add(task, time.monotonic() - begun)
+                record(i, rows)
         else:
-            _run_tasks(tasks, min(jobs, len(tasks)), record)
+            _run_tasks(tasks, min(jobs, len(tasks)), record, clock)
     finally:
         output.close()
     grades = [row for i in range(len(tasks)) for row in by_index.get(i, [])]
