@@ -376,6 +376,32 @@ def test_every_python_command_shown_parses(monkeypatch, tmp_path):
     assert checked >= 15, shown
 
 
+PATH_DOCS = COMMAND_DOCS + ["docs/grading.md", "docs/benchmarks.md"]
+REPOSITORY_FOLDERS = ("camlib/", "camcourse/", "tests/", "notebooks/", "docs/", "book/",
+                      "data/", ".ci/")
+
+
+def test_every_repository_path_shown_exists():
+    """A file or folder of the repository named in a doc's code (a test file to run, a module
+    to edit, a lesson to execute) exists: renaming one fails here, not in a reader's
+    terminal. ``NN`` stands for any lesson number; a path after ``--out`` is written."""
+    checked = 0
+    for name in PATH_DOCS:
+        text = _read(name)
+        code = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
+        code += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+        for chunk in code:
+            written = set(re.findall(r"--out\s+(\S+)", chunk))
+            for word in re.findall(r"[\w./*\[\]-]+", chunk):
+                path = word.rstrip(".,:;")
+                if not path.startswith(REPOSITORY_FOLDERS) or path in written:
+                    continue
+                pattern = path.replace("NN", "[0-9][0-9]").replace("_name", "_*")
+                assert any(ROOT.glob(pattern)), f"{name}: `{path}` is not in the repository"
+                checked += 1
+    assert checked >= 30, checked
+
+
 def test_the_pip_extras_shown_exist():
     pyproject = _read("pyproject.toml")
     for extra in re.findall(r'pip install -e "\.\[(\w+)\]"', " ".join(_read(n) for n in DOCS)):
