@@ -6,7 +6,8 @@ repository makes: a checkpoint's metrics (data/*.json), the tables of docs/resul
 of ``camcourse.coursework.catalogue``. These tests read the source of truth and the sentence
 and fail when the two part. The commands shown are parsed by the modules' own argument
 parsers (nothing runs), the ``make`` targets looked up in the Makefile, and every relative
-link resolved. No training and no notebook is executed here.
+link resolved; the teacher's guide's grading and regrading commands are run as written on
+a class of two. No training and no lesson is executed here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import importlib.util
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -400,6 +404,42 @@ def test_every_repository_path_shown_exists():
                 assert any(ROOT.glob(pattern)), f"{name}: `{path}` is not in the repository"
                 checked += 1
     assert checked >= 30, checked
+
+
+@pytest.mark.slow
+def test_the_teachers_grading_and_regrading_commands_run_as_written(tmp_path):
+    """docs/teaching.md's `grade` and regrade commands, word for word, in a folder holding
+    `submissions/` of two learners (lesson 00: ana's solved, ben's untouched): the files
+    the guide names appear, and the regrade gives every learner the first run's rows under
+    the same name."""
+    import csv
+
+    shown = [command for name, command in _shown_commands("python -m camcourse.coursework grade")
+             if name == "docs/teaching.md" and "--help" not in command
+             and "my_checks.py" not in command]
+    assert len(shown) == 2 and "--seed-file" in shown[1], shown
+    for learner, lesson in (("ana", "notebooks/00_setup.ipynb"),
+                            ("ben", "notebooks/student/00_setup.ipynb")):
+        (tmp_path / "submissions" / learner).mkdir(parents=True)
+        shutil.copy(ROOT / lesson, tmp_path / "submissions" / learner / "00_setup.ipynb")
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    rows = []
+    for command in shown:
+        words = shlex.split(command)
+        done = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"`{command}`: {done.stderr[-2000:]}"
+        out = tmp_path / words[words.index("--out") + 1]
+        with open(out, encoding="utf-8", newline="") as handle:
+            rows.append(sorted((r["student"], r["exercise"], r["points"], r["message"])
+                               for r in csv.DictReader(handle)))
+    first = tmp_path / "grades.csv"
+    for written in ("grades-totals.csv", "grades-seed.txt", "grades-feedback/ana.txt",
+                    "grades-feedback/ben.txt"):
+        assert (tmp_path / written).exists(), f"the guide names {written}; not written"
+    assert first.exists() and "grades-seed.txt" in shown[1]
+    assert {(r[0], r[2]) for r in rows[0]} == {("ana", "1"), ("ben", "0")}, rows[0]
+    assert rows[1] == rows[0]
 
 
 def test_the_pip_extras_shown_exist():
