@@ -16,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -422,7 +423,7 @@ def test_the_teachers_grading_and_regrading_commands_run_as_written(tmp_path):
                             ("ben", "notebooks/student/00_setup.ipynb")):
         (tmp_path / "submissions" / learner).mkdir(parents=True)
         shutil.copy(ROOT / lesson, tmp_path / "submissions" / learner / "00_setup.ipynb")
-    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     rows = []
     for command in shown:
         words = shlex.split(command)
