@@ -275,6 +275,7 @@ def test_every_relative_link_resolves(name):
 
 
 COMMAND_DOCS = ["README.md", "CONTRIBUTING.md", "docs/get-started.md", "docs/teaching.md",
+                "docs/grading.md", "docs/benchmarks.md", "docs/lesson-times.md",
                 "docs/results.md", "docs/answers.md"]
 # Options the prose quotes on their own, with the command they belong to.
 QUOTED_OPTIONS = [("CONTRIBUTING.md", "python -m camcourse.train --pool max"),
@@ -328,7 +329,9 @@ MAINS = {"camcourse.course": "camcourse.course",
          "camcourse.benchmarks": "camcourse.benchmarks.__main__",
          "camcourse.benchmarks.gpu": "camcourse.benchmarks.gpu",
          "camcourse.benchmarks.localization": "camcourse.benchmarks.localization",
-         "camcourse.benchmarks.training": "camcourse.benchmarks.training"}
+         "camcourse.benchmarks.training": "camcourse.benchmarks.training",
+         "camcourse.benchmarks.lessons": "camcourse.benchmarks.lessons",
+         "camcourse.benchmarks.widgets": "camcourse.benchmarks.widgets"}
 
 
 def _book_main():
@@ -381,7 +384,6 @@ def test_every_python_command_shown_parses(monkeypatch, tmp_path):
     assert checked >= 15, shown
 
 
-PATH_DOCS = COMMAND_DOCS + ["docs/grading.md", "docs/benchmarks.md"]
 REPOSITORY_FOLDERS = ("camlib/", "camcourse/", "tests/", "notebooks/", "docs/", "book/",
                       "data/", ".ci/")
 
@@ -391,7 +393,7 @@ def test_every_repository_path_shown_exists():
     to edit, a lesson to execute) exists: renaming one fails here, not in a reader's
     terminal. ``NN`` stands for any lesson number; a path after ``--out`` is written."""
     checked = 0
-    for name in PATH_DOCS:
+    for name in COMMAND_DOCS:
         text = _read(name)
         code = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
         code += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
