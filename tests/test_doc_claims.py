@@ -6,8 +6,8 @@ repository makes: a checkpoint's metrics (data/*.json), the tables of docs/resul
 of ``camcourse.coursework.catalogue``. These tests read the source of truth and the sentence
 and fail when the two part. The commands shown are parsed by the modules' own argument
 parsers (nothing runs), the ``make`` targets looked up in the Makefile, and every relative
-link resolved; the teacher's guide's grading and regrading commands are run as written on
-a class of two. No training and no lesson is executed here.
+link resolved; the grading and regrading commands of the teacher's guide and the grader's
+page are run as written on a class of two. No training and no lesson is executed here.
 """
 
 from __future__ import annotations
@@ -410,15 +410,16 @@ def test_every_repository_path_shown_exists():
 
 
 @pytest.mark.slow
-def test_the_teachers_grading_and_regrading_commands_run_as_written(tmp_path):
-    """docs/teaching.md's `grade` and regrade commands, word for word, in a folder holding
+@pytest.mark.parametrize("doc", ["docs/teaching.md", "docs/grading.md"])
+def test_the_teachers_grading_and_regrading_commands_run_as_written(doc, tmp_path):
+    """The page's `grade` and regrade commands, word for word, in a folder holding
     `submissions/` of two learners (lesson 00: ana's solved, ben's untouched): the files
     the guide names appear, and the regrade gives every learner the first run's rows under
     the same name."""
     import csv
 
     shown = [command for name, command in _shown_commands("python -m camcourse.coursework grade")
-             if name == "docs/teaching.md" and "--help" not in command
+             if name == doc and "--help" not in command
              and "my_checks.py" not in command]
     assert len(shown) == 2 and "--seed-file" in shown[1], shown
     for learner, lesson in (("ana", "notebooks/00_setup.ipynb"),
@@ -439,7 +440,7 @@ def test_the_teachers_grading_and_regrading_commands_run_as_written(tmp_path):
     first = tmp_path / "grades.csv"
     for written in ("grades-totals.csv", "grades-seed.txt", "grades-feedback/ana.txt",
                     "grades-feedback/ben.txt"):
-        assert (tmp_path / written).exists(), f"the guide names {written}; not written"
+        assert (tmp_path / written).exists(), f"{doc}: {written} not written"
     assert first.exists() and "grades-seed.txt" in shown[1]
     assert {(r[0], r[2]) for r in rows[0]} == {("ana", "1"), ("ben", "0")}, rows[0]
     assert rows[1] == rows[0]
