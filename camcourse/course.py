@@ -222,6 +222,9 @@ if ON_COLAB or MISSING:
     except (OSError, subprocess.CalledProcessError) as error:
         raise SetUpError(_why(error)) from None
     sys.path.insert(0, where)
+    if not ON_COLAB:  # Jupyter loads the sliders' code (ipywidgets) when a page opens
+        print("Installed. The lessons' sliders need this page reloaded once (the "
+              "kernel keeps running): if a figure shows as text, reload the page.")
 
 import torch  # noqa: E402 - after the install above
 

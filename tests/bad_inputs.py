@@ -29,6 +29,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -613,6 +614,12 @@ def _command_cases() -> list[Case]:
                           lambda f=flag, v=value: _localization_command(f, v), flag))
     cases.append(Case("python -m camcourse.coursework", "grade missing.ipynb",
                       lambda: _grade_command("missing-submission.ipynb"), "missing-submission"))
+    # A folder without lessons (the default of a course installed with `pip install`, whose
+    # notebooks stay in the clone) graded every submission 0/0.
+    submission = str(Path(__file__).resolve().parent.parent / "notebooks" / "00_setup.ipynb")
+    cases.append(Case("python -m camcourse.coursework", "grade --lessons without lessons",
+                      lambda: _grade_command("--lessons", str(Path(__file__).parent),
+                                             submission), "--lessons"))
     return cases
 
 

@@ -174,6 +174,7 @@ def test_student_copy_set_up_cell_on_colab_installs_camlib_without_the_lessons(t
     assert f"CAMLIB_FILE {clone / 'camlib' / '__init__.py'} " \
            f"{clone / 'camcourse' / '__init__.py'}" in printed, printed[-2000:]
     assert "not attempted yet" in printed
+    assert "reloaded" not in printed  # Colab has ipywidgets' code loaded already
     # The clone holds camlib, camcourse and data, and none of the notebooks, not even as
     # git objects.
     assert (clone / "camlib" / "reference.py").is_file() and (clone / "data" / "gap.pt").is_file()
@@ -249,6 +250,9 @@ def test_a_downloaded_student_copy_installs_camlib_itself_outside_the_checkout(t
     assert f"Installing camlib and camcourse 0.1.0 from {bare.as_uri()} into {clone} " \
         in printed
     assert "not attempted yet" in printed and "Note: this lesson" not in printed
+    # JupyterLab loads ipywidgets' code when a page opens: installed while the page is open,
+    # the sliders show as text until it is reloaded; the cell says so once it installed.
+    assert "Installed. The lessons' sliders need this page reloaded once" in printed
     assert not (clone / "notebooks").exists()
     installed = subprocess.run([str(python), "-c", IMPORTED], cwd=downloads,
                                capture_output=True, text=True,

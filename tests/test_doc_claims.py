@@ -6,7 +6,8 @@ repository makes: a checkpoint's metrics (data/*.json), the tables of docs/resul
 of ``camcourse.coursework.catalogue``. These tests read the source of truth and the sentence
 and fail when the two part. The commands shown are parsed by the modules' own argument
 parsers (nothing runs), the ``make`` targets looked up in the Makefile, and every relative
-link resolved. No training and no notebook is executed here.
+link resolved; the grading and regrading commands of the teacher's guide and the grader's
+page are run as written on a class of two. No training and no lesson is executed here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -297,6 +302,7 @@ def test_every_relative_link_resolves(name):
 
 
 COMMAND_DOCS = ["README.md", "CONTRIBUTING.md", "docs/get-started.md", "docs/teaching.md",
+                "docs/grading.md", "docs/benchmarks.md", "docs/lesson-times.md",
                 "docs/results.md", "docs/answers.md"]
 # Options the prose quotes on their own, with the command they belong to.
 QUOTED_OPTIONS = [("CONTRIBUTING.md", "python -m camcourse.train --pool max"),
@@ -350,7 +356,9 @@ MAINS = {"camcourse.course": "camcourse.course",
          "camcourse.benchmarks": "camcourse.benchmarks.__main__",
          "camcourse.benchmarks.gpu": "camcourse.benchmarks.gpu",
          "camcourse.benchmarks.localization": "camcourse.benchmarks.localization",
-         "camcourse.benchmarks.training": "camcourse.benchmarks.training"}
+         "camcourse.benchmarks.training": "camcourse.benchmarks.training",
+         "camcourse.benchmarks.lessons": "camcourse.benchmarks.lessons",
+         "camcourse.benchmarks.widgets": "camcourse.benchmarks.widgets"}
 
 
 def _book_main():
@@ -401,6 +409,68 @@ def test_every_python_command_shown_parses(monkeypatch, tmp_path):
             pytest.fail(f"{name}: `{command}` ran without parsing its arguments")
         checked += 1
     assert checked >= 15, shown
+
+
+REPOSITORY_FOLDERS = ("camlib/", "camcourse/", "tests/", "notebooks/", "docs/", "book/",
+                      "data/", ".ci/")
+
+
+def test_every_repository_path_shown_exists():
+    """A file or folder of the repository named in a doc's code (a test file to run, a module
+    to edit, a lesson to execute) exists: renaming one fails here, not in a reader's
+    terminal. ``NN`` stands for any lesson number; a path after ``--out`` is written."""
+    checked = 0
+    for name in COMMAND_DOCS:
+        text = _read(name)
+        code = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
+        code += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+        for chunk in code:
+            written = set(re.findall(r"--out\s+(\S+)", chunk))
+            for word in re.findall(r"[\w./*\[\]-]+", chunk):
+                path = word.rstrip(".,:;")
+                if not path.startswith(REPOSITORY_FOLDERS) or path in written:
+                    continue
+                pattern = path.replace("NN", "[0-9][0-9]").replace("_name", "_*")
+                assert any(ROOT.glob(pattern)), f"{name}: `{path}` is not in the repository"
+                checked += 1
+    assert checked >= 30, checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", ["docs/teaching.md", "docs/grading.md"])
+def test_the_teachers_grading_and_regrading_commands_run_as_written(doc, tmp_path):
+    """The page's `grade` and regrade commands, word for word, in a folder holding
+    `submissions/` of two learners (lesson 00: ana's solved, ben's untouched): the files
+    the guide names appear, and the regrade gives every learner the first run's rows under
+    the same name."""
+    import csv
+
+    shown = [command for name, command in _shown_commands("python -m camcourse.coursework grade")
+             if name == doc and "--help" not in command
+             and "my_checks.py" not in command]
+    assert len(shown) == 2 and "--seed-file" in shown[1], shown
+    for learner, lesson in (("ana", "notebooks/00_setup.ipynb"),
+                            ("ben", "notebooks/student/00_setup.ipynb")):
+        (tmp_path / "submissions" / learner).mkdir(parents=True)
+        shutil.copy(ROOT / lesson, tmp_path / "submissions" / learner / "00_setup.ipynb")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    rows = []
+    for command in shown:
+        words = shlex.split(command)
+        done = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"`{command}`: {done.stderr[-2000:]}"
+        out = tmp_path / words[words.index("--out") + 1]
+        with open(out, encoding="utf-8", newline="") as handle:
+            rows.append(sorted((r["student"], r["exercise"], r["points"], r["message"])
+                               for r in csv.DictReader(handle)))
+    first = tmp_path / "grades.csv"
+    for written in ("grades-totals.csv", "grades-seed.txt", "grades-feedback/ana.txt",
+                    "grades-feedback/ben.txt"):
+        assert (tmp_path / written).exists(), f"{doc}: {written} not written"
+    assert first.exists() and "grades-seed.txt" in shown[1]
+    assert {(r[0], r[2]) for r in rows[0]} == {("ana", "1"), ("ben", "0")}, rows[0]
+    assert rows[1] == rows[0]
 
 
 def test_the_pip_extras_shown_exist():

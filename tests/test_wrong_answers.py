@@ -69,6 +69,24 @@ def test_answers_a_rounding_error_away_from_right_fail(entry, seed):
     assert not result.passed, result.message
 
 
+def test_every_exercise_of_the_course_has_three_wrong_answers():
+    """Each catalogue checks only the exercises it holds: an exercise added to a lesson
+    with no wrong answers would pass both. Here the lessons say which exercises exist."""
+    from collections import Counter
+    from pathlib import Path
+
+    from camcourse.coursework.notebooks import find_exercises, read_notebook
+
+    lessons = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob(
+        "[0-9][0-9]_*.ipynb"))
+    course = {e.number for path in lessons for e in find_exercises(read_notebook(path))}
+    counts = Counter(entry[0] for entry in WRONG)
+    assert len(course) >= 31
+    assert course - set(counts) == set(), "exercises without wrong answers"
+    assert set(counts) - course == set(), "wrong answers of no exercise of the course"
+    assert {n: c for n, c in counts.items() if c < 3} == {}, "fewer than three"
+
+
 def test_no_two_entries_share_an_id():
     ids = [_ids(entry) for entry in WRONG]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

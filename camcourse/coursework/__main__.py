@@ -82,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                      help="write nothing; exit 1 if anything is out of step")
 
     args = parser.parse_args(argv)
+    # A folder without lessons (a wrong --lessons, or the default of a course installed with
+    # `pip install /path/to/repo`, whose notebooks stay in the clone) graded every
+    # submission 0/0 as "the course has no lesson NN".
+    option, folder = {"grade": ("--lessons", getattr(args, "lessons", None)),
+                      "nbgrader": ("--source", getattr(args, "source", None)),
+                      "release": ("--source", getattr(args, "source", None))}.get(
+                          args.command, (None, None))
+    if folder is not None and not any(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        parser.error(f"{option}: {folder} holds no lessons (NN_name.ipynb): run this in a "
+                     f"clone of the course, or name the folder of the lessons with {option}")
     if args.command == "publish":
         from camcourse.coursework import colab
 
