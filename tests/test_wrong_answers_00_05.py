@@ -384,6 +384,13 @@ def _pipeline_with(heat=None, mask=None, box=None):
     return cam_pipeline
 
 
+def _first_component_box(cam, size, big, fraction):
+    # scikit-image and SciPy number components in reading order: label 1 is the first met.
+    labels, _ = reference.connected_components(_mask(big, fraction), 8)
+    rows, cols = np.nonzero(labels == 1)
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
 def _coarse_mask_then_resize(cam, size, big, fraction):
     small = _mask(cam, fraction).astype(np.float64)
     return F.interpolate(torch.as_tensor(small)[None, None], size=tuple(size),
@@ -780,6 +787,8 @@ WRONG = [
     ("1.1", "the output kept in the layer", _capture_into_the_layer,
      ["new attribute", "model[3].stored"]),
     ("0.1", "nested lists", lambda images: (images / 255.0).tolist(), ["nested lists"]),
+    ("5.4", "the first component's box", _pipeline_with(box=_first_component_box),
+     ["first component (label 1", "the most pixels"]),
 ]
 
 

@@ -592,6 +592,8 @@ WRONG = [
     ("7.2", "largest by box area", _box_by(lambda cam, labels, k: (
         lambda b: (b[2] - b[0]) * (b[3] - b[1]))(_box_of_label(labels, k))),
      ["the largest box"]),
+    ("7.2", "the first component", _box_by(lambda cam, labels, k: -k),
+     ["first component (label 1"]),
     ("8.2", "ReLU on the features and on the sum", _grad_cam_relu_on_features_and_sum,
      ["applied the ReLU to the features"]),
     ("10.2", "the peak's component", _gt_known_loc_peak_component,

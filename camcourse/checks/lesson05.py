@@ -317,11 +317,15 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
     -max, on non-square grids resized to non-square image sizes; every one drawn so that
     no upsampled pixel lies within rounding of the threshold (`_clear_of_the_level`)."""
     cases = []
-    for (h, w), size in [((4, 6), (24, 36)), ((5, 5), (20, 20)), ((6, 4), (30, 16))]:
-        def blobs(h=h, w=w):
+    # The last grid has its strongest blob at the bottom right: the first component in
+    # reading order (labels start at the top left) is then not the largest one.
+    for (h, w), size, first in [((4, 6), (24, 36), True), ((5, 5), (20, 20), True),
+                                ((6, 4), (30, 16), False)]:
+        def blobs(h=h, w=w, first=first):
             cam = ctx.rng.normal(size=(h, w)) * 0.3
-            cam[1, 1] += 3.0  # the strongest blob
-            cam[h - 2, w - 2] += 1.5  # a second, weaker one: not the largest component
+            strong, weak = ((1, 1), (h - 2, w - 2)) if first else ((h - 2, w - 2), (1, 1))
+            cam[strong] += 3.0  # the strongest blob
+            cam[weak] += 1.5  # a second, weaker one: not the largest component
             cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
             return cam
         cases.append((_clear_draw(blobs, size, 0.2), size, 0.2))
@@ -471,7 +475,17 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
         "your components use 4-connectivity (edge neighbours only); the course joins "
         "pixels that touch at a corner too (8-connectivity)":
         reference.bounding_box(big, fraction, 4),
+        "you boxed the first component (label 1, the one nearest the top left); the "
+        "paper boxes the largest one, the component with the most pixels":
+        _first_component_box(mask) if mask.any() else box,
     }
+
+
+def _first_component_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of the 8-connected component met first in reading order (label 1 of
+    scikit-image and SciPy)."""
+    labels, _ = reference.connected_components(mask, 8)
+    return _box_of(labels == labels.flat[int(np.argmax(mask.ravel()))])
 
 
 def _tied_largest_boxes(mask: np.ndarray) -> set[tuple[int, int, int, int]]:
