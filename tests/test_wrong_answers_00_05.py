@@ -415,6 +415,28 @@ def _capture_setting_mode(mode):
     return capture_output
 
 
+def _capture_grad_off_for_good(model, layer, images):
+    torch.set_grad_enabled(False)  # not a `with`: gradients stay off after the call
+    stored = {}
+    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return stored["out"]
+
+
+def _capture_freezing_the_model(model, layer, images):
+    model.requires_grad_(False)  # freezes the caller's parameters for good
+    stored = {}
+    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return stored["out"]
+
+
 def _naive_log_sum_exp(scores):
     with np.errstate(over="ignore", divide="ignore"):  # the overflow is the mistake
         return np.exp(scores - np.log(np.exp(scores).sum(axis=1, keepdims=True)))
@@ -787,6 +809,10 @@ WRONG = [
     ("1.1", "the output kept in the layer", _capture_into_the_layer,
      ["new attribute", "model[3].stored"]),
     ("0.1", "nested lists", lambda images: (images / 255.0).tolist(), ["nested lists"]),
+    ("1.1", "gradients turned off for good", _capture_grad_off_for_good,
+     ["turned gradients off", "with torch.no_grad()"]),
+    ("1.1", "the model's parameters frozen", _capture_freezing_the_model,
+     ["no longer requires grad", "requires_grad_(False)"]),
     ("5.4", "the first component's box", _pipeline_with(box=_first_component_box),
      ["first component (label 1", "the most pixels"]),
 ]
