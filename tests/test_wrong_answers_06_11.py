@@ -477,6 +477,12 @@ def _box_of_label(labels, k):
     return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
 
 
+def _size_two_floors(size, layers):
+    for kernel, stride, padding in layers:
+        size = (size - kernel) // stride + 2 * padding // stride + 1
+    return size
+
+
 def _box_by(key):
     def cam_to_box(cam, threshold):
         labels, count = reference.connected_components(cam >= threshold * cam.max())
@@ -590,6 +596,8 @@ WRONG = [
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
     ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
     ("6.1", "off by one (no + 1)", _size_off_by_one, ["the + 1", "is missing"]),
+    ("6.1", "two floors, (n - k) // s + 2p // s", _size_two_floors,
+     ["rounded (n - k) / s and 2p / s down separately"]),
     ("6.1", "'same' padding read as n / s", _size_same_padding_shortcut,
      ["an even kernel gives one more"]),
     ("6.2", "gradients clipped to norm 5", _train_step_clipped,
