@@ -491,6 +491,14 @@ def _box_by(key):
     return cam_to_box
 
 
+def _gt_known_loc_first_component(cams, boxes, threshold=0.2):
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        labels, _ = reference.connected_components(cam >= threshold * cam.max())
+        hits.append(reference.iou(_box_of_label(labels, 1), tuple(box)) >= 0.5)
+    return float(np.mean(hits))
+
+
 def _gt_known_loc_peak_component(cams, boxes, threshold=0.2):
     hits = []
     for cam, box in zip(cams, boxes, strict=True):
@@ -611,6 +619,8 @@ WRONG = [
      ["first component (label 1"]),
     ("8.2", "ReLU on the features and on the sum", _grad_cam_relu_on_features_and_sum,
      ["applied the ReLU to the features"]),
+    ("10.2", "the first component", _gt_known_loc_first_component,
+     ["first component (label 1"]),
     ("10.2", "the peak's component", _gt_known_loc_peak_component,
      ["the component that holds the peak"]),
     ("10.2", "boxes clipped to W − 1, H − 1", _gt_known_loc_clipped,
