@@ -547,6 +547,17 @@ def _box_level_from_abs(cam, threshold=0.2):
     return reference.bounding_box(cam, threshold * np.abs(cam).max() / cam.max())
 
 
+def _instance_level_from_abs(cam, threshold=0.2):
+    # threshold × max|cam|: a trough deeper than the peak raises the level.
+    mask = cam >= threshold * np.abs(cam).max()
+    if not mask.any():  # the rule for a map with no positive value, kept
+        mask = cam == cam.max()
+    labels, count = reference.connected_components(mask)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(int(v) for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
+
+
 def _loc_relu_then_minmax(cams, boxes, threshold=0.2):
     hits = []
     for cam, box in zip(cams, boxes, strict=True):
@@ -677,6 +688,7 @@ WRONG = [
     ("11.2", "argsort ranks", _spearman_argsort_ranks, ["average rank"]),
     # 11.3 --------------------------------------------------------------------------------
     ("11.3", "4-connected", _instance_4_connected, ["8-connectivity"]),
+    ("11.3", "level from max|cam|", _instance_level_from_abs, ["max|cam|"]),
     ("11.3", "sorted by box area", _instance_by_area, ["wrong order"]),
     ("11.3", "every box inclusive", lambda cam, threshold=0.2: [
         (x0, y0, x1 - 1, y1 - 1) for x0, y0, x1, y1 in _instance_4_connected(cam, threshold)],
