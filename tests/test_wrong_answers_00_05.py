@@ -813,6 +813,10 @@ WRONG = [
      ["turned gradients off", "with torch.no_grad()"]),
     ("1.1", "the model's parameters frozen", _capture_freezing_the_model,
      ["no longer requires grad", "requires_grad_(False)"]),
+    ("5.4", "box clipped to width - 1 and height - 1", _pipeline_with(
+        box=lambda cam, size, big, f: (lambda b: (b[0], b[1], min(b[2], size[1] - 1),
+                                                  min(b[3], size[0] - 1)))(
+            reference.bounding_box(big, f))), ["clipped to width − 1 and height − 1"]),
     ("5.4", "the first component's box", _pipeline_with(box=_first_component_box),
      ["first component (label 1", "the most pixels"]),
 ]

@@ -317,13 +317,14 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
     -max, on non-square grids resized to non-square image sizes; every one drawn so that
     no upsampled pixel lies within rounding of the threshold (`_clear_of_the_level`)."""
     cases = []
-    # The last grid has its strongest blob at the bottom right: the first component in
-    # reading order (labels start at the top left) is then not the largest one.
+    # The last grid has its strongest blob in the bottom-right corner: the first component
+    # in reading order (labels start at the top left) is then not the largest one, and its
+    # box ends at the image's border (x1 = width, y1 = height).
     for (h, w), size, first in [((4, 6), (24, 36), True), ((5, 5), (20, 20), True),
                                 ((6, 4), (30, 16), False)]:
         def blobs(h=h, w=w, first=first):
             cam = ctx.rng.normal(size=(h, w)) * 0.3
-            strong, weak = ((1, 1), (h - 2, w - 2)) if first else ((h - 2, w - 2), (1, 1))
+            strong, weak = ((1, 1), (h - 2, w - 2)) if first else ((h - 1, w - 1), (1, 1))
             cam[strong] += 3.0  # the strongest blob
             cam[weak] += 1.5  # a second, weaker one: not the largest component
             cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
@@ -460,14 +461,19 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
     sy, sx = h / cam.shape[0], w / cam.shape[1]
     scaled = (round(coarse_box[0] * sx), round(coarse_box[1] * sy), round(coarse_box[2] * sx),
               round(coarse_box[3] * sy))
+    inclusive = (box[0], box[1], box[2] - 1, box[3] - 1)
+    clipped = (box[0], box[1], min(box[2], w - 1), min(box[3], h - 1))
+    # A component in the bottom-right corner: both mistakes give the same box.
+    inclusive_why = ("it is inclusive (x1 and y1 are the last pixel inside)" +
+                     (", or clipped to width − 1 and height − 1" if clipped == inclusive
+                      else "") + "; the course's boxes are half-open, x1 and y1 are the "
+                     "first outside")
     return {
         "you boxed the coarse map and scaled the box up; box the upsampled map's "
         "mask (upsample first, then threshold, then box)": scaled,
         "you boxed every kept pixel; the paper boxes the largest connected component "
         "of the mask": _box_of(mask) if mask.any() else box,
-        "it is inclusive (x1 and y1 are the last pixel inside); the course's boxes "
-        "are half-open, x1 and y1 are the first outside": (box[0], box[1], box[2] - 1,
-                                                          box[3] - 1),
+        inclusive_why: inclusive,
         "x and y are swapped; return (x0, y0, x1, y1) with x the column":
         (box[1], box[0], box[3], box[2]),
         "you boxed the largest component of the min-max heat map's mask; threshold "
@@ -478,6 +484,9 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
         "you boxed the first component (label 1, the one nearest the top left); the "
         "paper boxes the largest one, the component with the most pixels":
         _first_component_box(mask) if mask.any() else box,
+        "you clipped x1 and y1 to width − 1 and height − 1; the box is half-open, so a "
+        "component that reaches the border ends at x1 = width or y1 = height":
+        clipped,
     }
 
 
