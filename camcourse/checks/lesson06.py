@@ -35,7 +35,7 @@ def exercise_6_1(ctx: Context, fn) -> str:
         [(5, 1, 0), (3, 2, 0)],  # no padding
         [(3, 2, 1), (3, 2, 1), (3, 2, 1)],  # odd sizes: floor, not ceil
         [(4, 2, 2), (2, 1, 1), (3, 2, 1)],  # even kernels: "same" padding is not n / s
-        [(3, 3, 1), (5, 3, 2)],  # stride 3: 2p / s is not whole, one floor for the sum
+        [(6, 3, 1), (7, 2, 2)],  # stride 3: 2p / s is not whole, one floor for the sum
     ]
     for _ in range(7 if ctx.hidden else 3):  # grading: more stacks, larger kernels, stride 3
         depth = int(ctx.rng.integers(1, 6 if ctx.hidden else 5))
