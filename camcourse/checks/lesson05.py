@@ -20,8 +20,9 @@ when no value is positive or only np.argmax's pixel kept then, a mask that is no
 for 5.4 every out-of-order step (normalizing, a ReLU or thresholding before upsampling, a
 box from the coarse map), the wrong normalization, nearest, bicubic or align_corners=True
 resizing, swapped height and width, the heat map thresholded instead of the raw map, a
-fraction of max |M|, every kept pixel boxed instead of the largest component, inclusive or
-(y, x) boxes.
+fraction of max |M|, every kept pixel boxed instead of the largest component, the first
+component (label 1) boxed instead of the largest, inclusive or (y, x) boxes, a box clipped
+to width − 1 and height − 1.
 """
 
 from __future__ import annotations

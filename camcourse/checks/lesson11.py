@@ -17,7 +17,7 @@
   inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map, a
   strict > for ≥, the threshold argument ignored, components not ordered by pixel count (by
   box area, peak or label), a map with no positive value, one box returned for a list,
-  corners with a fractional part.
+  corners with a fractional part, a level from max|cam| (a trough deeper than the peak).
 
 Boxes are half-open (x0, y0, x1, y1): the region is ``cam[y0:y1, x0:x1]``.
 """
