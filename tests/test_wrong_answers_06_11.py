@@ -43,13 +43,6 @@ def _scores_grad_left_on_head(head, features, classes):
     return f.grad
 
 
-def _scores_backward_then_zero_grad(head, features, classes):
-    f = features.detach().clone().requires_grad_(True)
-    head(f)[torch.arange(len(classes)), classes].sum().backward()
-    head.zero_grad()  # "tidies up": the caller's own gradients go too
-    return f.grad
-
-
 def _scores_head_made_float(head, features, classes):
     head.float()  # converts the caller's head in place
     f = features.detach().float().requires_grad_(True)
@@ -764,8 +757,6 @@ WRONG = [
      ["gradients that were on the model before the call", "before loss.backward()"]),
     ("8.3", "gradients left on the head", _scores_grad_left_on_head,
      ["head's parameters", ".grad"]),
-    ("8.3", "backward, then the head's gradients cleared", _scores_backward_then_zero_grad,
-     ["cleared the gradients the caller's head held", "zero_grad()"]),
     ("8.3", "the caller's head converted to float32", _scores_head_made_float,
      ["converted its argument `head` in place", "float64, now float32"]),
     ("7.2", "level from max|cam|", _box_level_from_abs, ["max|cam|"]),
