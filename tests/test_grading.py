@@ -1512,6 +1512,20 @@ def trains_in_eval_mode(model, optimizer, images, labels):
     model.eval()
     return train_step(model, optimizer, images, labels)
 
+def grad_off_for_good(model, layer, images):
+    torch.set_grad_enabled(False)
+    store = {}
+    handle = _hooked(layer, model, images, store)
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return store["out"]
+
+def freezes_model(model, layer, images):
+    model.requires_grad_(False)
+    return capture_output(model, layer, images)
+
 def replaces_weight(head, features, classes):
     gradient = _gradient(head, features, classes)
     head.second.weight = nn.Parameter(torch.zeros(1, 1, dtype=torch.float64))
@@ -1524,7 +1538,8 @@ PARITY = [("1.1", "capture_output", True), ("1.1", "clears_hooks", False),
           ("8.3", "keeps_buffer", False), ("8.3", "replaces_weight", False),
           ("6.2", "train_step", True), ("6.2", "trains_in_float64", None),
           ("6.2", "trains_in_eval_mode", False), ("8.3", "shrinks_features", False),
-          ("1.2", "reshapes_in_place", False)]
+          ("1.2", "reshapes_in_place", False), ("1.1", "grad_off_for_good", False),
+          ("1.1", "freezes_model", False)]
 
 
 def test_the_grader_sees_the_callers_objects_as_the_notebook_check_does():
@@ -1532,11 +1547,13 @@ def test_the_grader_sees_the_callers_objects_as_the_notebook_check_does():
     (``module.stored = out``), a head converted in place (``.float()``, ``.to(dtype)``), its
     mode, a buffer added, a weight replaced, a model trained in float64 (its optimizer
     holds the converted parameters), an argument's dtype or shape changed in place
-    (``x.data = x.data[:1]``, ``a.shape = ...``): each check gives the same verdict and message
-    to the learner's function run in the learner's process as to the same function run in
-    the notebook, and the right answers pass. The honest answer's ``handle.remove()`` used
-    to take the caller's hook with it there: the caller's hook arrived under an id that
-    the learner's process gave its own new hook."""
+    (``x.data = x.data[:1]``, ``a.shape = ...``), parameters frozen
+    (``model.requires_grad_(False)``), torch's gradient mode left off
+    (``torch.set_grad_enabled(False)``): each check gives the same verdict and message to
+    the learner's function run in the learner's process as to the same function run in the
+    notebook, and the right answers pass. The honest answer's
+    ``handle.remove()`` used to take the caller's hook with it there: the caller's hook
+    arrived under an id that the learner's process gave its own new hook."""
     from camcourse.checks import get_check
     from camcourse.coursework._library import library_without
     from camcourse.coursework._remote import LearnerProcess, RemoteFunction, learner_files
@@ -1587,7 +1604,9 @@ def test_a_learner_process_s_report_of_a_module_is_applied_as_inert_data_only():
                              "training": opaque, "in_features": "2", "kept": [1, 2],
                              "out_features": opaque},
                        "": 5},
-        "training": {"0": "yes", "1": False}})
+        "training": {"0": "yes", "1": False},
+        "requires_grad": {"0.weight": "no", "0.missing": False, 3: False}})
+    assert weight.requires_grad  # only a bool is applied
     assert model[0].weight is weight and weight.dtype == torch.float64  # .double() there
     assert float(weight.detach().sum()) == 6.0 and model[0].out_features == 3
     assert handle.id in model[0]._forward_hooks and len(model[0]._forward_hooks) == 2

@@ -384,6 +384,13 @@ def _pipeline_with(heat=None, mask=None, box=None):
     return cam_pipeline
 
 
+def _first_component_box(cam, size, big, fraction):
+    # scikit-image and SciPy number components in reading order: label 1 is the first met.
+    labels, _ = reference.connected_components(_mask(big, fraction), 8)
+    rows, cols = np.nonzero(labels == 1)
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
 def _coarse_mask_then_resize(cam, size, big, fraction):
     small = _mask(cam, fraction).astype(np.float64)
     return F.interpolate(torch.as_tensor(small)[None, None], size=tuple(size),
@@ -406,6 +413,28 @@ def _capture_setting_mode(mode):
         model.train(mode)  # changes the caller's model
         return _capture(model, layer, images)
     return capture_output
+
+
+def _capture_grad_off_for_good(model, layer, images):
+    torch.set_grad_enabled(False)  # not a `with`: gradients stay off after the call
+    stored = {}
+    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return stored["out"]
+
+
+def _capture_freezing_the_model(model, layer, images):
+    model.requires_grad_(False)  # freezes the caller's parameters for good
+    stored = {}
+    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return stored["out"]
 
 
 def _naive_log_sum_exp(scores):
@@ -780,6 +809,16 @@ WRONG = [
     ("1.1", "the output kept in the layer", _capture_into_the_layer,
      ["new attribute", "model[3].stored"]),
     ("0.1", "nested lists", lambda images: (images / 255.0).tolist(), ["nested lists"]),
+    ("1.1", "gradients turned off for good", _capture_grad_off_for_good,
+     ["turned gradients off", "with torch.no_grad()"]),
+    ("1.1", "the model's parameters frozen", _capture_freezing_the_model,
+     ["no longer requires grad", "requires_grad_(False)"]),
+    ("5.4", "box clipped to width - 1 and height - 1", _pipeline_with(
+        box=lambda cam, size, big, f: (lambda b: (b[0], b[1], min(b[2], size[1] - 1),
+                                                  min(b[3], size[0] - 1)))(
+            reference.bounding_box(big, f))), ["clipped to width − 1 and height − 1"]),
+    ("5.4", "the first component's box", _pipeline_with(box=_first_component_box),
+     ["first component (label 1", "the most pixels"]),
 ]
 
 

@@ -470,12 +470,26 @@ def _box_of_label(labels, k):
     return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
 
 
+def _size_two_floors(size, layers):
+    for kernel, stride, padding in layers:
+        size = (size - kernel) // stride + 2 * padding // stride + 1
+    return size
+
+
 def _box_by(key):
     def cam_to_box(cam, threshold):
         labels, count = reference.connected_components(cam >= threshold * cam.max())
         return _box_of_label(labels, 1 + int(np.argmax([key(cam, labels, k)
                                                          for k in range(1, count + 1)])))
     return cam_to_box
+
+
+def _gt_known_loc_first_component(cams, boxes, threshold=0.2):
+    hits = []
+    for cam, box in zip(cams, boxes, strict=True):
+        labels, _ = reference.connected_components(cam >= threshold * cam.max())
+        hits.append(reference.iou(_box_of_label(labels, 1), tuple(box)) >= 0.5)
+    return float(np.mean(hits))
 
 
 def _gt_known_loc_peak_component(cams, boxes, threshold=0.2):
@@ -524,6 +538,17 @@ def _box_level_from_abs(cam, threshold=0.2):
     # threshold × max|cam|: a trough deeper than the peak raises the level.
     cam = np.asarray(cam, dtype=np.float64)
     return reference.bounding_box(cam, threshold * np.abs(cam).max() / cam.max())
+
+
+def _instance_level_from_abs(cam, threshold=0.2):
+    # threshold × max|cam|: a trough deeper than the peak raises the level.
+    mask = cam >= threshold * np.abs(cam).max()
+    if not mask.any():  # the rule for a map with no positive value, kept
+        mask = cam == cam.max()
+    labels, count = reference.connected_components(mask)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boxes = reference.component_boxes(labels, count)
+    return [tuple(int(v) for v in boxes[i]) for i in np.argsort(-sizes, kind="stable")]
 
 
 def _loc_relu_then_minmax(cams, boxes, threshold=0.2):
@@ -583,6 +608,8 @@ WRONG = [
     ("6.1", "true division", _size_true_division, ["not a whole number", "//"]),
     ("6.1", "hard-coded 16", _size_hard_coded, ["returned 16 for every"]),
     ("6.1", "off by one (no + 1)", _size_off_by_one, ["the + 1", "is missing"]),
+    ("6.1", "two floors, (n - k) // s + 2p // s", _size_two_floors,
+     ["rounded (n - k) / s and 2p / s down separately"]),
     ("6.1", "'same' padding read as n / s", _size_same_padding_shortcut,
      ["an even kernel gives one more"]),
     ("6.2", "gradients clipped to norm 5", _train_step_clipped,
@@ -592,8 +619,12 @@ WRONG = [
     ("7.2", "largest by box area", _box_by(lambda cam, labels, k: (
         lambda b: (b[2] - b[0]) * (b[3] - b[1]))(_box_of_label(labels, k))),
      ["the largest box"]),
+    ("7.2", "the first component", _box_by(lambda cam, labels, k: -k),
+     ["first component (label 1"]),
     ("8.2", "ReLU on the features and on the sum", _grad_cam_relu_on_features_and_sum,
      ["applied the ReLU to the features"]),
+    ("10.2", "the first component", _gt_known_loc_first_component,
+     ["first component (label 1"]),
     ("10.2", "the peak's component", _gt_known_loc_peak_component,
      ["the component that holds the peak"]),
     ("10.2", "boxes clipped to W − 1, H − 1", _gt_known_loc_clipped,
@@ -650,6 +681,7 @@ WRONG = [
     ("11.2", "argsort ranks", _spearman_argsort_ranks, ["average rank"]),
     # 11.3 --------------------------------------------------------------------------------
     ("11.3", "4-connected", _instance_4_connected, ["8-connectivity"]),
+    ("11.3", "level from max|cam|", _instance_level_from_abs, ["max|cam|"]),
     ("11.3", "sorted by box area", _instance_by_area, ["wrong order"]),
     ("11.3", "every box inclusive", lambda cam, threshold=0.2: [
         (x0, y0, x1 - 1, y1 - 1) for x0, y0, x1, y1 in _instance_4_connected(cam, threshold)],

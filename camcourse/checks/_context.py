@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from camcourse.checks._diagnose import _fmt, _is_tensor, describe, diagnose
-from camcourse.checks._inplace import _dtype_change, _mode_change, _same, _snapshot
+from camcourse.checks._inplace import (
+    _dtype_change,
+    _frozen_change,
+    _mode_change,
+    _same,
+    _snapshot,
+)
 from camcourse.checks._limits import run_with_time_limit
 from camcourse.checks._results import (
     DEFAULT_TIME_LIMIT,
@@ -123,6 +130,7 @@ class Context:
         budget = None
         if self.time_limit is not None:
             budget = max(self.time_limit - self._time_used, 0.05)
+        grad_mode = _grad_mode()
         start = time.monotonic()
         try:
             status, value = run_with_time_limit(fn, args, kwargs, budget)
@@ -148,6 +156,13 @@ class Context:
             if not type_name:  # the learner's process ended or sent something unreadable
                 self.fail(f"{self.last_call}: {text}")
             self.fail(f"{self.last_call} raised {type_name}{': ' + text if text else ''}{where}")
+        if grad_mode is not None and _grad_mode() != grad_mode:
+            torch = sys.modules["torch"]
+            torch.set_grad_enabled(grad_mode)  # put back for the cells after the check
+            self.fail(f"{name} turned gradients {'off' if grad_mode else 'on'} for all the "
+                      f"code that runs after it (torch.set_grad_enabled({not grad_mode}) "
+                      f"outside a `with` block); use `with torch.no_grad():` around the "
+                      f"forward pass, which turns them back on when it ends")
         names = self._argument_names(fn, len(args))
         for i, (before, after) in enumerate(zip(snapshots, args, strict=True)):
             change = _mode_change(before, after)
@@ -156,6 +171,13 @@ class Context:
                           f"{names[i]}{change}. model.eval() or model.train() inside your "
                           f"function changes the caller's model; leave its mode as it was "
                           f"(torch.no_grad() is what turns gradients off)")
+            frozen = _frozen_change(before, after)
+            if frozen:
+                self.fail(f"{name} changed which parameters of its argument `{names[i]}` "
+                          f"train ({frozen}; {names[i]}.requires_grad_(False)?): a later "
+                          f"training step would not update them. Leave the parameters as "
+                          f"they were; torch.no_grad() turns gradients off for the forward "
+                          f"pass only")
             converted = _dtype_change(before, after)
             if converted:
                 self.fail(f"{name} converted its argument `{names[i]}` in place ({converted}): "
@@ -201,6 +223,12 @@ class Context:
         if problem is not None:
             label = what if what is not None else self.last_call
             self.fail(f"{label}: {problem}" if label else problem)
+
+
+def _grad_mode() -> bool | None:
+    """torch's global gradient mode (``torch.is_grad_enabled()``), None without torch."""
+    torch = sys.modules.get("torch")
+    return None if torch is None else bool(torch.is_grad_enabled())
 
 
 def _short(x: Any) -> str:

@@ -9,13 +9,14 @@ import numpy as np
 
 from camcourse.checks._diagnose import _is_tensor
 
-__all__ = ["_dtype_change", "_mode_change", "_same", "_snapshot"]
+__all__ = ["_dtype_change", "_frozen_change", "_mode_change", "_same", "_snapshot"]
 
 
 class _ModuleSnapshot(dict):
     """A module's state_dict copy, plus the training flag of each of its submodules."""
 
     modes: tuple[bool, ...] = ()
+    trainable: dict[str, bool] = {}
 
 
 def _modes(module: Any) -> tuple[bool, ...]:
@@ -32,6 +33,22 @@ def _mode_change(before: Any, after: Any) -> str | None:
     if before.modes and now and before.modes[0] != now[0]:
         return f".training was {before.modes[0]}, now {now[0]}"
     return "the training flag of a submodule changed"
+
+
+def _trainable(module: Any) -> dict[str, bool]:
+    return {name: bool(p.requires_grad) for name, p in module.named_parameters()}
+
+
+def _frozen_change(before: Any, after: Any) -> str | None:
+    """'weight of model[0] no longer requires grad' when the call changed a parameter's
+    ``requires_grad`` (model.requires_grad_(False), p.requires_grad = False), else None."""
+    if not isinstance(before, _ModuleSnapshot) or not hasattr(after, "named_parameters"):
+        return None
+    now = _trainable(after)
+    for name, was in before.trainable.items():
+        if name in now and now[name] != was:
+            return f"`{name}` {'no longer requires' if was else 'now requires'} grad"
+    return None
 
 
 def _dtype_change(before: Any, after: Any) -> str | None:
@@ -58,6 +75,8 @@ def _snapshot(x: Any) -> Any:
         snapshot = _ModuleSnapshot({k: v.detach().clone() for k, v in x.state_dict().items()})
         if hasattr(x, "modules") and callable(x.modules):
             snapshot.modes = _modes(x)
+        if hasattr(x, "named_parameters") and callable(x.named_parameters):
+            snapshot.trainable = _trainable(x)
         return snapshot
     try:
         return copy.deepcopy(x)

@@ -11,9 +11,11 @@ Mistakes named (``tests/test_wrong_answers_00_05.py`` tries each): for 1.1 a hoo
 registered, no ``finally``, the layer's input (a pre-hook or ``inputs[0]``), the model's
 own output, a tensor still attached to the autograd graph, a handle returned instead of
 the tensor, the caller's own hook removed too (``_forward_hooks.clear()``), the output kept
-as an attribute of the model; for 1.2 (y, x) order, the flat index, H used to split it instead of W,
-argmin, the maximum of |f_k|, a ReLU before the argmax, 1-based positions, float
-positions.
+as an attribute of the model, gradients left off after the call
+(``torch.set_grad_enabled(False)`` outside a ``with``), the model's parameters frozen
+(``model.requires_grad_(False)``); for 1.2 (y, x) order, the flat index, H used to split
+it instead of W, argmin, the maximum of |f_k|, a ReLU before the argmax, 1-based
+positions, float positions.
 """
 
 from __future__ import annotations

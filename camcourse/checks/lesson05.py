@@ -20,8 +20,9 @@ when no value is positive or only np.argmax's pixel kept then, a mask that is no
 for 5.4 every out-of-order step (normalizing, a ReLU or thresholding before upsampling, a
 box from the coarse map), the wrong normalization, nearest, bicubic or align_corners=True
 resizing, swapped height and width, the heat map thresholded instead of the raw map, a
-fraction of max |M|, every kept pixel boxed instead of the largest component, inclusive or
-(y, x) boxes.
+fraction of max |M|, every kept pixel boxed instead of the largest component, the first
+component (label 1) boxed instead of the largest, inclusive or (y, x) boxes, a box clipped
+to width − 1 and height − 1.
 """
 
 from __future__ import annotations
@@ -317,11 +318,16 @@ def _pipeline_cases(ctx: Context) -> list[tuple[np.ndarray, tuple[int, int], flo
     -max, on non-square grids resized to non-square image sizes; every one drawn so that
     no upsampled pixel lies within rounding of the threshold (`_clear_of_the_level`)."""
     cases = []
-    for (h, w), size in [((4, 6), (24, 36)), ((5, 5), (20, 20)), ((6, 4), (30, 16))]:
-        def blobs(h=h, w=w):
+    # The last grid has its strongest blob in the bottom-right corner: the first component
+    # in reading order (labels start at the top left) is then not the largest one, and its
+    # box ends at the image's border (x1 = width, y1 = height).
+    for (h, w), size, first in [((4, 6), (24, 36), True), ((5, 5), (20, 20), True),
+                                ((6, 4), (30, 16), False)]:
+        def blobs(h=h, w=w, first=first):
             cam = ctx.rng.normal(size=(h, w)) * 0.3
-            cam[1, 1] += 3.0  # the strongest blob
-            cam[h - 2, w - 2] += 1.5  # a second, weaker one: not the largest component
+            strong, weak = ((1, 1), (h - 2, w - 2)) if first else ((h - 1, w - 1), (1, 1))
+            cam[strong] += 3.0  # the strongest blob
+            cam[weak] += 1.5  # a second, weaker one: not the largest component
             cam[h - 1, 0] = -6.0  # negative values below -max (min-max lifts them to 0)
             return cam
         cases.append((_clear_draw(blobs, size, 0.2), size, 0.2))
@@ -456,14 +462,19 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
     sy, sx = h / cam.shape[0], w / cam.shape[1]
     scaled = (round(coarse_box[0] * sx), round(coarse_box[1] * sy), round(coarse_box[2] * sx),
               round(coarse_box[3] * sy))
+    inclusive = (box[0], box[1], box[2] - 1, box[3] - 1)
+    clipped = (box[0], box[1], min(box[2], w - 1), min(box[3], h - 1))
+    # A component in the bottom-right corner: both mistakes give the same box.
+    inclusive_why = ("it is inclusive (x1 and y1 are the last pixel inside)" +
+                     (", or clipped to width − 1 and height − 1" if clipped == inclusive
+                      else "") + "; the course's boxes are half-open, x1 and y1 are the "
+                     "first outside")
     return {
         "you boxed the coarse map and scaled the box up; box the upsampled map's "
         "mask (upsample first, then threshold, then box)": scaled,
         "you boxed every kept pixel; the paper boxes the largest connected component "
         "of the mask": _box_of(mask) if mask.any() else box,
-        "it is inclusive (x1 and y1 are the last pixel inside); the course's boxes "
-        "are half-open, x1 and y1 are the first outside": (box[0], box[1], box[2] - 1,
-                                                          box[3] - 1),
+        inclusive_why: inclusive,
         "x and y are swapped; return (x0, y0, x1, y1) with x the column":
         (box[1], box[0], box[3], box[2]),
         "you boxed the largest component of the min-max heat map's mask; threshold "
@@ -471,7 +482,20 @@ def _box_mistakes(cam: np.ndarray, size: tuple[int, int], fraction: float) -> di
         "your components use 4-connectivity (edge neighbours only); the course joins "
         "pixels that touch at a corner too (8-connectivity)":
         reference.bounding_box(big, fraction, 4),
+        "you boxed the first component (label 1, the one nearest the top left); the "
+        "paper boxes the largest one, the component with the most pixels":
+        _first_component_box(mask) if mask.any() else box,
+        "you clipped x1 and y1 to width − 1 and height − 1; the box is half-open, so a "
+        "component that reaches the border ends at x1 = width or y1 = height":
+        clipped,
     }
+
+
+def _first_component_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of the 8-connected component met first in reading order (label 1 of
+    scikit-image and SciPy)."""
+    labels, _ = reference.connected_components(mask, 8)
+    return _box_of(labels == labels.flat[int(np.argmax(mask.ravel()))])
 
 
 def _tied_largest_boxes(mask: np.ndarray) -> set[tuple[int, int, int, int]]:

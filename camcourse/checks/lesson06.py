@@ -35,6 +35,7 @@ def exercise_6_1(ctx: Context, fn) -> str:
         [(5, 1, 0), (3, 2, 0)],  # no padding
         [(3, 2, 1), (3, 2, 1), (3, 2, 1)],  # odd sizes: floor, not ceil
         [(4, 2, 2), (2, 1, 1), (3, 2, 1)],  # even kernels: "same" padding is not n / s
+        [(6, 3, 1), (7, 2, 2)],  # stride 3: 2p / s is not whole, one floor for the sum
     ]
     for _ in range(7 if ctx.hidden else 3):  # grading: more stacks, larger kernels, stride 3
         depth = int(ctx.rng.integers(1, 6 if ctx.hidden else 5))
@@ -78,6 +79,9 @@ def exercise_6_1(ctx: Context, fn) -> str:
             for kernel, stride, padding in layers:
                 no_plus_one = (no_plus_one + 2 * padding - kernel) // stride
             one_side = _side(size, [(k, s, p / 2) for k, s, p in layers])  # n + p, not n + 2p
+            split = size  # floor((n - k) / s) + floor(2p / s) + 1: two floors
+            for kernel, stride, padding in layers:
+                split = (split - kernel) // stride + 2 * padding // stride + 1
             same = size  # "same" padding (p = k // 2) read as n / s, rounded up
             for kernel, stride, padding in layers:
                 same = (-(-same // stride) if padding == kernel // 2
@@ -91,6 +95,8 @@ def exercise_6_1(ctx: Context, fn) -> str:
                        "k; an even kernel gives one more. Use floor((n + 2p - k) / s) + 1 for "
                        "every layer"),
                 (ceil, "PyTorch rounds down, floor((n + 2p - k) / s) + 1 (use //)"),
+                (split, "you rounded (n - k) / s and 2p / s down separately; round the "
+                        "whole (n + 2p - k) / s down once: (n + 2 * p - k) // s + 1"),
                 (no_plus_one, "each layer gives floor((n + 2p - k) / s) + 1 positions; the "
                               "+ 1 counts the first position of the kernel, and is missing"),
                 (only_strides, "dividing by the strides ignores the kernel and padding; use "

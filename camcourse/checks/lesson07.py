@@ -259,6 +259,9 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, tuple[int, ...
             _box_of(labels == int(np.argmax([_area(_box_of(labels == k))
                                              for k in range(1, count + 1)])) + 1),
     }
+    first = labels == labels.flat[int(np.argmax(mask.ravel()))]
+    mistakes["you boxed the first component (label 1, the one nearest the top left); the "
+             "paper boxes the largest one, the component with the most pixels"] = _box_of(first)
     by_abs = _abs_level_box(cam, threshold)
     if by_abs is not None:
         mistakes["you took the level from the largest |value|, threshold × max|cam|; the "

@@ -186,6 +186,15 @@ def _peak_component_box(cam: np.ndarray, threshold: float) -> tuple[int, int, in
     return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
 
 
+def _first_component_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
+    """The box of the component met first in reading order, not of the largest one."""
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    labels, _ = reference.connected_components(mask)
+    rows, cols = np.nonzero(labels == labels.flat[int(np.argmax(mask.ravel()))])
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1
+
+
 def _clipped_box(cam: np.ndarray, threshold: float) -> tuple[int, int, int, int]:
     """The right box with x1 and y1 clipped to W − 1 and H − 1 (an inclusive habit)."""
     x0, y0, x1, y1 = reference.bounding_box(cam, threshold)
@@ -199,9 +208,12 @@ def _edge_case() -> tuple[np.ndarray, np.ndarray]:
     (their boxes end at W and H; clipped to W − 1 or H − 1 they are empty), then a 3×3
     square whose ground truth is 4×5 around it. The first three are hits; the peak's
     component misses one, boxes clipped to W − 1 and H − 1 miss two. The square is a miss
-    (IoU 9/20 = 0.45) that inclusive boxes make a hit (16/30 = 0.53). Last, three maps
+    (IoU 9/20 = 0.45) that inclusive boxes make a hit (16/30 = 0.53). Then three maps
     with every value positive: hits that a min–max normalized map (ReLU first or not)
-    misses."""
+    misses. Last, four maps whose first component in reading order (label 1 of SciPy and
+    scikit-image) is a small square above and left of the largest one: hits that the
+    first component's box misses, four of them, so that no other mistake (the peak's
+    component 1, clipped boxes 2, min–max 3, the whole mask 5) gives the same fraction."""
     size = 20
     big_and_peak = np.zeros((size, size))
     big_and_peak[2:12, 2:12] = 0.6
@@ -222,6 +234,12 @@ def _edge_case() -> tuple[np.ndarray, np.ndarray]:
         floor[y:y + 5, x:x + 5] = 1.0
         maps.append(floor)
         boxes.append((0, 0, size, size))
+    for a in range(4):  # a small component first, the largest (with the peak) after it
+        first_small = np.zeros((size, size))
+        first_small[a:a + 2, a:a + 2] = 0.8
+        first_small[a + 6:a + 14, a + 6:a + 14] = 1.0
+        maps.append(first_small)
+        boxes.append((a + 6, a + 6, a + 14, a + 14))
     return np.stack(maps), np.array(boxes, dtype=np.int64)
 
 
@@ -251,6 +269,9 @@ _BOX_MISTAKES = (
                    "(x0, y0, x1, y1)"),
     (_peak_component_box, "you boxed the component that holds the peak; the paper boxes "
                           "the largest connected component, which need not hold the peak"),
+    (_first_component_box, "you boxed the first component (label 1, the one nearest the top "
+                           "left); the paper boxes the largest one, the component with the "
+                           "most pixels"),
     (_clipped_box, "you clipped x1 and y1 to W − 1 and H − 1; the box is half-open, "
                    "(x0, y0, x1, y1) covers cam[y0:y1, x0:x1], so a box along the border "
                    "ends at x1 = W or y1 = H"),

@@ -17,7 +17,7 @@
   inclusive ends, x and y swapped, an absolute threshold, a min–max normalized map, a
   strict > for ≥, the threshold argument ignored, components not ordered by pixel count (by
   box area, peak or label), a map with no positive value, one box returned for a list,
-  corners with a fractional part.
+  corners with a fractional part, a level from max|cam| (a trough deeper than the peak).
 
 Boxes are half-open (x0, y0, x1, y1): the region is ``cam[y0:y1, x0:x1]``.
 """
@@ -364,6 +364,7 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
         r, c = np.nonzero(~mask)
         background = [(int(c.min()), int(r.min()), int(c.max()) + 1, int(r.max()) + 1)]
     absolute = cam >= threshold
+    by_abs = cam >= threshold * np.abs(cam).max()
     strict = cam > threshold * peak if peak > 0 else cam >= peak
     strict_labels, strict_count = reference.connected_components(strict, 8)
     strict_sizes = np.bincount(strict_labels.ravel(), minlength=strict_count + 1)[1:]
@@ -396,6 +397,10 @@ def _box_mistakes(cam: np.ndarray, threshold: float) -> dict[str, list]:
             _instance_boxes(reference.normalize(cam), threshold),
         "you used the threshold 0.2 whatever the `threshold` argument says; use the argument":
             _instance_boxes(cam, 0.2),
+        "you took the level from the largest |value|, threshold × max|cam|; the level is "
+        "threshold × max(cam), and a deep negative region (evidence against the class) must "
+        "not raise it": _instance_boxes(np.where(by_abs, 1.0, 0.0), 1.0)
+        if peak > 0 and by_abs.any() else right,
     }
     return {m: b for m, b in mistakes.items() if b != right}
 
@@ -426,6 +431,15 @@ def exercise_11_3(ctx: Context, fn) -> str:
     shapes[7:9, 1:4] = 1.0
     cases.append((shapes, 0.5))
     cases.append((-1.0 - np.abs(_blobs(ctx.rng, 10, 12)), 0.2))  # max < 0: the max pixels
+    # A trough deeper than the peak is high: a level from max|cam| (0.2 × 3 = 0.6) drops
+    # the component at 0.4 that threshold × max(cam) (0.2 × 1 = 0.2) keeps, and keeps the
+    # two others.
+    trough = np.zeros((10, 16))
+    trough[1:5, 1:6] = 1.0
+    trough[6:9, 9:14] = 0.4
+    trough[6:9, 1:4] = 0.8
+    trough[1:4, 11:15] = -3.0
+    cases.append((trough, 0.2))
     # Many components (a grid of 3×3 squares of different sizes, 12 of them): a list cut
     # at a fixed length loses some.
     many = np.zeros((17, 23))

@@ -496,6 +496,12 @@ def _apply_module(target: Any, state: dict, torch: Any) -> None:
     for name, training in dict(state.get("training") or {}).items():
         if name in modules and isinstance(training, bool):
             modules[name].training = training
+    named_parameters = dict(target.named_parameters())
+    for name, flag in dict(state.get("requires_grad") or {}).items():
+        parameter = named_parameters.get(name)
+        if parameter is not None and isinstance(flag, bool) and (
+                parameter.is_floating_point() or not flag):
+            parameter.requires_grad_(flag)
 
 
 def _mirror_attributes(module: Any, attributes: dict, internal: frozenset[str],
@@ -626,6 +632,9 @@ class RemoteFunction:
                 target = args[key] if kind == "arg" else kwargs[key]
                 _apply(target, _wire.decode(tree, blobs))
             value = _wire.decode(header.get("value"), blobs) if status == "ok" else None
+            grad_mode = header.get("grad_mode")
+            if isinstance(grad_mode, bool) and "torch" in sys.modules:  # the function's
+                sys.modules["torch"].set_grad_enabled(grad_mode)  # global change, mirrored
         except (_wire.ChannelError, TypeError, ValueError, KeyError, IndexError) as exc:
             self.process.kill()
             raise LearnerError("", f"{self.name} returned something the grader cannot read "

@@ -344,7 +344,9 @@ def _state(value: Any) -> Any:
                               for n, m in named.items()},
                     "attributes": {n: {k: v for k, v in vars(m).items() if k not in internal}
                                    for n, m in named.items()},
-                    "training": {n: bool(m.training) for n, m in named.items()}}
+                    "training": {n: bool(m.training) for n, m in named.items()},
+                    "requires_grad": {n: bool(p.requires_grad)
+                                      for n, p in value.named_parameters()}}
         if isinstance(value, torch.optim.Optimizer):
             return {"kind": "optimizer", "state_dict": value.state_dict(),
                     "steps": _STEPS.get(id(value), 0)}
@@ -552,6 +554,11 @@ def _restore_gradients(args: tuple, kwargs: dict, gradients: list) -> None:
                 tensor.grad = grad
 
 
+def _grad_mode() -> bool | None:
+    torch = sys.modules.get("torch")
+    return None if torch is None else bool(torch.is_grad_enabled())
+
+
 def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
           tools: _Tools) -> tuple[dict[str, Any], list[bytes]]:
     fn = namespace.get(header["name"])
@@ -564,6 +571,7 @@ def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
     counting = tools.count_steps(values)
     budget = tools.budget(header["cpu"])
     reply: dict[str, Any]
+    grad_mode = _grad_mode()
     try:
         with budget:
             value = fn(*args, **kwargs)
@@ -574,6 +582,9 @@ def _call(header: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any],
     else:
         reply = {"status": "ok"}
     reply["cpu"] = getattr(budget, "used", 0.0)
+    if grad_mode is not None and _grad_mode() != grad_mode:  # set_grad_enabled(False)
+        reply["grad_mode"] = _grad_mode()  # outside a `with`: the check names it and,
+        sys.modules["torch"].set_grad_enabled(grad_mode)  # as the check does, puts it back
     for handle in counting:
         handle.remove()
     out: list[bytes] = []
