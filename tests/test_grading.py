@@ -384,7 +384,11 @@ def test_imports_the_learner_calls_installed_share_one_import_budget(lesson91, m
     elapsed = time.monotonic() - start
     message = {r.exercise: r.message for r in rows}
     assert [r.points for r in rows][:2] == [1, 0] and all(r.graded for r in rows), message
-    assert "stopped after 13 s" in message["91.2"]
+    # stopped within the one budget: 3 s + 10 s, less what the exercise's other imports
+    # (numpy's) took of it first
+    stopped = re.search(r"`from stall import a0` failed: the learner's process was stopped "
+                        r"after ([\d.]+) s", message["91.2"])
+    assert stopped and 10 <= float(stopped[1]) <= 13, message["91.2"]
     # 8 × 13 s before; now 13 s (the budget) + 13 s (one small deadline, REPLAY_SECONDS
     # 1 s; its own imports in the later exercises get the small budget too)
     assert elapsed < 60, elapsed
