@@ -1600,6 +1600,40 @@ def instance_boxes(cam, threshold=0.2):
     mask = cam >= (threshold * peak if peak > 0 else peak)
     regions = sorted(regionprops(sk_label(mask, connectivity=2)), key=lambda r: -r.area)
     return [(r.bbox[1], r.bbox[0], r.bbox[3], r.bbox[2]) for r in regions]
+"""),    V("5.1", "OpenCV's resize, map by map", """\
+import cv2
+
+
+def upsample_maps(maps, size):
+    h, w = (size, size) if isinstance(size, int) else size
+    return np.stack([cv2.resize(np.asarray(m, dtype=np.float64), (w, h),
+                                interpolation=cv2.INTER_LINEAR) for m in maps])
+"""),
+    V("5.1", "skimage's resize, edge mode", """\
+from skimage.transform import resize
+
+
+def upsample_maps(maps, size):
+    h, w = (size, size) if isinstance(size, int) else size
+    return resize(maps, (maps.shape[0], h, w), order=1, mode="edge", anti_aliasing=False,
+                  preserve_range=True)
+"""),
+    V("7.3", "exact Decimal accuracies", """\
+from decimal import Decimal
+
+
+def max_box_acc(ious, iou_threshold=0.5):
+    accs = [Decimal(int((row >= iou_threshold).sum())) / Decimal(len(row)) for row in ious]
+    best = max(range(len(accs)), key=lambda t: (accs[t], -t))
+    return accs[best], best
+"""),
+    V("11.2", "statistics.correlation of rankdata ranks", """\
+import statistics
+
+
+def rank_correlation(a, b):
+    return statistics.correlation(rankdata(a, axis=None).tolist(),
+                                  rankdata(b, axis=None).tolist())
 """),
 ]
 
@@ -1835,6 +1869,70 @@ def saved_in_format_3(nb: dict, cells: list[int]) -> None:
                "worksheets": [{"cells": old, "metadata": {}}]})
 
 
+def saved_by_colab_with_outputs(nb: dict, cells: list[int]) -> None:
+    """Colab's metadata (``colab``, ``accelerator``, cell ``id`` and ``outputId``) and every
+    cell's outputs kept, a stream, a result and an image among them."""
+    nb["metadata"] = {"colab": {"provenance": [], "toc_visible": True},
+                      "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                      "language_info": {"name": "python"}, "accelerator": "GPU"}
+    for k, cell in enumerate(nb["cells"]):
+        cell["metadata"] = {**cell.get("metadata", {}), "id": f"c{k:05d}",
+                            "outputId": f"o{k:05d}", "colab": {"height": 35}}
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = k + 1
+            cell["outputs"] = [
+                {"output_type": "stream", "name": "stdout", "text": ["Mounted at /content\n"]},
+                {"output_type": "execute_result", "execution_count": k + 1, "metadata": {},
+                 "data": {"text/plain": ["'ok'"]}},
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"image/png": "iVBORw0KGgo=", "text/plain": ["<Figure>"]}}]
+
+
+def very_long_outputs_kept(nb: dict, cells: list[int]) -> None:
+    """Every code cell keeps a 20,000-line output (a training log printed per batch)."""
+    log = [f"batch {k}: loss 0.{k:05d}\n" for k in range(20_000)]
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": log}]
+            cell["execution_count"] = 7
+
+
+def saved_by_vscode_with_notes_before_checks(nb: dict, cells: list[int]) -> None:
+    """VS Code's notebook metadata, cell tags dropped, and a markdown note of the
+    learner's between each exercise cell and its check."""
+    nb["metadata"] = {"kernelspec": {"display_name": ".venv", "language": "python",
+                                     "name": "python3"},
+                      "language_info": {"name": "python", "version": "3.11.7"},
+                      "vscode": {"interpreter": {"hash": "0" * 64}}}
+    for i in reversed(cells):
+        nb["cells"].insert(i + 1, {"cell_type": "markdown", "metadata": {},
+                                   "source": "> Note: I did the derivation on paper first."})
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
+def saved_by_jupyterlab4_with_cell_ids(nb: dict, cells: list[int]) -> None:
+    """nbformat 4.5 as JupyterLab 4 writes it: a cell ``id`` each, execution timing
+    metadata, a ``Python 3 (ipykernel)`` kernel."""
+    nb["nbformat"], nb["nbformat_minor"] = 4, 5
+    nb["metadata"] = {"kernelspec": {"display_name": "Python 3 (ipykernel)",
+                                     "language": "python", "name": "python3"}}
+    for k, cell in enumerate(nb["cells"]):
+        cell["id"] = f"{k:08x}-0000-4000-8000-000000000000"
+        if cell["cell_type"] == "code":
+            cell["metadata"]["execution"] = {"iopub.execute_input": "2026-12-01T10:00:00Z"}
+
+
+def demo_cell_between_cell_and_check(nb: dict, cells: list[int]) -> None:
+    """A code cell between each exercise cell and its check tries the function on a
+    value of its own and prints; it defines nothing the function needs."""
+    for i in reversed(cells):
+        name = _function_name(_text(nb["cells"][i]))
+        nb["cells"].insert(i + 1, _code_cell(
+            f"print({name}.__name__, 'defined')\ntry:\n    {name}(None)\n"
+            f"except Exception as error:\n    print('expected:', type(error).__name__)\n"))
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
@@ -1843,5 +1941,7 @@ LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias,
            impl_in_a_timed_cell_above, imports_in_guarded_blocks_above,
            objects_filled_in_place_above, function_written_in_its_check_cell,
-           renamed_with_tags_lost, saved_in_format_3]
+           renamed_with_tags_lost, saved_in_format_3, saved_by_colab_with_outputs,
+           very_long_outputs_kept, saved_by_vscode_with_notes_before_checks,
+           saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check]
 """Honest notebook layouts; each must keep every exercise's full marks."""
