@@ -1933,6 +1933,19 @@ def demo_cell_between_cell_and_check(nb: dict, cells: list[int]) -> None:
             f"except Exception as error:\n    print('expected:', type(error).__name__)\n"))
 
 
+def defined_in_blocks_with_tags_lost(nb: dict, cells: list[int]) -> None:
+    """Tags lost, and each function defined inside a top-level block: a ``try`` with an
+    ``except ImportError`` fallback, or an ``if``/``else`` choosing a version."""
+    for k, i in enumerate(cells):
+        body = "".join("    " + line if line.strip() else line
+                       for line in _text(nb["cells"][i]).splitlines(keepends=True))
+        nb["cells"][i]["source"] = (
+            "try:\n    import scipy\n" + body + "\nexcept ImportError:\n    scipy = None\n"
+            if k % 2 == 0 else "FAST = True\n\nif FAST:\n" + body + "\nelse:\n    pass\n")
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
@@ -1943,5 +1956,6 @@ LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            objects_filled_in_place_above, function_written_in_its_check_cell,
            renamed_with_tags_lost, saved_in_format_3, saved_by_colab_with_outputs,
            very_long_outputs_kept, saved_by_vscode_with_notes_before_checks,
-           saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check]
+           saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
+           defined_in_blocks_with_tags_lost]
 """Honest notebook layouts; each must keep every exercise's full marks."""
