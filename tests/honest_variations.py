@@ -1946,6 +1946,19 @@ def defined_in_blocks_with_tags_lost(nb: dict, cells: list[int]) -> None:
         cell["metadata"] = {}
 
 
+def colab_platform_lines(nb: dict, cells: list[int]) -> None:
+    """Lines only Colab runs: a cell mounting Drive at the top, ``#@title`` forms, each
+    exercise cell starting with ``from google.colab import output`` and a cell between it
+    and its check importing ``google.colab.files``. They worked on Colab: no row may
+    carry a note about them (``NOTE_FREE_LAYOUTS``)."""
+    for i in reversed(cells):
+        nb["cells"][i]["source"] = ("#@title My answer { display-mode: \"form\" }\n"
+                                    "from google.colab import output\n" + _text(nb["cells"][i]))
+        nb["cells"].insert(i + 1, _code_cell("from google.colab import files\n"))
+    nb["cells"].insert(1, _code_cell("from google.colab import drive\n"
+                                     "drive.mount('/content/drive')\n"))
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
@@ -1957,5 +1970,10 @@ LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            renamed_with_tags_lost, saved_in_format_3, saved_by_colab_with_outputs,
            very_long_outputs_kept, saved_by_vscode_with_notes_before_checks,
            saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
-           defined_in_blocks_with_tags_lost]
+           defined_in_blocks_with_tags_lost, colab_platform_lines]
 """Honest notebook layouts; each must keep every exercise's full marks."""
+
+NOTE_FREE_LAYOUTS = [colab_platform_lines, saved_by_colab_with_outputs,
+                     saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
+                     defined_in_blocks_with_tags_lost]
+"""Layouts whose rows must also carry no note: nothing in them failed for the learner."""
