@@ -1959,6 +1959,15 @@ def colab_platform_lines(nb: dict, cells: list[int]) -> None:
                                      "drive.mount('/content/drive')\n"))
 
 
+def demo_lines_on_slow_lesson_data(nb: dict, cells: list[int]) -> None:
+    """Each exercise cell ends with a demo line on a value that a cell above computes
+    slowly (as the lessons compute their data): Run All has it, the grader skips its
+    definition (over its 2 s) and the line raises there; no row may carry a note."""
+    for i in reversed(cells):
+        nb["cells"][i]["source"] = _text(nb["cells"][i]) + '\nprint("demo:", DEMO_TOTAL % 7)\n'
+    nb["cells"].insert(cells[0], _code_cell("DEMO_TOTAL = sum(i * i for i in range(10**8))\n"))
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
@@ -1970,10 +1979,11 @@ LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            renamed_with_tags_lost, saved_in_format_3, saved_by_colab_with_outputs,
            very_long_outputs_kept, saved_by_vscode_with_notes_before_checks,
            saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
-           defined_in_blocks_with_tags_lost, colab_platform_lines]
+           defined_in_blocks_with_tags_lost, colab_platform_lines,
+           demo_lines_on_slow_lesson_data]
 """Honest notebook layouts; each must keep every exercise's full marks."""
 
 NOTE_FREE_LAYOUTS = [colab_platform_lines, saved_by_colab_with_outputs,
                      saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
-                     defined_in_blocks_with_tags_lost]
+                     defined_in_blocks_with_tags_lost, demo_lines_on_slow_lesson_data]
 """Layouts whose rows must also carry no note: nothing in them failed for the learner."""

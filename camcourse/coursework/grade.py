@@ -930,6 +930,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         try:
             passed, message, cpu = run_exercise(e, steps, settings, after, replay,
                                                 function=arguments.get(e.number))
+            message = _defined_above(message, cells, where[e.number])
             if not passed:
                 message += _defined_below(message, cells, ends[e.number]) + \
                     _not_installed(message)
@@ -955,6 +956,32 @@ def _not_installed(message: str) -> str:
 
 
 _NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+_DEMO_NOTE = re.compile(r" \(note: a line of the exercise cell raised NameError: name '(\w+)' "
+                        r"is not defined.*?; the cell's definitions were kept and the function "
+                        r"graded\)", re.DOTALL)
+
+
+def _defined_above(message: str, cells: list[dict[str, Any]], start: int) -> str:
+    """``message`` without the note of a demo line of the exercise cell that raised
+    ``NameError`` for a name a code cell above the exercise binds (``print(softmax(S))``,
+    ``S`` the lesson's scores): Run All defined it there and the line worked; the grader
+    replays only what the functions need, so the note would report an error the learner
+    never had."""
+    found = _DEMO_NOTE.search(message)
+    if not found:
+        return message
+    name, parses = found.group(1), 100  # a bounded look, as _defined_below's
+    for cell in cells[:start]:
+        text = source(cell)
+        if cell.get("cell_type") != "code" or name not in text or len(text) > MAX_PARSED_CELL:
+            continue
+        parses -= 1
+        if parses < 0:
+            break
+        if any(name in bound for _, bound, *_ in definitions(text)):
+            return message[:found.start()] + message[found.end():]
+    return message
 
 
 def _defined_below(message: str, cells: list[dict[str, Any]], end: int) -> str:
