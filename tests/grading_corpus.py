@@ -1053,8 +1053,9 @@ GRADER6 = [  # a fresh attack: camcourse's own copies of an answer, bindings, ty
                        "axis=(2, 3))\n"},
          edit=lambda nb: {**nb, "cells": [{**c, "metadata": {}} if "global_max_pool =" in
                                            source(c) else c for c in nb["cells"]]}),
-    Case("l07_fraction_iou", 2, "7.1 returns a fractions.Fraction (Jupyter's check refuses "
-         "it too); the message names Fraction", lesson=7, kind="wrong",
+    Case("l07_fraction_iou", 3, "7.1 returns a fractions.Fraction, an exact number: "
+         "Jupyter's check and the grader read it as the float it equals", lesson=7,
+         kind="honest",
          cells={"7.1": "from fractions import Fraction\n\n\ndef iou(a, b):\n"
                        "    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))\n"
                        "    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))\n"

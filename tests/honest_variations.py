@@ -1181,6 +1181,461 @@ class Box:
 """),
 ]
 
+VARIANTS += [  # a sixth round: other libraries, algorithms and Python features
+    V("0.1", "a lambda, float32", """\
+to_unit_float = lambda images: np.true_divide(images, np.float32(255)).astype("float32")
+"""),
+    V("0.2", "unicode names and slice objects", """\
+def crop_box(image, box):
+    gauche, haut, droite, bas = (int(c) for c in box)
+    lignes, colonnes = slice(haut, bas), slice(gauche, droite)
+    résultat = image[:, lignes, colonnes]
+    return résultat
+"""),
+    V("0.2", "np.take twice", """\
+def crop_box(image, box):
+    x0, y0, x1, y1 = np.asarray(box).astype(int).tolist()
+    rows = image.take(np.arange(y0, y1), axis=1)
+    return rows.take(np.arange(x0, x1), axis=2)
+"""),
+    V("1.1", "contextlib.ExitStack and a lambda hook", """\
+import contextlib
+
+
+def capture_output(model, layer, images):
+    seen = []
+    with contextlib.ExitStack() as stack:
+        handle = layer.register_forward_hook(lambda m, i, o: seen.append(o))
+        stack.callback(handle.remove)
+        with torch.no_grad():
+            model(images)
+    return seen[0]
+"""),
+    V("1.1", "a no_grad decorator and setdefault", """\
+@torch.no_grad()
+def capture_output(model, layer, images):
+    box = {}
+    handle = layer.register_forward_hook(lambda m, i, o: box.setdefault("out", o))
+    try:
+        model(images)
+    finally:
+        handle.remove()
+    return box["out"]
+"""),
+    V("1.2", "pure Python loops", """\
+def strongest_location(features):
+    n, k, h, w = features.shape
+    out = np.zeros((n, k, 2), dtype=int)
+    for a in range(n):
+        for b in range(k):
+            best, where = None, (0, 0)
+            for y in range(h):
+                for x in range(w):
+                    value = features[a, b, y, x]
+                    if best is None or value > best:
+                        best, where = value, (x, y)
+            out[a, b] = where
+    return out
+"""),
+    V("1.2", "torch flatten and floor division", """\
+def strongest_location(features):
+    t = torch.as_tensor(features)
+    w = t.shape[-1]
+    flat = t.flatten(2).argmax(dim=-1)
+    return torch.stack([flat % w, torch.div(flat, w, rounding_mode="floor")], dim=-1).numpy()
+"""),
+    V("2.1", "a dict of reducers", """\
+REDUCERS = {"mean": np.mean, "sum": np.sum}
+
+
+def global_average_pool(features, reduce="mean"):
+    return REDUCERS[reduce](features, axis=(-2, -1))
+"""),
+    V("2.1", "einsum and a match statement", """\
+def global_average_pool(features, reduce="mean"):
+    total = np.einsum("nkhw->nk", features)
+    match reduce:
+        case "sum":
+            return total
+        case "mean":
+            return total / (features.shape[2] * features.shape[3])
+        case _:
+            raise ValueError(reduce)
+"""),
+    V("2.2", "nn.Linear on the meta device", """\
+def count(layer):
+    return sum(p.numel() for p in layer.parameters())
+
+
+def head_parameter_counts(channels, height, width, classes):
+    flat = torch.nn.Linear(channels * height * width, classes, device="meta")
+    gap = torch.nn.Linear(channels, classes, device="meta")
+    return count(flat), count(gap)
+"""),
+    V("2.2", "0-d tensors", """\
+def head_parameter_counts(channels, height, width, classes):
+    k = torch.tensor(channels)
+    return (k * height * width + 1) * classes, (k + 1) * classes
+"""),
+    V("2.3", "adaptive_max_pool2d", """\
+import torch.nn.functional as F
+
+
+def global_max_pool(features):
+    t = torch.from_numpy(np.ascontiguousarray(features))
+    return F.adaptive_max_pool2d(t, 1).flatten(1).numpy()
+"""),
+    V("3.1", "F.linear", """\
+import torch.nn.functional as F
+
+
+def class_scores(pooled, weight, bias):
+    return F.linear(torch.as_tensor(pooled), torch.as_tensor(weight),
+                    torch.as_tensor(bias)).numpy()
+"""),
+    V("3.1", "pure Python loops", """\
+def class_scores(pooled, weight, bias):
+    n, k = pooled.shape
+    out = np.empty((n, weight.shape[0]))
+    for i in range(n):
+        for j in range(weight.shape[0]):
+            out[i, j] = sum(pooled[i, q] * weight[j, q] for q in range(k)) + bias[j]
+    return out
+"""),
+    V("3.2", "logsumexp in a class instance", """\
+from scipy.special import logsumexp
+
+
+class Softmax:
+    def __init__(self, axis=1):
+        self.axis = axis
+
+    def __call__(self, scores):
+        return np.exp(scores - logsumexp(scores, axis=self.axis, keepdims=True))
+
+
+softmax = Softmax()
+"""),
+    V("3.2", "a loop over rows, stacked", """\
+def softmax(scores):
+    rows = []
+    for row in np.asarray(scores, dtype=np.float64):
+        e = np.exp(row - row.max())
+        rows.append(e / e.sum())
+    return np.vstack(rows)
+"""),
+    V("4.1", "a 1×1 convolution", """\
+import torch.nn.functional as F
+
+
+def class_activation_maps(features, weight):
+    f = torch.from_numpy(np.asarray(features, dtype=np.float64))
+    w = torch.from_numpy(np.asarray(weight, dtype=np.float64))[:, :, None, None]
+    return F.conv2d(f, w).numpy()
+"""),
+    V("4.2", "np.mean or np.sum chosen first", """\
+def scores_from_maps(maps, bias, reduce="mean"):
+    pool = np.mean if reduce == "mean" else np.sum
+    return pool(maps, axis=(2, 3)) + bias
+"""),
+    V("4.3", "helpers for scores and maps", """\
+def _scores(features, weight, bias):
+    return np.einsum("nkhw,ck->nc", features, weight) / np.prod(features.shape[2:]) + bias
+
+
+def predicted_class_maps(features, weight, bias):
+    top = np.argmax(_scores(features, weight, bias), axis=1)
+    return np.stack([np.tensordot(weight[t], f, axes=1) for t, f in zip(top, features)])
+"""),
+    V("5.1", "bilinear by hand in NumPy", """\
+def _taps(n_in, n_out):
+    centre = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(centre).astype(int)
+    return lo, np.minimum(lo + 1, n_in - 1), centre - lo
+
+
+def upsample_maps(maps, size):
+    h_out, w_out = (size, size) if np.isscalar(size) else size
+    ylo, yhi, fy = _taps(maps.shape[1], h_out)
+    xlo, xhi, fx = _taps(maps.shape[2], w_out)
+    top = maps[:, ylo][:, :, xlo] * (1 - fx) + maps[:, ylo][:, :, xhi] * fx
+    bottom = maps[:, yhi][:, :, xlo] * (1 - fx) + maps[:, yhi][:, :, xhi] * fx
+    return top * (1 - fy)[:, None] + bottom * fy[:, None]
+"""),
+    V("5.4", "interpolate and scipy.ndimage for the box", """\
+from scipy import ndimage
+
+
+def cam_pipeline(cam, size, fraction=0.2):
+    big = nnf.interpolate(torch.as_tensor(cam, dtype=torch.float64)[None, None], size=size,
+                          mode="bilinear", align_corners=False)[0, 0].numpy()
+    span = big.max() - big.min()
+    heat = (big - big.min()) / span if span > 0 else np.zeros_like(big)
+    peak = big.max()
+    mask = big >= (fraction * peak if peak > 0 else peak)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    ys, xs = ndimage.find_objects(labels)[int(np.argmax(sizes))]
+    return heat, mask, (xs.start, ys.start, xs.stop, ys.stop)
+"""),
+    V("6.1", "recursion", """\
+def feature_map_size(size, layers):
+    if not layers:
+        return size
+    (k, s, p), *rest = layers
+    return feature_map_size((size + 2 * p - k) // s + 1, rest)
+"""),
+    V("6.1", "a numba-compiled helper", """\
+import numba
+
+
+@numba.njit
+def _one(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def feature_map_size(size, layers):
+    for k, s, p in layers:
+        size = _one(size, k, s, p)
+    return int(size)
+"""),
+    V("6.2", "log_softmax and nll_loss, the loss read before backward", """\
+def train_step(model, optimizer, images, labels):
+    optimizer.zero_grad()
+    loss = nnf.nll_loss(nnf.log_softmax(model(images), dim=1), labels)
+    value = loss.item()
+    loss.backward()
+    optimizer.step()
+    return value
+"""),
+    V("7.1", "lengths of ranges", """\
+def iou(box_a, box_b):
+    def area(b):
+        return len(range(b[0], b[2])) * len(range(b[1], b[3]))
+    inter = (len(range(max(box_a[0], box_b[0]), min(box_a[2], box_b[2])))
+             * len(range(max(box_a[1], box_b[1]), min(box_a[3], box_b[3]))))
+    return inter / (area(box_a) + area(box_b) - inter)
+"""),
+    V("7.1", "torchvision's box_iou", """\
+from torchvision.ops import box_iou
+
+
+def iou(box_a, box_b):
+    a = torch.tensor([list(box_a)], dtype=torch.float64)
+    b = torch.tensor([list(box_b)], dtype=torch.float64)
+    return box_iou(a, b)[0, 0].item()
+"""),
+    V("7.1", "an exact Fraction", """\
+from fractions import Fraction
+
+
+def iou(box_a, box_b):
+    w = max(0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))
+    h = max(0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))
+    inter = w * h
+    union = ((box_a[2] - box_a[0]) * (box_a[3] - box_a[1])
+             + (box_b[2] - box_b[0]) * (box_b[3] - box_b[1]) - inter)
+    return Fraction(int(inter), int(union))
+"""),
+    V("7.2", "a breadth-first search in pure Python", """\
+from collections import deque
+
+
+def cam_to_box(cam, threshold=0.2):
+    h, w = cam.shape
+    mask = (cam >= threshold * cam.max()).tolist()
+    seen = [[False] * w for _ in range(h)]
+    best = None
+    for y in range(h):
+        for x in range(w):
+            if not mask[y][x] or seen[y][x]:
+                continue
+            seen[y][x] = True
+            queue, count, box = deque([(y, x)]), 0, [x, y, x + 1, y + 1]
+            while queue:
+                cy, cx = queue.popleft()
+                count += 1
+                box = [min(box[0], cx), min(box[1], cy), max(box[2], cx + 1), max(box[3], cy + 1)]
+                for dy in (-1, 0, 1):
+                    for dx in (-1, 0, 1):
+                        ny, nx = cy + dy, cx + dx
+                        if 0 <= ny < h and 0 <= nx < w and mask[ny][nx] and not seen[ny][nx]:
+                            seen[ny][nx] = True
+                            queue.append((ny, nx))
+            if best is None or count > best[0]:
+                best = (count, tuple(box))
+    return best[1]
+"""),
+    V("7.2", "skimage's label and a tensor box", """\
+from skimage.measure import label as sk_label
+
+
+def cam_to_box(cam, threshold=0.2):
+    labels = sk_label(cam >= threshold * cam.max(), connectivity=2)
+    biggest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    ys, xs = np.nonzero(labels == biggest)
+    return torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+"""),
+    V("7.3", "a loop keeping the first best, an np.int64 index", """\
+def max_box_acc(ious, iou_threshold=0.5):
+    best_acc, best_t = -1.0, 0
+    for t, row in enumerate(ious):
+        acc = np.mean(row >= iou_threshold)
+        if acc > best_acc:
+            best_acc, best_t = acc, t
+    return best_acc, np.int64(best_t)
+"""),
+    V("8.1", "adaptive_avg_pool2d", """\
+def gradcam_weights(gradients):
+    return nnf.adaptive_avg_pool2d(gradients, 1).flatten(start_dim=1)
+"""),
+    V("8.1", "an nn.Module instance", """\
+class GradCAMWeights(torch.nn.Module):
+    def forward(self, gradients):
+        return gradients.mean(dim=(-2, -1))
+
+
+gradcam_weights = GradCAMWeights()
+"""),
+    V("8.3", "torch.func.vjp of a one-hot", """\
+def score_gradients(head, features, classes):
+    scores, pullback = torch.func.vjp(head, features.detach())
+    onehot = nnf.one_hot(classes.long(), scores.shape[1]).to(scores.dtype)
+    (gradient,) = pullback(onehot)
+    return gradient
+"""),
+    V("9.1", "ResNet18 weights' own mean and std", """\
+import torchvision.transforms.functional as TF
+from torchvision.models import ResNet18_Weights
+
+_T = ResNet18_Weights.DEFAULT.transforms()
+
+
+def preprocess(image):
+    x = torch.from_numpy(image).permute(2, 0, 1).float().div(255)
+    return TF.normalize(x, _T.mean, _T.std).unsqueeze(0)
+"""),
+    V("9.2", "argsort in NumPy, then gather", """\
+def top_k(logits, k):
+    probs = torch.softmax(logits.double(), 1).to(logits.dtype)
+    idx = torch.from_numpy(np.argsort(-probs.numpy(), axis=1, kind="stable")[:, :k].copy())
+    return torch.gather(probs, 1, idx), idx
+"""),
+    V("10.1", "torch einsum in float64", """\
+def linear_classifier_cam(features, coef, positive=True):
+    w = torch.as_tensor(np.asarray(coef, dtype=np.float64)).reshape(-1)
+    m = torch.einsum("k,nkhw->nhw", w, torch.as_tensor(features, dtype=torch.float64))
+    return (m if positive else -m).numpy()
+"""),
+    V("10.2", "its own box and IoU with scipy.ndimage", """\
+from scipy import ndimage as ndi
+
+
+def _box(cam, threshold):
+    labels, _ = ndi.label(cam >= threshold * cam.max(), structure=np.ones((3, 3)))
+    ys, xs = ndi.find_objects(labels)[int(np.argmax(np.bincount(labels.ravel())[1:]))]
+    return xs.start, ys.start, xs.stop, ys.stop
+
+
+def _iou(a, b):
+    inter = (max(0, min(a[2], b[2]) - max(a[0], b[0]))
+             * max(0, min(a[3], b[3]) - max(a[1], b[1])))
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def gt_known_loc(cams, boxes, threshold=0.2):
+    good = 0
+    for cam, box in zip(cams, boxes):
+        if _iou(_box(cam, threshold), box) >= 0.5:
+            good += 1
+    return good / len(cams)
+"""),
+    V("10.2", "an exact Fraction", """\
+from fractions import Fraction
+
+
+def gt_known_loc(cams, boxes, threshold=0.2):
+    hits = sum(reference.iou(reference.bounding_box(c, threshold), tuple(b)) >= 0.5
+               for c, b in zip(cams, boxes))
+    return Fraction(int(hits), len(cams))
+"""),
+    V("11.1", "torch clamp and item", """\
+def mass_inside(cam, box):
+    x0, y0, x1, y1 = (int(v) for v in box)
+    positive = torch.as_tensor(cam).clamp(min=0)
+    total = positive.sum()
+    return (positive[y0:y1, x0:x1].sum() / total).item() if total > 0 else 0.0
+"""),
+    V("11.1", "a global call counter and a boolean mask", """\
+calls = 0
+
+
+def mass_inside(cam, box):
+    global calls
+    calls += 1
+    positive = np.clip(cam, 0, None)
+    inside = np.zeros(cam.shape, dtype=bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    total = positive.sum()
+    return positive[inside].sum() / total if total else 0.0
+"""),
+    V("11.2", "average ranks in torch with unique", """\
+def _average_ranks(x):
+    x = torch.as_tensor(np.ravel(x), dtype=torch.float64)
+    _, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    return ((ends - counts + 1 + ends) / 2)[inverse]
+
+
+def rank_correlation(a, b):
+    return torch.corrcoef(torch.stack([_average_ranks(a), _average_ranks(b)]))[0, 1]
+"""),
+    V("11.3", "skimage's regionprops", """\
+from skimage.measure import label as sk_label
+from skimage.measure import regionprops
+
+
+def instance_boxes(cam, threshold=0.2):
+    peak = cam.max()
+    mask = cam >= (threshold * peak if peak > 0 else peak)
+    regions = sorted(regionprops(sk_label(mask, connectivity=2)), key=lambda r: -r.area)
+    return [(r.bbox[1], r.bbox[0], r.bbox[3], r.bbox[2]) for r in regions]
+"""),    V("5.1", "OpenCV's resize, map by map", """\
+import cv2
+
+
+def upsample_maps(maps, size):
+    h, w = (size, size) if isinstance(size, int) else size
+    return np.stack([cv2.resize(np.asarray(m, dtype=np.float64), (w, h),
+                                interpolation=cv2.INTER_LINEAR) for m in maps])
+"""),
+    V("5.1", "skimage's resize, edge mode", """\
+from skimage.transform import resize
+
+
+def upsample_maps(maps, size):
+    h, w = (size, size) if isinstance(size, int) else size
+    return resize(maps, (maps.shape[0], h, w), order=1, mode="edge", anti_aliasing=False,
+                  preserve_range=True)
+"""),
+    V("7.3", "exact Decimal accuracies", """\
+from decimal import Decimal
+
+
+def max_box_acc(ious, iou_threshold=0.5):
+    accs = [Decimal(int((row >= iou_threshold).sum())) / Decimal(len(row)) for row in ious]
+    best = max(range(len(accs)), key=lambda t: (accs[t], -t))
+    return accs[best], best
+"""),
+    V("11.2", "statistics.correlation of rankdata ranks", """\
+import statistics
+
+
+def rank_correlation(a, b):
+    return statistics.correlation(rankdata(a, axis=None).tolist(),
+                                  rankdata(b, axis=None).tolist())
+"""),
+]
 
 
 GRADER_CAUSES: dict[str, str] = {}
@@ -1414,6 +1869,105 @@ def saved_in_format_3(nb: dict, cells: list[int]) -> None:
                "worksheets": [{"cells": old, "metadata": {}}]})
 
 
+def saved_by_colab_with_outputs(nb: dict, cells: list[int]) -> None:
+    """Colab's metadata (``colab``, ``accelerator``, cell ``id`` and ``outputId``) and every
+    cell's outputs kept, a stream, a result and an image among them."""
+    nb["metadata"] = {"colab": {"provenance": [], "toc_visible": True},
+                      "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                      "language_info": {"name": "python"}, "accelerator": "GPU"}
+    for k, cell in enumerate(nb["cells"]):
+        cell["metadata"] = {**cell.get("metadata", {}), "id": f"c{k:05d}",
+                            "outputId": f"o{k:05d}", "colab": {"height": 35}}
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = k + 1
+            cell["outputs"] = [
+                {"output_type": "stream", "name": "stdout", "text": ["Mounted at /content\n"]},
+                {"output_type": "execute_result", "execution_count": k + 1, "metadata": {},
+                 "data": {"text/plain": ["'ok'"]}},
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"image/png": "iVBORw0KGgo=", "text/plain": ["<Figure>"]}}]
+
+
+def very_long_outputs_kept(nb: dict, cells: list[int]) -> None:
+    """Every code cell keeps a 20,000-line output (a training log printed per batch)."""
+    log = [f"batch {k}: loss 0.{k:05d}\n" for k in range(20_000)]
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": log}]
+            cell["execution_count"] = 7
+
+
+def saved_by_vscode_with_notes_before_checks(nb: dict, cells: list[int]) -> None:
+    """VS Code's notebook metadata, cell tags dropped, and a markdown note of the
+    learner's between each exercise cell and its check."""
+    nb["metadata"] = {"kernelspec": {"display_name": ".venv", "language": "python",
+                                     "name": "python3"},
+                      "language_info": {"name": "python", "version": "3.11.7"},
+                      "vscode": {"interpreter": {"hash": "0" * 64}}}
+    for i in reversed(cells):
+        nb["cells"].insert(i + 1, {"cell_type": "markdown", "metadata": {},
+                                   "source": "> Note: I did the derivation on paper first."})
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
+def saved_by_jupyterlab4_with_cell_ids(nb: dict, cells: list[int]) -> None:
+    """nbformat 4.5 as JupyterLab 4 writes it: a cell ``id`` each, execution timing
+    metadata, a ``Python 3 (ipykernel)`` kernel."""
+    nb["nbformat"], nb["nbformat_minor"] = 4, 5
+    nb["metadata"] = {"kernelspec": {"display_name": "Python 3 (ipykernel)",
+                                     "language": "python", "name": "python3"}}
+    for k, cell in enumerate(nb["cells"]):
+        cell["id"] = f"{k:08x}-0000-4000-8000-000000000000"
+        if cell["cell_type"] == "code":
+            cell["metadata"]["execution"] = {"iopub.execute_input": "2026-12-01T10:00:00Z"}
+
+
+def demo_cell_between_cell_and_check(nb: dict, cells: list[int]) -> None:
+    """A code cell between each exercise cell and its check tries the function on a
+    value of its own and prints; it defines nothing the function needs."""
+    for i in reversed(cells):
+        name = _function_name(_text(nb["cells"][i]))
+        nb["cells"].insert(i + 1, _code_cell(
+            f"print({name}.__name__, 'defined')\ntry:\n    {name}(None)\n"
+            f"except Exception as error:\n    print('expected:', type(error).__name__)\n"))
+
+
+def defined_in_blocks_with_tags_lost(nb: dict, cells: list[int]) -> None:
+    """Tags lost, and each function defined inside a top-level block: a ``try`` with an
+    ``except ImportError`` fallback, or an ``if``/``else`` choosing a version."""
+    for k, i in enumerate(cells):
+        body = "".join("    " + line if line.strip() else line
+                       for line in _text(nb["cells"][i]).splitlines(keepends=True))
+        nb["cells"][i]["source"] = (
+            "try:\n    import scipy\n" + body + "\nexcept ImportError:\n    scipy = None\n"
+            if k % 2 == 0 else "FAST = True\n\nif FAST:\n" + body + "\nelse:\n    pass\n")
+    for cell in nb["cells"]:
+        cell["metadata"] = {}
+
+
+def colab_platform_lines(nb: dict, cells: list[int]) -> None:
+    """Lines only Colab runs: a cell mounting Drive at the top, ``#@title`` forms, each
+    exercise cell starting with ``from google.colab import output`` and a cell between it
+    and its check importing ``google.colab.files``. They worked on Colab: no row may
+    carry a note about them (``NOTE_FREE_LAYOUTS``)."""
+    for i in reversed(cells):
+        nb["cells"][i]["source"] = ("#@title My answer { display-mode: \"form\" }\n"
+                                    "from google.colab import output\n" + _text(nb["cells"][i]))
+        nb["cells"].insert(i + 1, _code_cell("from google.colab import files\n"))
+    nb["cells"].insert(1, _code_cell("from google.colab import drive\n"
+                                     "drive.mount('/content/drive')\n"))
+
+
+def demo_lines_on_slow_lesson_data(nb: dict, cells: list[int]) -> None:
+    """Each exercise cell ends with a demo line on a value that a cell above computes
+    slowly (as the lessons compute their data): Run All has it, the grader skips its
+    definition (over its 2 s) and the line raises there; no row may carry a note."""
+    for i in reversed(cells):
+        nb["cells"][i]["source"] = _text(nb["cells"][i]) + '\nprint("demo:", DEMO_TOTAL % 7)\n'
+    nb["cells"].insert(cells[0], _code_cell("DEMO_TOTAL = sum(i * i for i in range(10**8))\n"))
+
+
 LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            fixed_below_and_checked_again, wrong_attempt_above,
            windows_lines_and_plain_metadata, decorated_with_a_main_guard,
@@ -1422,5 +1976,14 @@ LAYOUTS = [helper_between_cell_and_check, import_between_cell_and_check,
            renamed_with_a_helper_above_it, fixed_below_and_checked_through_an_alias,
            impl_in_a_timed_cell_above, imports_in_guarded_blocks_above,
            objects_filled_in_place_above, function_written_in_its_check_cell,
-           renamed_with_tags_lost, saved_in_format_3]
+           renamed_with_tags_lost, saved_in_format_3, saved_by_colab_with_outputs,
+           very_long_outputs_kept, saved_by_vscode_with_notes_before_checks,
+           saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
+           defined_in_blocks_with_tags_lost, colab_platform_lines,
+           demo_lines_on_slow_lesson_data]
 """Honest notebook layouts; each must keep every exercise's full marks."""
+
+NOTE_FREE_LAYOUTS = [colab_platform_lines, saved_by_colab_with_outputs,
+                     saved_by_jupyterlab4_with_cell_ids, demo_cell_between_cell_and_check,
+                     defined_in_blocks_with_tags_lost, demo_lines_on_slow_lesson_data]
+"""Layouts whose rows must also carry no note: nothing in them failed for the learner."""

@@ -1134,15 +1134,32 @@ def test_a_function_bound_by_assignment_is_found_without_tags():
     assert where.get("91.2") == 6 and where.get("91.3") == 9
 
 
-def test_values_of_learner_types_are_named_after_their_type_and_names_are_plain():
-    """A check says "got an object of type {type(x).__name__}": the learner's Fraction or
-    generator, never the grader's Opaque; and a type name is never a forged grade."""
+def test_exact_numbers_travel_as_the_number_they_equal():
+    """A Fraction (an exact IoU), a Decimal or an IntEnum is one real number, as Jupyter's
+    check reads it: it arrives as that float or int, not as an object of its type."""
+    import decimal
+    import enum
     from fractions import Fraction
 
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    back = _round_trip([Fraction(1, 3), decimal.Decimal("0.25"), Level.HIGH,
+                        Fraction(10**30, 3)])
+    assert back == [1 / 3, 0.25, 3, 10**30 / 3]
+    assert [type(v) for v in back] == [float, float, int, float]
+
+
+def test_values_of_learner_types_are_named_after_their_type_and_names_are_plain():
+    """A check says "got an object of type {type(x).__name__}": the learner's class or
+    generator, never the grader's Opaque; and a type name is never a forged grade."""
     from camcourse.checks._diagnose import describe
 
-    back = _round_trip([Fraction(1, 3), (i for i in range(2))])
-    assert [type(v).__name__ for v in back] == ["Fraction", "generator"]
+    class Interval:
+        pass
+
+    back = _round_trip([Interval(), (i for i in range(2))])
+    assert [type(v).__name__ for v in back] == ["Interval", "generator"]
     assert all(isinstance(v, _wire.Opaque) for v in back)
     assert "Opaque" not in describe(back[0])
     forged = type("✔ Exercise 9.1: passed, 1/1 points", (Exception,), {})

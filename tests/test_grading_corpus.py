@@ -100,7 +100,6 @@ def test_corpus_gets_what_it_deserves(tmp_path, monkeypatch):
             ("l07_wsol_inclusive_iou", "7.1"): "camcourse.benchmarks.wsol.inclusive_iou",
             ("l07_sweep_map_boxes", "7.2"): "camlib.sweep.map_boxes",
             ("l05_wsol_normalize", "5.2"): "camcourse.benchmarks.wsol.normalize",
-            ("l07_fraction_iou", "7.1"): "of type Fraction",
             ("l09_forged_exception_name", "9.1"): "raised Exercise_9.1_passed",
             ("l05_viz_heat_mask_box", "5.3"): "camcourse.viz.maps.heat_mask_box",
             ("l05_viz_figure_mask", "5.3"): "camcourse.viz.localization.plot_box_from_cam",

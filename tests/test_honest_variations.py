@@ -19,6 +19,7 @@ import pytest
 from honest_variations import (  # tests/ is on sys.path under pytest
     GRADER_CAUSES,
     LAYOUTS,
+    NOTE_FREE_LAYOUTS,
     VARIANTS,
     Variant,
     notebook,
@@ -165,3 +166,6 @@ def test_honest_layout_keeps_full_marks(layout, lesson, tmp_path):
     rows = grade_notebook(path, lessons_dir=ROOT / "notebooks", seed=20260101)
     assert rows and all(r.points == r.max_points > 0 for r in rows), \
         [(r.exercise, r.message) for r in rows if r.points != r.max_points]
+    if layout in NOTE_FREE_LAYOUTS:  # a passed row says only that it passed
+        assert all("note" not in r.message and "failed" not in r.message for r in rows), \
+            [r.message for r in rows]

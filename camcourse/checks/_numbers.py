@@ -10,10 +10,11 @@ so the forms accepted, the messages and NaN's handling are the same in every les
 
 Decisions, stated once:
 
-- A number is a Python ``int``/``float``, a NumPy scalar, or an array or tensor holding
-  exactly one value (0-d, or shape (1,), (1, 1), ...), as Python's own ``float()``
-  accepted them in the notebook's checks. ``bool`` is not a number here (``True`` for
-  an accuracy is a mistake, not a form).
+- A number is a Python ``int``/``float``, a NumPy scalar, any other real number of
+  Python's number tower (``fractions.Fraction(1, 3)`` for an exact IoU, a
+  ``decimal.Decimal``), or an array or tensor holding exactly one value (0-d, or shape
+  (1,), (1, 1), ...), as Python's own ``float()`` accepted them in the notebook's checks.
+  ``bool`` is not a number here (``True`` for an accuracy is a mistake, not a form).
 - float32 is honest: numbers are compared to about 7 significant digits by default.
 - NaN equals nothing: ``same_number(nan, x)`` is false for every ``x`` (and so is inf
   against a finite value). ``abs(a - b) > tol`` is false for NaN, so a check that
@@ -25,7 +26,9 @@ Decisions, stated once:
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -43,11 +46,19 @@ def number_or_none(value: Any) -> float | None:
     (0.25, 3.0)
     >>> number_or_none(np.array([1.0, 2.0])) is None, number_or_none(True) is None
     (True, True)
+    >>> from fractions import Fraction
+    >>> number_or_none(Fraction(1, 4)), number_or_none(decimal.Decimal("0.5"))
+    (0.25, 0.5)
     """
     if isinstance(value, (bool, np.bool_)):
         return None
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
+    if isinstance(value, (numbers.Real, decimal.Decimal)):  # Fraction, Decimal: exact numbers
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError, ArithmeticError):
+            return None
     if _is_tensor(value) or isinstance(value, np.ndarray):
         array = _to_array(value)
         if array is None or array.size != 1 or array.dtype.kind not in "iuf":

@@ -5,16 +5,20 @@ as UTF-8 JSON, and the binary blobs it lists (``"blobs": [sizes]``). Values that
 *from* the learner's process are plain data only (:func:`encode` / :func:`decode`): JSON
 numbers, strings and booleans, tagged lists, tuples and dicts, and arrays as ``.npy``
 read with ``allow_pickle=False``; Torch tensors travel as arrays with their dtype name;
-anything else arrives as an :class:`Opaque` that only names its type. Nothing from the
-learner is ever unpickled. What the grader sends *to* that process may be pickled (the
-grader's own objects: a check's model, optimizer, inputs).
+another real number of Python's number tower (``fractions.Fraction``, ``decimal.Decimal``,
+an ``IntEnum``) travels as the float or int it equals; anything else arrives as an
+:class:`Opaque` that only names its type. Nothing from the learner is ever unpickled.
+What the grader sends *to* that process may be pickled (the grader's own objects: a
+check's model, optimizer, inputs).
 """
 
 from __future__ import annotations
 
+import decimal
 import io
 import json
 import math
+import numbers
 import select
 import socket
 import struct
@@ -200,6 +204,7 @@ def _make_encoder():
     ``_wire.encode`` or ``_wire._npy`` in the learner's process after the runner took its
     reference changes nothing the runner uses."""
     _npy_, _is_tensor_, isfinite = _npy, _is_tensor, math.isfinite
+    real, integral, exact_decimal = numbers.Real, numbers.Integral, decimal.Decimal
 
     def encode(value: Any, blobs: list[bytes], depth: int = 0) -> Any:
         """A JSON-able tree for ``value``; arrays appended to ``blobs`` as ``.npy``."""
@@ -231,6 +236,12 @@ def _make_encoder():
         if isinstance(value, dict):
             return {"t": "dict", "v": [[encode(k, blobs, depth + 1), encode(v, blobs, depth + 1)]
                                        for k, v in value.items()]}
+        if isinstance(value, (real, exact_decimal)):  # Fraction(1, 3), Decimal, an IntEnum
+            try:
+                number = int(value) if isinstance(value, integral) else float(value)
+            except Exception:  # noqa: BLE001 - a learner's number that will not convert
+                return {"t": "obj", "type": type(value).__name__[:80]}
+            return encode(number, blobs, depth + 1)
         return {"t": "obj", "type": type(value).__name__[:80]}
 
     return encode

@@ -654,6 +654,35 @@ def _listed(header: dict[str, Any], key: str) -> list:
     return value if isinstance(value, list) else []
 
 
+PLATFORM_MODULES = ("google.colab", "kaggle_secrets", "kaggle_datasets", "kaggle_web_client",
+                    "piplite", "micropip", "pyodide", "js")
+"""Modules of the platforms learners run a lesson on (Colab, Kaggle, JupyterLite), never
+installed where the course is graded. A line that imports one (``from google.colab import
+drive``) worked on the learner's platform: when it finds no such module here, a passed row
+says nothing of it (:func:`_platform_import`)."""
+
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _platform_import(statement: str, error: str) -> bool:
+    """Whether ``error`` is a missing module of :data:`PLATFORM_MODULES` imported by
+    ``statement`` (a source line or statement).
+
+    >>> _platform_import("from google.colab import drive", "ModuleNotFoundError: No module "
+    ...                  "named 'google'")
+    True
+    >>> _platform_import("import pandas", "ModuleNotFoundError: No module named 'pandas'")
+    False
+    """
+    found = _MISSING_MODULE.search(error)
+    if not found:
+        return False
+    missing = found.group(1)
+    return any((missing == module or module.startswith(missing + ".")
+                or missing.startswith(module + ".")) and module in statement
+               for module in PLATFORM_MODULES)
+
+
 def _exec(process, code: str, label: str, settings: Settings,
           definitions_only: bool = False) -> tuple[bool, str]:
     """Run one cell: (ran, what to say). ``ran`` with a message is a note, not a failure.
@@ -680,6 +709,8 @@ def _exec(process, code: str, label: str, settings: Settings,
     status = header.get("status")
     text = f"{type_label(header.get('type'), 'Exception')}: {str(header.get('text'))[:300]}"
     if status == "ok" and header.get("type"):
+        if _platform_import(str(header.get("where", "")), text):
+            return True, ""  # ``from google.colab import drive``: it worked on Colab
         return True, (f" (note: a line of the exercise cell raised {text}"
                       f"{str(header.get('where', ''))[:200]}; the cell's definitions were kept "
                       f"and the function graded)")
@@ -762,7 +793,8 @@ def _prepare(process, steps: list[tuple[str, Any]], settings: Settings,
                 replay.imports_spent[0] = imports_left[0] <= 0
                 if not process.alive:
                     continue
-            imports = [f for f in failed if f[0].startswith(("import ", "from "))]
+            imports = [f for f in failed if f[0].startswith(("import ", "from "))
+                       and not _platform_import(f[0], f[1])]
             if imports:
                 message += f" (the import `{imports[0][0]}` failed: {imports[0][1]})"
             others = [f for f in failed if not f[0].startswith(("import ", "from "))]
@@ -956,6 +988,7 @@ def _results(plan: Plan, settings: Settings) -> dict[str, tuple]:
         try:
             passed, message, cpu = run_exercise(e, steps, settings, after, replay,
                                                 function=arguments.get(e.number))
+            message = _defined_above(message, cells, where[e.number])
             if not passed:
                 message += _defined_below(message, cells, ends[e.number]) + \
                     _not_installed(message)
@@ -981,6 +1014,32 @@ def _not_installed(message: str) -> str:
 
 
 _NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+_DEMO_NOTE = re.compile(r" \(note: a line of the exercise cell raised NameError: name '(\w+)' "
+                        r"is not defined.*?; the cell's definitions were kept and the function "
+                        r"graded\)", re.DOTALL)
+
+
+def _defined_above(message: str, cells: list[dict[str, Any]], start: int) -> str:
+    """``message`` without the note of a demo line of the exercise cell that raised
+    ``NameError`` for a name a code cell above the exercise binds (``print(softmax(S))``,
+    ``S`` the lesson's scores): Run All defined it there and the line worked; the grader
+    replays only what the functions need, so the note would report an error the learner
+    never had."""
+    found = _DEMO_NOTE.search(message)
+    if not found:
+        return message
+    name, parses = found.group(1), 100  # a bounded look, as _defined_below's
+    for cell in cells[:start]:
+        text = source(cell)
+        if cell.get("cell_type") != "code" or name not in text or len(text) > MAX_PARSED_CELL:
+            continue
+        parses -= 1
+        if parses < 0:
+            break
+        if any(name in bound for _, bound, *_ in definitions(text)):
+            return message[:found.start()] + message[found.end():]
+    return message
 
 
 def _defined_below(message: str, cells: list[dict[str, Any]], end: int) -> str:

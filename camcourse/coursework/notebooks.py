@@ -255,10 +255,32 @@ def defined_names(code: str) -> list[str]:
     return _defined_in(tree)
 
 
+_BLOCKS = (ast.If, ast.Try, ast.With, ast.AsyncWith) + (
+    (ast.TryStar,) if hasattr(ast, "TryStar") else ())
+
+
+def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements a cell runs at its top level, in order: ``body``, and inside its
+    ``if``/``else``, ``try``/``except``/``else``/``finally`` and ``with`` blocks (a
+    ``try: from scipy.special import softmax`` / ``except ImportError: def softmax(...)``
+    defines the function as surely as a bare ``def``), never inside a function or class."""
+    found, stack = [], list(reversed(body))
+    while stack:  # iterative: a cell of deeply nested blocks cannot exhaust the recursion
+        node = stack.pop()
+        found.append(node)
+        if isinstance(node, _BLOCKS):
+            inner = [*getattr(node, "body", []),
+                     *[s for h in getattr(node, "handlers", []) for s in h.body],
+                     *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            stack.extend(reversed(inner))
+    return found
+
+
 def _defined_in(tree: ast.Module) -> list[str]:
-    """The names of a parsed cell's top-level functions and classes, in order."""
+    """The names of a parsed cell's top-level functions and classes, in order (those in
+    its top-level ``if``, ``try`` and ``with`` blocks too: :func:`_top_level`)."""
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    return [node.name for node in tree.body if isinstance(node, kinds)]
+    return [node.name for node in _top_level(tree.body) if isinstance(node, kinds)]
 
 
 def bound_names(code: str) -> list[str]:
@@ -270,6 +292,9 @@ def bound_names(code: str) -> list[str]:
 
     >>> bound_names("import numpy as np\\nf = lambda x: x\\ng: int = 2\\ndef h():\\n    pass\\n")
     ['h', 'f', 'g']
+    >>> bound_names("try:\\n    from scipy.special import softmax\\nexcept ImportError:\\n"
+    ...             "    def softmax(s):\\n        pass\\nif True:\\n    f = len\\n")
+    ['softmax', 'f']
     """
     if _not_python(code):
         return []
@@ -279,7 +304,7 @@ def bound_names(code: str) -> list[str]:
         return defined_names(code) + re.findall(r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)",
                                                 code, re.MULTILINE)
     assigned = []
-    for node in tree.body:
+    for node in _top_level(tree.body):
         targets = node.targets if isinstance(node, ast.Assign) else \
             [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
         assigned += [t.id for t in targets if isinstance(t, ast.Name)]
