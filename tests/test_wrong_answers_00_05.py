@@ -417,24 +417,12 @@ def _capture_setting_mode(mode):
 
 def _capture_grad_off_for_good(model, layer, images):
     torch.set_grad_enabled(False)  # not a `with`: gradients stay off after the call
-    stored = {}
-    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
-    try:
-        model(images)
-    finally:
-        handle.remove()
-    return stored["out"]
+    return _capture(model, layer, images)
 
 
 def _capture_freezing_the_model(model, layer, images):
     model.requires_grad_(False)  # freezes the caller's parameters for good
-    stored = {}
-    handle = layer.register_forward_hook(lambda m, i, o: stored.update(out=o))
-    try:
-        model(images)
-    finally:
-        handle.remove()
-    return stored["out"]
+    return _capture(model, layer, images)
 
 
 def _naive_log_sum_exp(scores):
