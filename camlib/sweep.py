@@ -51,6 +51,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from camlib import validation
+
 __all__ = ["PROTOCOLS", "threshold_boxes", "levels", "map_boxes", "row_ranges"]
 
 PROTOCOLS = ("camlib", "choe2020")  # the conventions of a mask, a box and "largest"
@@ -730,14 +732,6 @@ def _check_gt(gt_boxes: object, n: int) -> np.ndarray:
     return np.ascontiguousarray(boxes)
 
 
-def _check_count(value: object, name: str, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
 @numba.njit(cache=True)
 def _row_ranges(values, low, high):
     """Each row's min and max; NaN when the row holds NaN or ±inf."""
@@ -918,8 +912,9 @@ def _levels_kernel(dtype: np.dtype, thresholds: np.ndarray, protocol: str
 
 def _chunks(n: int, threads: int | None) -> int:
     """How many shares to split n maps into: one per thread, at most one per map."""
-    threads = numba.get_num_threads() if threads is None else _check_count(threads, "threads", 1)
-    return max(1, min(n, threads))
+    if threads is not None:
+        threads = validation.positive_int(threads, "threads")
+    return max(1, min(n, numba.get_num_threads() if threads is None else threads))
 
 
 def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
@@ -955,7 +950,7 @@ def threshold_boxes(levels: np.ndarray, gt_boxes: np.ndarray, n_thresholds: int,
     ([[0, 0, 1, 2], [0, 0, 1, 2]], [[2, 0, 3, 1], [0, 0, 1, 2]])
     """
     choe = protocol_code(protocol) == CHOE2020
-    n_thresholds = _check_count(n_thresholds, "n_thresholds", 0)
+    n_thresholds = validation.non_negative_int(n_thresholds, "n_thresholds")
     if not isinstance(levels, np.ndarray) or levels.dtype.kind not in "iu":
         what = levels.dtype if isinstance(levels, np.ndarray) else type(levels).__name__
         raise TypeError(f"levels must be an integer NumPy array (N, H, W), got {what}")
